@@ -1,0 +1,238 @@
+//! The MongoDB connection (one per cold start), collection names, indexes and the
+//! transaction helper every multi-document write goes through.
+
+use crate::error::{Context as _, Error, Result};
+use mongodb::bson::{doc, Document};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
+use std::time::Duration;
+
+pub const PRODUCTS: &str = "products";
+pub const CARTS: &str = "carts";
+pub const COUPONS: &str = "coupons";
+pub const ORDERS: &str = "orders";
+pub const PAYMENT_ATTEMPTS: &str = "payment_attempts";
+pub const MAIL_OUTBOX: &str = "mail_outbox";
+pub const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
+pub const RATE_LIMITS: &str = "rate_limits";
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub client: Client,
+    pub db: Database,
+}
+
+impl Db {
+    /// Connects and makes sure the indexes exist. Called once per cold start; the driver's
+    /// pool is then shared by every invocation the sandbox serves.
+    pub async fn connect(uri: &str, db_name: &str) -> Result<Db> {
+        let mut opts = ClientOptions::parse(uri)
+            .await
+            .context("parse MONGODB_URI")?;
+        opts.app_name.get_or_insert_with(|| "pitalya".into());
+        // Lambda freezes between invocations; short timeouts surface a dead cluster quickly
+        // instead of eating the whole invocation budget.
+        opts.server_selection_timeout
+            .get_or_insert(Duration::from_secs(5));
+        opts.connect_timeout.get_or_insert(Duration::from_secs(5));
+        let client = Client::with_options(opts).context("create MongoDB client")?;
+        let db = Db {
+            db: client.database(db_name),
+            client,
+        };
+        db.ensure_indexes().await?;
+        Ok(db)
+    }
+
+    pub fn collection<T: Send + Sync>(&self, name: &str) -> Collection<T> {
+        self.db.collection(name)
+    }
+
+    pub fn docs(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.db
+            .run_command(doc! { "ping": 1 })
+            .await
+            .context("ping MongoDB")?;
+        Ok(())
+    }
+
+    /// Creating an index that already exists is a no-op, so every cold start may run this.
+    pub async fn ensure_indexes(&self) -> Result<()> {
+        let unique = |keys: Document| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().unique(true).build())
+                .build()
+        };
+        let plain = |keys: Document| IndexModel::builder().keys(keys).build();
+        let ttl = |keys: Document, secs: u64| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(
+                    IndexOptions::builder()
+                        .expire_after(Duration::from_secs(secs))
+                        .build(),
+                )
+                .build()
+        };
+        let sets: Vec<(&str, Vec<IndexModel>)> = vec![
+            (
+                PRODUCTS,
+                vec![
+                    unique(doc! { "slug": 1 }),
+                    plain(doc! { "isActive": 1, "_id": -1 }),
+                ],
+            ),
+            (COUPONS, vec![unique(doc! { "code": 1 })]),
+            (CARTS, vec![unique(doc! { "userId": 1 })]),
+            (
+                ORDERS,
+                vec![
+                    plain(doc! { "userId": 1, "_id": -1 }),
+                    plain(doc! { "status": 1, "createdAt": 1 }),
+                    plain(doc! { "payment.status": 1 }),
+                    // One PhonePe transaction can pay one order only, ever.
+                    IndexModel::builder()
+                        .keys(doc! { "payment.transactionId": 1 })
+                        .options(
+                            IndexOptions::builder()
+                                .unique(true)
+                                .partial_filter_expression(
+                                    doc! { "payment.transactionId": { "$type": "string" } },
+                                )
+                                .build(),
+                        )
+                        .build(),
+                ],
+            ),
+            (
+                PAYMENT_ATTEMPTS,
+                vec![
+                    unique(doc! { "merchantOrderId": 1 }),
+                    plain(doc! { "orderId": 1 }),
+                    plain(doc! { "state": 1, "nextCheckAt": 1 }),
+                ],
+            ),
+            (
+                MAIL_OUTBOX,
+                vec![
+                    unique(doc! { "orderId": 1, "event": 1 }),
+                    plain(doc! { "status": 1, "nextAttemptAt": 1 }),
+                ],
+            ),
+            (
+                IDEMPOTENCY_KEYS,
+                vec![
+                    unique(doc! { "userId": 1, "key": 1 }),
+                    ttl(doc! { "createdAt": 1 }, 24 * 3600),
+                ],
+            ),
+            (RATE_LIMITS, vec![ttl(doc! { "expiresAt": 1 }, 0)]),
+        ];
+        for (coll, models) in sets {
+            self.docs(coll)
+                .create_indexes(models)
+                .await
+                .context("create indexes")?;
+        }
+        Ok(())
+    }
+
+    /// Runs `body` in a multi-document transaction, retrying the whole body on
+    /// `TransientTransactionError` (write conflicts, elections) and the commit on
+    /// `UnknownTransactionCommitResult`, with jittered backoff and a bounded budget.
+    ///
+    /// `body` must be safe to run more than once: it sees a fresh transaction each time.
+    pub async fn transaction<T, F>(&self, mut body: F) -> Result<T>
+    where
+        F: AsyncFnMut(&mut ClientSession) -> Result<T>,
+    {
+        const MAX_ATTEMPTS: u32 = 40;
+        let mut session = self.client.start_session().await.context("start session")?;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            session
+                .start_transaction()
+                .await
+                .context("start transaction")?;
+            let outcome = body(&mut session).await;
+            let value = match outcome {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = session.abort_transaction().await;
+                    if attempt < MAX_ATTEMPTS && is_transient(&e) {
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            };
+            let mut commit_tries = 0;
+            loop {
+                match session.commit_transaction().await {
+                    Ok(()) => return Ok(value),
+                    Err(e)
+                        if e.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                            && commit_tries < 5 =>
+                    {
+                        commit_tries += 1;
+                        backoff(commit_tries).await;
+                    }
+                    Err(e)
+                        if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                            && attempt < MAX_ATTEMPTS =>
+                    {
+                        break;
+                    }
+                    Err(e) => {
+                        return Err(Error::Internal(
+                            anyhow::Error::new(e).context("commit transaction"),
+                        ))
+                    }
+                }
+            }
+            backoff(attempt).await;
+        }
+    }
+}
+
+fn is_transient(e: &Error) -> bool {
+    match e {
+        Error::Internal(inner) => inner.chain().any(|cause| {
+            cause
+                .downcast_ref::<mongodb::error::Error>()
+                .is_some_and(|m| {
+                    m.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                        || is_write_conflict(m)
+                })
+        }),
+        Error::Problem(_) => false,
+    }
+}
+
+fn is_write_conflict(e: &mongodb::error::Error) -> bool {
+    matches!(e.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == 112)
+}
+
+/// Exponential backoff with full jitter, capped so a contended checkout stays responsive.
+async fn backoff(attempt: u32) {
+    let cap_ms = (5u64 << attempt.min(7)).min(400);
+    let ms = rand::random_range(1..=cap_ms);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// True when a driver error is a unique-index violation (E11000).
+pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::Command(c) => c.code == 11000,
+        ErrorKind::InsertMany(i) => i.write_errors.iter().flatten().any(|w| w.code == 11000),
+        _ => false,
+    }
+}

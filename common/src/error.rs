@@ -1,0 +1,247 @@
+//! The one error type every handler returns, and its RFC 9457 problem+json rendering.
+//!
+//! Expected failures carry a stable machine-readable `code` and an HTTP status; anything
+//! unexpected is `Internal`, logged in full and shown to the client only as a generic 500.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One invalid field of a request, reported under `errors` of a `VALIDATION_FAILED` problem.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A client-facing failure: status, stable code, human detail and optional extra members.
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub extra: Map<String, Value>,
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Boxed so `Result<T>` stays small on the happy path.
+    #[error("{}: {}", .0.code, .0.detail)]
+    Problem(Box<Problem>),
+    /// Anything we did not expect. The chain goes to the logs, never to the client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn problem(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Problem(Box::new(Problem {
+            status,
+            code,
+            detail: detail.into(),
+            extra: Map::new(),
+            retry_after: None,
+        }))
+    }
+
+    /// Adds an extension member to the problem document (e.g. the refreshed `cart`).
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        if let Error::Problem(p) = &mut self {
+            p.extra.insert(
+                key.to_owned(),
+                serde_json::to_value(value).unwrap_or(Value::Null),
+            );
+        }
+        self
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        Self::problem(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", detail).with("errors", errors)
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn invalid_json(detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::BAD_REQUEST, "INVALID_JSON", detail)
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", detail)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::problem(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "This action needs an administrator",
+        )
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::NOT_FOUND, code, detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::CONFLICT, code, detail)
+    }
+
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "Request bodies are limited to 64 KiB",
+        )
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut e = Self::problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("Too many requests; try again in {retry_after_secs} s"),
+        );
+        if let Error::Problem(p) = &mut e {
+            p.retry_after = Some(retry_after_secs);
+        }
+        e
+    }
+
+    pub fn not_implemented() -> Self {
+        Self::problem(
+            StatusCode::NOT_IMPLEMENTED,
+            "NOT_IMPLEMENTED",
+            "This route is not built yet",
+        )
+    }
+
+    pub fn bad_gateway(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::BAD_GATEWAY, code, detail)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Problem(p) => p.status,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Problem(p) => p.code,
+            Error::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The human-readable detail as the client would see it.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Problem(p) => p.detail.clone(),
+            Error::Internal(_) => "Something went wrong on our side; it has been logged".into(),
+        }
+    }
+
+    /// The problem document body (without `requestId`, which the response adds).
+    pub fn to_problem(&self, request_id: Option<&str>) -> Value {
+        let status = self.status();
+        let mut doc = Map::new();
+        doc.insert("type".into(), "about:blank".into());
+        doc.insert(
+            "title".into(),
+            status.canonical_reason().unwrap_or("Error").into(),
+        );
+        doc.insert("status".into(), status.as_u16().into());
+        doc.insert("code".into(), self.code().into());
+        doc.insert("detail".into(), self.detail().into());
+        if let Error::Problem(p) = self {
+            for (k, v) in &p.extra {
+                doc.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(id) = request_id {
+            doc.insert("requestId".into(), id.into());
+        }
+        Value::Object(doc)
+    }
+}
+
+impl From<mongodb::error::Error> for Error {
+    fn from(e: mongodb::error::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("mongodb"))
+    }
+}
+
+impl From<mongodb::bson::ser::Error> for Error {
+    fn from(e: mongodb::bson::ser::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("bson encode"))
+    }
+}
+
+impl From<mongodb::bson::de::Error> for Error {
+    fn from(e: mongodb::bson::de::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("bson decode"))
+    }
+}
+
+/// `.context()` for results whose error is not yet ours, at I/O boundaries.
+pub trait Context<T> {
+    fn context(self, what: &'static str) -> Result<T>;
+}
+
+impl<T, E> Context<T> for std::result::Result<T, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn context(self, what: &'static str) -> Result<T> {
+        self.map_err(|e| Error::Internal(anyhow::Error::new(e).context(what)))
+    }
+}
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let request_id = crate::http::current_request_id();
+        match &self {
+            Error::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            Error::Problem(p) if p.status.is_server_error() => {
+                tracing::warn!(code = p.code, "server-side problem")
+            }
+            Error::Problem(p) => tracing::info!(code = p.code, "request refused"),
+        }
+        let body = self.to_problem(request_id.as_deref());
+        let mut res = (self.status(), axum::Json(body)).into_response();
+        let headers = res.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Error::Problem(p) = &self {
+            if p.status == StatusCode::UNAUTHORIZED {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            if let Some(secs) = p.retry_after {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+        }
+        res
+    }
+}

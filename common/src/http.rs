@@ -1,0 +1,294 @@
+//! The HTTP plumbing every function shares: request ids, a tracing span per request,
+//! a strict JSON body extractor, pagination parameters and the shared router layers.
+
+use crate::error::{Error, FieldError, Result};
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use base64::Engine;
+use mongodb::bson::oid::ObjectId;
+use serde::de::DeserializeOwned;
+use std::time::Instant;
+use tracing::Instrument;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.clone()).ok()
+}
+
+fn acceptable_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    ok.then(|| s.to_owned())
+}
+
+/// Assigns the request id (the caller's, else Lambda's, else a new one), opens the request
+/// span every log line of the request is written in, and echoes the id on the response.
+pub async fn request_context(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(acceptable_request_id)
+        .or_else(|| {
+            req.extensions()
+                .get::<lambda_http::Context>()
+                .map(|c| c.request_id.clone())
+                .filter(|id| !id.is_empty())
+        })
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        user_id = tracing::field::Empty,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    let started = Instant::now();
+    let header = HeaderValue::from_str(&id).expect("request ids are ASCII by construction");
+    let mut res = REQUEST_ID
+        .scope(
+            id,
+            async move { next.run(req).await }.instrument(span.clone()),
+        )
+        .await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = res.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request finished"
+        )
+    });
+    res.headers_mut().insert(X_REQUEST_ID.clone(), header);
+    res
+}
+
+async fn fallback() -> Error {
+    Error::not_found("ROUTE_NOT_FOUND", "No such route")
+}
+
+/// Wraps a function's router with the layers every function shares; the Lambda binaries and
+/// the dev server both serve exactly this.
+pub fn finish(router: Router) -> Router {
+    router
+        .fallback(fallback)
+        .method_not_allowed_fallback(|| async {
+            Error::problem(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "This route does not accept that method",
+            )
+        })
+        .layer(axum::middleware::from_fn(request_context))
+}
+
+/// A JSON request body: at most 64 KiB, unknown fields refused, and every failure a typed
+/// problem naming the offending field.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| Error::payload_too_large())?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses a JSON body the way `Json` does; exposed for direct (non-HTTP) invocations.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Error::payload_too_large());
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid_json("A JSON body is required"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let field = if path == "." { "body".to_owned() } else { path };
+                    Err(Error::validation(vec![FieldError::new(
+                        field,
+                        clean_serde_message(&inner),
+                    )]))
+                }
+                _ => Err(Error::invalid_json(format!(
+                    "The body is not valid JSON (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                ))),
+            }
+        }
+    }
+}
+
+/// serde's messages are good but end in " at line 1 column 17", which belongs to no field.
+fn clean_serde_message(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg,
+    }
+}
+
+/// `?limit=` (1–100, default 20) and `?cursor=` of a list route.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    /// Continue after this id (lists are ordered by `_id` descending).
+    pub after: Option<ObjectId>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self> {
+        Page::parse(parts.uri.query())
+    }
+}
+
+impl Page {
+    pub fn parse(query: Option<&str>) -> Result<Self> {
+        let pairs: Vec<(String, String)> =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+                &format!("/?{}", query.unwrap_or(""))
+                    .parse()
+                    .map_err(|_| Error::field("query", "is malformed"))?,
+            )
+            .map(|q| q.0)
+            .map_err(|_| Error::field("query", "is malformed"))?;
+        let mut page = Page {
+            limit: 20,
+            after: None,
+        };
+        let mut errors = Vec::new();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "limit" => match v.parse::<i64>() {
+                    Ok(n) if (1..=100).contains(&n) => page.limit = n,
+                    _ => errors.push(FieldError::new(
+                        "limit",
+                        "must be a whole number from 1 to 100",
+                    )),
+                },
+                "cursor" if v.is_empty() => {}
+                "cursor" => match decode_cursor(&v) {
+                    Some(id) => page.after = Some(id),
+                    None => {
+                        errors.push(FieldError::new("cursor", "is not a cursor this API issued"))
+                    }
+                },
+                other => errors.push(FieldError::new(other, "is not a known query parameter")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(page)
+        } else {
+            Err(Error::validation(errors))
+        }
+    }
+}
+
+pub fn encode_cursor(id: &ObjectId) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.bytes())
+}
+
+fn decode_cursor(s: &str) -> Option<ObjectId> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
+    let arr: [u8; 12] = bytes.try_into().ok()?;
+    Some(ObjectId::from_bytes(arr))
+}
+
+/// A page of a list: `{"items": [...], "nextCursor": "..." | null}`.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> List<T> {
+    /// Builds a page from up to `limit + 1` rows: the extra row only says there is more.
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        page: Page,
+        id: impl Fn(&R) -> ObjectId,
+        map: impl Fn(R) -> T,
+    ) -> Self {
+        let more = rows.len() as i64 > page.limit;
+        rows.truncate(page.limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|r| encode_cursor(&id(r)))
+        } else {
+            None
+        };
+        List {
+            items: rows.into_iter().map(map).collect(),
+            next_cursor,
+        }
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for List<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self).into_response()
+    }
+}
+
+/// Serves a finished router as a Lambda function behind API Gateway.
+pub async fn run_lambda(router: Router) -> std::result::Result<(), lambda_http::Error> {
+    let service = tower::ServiceBuilder::new()
+        .map_request(|req: lambda_http::Request| req.map(Body::new))
+        .service(router);
+    lambda_http::run(service).await
+}
+
+/// Answers every listed route with `501 NOT_IMPLEMENTED` until its issue lands — after the
+/// same authentication the real route will demand, so clients can already code against it.
+pub fn not_implemented(
+    routes: &[(&str, &str)],
+    auth: crate::auth::Auth,
+    admin_only: bool,
+) -> Router {
+    let router = routes.iter().fold(Router::new(), |r, (method, path)| {
+        let filter = match *method {
+            "GET" => axum::routing::MethodFilter::GET,
+            "POST" => axum::routing::MethodFilter::POST,
+            "DELETE" => axum::routing::MethodFilter::DELETE,
+            other => panic!("unsupported method {other}"),
+        };
+        let handler = if admin_only {
+            axum::routing::on(filter, |_: crate::auth::Admin| async {
+                Error::not_implemented()
+            })
+        } else {
+            axum::routing::on(filter, |_: crate::auth::User| async {
+                Error::not_implemented()
+            })
+        };
+        r.route(path, handler)
+    });
+    router.with_state(auth)
+}

@@ -1,0 +1,75 @@
+//! Typed identifiers, so an order id can never be passed where a product id is expected.
+
+use crate::error::{Error, Result};
+use mongodb::bson::oid::ObjectId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! object_id {
+    ($name:ident, $not_found:literal, $what:literal) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub ObjectId);
+
+        impl $name {
+            pub fn new() -> Self {
+                Self(ObjectId::new())
+            }
+
+            /// For ids in a URL path: a malformed id names nothing, so it is a 404.
+            pub fn from_path(s: &str) -> Result<Self> {
+                ObjectId::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| Error::not_found($not_found, concat!("No such ", $what)))
+            }
+
+            /// For ids in a request body: a malformed id is a validation failure of that field.
+            pub fn from_field(field: &str, s: &str) -> Result<Self> {
+                ObjectId::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| Error::field(field, "must be a 24-character hex id"))
+            }
+
+            pub fn oid(self) -> ObjectId {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0.to_hex())
+            }
+        }
+    };
+}
+
+object_id!(ProductId, "PRODUCT_NOT_FOUND", "product");
+object_id!(OrderId, "ORDER_NOT_FOUND", "order");
+
+/// A Clerk user id (`sub`), e.g. `user_2abc…`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub String);
+
+impl UserId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Serialises an ObjectId as its 24-hex string in API responses.
+pub fn hex<S: serde::Serializer>(id: &ObjectId, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&id.to_hex())
+}

@@ -1,0 +1,20 @@
+//! Shared code for every Pitalya Lambda function: configuration, MongoDB, Clerk auth,
+//! errors as problem documents, money, models and the order state machine.
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod ids;
+pub mod lambda;
+pub mod models;
+pub mod money;
+pub mod order_state;
+pub mod services;
+pub mod telemetry;
+
+pub use error::{Error, Result};
+pub use money::Paise;

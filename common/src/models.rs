@@ -1,0 +1,291 @@
+//! Documents as stored in MongoDB (field names per the contract) and their API views.
+
+use crate::money::Paise;
+use crate::order_state::OrderStatus;
+use chrono::{DateTime as ChronoDateTime, SecondsFormat, Utc};
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::DateTime;
+use serde::{Deserialize, Serialize};
+
+/// RFC 3339 UTC with milliseconds, the one timestamp format of the API.
+pub fn rfc3339(t: DateTime) -> String {
+    ChronoDateTime::<Utc>::from_timestamp_millis(t.timestamp_millis())
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn now() -> DateTime {
+    DateTime::now()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub name: String,
+    pub slug: String,
+    #[serde(default)]
+    pub description: String,
+    pub price: Paise,
+    #[serde(default)]
+    pub images: Vec<String>,
+    #[serde(default)]
+    pub stock: i64,
+    #[serde(default)]
+    pub is_active: bool,
+    #[serde(default = "now")]
+    pub created_at: DateTime,
+    #[serde(default = "now")]
+    pub updated_at: DateTime,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub price: Paise,
+    pub images: Vec<String>,
+    pub stock: i64,
+    pub is_active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Product> for ProductView {
+    fn from(p: Product) -> Self {
+        ProductView {
+            id: p.id.to_hex(),
+            name: p.name,
+            slug: p.slug,
+            description: p.description,
+            price: p.price,
+            images: p.images,
+            stock: p.stock.max(0),
+            is_active: p.is_active,
+            created_at: rfc3339(p.created_at),
+            updated_at: rfc3339(p.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CouponType {
+    Percent,
+    Flat,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Coupon {
+    #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<ObjectId>,
+    pub code: String,
+    #[serde(rename = "type")]
+    pub kind: CouponType,
+    /// Percent (1–100) for `percent`, paise for `flat`.
+    pub value: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_order_value: Option<Paise>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_discount: Option<Paise>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<i64>,
+    #[serde(default)]
+    pub used_count: i64,
+    #[serde(default)]
+    pub is_active: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    pub name: String,
+    pub phone: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub pincode: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItem {
+    #[serde(serialize_with = "crate::ids::hex")]
+    pub product_id: ObjectId,
+    pub name: String,
+    pub price: Paise,
+    #[serde(default)]
+    pub image: Option<String>,
+    pub quantity: i64,
+    pub line_total: Paise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Pending,
+    Paid,
+    Failed,
+    RefundPending,
+    Refunded,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub provider: String,
+    pub status: PaymentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<DateTime>,
+    /// Set when PhonePe reported something we refuse to act on (e.g. an amount mismatch),
+    /// so the owner can look at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_refund_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<DateTime>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shipping {
+    pub address: Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    pub at: DateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user_id: String,
+    pub email: String,
+    pub items: Vec<OrderItem>,
+    pub subtotal: Paise,
+    pub discount: Paise,
+    pub total: Paise,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon_code: Option<String>,
+    pub currency: String,
+    pub status: OrderStatus,
+    pub status_history: Vec<StatusChange>,
+    pub payment: Payment,
+    pub shipping: Shipping,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChangeView {
+    pub status: OrderStatus,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentView {
+    pub provider: String,
+    pub status: PaymentStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant_order_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub id: String,
+    pub user_id: String,
+    pub email: String,
+    pub items: Vec<OrderItem>,
+    pub subtotal: Paise,
+    pub discount: Paise,
+    pub total: Paise,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon_code: Option<String>,
+    pub currency: String,
+    pub status: OrderStatus,
+    pub status_history: Vec<StatusChangeView>,
+    pub payment: PaymentView,
+    pub shipping: Shipping,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Order> for OrderView {
+    fn from(o: Order) -> Self {
+        OrderView {
+            id: o.id.to_hex(),
+            user_id: o.user_id,
+            email: o.email,
+            items: o.items,
+            subtotal: o.subtotal,
+            discount: o.discount,
+            total: o.total,
+            coupon_code: o.coupon_code,
+            currency: o.currency,
+            status: o.status,
+            status_history: o
+                .status_history
+                .into_iter()
+                .map(|c| StatusChangeView {
+                    status: c.status,
+                    at: rfc3339(c.at),
+                    note: c.note,
+                })
+                .collect(),
+            payment: PaymentView {
+                provider: o.payment.provider,
+                status: o.payment.status,
+                merchant_order_id: o.payment.merchant_order_id,
+                transaction_id: o.payment.transaction_id,
+                paid_at: o.payment.paid_at.map(rfc3339),
+            },
+            shipping: o.shipping,
+            notes: o.notes,
+            created_at: rfc3339(o.created_at),
+            updated_at: rfc3339(o.updated_at),
+        }
+    }
+}

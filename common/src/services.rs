@@ -1,0 +1,29 @@
+//! The clients a function builds once per cold start and shares across invocations.
+
+use crate::auth::{Auth, Verifier};
+use crate::config::Config;
+use crate::db::Db;
+use anyhow::Context as _;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Services {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub auth: Auth,
+}
+
+impl Services {
+    pub async fn init(config: Config) -> anyhow::Result<Self> {
+        let auth = Arc::new(Verifier::new(&config.clerk).context("build Clerk verifier")?);
+        let db = Db::connect(config.mongodb_uri.expose(), &config.mongodb_db)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .context("connect to MongoDB")?;
+        Ok(Services {
+            config: Arc::new(config),
+            db,
+            auth,
+        })
+    }
+}
