@@ -1,0 +1,10 @@
+//! HTTP tests of the whole API against a real MongoDB-compatible server (SecantusDB under
+//! `make test`, or any `MONGODB_URI`). Each test gets its own database.
+
+mod support;
+
+mod admin_catalog;
+mod auth;
+mod lambda_events;
+mod products;
+mod routes;

@@ -1,0 +1,120 @@
+//! The routes `template.yaml` gives API Gateway, the routes the functions serve and the paths
+//! `openapi.yaml` documents must be one and the same set.
+
+use crate::support::TestApp;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn repo_file(name: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn value_after(line: &str, key: &str) -> Option<String> {
+    line.trim()
+        .strip_prefix(key)
+        .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_owned())
+}
+
+/// (function, METHOD, path) for every HttpApi event in the SAM template.
+fn template_routes() -> BTreeSet<(String, String, String)> {
+    let text = repo_file("template.yaml");
+    let mut routes = BTreeSet::new();
+    let mut function = String::new();
+    let mut path: Option<String> = None;
+    for line in text.lines() {
+        if let Some(dir) = value_after(line, "CodeUri:") {
+            function = dir
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned();
+        }
+        if let Some(p) = value_after(line, "Path:") {
+            path = Some(p);
+        }
+        if let Some(m) = value_after(line, "Method:") {
+            let p = path.take().expect("Method: follows Path: in template.yaml");
+            routes.insert((function.clone(), m.to_uppercase(), p));
+        }
+    }
+    routes
+}
+
+/// (METHOD, path) for every operation in the OpenAPI document.
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let text = repo_file("openapi.yaml");
+    let mut in_paths = false;
+    let mut current = String::new();
+    let mut routes = BTreeSet::new();
+    for line in text.lines() {
+        if line.starts_with("paths:") {
+            in_paths = true;
+            continue;
+        }
+        if in_paths && !line.starts_with(' ') && !line.trim().is_empty() {
+            in_paths = false;
+        }
+        if !in_paths {
+            continue;
+        }
+        if line.starts_with("  /") {
+            current = line.trim().trim_end_matches(':').to_owned();
+        } else if let Some(m) = ["get:", "post:", "delete:", "put:", "patch:"]
+            .iter()
+            .find(|m| line.trim() == **m && line.starts_with("    ") && !line.starts_with("     "))
+        {
+            routes.insert((m.trim_end_matches(':').to_uppercase(), current.clone()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn template_routers_and_openapi_declare_the_same_routes() {
+    let served: BTreeSet<(String, String, String)> = dev_server::all_routes()
+        .into_iter()
+        .map(|(f, m, p)| (f.to_owned(), m.to_owned(), p.to_owned()))
+        .collect();
+    assert_eq!(
+        template_routes(),
+        served,
+        "template.yaml vs the functions' ROUTES"
+    );
+    let served_paths: BTreeSet<(String, String)> =
+        served.into_iter().map(|(_, m, p)| (m, p)).collect();
+    assert_eq!(
+        openapi_routes(),
+        served_paths,
+        "openapi.yaml vs the functions' ROUTES"
+    );
+}
+
+#[tokio::test]
+async fn every_declared_route_is_served() {
+    let app = TestApp::spawn().await;
+    for (_, method, path) in dev_server::all_routes() {
+        let concrete = path
+            .replace("{slug}", "some-slug")
+            .replace("{id}", "6745f0c2a1b2c3d4e5f60718");
+        let res = app
+            .call(
+                method.parse().unwrap(),
+                &concrete,
+                None,
+                Some(serde_json::json!({})),
+            )
+            .await;
+        let code = res.body["code"].as_str().unwrap_or_default();
+        assert!(
+            code != "ROUTE_NOT_FOUND" && code != "METHOD_NOT_ALLOWED",
+            "{method} {path}: {}",
+            res.body
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! The test harness: one app per test, on a real port, over a fresh database.
+
+#![allow(dead_code)]
+
+use common::config::{Config, Needs};
+use common::services::Services;
+use dev_server::token::{self, TokenSpec};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+pub const ISSUER: &str = "https://clerk.test.pitalya.example";
+pub const KID: &str = "ins_test_key_1";
+pub const PRIVATE_PEM: &str = include_str!("../fixtures/clerk-test-private.pem");
+pub const PUBLIC_PEM: &str = include_str!("../fixtures/clerk-test-public.pem");
+pub const OTHER_PRIVATE_PEM: &str = include_str!("../fixtures/other-key-private.pem");
+pub const JWKS: &str = include_str!("../fixtures/clerk-test-jwks.json");
+pub const OPS_ADMIN: &str = "user_ops_admin";
+
+pub fn mongodb_uri() -> String {
+    std::env::var("MONGODB_URI").expect(
+        "integration tests need MONGODB_URI (run `make test`, which starts a throw-away SecantusDB)",
+    )
+}
+
+pub fn base_vars(db: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("MONGODB_URI".into(), mongodb_uri()),
+        ("MONGODB_DB".into(), db.into()),
+        ("CLERK_ISSUER".into(), ISSUER.into()),
+        ("CLERK_JWT_KEY".into(), PUBLIC_PEM.into()),
+        ("ADMIN_USER_IDS".into(), OPS_ADMIN.into()),
+    ])
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub services: Services,
+    pub http: reqwest::Client,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    /// Asserts a problem document with this status and code, and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        assert!(
+            self.body["requestId"].is_string(),
+            "problem without requestId: {}",
+            self.body
+        );
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert!(
+            self.status.is_success(),
+            "status {}: {}",
+            self.status,
+            self.body
+        );
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with extra or overridden settings.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+        let db = format!("t_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let mut vars = base_vars(&db);
+        tweak(&mut vars);
+        let config = Config::from_vars(&vars, Needs::CORE).expect("test config");
+        let services = Services::init(config).await.expect("services");
+        let app = dev_server::app(&services);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        TestApp {
+            base: format!("http://{addr}"),
+            addr,
+            services,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        sign(&spec(user))
+    }
+
+    pub fn admin_token(&self) -> String {
+        sign(&TokenSpec {
+            admin: true,
+            ..spec("user_admin_1")
+        })
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        Self::read(res).await
+    }
+
+    pub async fn read(res: reqwest::Response) -> Resp {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Runs a direct (non-HTTP) invocation of `admin-ship`, as the console would.
+    pub async fn invoke_admin(&self, event: Value) -> Value {
+        admin_ship::invoke(&self.services, event).await
+    }
+
+    pub async fn seed(&self) {
+        dev_server::seed::run(&self.services).await.expect("seed");
+    }
+
+    pub fn db(&self) -> &mongodb::Database {
+        &self.services.db.db
+    }
+}
+
+pub fn spec(user: &str) -> TokenSpec {
+    TokenSpec {
+        issuer: ISSUER.into(),
+        user_id: user.into(),
+        admin: false,
+        email: Some(format!("{user}@example.com")),
+        ttl_secs: 600,
+        azp: None,
+    }
+}
+
+pub fn sign(spec: &TokenSpec) -> String {
+    token::sign(PRIVATE_PEM.as_bytes(), KID, &token::claims(spec)).unwrap()
+}

@@ -1,0 +1,10 @@
+use common::config::{Config, Needs};
+use common::services::Services;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    common::telemetry::init();
+    let config = Config::from_env(Needs::CORE)?;
+    let services = Services::init(config).await?;
+    common::http::run_lambda(common::http::finish(cart::router(&services))).await
+}

@@ -1,0 +1,66 @@
+//! `products`: the public catalog. `GET /products` and `GET /products/{slug}`.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use common::catalog::is_valid_slug;
+use common::db::{Db, PRODUCTS};
+use common::http::{List, Page};
+use common::models::{Product, ProductView};
+use common::services::Services;
+use common::{Error, Result};
+use futures::TryStreamExt;
+use mongodb::bson::doc;
+
+/// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/products"),
+    ("GET", "/products/{slug}"),
+    ("GET", "/health"),
+];
+
+pub fn router(services: &Services) -> Router {
+    Router::new()
+        .route("/products", get(list))
+        .route("/products/{slug}", get(by_slug))
+        .with_state(services.db.clone())
+        .merge(common::health::router(services.db.clone()))
+}
+
+async fn list(State(db): State<Db>, page: Page) -> Result<List<ProductView>> {
+    let mut filter = doc! { "isActive": true };
+    if let Some(after) = page.after {
+        filter.insert("_id", doc! { "$lt": after });
+    }
+    let rows: Vec<Product> = db
+        .collection::<Product>(PRODUCTS)
+        .find(filter)
+        .sort(doc! { "_id": -1 })
+        .limit(page.limit + 1)
+        .await?
+        .try_collect()
+        .await?;
+    Ok(List::from_rows(rows, page, |p| p.id, ProductView::from))
+}
+
+async fn by_slug(State(db): State<Db>, Path(slug): Path<String>) -> Result<Json<ProductView>> {
+    let not_found = || {
+        Error::not_found(
+            "PRODUCT_NOT_FOUND",
+            format!("No product '{}'", truncate(&slug)),
+        )
+    };
+    if !is_valid_slug(&slug) {
+        return Err(not_found());
+    }
+    db.collection::<Product>(PRODUCTS)
+        .find_one(doc! { "slug": &slug, "isActive": true })
+        .await?
+        .map(|p| Json(p.into()))
+        .ok_or_else(not_found)
+}
+
+/// Echoing a hostile 10 KB path back in `detail` helps no one.
+fn truncate(s: &str) -> String {
+    s.chars().take(80).collect()
+}
