@@ -1,0 +1,36 @@
+# Pitalya commerce backend. `make dev` runs the whole stack locally; `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+USER_ID ?= $(or $(USER),user_demo_customer)
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+tools: ## install the pinned dev tools into .venv (only what is missing)
+	@scripts/tools.sh
+
+dev: ## run DB, SES emulator, PhonePe simulator and every route on 127.0.0.1:$$PORT (default 3000)
+	@scripts/dev.sh
+
+test: ## everything CI runs: fmt, clippy, all tests against a throw-away SecantusDB, cfn-lint
+	@scripts/test.sh
+
+seed: ## (re)load the demo catalog and coupons into $$MONGODB_URI
+	@source scripts/env.sh && cargo build --quiet -p dev-server && $$CARGO_TARGET_DIR/debug/pitalya-dev seed
+
+token: ## print a dev session token: make token USER=user_123 [ADMIN=1] [EMAIL=a@b.c]
+	@scripts/token.sh "$(USER)" "$(ADMIN)" "$(EMAIL)"
+
+lint: ## fmt check, clippy, cfn-lint
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	.venv/bin/cfn-lint template.yaml
+
+events: ## regenerate events/*.json from scripts/gen-events.py
+	python3 scripts/gen-events.py
+
+lambda-build: tools ## release arm64 build of every function, as Lambda runs them (cargo lambda + zig)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/cargo-lambda lambda build --release --arm64 --workspace --exclude dev-server --exclude phonepe-sim
+
+.PHONY: help tools dev test seed token lint events lambda-build

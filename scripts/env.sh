@@ -1,0 +1,56 @@
+# Sourced by the Makefile's scripts: local defaults for every setting in CONTRACT.md's
+# configuration summary. Anything already set in the environment wins.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+VENV="$ROOT/.venv"
+DATA="$ROOT/.data"
+
+export PORT="${PORT:-3000}"
+export MONGODB_DB="${MONGODB_DB:-pitalya}"
+export CLERK_ISSUER="${CLERK_ISSUER:-https://clerk.pitalya.local}"
+export DEV_KEY_DIR="${DEV_KEY_DIR:-$DATA/dev-keys}"
+export ORDER_PAYMENT_TIMEOUT_MINUTES="${ORDER_PAYMENT_TIMEOUT_MINUTES:-30}"
+
+export SIM_PORT="${SIM_PORT:-4010}"
+export PHONEPE_ENV="${PHONEPE_ENV:-sandbox}"
+export PHONEPE_CLIENT_ID="${PHONEPE_CLIENT_ID:-PITALYA_DEV_CLIENT}"
+export PHONEPE_CLIENT_SECRET="${PHONEPE_CLIENT_SECRET:-dev-client-secret}"
+export PHONEPE_CLIENT_VERSION="${PHONEPE_CLIENT_VERSION:-1}"
+export PHONEPE_WEBHOOK_USERNAME="${PHONEPE_WEBHOOK_USERNAME:-pitalya_hook}"
+export PHONEPE_WEBHOOK_PASSWORD="${PHONEPE_WEBHOOK_PASSWORD:-hookpass123}"
+export PHONEPE_REDIRECT_URL="${PHONEPE_REDIRECT_URL:-http://127.0.0.1:$PORT/health?orderId={orderId}}"
+
+export MOTO_PORT="${MOTO_PORT:-4566}"
+export SES_FROM="${SES_FROM:-orders@pitalya.local}"
+export AWS_REGION="${AWS_REGION:-ap-south-1}"
+# moto accepts any credentials; real AWS ones are never needed locally.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until something accepts connections on 127.0.0.1:$1 (or gives up after $2 seconds).
+wait_port() {
+  local port=$1 limit=${2:-30} i=0
+  until python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; do
+    i=$((i+1)); [ $i -ge $((limit*5)) ] && { echo "nothing answered on port $port after ${limit}s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+# Makes the dev RS256 key pair the local stack trusts (once; kept in .data/).
+ensure_dev_keys() {
+  mkdir -p "$DEV_KEY_DIR"
+  if [ ! -f "$DEV_KEY_DIR/private.pem" ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$DEV_KEY_DIR/private.pem" 2>/dev/null
+    openssl pkey -in "$DEV_KEY_DIR/private.pem" -pubout -out "$DEV_KEY_DIR/public.pem"
+  fi
+  if [ -z "${CLERK_JWT_KEY:-}" ] && [ -z "${CLERK_JWKS_URL:-}" ]; then
+    CLERK_JWT_KEY="$(cat "$DEV_KEY_DIR/public.pem")"
+    export CLERK_JWT_KEY
+  fi
+}

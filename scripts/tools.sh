@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the project needs and is missing: the pinned Python tools into .venv, and
+# the Rust components. Safe to run repeatedly; does nothing when everything is in place.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "openssl is required (apt-get install openssl)" >&2; exit 1; }
+
+if command -v rustup >/dev/null; then
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  done
+fi
+
+stamp="$VENV/.installed"
+if [ ! -f "$stamp" ] || [ "$ROOT/requirements-dev.txt" -nt "$stamp" ]; then
+  echo "==> installing Python dev tools into .venv"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
+  touch "$stamp"
+fi
