@@ -2,6 +2,7 @@
 //! errors as problem documents, money, models and the order state machine.
 
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod config;
 pub mod db;
@@ -10,9 +11,14 @@ pub mod health;
 pub mod http;
 pub mod ids;
 pub mod lambda;
+pub mod mail;
 pub mod models;
 pub mod money;
 pub mod order_state;
+pub mod outbox;
+pub mod phonepe;
+pub mod pricing;
+pub mod rate_limit;
 pub mod services;
 pub mod telemetry;
 

@@ -89,7 +89,12 @@ impl TestApp {
         let db = format!("t_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let mut vars = base_vars(&db);
         tweak(&mut vars);
-        let config = Config::from_vars(&vars, Needs::CORE).expect("test config");
+        // Sections are switched on by their settings, so each test opts into mail or PhonePe.
+        let needs = Needs {
+            phonepe: vars.contains_key("PHONEPE_CLIENT_ID"),
+            mail: vars.contains_key("SES_FROM"),
+        };
+        let config = Config::from_vars(&vars, needs).expect("test config");
         let services = Services::init(config).await.expect("services");
         let app = dev_server::app(&services);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

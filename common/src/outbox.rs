@@ -1,0 +1,72 @@
+//! The mail outbox: one document per (order, event), written in the same transaction as the
+//! state change that causes it, so a mail is never lost and never queued twice.
+//!
+//! Delivery (SES, retries, leases) lives in `crate::mail`; this module only queues.
+
+use crate::db::{Db, MAIL_OUTBOX};
+use crate::error::Result;
+use crate::models::now;
+use mongodb::bson::{doc, oid::ObjectId};
+use mongodb::ClientSession;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailEvent {
+    OrderPlaced,
+    PaymentSuccess,
+    OrderShipped,
+    OrderDelivered,
+    OrderCancelled,
+    RefundIssued,
+}
+
+impl MailEvent {
+    pub const ALL: [MailEvent; 6] = [
+        MailEvent::OrderPlaced,
+        MailEvent::PaymentSuccess,
+        MailEvent::OrderShipped,
+        MailEvent::OrderDelivered,
+        MailEvent::OrderCancelled,
+        MailEvent::RefundIssued,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailEvent::OrderPlaced => "order_placed",
+            MailEvent::PaymentSuccess => "payment_success",
+            MailEvent::OrderShipped => "order_shipped",
+            MailEvent::OrderDelivered => "order_delivered",
+            MailEvent::OrderCancelled => "order_cancelled",
+            MailEvent::RefundIssued => "refund_issued",
+        }
+    }
+}
+
+/// Queues `event` for `order_id` inside the caller's transaction. An upsert rather than an
+/// insert: a duplicate-key error would abort the whole transaction, while a second queueing
+/// of the same (order, event) must simply change nothing.
+pub async fn enqueue(
+    db: &Db,
+    session: &mut ClientSession,
+    order_id: ObjectId,
+    event: MailEvent,
+) -> Result<()> {
+    let t = now();
+    db.docs(MAIL_OUTBOX)
+        .update_one(
+            doc! { "orderId": order_id, "event": event.as_str() },
+            doc! { "$setOnInsert": {
+                "orderId": order_id,
+                "event": event.as_str(),
+                "status": "pending",
+                "attempts": 0_i32,
+                "nextAttemptAt": t,
+                "createdAt": t,
+            } },
+        )
+        .upsert(true)
+        .session(session)
+        .await?;
+    Ok(())
+}
