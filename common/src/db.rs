@@ -142,74 +142,155 @@ impl Db {
         Ok(())
     }
 
-    /// Runs `body` in a multi-document transaction, retrying the whole body on
-    /// `TransientTransactionError` (write conflicts, elections) and the commit on
-    /// `UnknownTransactionCommitResult`, with jittered backoff and a bounded budget.
-    ///
-    /// `body` must be safe to run more than once: it sees a fresh transaction each time.
-    pub async fn transaction<T, F>(&self, mut body: F) -> Result<T>
-    where
-        F: AsyncFnMut(&mut ClientSession) -> Result<T>,
-    {
-        const MAX_ATTEMPTS: u32 = 40;
-        let mut session = self.client.start_session().await.context("start session")?;
-        let mut attempt = 0u32;
+    pub async fn start_session(&self) -> Result<ClientSession> {
+        self.client.start_session().await.context("start session")
+    }
+}
+
+/// Runs a block in a multi-document transaction, retrying the whole block on
+/// `TransientTransactionError` (write conflicts, elections, or `retry_transaction()`) and the
+/// commit on `UnknownTransactionCommitResult`, with jittered backoff and a bounded budget.
+///
+/// ```ignore
+/// let order = common::transaction!(db, |session| {
+///     coll.update_one(filter, update).session(&mut *session).await?;
+///     Ok(value)
+/// })?;
+/// ```
+///
+/// The block may run more than once, must use `.session(&mut *session)` on every operation,
+/// and evaluates to `common::Result<T>`. A macro rather than a method taking a closure because
+/// an async closure's future cannot be proven `Send` for every borrow lifetime on stable Rust,
+/// and handler futures must be `Send`; an inline loop has no such problem.
+#[macro_export]
+macro_rules! transaction {
+    ($db:expr, |$session:ident| $body:block) => {{
+        let __db: &$crate::db::Db = &$db;
+        let mut __tx = $crate::db::TxRetry::new(__db).await;
         loop {
-            attempt += 1;
-            session
-                .start_transaction()
-                .await
-                .context("start transaction")?;
-            let outcome = body(&mut session).await;
-            let value = match outcome {
-                Ok(v) => v,
-                Err(e) => {
-                    let _ = session.abort_transaction().await;
-                    if attempt < MAX_ATTEMPTS && is_transient(&e) {
-                        backoff(attempt).await;
-                        continue;
-                    }
-                    return Err(e);
+            let __outcome: $crate::Result<_> = match __tx.begin().await {
+                Ok(()) => {
+                    let $session: &mut ::mongodb::ClientSession = __tx.session();
+                    async { $body }.await
                 }
+                Err(e) => Err(e),
             };
-            let mut commit_tries = 0;
-            loop {
-                match session.commit_transaction().await {
-                    Ok(()) => return Ok(value),
-                    Err(e)
-                        if e.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
-                            && commit_tries < 5 =>
-                    {
-                        commit_tries += 1;
-                        backoff(commit_tries).await;
-                    }
-                    Err(e)
-                        if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
-                            && attempt < MAX_ATTEMPTS =>
-                    {
-                        break;
-                    }
-                    Err(e) => {
-                        return Err(Error::Internal(
-                            anyhow::Error::new(e).context("commit transaction"),
-                        ))
-                    }
-                }
+            match __tx.finish(__outcome).await {
+                ::std::ops::ControlFlow::Break(result) => break result,
+                ::std::ops::ControlFlow::Continue(()) => continue,
             }
-            backoff(attempt).await;
+        }
+    }};
+}
+
+/// The retry state behind `transaction!`.
+pub struct TxRetry {
+    session: Option<ClientSession>,
+    start_error: Option<Error>,
+    attempt: u32,
+}
+
+const MAX_TX_ATTEMPTS: u32 = 40;
+
+impl TxRetry {
+    pub async fn new(db: &Db) -> TxRetry {
+        match db.start_session().await {
+            Ok(s) => TxRetry {
+                session: Some(s),
+                start_error: None,
+                attempt: 0,
+            },
+            Err(e) => TxRetry {
+                session: None,
+                start_error: Some(e),
+                attempt: 0,
+            },
         }
     }
+
+    pub async fn begin(&mut self) -> Result<()> {
+        self.attempt += 1;
+        if let Some(e) = self.start_error.take() {
+            return Err(e);
+        }
+        match self.session.as_mut() {
+            Some(s) => s.start_transaction().await.context("start transaction"),
+            None => Err(Error::Internal(anyhow::anyhow!("no session"))),
+        }
+    }
+
+    pub fn session(&mut self) -> &mut ClientSession {
+        self.session
+            .as_mut()
+            .expect("begin() succeeded, so the session exists")
+    }
+
+    /// Commits or aborts; tells the loop whether to run the body again.
+    pub async fn finish<T>(&mut self, outcome: Result<T>) -> std::ops::ControlFlow<Result<T>> {
+        use std::ops::ControlFlow::{Break, Continue};
+        let Some(session) = self.session.as_mut() else {
+            return Break(outcome);
+        };
+        let value = match outcome {
+            Ok(v) => v,
+            Err(e) => {
+                // Fails harmlessly when the server already aborted it.
+                let _ = session.abort_transaction().await;
+                if self.attempt < MAX_TX_ATTEMPTS && is_transient(&e) {
+                    backoff(self.attempt).await;
+                    return Continue(());
+                }
+                return Break(Err(e));
+            }
+        };
+        let mut commit_tries = 0;
+        loop {
+            match session.commit_transaction().await {
+                Ok(()) => return Break(Ok(value)),
+                Err(e)
+                    if e.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                        && commit_tries < 5 =>
+                {
+                    commit_tries += 1;
+                    backoff(commit_tries).await;
+                }
+                Err(e)
+                    if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                        && self.attempt < MAX_TX_ATTEMPTS =>
+                {
+                    backoff(self.attempt).await;
+                    return Continue(());
+                }
+                Err(e) => {
+                    return Break(Err(Error::Internal(
+                        anyhow::Error::new(e).context("commit transaction"),
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// Returned from a transaction body when a conditional update found the document changed
+/// under it: `Db::transaction` then runs the body again, as for a write conflict.
+#[derive(Debug, thiserror::Error)]
+#[error("a document changed concurrently; retrying the transaction")]
+pub struct RetryTransaction;
+
+pub fn retry_transaction() -> Error {
+    Error::Internal(anyhow::Error::new(RetryTransaction))
 }
 
 fn is_transient(e: &Error) -> bool {
     match e {
         Error::Internal(inner) => inner.chain().any(|cause| {
-            cause
-                .downcast_ref::<mongodb::error::Error>()
-                .is_some_and(|m| {
-                    m.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
-                        || is_write_conflict(m)
-                })
+            cause.is::<RetryTransaction>()
+                || cause
+                    .downcast_ref::<mongodb::error::Error>()
+                    .is_some_and(|m| {
+                        m.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                            || is_write_conflict(m)
+                    })
         }),
         Error::Problem(_) => false,
     }
