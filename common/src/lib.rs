@@ -16,6 +16,7 @@ pub mod models;
 pub mod money;
 pub mod order_state;
 pub mod outbox;
+pub mod payments;
 pub mod phonepe;
 pub mod pricing;
 pub mod rate_limit;

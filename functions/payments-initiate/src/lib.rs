@@ -1,11 +1,188 @@
-//! `payments-initiate`: starts a PhonePe payment attempt for an order.
+//! `payments-initiate`: starts a PhonePe payment attempt for one of the caller's orders.
 
+use axum::extract::{FromRef, State};
+use axum::routing::post;
 use axum::Router;
+use common::auth::{Auth, User};
+use common::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use common::http::Json;
+use common::ids::OrderId;
+use common::models::{now, rfc3339, Order, StatusChange};
+use common::order_state::{transition, Move, OrderStatus};
+use common::payments::{new_attempt, new_merchant_order_id};
+use common::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
+use common::rate_limit::{self, Action};
 use common::services::Services;
+use common::{Error, Result};
+use mongodb::bson::{doc, to_bson, DateTime};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
 
+#[derive(Clone, FromRef)]
+struct AppState {
+    db: Db,
+    auth: Auth,
+    phonepe: Option<Arc<PhonePe>>,
+    redirect_url: String,
+    expire_after_secs: i64,
+}
+
 pub fn router(services: &Services) -> Router {
-    common::http::not_implemented(ROUTES, services.auth.clone(), false)
+    let state = AppState {
+        db: services.db.clone(),
+        auth: services.auth.clone(),
+        phonepe: services.phonepe.clone(),
+        redirect_url: services
+            .config
+            .phonepe
+            .as_ref()
+            .map(|p| p.redirect_url.clone())
+            .unwrap_or_default(),
+        // PhonePe accepts 300–3600 s; the link should not outlive our own payment window.
+        expire_after_secs: (services.config.order_payment_timeout_minutes * 60).clamp(300, 3600),
+    };
+    Router::new()
+        .route("/payments/phonepe/initiate", post(initiate))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InitiateRequest {
+    order_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InitiateResponse {
+    order_id: String,
+    merchant_order_id: String,
+    redirect_url: String,
+    expire_at: String,
+}
+
+fn not_payable(detail: impl Into<String>) -> Error {
+    Error::conflict("ORDER_NOT_PAYABLE", detail)
+}
+
+async fn initiate(
+    State(state): State<AppState>,
+    user: User,
+    Json(req): Json<InitiateRequest>,
+) -> Result<axum::Json<InitiateResponse>> {
+    let order_id = OrderId::from_field("orderId", &req.order_id)?;
+    rate_limit::check(&state.db, &user.id, Action::InitiatePayment).await?;
+    let phonepe = state
+        .phonepe
+        .as_ref()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("PhonePe is not configured")))?;
+    let db = &state.db;
+    let order = db
+        .collection::<Order>(ORDERS)
+        .find_one(doc! { "_id": order_id.oid(), "userId": user.id.as_str() })
+        .await?
+        .ok_or_else(|| Error::not_found("ORDER_NOT_FOUND", "No such order"))?;
+    if !matches!(
+        order.status,
+        OrderStatus::Created | OrderStatus::PaymentPending
+    ) {
+        return Err(not_payable(format!(
+            "An order that is {} cannot be paid",
+            order.status
+        )));
+    }
+    if order.total.get() < 100 {
+        return Err(not_payable("PhonePe cannot collect less than ₹1.00"));
+    }
+
+    // The attempt is on record before PhonePe hears of it, so a crash in between leaves a
+    // trail that reconciliation resolves.
+    let merchant_order_id = new_merchant_order_id(order.id);
+    let attempt = new_attempt(&order, merchant_order_id.clone());
+    db.collection::<common::payments::Attempt>(PAYMENT_ATTEMPTS)
+        .insert_one(&attempt)
+        .await?;
+
+    let pay = PayRequest {
+        merchant_order_id: merchant_order_id.clone(),
+        amount: order.total.get(),
+        expire_after: Some(state.expire_after_secs),
+        meta_info: Some(serde_json::json!({ "udf1": order.id.to_hex() })),
+        payment_flow: PaymentFlow {
+            kind: "PG_CHECKOUT",
+            message: Some(format!("Pitalya order {}", order.id.to_hex())),
+            merchant_urls: MerchantUrls {
+                redirect_url: state.redirect_url.replace("{orderId}", &order.id.to_hex()),
+            },
+        },
+    };
+    let created = match phonepe.pay(&pay).await {
+        Ok(c) => c,
+        Err(e) => {
+            db.docs(PAYMENT_ATTEMPTS)
+                .update_one(
+                    doc! { "_id": attempt.id },
+                    doc! { "$set": { "state": "error", "lastError": e.to_string() } },
+                )
+                .await?;
+            return Err(e.into());
+        }
+    };
+    let expire_at = DateTime::from_millis(created.expire_at);
+
+    let moved = common::transaction!(db, |session| {
+        db.docs(PAYMENT_ATTEMPTS)
+                .update_one(
+                    doc! { "_id": attempt.id, "state": "creating" },
+                    doc! { "$set": { "state": "pending", "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
+                )
+                .session(&mut *session)
+                .await?;
+        let current: Order = db
+            .collection::<Order>(ORDERS)
+            .find_one(doc! { "_id": order.id })
+            .session(&mut *session)
+            .await?
+            .ok_or_else(|| Error::not_found("ORDER_NOT_FOUND", "No such order"))?;
+        let step = transition(current.status, OrderStatus::PaymentPending)
+            .map_err(|_| not_payable(format!("The order became {} meanwhile", current.status)))?;
+        let mut update = doc! {
+            "$set": {
+                "status": "payment_pending",
+                "payment.status": "pending",
+                "payment.merchantOrderId": &merchant_order_id,
+                "updatedAt": now(),
+            },
+        };
+        if step == Move::Apply {
+            let change = StatusChange {
+                status: OrderStatus::PaymentPending,
+                at: now(),
+                note: None,
+            };
+            update.insert("$push", doc! { "statusHistory": to_bson(&change)? });
+        }
+        let res = db
+            .docs(ORDERS)
+            .update_one(
+                doc! { "_id": order.id, "status": current.status.as_str() },
+                update,
+            )
+            .session(&mut *session)
+            .await?;
+        if res.matched_count == 0 {
+            return Err(common::db::retry_transaction());
+        }
+        Ok(())
+    });
+    moved?;
+    Ok(axum::Json(InitiateResponse {
+        order_id: order.id.to_hex(),
+        merchant_order_id,
+        redirect_url: created.redirect_url,
+        expire_at: rfc3339(expire_at),
+    }))
 }

@@ -1,15 +1,112 @@
-//! `payments-webhook`: applies PhonePe's server-to-server callbacks.
+//! `payments-webhook`: PhonePe's server-to-server callbacks. Authenticated by PhonePe's
+//! header scheme, idempotent, and quick: PhonePe expects an answer within seconds.
 
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
 use axum::Router;
+use common::config::Secret;
+use common::payments::{apply_order_state, apply_refund_state, find_attempt, Applied};
+use common::phonepe::{verify_webhook, WebhookBody, WebhookEvent};
 use common::services::Services;
+use common::{Error, Result};
+use serde_json::{json, Value};
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/webhook")];
 
-pub fn router(_services: &Services) -> Router {
-    // PhonePe authenticates with its own header, not a Clerk token.
-    Router::new().route(
-        "/payments/phonepe/webhook",
-        axum::routing::post(|| async { common::Error::not_implemented() }),
-    )
+#[derive(Clone)]
+struct AppState {
+    services: Services,
+    username: Secret<String>,
+    password: Secret<String>,
+}
+
+pub fn router(services: &Services) -> Router {
+    let (username, password) = match &services.config.phonepe {
+        Some(p) => (p.webhook_username.clone(), p.webhook_password.clone()),
+        None => (Secret::new(String::new()), Secret::new(String::new())),
+    };
+    let state = AppState {
+        services: services.clone(),
+        username,
+        password,
+    };
+    Router::new()
+        .route("/payments/phonepe/webhook", post(webhook))
+        .with_state(state)
+}
+
+async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<Value>> {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    // With no credentials configured nothing can be verified, so nothing is accepted.
+    if state.username.expose().is_empty()
+        || !verify_webhook(
+            authorization,
+            state.username.expose(),
+            state.password.expose(),
+        )
+    {
+        tracing::warn!("webhook with a wrong or missing Authorization header refused");
+        return Err(Error::unauthenticated("Invalid webhook credentials"));
+    }
+    if body.len() > common::http::MAX_BODY_BYTES {
+        return Err(Error::payload_too_large());
+    }
+    let parsed: WebhookBody = serde_json::from_slice(&body).map_err(|e| {
+        tracing::warn!(error = %e, "unparseable webhook body");
+        Error::invalid_json("The webhook body is not a PhonePe callback")
+    })?;
+    let event = parsed.event();
+    let payload = &parsed.payload;
+    let db = &state.services.db;
+    let applied = match event {
+        WebhookEvent::OrderCompleted
+        | WebhookEvent::OrderFailed
+        | WebhookEvent::TransactionAttemptFailed => {
+            let mut status = payload.order.clone();
+            // `checkout.order.failed` is final for the attempt; a per-attempt failure is
+            // not (the shopper may retry inside PhonePe's page), so it only logs.
+            match event {
+                WebhookEvent::OrderCompleted if status.state != "COMPLETED" => Applied::Ignored,
+                WebhookEvent::OrderFailed => {
+                    status.state = "FAILED".into();
+                    apply_order_state(db, &status).await?
+                }
+                WebhookEvent::TransactionAttemptFailed => Applied::Ignored,
+                _ => apply_order_state(db, &status).await?,
+            }
+        }
+        WebhookEvent::RefundCompleted | WebhookEvent::RefundFailed => {
+            let state_str = if event == WebhookEvent::RefundCompleted {
+                "COMPLETED"
+            } else {
+                "FAILED"
+            };
+            match payload.merchant_refund_id.as_deref() {
+                Some(id) => apply_refund_state(db, id, state_str).await?,
+                None => Applied::Ignored,
+            }
+        }
+        WebhookEvent::RefundAccepted | WebhookEvent::Unknown => Applied::Ignored,
+    };
+    tracing::info!(
+        event = ?event,
+        merchant_order_id = ?payload.order.merchant_order_id,
+        applied = ?applied,
+        "webhook applied"
+    );
+    if matches!(applied, Applied::MarkedPaid) {
+        if let Some(mid) = payload.order.merchant_order_id.as_deref() {
+            if let Some(attempt) = find_attempt(db, mid).await? {
+                state.services.send_mail_now(attempt.order_id).await;
+            }
+        }
+    }
+    Ok(axum::Json(json!({ "ok": true })))
 }

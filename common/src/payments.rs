@@ -1,0 +1,549 @@
+//! Applying what PhonePe says about money to our orders. The webhook, reconciliation and
+//! the final check before expiry all go through these functions, so they obey one set of
+//! rules: an order is paid once, by one transaction, for exactly its total; failures never
+//! undo a payment; refunds move `payment.status` forward only.
+
+use crate::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use crate::error::{Error, Result};
+use crate::models::{now, Order, PaymentStatus, StatusChange};
+use crate::order_state::{transition, Move, OrderStatus};
+use crate::outbox::{self, MailEvent};
+use crate::phonepe::{OrderStatus as PhonePeOrder, PhonePe, PhonePeError, RefundRequest};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime};
+use serde::{Deserialize, Serialize};
+
+/// One call to PhonePe's pay API for an order. Recorded before PhonePe is called, so a crash
+/// between the two leaves a trace that reconciliation can resolve.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub merchant_order_id: String,
+    pub order_id: ObjectId,
+    pub user_id: String,
+    pub amount: i64,
+    pub state: AttemptState,
+    pub created_at: DateTime,
+    pub next_check_at: DateTime,
+    #[serde(default)]
+    pub checks: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_at: Option<DateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptState {
+    /// Written, PhonePe not yet (known to be) called.
+    Creating,
+    /// PhonePe created the order; the shopper may be paying.
+    Pending,
+    Completed,
+    Failed,
+    /// PhonePe refused or never heard of it.
+    Error,
+}
+
+/// What applying a PhonePe result did, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Applied {
+    MarkedPaid,
+    AlreadyPaid,
+    /// Money arrived for an order that had already been cancelled: queued for refund.
+    PaidAfterCancel,
+    AmountMismatch,
+    MarkedFailed,
+    Ignored,
+    UnknownAttempt,
+    Pending,
+}
+
+pub fn new_merchant_order_id(order_id: ObjectId) -> String {
+    // 4 + 24 + 1 + 8 = 37 chars of [A-Za-z0-9-], within PhonePe's 63.
+    format!("PIT-{}-{:08x}", order_id.to_hex(), rand::random::<u32>())
+}
+
+pub async fn find_attempt(db: &Db, merchant_order_id: &str) -> Result<Option<Attempt>> {
+    Ok(db
+        .collection::<Attempt>(PAYMENT_ATTEMPTS)
+        .find_one(doc! { "merchantOrderId": merchant_order_id })
+        .await?)
+}
+
+fn history(status: OrderStatus, note: &str) -> Result<mongodb::bson::Bson> {
+    Ok(to_bson(&StatusChange {
+        status,
+        at: now(),
+        note: Some(note.to_owned()),
+    })?)
+}
+
+/// The most recent attempt for an order.
+pub async fn find_attempt_for_order(db: &Db, order_id: ObjectId) -> Result<Option<Attempt>> {
+    Ok(db
+        .collection::<Attempt>(PAYMENT_ATTEMPTS)
+        .find_one(doc! { "orderId": order_id })
+        .sort(doc! { "_id": -1 })
+        .await?)
+}
+
+/// Applies an order status (from a webhook payload or the status API) to our order.
+/// Returns what happened and whether mail was queued (the caller sends it after commit).
+pub async fn apply_order_state(db: &Db, status: &PhonePeOrder) -> Result<Applied> {
+    let Some(mid) = status.merchant_order_id.as_deref() else {
+        return Ok(Applied::UnknownAttempt);
+    };
+    let Some(attempt) = find_attempt(db, mid).await? else {
+        tracing::warn!(
+            merchant_order_id = mid,
+            "PhonePe reported on a merchant order we never created"
+        );
+        return Ok(Applied::UnknownAttempt);
+    };
+    match status.state.as_str() {
+        "COMPLETED" => apply_completed(db, &attempt, status).await,
+        "FAILED" => apply_failed(db, &attempt, status).await,
+        _ => Ok(Applied::Pending),
+    }
+}
+
+async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Result<Applied> {
+    let order_id = attempt.order_id;
+    let reported = status.amount.unwrap_or(-1);
+    let transaction_id = status
+        .completed_transaction()
+        .and_then(|d| d.transaction_id.clone());
+    crate::transaction!(db, |session| {
+        let order: Order = db
+            .collection::<Order>(ORDERS)
+            .find_one(doc! { "_id": order_id })
+            .session(&mut *session)
+            .await?
+            .ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!(
+                    "attempt {} has no order",
+                    attempt.merchant_order_id
+                ))
+            })?;
+        let attempts = db.docs(PAYMENT_ATTEMPTS);
+        let attempt_done = doc! { "$set": { "state": "completed", "completedAt": now() } };
+        if order.status.is_paid_state()
+            || order.payment.status == PaymentStatus::RefundPending
+                && order.payment.transaction_id.is_some()
+            || order.payment.status == PaymentStatus::Refunded
+        {
+            // A duplicate or a replay: the first delivery already did everything.
+            attempts
+                .update_one(doc! { "_id": attempt.id }, attempt_done)
+                .session(&mut *session)
+                .await?;
+            return Ok(Applied::AlreadyPaid);
+        }
+        if reported != order.total.get() || transaction_id.is_none() {
+            tracing::error!(
+                order_id = %order_id.to_hex(),
+                merchant_order_id = %attempt.merchant_order_id,
+                reported,
+                expected = order.total.get(),
+                "PhonePe reported a completed payment that does not match the order; not marking it paid"
+            );
+            let flag = format!(
+                "amount_mismatch: PhonePe reported {reported} paise for {}",
+                attempt.merchant_order_id
+            );
+            db.docs(ORDERS)
+                .update_one(
+                    doc! { "_id": order_id },
+                    doc! { "$set": { "payment.flag": flag, "updatedAt": now() } },
+                )
+                .session(&mut *session)
+                .await?;
+            return Ok(Applied::AmountMismatch);
+        }
+        let txn = transaction_id.clone().unwrap_or_default();
+        if order.status == OrderStatus::Cancelled {
+            // The shopper paid after the order expired or was cancelled: keep the money's
+            // trail on the order and let the refund job return it.
+            tracing::error!(order_id = %order_id.to_hex(), "payment completed for a cancelled order; refunding");
+            db.docs(ORDERS)
+                .update_one(
+                    doc! { "_id": order_id, "status": "cancelled", "payment.transactionId": { "$exists": false } },
+                    doc! {
+                        "$set": {
+                            "payment.status": "refund_pending",
+                            "payment.transactionId": &txn,
+                            "payment.merchantOrderId": &attempt.merchant_order_id,
+                            "payment.paidAt": now(),
+                            "payment.flag": "paid_after_cancel",
+                            "updatedAt": now(),
+                        },
+                    },
+                )
+                .session(&mut *session)
+                .await?;
+            attempts
+                .update_one(doc! { "_id": attempt.id }, attempt_done)
+                .session(&mut *session)
+                .await?;
+            return Ok(Applied::PaidAfterCancel);
+        }
+        if transition(order.status, OrderStatus::Paid)? == Move::AlreadyThere {
+            return Ok(Applied::AlreadyPaid);
+        }
+        let t = now();
+        let updated = db
+            .docs(ORDERS)
+            .update_one(
+                doc! { "_id": order_id, "status": order.status.as_str() },
+                doc! {
+                    "$set": {
+                        "status": "paid",
+                        "payment.status": "paid",
+                        "payment.transactionId": &txn,
+                        "payment.merchantOrderId": &attempt.merchant_order_id,
+                        "payment.paidAt": t,
+                        "updatedAt": t,
+                    },
+                    "$unset": { "payment.flag": "" },
+                    "$push": { "statusHistory": history(OrderStatus::Paid, &format!("PhonePe transaction {txn}"))? },
+                },
+            )
+            .session(&mut *session)
+            .await?;
+        if updated.matched_count == 0 {
+            // Someone moved the order between our read and write: retry the whole body.
+            return Err(crate::db::retry_transaction());
+        }
+        attempts
+            .update_one(doc! { "_id": attempt.id }, attempt_done)
+            .session(&mut *session)
+            .await?;
+        outbox::enqueue(db, session, order_id, MailEvent::PaymentSuccess).await?;
+        Ok(Applied::MarkedPaid)
+    })
+}
+
+async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Result<Applied> {
+    let code = status.error_code.clone().unwrap_or_else(|| "FAILED".into());
+    db.docs(PAYMENT_ATTEMPTS)
+        .update_one(
+            doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending"] } },
+            doc! { "$set": { "state": "failed", "lastError": &code } },
+        )
+        .await?;
+    // Only the order's current attempt decides its payment status, and never once paid.
+    let res = db
+        .docs(ORDERS)
+        .update_one(
+            doc! {
+                "_id": attempt.order_id,
+                "status": { "$in": ["created", "payment_pending"] },
+                "payment.status": "pending",
+                "payment.merchantOrderId": &attempt.merchant_order_id,
+            },
+            doc! { "$set": { "payment.status": "failed", "updatedAt": now() } },
+        )
+        .await?;
+    Ok(if res.modified_count > 0 {
+        Applied::MarkedFailed
+    } else {
+        Applied::Ignored
+    })
+}
+
+/// Applies a refund result (webhook or refund-status API) to the order that owns the refund.
+pub async fn apply_refund_state(db: &Db, merchant_refund_id: &str, state: &str) -> Result<Applied> {
+    match state {
+        "COMPLETED" => {
+            let order_id = crate::transaction!(db, |session| {
+                let res = db
+                        .docs(ORDERS)
+                        .find_one_and_update(
+                            doc! { "payment.merchantRefundId": merchant_refund_id, "payment.status": "refund_pending" },
+                            doc! { "$set": { "payment.status": "refunded", "payment.refundedAt": now(), "updatedAt": now() } },
+                        )
+                        .session(&mut *session)
+                        .await?;
+                if let Some(order) = &res {
+                    let id = order
+                        .get_object_id("_id")
+                        .map_err(|e| Error::Internal(e.into()))?;
+                    outbox::enqueue(db, session, id, MailEvent::RefundIssued).await?;
+                }
+                Ok(res.is_some())
+            })?;
+            Ok(if order_id {
+                Applied::MarkedPaid
+            } else {
+                Applied::Ignored
+            })
+        }
+        "FAILED" => {
+            tracing::error!(
+                merchant_refund_id,
+                "PhonePe refund failed; a new refund will be attempted"
+            );
+            // Clearing the refund id lets the refund job try again with a fresh one.
+            db.docs(ORDERS)
+                .update_one(
+                    doc! { "payment.merchantRefundId": merchant_refund_id, "payment.status": "refund_pending" },
+                    doc! { "$set": { "payment.flag": format!("refund_failed: {merchant_refund_id}") }, "$unset": { "payment.merchantRefundId": "" } },
+                )
+                .await?;
+            Ok(Applied::MarkedFailed)
+        }
+        _ => Ok(Applied::Pending),
+    }
+}
+
+/// Orders whose refund must be started or checked. Returns the ids whose refund completed
+/// (their mail is queued).
+pub async fn process_refunds(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<Vec<ObjectId>> {
+    let due: Vec<Order> = db
+        .collection::<Order>(ORDERS)
+        .find(doc! { "payment.status": "refund_pending" })
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await?;
+    let mut completed = Vec::new();
+    for order in due {
+        let Some(original) = order
+            .payment
+            .merchant_order_id
+            .clone()
+            .filter(|_| order.payment.transaction_id.is_some())
+        else {
+            // Cancelled before any money moved: nothing to refund.
+            db.docs(ORDERS)
+                .update_one(
+                    doc! { "_id": order.id, "payment.status": "refund_pending" },
+                    doc! { "$set": { "payment.status": "failed", "payment.flag": "nothing_to_refund" } },
+                )
+                .await?;
+            continue;
+        };
+        let refund_id = match order.payment.merchant_refund_id.clone() {
+            Some(id) => id,
+            None => {
+                let id = format!("PITR-{}-{:08x}", order.id.to_hex(), rand::random::<u32>());
+                // Claim the id first: if two job runs race, only one refund id survives.
+                let claimed = db
+                    .docs(ORDERS)
+                    .update_one(
+                        doc! { "_id": order.id, "payment.status": "refund_pending", "payment.merchantRefundId": { "$exists": false } },
+                        doc! { "$set": { "payment.merchantRefundId": &id } },
+                    )
+                    .await?;
+                if claimed.modified_count == 0 {
+                    continue;
+                }
+                let req = RefundRequest {
+                    merchant_refund_id: id.clone(),
+                    original_merchant_order_id: original,
+                    amount: order.total.get(),
+                };
+                match phonepe.refund(&req).await {
+                    Ok(r) => {
+                        tracing::info!(order_id = %order.id.to_hex(), refund_id = ?r.refund_id, "refund requested")
+                    }
+                    Err(e) => {
+                        tracing::warn!(order_id = %order.id.to_hex(), error = %e, "refund request failed; will retry");
+                        if matches!(e, PhonePeError::Api { status: 400, .. })
+                            && !e.to_string().contains("Duplicated")
+                        {
+                            db.docs(ORDERS)
+                                .update_one(
+                                    doc! { "_id": order.id },
+                                    doc! { "$unset": { "payment.merchantRefundId": "" }, "$set": { "payment.flag": format!("refund_rejected: {e}") } },
+                                )
+                                .await?;
+                        }
+                        continue;
+                    }
+                }
+                id
+            }
+        };
+        match phonepe.refund_status(&refund_id).await {
+            Ok(s) => {
+                if apply_refund_state(db, &refund_id, &s.state).await? == Applied::MarkedPaid {
+                    completed.push(order.id);
+                }
+            }
+            Err(e)
+                if e.is_unknown_order()
+                    || matches!(
+                        e,
+                        PhonePeError::Api {
+                            status: 400 | 404,
+                            ..
+                        }
+                    ) =>
+            {
+                // PhonePe never registered this refund (e.g. we crashed before calling it):
+                // forget the id so the next run requests a fresh refund.
+                db.docs(ORDERS)
+                    .update_one(
+                        doc! { "_id": order.id, "payment.merchantRefundId": &refund_id, "payment.status": "refund_pending" },
+                        doc! { "$unset": { "payment.merchantRefundId": "" } },
+                    )
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(order_id = %order.id.to_hex(), error = %e, "refund status unavailable")
+            }
+        }
+    }
+    Ok(completed)
+}
+
+/// Seconds until the next status check after `checks` checks: PhonePe advises polling
+/// often at first and then backing off.
+pub fn next_check_delay_secs(checks: i32) -> i64 {
+    match checks {
+        0 => 30,
+        1 => 60,
+        2 => 120,
+        3 => 300,
+        4..=6 => 600,
+        _ => 1800,
+    }
+}
+
+/// Asks PhonePe about attempts that have been open for more than a minute and applies the
+/// answers. Returns the orders that changed (their mail is queued).
+pub async fn reconcile_due(
+    db: &Db,
+    phonepe: &PhonePe,
+    limit: i64,
+) -> Result<Vec<(ObjectId, Applied)>> {
+    let t = now();
+    let due: Vec<Attempt> = db
+        .collection::<Attempt>(PAYMENT_ATTEMPTS)
+        .find(doc! { "state": { "$in": ["creating", "pending"] }, "nextCheckAt": { "$lte": t } })
+        .sort(doc! { "nextCheckAt": 1 })
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await?;
+    let mut changed = Vec::new();
+    for attempt in due {
+        let applied = check_attempt(db, phonepe, &attempt).await?;
+        if !matches!(
+            applied,
+            Applied::Pending | Applied::Ignored | Applied::UnknownAttempt
+        ) {
+            changed.push((attempt.order_id, applied));
+        }
+    }
+    Ok(changed)
+}
+
+/// One status check of one attempt, rescheduling it while it is still open.
+pub async fn check_attempt(db: &Db, phonepe: &PhonePe, attempt: &Attempt) -> Result<Applied> {
+    let reschedule = |checks: i32, error: Option<String>| {
+        let next =
+            DateTime::from_millis(now().timestamp_millis() + next_check_delay_secs(checks) * 1000);
+        let mut set = doc! { "nextCheckAt": next, "checks": checks + 1 };
+        if let Some(e) = error {
+            set.insert("lastError", e);
+        }
+        doc! { "$set": set }
+    };
+    match phonepe.order_status(&attempt.merchant_order_id).await {
+        Ok(mut status) => {
+            status
+                .merchant_order_id
+                .get_or_insert_with(|| attempt.merchant_order_id.clone());
+            let applied = apply_order_state(db, &status).await?;
+            if applied == Applied::Pending {
+                let update = reschedule(attempt.checks, None);
+                db.docs(PAYMENT_ATTEMPTS)
+                    .update_one(doc! { "_id": attempt.id }, update)
+                    .await?;
+            }
+            Ok(applied)
+        }
+        Err(e) if e.is_unknown_order() => {
+            // PhonePe never created it (we crashed or it refused before creating).
+            db.docs(PAYMENT_ATTEMPTS)
+                .update_one(
+                    doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending"] } },
+                    doc! { "$set": { "state": "error", "lastError": "unknown to PhonePe" } },
+                )
+                .await?;
+            Ok(Applied::Ignored)
+        }
+        Err(e) => {
+            tracing::warn!(merchant_order_id = %attempt.merchant_order_id, error = %e, "status check failed; will retry");
+            let update = reschedule(attempt.checks, Some(e.to_string()));
+            db.docs(PAYMENT_ATTEMPTS)
+                .update_one(doc! { "_id": attempt.id }, update)
+                .await?;
+            Ok(Applied::Pending)
+        }
+    }
+}
+
+/// Before an unpaid order is expired: asks PhonePe about every open attempt. Returns true
+/// only when cancelling is safe — no attempt completed and none is still in flight — so an
+/// order that was paid is never expired, even when its webhook never came.
+pub async fn safe_to_expire(db: &Db, phonepe: &PhonePe, order_id: ObjectId) -> Result<bool> {
+    let open: Vec<Attempt> = db
+        .collection::<Attempt>(PAYMENT_ATTEMPTS)
+        .find(doc! { "orderId": order_id, "state": { "$in": ["creating", "pending"] } })
+        .await?
+        .try_collect()
+        .await?;
+    let mut safe = true;
+    for attempt in open {
+        match phonepe.order_status(&attempt.merchant_order_id).await {
+            Ok(mut status) => {
+                status
+                    .merchant_order_id
+                    .get_or_insert_with(|| attempt.merchant_order_id.clone());
+                match apply_order_state(db, &status).await? {
+                    Applied::MarkedFailed | Applied::Ignored => {}
+                    _ => safe = false,
+                }
+            }
+            Err(e) if e.is_unknown_order() => {
+                db.docs(PAYMENT_ATTEMPTS)
+                    .update_one(
+                        doc! { "_id": attempt.id },
+                        doc! { "$set": { "state": "error", "lastError": "unknown to PhonePe" } },
+                    )
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(order_id = %order_id.to_hex(), error = %e, "cannot confirm payment state; not expiring yet");
+                safe = false;
+            }
+        }
+    }
+    Ok(safe)
+}
+
+/// An attempt's document id as written before calling PhonePe.
+pub fn new_attempt(order: &Order, merchant_order_id: String) -> Attempt {
+    let t = now();
+    Attempt {
+        id: ObjectId::new(),
+        merchant_order_id,
+        order_id: order.id,
+        user_id: order.user_id.clone(),
+        amount: order.total.get(),
+        state: AttemptState::Creating,
+        created_at: t,
+        next_check_at: DateTime::from_millis(t.timestamp_millis() + 60_000),
+        checks: 0,
+        expire_at: None,
+        last_error: None,
+    }
+}
