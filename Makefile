@@ -27,6 +27,11 @@ lint: ## fmt check, clippy, cfn-lint
 	cargo clippy --workspace --all-targets -- -D warnings
 	.venv/bin/cfn-lint template.yaml
 
+mail-preview: ## render every mail template from sample data into target/mail-preview/<event>.html and .txt
+	cargo run --quiet -p common --example mail_preview -- "$(CURDIR)/target/mail-preview"
+
+.PHONY: mail-preview
+
 events: ## regenerate events/*.json from scripts/gen-events.py
 	python3 scripts/gen-events.py
 

@@ -6,5 +6,6 @@ mod support;
 mod admin_catalog;
 mod auth;
 mod lambda_events;
+mod mail;
 mod products;
 mod routes;
