@@ -83,6 +83,9 @@ pub struct Config {
     pub mongodb_db: String,
     pub clerk: ClerkConfig,
     pub order_payment_timeout_minutes: i64,
+    /// `TEST_FAULTS=1`: honour `x-test-fault` request headers that make checkout fail midway,
+    /// so tests can prove it leaves nothing behind. Only tests set it; never deployed.
+    pub test_faults: bool,
     /// Present when the function was started with `Needs::phonepe`.
     pub phonepe: Option<PhonePeConfig>,
     /// Present when the function was started with `Needs::mail`.
@@ -226,6 +229,8 @@ impl Config {
             },
         };
 
+        let test_faults = matches!(r.get("TEST_FAULTS").as_deref(), Some("1" | "true"));
+
         let phonepe = needs.phonepe.then(|| Self::phonepe(&mut r));
         let mail = needs.mail.then(|| Self::mail(&mut r));
 
@@ -235,6 +240,7 @@ impl Config {
                 mongodb_db,
                 clerk,
                 order_payment_timeout_minutes,
+                test_faults,
                 phonepe,
                 mail,
             })

@@ -1,6 +1,7 @@
 //! Shared code for every Pitalya Lambda function: configuration, MongoDB, Clerk auth,
 //! errors as problem documents, money, models and the order state machine.
 
+pub mod address;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod mail;
 pub mod models;
 pub mod money;
 pub mod order_state;
+pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod phonepe;

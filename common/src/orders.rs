@@ -1,0 +1,204 @@
+//! Moving an order through its lifecycle. Every writer (admin actions, expiry, payments)
+//! goes through `change_in`, so the state machine, the status history, the stock and coupon
+//! release of a cancellation and the mail it causes can never disagree with each other.
+
+use crate::db::{Db, COUPONS, ORDERS, PRODUCTS};
+use crate::error::{Error, Result};
+use crate::ids::OrderId;
+use crate::models::{now, Order};
+use crate::order_state::{transition, OrderStatus};
+use crate::outbox::{self, MailEvent};
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::ClientSession;
+
+/// A requested status change and what goes with it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub to: OrderStatus,
+    /// Recorded in `statusHistory` (e.g. the cancellation reason).
+    pub note: Option<String>,
+    /// Extra fields set in the same update as the status (e.g. `shipping.carrier`).
+    pub set: Document,
+    /// Mails queued in the same transaction, only when the status actually changes.
+    pub mail: Vec<MailEvent>,
+    /// When set, an order in any other status is left alone (`Outcome::Skipped`) even if
+    /// the state machine would allow the move — e.g. expiry may cancel only unpaid orders,
+    /// although a paid order may be cancelled by the owner.
+    pub only_from: Option<Vec<OrderStatus>>,
+}
+
+impl Change {
+    pub fn to(status: OrderStatus) -> Self {
+        Change {
+            to: status,
+            note: None,
+            set: Document::new(),
+            mail: Vec::new(),
+            only_from: None,
+        }
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    pub fn set(mut self, field: &str, value: impl Into<Bson>) -> Self {
+        self.set.insert(field, value);
+        self
+    }
+
+    pub fn mail(mut self, event: MailEvent) -> Self {
+        self.mail.push(event);
+        self
+    }
+
+    pub fn only_from(mut self, statuses: &[OrderStatus]) -> Self {
+        self.only_from = Some(statuses.to_vec());
+        self
+    }
+}
+
+/// What `change_in` did. In every case the order is as it is now, inside the transaction.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The status changed (and whatever goes with it happened).
+    Moved(Order),
+    /// The order was already in the requested status: nothing changed.
+    AlreadyThere(Order),
+    /// The order was not in one of `only_from`: nothing changed.
+    Skipped(Order),
+}
+
+impl Outcome {
+    pub fn order(&self) -> &Order {
+        match self {
+            Outcome::Moved(o) | Outcome::AlreadyThere(o) | Outcome::Skipped(o) => o,
+        }
+    }
+
+    pub fn into_order(self) -> Order {
+        match self {
+            Outcome::Moved(o) | Outcome::AlreadyThere(o) | Outcome::Skipped(o) => o,
+        }
+    }
+
+    pub fn moved(&self) -> bool {
+        matches!(self, Outcome::Moved(_))
+    }
+}
+
+pub fn order_not_found() -> Error {
+    Error::not_found("ORDER_NOT_FOUND", "No such order")
+}
+
+/// Reads an order inside the caller's transaction.
+pub async fn load_in(db: &Db, session: &mut ClientSession, id: OrderId) -> Result<Order> {
+    db.collection::<Order>(ORDERS)
+        .find_one(doc! { "_id": id.oid() })
+        .session(&mut *session)
+        .await?
+        .ok_or_else(order_not_found)
+}
+
+/// Applies `change` to order `id` inside the caller's transaction: checks the move against
+/// the state machine, updates the status only if it is still the one just read (so a
+/// concurrent writer makes this transaction conflict and retry instead of both winning),
+/// appends to `statusHistory`, sets the caller's extra fields, queues the mails and, for a
+/// cancellation, returns the stock and the coupon use and marks a paid order for refund.
+pub async fn change_in(
+    db: &Db,
+    session: &mut ClientSession,
+    id: OrderId,
+    change: &Change,
+) -> Result<Outcome> {
+    let order = load_in(db, session, id).await?;
+    let from = order.status;
+    if from == change.to {
+        return Ok(Outcome::AlreadyThere(order));
+    }
+    if change
+        .only_from
+        .as_ref()
+        .is_some_and(|allowed| !allowed.contains(&from))
+    {
+        return Ok(Outcome::Skipped(order));
+    }
+    transition(from, change.to)?;
+
+    let at = now();
+    let mut set = doc! { "status": change.to.as_str(), "updatedAt": at };
+    for (k, v) in &change.set {
+        set.insert(k.clone(), v.clone());
+    }
+    if change.to == OrderStatus::Cancelled && from.is_paid_state() {
+        // The money goes back through PhonePe; the payments side picks up `refund_pending`.
+        set.insert("payment.status", "refund_pending");
+    }
+    let mut entry = doc! { "status": change.to.as_str(), "at": at };
+    if let Some(note) = &change.note {
+        entry.insert("note", note.as_str());
+    }
+    let updated = db
+        .docs(ORDERS)
+        .update_one(
+            doc! { "_id": id.oid(), "status": from.as_str() },
+            doc! { "$set": set, "$push": { "statusHistory": entry } },
+        )
+        .session(&mut *session)
+        .await?;
+    if updated.matched_count != 1 {
+        // Someone moved it between our read and our write: start over from what they left.
+        return Err(crate::db::retry_transaction());
+    }
+    if change.to == OrderStatus::Cancelled {
+        release_in(db, session, &order).await?;
+    }
+    for event in &change.mail {
+        outbox::enqueue(db, session, id.oid(), *event).await?;
+    }
+    Ok(Outcome::Moved(load_in(db, session, id).await?))
+}
+
+/// `change_in` in a transaction of its own.
+pub async fn change(db: &Db, id: OrderId, change: &Change) -> Result<Outcome> {
+    crate::transaction!(db, |session| { change_in(db, session, id, change).await })
+}
+
+/// Gives back what an order took at checkout: its stock, line by line, and its coupon use.
+/// Guarded by the order's `stockReleased` flag, set in the same transaction, so however
+/// often and from wherever it is called (cancel, expiry, a refund), it happens once.
+/// Returns whether it released anything.
+pub async fn release_in(db: &Db, session: &mut ClientSession, order: &Order) -> Result<bool> {
+    let claimed = db
+        .docs(ORDERS)
+        .update_one(
+            doc! { "_id": order.id, "stockReleased": { "$ne": true } },
+            doc! { "$set": { "stockReleased": true, "stockReleasedAt": now() } },
+        )
+        .session(&mut *session)
+        .await?;
+    if claimed.modified_count == 0 {
+        return Ok(false);
+    }
+    for item in &order.items {
+        // Inactive products get their stock back too: reactivating one must not lose units.
+        db.docs(PRODUCTS)
+            .update_one(
+                doc! { "_id": item.product_id },
+                doc! { "$inc": { "stock": item.quantity } },
+            )
+            .session(&mut *session)
+            .await?;
+    }
+    if let Some(code) = &order.coupon_code {
+        db.docs(COUPONS)
+            .update_one(
+                doc! { "code": code, "usedCount": { "$gt": 0_i64 } },
+                doc! { "$inc": { "usedCount": -1_i64 } },
+            )
+            .session(&mut *session)
+            .await?;
+    }
+    Ok(true)
+}
