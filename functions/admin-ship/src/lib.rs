@@ -2,12 +2,22 @@
 //! for admins and by direct invocation (IAM-protected) for the console and scripts, plus
 //! the catalog upserts used to seed and maintain products and coupons.
 
-use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRef, Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use common::auth::{Admin, Auth};
 use common::catalog::{upsert_coupon, upsert_product, CouponInput, ProductInput};
-use common::models::ProductView;
+use common::error::FieldError;
+use common::ids::OrderId;
+use common::models::{Order, OrderView, ProductView};
+use common::order_state::OrderStatus;
+use common::orders::{self, Change};
+use common::outbox::MailEvent;
 use common::services::Services;
 use common::{Error, Result};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
@@ -18,8 +28,266 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/orders/{id}/cancel"),
 ];
 
+#[derive(Clone, FromRef)]
+struct AppState {
+    services: Services,
+    auth: Auth,
+}
+
 pub fn router(services: &Services) -> Router {
-    common::http::not_implemented(ROUTES, services.auth.clone(), true)
+    Router::new()
+        .route("/admin/orders/{id}/ship", post(ship_http))
+        .route("/admin/orders/{id}/pack", post(pack_http))
+        .route("/admin/orders/{id}/deliver", post(deliver_http))
+        .route("/admin/orders/{id}/cancel", post(cancel_http))
+        .with_state(AppState {
+            services: services.clone(),
+            auth: services.auth.clone(),
+        })
+}
+
+/// `POST /admin/orders/{id}/ship` body (and the fields of the direct `ship` action).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShipInput {
+    // Optional so that every missing field is named at once.
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+    #[serde(default)]
+    pub carrier: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `/pack` and `/deliver` take no fields; an empty body and `{}` are both fine.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelInput {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One of the owner's actions on an order.
+#[derive(Debug)]
+pub enum OrderAction {
+    Pack,
+    Ship(ShipInput),
+    Deliver,
+    Cancel(CancelInput),
+}
+
+/// Indian couriers whose public tracking page takes the tracking number in its URL:
+/// (name as shown to shoppers, other spellings, URL template with `{}` for the number).
+const CARRIERS: &[(&str, &[&str], &str)] = &[
+    ("Delhivery", &[], "https://www.delhivery.com/track/package/{}"),
+    (
+        "Blue Dart",
+        &["bluedartexpress"],
+        "https://www.bluedart.com/web/guest/trackdartresultthirdparty?trackFor=0&trackNo={}",
+    ),
+    ("DTDC", &[], "https://www.dtdc.in/tracking.asp?strCnno={}"),
+    (
+        "India Post",
+        &["speedpost", "indiapostspeedpost"],
+        "https://www.indiapost.gov.in/_layouts/15/dop.portal.tracking/trackconsignment.aspx?consignmentnumber={}",
+    ),
+    ("Ekart", &["ekartlogistics"], "https://ekartlogistics.com/shipmenttrack/{}"),
+    ("Xpressbees", &[], "https://www.xpressbees.com/shipment/tracking?awbNo={}"),
+    ("Shadowfax", &[], "https://tracker.shadowfax.in/#/track/{}"),
+    ("Ecom Express", &[], "https://www.ecomexpress.in/tracking/?awb_field={}"),
+];
+
+/// Letters and digits only, lower-cased: "Blue Dart", "BLUEDART" and "blue-dart" are one.
+fn carrier_key(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, which is safe in a
+/// path segment and in a query value alike.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The carrier's canonical name and public tracking link, for carriers we know; an unknown
+/// carrier keeps the name it was given and gets no link.
+pub fn tracking_link(carrier: &str, tracking_number: &str) -> (String, Option<String>) {
+    let key = carrier_key(carrier);
+    CARRIERS
+        .iter()
+        .find(|(name, aliases, _)| carrier_key(name) == key || aliases.contains(&key.as_str()))
+        .map(|(name, _, template)| {
+            (
+                (*name).to_owned(),
+                Some(template.replace("{}", &url_encode(tracking_number))),
+            )
+        })
+        .unwrap_or_else(|| (carrier.to_owned(), None))
+}
+
+/// A trimmed one-line text field of at most `max` characters.
+fn text_field(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+    required: bool,
+) -> Option<String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None if required => {
+            errors.push(FieldError::new(field, "is required"));
+            None
+        }
+        None => None,
+        Some(v) if v.chars().count() > max => {
+            errors.push(FieldError::new(
+                field,
+                format!("must be at most {max} characters"),
+            ));
+            None
+        }
+        Some(v) if v.chars().any(char::is_control) => {
+            errors.push(FieldError::new(
+                field,
+                "must not contain control characters",
+            ));
+            None
+        }
+        Some(v) => Some(v.to_owned()),
+    }
+}
+
+fn validate(action: OrderAction) -> Result<Change> {
+    let mut errors = Vec::new();
+    let change = match action {
+        OrderAction::Pack => Change::to(OrderStatus::Packed),
+        OrderAction::Deliver => Change::to(OrderStatus::Delivered).mail(MailEvent::OrderDelivered),
+        OrderAction::Ship(input) => {
+            let number = text_field(
+                &mut errors,
+                "trackingNumber",
+                input.tracking_number.as_deref(),
+                64,
+                true,
+            );
+            let carrier = text_field(&mut errors, "carrier", input.carrier.as_deref(), 64, true);
+            let description = text_field(
+                &mut errors,
+                "description",
+                input.description.as_deref(),
+                500,
+                false,
+            );
+            let (Some(number), Some(carrier)) = (number, carrier) else {
+                return Err(Error::validation(errors));
+            };
+            let (carrier, url) = tracking_link(&carrier, &number);
+            let mut change = Change::to(OrderStatus::Shipped)
+                .set("shipping.carrier", carrier)
+                .set("shipping.trackingNumber", number)
+                .mail(MailEvent::OrderShipped);
+            if let Some(url) = url {
+                change = change.set("shipping.trackingUrl", url);
+            }
+            if let Some(d) = description {
+                change = change.set("shipping.description", d);
+            }
+            change
+        }
+        OrderAction::Cancel(input) => {
+            let reason = text_field(&mut errors, "reason", input.reason.as_deref(), 500, false);
+            Change::to(OrderStatus::Cancelled)
+                .note(reason.unwrap_or_else(|| "cancelled by the shop".into()))
+                .mail(MailEvent::OrderCancelled)
+        }
+    };
+    if errors.is_empty() {
+        Ok(change)
+    } else {
+        Err(Error::validation(errors))
+    }
+}
+
+/// Applies one of the owner's actions through the shared state machine and, once the
+/// transaction has committed, tries to send the mail it queued. Repeating the action an
+/// order is already in changes nothing and returns the order.
+pub async fn act(services: &Services, id: OrderId, action: OrderAction) -> Result<Order> {
+    let change = validate(action)?;
+    let outcome = orders::change(&services.db, id, &change).await?;
+    if outcome.moved() && !change.mail.is_empty() {
+        services.send_mail_now(id.oid()).await;
+    }
+    Ok(outcome.into_order())
+}
+
+/// A body that may be absent: empty means "no fields".
+async fn optional_json<T: DeserializeOwned + Default>(body: Body) -> Result<T> {
+    let bytes = axum::body::to_bytes(body, common::http::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| Error::payload_too_large())?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    common::http::parse_json(&bytes)
+}
+
+async fn ship_http(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+    common::http::Json(input): common::http::Json<ShipInput>,
+) -> Result<Json<OrderView>> {
+    let id = OrderId::from_path(&id)?;
+    let order = act(&services, id, OrderAction::Ship(input)).await?;
+    Ok(Json(order.into()))
+}
+
+async fn pack_http(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<OrderView>> {
+    let id = OrderId::from_path(&id)?;
+    let NoInput {} = optional_json(body).await?;
+    Ok(Json(act(&services, id, OrderAction::Pack).await?.into()))
+}
+
+async fn deliver_http(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<OrderView>> {
+    let id = OrderId::from_path(&id)?;
+    let NoInput {} = optional_json(body).await?;
+    Ok(Json(act(&services, id, OrderAction::Deliver).await?.into()))
+}
+
+async fn cancel_http(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<OrderView>> {
+    let id = OrderId::from_path(&id)?;
+    let input: CancelInput = optional_json(body).await?;
+    Ok(Json(
+        act(&services, id, OrderAction::Cancel(input)).await?.into(),
+    ))
 }
 
 /// Answers a direct invocation: `{"action": ..., ...}` → `{"ok": true, ...}` or
@@ -84,7 +352,34 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
             let coupon = upsert_coupon(&services.db, input).await?;
             Ok(json!({ "coupon": coupon_json(&coupon) }))
         }
-        "ship" | "pack" | "deliver" | "cancel" => Err(Error::not_implemented()),
+        "ship" | "pack" | "deliver" | "cancel" => {
+            let raw: String = take(&mut fields, "orderId")?;
+            let id = OrderId::from_field("orderId", &raw)?;
+            only(
+                &fields,
+                match action.as_str() {
+                    "ship" => &["trackingNumber", "carrier", "description"],
+                    "cancel" => &["reason"],
+                    _ => &[],
+                },
+            )?;
+            // What is left are the action's own fields, parsed exactly as the HTTP body is.
+            let rest = Value::Object(fields).to_string();
+            let action = match action.as_str() {
+                "ship" => OrderAction::Ship(common::http::parse_json(rest.as_bytes())?),
+                "pack" => {
+                    let NoInput {} = common::http::parse_json(rest.as_bytes())?;
+                    OrderAction::Pack
+                }
+                "deliver" => {
+                    let NoInput {} = common::http::parse_json(rest.as_bytes())?;
+                    OrderAction::Deliver
+                }
+                _ => OrderAction::Cancel(common::http::parse_json(rest.as_bytes())?),
+            };
+            let order = act(services, id, action).await?;
+            Ok(json!({ "order": OrderView::from(order) }))
+        }
         other => Err(Error::field("action", format!("unknown action '{other}'"))),
     }
 }
@@ -101,4 +396,60 @@ fn coupon_json(c: &common::models::Coupon) -> Value {
         "usedCount": c.used_count,
         "isActive": c.is_active,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_carriers_get_a_link_with_the_number_encoded() {
+        let (name, url) = tracking_link("  DELHIVERY ", "1234567890123");
+        assert_eq!(name, "Delhivery");
+        assert_eq!(
+            url.as_deref(),
+            Some("https://www.delhivery.com/track/package/1234567890123")
+        );
+        let (name, url) = tracking_link("blue-dart", "AB 12/34?&x=1");
+        assert_eq!(name, "Blue Dart");
+        assert!(
+            url.unwrap().ends_with("trackNo=AB%2012%2F34%3F%26x%3D1"),
+            "reserved characters cannot escape into the URL"
+        );
+        for carrier in [
+            "Delhivery",
+            "Blue Dart",
+            "DTDC",
+            "India Post",
+            "Ekart",
+            "Xpressbees",
+            "Shadowfax",
+            "Ecom Express",
+        ] {
+            let (name, url) = tracking_link(&carrier.to_lowercase(), "X1");
+            assert_eq!(name, carrier);
+            assert!(url.unwrap().starts_with("https://"), "{carrier}");
+        }
+    }
+
+    #[test]
+    fn unknown_carriers_keep_their_name_and_get_no_link() {
+        assert_eq!(
+            tracking_link("Raju Couriers", "42"),
+            ("Raju Couriers".to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn ship_needs_a_carrier_and_a_number() {
+        let err = validate(OrderAction::Ship(ShipInput::default())).unwrap_err();
+        let problem = err.to_problem(None);
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["trackingNumber", "carrier"]);
+    }
 }

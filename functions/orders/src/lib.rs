@@ -1,7 +1,39 @@
-//! `orders`: checkout and order history.
+//! `orders`: checkout (`POST /orders/create`) and the caller's order history.
+//!
+//! Checkout is one MongoDB transaction: it re-prices the cart from the catalog, takes the
+//! stock and the coupon use, writes the order and its "order placed" mail and empties the
+//! cart — all of it or none of it, however many shoppers race for the last unit.
 
-use axum::Router;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::address::{self, AddressInput};
+use common::auth::{Auth, User};
+use common::cart::{Cart, CartLine, CartView};
+use common::catalog::normalize_coupon_code;
+use common::config::Config;
+use common::db::{is_duplicate_key, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS};
+use common::error::FieldError;
+use common::http::{List, Page};
+use common::ids::OrderId;
+use common::models::{
+    now, Address, Coupon, Order, OrderItem, OrderView, Payment, PaymentStatus, Product, Shipping,
+    StatusChange,
+};
+use common::order_state::OrderStatus;
+use common::orders::order_not_found;
+use common::outbox::{self, MailEvent};
+use common::rate_limit::{self, Action};
 use common::services::Services;
+use common::{pricing, Error, Paise, Result};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, oid::ObjectId, to_bson, to_document, Bson, Document};
+use mongodb::ClientSession;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -10,6 +42,731 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{id}"),
 ];
 
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// Honoured only when the configuration has `TEST_FAULTS=1` (tests, never a deployment).
+pub const TEST_FAULT_HEADER: &str = "x-test-fault";
+
+#[derive(Clone, FromRef)]
+struct AppState {
+    services: Services,
+    auth: Auth,
+}
+
 pub fn router(services: &Services) -> Router {
-    common::http::not_implemented(ROUTES, services.auth.clone(), false)
+    Router::new()
+        .route("/orders/create", post(create))
+        .route("/orders/my", get(mine))
+        .route("/orders/{id}", get(by_id))
+        .with_state(AppState {
+            services: services.clone(),
+            auth: services.auth.clone(),
+        })
+}
+
+/// The request body. Every field is optional here so that what is missing is reported
+/// together with everything else that is wrong, each under its own name.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateOrder {
+    #[serde(default)]
+    shipping_address: Option<AddressInput>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    coupon_code: Option<String>,
+    #[serde(default)]
+    notes: Option<String>,
+}
+
+/// A validated checkout request.
+#[derive(Debug)]
+struct Checkout {
+    address: Address,
+    email: String,
+    coupon_code: Option<String>,
+    notes: Option<String>,
+}
+
+const MAX_NOTES: usize = 500;
+
+/// A deliberately modest check: one `@`, something before it, a dotted domain after it and
+/// nothing a mail header could choke on. The mailbox itself is proven by the mail arriving.
+pub fn is_plausible_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && (1..=64).contains(&local.len())
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80)
+        })
+        && local
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"<>()[]\\,;:\"".contains(c))
+}
+
+fn validate(user: &User, body: CreateOrder) -> Result<Checkout> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let address = match &body.shipping_address {
+        None => {
+            errors.push(FieldError::new("shippingAddress", "is required"));
+            None
+        }
+        Some(input) => match address::validate("shippingAddress", input) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        },
+    };
+    let email = match body
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        Some(e) if is_plausible_email(e) => Some(e.to_owned()),
+        Some(_) => {
+            errors.push(FieldError::new("email", "is not an email address"));
+            None
+        }
+        None => match user.email.as_deref().filter(|e| is_plausible_email(e)) {
+            Some(e) => Some(e.to_owned()),
+            None => {
+                errors.push(FieldError::new(
+                    "email",
+                    "is required: the session carries no email address",
+                ));
+                None
+            }
+        },
+    };
+    let coupon_code = match body
+        .coupon_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        None => None,
+        Some(raw) => match normalize_coupon_code("couponCode", raw) {
+            Ok(code) => Some(code),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "couponCode",
+                    "must be 3–32 letters, digits, '_' or '-'",
+                ));
+                None
+            }
+        },
+    };
+    let notes = body
+        .notes
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if let Some(n) = notes {
+        if n.chars().count() > MAX_NOTES {
+            errors.push(FieldError::new(
+                "notes",
+                format!("must be at most {MAX_NOTES} characters"),
+            ));
+        } else if n
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            errors.push(FieldError::new(
+                "notes",
+                "must not contain control characters",
+            ));
+        }
+    }
+    match (address, email) {
+        (Some(address), Some(email)) if errors.is_empty() => Ok(Checkout {
+            address,
+            email,
+            coupon_code,
+            notes: notes.map(str::to_owned),
+        }),
+        _ => Err(Error::validation(errors)),
+    }
+}
+
+/// `Idempotency-Key`: 1–128 visible ASCII characters, when present.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+    } else {
+        Err(Error::field(
+            "Idempotency-Key",
+            "must be 1–128 visible ASCII characters",
+        ))
+    }
+}
+
+/// What identifies "the same request" under one Idempotency-Key: the body as parsed, so
+/// whitespace and key order do not matter but every value does.
+fn fingerprint(body: &CreateOrder) -> String {
+    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(Sha256::digest(&canonical))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    AfterStockDecrement,
+    BeforeCommit,
+}
+
+fn fault(config: &Config, headers: &HeaderMap) -> Option<Fault> {
+    if !config.test_faults {
+        return None;
+    }
+    match headers.get(TEST_FAULT_HEADER)?.to_str().ok()? {
+        "after-stock-decrement" => Some(Fault::AfterStockDecrement),
+        "before-commit" => Some(Fault::BeforeCommit),
+        _ => None,
+    }
+}
+
+fn injected(fault: Fault) -> Error {
+    tracing::warn!(?fault, "injecting a test fault (TEST_FAULTS=1)");
+    Error::Internal(anyhow::anyhow!("injected test fault {fault:?}"))
+}
+
+/// The stored record of a key: which body it was used with and which order it made.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdempotencyRecord {
+    request_hash: String,
+    order_id: ObjectId,
+}
+
+fn key_reused() -> Error {
+    Error::unprocessable(
+        "IDEMPOTENCY_KEY_REUSED",
+        "This Idempotency-Key was already used with a different request body",
+    )
+}
+
+fn key_in_use() -> Error {
+    Error::conflict(
+        "IDEMPOTENCY_KEY_IN_USE",
+        "Another request with this Idempotency-Key is being processed; retry shortly",
+    )
+}
+
+/// The order an earlier request with this key made, if there was one.
+async fn replay(
+    db: &Db,
+    session: Option<&mut ClientSession>,
+    user: &User,
+    key: &str,
+    hash: &str,
+) -> Result<Option<Order>> {
+    let filter = doc! { "userId": user.id.as_str(), "key": key };
+    let keys = db.collection::<IdempotencyRecord>(IDEMPOTENCY_KEYS);
+    let orders = db.collection::<Order>(ORDERS);
+    let (record, order) = match session {
+        Some(session) => {
+            let Some(record) = keys.find_one(filter).session(&mut *session).await? else {
+                return Ok(None);
+            };
+            let order = orders
+                .find_one(doc! { "_id": record.order_id })
+                .session(&mut *session)
+                .await?;
+            (record, order)
+        }
+        None => {
+            let Some(record) = keys.find_one(filter).await? else {
+                return Ok(None);
+            };
+            let order = orders.find_one(doc! { "_id": record.order_id }).await?;
+            (record, order)
+        }
+    };
+    if record.request_hash != hash {
+        return Err(key_reused());
+    }
+    match order {
+        Some(order) if order.user_id == user.id.as_str() => Ok(Some(order)),
+        _ => Err(Error::Internal(anyhow::anyhow!(
+            "idempotency key {key} points at a missing order"
+        ))),
+    }
+}
+
+enum Placed {
+    Created(Order),
+    /// An earlier request with the same Idempotency-Key made this order.
+    Replayed(Order),
+    /// Some price moved since the cart was filled; the cart now shows today's prices.
+    PriceChanged(Cart, Vec<serde_json::Value>),
+}
+
+struct Request<'a> {
+    db: &'a Db,
+    user: &'a User,
+    checkout: &'a Checkout,
+    order_id: OrderId,
+    key: Option<(&'a str, &'a str)>,
+    fault: Option<Fault>,
+}
+
+async fn create(
+    State(services): State<Services>,
+    user: User,
+    headers: HeaderMap,
+    body: Result<common::http::Json<CreateOrder>>,
+) -> Result<(StatusCode, Json<OrderView>)> {
+    let db = &services.db;
+    let key = idempotency_key(&headers)?;
+    let hash = body.as_ref().ok().map(|b| fingerprint(&b.0));
+    // A replay is answered before the rate limit: retrying a request whose answer was lost
+    // must not use up the shopper's budget.
+    if let (Some(key), Some(hash)) = (&key, &hash) {
+        if let Some(order) = replay(db, None, &user, key, hash).await? {
+            return Ok((StatusCode::OK, Json(order.into())));
+        }
+    }
+    rate_limit::check(db, &user.id, Action::CreateOrder).await?;
+    let common::http::Json(body) = body?;
+    let hash = hash.unwrap_or_default();
+    let checkout = validate(&user, body)?;
+    let req = Request {
+        db,
+        user: &user,
+        checkout: &checkout,
+        order_id: OrderId::new(),
+        key: key.as_deref().map(|k| (k, hash.as_str())),
+        fault: fault(&services.config, &headers),
+    };
+    let placed = common::transaction!(db, |session| { place(&req, session).await });
+    match placed {
+        Ok(Placed::Created(order)) => {
+            services.send_mail_now(order.id).await;
+            Ok((StatusCode::CREATED, Json(order.into())))
+        }
+        Ok(Placed::Replayed(order)) => Ok((StatusCode::OK, Json(order.into()))),
+        Ok(Placed::PriceChanged(cart, lines)) => Err(Error::conflict(
+            "PRICE_CHANGED",
+            "Prices changed since these items were added to the cart; the cart now shows \
+             the current prices — review it and place the order again",
+        )
+        .with("lines", lines)
+        .with("cart", CartView::from(&cart))),
+        // The concurrent twin committed between our check and our claim: answer with its order.
+        Err(e) if e.code() == "IDEMPOTENCY_KEY_IN_USE" => {
+            let (key, hash) = req.key.unwrap_or_default();
+            match replay(db, None, &user, key, hash).await? {
+                Some(order) => Ok((StatusCode::OK, Json(order.into()))),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The checkout transaction. It may run several times (write conflicts retry it), so it
+/// reads everything afresh each time and its only effects are writes in `session`.
+async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed> {
+    let db = req.db;
+    let user_id = req.user.id.as_str();
+    if let Some((key, hash)) = req.key {
+        if let Some(order) = replay(db, Some(&mut *session), req.user, key, hash).await? {
+            return Ok(Placed::Replayed(order));
+        }
+    }
+
+    let cart = db
+        .collection::<Cart>(CARTS)
+        .find_one(doc! { "userId": user_id })
+        .session(&mut *session)
+        .await?
+        .unwrap_or_else(|| Cart::empty(user_id));
+    if cart.items.is_empty() {
+        return Err(Error::unprocessable("CART_EMPTY", "The cart is empty"));
+    }
+
+    let ids: Vec<ObjectId> = cart.items.iter().map(|l| l.product_id).collect();
+    let products: HashMap<ObjectId, Product> = db
+        .collection::<Product>(PRODUCTS)
+        .find(doc! { "_id": { "$in": &ids } })
+        .session(&mut *session)
+        .await?
+        .stream(&mut *session)
+        .try_collect::<Vec<Product>>()
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+
+    let unavailable: Vec<&CartLine> = cart
+        .items
+        .iter()
+        .filter(|l| !products.get(&l.product_id).is_some_and(|p| p.is_active))
+        .collect();
+    if !unavailable.is_empty() {
+        let detail = match unavailable.as_slice() {
+            [one] => format!("'{}' is no longer available", one.name),
+            many => format!("{} items in the cart are no longer available", many.len()),
+        };
+        let lines: Vec<_> = unavailable
+            .iter()
+            .map(|l| json!({ "productId": l.product_id.to_hex(), "name": l.name }))
+            .collect();
+        return Err(Error::conflict("PRODUCT_UNAVAILABLE", detail).with("lines", lines));
+    }
+
+    // Every line is active from here on, so the lookups below cannot miss.
+    let product = |l: &CartLine| &products[&l.product_id];
+    let moved: Vec<serde_json::Value> = cart
+        .items
+        .iter()
+        .filter(|l| product(l).price != l.price)
+        .map(|l| {
+            json!({
+                "productId": l.product_id.to_hex(),
+                "name": product(l).name,
+                "previousPrice": l.price,
+                "price": product(l).price,
+            })
+        })
+        .collect();
+    if !moved.is_empty() {
+        return refresh_cart(db, session, cart, &products, moved).await;
+    }
+
+    let items: Vec<OrderItem> = cart
+        .items
+        .iter()
+        .map(|l| {
+            let p = product(l);
+            OrderItem {
+                product_id: p.id,
+                name: p.name.clone(),
+                price: p.price,
+                image: p.images.first().cloned(),
+                quantity: l.quantity,
+                line_total: p.price.checked_mul(l.quantity).unwrap_or(Paise(i64::MAX)),
+            }
+        })
+        .collect();
+    let subtotal = items.iter().fold(Paise::ZERO, |acc, i| {
+        acc.checked_add(i.line_total).unwrap_or(Paise(i64::MAX))
+    });
+
+    let (coupon_code, discount) = match &req.checkout.coupon_code {
+        None => (None, Paise::ZERO),
+        Some(code) => {
+            let coupon = claim_coupon(db, session, code, subtotal).await?;
+            (Some(coupon.0), coupon.1)
+        }
+    };
+
+    take_stock(db, session, &cart, &products).await?;
+    if req.fault == Some(Fault::AfterStockDecrement) {
+        return Err(injected(Fault::AfterStockDecrement));
+    }
+
+    let t = now();
+    let order = Order {
+        id: req.order_id.oid(),
+        user_id: user_id.to_owned(),
+        email: req.checkout.email.clone(),
+        items,
+        subtotal,
+        discount,
+        total: subtotal - discount,
+        coupon_code,
+        currency: "INR".into(),
+        status: OrderStatus::Created,
+        status_history: vec![StatusChange {
+            status: OrderStatus::Created,
+            at: t,
+            note: None,
+        }],
+        payment: Payment {
+            provider: "phonepe".into(),
+            status: PaymentStatus::Pending,
+            merchant_order_id: None,
+            transaction_id: None,
+            paid_at: None,
+            flag: None,
+            merchant_refund_id: None,
+            refunded_at: None,
+        },
+        shipping: Shipping {
+            address: req.checkout.address.clone(),
+            carrier: None,
+            tracking_number: None,
+            tracking_url: None,
+            description: None,
+        },
+        notes: req.checkout.notes.clone(),
+        created_at: t,
+        updated_at: t,
+    };
+    db.docs(ORDERS)
+        .insert_one(order_document(&order)?)
+        .session(&mut *session)
+        .await?;
+    outbox::enqueue(db, session, order.id, MailEvent::OrderPlaced).await?;
+    db.docs(CARTS)
+        .update_one(
+            doc! { "userId": user_id },
+            doc! { "$set": { "items": [], "updatedAt": t } },
+        )
+        .session(&mut *session)
+        .await?;
+
+    if let Some((key, hash)) = req.key {
+        // Claimed in the same transaction as the order: a concurrent twin either conflicts
+        // here and retries (then finds this key) or fails on the unique index; either way
+        // it cannot make a second order.
+        let claimed = db
+            .docs(IDEMPOTENCY_KEYS)
+            .insert_one(doc! {
+                "userId": user_id,
+                "key": key,
+                "requestHash": hash,
+                "orderId": order.id,
+                "createdAt": t,
+            })
+            .session(&mut *session)
+            .await;
+        match claimed {
+            Err(e) if is_duplicate_key(&e) => return Err(key_in_use()),
+            other => {
+                other?;
+            }
+        }
+    }
+    if req.fault == Some(Fault::BeforeCommit) {
+        return Err(injected(Fault::BeforeCommit));
+    }
+    Ok(Placed::Created(order))
+}
+
+/// Snapshots today's names, prices and images into the cart and commits just that, so the
+/// shopper sees what they would pay before trying again.
+async fn refresh_cart(
+    db: &Db,
+    session: &mut ClientSession,
+    mut cart: Cart,
+    products: &HashMap<ObjectId, Product>,
+    moved: Vec<serde_json::Value>,
+) -> Result<Placed> {
+    for line in &mut cart.items {
+        let p = &products[&line.product_id];
+        line.name = p.name.clone();
+        line.price = p.price;
+        line.image = p.images.first().cloned();
+    }
+    let t = now();
+    cart.updated_at = Some(t);
+    db.docs(CARTS)
+        .update_one(
+            doc! { "userId": &cart.user_id },
+            doc! { "$set": { "items": to_bson(&cart.items)?, "updatedAt": t } },
+        )
+        .session(&mut *session)
+        .await?;
+    Ok(Placed::PriceChanged(cart, moved))
+}
+
+/// Checks the coupon as apply-coupon does and takes one use of it, never past its limit.
+/// Returns the stored code and the discount it locks in.
+async fn claim_coupon(
+    db: &Db,
+    session: &mut ClientSession,
+    code: &str,
+    subtotal: Paise,
+) -> Result<(String, Paise)> {
+    let coupon = db
+        .collection::<Coupon>(COUPONS)
+        .find_one(doc! { "code": code })
+        .session(&mut *session)
+        .await?
+        .ok_or_else(|| pricing::coupon_not_found(code))?;
+    let discount = pricing::evaluate(&coupon, subtotal, now())?;
+    let mut filter = doc! { "code": &coupon.code, "isActive": true };
+    if let Some(limit) = coupon.usage_limit {
+        // The guard, not the read above, is what keeps the count within the limit.
+        filter.insert("usageLimit", limit);
+        filter.insert("usedCount", doc! { "$lt": limit });
+    }
+    let claimed = db
+        .docs(COUPONS)
+        .update_one(filter, doc! { "$inc": { "usedCount": 1_i64 } })
+        .session(&mut *session)
+        .await?;
+    if claimed.matched_count == 0 {
+        return Err(pricing::exhausted(&coupon.code));
+    }
+    Ok((coupon.code, discount))
+}
+
+/// Takes every line's quantity from stock, or refuses naming every line that is short.
+async fn take_stock(
+    db: &Db,
+    session: &mut ClientSession,
+    cart: &Cart,
+    products: &HashMap<ObjectId, Product>,
+) -> Result<()> {
+    let mut short = Vec::new();
+    for line in &cart.items {
+        let taken = db
+            .docs(PRODUCTS)
+            .update_one(
+                doc! {
+                    "_id": line.product_id,
+                    "isActive": true,
+                    "stock": { "$gte": line.quantity },
+                },
+                doc! { "$inc": { "stock": -line.quantity } },
+            )
+            .session(&mut *session)
+            .await?;
+        if taken.matched_count == 0 {
+            let p = &products[&line.product_id];
+            short.push((p, line.quantity));
+        }
+    }
+    if short.is_empty() {
+        return Ok(());
+    }
+    let detail = match short.as_slice() {
+        [(p, _)] if p.stock <= 0 => format!("'{}' is out of stock", p.name),
+        [(p, _)] => format!("Only {} of '{}' left", p.stock, p.name),
+        many => format!("{} items do not have enough stock", many.len()),
+    };
+    let lines: Vec<_> = short
+        .iter()
+        .map(|(p, requested)| {
+            json!({
+                "productId": p.id.to_hex(),
+                "name": p.name,
+                "requested": requested,
+                "available": p.stock.max(0),
+            })
+        })
+        .collect();
+    Err(Error::conflict("INSUFFICIENT_STOCK", detail).with("lines", lines))
+}
+
+/// The order as stored: like its serde form, but with line product ids as ObjectIds (the
+/// API form renders them as hex).
+fn order_document(order: &Order) -> Result<Document> {
+    let mut d = to_document(order)?;
+    let items = order
+        .items
+        .iter()
+        .map(|item| {
+            let mut line = to_document(item)?;
+            line.insert("productId", item.product_id);
+            Ok(Bson::Document(line))
+        })
+        .collect::<Result<Vec<Bson>>>()?;
+    d.insert("items", items);
+    Ok(d)
+}
+
+async fn by_id(
+    State(db): State<Services>,
+    user: User,
+    Path(id): Path<String>,
+) -> Result<Json<OrderView>> {
+    let id = OrderId::from_path(&id)?;
+    // Someone else's order is indistinguishable from no order at all.
+    db.db
+        .collection::<Order>(ORDERS)
+        .find_one(doc! { "_id": id.oid(), "userId": user.id.as_str() })
+        .await?
+        .map(|o| Json(o.into()))
+        .ok_or_else(order_not_found)
+}
+
+async fn mine(State(services): State<Services>, user: User, page: Page) -> Result<List<OrderView>> {
+    let mut filter = doc! { "userId": user.id.as_str() };
+    if let Some(after) = page.after {
+        filter.insert("_id", doc! { "$lt": after });
+    }
+    let rows: Vec<Order> = services
+        .db
+        .collection::<Order>(ORDERS)
+        .find(filter)
+        .sort(doc! { "_id": -1 })
+        .limit(page.limit + 1)
+        .await?
+        .try_collect()
+        .await?;
+    Ok(List::from_rows(rows, page, |o| o.id, OrderView::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["asha@example.com", "a.b+tag@mail.example.co.in", "x@ब.भारत"] {
+            assert!(is_plausible_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "asha",
+            "@example.com",
+            "asha@",
+            "asha@example",
+            "asha@@example.com",
+            "asha@exa mple.com",
+            "as ha@example.com",
+            "asha@example..com",
+            "<asha>@example.com",
+            "asha@example.com\r\nBcc: x@y.z",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        let mut h = HeaderMap::new();
+        assert_eq!(idempotency_key(&h).unwrap(), None);
+        h.insert(IDEMPOTENCY_KEY_HEADER, "checkout-7f3a9c".parse().unwrap());
+        assert_eq!(
+            idempotency_key(&h).unwrap().as_deref(),
+            Some("checkout-7f3a9c")
+        );
+        for bad in ["", "has space", &"k".repeat(129)] {
+            h.insert(IDEMPOTENCY_KEY_HEADER, bad.parse().unwrap());
+            assert_eq!(
+                idempotency_key(&h).unwrap_err().code(),
+                "VALIDATION_FAILED",
+                "{bad:?}"
+            );
+        }
+        h.insert(IDEMPOTENCY_KEY_HEADER, "k".repeat(128).parse().unwrap());
+        assert!(idempotency_key(&h).is_ok());
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_layout_but_not_values() {
+        let parse = |s: &str| serde_json::from_str::<CreateOrder>(s).unwrap();
+        let a = parse(r#"{"couponCode":"A10","notes":"x"}"#);
+        let b = parse(r#"{ "notes": "x",  "couponCode": "A10" }"#);
+        let c = parse(r#"{"couponCode":"A11","notes":"x"}"#);
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
 }

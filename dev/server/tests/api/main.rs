@@ -4,8 +4,11 @@
 mod support;
 
 mod admin_catalog;
+mod admin_orders;
 mod auth;
+mod expiry;
 mod lambda_events;
 mod mail;
+mod orders;
 mod products;
 mod routes;

@@ -1,0 +1,160 @@
+//! The `jobs` expiry step: unpaid orders past the payment window are cancelled with their
+//! stock and coupon uses returned, once; paid orders are never touched.
+
+use crate::orders::{coupon, create, fill_cart, order_body, order_doc, product, stock, used};
+use crate::support::TestApp;
+use common::ids::OrderId;
+use common::order_state::OrderStatus;
+use common::orders::{self, Change, Outcome};
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{doc, DateTime, Document};
+use serde_json::json;
+
+async fn checkout(app: &TestApp, user: &str, product: ObjectId) -> String {
+    fill_cart(app, user, &[(product, 2)]).await;
+    let mut body = order_body();
+    body["couponCode"] = json!("FEST");
+    let res = create(app, user, body, None).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    res.body["id"].as_str().unwrap().to_owned()
+}
+
+fn oid(id: &str) -> OrderId {
+    OrderId(ObjectId::parse_str(id).unwrap())
+}
+
+/// Moves an order's creation time `minutes` into the past.
+async fn age(app: &TestApp, id: &str, minutes: i64) {
+    let then = DateTime::from_millis(DateTime::now().timestamp_millis() - minutes * 60_000);
+    app.db()
+        .collection::<Document>("orders")
+        .update_one(
+            doc! { "_id": oid(id).oid() },
+            doc! { "$set": { "createdAt": then } },
+        )
+        .await
+        .unwrap();
+}
+
+async fn status(app: &TestApp, id: &str) -> String {
+    order_doc(app, id)
+        .await
+        .get_str("status")
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn expiry_cancels_stale_unpaid_orders_and_never_a_paid_one() {
+    let app = TestApp::spawn_with(|v| {
+        v.insert("ORDER_PAYMENT_TIMEOUT_MINUTES".into(), "30".into());
+    })
+    .await;
+    let urli = product(&app, "urli", 249_900, 20).await;
+    coupon(
+        &app,
+        json!({ "code": "FEST", "type": "percent", "value": 10, "usageLimit": 10 }),
+    )
+    .await;
+    let stale = checkout(&app, "user_stale", urli).await;
+    let pending = checkout(&app, "user_pending", urli).await;
+    let paid = checkout(&app, "user_paid", urli).await;
+    let fresh = checkout(&app, "user_fresh", urli).await;
+    assert_eq!((stock(&app, urli).await, used(&app, "FEST").await), (12, 4));
+
+    let db = &app.services.db;
+    orders::change(db, oid(&pending), &Change::to(OrderStatus::PaymentPending))
+        .await
+        .unwrap();
+    orders::change(
+        db,
+        oid(&paid),
+        &Change::to(OrderStatus::Paid).set("payment.status", "paid"),
+    )
+    .await
+    .unwrap();
+    for id in [&stale, &pending, &paid] {
+        age(&app, id, 31).await;
+    }
+    age(&app, &fresh, 29).await;
+
+    let report = jobs::expire_unpaid(&app.services).await.unwrap();
+    assert_eq!((report.expired, report.kept, report.failed), (2, 0, 0));
+    for id in [&stale, &pending] {
+        let order = order_doc(&app, id).await;
+        assert_eq!(order.get_str("status").unwrap(), "cancelled");
+        let last = order.get_array("statusHistory").unwrap().last().unwrap();
+        assert_eq!(
+            last.as_document().unwrap().get_str("note").unwrap(),
+            "payment window expired"
+        );
+        assert_eq!(
+            crate::orders::count(
+                &app,
+                "mail_outbox",
+                doc! { "orderId": oid(id).oid(), "event": "order_cancelled" }
+            )
+            .await,
+            1
+        );
+    }
+    assert_eq!(status(&app, &paid).await, "paid");
+    assert_eq!(status(&app, &fresh).await, "created");
+    assert_eq!(
+        (stock(&app, urli).await, used(&app, "FEST").await),
+        (16, 2),
+        "two orders' units and coupon uses came back"
+    );
+
+    // The next run finds nothing to do and gives nothing back twice.
+    let report = jobs::expire_unpaid(&app.services).await.unwrap();
+    assert_eq!(report.expired, 0);
+    assert_eq!((stock(&app, urli).await, used(&app, "FEST").await), (16, 2));
+}
+
+#[tokio::test]
+async fn a_payment_that_lands_first_keeps_the_order() {
+    let app = TestApp::spawn().await;
+    let urli = product(&app, "urli", 249_900, 5).await;
+    coupon(
+        &app,
+        json!({ "code": "FEST", "type": "flat", "value": 1_000 }),
+    )
+    .await;
+    let id = checkout(&app, "user_late_payer", urli).await;
+    age(&app, &id, 45).await;
+    // The webhook marks it paid after expiry picked it as a candidate but before it
+    // cancelled: the cancellation re-checks the status in its own transaction.
+    orders::change(
+        &app.services.db,
+        oid(&id),
+        &Change::to(OrderStatus::Paid).set("payment.status", "paid"),
+    )
+    .await
+    .unwrap();
+    let expiry = Change::to(OrderStatus::Cancelled)
+        .only_from(&[OrderStatus::Created, OrderStatus::PaymentPending]);
+    let outcome = orders::change(&app.services.db, oid(&id), &expiry)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Skipped(_)), "{outcome:?}");
+    assert_eq!(status(&app, &id).await, "paid");
+    assert_eq!(stock(&app, urli).await, 3);
+}
+
+#[tokio::test]
+async fn the_scheduled_run_reports_the_expiry_step() {
+    let app = TestApp::spawn().await;
+    let urli = product(&app, "urli", 249_900, 5).await;
+    coupon(
+        &app,
+        json!({ "code": "FEST", "type": "flat", "value": 1_000 }),
+    )
+    .await;
+    let id = checkout(&app, "user_scheduled", urli).await;
+    age(&app, &id, 31).await;
+    let summary = jobs::run_once(&app.services).await;
+    assert_eq!(summary["expiry"]["expired"], 1, "{summary}");
+    assert_eq!(status(&app, &id).await, "cancelled");
+    assert_eq!(stock(&app, urli).await, 5);
+}
