@@ -1,7 +1,25 @@
-//! `cart`: the server-side cart.
+//! `cart`: the server-side cart, one document per Clerk user in `carts`.
+//!
+//! Every write is a single conditional update of that document, so two tabs adding the same
+//! product at once can neither lose an increment nor create a second line, and no write
+//! ever takes a line past its per-line limit or the stock it was checked against.
 
-use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use common::auth::{Auth, User};
+use common::cart::{Cart, CartView, MAX_LINES, MAX_QUANTITY_PER_LINE};
+use common::db::{is_duplicate_key, Db, CARTS, PRODUCTS};
+use common::error::FieldError;
+use common::ids::ProductId;
+use common::models::{now, Product};
 use common::services::Services;
+use common::{Error, Result};
+use mongodb::bson::doc;
+use mongodb::bson::oid::ObjectId;
+use mongodb::options::ReturnDocument;
+use serde::Deserialize;
+use std::ops::RangeInclusive;
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -12,6 +30,373 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/cart/clear"),
 ];
 
+/// An add only loops when another request changed the same line between our two writes;
+/// each pass either writes, refuses, or sees that change, so a few passes always settle.
+const MAX_ADD_ATTEMPTS: usize = 8;
+
+#[derive(Clone, FromRef)]
+struct AppState {
+    db: Db,
+    auth: Auth,
+}
+
 pub fn router(services: &Services) -> Router {
-    common::http::not_implemented(ROUTES, services.auth.clone(), false)
+    Router::new()
+        .route("/cart", get(show))
+        .route("/cart/add", post(add))
+        .route("/cart/update", post(update))
+        .route("/cart/remove", post(remove))
+        .route("/cart/clear", delete(clear))
+        .with_state(AppState {
+            db: services.db.clone(),
+            auth: services.auth.clone(),
+        })
+}
+
+/// `{productId, quantity}`. Both are optional here only so that a missing one is reported
+/// under its own name rather than as a nameless "missing field" of the body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LineBody {
+    #[serde(default)]
+    product_id: Option<String>,
+    /// A raw number so that 2.5 and 1e20 get the same clear message as 11.
+    #[serde(default)]
+    quantity: Option<serde_json::Number>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RemoveBody {
+    #[serde(default)]
+    product_id: Option<String>,
+}
+
+fn product_id_field(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<ProductId> {
+    let message = match raw {
+        None => "is required",
+        Some(s) => match ObjectId::parse_str(s) {
+            Ok(id) => return Some(ProductId(id)),
+            Err(_) => "must be a 24-character hex id",
+        },
+    };
+    errors.push(FieldError::new("productId", message));
+    None
+}
+
+impl LineBody {
+    fn validate(&self, allowed: RangeInclusive<i64>) -> Result<(ProductId, i64)> {
+        let mut errors = Vec::new();
+        let product_id = product_id_field(self.product_id.as_deref(), &mut errors);
+        let quantity = match self.quantity.as_ref().map(serde_json::Number::as_i64) {
+            Some(Some(q)) if allowed.contains(&q) => Some(q),
+            None => {
+                errors.push(FieldError::new("quantity", "is required"));
+                None
+            }
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "quantity",
+                    format!(
+                        "must be a whole number from {} to {}",
+                        allowed.start(),
+                        allowed.end()
+                    ),
+                ));
+                None
+            }
+        };
+        match (product_id, quantity) {
+            (Some(p), Some(q)) => Ok((p, q)),
+            _ => Err(Error::validation(errors)),
+        }
+    }
+}
+
+impl RemoveBody {
+    fn validate(&self) -> Result<ProductId> {
+        let mut errors = Vec::new();
+        product_id_field(self.product_id.as_deref(), &mut errors)
+            .ok_or_else(|| Error::validation(errors))
+    }
+}
+
+fn view(cart: &Cart) -> Json<CartView> {
+    Json(CartView::from(cart))
+}
+
+async fn load(db: &Db, user: &User) -> Result<Option<Cart>> {
+    Ok(db
+        .collection::<Cart>(CARTS)
+        .find_one(doc! { "userId": user.id.as_str() })
+        .await?)
+}
+
+/// The caller's cart, or an empty one that is not written: reading never creates a cart.
+async fn load_or_empty(db: &Db, user: &User) -> Result<Cart> {
+    Ok(load(db, user)
+        .await?
+        .unwrap_or_else(|| Cart::empty(user.id.as_str())))
+}
+
+/// Creates the caller's cart, empty, unless it exists. Only the userId is matched, and
+/// `$setOnInsert` changes nothing on a cart that exists, so losing a race to another
+/// request (a duplicate key here) is as good as winning it.
+async fn create_empty(db: &Db, user: &User) -> Result<()> {
+    let t = now();
+    let created = db
+        .collection::<Cart>(CARTS)
+        .update_one(
+            doc! { "userId": user.id.as_str() },
+            doc! { "$setOnInsert": { "items": [], "createdAt": t, "updatedAt": t } },
+        )
+        .upsert(true)
+        .await;
+    match created {
+        Err(e) if !is_duplicate_key(&e) => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn quantity_in(cart: Option<&Cart>, product_id: ProductId) -> Option<i64> {
+    cart?
+        .items
+        .iter()
+        .find(|l| l.product_id == product_id.oid())
+        .map(|l| l.quantity)
+}
+
+async fn active_product(db: &Db, product_id: ProductId) -> Result<Option<Product>> {
+    Ok(db
+        .collection::<Product>(PRODUCTS)
+        .find_one(doc! { "_id": product_id.oid(), "isActive": true })
+        .await?)
+}
+
+fn product_not_found(product_id: ProductId) -> Error {
+    Error::not_found("PRODUCT_NOT_FOUND", format!("No product {product_id}"))
+}
+
+fn not_in_cart(product_id: ProductId) -> Error {
+    Error::not_found(
+        "NOT_IN_CART",
+        format!("Product {product_id} is not in the cart"),
+    )
+}
+
+/// Why a line of `product` cannot hold `wanted` items, if it cannot. The per-line limit is
+/// reported first: it holds whatever the stock, so it is the answer that stays true.
+fn refusal(product: &Product, wanted: i64) -> Option<Error> {
+    if wanted > MAX_QUANTITY_PER_LINE {
+        return Some(Error::unprocessable(
+            "CART_LIMIT",
+            format!(
+                "A cart holds at most {MAX_QUANTITY_PER_LINE} of '{}'",
+                product.name
+            ),
+        ));
+    }
+    let stock = product.stock.max(0);
+    if wanted > stock {
+        let detail = if stock == 0 {
+            format!("'{}' is out of stock", product.name)
+        } else {
+            format!("Only {stock} of '{}' left", product.name)
+        };
+        return Some(Error::conflict("INSUFFICIENT_STOCK", detail).with("available", stock));
+    }
+    None
+}
+
+fn too_many_lines() -> Error {
+    Error::unprocessable(
+        "CART_LIMIT",
+        format!("A cart holds at most {MAX_LINES} different products"),
+    )
+}
+
+async fn show(State(db): State<Db>, user: User) -> Result<Json<CartView>> {
+    Ok(view(&load_or_empty(&db, &user).await?))
+}
+
+async fn add(
+    State(db): State<Db>,
+    user: User,
+    common::http::Json(body): common::http::Json<LineBody>,
+) -> Result<Json<CartView>> {
+    let (product_id, quantity) = body.validate(1..=MAX_QUANTITY_PER_LINE)?;
+    let product = active_product(&db, product_id)
+        .await?
+        .ok_or_else(|| product_not_found(product_id))?;
+    let carts = db.collection::<Cart>(CARTS);
+    let user_id = user.id.as_str();
+    let pid = product_id.oid();
+    // The most a line may already hold for this add to fit under both the limit and the
+    // stock as the catalog shows it now (orders reserve stock for real later).
+    let room = product.stock.min(MAX_QUANTITY_PER_LINE) - quantity;
+    let image = product.images.first().cloned();
+    for _ in 0..MAX_ADD_ATTEMPTS {
+        if room >= 0 {
+            let t = now();
+            // Re-snapshotting on increment: the shopper is adding at today's price.
+            let incremented = carts
+                .find_one_and_update(
+                    doc! {
+                        "userId": user_id,
+                        "items": { "$elemMatch": { "productId": pid, "quantity": { "$lte": room } } },
+                    },
+                    doc! {
+                        "$inc": { "items.$[line].quantity": quantity },
+                        "$set": {
+                            "items.$[line].name": &product.name,
+                            "items.$[line].price": product.price.get(),
+                            "items.$[line].image": image.clone(),
+                            "updatedAt": t,
+                        },
+                    },
+                )
+                .array_filters(vec![doc! { "line.productId": pid }])
+                .return_document(ReturnDocument::After)
+                .await?;
+            if let Some(cart) = incremented {
+                return Ok(view(&cart));
+            }
+            // No line for this product yet (and room for one more line): push it. Never
+            // an upsert, so "no document" can only mean "the filter did not match"; an
+            // upsert racing the unique userId index may be retried server-side and leave
+            // us unable to tell whether it applied.
+            let mut has_no_line_yet = doc! {
+                "userId": user_id,
+                "items.productId": { "$ne": pid },
+            };
+            has_no_line_yet.insert(
+                format!("items.{}", MAX_LINES - 1),
+                doc! { "$exists": false },
+            );
+            let pushed = carts
+                .find_one_and_update(
+                    has_no_line_yet,
+                    doc! {
+                        "$push": { "items": {
+                            "productId": pid,
+                            "name": &product.name,
+                            "price": product.price.get(),
+                            "image": image.clone(),
+                            "quantity": quantity,
+                        } },
+                        "$set": { "updatedAt": t },
+                    },
+                )
+                .return_document(ReturnDocument::After)
+                .await?;
+            if let Some(cart) = pushed {
+                return Ok(view(&cart));
+            }
+        }
+        // Neither write applied; the cart as it is now says whether that is a refusal, a
+        // cart still to be created, or a race with another request on this cart.
+        let cart = load(&db, &user).await?;
+        let held = quantity_in(cart.as_ref(), product_id);
+        if let Some(e) = refusal(&product, held.unwrap_or(0) + quantity) {
+            return Err(e);
+        }
+        match cart {
+            None => create_empty(&db, &user).await?,
+            Some(c) if held.is_none() && c.items.len() >= MAX_LINES => {
+                return Err(too_many_lines());
+            }
+            Some(_) => {}
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!(
+        "cart add did not settle after {MAX_ADD_ATTEMPTS} attempts"
+    )))
+}
+
+async fn update(
+    State(db): State<Db>,
+    user: User,
+    common::http::Json(body): common::http::Json<LineBody>,
+) -> Result<Json<CartView>> {
+    let (product_id, quantity) = body.validate(0..=MAX_QUANTITY_PER_LINE)?;
+    let carts = db.collection::<Cart>(CARTS);
+    let pid = product_id.oid();
+    let in_cart = doc! { "userId": user.id.as_str(), "items.productId": pid };
+    if quantity == 0 {
+        return carts
+            .find_one_and_update(
+                in_cart,
+                doc! {
+                    "$pull": { "items": { "productId": pid } },
+                    "$set": { "updatedAt": now() },
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await?
+            .map(|c| view(&c))
+            .ok_or_else(|| not_in_cart(product_id));
+    }
+    let product = active_product(&db, product_id).await?;
+    let refused = match &product {
+        None => Some(product_not_found(product_id)),
+        Some(p) => refusal(p, quantity),
+    };
+    if let Some(e) = refused {
+        // Not being in the cart is the answer for a product the caller never added,
+        // whatever the catalog says about it now.
+        let cart = load(&db, &user).await?;
+        return Err(match quantity_in(cart.as_ref(), product_id) {
+            Some(_) => e,
+            None => not_in_cart(product_id),
+        });
+    }
+    carts
+        .find_one_and_update(
+            in_cart,
+            doc! { "$set": { "items.$[line].quantity": quantity, "updatedAt": now() } },
+        )
+        .array_filters(vec![doc! { "line.productId": pid }])
+        .return_document(ReturnDocument::After)
+        .await?
+        .map(|c| view(&c))
+        .ok_or_else(|| not_in_cart(product_id))
+}
+
+async fn remove(
+    State(db): State<Db>,
+    user: User,
+    common::http::Json(body): common::http::Json<RemoveBody>,
+) -> Result<Json<CartView>> {
+    let product_id = body.validate()?;
+    let pid = product_id.oid();
+    let removed = db
+        .collection::<Cart>(CARTS)
+        .find_one_and_update(
+            doc! { "userId": user.id.as_str(), "items.productId": pid },
+            doc! {
+                "$pull": { "items": { "productId": pid } },
+                "$set": { "updatedAt": now() },
+            },
+        )
+        .return_document(ReturnDocument::After)
+        .await?;
+    match removed {
+        Some(cart) => Ok(view(&cart)),
+        // Removing what is not there is already done; the client just gets the cart.
+        None => Ok(view(&load_or_empty(&db, &user).await?)),
+    }
+}
+
+async fn clear(State(db): State<Db>, user: User) -> Result<Json<CartView>> {
+    let cleared = db
+        .collection::<Cart>(CARTS)
+        .find_one_and_update(
+            doc! { "userId": user.id.as_str() },
+            doc! { "$set": { "items": [], "updatedAt": now() } },
+        )
+        .return_document(ReturnDocument::After)
+        .await?;
+    Ok(view(
+        &cleared.unwrap_or_else(|| Cart::empty(user.id.as_str())),
+    ))
 }

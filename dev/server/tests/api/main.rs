@@ -6,6 +6,7 @@ mod support;
 mod admin_catalog;
 mod admin_orders;
 mod auth;
+mod cart;
 mod expiry;
 mod lambda_events;
 mod mail;
