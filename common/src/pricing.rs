@@ -150,7 +150,66 @@ mod tests {
         );
     }
 
+    #[test]
+    fn eligibility_boundaries() {
+        let now = DateTime::now();
+        let at = |delta_ms: i64| Some(DateTime::from_millis(now.timestamp_millis() + delta_ms));
+        let mut c = coupon(CouponType::Percent, 10, Some(20_000));
+        c.expires_at = at(0);
+        assert_eq!(
+            evaluate(&c, Paise(1000), now).unwrap_err().code(),
+            "COUPON_EXPIRED",
+            "a coupon is expired from its expiry instant on"
+        );
+        c.expires_at = at(1);
+        assert_eq!(evaluate(&c, Paise(500_000), now).unwrap(), Paise(20_000));
+        c.usage_limit = Some(0);
+        assert_eq!(
+            evaluate(&c, Paise(1000), now).unwrap_err().code(),
+            "COUPON_EXHAUSTED",
+            "a limit of zero allows no use"
+        );
+        c.usage_limit = Some(5);
+        c.used_count = 4;
+        assert_eq!(evaluate(&c, Paise(1000), now).unwrap(), Paise(100));
+        // An empty cart is the answer before anything about the coupon.
+        c.expires_at = at(-1);
+        c.used_count = 5;
+        assert_eq!(
+            evaluate(&c, Paise(0), now).unwrap_err().code(),
+            "CART_EMPTY"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn a_bigger_cart_never_gets_a_smaller_discount(
+            percent in any::<bool>(),
+            value in 1i64..=100_000,
+            cap in proptest::option::of(1i64..=1_000_000),
+            a in 0i64..=100_000_000,
+            b in 0i64..=100_000_000,
+        ) {
+            let kind = if percent { CouponType::Percent } else { CouponType::Flat };
+            let value = if percent { value % 100 + 1 } else { value };
+            let c = coupon(kind, value, cap);
+            let (lo, hi) = (a.min(b), a.max(b));
+            prop_assert!(discount(&c, Paise(lo)) <= discount(&c, Paise(hi)));
+        }
+
+        #[test]
+        fn an_eligible_coupon_quotes_exactly_its_discount(
+            percent in any::<bool>(),
+            value in 1i64..=100,
+            subtotal in 1i64..=100_000_000,
+        ) {
+            let kind = if percent { CouponType::Percent } else { CouponType::Flat };
+            let c = coupon(kind, value, Some(20_000));
+            let quoted = evaluate(&c, Paise(subtotal), DateTime::now()).unwrap();
+            prop_assert_eq!(quoted, discount(&c, Paise(subtotal)));
+            prop_assert!(Paise(subtotal) - quoted >= Paise::ZERO);
+        }
+
         #[test]
         fn discount_is_within_bounds(
             percent in any::<bool>(),

@@ -1,11 +1,86 @@
-//! `coupons`: prices the caller's cart with a coupon.
+//! `coupons`: prices the caller's cart with a coupon. It only quotes: nothing is reserved
+//! and no use is counted until `orders/create` locks the discount in.
 
-use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use common::auth::{Auth, User};
+use common::cart::Cart;
+use common::catalog::normalize_coupon_code;
+use common::db::{Db, CARTS, COUPONS};
+use common::models::{now, Coupon};
+use common::rate_limit::{self, Action};
 use common::services::Services;
+use common::{pricing, Error, Paise, Result};
+use mongodb::bson::doc;
+use serde::{Deserialize, Serialize};
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/checkout/apply-coupon")];
 
+#[derive(Clone, FromRef)]
+struct AppState {
+    db: Db,
+    auth: Auth,
+}
+
 pub fn router(services: &Services) -> Router {
-    common::http::not_implemented(ROUTES, services.auth.clone(), false)
+    Router::new()
+        .route("/checkout/apply-coupon", post(apply))
+        .with_state(AppState {
+            db: services.db.clone(),
+            auth: services.auth.clone(),
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ApplyCoupon {
+    /// Optional only so a missing code is reported as `code`, not as the body.
+    #[serde(default)]
+    code: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Quote {
+    code: String,
+    subtotal: Paise,
+    discount: Paise,
+    new_total: Paise,
+}
+
+async fn apply(
+    State(db): State<Db>,
+    user: User,
+    body: Result<common::http::Json<ApplyCoupon>>,
+) -> Result<Json<Quote>> {
+    // Counted before the body is even read, so probing for codes with malformed requests
+    // uses up the same budget as probing with well-formed ones.
+    rate_limit::check(&db, &user.id, Action::ApplyCoupon).await?;
+    let common::http::Json(body) = body?;
+    let raw = body
+        .code
+        .as_deref()
+        .ok_or_else(|| Error::field("code", "is required"))?;
+    let code = normalize_coupon_code("code", raw)?;
+    let coupon = db
+        .collection::<Coupon>(COUPONS)
+        .find_one(doc! { "code": &code })
+        .await?
+        .filter(|c| c.is_active)
+        .ok_or_else(|| pricing::coupon_not_found(&code))?;
+    let cart = db
+        .collection::<Cart>(CARTS)
+        .find_one(doc! { "userId": user.id.as_str() })
+        .await?
+        .unwrap_or_else(|| Cart::empty(user.id.as_str()));
+    let subtotal = cart.subtotal();
+    let discount = pricing::evaluate(&coupon, subtotal, now())?;
+    Ok(Json(Quote {
+        code: coupon.code,
+        subtotal,
+        discount,
+        new_total: subtotal - discount,
+    }))
 }

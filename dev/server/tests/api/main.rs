@@ -7,6 +7,7 @@ mod admin_catalog;
 mod admin_orders;
 mod auth;
 mod cart;
+mod coupons;
 mod expiry;
 mod lambda_events;
 mod mail;
