@@ -42,7 +42,7 @@ pub async fn check(db: &Db, user: &UserId, action: Action) -> Result<()> {
     let now = DateTime::now().timestamp_millis();
     let window = now - now.rem_euclid(WINDOW_MS);
     let id = format!("{}:{}:{}", action.key(), user, window);
-    let counter: Document = db
+    let counter: Option<Document> = db
         .docs(RATE_LIMITS)
         .find_one_and_update(
             doc! { "_id": &id },
@@ -54,8 +54,17 @@ pub async fn check(db: &Db, user: &UserId, action: Action) -> Result<()> {
         )
         .upsert(true)
         .return_document(ReturnDocument::After)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("rate-limit upsert returned nothing")))?;
+        .await?;
+    // Two first requests of a window can race on the upsert; the loser may see no document
+    // even though its increment was applied, so read the counter back.
+    let counter = match counter {
+        Some(c) => c,
+        None => db
+            .docs(RATE_LIMITS)
+            .find_one(doc! { "_id": &id })
+            .await?
+            .unwrap_or_default(),
+    };
     let count = counter.get_i64("count").unwrap_or(1);
     if count > action.per_minute() {
         let retry_after = ((window + WINDOW_MS - now) as f64 / 1000.0).ceil().max(1.0) as u64;

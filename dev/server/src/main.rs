@@ -34,7 +34,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn services() -> anyhow::Result<Services> {
-    let config = Config::from_env(Needs::CORE)?;
+    // Everything on, as in AWS: API calls send mail at once, payments reach the simulator,
+    // and the jobs loop below drains the outbox, reconciles and expires.
+    let config = Config::from_env(Needs::ALL)?;
     Services::init(config).await
 }
 

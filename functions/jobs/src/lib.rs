@@ -7,6 +7,7 @@ use common::models::Order;
 use common::order_state::OrderStatus;
 use common::orders::{self, Change};
 use common::outbox::MailEvent;
+use common::payments;
 use common::services::Services;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, DateTime};
@@ -19,9 +20,13 @@ const MAIL_BATCH: usize = 200;
 
 /// One scheduled run. Returns a summary that is logged and returned to the invoker.
 pub async fn run_once(services: &Services) -> Value {
-    let mail = deliver_mail(services).await;
+    // Payments first: a payment that landed must win over expiry, and the mail they queue
+    // goes out in the same run.
+    let reconciliation = reconcile_payments(services).await;
+    let refunds = drive_refunds(services).await;
     let expiry = expire_unpaid_orders(services).await;
-    json!({ "ok": true, "mail": mail, "expiry": expiry })
+    let mail = deliver_mail(services).await;
+    json!({ "ok": true, "reconciliation": reconciliation, "refunds": refunds, "expiry": expiry, "mail": mail })
 }
 
 /// Step: send what the mail outbox has due (first attempts that the API could not finish,
@@ -120,11 +125,60 @@ pub async fn expire_unpaid(services: &Services) -> common::Result<ExpiryReport> 
     Ok(report)
 }
 
-/// PAYMENTS HOOK — the final PhonePe status check before an unpaid order is expired.
-/// Ask PhonePe about the order's open attempts and apply what it says (a completed payment
-/// marks the order paid); answer `Ok(false)` to keep the order for now (paid, or PhonePe
-/// cannot tell yet). Until then every due order is expired. Whatever this answers, the
-/// cancellation only happens if the order is still unpaid inside its transaction.
-async fn final_payment_check(_services: &Services, _order: &Order) -> common::Result<bool> {
-    Ok(true)
+/// The final PhonePe status check before an unpaid order is expired: applies whatever
+/// PhonePe says about the order's open attempts (a completed payment marks it paid) and
+/// answers `false` — keep the order for now — unless expiring is known to be safe.
+async fn final_payment_check(services: &Services, order: &Order) -> common::Result<bool> {
+    let safe =
+        payments::safe_to_expire(&services.db, services.phonepe.as_deref(), order.id).await?;
+    if !safe {
+        // The check may have marked it paid; its mail should not wait for the next run.
+        services.send_mail_now(order.id).await;
+    }
+    Ok(safe)
+}
+
+/// Attempts one run may ask PhonePe about, and refunds it may drive.
+const PAYMENTS_BATCH: i64 = 50;
+
+/// Step: ask PhonePe about payment attempts open for over a minute (webhooks can be lost),
+/// backing off per attempt as PhonePe advises, and apply the answers.
+async fn reconcile_payments(services: &Services) -> Value {
+    let Some(phonepe) = &services.phonepe else {
+        return json!("not configured");
+    };
+    match payments::reconcile_due(&services.db, phonepe, PAYMENTS_BATCH).await {
+        Ok(changed) => {
+            for (order_id, _) in &changed {
+                services.send_mail_now(*order_id).await;
+            }
+            if !changed.is_empty() {
+                tracing::info!(changed = changed.len(), "payments reconciled");
+            }
+            json!({ "changed": changed.len() })
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "reconciliation step failed");
+            json!({ "error": e.code() })
+        }
+    }
+}
+
+/// Step: request and follow up refunds of cancelled paid orders (`refund_pending`).
+async fn drive_refunds(services: &Services) -> Value {
+    let Some(phonepe) = &services.phonepe else {
+        return json!("not configured");
+    };
+    match payments::process_refunds(&services.db, phonepe, PAYMENTS_BATCH).await {
+        Ok(refunded) => {
+            for order_id in &refunded {
+                services.send_mail_now(*order_id).await;
+            }
+            json!({ "refunded": refunded.len() })
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "refund step failed");
+            json!({ "error": e.code() })
+        }
+    }
 }

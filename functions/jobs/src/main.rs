@@ -6,7 +6,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     common::telemetry::init();
-    let config = Config::from_env(Needs::CORE)?;
+    let config = Config::from_env(Needs::ALL)?;
     let services = Services::init(config).await?;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
         let services = services.clone();

@@ -75,10 +75,6 @@ async fn initiate(
 ) -> Result<axum::Json<InitiateResponse>> {
     let order_id = OrderId::from_field("orderId", &req.order_id)?;
     rate_limit::check(&state.db, &user.id, Action::InitiatePayment).await?;
-    let phonepe = state
-        .phonepe
-        .as_ref()
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("PhonePe is not configured")))?;
     let db = &state.db;
     let order = db
         .collection::<Order>(ORDERS)
@@ -97,6 +93,11 @@ async fn initiate(
     if order.total.get() < 100 {
         return Err(not_payable("PhonePe cannot collect less than ₹1.00"));
     }
+
+    let phonepe = state
+        .phonepe
+        .as_ref()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("PhonePe is not configured")))?;
 
     // The attempt is on record before PhonePe hears of it, so a crash in between leaves a
     // trail that reconciliation resolves.

@@ -12,5 +12,6 @@ mod expiry;
 mod lambda_events;
 mod mail;
 mod orders;
+mod payments;
 mod products;
 mod routes;

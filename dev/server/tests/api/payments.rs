@@ -1,0 +1,773 @@
+//! PhonePe payments end to end against the in-process PhonePe simulator: initiate, the hosted
+//! page, webhooks (duplicated, reordered, forged), reconciliation and refunds.
+
+use crate::support::TestApp;
+use common::db::{MAIL_OUTBOX, ORDERS};
+use common::models::{Address, Order, OrderItem, Payment, PaymentStatus, Shipping, StatusChange};
+use common::order_state::OrderStatus;
+use common::payments::{self, Applied};
+use common::Paise;
+use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+use phonepe_sim::{FailMode, HookOptions, SimConfig, SimHandle};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub const STOREFRONT: &str = "https://shop.pitalya.example/orders/{orderId}";
+
+pub async fn app_with_sim() -> (TestApp, SimHandle) {
+    let (_, sim) = phonepe_sim::spawn(SimConfig {
+        refund_delay_ms: 100,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let cfg = sim.config().clone();
+    let base = sim.base_url();
+    let app = TestApp::spawn_with(|v| {
+        v.insert("PHONEPE_CLIENT_ID".into(), cfg.client_id.clone());
+        v.insert("PHONEPE_CLIENT_SECRET".into(), cfg.client_secret.clone());
+        v.insert("PHONEPE_PG_URL".into(), base.clone());
+        v.insert("PHONEPE_OAUTH_URL".into(), base.clone());
+        v.insert(
+            "PHONEPE_WEBHOOK_USERNAME".into(),
+            cfg.webhook_username.clone(),
+        );
+        v.insert(
+            "PHONEPE_WEBHOOK_PASSWORD".into(),
+            cfg.webhook_password.clone(),
+        );
+        v.insert("PHONEPE_REDIRECT_URL".into(), STOREFRONT.into());
+    })
+    .await;
+    sim.set_webhook_url(Some(format!("{}/payments/phonepe/webhook", app.base)));
+    (app, sim)
+}
+
+/// An order as checkout leaves it, written directly so these tests do not depend on the cart.
+pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
+    let now = DateTime::now();
+    let order = Order {
+        id: ObjectId::new(),
+        user_id: user.into(),
+        email: format!("{user}@example.com"),
+        items: vec![OrderItem {
+            product_id: ObjectId::new(),
+            name: "Kuber Brass Urli".into(),
+            price: Paise(total),
+            image: None,
+            quantity: 1,
+            line_total: Paise(total),
+        }],
+        subtotal: Paise(total),
+        discount: Paise(0),
+        total: Paise(total),
+        coupon_code: None,
+        currency: "INR".into(),
+        status: OrderStatus::Created,
+        status_history: vec![StatusChange {
+            status: OrderStatus::Created,
+            at: now,
+            note: None,
+        }],
+        payment: Payment {
+            provider: "phonepe".into(),
+            status: PaymentStatus::Pending,
+            merchant_order_id: None,
+            transaction_id: None,
+            paid_at: None,
+            flag: None,
+            merchant_refund_id: None,
+            refunded_at: None,
+        },
+        shipping: Shipping {
+            address: Address {
+                name: "Asha Iyer".into(),
+                phone: "+919876543210".into(),
+                line1: "12 Temple Street".into(),
+                line2: None,
+                city: "Chennai".into(),
+                state: "Tamil Nadu".into(),
+                pincode: "600004".into(),
+                country: "IN".into(),
+            },
+            carrier: None,
+            tracking_number: None,
+            tracking_url: None,
+            description: None,
+        },
+        notes: None,
+        created_at: now,
+        updated_at: now,
+    };
+    app.db()
+        .collection::<Order>(ORDERS)
+        .insert_one(&order)
+        .await
+        .unwrap();
+    order.id
+}
+
+pub async fn order_doc(app: &TestApp, id: ObjectId) -> Document {
+    app.db()
+        .collection::<Document>(ORDERS)
+        .find_one(doc! { "_id": id })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn mails(app: &TestApp, id: ObjectId, event: &str) -> u64 {
+    app.db()
+        .collection::<Document>(MAIL_OUTBOX)
+        .count_documents(doc! { "orderId": id, "event": event })
+        .await
+        .unwrap()
+}
+
+pub async fn initiate(app: &TestApp, user: &str, order: ObjectId) -> Value {
+    let res = app
+        .post(
+            "/payments/phonepe/initiate",
+            Some(&app.token(user)),
+            json!({ "orderId": order.to_hex() }),
+        )
+        .await;
+    res.ok().clone()
+}
+
+fn webhook_auth(sim: &SimHandle) -> String {
+    phonepe_sim::webhook_authorization(
+        &sim.config().webhook_username,
+        &sim.config().webhook_password,
+    )
+}
+
+fn status_of(doc: &Document) -> &str {
+    doc.get_str("status").unwrap()
+}
+
+#[tokio::test]
+async fn full_pay_flow_through_the_hosted_page() {
+    let (app, sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_payer", 129_900).await;
+    let started = initiate(&app, "user_payer", order).await;
+    assert_eq!(started["orderId"], order.to_hex());
+    let mid = started["merchantOrderId"].as_str().unwrap().to_owned();
+    assert!(
+        mid.len() <= 63
+            && mid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    );
+    assert_eq!(status_of(&order_doc(&app, order).await), "payment_pending");
+
+    let page_url = started["redirectUrl"].as_str().unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser
+        .get(page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("₹1,299.00") && page.contains("Pay"), "{page}");
+    let paid = browser
+        .post(format!("{page_url}/complete"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    assert_eq!(
+        paid.headers()["location"],
+        STOREFRONT.replace("{orderId}", &order.to_hex()).as_str()
+    );
+
+    let hooks = sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    assert!(hooks[0].delivered(), "{:?}", hooks[0]);
+    let doc = order_doc(&app, order).await;
+    assert_eq!(status_of(&doc), "paid");
+    let payment = doc.get_document("payment").unwrap();
+    assert_eq!(payment.get_str("status").unwrap(), "paid");
+    assert_eq!(payment.get_str("merchantOrderId").unwrap(), mid);
+    assert!(payment.get_str("transactionId").unwrap().starts_with("OM"));
+    assert_eq!(mails(&app, order, "payment_success").await, 1);
+}
+
+#[tokio::test]
+async fn duplicate_webhook_marks_order_paid_once() {
+    let (app, sim) = app_with_sim().await;
+    sim.update_switches(|s| s.drop_webhooks = true);
+    let order = insert_order(&app, "user_dup", 59_900).await;
+    let mid = initiate(&app, "user_dup", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    let body = sim
+        .wait_for_webhooks(1, Duration::from_secs(5))
+        .await
+        .last()
+        .unwrap()
+        .body
+        .clone();
+    let auth = webhook_auth(&sim);
+    let url = format!("{}/payments/phonepe/webhook", app.base);
+    let sends = (0..100).map(|_| {
+        let (http, url, auth, body) = (app.http.clone(), url.clone(), auth.clone(), body.clone());
+        tokio::spawn(async move {
+            http.post(url)
+                .header("authorization", auth)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    for status in futures::future::join_all(sends).await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let doc = order_doc(&app, order).await;
+    assert_eq!(status_of(&doc), "paid");
+    let paid_entries = doc
+        .get_array("statusHistory")
+        .unwrap()
+        .iter()
+        .filter(|h| h.as_document().unwrap().get_str("status") == Ok("paid"))
+        .count();
+    assert_eq!(paid_entries, 1);
+    assert_eq!(mails(&app, order, "payment_success").await, 1);
+    let txn = doc
+        .get_document("payment")
+        .unwrap()
+        .get_str("transactionId")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.db()
+            .collection::<Document>(ORDERS)
+            .count_documents(doc! { "payment.transactionId": txn })
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn failed_after_completed_changes_nothing() {
+    let (app, sim) = app_with_sim().await;
+    sim.update_switches(|s| s.drop_webhooks = true);
+    let order = insert_order(&app, "user_ooo", 59_900).await;
+    let mid = initiate(&app, "user_ooo", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    let completed = sim
+        .wait_for_webhooks(1, Duration::from_secs(5))
+        .await
+        .last()
+        .unwrap()
+        .body
+        .clone();
+    let mut failed = completed.clone();
+    failed["event"] = json!("checkout.order.failed");
+    failed["type"] = json!("CHECKOUT_ORDER_FAILED");
+    failed["payload"]["state"] = json!("FAILED");
+    let auth = webhook_auth(&sim);
+    let url = format!("{}/payments/phonepe/webhook", app.base);
+    for body in [&completed, &failed, &completed] {
+        let res = app
+            .http
+            .post(&url)
+            .header("authorization", &auth)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let doc = order_doc(&app, order).await;
+    assert_eq!(status_of(&doc), "paid");
+    assert_eq!(
+        doc.get_document("payment")
+            .unwrap()
+            .get_str("status")
+            .unwrap(),
+        "paid"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_attempt_leaves_the_order_payable_and_a_retry_can_pay() {
+    let (app, sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_retry", 59_900).await;
+    let first = initiate(&app, "user_retry", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.fail_order(&first, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    let doc = order_doc(&app, order).await;
+    assert_eq!(status_of(&doc), "payment_pending");
+    assert_eq!(
+        doc.get_document("payment")
+            .unwrap()
+            .get_str("status")
+            .unwrap(),
+        "failed"
+    );
+
+    let second = initiate(&app, "user_retry", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second, "every attempt gets a fresh merchantOrderId");
+    sim.complete_order(&second, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(2, Duration::from_secs(5)).await;
+    assert_eq!(status_of(&order_doc(&app, order).await), "paid");
+    // A late failure for the first attempt must not touch the paid order.
+    let late = json!({ "event": "checkout.order.failed", "payload": { "merchantOrderId": first, "state": "FAILED", "amount": 59_900 } });
+    let res = app
+        .http
+        .post(format!("{}/payments/phonepe/webhook", app.base))
+        .header("authorization", webhook_auth(&sim))
+        .json(&late)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        order_doc(&app, order)
+            .await
+            .get_document("payment")
+            .unwrap()
+            .get_str("status")
+            .unwrap(),
+        "paid"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_with_wrong_credentials_change_nothing() {
+    let (app, sim) = app_with_sim().await;
+    sim.update_switches(|s| s.drop_webhooks = true);
+    let order = insert_order(&app, "user_forge", 59_900).await;
+    let mid = initiate(&app, "user_forge", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    let body = sim
+        .wait_for_webhooks(1, Duration::from_secs(5))
+        .await
+        .last()
+        .unwrap()
+        .body
+        .clone();
+    let url = format!("{}/payments/phonepe/webhook", app.base);
+    let right = webhook_auth(&sim);
+    for auth in [
+        None,
+        Some("".to_owned()),
+        Some(right.to_uppercase()),
+        Some(format!("SHA256({right})")),
+        Some(phonepe_sim::webhook_authorization("pitalyasim", "guess")),
+    ] {
+        let mut req = app.http.post(&url).json(&body);
+        if let Some(a) = &auth {
+            req = req.header("authorization", a);
+        }
+        let res = TestApp::read(req.send().await.unwrap()).await;
+        res.problem(401, "UNAUTHENTICATED");
+    }
+    assert_eq!(status_of(&order_doc(&app, order).await), "payment_pending");
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_webhooks_are_answered_without_changes() {
+    let (app, sim) = app_with_sim().await;
+    let url = format!("{}/payments/phonepe/webhook", app.base);
+    let auth = webhook_auth(&sim);
+    let truncated = app
+        .http
+        .post(&url)
+        .header("authorization", &auth)
+        .body("{\"event\":\"checkout.order.completed\",\"payl")
+        .send()
+        .await
+        .unwrap();
+    TestApp::read(truncated).await.problem(400, "INVALID_JSON");
+    let huge = app
+        .http
+        .post(&url)
+        .header("authorization", &auth)
+        .body(vec![b' '; 70 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    let unknown = json!({ "event": "checkout.order.completed", "payload": { "merchantOrderId": "PIT-nope", "state": "COMPLETED", "amount": 100, "paymentDetails": [] } });
+    let res = app
+        .http
+        .post(&url)
+        .header("authorization", &auth)
+        .json(&unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "unknown merchant orders are acknowledged so PhonePe stops retrying"
+    );
+    let odd = json!({ "event": "some.future.event", "payload": {} });
+    assert_eq!(
+        app.http
+            .post(&url)
+            .header("authorization", &auth)
+            .json(&odd)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn amount_mismatch_is_flagged_and_never_paid() {
+    let (app, sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_short", 129_900).await;
+    let mid = initiate(&app, "user_short", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.complete_order(
+        &mid,
+        HookOptions {
+            amount: Some(100),
+            ..HookOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    let doc = order_doc(&app, order).await;
+    assert_eq!(status_of(&doc), "payment_pending");
+    assert!(doc
+        .get_document("payment")
+        .unwrap()
+        .get_str("flag")
+        .unwrap()
+        .starts_with("amount_mismatch"));
+    assert_eq!(mails(&app, order, "payment_success").await, 0);
+}
+
+async fn make_due(app: &TestApp) {
+    app.db()
+        .collection::<Document>("payment_attempts")
+        .update_many(
+            doc! {},
+            doc! { "$set": { "nextCheckAt": DateTime::from_millis(0) } },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn with_webhooks_dropped_reconciliation_marks_the_order_paid() {
+    let (app, sim) = app_with_sim().await;
+    sim.update_switches(|s| s.drop_webhooks = true);
+    let order = insert_order(&app, "user_quiet", 59_900).await;
+    let mid = initiate(&app, "user_quiet", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phonepe = app.services.phonepe.clone().unwrap();
+    // Still pending at PhonePe: rescheduled with backoff, nothing changes.
+    make_due(&app).await;
+    assert!(payments::reconcile_due(&app.services.db, &phonepe, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let attempt = payments::find_attempt(&app.services.db, &mid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(attempt.checks, 1);
+    assert!(attempt.next_check_at > DateTime::now());
+
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    make_due(&app).await;
+    let changed = payments::reconcile_due(&app.services.db, &phonepe, 10)
+        .await
+        .unwrap();
+    assert_eq!(changed, vec![(order, Applied::MarkedPaid)]);
+    assert_eq!(status_of(&order_doc(&app, order).await), "paid");
+    assert_eq!(mails(&app, order, "payment_success").await, 1);
+}
+
+#[tokio::test]
+async fn a_paid_order_is_never_expired_even_without_its_webhook() {
+    let (app, sim) = app_with_sim().await;
+    sim.update_switches(|s| s.drop_webhooks = true);
+    let order = insert_order(&app, "user_late", 59_900).await;
+    let mid = initiate(&app, "user_late", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    let phonepe = app.services.phonepe.clone().unwrap();
+    assert!(
+        !payments::safe_to_expire(&app.services.db, Some(&phonepe), order)
+            .await
+            .unwrap()
+    );
+    assert_eq!(status_of(&order_doc(&app, order).await), "paid");
+
+    // With PhonePe unreachable nothing is expired blind.
+    let other = insert_order(&app, "user_late", 59_900).await;
+    initiate(&app, "user_late", other).await;
+    sim.update_switches(|s| s.fail_api = Some(FailMode::ServerError));
+    assert!(
+        !payments::safe_to_expire(&app.services.db, Some(&phonepe), other)
+            .await
+            .unwrap()
+    );
+    sim.update_switches(|s| s.fail_api = None);
+    // Once PhonePe says the attempt failed, expiry may go ahead.
+    let mid2 = payments::find_attempt_for_order(&app.services.db, other)
+        .await
+        .unwrap()
+        .unwrap()
+        .merchant_order_id;
+    sim.fail_order(&mid2, HookOptions::default()).await.unwrap();
+    assert!(
+        payments::safe_to_expire(&app.services.db, Some(&phonepe), other)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_paid_order_ends_refunded() {
+    let (app, sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_refund", 129_900).await;
+    let mid = initiate(&app, "user_refund", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    assert_eq!(status_of(&order_doc(&app, order).await), "paid");
+    // What the owner's cancel leaves behind.
+    app.db()
+        .collection::<Document>(ORDERS)
+        .update_one(
+            doc! { "_id": order },
+            doc! { "$set": { "status": "cancelled", "payment.status": "refund_pending" } },
+        )
+        .await
+        .unwrap();
+    let phonepe = app.services.phonepe.clone().unwrap();
+    let db = &app.services.db;
+    let mut refunded = false;
+    for _ in 0..30 {
+        payments::process_refunds(db, &phonepe, 10).await.unwrap();
+        if order_doc(&app, order)
+            .await
+            .get_document("payment")
+            .unwrap()
+            .get_str("status")
+            .unwrap()
+            == "refunded"
+        {
+            refunded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(refunded, "{:?}", order_doc(&app, order).await);
+    assert_eq!(mails(&app, order, "refund_issued").await, 1);
+    // Running the job again (or a late refund webhook) changes nothing.
+    payments::process_refunds(db, &phonepe, 10).await.unwrap();
+    assert_eq!(mails(&app, order, "refund_issued").await, 1);
+}
+
+#[tokio::test]
+async fn initiate_refuses_what_cannot_be_paid() {
+    let (app, sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_owner", 59_900).await;
+    let stranger = app.token("user_stranger");
+    app.post(
+        "/payments/phonepe/initiate",
+        Some(&stranger),
+        json!({ "orderId": order.to_hex() }),
+    )
+    .await
+    .problem(404, "ORDER_NOT_FOUND");
+    app.post(
+        "/payments/phonepe/initiate",
+        Some(&stranger),
+        json!({ "orderId": "nope" }),
+    )
+    .await
+    .problem(400, "VALIDATION_FAILED");
+    app.post(
+        "/payments/phonepe/initiate",
+        Some(&stranger),
+        json!({ "orderId": order.to_hex(), "amount": 1 }),
+    )
+    .await
+    .problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        app.post(
+            "/payments/phonepe/initiate",
+            None,
+            json!({ "orderId": order.to_hex() })
+        )
+        .await
+        .status,
+        401
+    );
+
+    let owner = app.token("user_owner");
+    sim.update_switches(|s| s.fail_api = Some(FailMode::ServerError));
+    let res = app
+        .post(
+            "/payments/phonepe/initiate",
+            Some(&owner),
+            json!({ "orderId": order.to_hex() }),
+        )
+        .await;
+    res.problem(502, "PAYMENT_PROVIDER_ERROR");
+    assert!(
+        !res.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("INTERNAL_SERVER_ERROR"),
+        "no provider internals leak"
+    );
+    assert_eq!(
+        status_of(&order_doc(&app, order).await),
+        "created",
+        "a provider error leaves the order payable"
+    );
+    sim.update_switches(|s| s.fail_api = None);
+    let mid = initiate(&app, "user_owner", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    app.post(
+        "/payments/phonepe/initiate",
+        Some(&owner),
+        json!({ "orderId": order.to_hex() }),
+    )
+    .await
+    .problem(409, "ORDER_NOT_PAYABLE");
+}
+
+#[tokio::test]
+async fn initiate_is_rate_limited_per_user() {
+    let (app, _sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_spam", 59_900).await;
+    let token = app.token("user_spam");
+    let mut limited = 0;
+    for _ in 0..11 {
+        let res = app
+            .post(
+                "/payments/phonepe/initiate",
+                Some(&token),
+                json!({ "orderId": order.to_hex() }),
+            )
+            .await;
+        if res.status == 429 {
+            res.problem(429, "RATE_LIMITED");
+            assert!(res.headers.get("retry-after").is_some());
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 1);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_and_the_call_retried() {
+    let (app, sim) = app_with_sim().await;
+    let first = insert_order(&app, "user_tok", 59_900).await;
+    initiate(&app, "user_tok", first).await;
+    sim.revoke_tokens();
+    let second = insert_order(&app, "user_tok", 59_900).await;
+    initiate(&app, "user_tok", second).await;
+}
+
+#[tokio::test]
+async fn money_arriving_after_cancellation_is_refunded() {
+    let (app, sim) = app_with_sim().await;
+    sim.update_switches(|s| s.drop_webhooks = true);
+    let order = insert_order(&app, "user_slow", 59_900).await;
+    let mid = initiate(&app, "user_slow", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.db()
+        .collection::<Document>(ORDERS)
+        .update_one(
+            doc! { "_id": order },
+            doc! { "$set": { "status": "cancelled" } },
+        )
+        .await
+        .unwrap();
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    let body = sim
+        .wait_for_webhooks(1, Duration::from_secs(5))
+        .await
+        .last()
+        .unwrap()
+        .body
+        .clone();
+    let res = app
+        .http
+        .post(format!("{}/payments/phonepe/webhook", app.base))
+        .header("authorization", webhook_auth(&sim))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let doc = order_doc(&app, order).await;
+    assert_eq!(status_of(&doc), "cancelled");
+    assert_eq!(
+        doc.get_document("payment")
+            .unwrap()
+            .get_str("status")
+            .unwrap(),
+        "refund_pending"
+    );
+}
