@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Headless chromium through a real payment: initiate -> simulator page -> Pay -> redirect -> paid.
+# Installs Debian's chromium when missing (root, as on CI) and playwright-core from the lock file.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/../../scripts/env.sh"
+source "$ROOT/scripts/stack.sh"
+if ! command -v chromium >/dev/null; then
+  echo "installing Debian's chromium for the browser check"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
+(cd "$here" && npm ci --no-audit --no-fund --silent)
+trap stack_down EXIT
+stack_up
+ORDER_ID=$(stack_place_order)
+export ORDER_ID
+SCREENSHOT="${SCREENSHOT:-$CARGO_TARGET_DIR/phonepe-page.png}" node "$here/pay.mjs"
