@@ -5,12 +5,12 @@
 
 use crate::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use crate::error::{Error, Result};
-use crate::models::{now, Order, PaymentStatus, StatusChange};
+use crate::models::{now, Order, StatusChange};
 use crate::order_state::{transition, Move, OrderStatus};
 use crate::outbox::{self, MailEvent};
 use crate::phonepe::{OrderStatus as PhonePeOrder, PhonePe, PhonePeError, RefundRequest};
 use futures::TryStreamExt;
-use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime};
+use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime, Document};
 use serde::{Deserialize, Serialize};
 
 /// One call to PhonePe's pay API for an order. Recorded before PhonePe is called, so a crash
@@ -46,6 +46,10 @@ pub enum AttemptState {
     Failed,
     /// PhonePe refused or never heard of it.
     Error,
+    /// The shopper paid this attempt after another attempt had already paid the order (two
+    /// payment pages open, both paid): the extra money goes back by itself.
+    RefundPending,
+    Refunded,
 }
 
 /// What applying a PhonePe result did, for logs and tests.
@@ -56,6 +60,9 @@ pub enum Applied {
     AlreadyPaid,
     /// Money arrived for an order that had already been cancelled: queued for refund.
     PaidAfterCancel,
+    /// A second attempt was paid for an order another attempt had already paid: that
+    /// attempt's money is queued for refund, the order is unchanged.
+    ExtraCharge,
     AmountMismatch,
     MarkedFailed,
     Ignored,
@@ -132,17 +139,38 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
             })?;
         let attempts = db.docs(PAYMENT_ATTEMPTS);
         let attempt_done = doc! { "$set": { "state": "completed", "completedAt": now() } };
-        if order.status.is_paid_state()
-            || order.payment.status == PaymentStatus::RefundPending
-                && order.payment.transaction_id.is_some()
-            || order.payment.status == PaymentStatus::Refunded
-        {
-            // A duplicate or a replay: the first delivery already did everything.
+        if order.payment.transaction_id.is_some() {
+            // The attempt that settled the order is the one recorded on it.
+            if order.payment.merchant_order_id.as_deref() == Some(&attempt.merchant_order_id) {
+                // A duplicate or a replay: the first delivery already did everything.
+                attempts
+                    .update_one(
+                        doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending", "completed"] } },
+                        attempt_done,
+                    )
+                    .session(&mut *session)
+                    .await?;
+                return Ok(Applied::AlreadyPaid);
+            }
+            // Another attempt's money already settled this order: this one is a double charge.
+            tracing::error!(
+                order_id = %order_id.to_hex(),
+                merchant_order_id = %attempt.merchant_order_id,
+                "a second payment attempt was paid for the same order; refunding it"
+            );
             attempts
-                .update_one(doc! { "_id": attempt.id }, attempt_done)
+                .update_one(
+                    doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending", "completed"] } },
+                    doc! { "$set": {
+                        "state": "refund_pending",
+                        "transactionId": transaction_id.clone().unwrap_or_default(),
+                        "paidAmount": if reported > 0 { reported } else { attempt.amount },
+                        "completedAt": now(),
+                    } },
+                )
                 .session(&mut *session)
                 .await?;
-            return Ok(Applied::AlreadyPaid);
+            return Ok(Applied::ExtraCharge);
         }
         if reported != order.total.get() || transaction_id.is_none() {
             tracing::error!(
@@ -277,11 +305,21 @@ pub async fn apply_refund_state(db: &Db, merchant_refund_id: &str, state: &str) 
                 }
                 Ok(res.is_some())
             })?;
-            Ok(if order_id {
-                Applied::MarkedPaid
-            } else {
-                Applied::Ignored
-            })
+            if order_id {
+                return Ok(Applied::MarkedPaid);
+            }
+            // Not an order's refund: perhaps the refund of a second, extra charge.
+            let extra = db
+                .docs(PAYMENT_ATTEMPTS)
+                .update_one(
+                    doc! { "merchantRefundId": merchant_refund_id, "state": "refund_pending" },
+                    doc! { "$set": { "state": "refunded", "refundedAt": now() } },
+                )
+                .await?;
+            if extra.modified_count > 0 {
+                tracing::info!(merchant_refund_id, "extra charge refunded");
+            }
+            Ok(Applied::Ignored)
         }
         "FAILED" => {
             tracing::error!(
@@ -295,15 +333,101 @@ pub async fn apply_refund_state(db: &Db, merchant_refund_id: &str, state: &str) 
                     doc! { "$set": { "payment.flag": format!("refund_failed: {merchant_refund_id}") }, "$unset": { "payment.merchantRefundId": "" } },
                 )
                 .await?;
+            db.docs(PAYMENT_ATTEMPTS)
+                .update_one(
+                    doc! { "merchantRefundId": merchant_refund_id, "state": "refund_pending" },
+                    doc! { "$set": { "lastError": format!("refund_failed: {merchant_refund_id}") }, "$unset": { "merchantRefundId": "" } },
+                )
+                .await?;
             Ok(Applied::MarkedFailed)
         }
         _ => Ok(Applied::Pending),
     }
 }
 
+/// Extra charges (an order paid twice through two attempts) whose refund must be started or
+/// checked. No mail: the customer's order mail already told them what they paid for, and
+/// PhonePe tells them about the refund itself.
+pub async fn process_extra_charge_refunds(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<()> {
+    let due: Vec<Document> = db
+        .docs(PAYMENT_ATTEMPTS)
+        .find(doc! { "state": "refund_pending" })
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await?;
+    for attempt in due {
+        let id = attempt
+            .get_object_id("_id")
+            .map_err(|e| Error::Internal(e.into()))?;
+        let merchant_order_id = attempt
+            .get_str("merchantOrderId")
+            .map_err(|e| Error::Internal(e.into()))?
+            .to_owned();
+        let amount = attempt
+            .get_i64("paidAmount")
+            .or_else(|_| attempt.get_i64("amount"))
+            .map_err(|e| Error::Internal(e.into()))?;
+        let refund_id = match attempt.get_str("merchantRefundId") {
+            Ok(existing) => existing.to_owned(),
+            Err(_) => {
+                let fresh = format!("PITX-{}-{:08x}", id.to_hex(), rand::random::<u32>());
+                // Claim the id first: if two job runs race, only one refund id survives.
+                let claimed = db
+                    .docs(PAYMENT_ATTEMPTS)
+                    .update_one(
+                        doc! { "_id": id, "state": "refund_pending", "merchantRefundId": { "$exists": false } },
+                        doc! { "$set": { "merchantRefundId": &fresh } },
+                    )
+                    .await?;
+                if claimed.modified_count == 0 {
+                    continue;
+                }
+                let req = RefundRequest {
+                    merchant_refund_id: fresh.clone(),
+                    original_merchant_order_id: merchant_order_id.clone(),
+                    amount,
+                };
+                if let Err(e) = phonepe.refund(&req).await {
+                    tracing::warn!(%merchant_order_id, error = %e, "extra-charge refund request failed; will retry");
+                    continue;
+                }
+                fresh
+            }
+        };
+        match phonepe.refund_status(&refund_id).await {
+            Ok(s) => {
+                apply_refund_state(db, &refund_id, &s.state).await?;
+            }
+            Err(e)
+                if e.is_unknown_order()
+                    || matches!(
+                        e,
+                        PhonePeError::Api {
+                            status: 400 | 404,
+                            ..
+                        }
+                    ) =>
+            {
+                db.docs(PAYMENT_ATTEMPTS)
+                    .update_one(
+                        doc! { "_id": id, "merchantRefundId": &refund_id, "state": "refund_pending" },
+                        doc! { "$unset": { "merchantRefundId": "" } },
+                    )
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(%merchant_order_id, error = %e, "extra-charge refund status unavailable")
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Orders whose refund must be started or checked. Returns the ids whose refund completed
 /// (their mail is queued).
 pub async fn process_refunds(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<Vec<ObjectId>> {
+    process_extra_charge_refunds(db, phonepe, limit).await?;
     let due: Vec<Order> = db
         .collection::<Order>(ORDERS)
         .find(doc! { "payment.status": "refund_pending" })

@@ -771,3 +771,87 @@ async fn money_arriving_after_cancellation_is_refunded() {
         "refund_pending"
     );
 }
+
+async fn attempt_doc(app: &TestApp, merchant_order_id: &str) -> Document {
+    app.db()
+        .collection::<Document>(common::db::PAYMENT_ATTEMPTS)
+        .find_one(doc! { "merchantOrderId": merchant_order_id })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Found by the invariant suite: a shopper with two payment pages open (two initiates) who
+/// pays both was charged twice, because the second completion was taken for a duplicate.
+#[tokio::test]
+async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
+    let (app, sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_two_tabs", 79_900).await;
+    let first = initiate(&app, "user_two_tabs", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = initiate(&app, "user_two_tabs", order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second);
+    sim.complete_order(&first, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    sim.complete_order(&second, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(2, Duration::from_secs(5)).await;
+
+    let doc = order_doc(&app, order).await;
+    assert_eq!(status_of(&doc), "paid");
+    let payment = doc.get_document("payment").unwrap();
+    assert_eq!(payment.get_str("merchantOrderId").unwrap(), first);
+    let history = doc.get_array("statusHistory").unwrap();
+    let paid_entries = history
+        .iter()
+        .filter(|h| h.as_document().unwrap().get_str("status").unwrap() == "paid")
+        .count();
+    assert_eq!(paid_entries, 1);
+    assert_eq!(mails(&app, order, "payment_success").await, 1);
+    assert_eq!(
+        attempt_doc(&app, &second).await.get_str("state").unwrap(),
+        "refund_pending"
+    );
+
+    let phonepe = app.services.phonepe.clone().unwrap();
+    let db = &app.services.db;
+    let mut refunded = None;
+    for _ in 0..30 {
+        payments::process_refunds(db, &phonepe, 10).await.unwrap();
+        let attempt = attempt_doc(&app, &second).await;
+        if attempt.get_str("state").unwrap() == "refunded" {
+            refunded = Some(attempt);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let attempt = refunded.expect("the second charge is refunded");
+    let refund_id = attempt.get_str("merchantRefundId").unwrap();
+    let refund = phonepe.refund_status(refund_id).await.unwrap();
+    assert_eq!(refund.state, "COMPLETED");
+    assert_eq!(refund.amount, Some(79_900));
+    // The order's own money is untouched, and a replayed webhook for either attempt changes nothing.
+    assert_eq!(status_of(&order_doc(&app, order).await), "paid");
+    for mid in [&first, &second] {
+        let status: common::phonepe::OrderStatus =
+            serde_json::from_value(sim.order_status(mid).unwrap()).unwrap();
+        payments::apply_order_state(db, &status).await.unwrap();
+    }
+    assert_eq!(
+        attempt_doc(&app, &second).await.get_str("state").unwrap(),
+        "refunded"
+    );
+    assert_eq!(
+        attempt_doc(&app, &first).await.get_str("state").unwrap(),
+        "completed"
+    );
+    assert_eq!(status_of(&order_doc(&app, order).await), "paid");
+}
