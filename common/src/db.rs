@@ -236,9 +236,12 @@ impl TxRetry {
             Err(e) => {
                 // Fails harmlessly when the server already aborted it.
                 let _ = session.abort_transaction().await;
-                if self.attempt < MAX_TX_ATTEMPTS && is_transient(&e) {
-                    backoff(self.attempt).await;
-                    return Continue(());
+                if is_transient(&e) {
+                    if self.attempt < MAX_TX_ATTEMPTS {
+                        backoff(self.attempt).await;
+                        return Continue(());
+                    }
+                    return Break(Err(contended(e)));
                 }
                 return Break(Err(e));
             }
@@ -254,12 +257,12 @@ impl TxRetry {
                     commit_tries += 1;
                     backoff(commit_tries).await;
                 }
-                Err(e)
-                    if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
-                        && self.attempt < MAX_TX_ATTEMPTS =>
-                {
-                    backoff(self.attempt).await;
-                    return Continue(());
+                Err(e) if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR) => {
+                    if self.attempt < MAX_TX_ATTEMPTS {
+                        backoff(self.attempt).await;
+                        return Continue(());
+                    }
+                    return Break(Err(contended(Error::Internal(anyhow::Error::new(e)))));
                 }
                 Err(e) => {
                     return Break(Err(Error::Internal(
@@ -269,6 +272,13 @@ impl TxRetry {
             }
         }
     }
+}
+
+/// The retry budget ran out on write conflicts: the client gets a retryable 503 rather than a
+/// 500, and the cause goes to the logs.
+fn contended(cause: Error) -> Error {
+    tracing::warn!(error = %cause, "transaction still conflicting after {MAX_TX_ATTEMPTS} attempts");
+    Error::busy(2)
 }
 
 /// Returned from a transaction body when a conditional update found the document changed

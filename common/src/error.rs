@@ -128,6 +128,21 @@ impl Error {
         e
     }
 
+    /// The data this request needs stayed locked by other writers for the whole retry budget
+    /// (typically a transaction left open by a crashed process, which the database aborts
+    /// within a minute). Nothing changed; the same request can simply be sent again.
+    pub fn busy(retry_after_secs: u64) -> Self {
+        let mut e = Self::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TRY_AGAIN",
+            "This record is being changed by another request; nothing was changed, please retry",
+        );
+        if let Error::Problem(p) = &mut e {
+            p.retry_after = Some(retry_after_secs);
+        }
+        e
+    }
+
     pub fn not_implemented() -> Self {
         Self::problem(
             StatusCode::NOT_IMPLEMENTED,

@@ -416,3 +416,46 @@ async fn the_sample_http_events_drive_the_lambda() {
     let res = lambda_events::invoke(&app, "admin-ship-cancel").await;
     assert_eq!(res["statusCode"], 409, "{res}");
 }
+
+/// Found by the invariant suite: a process killed mid-transaction leaves the order locked
+/// until the database aborts the orphan (up to a minute). Requests that need it meanwhile
+/// ran out of retries and answered 500; they now answer a retryable 503 and change nothing.
+#[tokio::test]
+async fn an_order_locked_by_a_crashed_writer_gets_a_retryable_503_and_no_change() {
+    let app = TestApp::spawn().await;
+    let id = order_in(&app, OrderStatus::Paid, ObjectId::new()).await;
+    let oid = ObjectId::parse_str(&id).unwrap();
+    // The "crashed" writer: a transaction that touched the order and never finished.
+    let mut orphan = app.services.db.client.start_session().await.unwrap();
+    orphan.start_transaction().await.unwrap();
+    app.db()
+        .collection::<Document>("orders")
+        .update_one(
+            doc! { "_id": oid },
+            doc! { "$set": { "note": "half-done" } },
+        )
+        .session(&mut orphan)
+        .await
+        .unwrap();
+
+    let res = admin(&app, &id, "ship", ship_body()).await;
+    let problem = res.problem(503, "TRY_AGAIN");
+    assert!(problem["detail"].as_str().unwrap().contains("retry"));
+    assert_eq!(
+        res.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("2")
+    );
+    assert_eq!(
+        order_doc(&app, &id).await.get_str("status").unwrap(),
+        "paid"
+    );
+    assert!(mails(&app, &id).await.is_empty());
+
+    // Once the database has aborted the orphan, the same request goes through.
+    orphan.abort_transaction().await.unwrap();
+    admin(&app, &id, "ship", ship_body()).await.ok();
+    assert_eq!(
+        order_doc(&app, &id).await.get_str("status").unwrap(),
+        "shipped"
+    );
+}
