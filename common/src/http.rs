@@ -62,7 +62,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let mut res = REQUEST_ID
         .scope(
             id,
-            async move { next.run(req).await }.instrument(span.clone()),
+            async move { as_problem(next.run(req).await) }.instrument(span.clone()),
         )
         .await;
     span.in_scope(|| {
@@ -74,6 +74,44 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     });
     res.headers_mut().insert(X_REQUEST_ID.clone(), header);
     res
+}
+
+/// axum's own rejections (a path parameter that is not UTF-8, an extractor's body limit)
+/// are plain text; the contract promises a problem document for every error, so they are
+/// rewritten here, inside the request's scope so they carry its id.
+fn as_problem(res: Response) -> Response {
+    let status = res.status();
+    let plain = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"));
+    if !plain || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let (code, detail) = match status.as_u16() {
+        404 => ("ROUTE_NOT_FOUND", "No such route"),
+        405 => (
+            "METHOD_NOT_ALLOWED",
+            "This route does not accept that method",
+        ),
+        413 => return Error::payload_too_large().into_response(),
+        415 => (
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Send the body as application/json",
+        ),
+        500..=599 => (
+            "INTERNAL",
+            "Something went wrong on our side; it has been logged",
+        ),
+        _ => ("BAD_REQUEST", "The request is malformed"),
+    };
+    tracing::info!(
+        status = status.as_u16(),
+        code,
+        "framework rejection rewritten as a problem"
+    );
+    Error::problem(status, code, detail).into_response()
 }
 
 async fn fallback() -> Error {
@@ -118,6 +156,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid_json("A JSON body is required"));
     }
+    // serde_json fills a struct from an array too, by field position: `["<id>", 2]` would
+    // pass for `{"productId": "<id>", "quantity": 2}`. Named fields are the contract, so a
+    // struct payload must arrive as an object.
+    if wants_object::<T>() && bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(not_json(&e));
+        }
+        return Err(Error::field("body", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -132,14 +179,60 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
                         clean_serde_message(&inner),
                     )]))
                 }
-                _ => Err(Error::invalid_json(format!(
-                    "The body is not valid JSON (line {}, column {})",
-                    inner.line(),
-                    inner.column()
-                ))),
+                _ => Err(not_json(&inner)),
             }
         }
     }
+}
+
+fn not_json(e: &serde_json::Error) -> Error {
+    Error::invalid_json(format!(
+        "The body is not valid JSON (line {}, column {})",
+        e.line(),
+        e.column()
+    ))
+}
+
+/// Whether `T` reads itself from a JSON object (a struct or a map), found by asking it to
+/// deserialise from a probe that only records what it was asked for.
+fn wants_object<T: DeserializeOwned>() -> bool {
+    use serde::de::{self, value::Error as ProbeError, Visitor};
+    use std::cell::Cell;
+
+    struct Probe<'a>(&'a Cell<bool>);
+
+    impl<'de> de::Deserializer<'de> for Probe<'_> {
+        type Error = ProbeError;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
+            Err(de::Error::custom("probe"))
+        }
+
+        fn deserialize_map<V: Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
+            self.0.set(true);
+            Err(de::Error::custom("probe"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, ProbeError> {
+            self.0.set(true);
+            Err(de::Error::custom("probe"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct enum
+            identifier ignored_any
+        }
+    }
+
+    let asked = Cell::new(false);
+    let _ = T::deserialize(Probe(&asked));
+    asked.get()
 }
 
 /// serde's messages are good but end in " at line 1 column 17", which belongs to no field.

@@ -1,7 +1,7 @@
 //! `payments-webhook`: PhonePe's server-to-server callbacks. Authenticated by PhonePe's
 //! header scheme, idempotent, and quick: PhonePe expects an answer within seconds.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
@@ -41,7 +41,7 @@ pub fn router(services: &Services) -> Router {
 async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<axum::Json<Value>> {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
     // With no credentials configured nothing can be verified, so nothing is accepted.
@@ -55,9 +55,11 @@ async fn webhook(
         tracing::warn!("webhook with a wrong or missing Authorization header refused");
         return Err(Error::unauthenticated("Invalid webhook credentials"));
     }
-    if body.len() > common::http::MAX_BODY_BYTES {
-        return Err(Error::payload_too_large());
-    }
+    // Read only once the caller is known, and never past the limit: the `Bytes` extractor
+    // buffered up to 2 MB for anyone and answered a larger body with a plain-text 413.
+    let body = axum::body::to_bytes(body, common::http::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| Error::payload_too_large())?;
     let parsed: WebhookBody = serde_json::from_slice(&body).map_err(|e| {
         tracing::warn!(error = %e, "unparseable webhook body");
         Error::invalid_json("The webhook body is not a PhonePe callback")
