@@ -15,3 +15,4 @@ mod orders;
 mod payments;
 mod products;
 mod routes;
+mod security;
