@@ -16,11 +16,17 @@ dev: ## run DB, SES emulator, PhonePe simulator and every route on 127.0.0.1:$$P
 test: ## everything CI runs: fmt, clippy, all tests against a throw-away SecantusDB, cfn-lint
 	@scripts/test.sh
 
+fuzz: ## Schemathesis against openapi.yaml on a throw-away stack (FUZZ_EXAMPLES=100); writes bench/fuzz.md
+	@scripts/fuzz.sh
+
 seed: ## (re)load the demo catalog and coupons into $$MONGODB_URI
 	@source scripts/env.sh && cargo build --quiet -p dev-server && $$CARGO_TARGET_DIR/debug/pitalya-dev seed
 
 token: ## print a dev session token: make token USER=user_123 [ADMIN=1] [EMAIL=a@b.c]
 	@scripts/token.sh "$(USER)" "$(ADMIN)" "$(EMAIL)"
+
+prove: ## invariant suite: concurrent shoppers, webhook chaos, SIGKILLed API; writes bench/prove.md
+	@scripts/prove.sh
 
 lint: ## fmt check, clippy, cfn-lint
 	cargo fmt --all -- --check
@@ -38,4 +44,7 @@ events: ## regenerate events/*.json from scripts/gen-events.py
 lambda-build: tools ## release arm64 build of every function, as Lambda runs them (cargo lambda + zig)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/cargo-lambda lambda build --release --arm64 --workspace --exclude dev-server --exclude phonepe-sim
 
-.PHONY: help tools dev test seed token lint events lambda-build
+bench: tools ## release-build and measure cold start, latency, memory, zip size and load; writes bench/results.md
+	@scripts/bench.sh
+
+.PHONY: help tools dev test fuzz seed token prove lint events lambda-build bench

@@ -42,9 +42,13 @@ stack_up() {
   wait_port "$sim_port" 30
   export SIM_URL="http://127.0.0.1:$sim_port" PHONEPE_PG_URL="http://127.0.0.1:$sim_port" PHONEPE_OAUTH_URL="http://127.0.0.1:$sim_port"
   LOG_FORMAT=text RUST_LOG=warn "$bin/pitalya-dev" seed >/dev/null
-  JOBS_INTERVAL_SECS="${JOBS_INTERVAL_SECS:-2}" LOG_FORMAT=text "$bin/pitalya-dev" serve >"$STACK_LOGS/api.log" 2>&1 &
-  STACK_PIDS+=($!)
-  wait_port "$PORT" 60
+  export JOBS_INTERVAL_SECS="${JOBS_INTERVAL_SECS:-2}"
+  # STACK_NO_API=1 leaves the API server to the caller (prove kills and restarts it).
+  if [ -z "${STACK_NO_API:-}" ]; then
+    LOG_FORMAT=text "$bin/pitalya-dev" serve >"$STACK_LOGS/api.log" 2>&1 &
+    STACK_PIDS+=($!)
+    wait_port "$PORT" 60
+  fi
   CUSTOMER_TOKEN=$("$bin/pitalya-dev" token --user "user_stack_$RANDOM" --email shopper@example.com --key "$DEV_KEY_DIR/private.pem")
   ADMIN_TOKEN=$("$bin/pitalya-dev" token --user user_stack_owner --admin --key "$DEV_KEY_DIR/private.pem")
   export CUSTOMER_TOKEN ADMIN_TOKEN
