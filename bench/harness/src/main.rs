@@ -1,0 +1,69 @@
+//! `pitalya-bench lambda | load`: the measuring half of `make bench` (scripts/bench.sh
+//! builds, starts the stack and assembles bench/results.md around what this prints).
+//!
+//! * `lambda` runs each function binary under a local Lambda runtime API (`stub`), with its
+//!   MongoDB traffic passing through a timing proxy (`proxy`), and reports init time, the
+//!   first invocation, warm latency, how much of it the database took, and peak RSS.
+//! * `load` drives the local stack and the bare handler (`bench/bare`) with the same
+//!   requests and compares throughput.
+
+mod lambda;
+mod load;
+mod proxy;
+mod stats;
+mod stub;
+mod world;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: pitalya-bench lambda --bins DIR --events DIR --out FILE [--cold N] [--warm N] [--only NAME,..]\n       \
+         pitalya-bench load --api URL --bare URL --out FILE [--reads N] [--writes N] [--checkouts N] [--concurrency N]"
+    );
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |name: &str, default: usize| -> usize {
+        arg(&args, name)
+            .map(|v| v.parse().unwrap_or_else(|_| usage()))
+            .unwrap_or(default)
+    };
+    let need = |name: &str| arg(&args, name).unwrap_or_else(|| usage());
+    match args.first().map(String::as_str) {
+        Some("lambda") => {
+            let opts = lambda::Options {
+                bins: need("--bins").into(),
+                events: need("--events").into(),
+                cold: num("--cold", 10),
+                warm: num("--warm", 500),
+                only: arg(&args, "--only")
+                    .map(|s| s.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default(),
+            };
+            let md = lambda::run(&opts).await?;
+            std::fs::write(need("--out"), md)?;
+        }
+        Some("load") => {
+            let opts = load::Options {
+                api: need("--api"),
+                bare: need("--bare"),
+                reads: num("--reads", 4000),
+                writes: num("--writes", 3000),
+                checkouts: num("--checkouts", 600),
+                concurrency: num("--concurrency", 16),
+            };
+            let md = load::run(&opts).await?;
+            std::fs::write(need("--out"), md)?;
+        }
+        _ => usage(),
+    }
+    Ok(())
+}
