@@ -26,7 +26,103 @@ pub async fn run_once(services: &Services) -> Value {
     let refunds = drive_refunds(services).await;
     let expiry = expire_unpaid_orders(services).await;
     let mail = deliver_mail(services).await;
-    json!({ "ok": true, "reconciliation": reconciliation, "refunds": refunds, "expiry": expiry, "mail": mail })
+    let backlog = match measure_backlog(services).await {
+        Ok(b) => {
+            // Only a real Lambda has CloudWatch behind its stdout; the dev server's loop
+            // would just print the line every few seconds.
+            if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+                b.publish();
+            }
+            json!(b)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not measure the backlog");
+            json!("unavailable")
+        }
+    };
+    json!({ "ok": true, "reconciliation": reconciliation, "refunds": refunds, "expiry": expiry, "mail": mail, "backlog": backlog })
+}
+
+/// Work that should have been done by now. Every field is zero on a healthy shop; the
+/// template's alarms fire when one stays above zero, which is how on-call learns that mail,
+/// reconciliation or refunds are stuck even when no single run failed.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Backlog {
+    /// Mails still queued 15 minutes after they were queued.
+    pub mail_backlog: u64,
+    /// Mails given up on (bad address, unverified sender, too many attempts).
+    pub mail_failed: u64,
+    /// Payment attempts still open two hours on: PhonePe links last an hour at most, so
+    /// reconciliation is not getting answers.
+    pub payments_unresolved: u64,
+    /// Refunds (cancelled paid orders, extra charges) not finished within an hour.
+    pub refunds_overdue: u64,
+}
+
+pub async fn measure_backlog(services: &Services) -> common::Result<Backlog> {
+    use common::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS};
+    let db = &services.db;
+    let ago = |mins: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - mins * 60_000);
+    let count =
+        |coll: &'static str, filter| async move { db.docs(coll).count_documents(filter).await };
+    Ok(Backlog {
+        mail_backlog: count(
+            MAIL_OUTBOX,
+            doc! { "status": { "$in": ["pending", "sending"] }, "createdAt": { "$lt": ago(15) } },
+        )
+        .await?,
+        mail_failed: count(MAIL_OUTBOX, doc! { "status": "failed" }).await?,
+        payments_unresolved: count(
+            PAYMENT_ATTEMPTS,
+            doc! { "state": { "$in": ["creating", "pending"] }, "createdAt": { "$lt": ago(120) } },
+        )
+        .await?,
+        refunds_overdue: count(
+            ORDERS,
+            doc! { "payment.status": "refund_pending", "updatedAt": { "$lt": ago(60) } },
+        )
+        .await?
+            + count(
+                PAYMENT_ATTEMPTS,
+                doc! { "state": "refund_pending", "completedAt": { "$lt": ago(60) } },
+            )
+            .await?,
+    })
+}
+
+impl Backlog {
+    /// One CloudWatch embedded-metric-format line on stdout: CloudWatch Logs turns it into
+    /// metrics in the `Pitalya` namespace without any extra permission or API call. Written
+    /// raw, not through `tracing`, because EMF must be the whole log line.
+    pub fn publish(&self) {
+        println!("{}", self.emf(DateTime::now().timestamp_millis()));
+    }
+
+    pub fn emf(&self, timestamp_ms: i64) -> Value {
+        let names = [
+            "MailBacklog",
+            "MailFailed",
+            "PaymentsUnresolved",
+            "RefundsOverdue",
+        ];
+        let mut line = json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": "Pitalya",
+                    "Dimensions": [[]],
+                    "Metrics": names.iter().map(|n| json!({ "Name": n, "Unit": "Count" })).collect::<Vec<_>>(),
+                }],
+            },
+        });
+        if let (Value::Object(out), Ok(Value::Object(values))) =
+            (&mut line, serde_json::to_value(self))
+        {
+            out.extend(values);
+        }
+        line
+    }
 }
 
 /// Step: send what the mail outbox has due (first attempts that the API could not finish,

@@ -158,3 +158,63 @@ async fn the_scheduled_run_reports_the_expiry_step() {
     assert_eq!(status(&app, &id).await, "cancelled");
     assert_eq!(stock(&app, urli).await, 5);
 }
+
+/// The backlog metrics behind the template's alarms: zero on a healthy shop, and each kind of
+/// stuck work counted once it is older than its grace period (fresh work is not counted).
+#[tokio::test]
+async fn the_backlog_counts_only_work_that_is_overdue() {
+    let app = TestApp::spawn().await;
+    let healthy = jobs::measure_backlog(&app.services).await.unwrap();
+    assert_eq!(healthy, jobs::Backlog::default());
+
+    let mins_ago = |m: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - m * 60_000);
+    let db = app.db();
+    let outbox = db.collection::<Document>("mail_outbox");
+    let attempts = db.collection::<Document>("payment_attempts");
+    let order = ObjectId::new();
+    outbox
+        .insert_many([
+            doc! { "orderId": order, "event": "order_placed", "status": "pending", "createdAt": mins_ago(20) },
+            doc! { "orderId": order, "event": "payment_success", "status": "pending", "createdAt": mins_ago(1) },
+            doc! { "orderId": order, "event": "order_shipped", "status": "failed", "createdAt": mins_ago(1) },
+        ])
+        .await
+        .unwrap();
+    attempts
+        .insert_many([
+            doc! { "merchantOrderId": "PIT-old", "orderId": order, "state": "pending", "createdAt": mins_ago(180) },
+            doc! { "merchantOrderId": "PIT-new", "orderId": order, "state": "pending", "createdAt": mins_ago(5) },
+            doc! { "merchantOrderId": "PIT-extra", "orderId": order, "state": "refund_pending", "createdAt": mins_ago(200), "completedAt": mins_ago(90) },
+        ])
+        .await
+        .unwrap();
+    db.collection::<Document>("orders")
+        .insert_one(doc! { "payment": { "status": "refund_pending" }, "status": "cancelled", "updatedAt": mins_ago(61) })
+        .await
+        .unwrap();
+
+    let backlog = jobs::measure_backlog(&app.services).await.unwrap();
+    assert_eq!(
+        backlog,
+        jobs::Backlog {
+            mail_backlog: 1,
+            mail_failed: 1,
+            payments_unresolved: 1,
+            refunds_overdue: 2,
+        }
+    );
+    // The EMF line CloudWatch turns into the alarmed metrics.
+    let emf = backlog.emf(1_700_000_000_000);
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Pitalya");
+    let names: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    for name in &names {
+        assert!(emf[*name].is_u64(), "{name} has no value in {emf}");
+    }
+    assert_eq!(emf["RefundsOverdue"], 2);
+    assert_eq!(names.len(), 4);
+}
