@@ -41,10 +41,13 @@ mail-preview: ## render every mail template from sample data into target/mail-pr
 events: ## regenerate events/*.json from scripts/gen-events.py
 	python3 scripts/gen-events.py
 
+sam-build: ## sam validate --lint and sam build (offline, cargo-lambda build method) into .aws-sam/build
+	@scripts/sam-build.sh
+
 lambda-build: tools ## release arm64 build of every function, as Lambda runs them (cargo lambda + zig)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/cargo-lambda lambda build --release --arm64 --workspace --exclude dev-server --exclude phonepe-sim
 
 bench: tools ## release-build and measure cold start, latency, memory, zip size and load; writes bench/results.md
 	@scripts/bench.sh
 
-.PHONY: help tools dev test fuzz seed token prove lint events lambda-build bench
+.PHONY: help tools dev test fuzz seed token prove lint events lambda-build sam-build bench
