@@ -53,4 +53,7 @@ step "headless chromium: initiate -> PhonePe page -> Pay -> redirect -> paid"
 cargo build --quiet -p dev-server -p phonepe-sim
 "$ROOT/dev/browser-check/run.sh"
 
+step "schemathesis against openapi.yaml on the local stack (make fuzz, 10 examples per operation)"
+FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-10}" "$ROOT/scripts/fuzz.sh"
+
 echo; echo "make test: all green"
