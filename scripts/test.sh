@@ -56,4 +56,7 @@ cargo build --quiet -p dev-server -p phonepe-sim
 step "schemathesis against openapi.yaml on the local stack (make fuzz, 10 examples per operation)"
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-10}" "$ROOT/scripts/fuzz.sh"
 
+step "invariant suite, short form (make prove): concurrent shoppers, webhook chaos, SIGKILLed API"
+PROVE_SHORT=1 "$ROOT/scripts/prove.sh"
+
 echo; echo "make test: all green"
