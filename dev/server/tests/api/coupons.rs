@@ -169,6 +169,32 @@ async fn expired_coupons_are_refused() {
         .problem(422, "COUPON_EXPIRED");
 }
 
+/// A coupon whose expiry was typed into the database as text (Compass, mongosh) used to make
+/// apply-coupon answer 500; the text date is read like a real one.
+#[tokio::test]
+async fn a_coupon_expiry_stored_as_text_is_honoured() {
+    let (app, token) = app_with_cart("brass-pooja-thali-set", 2).await;
+    set_coupon(
+        &app,
+        "DIWALI20",
+        doc! { "expiresAt": "2030-11-01T00:00:00Z" },
+    )
+    .await;
+    assert_eq!(
+        apply(&app, &token, json!("DIWALI20")).await.ok()["discount"],
+        50_000
+    );
+    set_coupon(
+        &app,
+        "DIWALI20",
+        doc! { "expiresAt": "2020-11-01T00:00:00Z" },
+    )
+    .await;
+    apply(&app, &token, json!("DIWALI20"))
+        .await
+        .problem(422, "COUPON_EXPIRED");
+}
+
 #[tokio::test]
 async fn used_up_coupons_are_exhausted() {
     let (app, token) = app_with_cart("kuber-brass-urli", 1).await;
