@@ -4,12 +4,17 @@
 //! Every send goes through a lease on its outbox entry: an atomic `find_one_and_update` moves
 //! it from `pending` (and due) to `sending` with `leaseUntil = now + 60 s` and a fresh
 //! `leaseToken`, and the outcome is written back only by the holder of that token. Two `jobs`
-//! runs, or a `jobs` run and an API call, therefore never send the same mail twice. A lease
-//! whose holder died (Lambda timeout, crash) expires and the entry is claimable again; SES has
-//! no idempotency key, so if the holder died after SES accepted the mail but before recording
-//! it, the mail goes out a second time. That window (one SES round trip plus one write, which
-//! is itself retried) is the only way a duplicate can happen, and it is preferred to losing
-//! the mail.
+//! runs, or a `jobs` run and an API call, therefore never send the same mail twice.
+//!
+//! A lease whose holder died (Lambda timeout, crash) expires. Right before calling SES the
+//! holder stamps the entry `dispatchedAt`, so an expired lease tells which side of the SES call
+//! the holder died on. Without the stamp, SES never saw the mail and the entry is claimable
+//! again. With it, SES may or may not have accepted the mail, and SES has no idempotency key to
+//! ask: sending again could mail the customer twice, which we never do, so the entry becomes
+//! `unconfirmed` instead, logged at error level and counted in the `MailFailed` metric (the
+//! `jobs` backlog, alarmed). On-call checks the SES sending history for the recipient and sets
+//! `status` back to `pending` if the mail did not go out. The invariant suite kills the server
+//! mid-send to keep this honest.
 //!
 //! Entries move `pending → sending → sent`, or back to `pending` with exponential backoff
 //! (30 s, 1 min, 2 min, … capped at 1 h) on throttling, 5xx, timeouts and network errors, or
@@ -212,9 +217,10 @@ impl Mailer {
         order_id: Option<ObjectId>,
     ) -> mongodb::error::Result<Option<Entry>> {
         let now = DateTime::now();
+        self.mark_unconfirmed(db, order_id, now).await?;
         let mut filter = doc! { "$or": [
             { "status": "pending", "nextAttemptAt": { "$lte": now } },
-            { "status": "sending", "leaseUntil": { "$lt": now } },
+            { "status": "sending", "leaseUntil": { "$lt": now }, "dispatchedAt": { "$exists": false } },
         ] };
         let sort = match order_id {
             Some(id) => {
@@ -238,6 +244,44 @@ impl Mailer {
             .sort(sort)
             .return_document(ReturnDocument::After)
             .await
+    }
+
+    /// Entries whose holder died between handing the mail to SES and recording the answer:
+    /// never sent again automatically (see the module docs).
+    async fn mark_unconfirmed(
+        &self,
+        db: &Db,
+        order_id: Option<ObjectId>,
+        now: DateTime,
+    ) -> mongodb::error::Result<()> {
+        let mut filter = doc! {
+            "status": "sending", "leaseUntil": { "$lt": now }, "dispatchedAt": { "$exists": true },
+        };
+        if let Some(id) = order_id {
+            filter.insert("orderId", id);
+        }
+        let outbox = db.docs(MAIL_OUTBOX);
+        while let Some(e) = outbox
+            .find_one_and_update(
+                filter.clone(),
+                doc! {
+                    "$set": {
+                        "status": "unconfirmed",
+                        "lastError": "the sender stopped after handing the mail to SES and before recording SES's answer",
+                        "failedAt": now,
+                    },
+                    "$unset": { "leaseUntil": "", "leaseToken": "" },
+                },
+            )
+            .await?
+        {
+            tracing::error!(
+                order_id = %e.get_object_id("orderId").map(|o| o.to_hex()).unwrap_or_default(),
+                event = e.get_str("event").unwrap_or_default(),
+                "mail may or may not have been sent; not resending (check SES, then set status to pending to resend)"
+            );
+        }
+        Ok(())
     }
 
     async fn process(&self, db: &Db, entry: Entry, deadline: Instant) -> Outcome {
@@ -278,6 +322,19 @@ impl Mailer {
             Ok(mail) => mail,
             Err(e) => return Finish::Fail(format!("render: {e}")),
         };
+        // Past this write a crash leaves the mail's fate unknown (see the module docs).
+        match db
+            .docs(MAIL_OUTBOX)
+            .update_one(
+                doc! { "_id": entry.id, "status": "sending", "leaseToken": &entry.lease_token },
+                doc! { "$set": { "dispatchedAt": DateTime::now() } },
+            )
+            .await
+        {
+            Ok(r) if r.matched_count == 1 => {}
+            Ok(_) => return Finish::Retry("lease lost before sending".into()),
+            Err(e) => return Finish::Retry(format!("mark dispatch: {e}")),
+        }
         let budget = deadline.saturating_duration_since(Instant::now());
         match self.ses.send(&order.email, &mail, budget).await {
             Ok(message_id) => Finish::Sent(message_id),
@@ -289,7 +346,7 @@ impl Mailer {
     /// Writes the outcome back, only if we still hold the lease.
     async fn finish(&self, db: &Db, entry: &Entry, finish: Finish) -> Outcome {
         let now = DateTime::now();
-        let lease = doc! { "leaseUntil": "", "leaseToken": "" };
+        let lease = doc! { "leaseUntil": "", "leaseToken": "", "dispatchedAt": "" };
         let (outcome, update) = match &finish {
             Finish::Sent(message_id) => (
                 Outcome::Sent,

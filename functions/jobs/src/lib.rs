@@ -51,7 +51,8 @@ pub async fn run_once(services: &Services) -> Value {
 pub struct Backlog {
     /// Mails still queued 15 minutes after they were queued.
     pub mail_backlog: u64,
-    /// Mails given up on (bad address, unverified sender, too many attempts).
+    /// Mails given up on (bad address, unverified sender, too many attempts) or whose sender
+    /// died mid-send (`unconfirmed`): each needs a human to look.
     pub mail_failed: u64,
     /// Payment attempts still open two hours on: PhonePe links last an hour at most, so
     /// reconciliation is not getting answers.
@@ -72,7 +73,11 @@ pub async fn measure_backlog(services: &Services) -> common::Result<Backlog> {
             doc! { "status": { "$in": ["pending", "sending"] }, "createdAt": { "$lt": ago(15) } },
         )
         .await?,
-        mail_failed: count(MAIL_OUTBOX, doc! { "status": "failed" }).await?,
+        mail_failed: count(
+            MAIL_OUTBOX,
+            doc! { "status": { "$in": ["failed", "unconfirmed"] } },
+        )
+        .await?,
         payments_unresolved: count(
             PAYMENT_ATTEMPTS,
             doc! { "state": { "$in": ["creating", "pending"] }, "createdAt": { "$lt": ago(120) } },

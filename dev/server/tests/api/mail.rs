@@ -610,6 +610,52 @@ async fn a_live_lease_is_respected_and_an_expired_one_is_taken_over() {
     assert_eq!(e.get_i32("attempts"), Ok(2));
 }
 
+/// Found by the invariant suite (SIGKILL during sends): a sender that died after handing the
+/// mail to SES left an expired lease, and the next run sent the mail again. Now the entry
+/// says which side of the SES call its holder died on, and the unknown side is never resent.
+#[tokio::test]
+async fn a_mail_whose_sender_died_mid_send_is_never_sent_twice() {
+    let app = app_with_moto().await;
+    let to = recipient();
+    let order = new_order(&to);
+    insert(&app, &order).await;
+    queue(&app, order.id, &[MailEvent::OrderPlaced]).await;
+    let db = &app.services.db;
+    // A real send, then the sender "dies" before recording it: the state a SIGKILL leaves.
+    assert_eq!(mailer(&app).deliver_due(db, 100).await.sent, 1);
+    let past = DateTime::from_millis(DateTime::now().timestamp_millis() - 1_000);
+    app.db()
+        .collection::<Document>(MAIL_OUTBOX)
+        .update_one(
+            doc! { "orderId": order.id },
+            doc! { "$set": { "status": "sending", "leaseToken": "dead-run", "leaseUntil": past, "dispatchedAt": past } },
+        )
+        .await
+        .unwrap();
+
+    let report = mailer(&app).deliver_due(db, 100).await;
+    mailer(&app).send_now(db, order.id).await;
+    assert_eq!(report.sent, 0);
+    assert_eq!(moto_messages(&to).await.len(), 1, "the mail went out twice");
+    let e = entry(&app, order.id, MailEvent::OrderPlaced).await;
+    assert_eq!(e.get_str("status"), Ok("unconfirmed"), "{e}");
+    assert!(!e.contains_key("leaseUntil"), "{e}");
+    // On-call's resend (status back to pending) goes through, once.
+    app.db()
+        .collection::<Document>(MAIL_OUTBOX)
+        .update_one(
+            doc! { "orderId": order.id },
+            doc! { "$set": { "status": "pending", "nextAttemptAt": past }, "$unset": { "dispatchedAt": "" } },
+        )
+        .await
+        .unwrap();
+    assert_eq!(mailer(&app).deliver_due(db, 100).await.sent, 1);
+    assert_eq!(moto_messages(&to).await.len(), 2);
+    let e = entry(&app, order.id, MailEvent::OrderPlaced).await;
+    assert_eq!(e.get_str("status"), Ok("sent"));
+    assert!(!e.contains_key("dispatchedAt"), "{e}");
+}
+
 #[tokio::test]
 async fn racing_drains_and_immediate_sends_deliver_each_mail_exactly_once_and_in_order() {
     let app = app_with_moto().await;
