@@ -57,7 +57,7 @@ echo "==> Lambda runtime measurements"
 
 echo "==> load: local stack vs bare handler"
 "$REL/pitalya-bench" load --api "$API_URL" --bare "http://127.0.0.1:$bare_port" --out "$WORK/load.md" \
-  --reads "${BENCH_READS:-4000}" --writes "${BENCH_WRITES:-3000}" --checkouts "${BENCH_CHECKOUTS:-600}" \
+  --reads "${BENCH_READS:-4000}" --writes "${BENCH_WRITES:-2000}" --checkouts "${BENCH_CHECKOUTS:-400}" \
   --concurrency "${BENCH_CONCURRENCY:-16}"
 
 echo "==> writing $OUT"

@@ -234,7 +234,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<String> {
     let _ = writeln!(
         s,
         "{} connections, closed loop; each scenario runs ours, bare, bare, ours (so drift in the \
-         database between runs falls on both) and the table pools both runs of each. Reads: {} \
+         database between runs falls on both; written collections are emptied before each run) and the table pools both runs of each. Reads: {} \
          requests per run; cart adds: {} per run (5 adds per shopper, each a different product); \
          checkouts: {} per run (one shopper each, cart filled beforehand with one item, items spread over the catalog).\n",
         opts.concurrency, opts.reads, opts.writes, opts.checkouts
@@ -260,6 +260,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<String> {
                     "bare"
                 }
             );
+            world.reset().await?;
             let reqs = requests(opts, &world, scenario, target, run).await?;
             let o = drive(reqs, opts.concurrency).await;
             let p = &mut pooled[target as usize];
