@@ -94,7 +94,7 @@ git diff --quiet HEAD -- common functions dev Cargo.toml Cargo.lock || commit="$
   echo "| memory | $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) |"
   echo "| kernel | $(uname -sr) |"
   echo "| rustc | $(rustc -V) |"
-  echo "| cargo-lambda | $("$VENV/bin/cargo-lambda" --version 2>/dev/null | head -1) |"
+  echo "| cargo-lambda | $("$VENV/bin/cargo-lambda" lambda --version 2>/dev/null | head -1) |"
   echo "| release profile | lto = fat, codegen-units = 1, panic = abort, strip = symbols, opt-level = 3 |"
   echo
   echo "## Lambda functions (x86_64 release binaries, local runtime API)"
