@@ -20,6 +20,14 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+/// The configuration sections this function reads at cold start: owner actions mail the
+/// customer right after their commit. `main.rs` and the tests use this one constant, so they
+/// cannot drift apart.
+pub const NEEDS: common::config::Needs = common::config::Needs {
+    phonepe: false,
+    mail: true,
+};
+
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/orders/{id}/ship"),

@@ -21,6 +21,10 @@ use mongodb::options::ReturnDocument;
 use serde::Deserialize;
 use std::ops::RangeInclusive;
 
+/// The configuration sections this function reads at cold start: carts need only the database
+/// and auth. `main.rs` and the tests use this one constant, so they cannot drift apart.
+pub const NEEDS: common::config::Needs = common::config::Needs::CORE;
+
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/cart"),

@@ -15,6 +15,11 @@ use common::{pricing, Error, Paise, Result};
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
 
+/// The configuration sections this function reads at cold start: pricing needs only the
+/// database and auth. `main.rs` and the tests use this one constant, so they cannot drift
+/// apart.
+pub const NEEDS: common::config::Needs = common::config::Needs::CORE;
+
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/checkout/apply-coupon")];
 

@@ -35,6 +35,14 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
+/// The configuration sections this function reads at cold start: checkout mails the "order
+/// placed" mail right after its commit. `main.rs` and the tests use this one constant, so they
+/// cannot drift apart.
+pub const NEEDS: common::config::Needs = common::config::Needs {
+    phonepe: false,
+    mail: true,
+};
+
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/orders/create"),

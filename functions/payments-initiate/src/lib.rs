@@ -18,6 +18,14 @@ use mongodb::bson::{doc, to_bson, DateTime};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The configuration sections this function reads at cold start: initiate calls PhonePe; its
+/// mail goes out from the webhook or jobs. `main.rs` and the tests use this one constant, so
+/// they cannot drift apart.
+pub const NEEDS: common::config::Needs = common::config::Needs {
+    phonepe: true,
+    mail: false,
+};
+
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
 

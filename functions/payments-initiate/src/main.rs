@@ -1,13 +1,10 @@
-use common::config::{Config, Needs};
+use common::config::Config;
 use common::services::Services;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     common::telemetry::init();
-    let config = Config::from_env(Needs {
-        phonepe: true,
-        mail: true,
-    })?;
+    let config = Config::from_env(payments_initiate::NEEDS)?;
     let services = Services::init(config).await?;
     common::http::run_lambda(common::http::finish(payments_initiate::router(&services))).await
 }

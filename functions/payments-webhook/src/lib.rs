@@ -13,6 +13,11 @@ use common::services::Services;
 use common::{Error, Result};
 use serde_json::{json, Value};
 
+/// The configuration sections this function reads at cold start: the webhook checks PhonePe's
+/// callback credentials (the PhonePe section) and mails the confirmation. `main.rs` and the
+/// tests use this one constant, so they cannot drift apart.
+pub const NEEDS: common::config::Needs = common::config::Needs::ALL;
+
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/webhook")];
 

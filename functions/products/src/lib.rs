@@ -12,6 +12,11 @@ use common::{Error, Result};
 use futures::TryStreamExt;
 use mongodb::bson::doc;
 
+/// The configuration sections this function reads at cold start: the catalog needs only the
+/// database and auth. `main.rs` and the tests use this one constant, so they cannot drift
+/// apart.
+pub const NEEDS: common::config::Needs = common::config::Needs::CORE;
+
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/products"),
