@@ -98,7 +98,10 @@ impl Ses {
 
 fn timeouts(total: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT.min(total))
+        // Always the same value: the SDK keeps one HTTP client (and connection pool) per
+        // distinct connect timeout, so a per-call value leaked a client per mail. The
+        // operation timeouts below still cap the whole call at `total`.
+        .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(total)
         .operation_timeout(total)
         .build()
