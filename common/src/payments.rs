@@ -399,16 +399,7 @@ pub async fn process_extra_charge_refunds(db: &Db, phonepe: &PhonePe, limit: i64
             Ok(s) => {
                 apply_refund_state(db, &refund_id, &s.state).await?;
             }
-            Err(e)
-                if e.is_unknown_order()
-                    || matches!(
-                        e,
-                        PhonePeError::Api {
-                            status: 400 | 404,
-                            ..
-                        }
-                    ) =>
-            {
+            Err(e) if e.is_unknown_refund() => {
                 db.docs(PAYMENT_ATTEMPTS)
                     .update_one(
                         doc! { "_id": id, "merchantRefundId": &refund_id, "state": "refund_pending" },
@@ -500,16 +491,7 @@ pub async fn process_refunds(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<V
                     completed.push(order.id);
                 }
             }
-            Err(e)
-                if e.is_unknown_order()
-                    || matches!(
-                        e,
-                        PhonePeError::Api {
-                            status: 400 | 404,
-                            ..
-                        }
-                    ) =>
-            {
+            Err(e) if e.is_unknown_refund() => {
                 // PhonePe never registered this refund (e.g. we crashed before calling it):
                 // forget the id so the next run requests a fresh refund.
                 db.docs(ORDERS)

@@ -32,6 +32,19 @@ impl PhonePeError {
     pub fn is_unknown_order(&self) -> bool {
         matches!(self, PhonePeError::Api { code, .. } if code == "MERCHANT_ORDER_MAPPING_NOT_FOUND")
     }
+
+    /// A refund-status answer meaning PhonePe never registered the refund (we crashed before
+    /// asking for it, or it refused it): the refund id can be forgotten and a fresh one used.
+    pub fn is_unknown_refund(&self) -> bool {
+        self.is_unknown_order()
+            || matches!(
+                self,
+                PhonePeError::Api {
+                    status: 400 | 404,
+                    ..
+                }
+            )
+    }
 }
 
 impl From<reqwest::Error> for PhonePeError {
