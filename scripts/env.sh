@@ -54,3 +54,15 @@ ensure_dev_keys() {
     export CLERK_JWT_KEY
   fi
 }
+
+# Installs the pinned requirements file $2 into the virtualenv $1 when the venv is missing or
+# the file changed since the last install; a no-op otherwise.
+ensure_venv() {
+  local venv=$1 requirements=$2 stamp="$1/.installed"
+  if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ]; then
+    echo "==> installing $(basename "$requirements") into $(basename "$venv")"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    touch "$stamp"
+  fi
+}

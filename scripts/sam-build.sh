@@ -8,13 +8,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 SAM_VENV="$ROOT/.venv-sam"
-stamp="$SAM_VENV/.installed"
-if [ ! -f "$stamp" ] || [ "$ROOT/requirements-deploy.txt" -nt "$stamp" ]; then
-  echo "==> installing the SAM CLI into .venv-sam"
-  [ -x "$SAM_VENV/bin/python" ] || python3 -m venv "$SAM_VENV"
-  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-deploy.txt"
-  touch "$stamp"
-fi
+ensure_venv "$SAM_VENV" "$ROOT/requirements-deploy.txt"
 
 export SAM_CLI_TELEMETRY=0 PATH="$VENV/bin:$PATH"
 # Credentials are not needed to validate or build; a region is.

@@ -14,10 +14,4 @@ if command -v rustup >/dev/null; then
   done
 fi
 
-stamp="$VENV/.installed"
-if [ ! -f "$stamp" ] || [ "$ROOT/requirements-dev.txt" -nt "$stamp" ]; then
-  echo "==> installing Python dev tools into .venv"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
-  touch "$stamp"
-fi
+ensure_venv "$VENV" "$ROOT/requirements-dev.txt"
