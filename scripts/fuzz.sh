@@ -7,6 +7,8 @@
 #   FUZZ_EXAMPLES  test cases per operation in the fuzzing phase (default 100; CI runs 10)
 #   FUZZ_SEED      replay a run (every run's seed is printed and recorded in bench/fuzz.md)
 #   FUZZ_SPEC      the spec to hold the API to (default openapi.yaml)
+#   FUZZ_REPORT    where the summary goes (default bench/fuzz.md; CI's short run writes
+#                  under target/ so the committed full run is not replaced)
 #   FUZZ_WORKERS   concurrent workers (default 1: Python 3.11's ast.parse, which Hypothesis
 #                  calls while describing strategies, is not thread-safe)
 set -euo pipefail
@@ -50,7 +52,7 @@ cp "$STACK_LOGS/api.log" "$out/api.log" 2>/dev/null || true
 if [ "$status" -ne 0 ]; then cat "$out/schemathesis.log"; else sed -n '/= SUMMARY =/,$p' "$out/schemathesis.log"; fi
 
 # bench/fuzz.md: this run's numbers, then the hand-kept sections of the previous file.
-"$VENV/bin/python" - "$out" "$examples" "$elapsed" "$status" "$checks" "$ROOT/bench/fuzz.md" <<'PY'
+"$VENV/bin/python" - "$out" "$examples" "$elapsed" "$status" "$checks" "${FUZZ_REPORT:-$ROOT/bench/fuzz.md}" <<'PY'
 import collections, datetime, json, os, re, sys
 
 out, examples, elapsed, status, checks, target = sys.argv[1:7]

@@ -54,7 +54,7 @@ cargo build --quiet -p dev-server -p phonepe-sim
 "$ROOT/dev/browser-check/run.sh"
 
 step "schemathesis against openapi.yaml on the local stack (make fuzz, 10 examples per operation)"
-FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-10}" "$ROOT/scripts/fuzz.sh"
+FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-10}" FUZZ_REPORT="$CARGO_TARGET_DIR/fuzz-short.md" "$ROOT/scripts/fuzz.sh"
 
 step "invariant suite, short form (make prove): concurrent shoppers, webhook chaos, SIGKILLed API"
 PROVE_SHORT=1 "$ROOT/scripts/prove.sh"
