@@ -503,7 +503,7 @@ class Run:
             if st == "sent" and delivered[key] != 1:
                 failures.append(f"mail {key[1]} for {key[0]} recorded as sent, SES has {delivered[key]}")
             if st == "unconfirmed":
-                # The sender died mid-send; on-call is alarmed and decides. Count how it ended.
+                # The sender died mid-send or SES never answered; on-call is alarmed and decides.
                 self.stats.add("mails_unconfirmed")
                 self.stats.add("mails_unconfirmed_that_went_out", delivered[key])
         for oid, o in by_id.items():
@@ -607,8 +607,9 @@ def main():
                  f"{k[14:]} {v}" for k, v in sorted(c.items()) if k.startswith("final_payment_")),
              f"- {c['orders_charged_twice_and_refunded']} orders were charged twice (two tabs) "
              f"and had the extra charge refunded; {c['mails_sent']} mails sent, "
-             f"{c['mails_unconfirmed']} left unconfirmed for on-call because the server was killed "
-             f"mid-send ({c['mails_unconfirmed_that_went_out']} of those had reached SES, none twice)",
+             f"{c['mails_unconfirmed']} left unconfirmed for on-call (server killed mid-send, or SES "
+             f"too slow to answer; {c['mails_unconfirmed_that_went_out']} of those had reached SES, "
+             f"none twice)",
              "- refusals seen: " + (", ".join(
                  f"{k[15:]} {v}" for k, v in sorted(c.items()) if k.startswith("create_refused_"))
                  or "none"),

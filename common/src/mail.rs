@@ -11,13 +11,13 @@
 //! the holder died on. Without the stamp, SES never saw the mail and the entry is claimable
 //! again. With it, SES may or may not have accepted the mail, and SES has no idempotency key to
 //! ask: sending again could mail the customer twice, which we never do, so the entry becomes
-//! `unconfirmed` instead, logged at error level and counted in the `MailFailed` metric (the
+//! `unconfirmed` instead (as it does when SES does not answer a sent request in time), logged at error level and counted in the `MailFailed` metric (the
 //! `jobs` backlog, alarmed). On-call checks the SES sending history for the recipient and sets
 //! `status` back to `pending` if the mail did not go out. The invariant suite kills the server
 //! mid-send to keep this honest.
 //!
 //! Entries move `pending → sending → sent`, or back to `pending` with exponential backoff
-//! (30 s, 1 min, 2 min, … capped at 1 h) on throttling, 5xx, timeouts and network errors, or
+//! (30 s, 1 min, 2 min, … capped at 1 h) on throttling, 5xx and requests that never left, or
 //! to `failed` on a permanent SES rejection or after `MAX_ATTEMPTS` (logged at error level:
 //! the owner has to look). To resend a failed mail, set its `status` back to `pending`.
 //!
@@ -130,6 +130,8 @@ enum Finish {
     Sent(String),
     Retry(String),
     Fail(String),
+    /// SES may or may not have taken it: never retried automatically (see the module docs).
+    Unconfirmed(String),
     Skip(&'static str),
     Defer(DateTime),
 }
@@ -340,6 +342,7 @@ impl Mailer {
             Ok(message_id) => Finish::Sent(message_id),
             Err(SendError::Permanent(e)) => Finish::Fail(e),
             Err(SendError::Transient(e)) => Finish::Retry(e),
+            Err(SendError::Unknown(e)) => Finish::Unconfirmed(e),
         }
     }
 
@@ -370,6 +373,13 @@ impl Mailer {
                 Outcome::Failed,
                 doc! {
                     "$set": { "status": "failed", "lastError": error, "failedAt": now },
+                    "$unset": lease,
+                },
+            ),
+            Finish::Unconfirmed(error) => (
+                Outcome::Failed,
+                doc! {
+                    "$set": { "status": "unconfirmed", "lastError": error, "failedAt": now },
                     "$unset": lease,
                 },
             ),
@@ -423,6 +433,10 @@ impl Mailer {
             (Finish::Retry(error) | Finish::Fail(error), _) => tracing::error!(
                 %order_id, event, attempts, error = %error,
                 "mail failed for good; the customer was not told (set status to pending to resend)"
+            ),
+            (Finish::Unconfirmed(error), _) => tracing::error!(
+                %order_id, event, attempts, error = %error,
+                "mail may or may not have been sent; not resending (check SES, then set status to pending to resend)"
             ),
             (Finish::Skip(reason), _) => tracing::info!(%order_id, event, reason, "mail skipped"),
             (Finish::Defer(_), _) => {

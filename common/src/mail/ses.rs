@@ -19,8 +19,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) enum SendError {
     /// SES will never accept this mail as it stands (unverified sender, bad address...).
     Permanent(String),
-    /// Worth trying again later (throttling, 5xx, timeouts, network).
+    /// Worth trying again later: SES answered with throttling or a 5xx, or the request never
+    /// left (connection refused, DNS).
     Transient(String),
+    /// The request went out and no answer came back (a timeout): SES may have accepted the
+    /// mail, so sending it again could mail the customer twice.
+    Unknown(String),
 }
 
 pub(crate) struct Ses {
@@ -123,7 +127,12 @@ where
                 SendError::Transient(text)
             }
         }
-        SdkError::TimeoutError(_) => SendError::Transient("timed out".into()),
+        SdkError::TimeoutError(_) => {
+            SendError::Unknown("SES did not answer in time; it may have accepted the mail".into())
+        }
+        SdkError::ResponseError(_) => SendError::Unknown(
+            "SES's answer could not be read; it may have accepted the mail".into(),
+        ),
         // Display of these is terse ("dispatch failure"); the source says what happened.
         other => SendError::Transient(format!(
             "{other}: {}",
