@@ -116,7 +116,8 @@ pub async fn order_doc(app: &TestApp, id: ObjectId) -> Document {
         .unwrap()
 }
 
-async fn mails(app: &TestApp, id: ObjectId, event: &str) -> u64 {
+/// How many outbox entries `event` has for order `id` (0 or 1: the outbox key is unique).
+pub async fn mails(app: &TestApp, id: ObjectId, event: &str) -> u64 {
     app.db()
         .collection::<Document>(MAIL_OUTBOX)
         .count_documents(doc! { "orderId": id, "event": event })

@@ -4,12 +4,12 @@
 //! are too big or too deep. Every cell asserts the exact status and problem `code`.
 
 use crate::orders::{fill_cart, order_body, product};
-use crate::payments::{app_with_sim, initiate, insert_order, order_doc};
+use crate::payments::{app_with_sim, initiate, insert_order, mails, order_doc};
 use crate::support::{
     spec, Resp, TestApp, ISSUER, KID, OTHER_PRIVATE_PEM, PRIVATE_PEM, PUBLIC_PEM,
 };
 use base64::Engine;
-use common::db::{MAIL_OUTBOX, ORDERS};
+use common::db::ORDERS;
 use common::http::MAX_BODY_BYTES;
 use dev_server::token;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -129,14 +129,6 @@ async fn status_of(app: &TestApp, id: ObjectId) -> String {
         .get_str("status")
         .unwrap()
         .to_owned()
-}
-
-async fn mails(app: &TestApp, id: ObjectId, event: &str) -> u64 {
-    app.db()
-        .collection::<Document>(MAIL_OUTBOX)
-        .count_documents(doc! { "orderId": id, "event": event })
-        .await
-        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
