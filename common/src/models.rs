@@ -165,6 +165,22 @@ pub struct Payment {
     pub refunded_at: Option<DateTime>,
 }
 
+impl Payment {
+    /// A new order's payment: PhonePe, nothing paid yet.
+    pub fn pending() -> Payment {
+        Payment {
+            provider: "phonepe".into(),
+            status: PaymentStatus::Pending,
+            merchant_order_id: None,
+            transaction_id: None,
+            paid_at: None,
+            flag: None,
+            merchant_refund_id: None,
+            refunded_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Shipping {

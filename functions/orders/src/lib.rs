@@ -18,8 +18,7 @@ use common::error::FieldError;
 use common::http::{List, Page};
 use common::ids::OrderId;
 use common::models::{
-    now, Address, Coupon, Order, OrderItem, OrderView, Payment, PaymentStatus, Product, Shipping,
-    StatusChange,
+    now, Address, Coupon, Order, OrderItem, OrderView, Payment, Product, Shipping, StatusChange,
 };
 use common::order_state::OrderStatus;
 use common::orders::order_not_found;
@@ -503,16 +502,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
             at: t,
             note: None,
         }],
-        payment: Payment {
-            provider: "phonepe".into(),
-            status: PaymentStatus::Pending,
-            merchant_order_id: None,
-            transaction_id: None,
-            paid_at: None,
-            flag: None,
-            merchant_refund_id: None,
-            refunded_at: None,
-        },
+        payment: Payment::pending(),
         shipping: Shipping {
             address: req.checkout.address.clone(),
             carrier: None,

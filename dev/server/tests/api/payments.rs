@@ -3,7 +3,7 @@
 
 use crate::support::TestApp;
 use common::db::{MAIL_OUTBOX, ORDERS};
-use common::models::{Address, Order, OrderItem, Payment, PaymentStatus, Shipping, StatusChange};
+use common::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
 use common::order_state::OrderStatus;
 use common::payments::{self, Applied};
 use common::Paise;
@@ -69,16 +69,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
             at: now,
             note: None,
         }],
-        payment: Payment {
-            provider: "phonepe".into(),
-            status: PaymentStatus::Pending,
-            merchant_order_id: None,
-            transaction_id: None,
-            paid_at: None,
-            flag: None,
-            merchant_refund_id: None,
-            refunded_at: None,
-        },
+        payment: Payment::pending(),
         shipping: Shipping {
             address: Address {
                 name: "Asha Iyer".into(),
@@ -134,6 +125,14 @@ pub async fn initiate(app: &TestApp, user: &str, order: ObjectId) -> Value {
         )
         .await;
     res.ok().clone()
+}
+
+/// Initiates a payment and returns its PhonePe `merchantOrderId`.
+pub async fn initiate_mid(app: &TestApp, user: &str, order: ObjectId) -> String {
+    initiate(app, user, order).await["merchantOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn webhook_auth(sim: &SimHandle) -> String {
@@ -203,10 +202,7 @@ async fn duplicate_webhook_marks_order_paid_once() {
     let (app, sim) = app_with_sim().await;
     sim.update_switches(|s| s.drop_webhooks = true);
     let order = insert_order(&app, "user_dup", 59_900).await;
-    let mid = initiate(&app, "user_dup", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_dup", order).await;
     sim.complete_order(&mid, HookOptions::default())
         .await
         .unwrap();
@@ -265,10 +261,7 @@ async fn failed_after_completed_changes_nothing() {
     let (app, sim) = app_with_sim().await;
     sim.update_switches(|s| s.drop_webhooks = true);
     let order = insert_order(&app, "user_ooo", 59_900).await;
-    let mid = initiate(&app, "user_ooo", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_ooo", order).await;
     sim.complete_order(&mid, HookOptions::default())
         .await
         .unwrap();
@@ -311,10 +304,7 @@ async fn failed_after_completed_changes_nothing() {
 async fn a_failed_attempt_leaves_the_order_payable_and_a_retry_can_pay() {
     let (app, sim) = app_with_sim().await;
     let order = insert_order(&app, "user_retry", 59_900).await;
-    let first = initiate(&app, "user_retry", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = initiate_mid(&app, "user_retry", order).await;
     sim.fail_order(&first, HookOptions::default())
         .await
         .unwrap();
@@ -329,10 +319,7 @@ async fn a_failed_attempt_leaves_the_order_payable_and_a_retry_can_pay() {
         "failed"
     );
 
-    let second = initiate(&app, "user_retry", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = initiate_mid(&app, "user_retry", order).await;
     assert_ne!(first, second, "every attempt gets a fresh merchantOrderId");
     sim.complete_order(&second, HookOptions::default())
         .await
@@ -366,10 +353,7 @@ async fn webhooks_with_wrong_credentials_change_nothing() {
     let (app, sim) = app_with_sim().await;
     sim.update_switches(|s| s.drop_webhooks = true);
     let order = insert_order(&app, "user_forge", 59_900).await;
-    let mid = initiate(&app, "user_forge", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_forge", order).await;
     sim.complete_order(&mid, HookOptions::default())
         .await
         .unwrap();
@@ -454,10 +438,7 @@ async fn malformed_and_unknown_webhooks_are_answered_without_changes() {
 async fn amount_mismatch_is_flagged_and_never_paid() {
     let (app, sim) = app_with_sim().await;
     let order = insert_order(&app, "user_short", 129_900).await;
-    let mid = initiate(&app, "user_short", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_short", order).await;
     sim.complete_order(
         &mid,
         HookOptions {
@@ -495,10 +476,7 @@ async fn with_webhooks_dropped_reconciliation_marks_the_order_paid() {
     let (app, sim) = app_with_sim().await;
     sim.update_switches(|s| s.drop_webhooks = true);
     let order = insert_order(&app, "user_quiet", 59_900).await;
-    let mid = initiate(&app, "user_quiet", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_quiet", order).await;
     let phonepe = app.services.phonepe.clone().unwrap();
     // Still pending at PhonePe: rescheduled with backoff, nothing changes.
     make_due(&app).await;
@@ -530,10 +508,7 @@ async fn a_paid_order_is_never_expired_even_without_its_webhook() {
     let (app, sim) = app_with_sim().await;
     sim.update_switches(|s| s.drop_webhooks = true);
     let order = insert_order(&app, "user_late", 59_900).await;
-    let mid = initiate(&app, "user_late", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_late", order).await;
     sim.complete_order(&mid, HookOptions::default())
         .await
         .unwrap();
@@ -573,10 +548,7 @@ async fn a_paid_order_is_never_expired_even_without_its_webhook() {
 async fn a_cancelled_paid_order_ends_refunded() {
     let (app, sim) = app_with_sim().await;
     let order = insert_order(&app, "user_refund", 129_900).await;
-    let mid = initiate(&app, "user_refund", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_refund", order).await;
     sim.complete_order(&mid, HookOptions::default())
         .await
         .unwrap();
@@ -676,10 +648,7 @@ async fn initiate_refuses_what_cannot_be_paid() {
         "a provider error leaves the order payable"
     );
     sim.update_switches(|s| s.fail_api = None);
-    let mid = initiate(&app, "user_owner", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_owner", order).await;
     sim.complete_order(&mid, HookOptions::default())
         .await
         .unwrap();
@@ -731,10 +700,7 @@ async fn money_arriving_after_cancellation_is_refunded() {
     let (app, sim) = app_with_sim().await;
     sim.update_switches(|s| s.drop_webhooks = true);
     let order = insert_order(&app, "user_slow", 59_900).await;
-    let mid = initiate(&app, "user_slow", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, "user_slow", order).await;
     app.db()
         .collection::<Document>(ORDERS)
         .update_one(
@@ -788,14 +754,8 @@ async fn attempt_doc(app: &TestApp, merchant_order_id: &str) -> Document {
 async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
     let (app, sim) = app_with_sim().await;
     let order = insert_order(&app, "user_two_tabs", 79_900).await;
-    let first = initiate(&app, "user_two_tabs", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second = initiate(&app, "user_two_tabs", order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = initiate_mid(&app, "user_two_tabs", order).await;
+    let second = initiate_mid(&app, "user_two_tabs", order).await;
     assert_ne!(first, second);
     sim.complete_order(&first, HookOptions::default())
         .await

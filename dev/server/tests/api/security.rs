@@ -4,7 +4,7 @@
 //! are too big or too deep. Every cell asserts the exact status and problem `code`.
 
 use crate::orders::{fill_cart, order_body, product};
-use crate::payments::{app_with_sim, initiate, insert_order, mails, order_doc};
+use crate::payments::{app_with_sim, initiate_mid, insert_order, mails, order_doc};
 use crate::support::{
     spec, Resp, TestApp, ISSUER, KID, OTHER_PRIVATE_PEM, PRIVATE_PEM, PUBLIC_PEM,
 };
@@ -773,10 +773,7 @@ async fn hook() -> Hook {
     sim.update_switches(|s| s.drop_webhooks = true);
     let user = fresh_user("user_hook");
     let order = insert_order(&app, &user, 59_900).await;
-    let mid = initiate(&app, &user, order).await["merchantOrderId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mid = initiate_mid(&app, &user, order).await;
     let completed = json!({
         "event": "checkout.order.completed",
         "type": "CHECKOUT_ORDER_COMPLETED",
