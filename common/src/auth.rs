@@ -1,5 +1,5 @@
 //! Clerk session-token verification (RS256 JWTs), with no Clerk SDK and, with a PEM key,
-//! no network. See `shared/clerk.md` for the checks and why each is there.
+//! no network. See `docs/clerk.md` for the checks and the claims they expect.
 
 use crate::config::{ClerkConfig, ClerkKey};
 use crate::error::{Error, Result};

@@ -1,4 +1,4 @@
-//! PhonePe Standard Checkout v2 client over `reqwest` (see `shared/phonepe-v2.md`), and
+//! PhonePe Standard Checkout v2 client over `reqwest` (see `docs/phonepe.md`), and
 //! verification of PhonePe's webhook header.
 //!
 //! The OAuth token is cached across warm invocations and refreshed at half-life (the rule

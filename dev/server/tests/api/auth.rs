@@ -1,4 +1,4 @@
-//! Every token case `shared/clerk.md` lists, over HTTP, on a customer and an admin route.
+//! Every token case `docs/security.md` lists, over HTTP, on a customer and an admin route.
 
 use crate::support::{
     self, sign, spec, TestApp, ISSUER, JWKS, KID, OPS_ADMIN, OTHER_PRIVATE_PEM, PRIVATE_PEM,
