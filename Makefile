@@ -5,7 +5,7 @@ SHELL := /bin/bash
 USER_ID ?= $(or $(USER),user_demo_customer)
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/[$$][$$]/$$/g' | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 tools: ## install the pinned dev tools into .venv (only what is missing)
 	@scripts/tools.sh
