@@ -23,6 +23,7 @@ pub mod phonepe;
 pub mod pricing;
 pub mod rate_limit;
 pub mod services;
+pub mod tax;
 pub mod telemetry;
 
 pub use error::{Error, Result};
