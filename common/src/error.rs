@@ -143,11 +143,11 @@ impl Error {
         e
     }
 
-    pub fn not_implemented() -> Self {
+    pub fn unsupported_media_type() -> Self {
         Self::problem(
-            StatusCode::NOT_IMPLEMENTED,
-            "NOT_IMPLEMENTED",
-            "This route is not built yet",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Send the body as application/json",
         )
     }
 

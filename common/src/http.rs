@@ -96,10 +96,7 @@ fn as_problem(res: Response) -> Response {
             "This route does not accept that method",
         ),
         413 => return Error::payload_too_large().into_response(),
-        415 => (
-            "UNSUPPORTED_MEDIA_TYPE",
-            "Send the body as application/json",
-        ),
+        415 => return Error::unsupported_media_type().into_response(),
         500..=599 => (
             "INTERNAL",
             "Something went wrong on our side; it has been logged",
@@ -141,10 +138,58 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self> {
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| Error::payload_too_large())?;
-        parse_json(&bytes).map(Json)
+        parse_json(&json_body(req).await?).map(Json)
+    }
+}
+
+/// A body declared as JSON (or undeclared), read but not yet parsed: for handlers that must
+/// check their path first and may be sent no body at all.
+pub struct JsonBytes(axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self> {
+        json_body(req).await.map(JsonBytes)
+    }
+}
+
+impl JsonBytes {
+    /// An empty body means "no fields" (`T::default()`).
+    pub fn parse_optional<T: DeserializeOwned + Default>(&self) -> Result<T> {
+        if self.0.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        parse_json(&self.0)
+    }
+}
+
+/// The body's bytes, once its declared type says it is JSON. A body sent as `text/plain`,
+/// a form or XML was not written for this API, so guessing it is JSON would accept what the
+/// client did not mean; a missing type is let through because API Gateway may drop it.
+async fn json_body(req: Request) -> Result<axum::body::Bytes> {
+    if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
+        if !is_json_media_type(ct) {
+            return Err(Error::unsupported_media_type());
+        }
+    }
+    axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| Error::payload_too_large())
+}
+
+/// `application/json` or any `application/<x>+json`, parameters (`; charset=utf-8`) allowed.
+pub fn is_json_media_type(value: &HeaderValue) -> bool {
+    let Ok(s) = value.to_str() else { return false };
+    let essence = s
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", sub)) => sub == "json" || sub.ends_with("+json"),
+        _ => false,
     }
 }
 
@@ -165,21 +210,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         }
         return Err(Error::field("body", "must be a JSON object"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        // `{…}{"quantity":10}` is two documents; reading only the first would act on a
+        // body the client did not send as one.
+        Ok(v) => de.end().map(|()| v).map_err(|e| not_json(&e)),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
+            // A field error in the first of two documents is still a body that is not JSON.
+            let syntax = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).err();
             match inner.classify() {
-                serde_json::error::Category::Data => {
+                serde_json::error::Category::Data if syntax.is_none() => {
                     let field = if path == "." { "body".to_owned() } else { path };
                     Err(Error::validation(vec![FieldError::new(
                         field,
                         clean_serde_message(&inner),
                     )]))
                 }
-                _ => Err(not_json(&inner)),
+                _ => Err(not_json(syntax.as_ref().unwrap_or(&inner))),
             }
         }
     }
@@ -356,32 +405,4 @@ pub async fn run_lambda(router: Router) -> std::result::Result<(), lambda_http::
         .map_request(|req: lambda_http::Request| req.map(Body::new))
         .service(router);
     lambda_http::run(service).await
-}
-
-/// Answers every listed route with `501 NOT_IMPLEMENTED` until its issue lands — after the
-/// same authentication the real route will demand, so clients can already code against it.
-pub fn not_implemented(
-    routes: &[(&str, &str)],
-    auth: crate::auth::Auth,
-    admin_only: bool,
-) -> Router {
-    let router = routes.iter().fold(Router::new(), |r, (method, path)| {
-        let filter = match *method {
-            "GET" => axum::routing::MethodFilter::GET,
-            "POST" => axum::routing::MethodFilter::POST,
-            "DELETE" => axum::routing::MethodFilter::DELETE,
-            other => panic!("unsupported method {other}"),
-        };
-        let handler = if admin_only {
-            axum::routing::on(filter, |_: crate::auth::Admin| async {
-                Error::not_implemented()
-            })
-        } else {
-            axum::routing::on(filter, |_: crate::auth::User| async {
-                Error::not_implemented()
-            })
-        };
-        r.route(path, handler)
-    });
-    router.with_state(auth)
 }

@@ -2,13 +2,13 @@
 //! for admins and by direct invocation (IAM-protected) for the console and scripts, plus
 //! the catalog upserts used to seed and maintain products and coupons.
 
-use axum::body::Body;
 use axum::extract::{FromRef, Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use common::auth::{Admin, Auth};
 use common::catalog::{upsert_coupon, upsert_product, CouponInput, ProductInput};
 use common::error::FieldError;
+use common::http::JsonBytes;
 use common::ids::OrderId;
 use common::models::{Order, OrderView, ProductView};
 use common::order_state::OrderStatus;
@@ -241,17 +241,6 @@ pub async fn act(services: &Services, id: OrderId, action: OrderAction) -> Resul
     Ok(outcome.into_order())
 }
 
-/// A body that may be absent: empty means "no fields".
-async fn optional_json<T: DeserializeOwned + Default>(body: Body) -> Result<T> {
-    let bytes = axum::body::to_bytes(body, common::http::MAX_BODY_BYTES)
-        .await
-        .map_err(|_| Error::payload_too_large())?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    common::http::parse_json(&bytes)
-}
-
 async fn ship_http(
     State(services): State<Services>,
     _: Admin,
@@ -267,10 +256,10 @@ async fn pack_http(
     State(services): State<Services>,
     _: Admin,
     Path(id): Path<String>,
-    body: Body,
+    body: JsonBytes,
 ) -> Result<Json<OrderView>> {
     let id = OrderId::from_path(&id)?;
-    let NoInput {} = optional_json(body).await?;
+    let NoInput {} = body.parse_optional()?;
     Ok(Json(act(&services, id, OrderAction::Pack).await?.into()))
 }
 
@@ -278,10 +267,10 @@ async fn deliver_http(
     State(services): State<Services>,
     _: Admin,
     Path(id): Path<String>,
-    body: Body,
+    body: JsonBytes,
 ) -> Result<Json<OrderView>> {
     let id = OrderId::from_path(&id)?;
-    let NoInput {} = optional_json(body).await?;
+    let NoInput {} = body.parse_optional()?;
     Ok(Json(act(&services, id, OrderAction::Deliver).await?.into()))
 }
 
@@ -289,10 +278,10 @@ async fn cancel_http(
     State(services): State<Services>,
     _: Admin,
     Path(id): Path<String>,
-    body: Body,
+    body: JsonBytes,
 ) -> Result<Json<OrderView>> {
     let id = OrderId::from_path(&id)?;
-    let input: CancelInput = optional_json(body).await?;
+    let input: CancelInput = body.parse_optional()?;
     Ok(Json(
         act(&services, id, OrderAction::Cancel(input)).await?.into(),
     ))

@@ -6,6 +6,7 @@ mod support;
 mod admin_catalog;
 mod admin_orders;
 mod auth;
+mod bodies;
 mod cart;
 mod coupons;
 mod expiry;

@@ -21,7 +21,7 @@ fn value_after(line: &str, key: &str) -> Option<String> {
 }
 
 /// (function, METHOD, path) for every HttpApi event in the SAM template.
-fn template_routes() -> BTreeSet<(String, String, String)> {
+pub(crate) fn template_routes() -> BTreeSet<(String, String, String)> {
     let text = repo_file("template.yaml");
     let mut routes = BTreeSet::new();
     let mut function = String::new();
