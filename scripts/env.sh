@@ -1,5 +1,4 @@
-# Sourced by the Makefile's scripts: local defaults for every setting in CONTRACT.md's
-# configuration summary. Anything already set in the environment wins.
+# Sourced by the Makefile's scripts: local defaults for every setting in docs/configuration.md. Anything already set in the environment wins.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"

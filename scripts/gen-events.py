@@ -4,7 +4,7 @@ direct invocation. Run it after adding a route; the files are committed, and the
 lambda invoke` and `sam local invoke` all read them.
 
 Customer and admin events carry `Bearer DEV_TOKEN`; tests swap in a freshly minted token, and
-`make invoke` does the same with `make token`."""
+by hand you swap in one from `make token` (docs/lambda-local.md)."""
 import json, os
 
 ORDER = "6745f0c2a1b2c3d4e5f60718"
