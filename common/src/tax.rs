@@ -4,13 +4,17 @@
 
 mod compute;
 mod gstin;
+mod numbering;
 mod rate;
 mod state;
+mod words;
 
 pub use compute::{
     compute_tax, shipping_fee, split_discount, LineTax, OrderTax, ShippingTax, TaxError,
     TaxLineInput,
 };
 pub use gstin::{gstin_check_char, Gstin, GstinError};
+pub use numbering::{document_number, financial_year, DocumentPrefix};
 pub use rate::{GstRate, Hsn};
 pub use state::{gst_state_code, GstState, GstStateCode};
+pub use words::amount_in_words;
