@@ -1,6 +1,7 @@
 //! The local stack: every function's router on one port, exactly as `template.yaml` routes
 //! them, plus demo seeding and dev token minting. Tests build the same app.
 
+pub mod cors;
 pub mod seed;
 pub mod token;
 

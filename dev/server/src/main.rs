@@ -49,7 +49,12 @@ async fn serve() -> anyhow::Result<()> {
         .transpose()
         .context("PORT")?
         .unwrap_or(3000);
-    let app = dev_server::app(&services);
+    // `make dev` serves storefronts on any port by default, as the contract says.
+    let origins = dev_server::cors::AllowedOrigins::parse(
+        &std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_else(|_| "*".into()),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let app = dev_server::cors::allow(dev_server::app(&services), origins);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("bind 127.0.0.1:{port}"))?;
