@@ -15,6 +15,12 @@ pub const PAYMENT_ATTEMPTS: &str = "payment_attempts";
 pub const MAIL_OUTBOX: &str = "mail_outbox";
 pub const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
 pub const RATE_LIMITS: &str = "rate_limits";
+pub const META: &str = "meta";
+
+/// Bumped whenever `ensure_indexes` changes: a database whose `meta` schema document is older
+/// gets the indexes built on the next cold start, any other cold start skips them.
+pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_DOC: &str = "schema";
 
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -35,13 +41,45 @@ impl Db {
         opts.server_selection_timeout
             .get_or_insert(Duration::from_secs(5));
         opts.connect_timeout.get_or_insert(Duration::from_secs(5));
+        // A frozen sandbox's idle sockets are cut by Atlas anyway; closing them after 60 s
+        // (MongoDB's Lambda guidance) avoids a dead connection on the thaw's first command.
+        opts.max_idle_time.get_or_insert(Duration::from_secs(60));
+        // A Lambda sandbox serves one request at a time: a transaction plus the mails it sends
+        // at once never need more, and every sandbox's pool counts against Atlas's limit.
+        opts.max_pool_size.get_or_insert(10);
         let client = Client::with_options(opts).context("create MongoDB client")?;
         let db = Db {
             db: client.database(db_name),
             client,
         };
-        db.ensure_indexes().await?;
+        db.migrate_if_needed().await?;
         Ok(db)
+    }
+
+    /// One read on a cold start (which also opens the first connection during init, where
+    /// Lambda gives the most CPU); the index builds run only on a database older than the
+    /// code. MongoDB advises against routine `createIndexes`, and it cost 8 round trips.
+    pub async fn migrate_if_needed(&self) -> Result<()> {
+        let meta = self
+            .docs(META)
+            .find_one(doc! { "_id": SCHEMA_DOC })
+            .await
+            .context("read schema version")?;
+        let current = meta.and_then(|m| m.get_i64("version").ok()).unwrap_or(0);
+        if current >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.ensure_indexes().await?;
+        // `$max` so a cold start of older code never lowers what newer code recorded.
+        self.docs(META)
+            .update_one(
+                doc! { "_id": SCHEMA_DOC },
+                doc! { "$max": { "version": SCHEMA_VERSION } },
+            )
+            .upsert(true)
+            .await
+            .context("record schema version")?;
+        Ok(())
     }
 
     pub fn collection<T: Send + Sync>(&self, name: &str) -> Collection<T> {
@@ -60,7 +98,7 @@ impl Db {
         Ok(())
     }
 
-    /// Creating an index that already exists is a no-op, so every cold start may run this.
+    /// Creating an index that already exists is a no-op, so running this again is safe.
     pub async fn ensure_indexes(&self) -> Result<()> {
         let unique = |keys: Document| {
             IndexModel::builder()
