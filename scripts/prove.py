@@ -392,10 +392,18 @@ class Run:
                 for a in self.db.payment_attempts.find({"state": {"$in": ["creating", "pending"]}}):
                     self.sim.post(f"/simulator/orders/{a['merchantOrderId']}/expire")
                 lapsed = True
-            if open_orders == refunds == extra == mail == 0 and lapsed:
+            # A payment PhonePe completed whose webhook was dropped is settled only by the
+            # jobs' status checks (30 s, 60 s, 120 s apart); the money invariant must not be
+            # judged before they have had their turn.
+            unseen = 0
+            for a in self.db.payment_attempts.find({"state": {"$in": ["creating", "pending"]}}):
+                st, s = self.sim.get(f"/simulator/orders/{a['merchantOrderId']}")
+                if st == 200 and s and s.get("state") == "COMPLETED":
+                    unseen += 1
+            if open_orders == refunds == extra == mail == unseen == 0 and lapsed:
                 return True
             print(f"  settling: {open_orders} open orders, {refunds + extra} refunds, "
-                  f"{mail} mails in flight", flush=True)
+                  f"{mail} mails in flight, {unseen} completed payments not yet seen", flush=True)
             time.sleep(3)
         return False
 
