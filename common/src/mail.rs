@@ -453,7 +453,12 @@ async fn earlier_unsent(db: &Db, entry: &Entry) -> mongodb::error::Result<Option
         .docs(MAIL_OUTBOX)
         .find_one(doc! {
             "orderId": entry.order_id,
-            "createdAt": { "$lt": entry.created_at },
+            // Two mails queued in the same millisecond (one transaction queues several) are
+            // ordered by their ids, which one process mints in increasing order.
+            "$or": [
+                { "createdAt": { "$lt": entry.created_at } },
+                { "createdAt": entry.created_at, "_id": { "$lt": entry.id } },
+            ],
             "status": { "$in": ["pending", "sending"] },
         })
         .sort(doc! { "nextAttemptAt": -1 })
