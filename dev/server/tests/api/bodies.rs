@@ -1,9 +1,10 @@
 //! What a body must be to be read: JSON by its declared type, and one JSON document only.
 
+use crate::cart::{product_id, stored_cart};
 use crate::routes::template_routes;
 use crate::support::{sign, spec, Resp, TestApp};
 use dev_server::token::TokenSpec;
-use mongodb::bson::{doc, oid::ObjectId, Document};
+use mongodb::bson::oid::ObjectId;
 use reqwest::Method;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -61,21 +62,6 @@ async fn send(
     TestApp::read(req.send().await.expect("request")).await
 }
 
-async fn urli(app: &TestApp) -> String {
-    app.get("/products/kuber-brass-urli", None).await.ok()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn cart_of(app: &TestApp, user: &str) -> Option<Document> {
-    app.db()
-        .collection::<Document>("carts")
-        .find_one(doc! { "userId": user })
-        .await
-        .unwrap()
-}
-
 /// Sends each (content type, body) to every body route, as a fresh admin, and expects the
 /// same problem from all of them.
 async fn refused_on_every_route(cases: &[(&str, &str)], status: u16, code: &str) {
@@ -122,7 +108,7 @@ async fn a_refused_body_changes_nothing_and_json_in_any_spelling_is_read() {
     app.seed().await;
     let user = "user_bodies_shopper";
     let token = app.token(user);
-    let product = urli(&app).await;
+    let product = product_id(&app, "kuber-brass-urli").await;
     let one = format!(r#"{{"productId":"{product}","quantity":1}}"#);
     send(
         &app,
@@ -146,7 +132,7 @@ async fn a_refused_body_changes_nothing_and_json_in_any_spelling_is_read() {
     .await
     .problem(400, "INVALID_JSON");
     assert_eq!(
-        cart_of(&app, user).await,
+        stored_cart(&app, user).await,
         None,
         "a refused body wrote a cart"
     );
@@ -169,7 +155,7 @@ async fn a_refused_body_changes_nothing_and_json_in_any_spelling_is_read() {
         .await;
         res.ok();
     }
-    let cart = cart_of(&app, user).await.expect("cart");
+    let cart = stored_cart(&app, user).await.expect("cart");
     let items = cart.get_array("items").unwrap();
     let quantity = items[0].as_document().unwrap().get("quantity").unwrap();
     assert_eq!(

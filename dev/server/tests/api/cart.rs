@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 const USER: &str = "user_cart_alice";
 
-async fn product_id(app: &TestApp, slug: &str) -> String {
+pub(crate) async fn product_id(app: &TestApp, slug: &str) -> String {
     app.get(&format!("/products/{slug}"), None).await.ok()["id"]
         .as_str()
         .unwrap()
@@ -36,7 +36,7 @@ async fn update(app: &TestApp, token: &str, product: &str, quantity: Value) -> R
     .await
 }
 
-async fn stored_cart(app: &TestApp, user: &str) -> Option<Document> {
+pub(crate) async fn stored_cart(app: &TestApp, user: &str) -> Option<Document> {
     app.db()
         .collection::<Document>("carts")
         .find_one(doc! { "userId": user })
