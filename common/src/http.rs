@@ -179,7 +179,7 @@ async fn json_body(req: Request) -> Result<axum::body::Bytes> {
 }
 
 /// `application/json` or any `application/<x>+json`, parameters (`; charset=utf-8`) allowed.
-pub fn is_json_media_type(value: &HeaderValue) -> bool {
+fn is_json_media_type(value: &HeaderValue) -> bool {
     let Ok(s) = value.to_str() else { return false };
     let essence = s
         .split(';')

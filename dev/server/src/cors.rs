@@ -8,12 +8,13 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::Router;
+use std::sync::Arc;
 
-pub const ALLOW_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
-pub const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key, x-request-id, \
+const ALLOW_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
+const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key, x-request-id, \
      traceparent, tracestate, baggage, sentry-trace";
-pub const EXPOSE_HEADERS: &str = "x-request-id, retry-after, www-authenticate";
-pub const MAX_AGE_SECS: &str = "600";
+const EXPOSE_HEADERS: &str = "x-request-id, retry-after, www-authenticate";
+const MAX_AGE_SECS: &str = "600";
 
 /// `CORS_ALLOWED_ORIGINS`: `*`, or a comma list of exact origins (`https://shop.example`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +58,10 @@ impl AllowedOrigins {
 /// request's own origin is echoed (with `Vary: Origin`) rather than `*`, so a storefront that
 /// sends credentials works the same as one that does not.
 pub fn allow(router: Router, origins: AllowedOrigins) -> Router {
+    let origins = Arc::new(origins);
     router.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| {
-            let origins = origins.clone();
+            let origins = Arc::clone(&origins);
             async move {
                 let origin = req
                     .headers()

@@ -42,6 +42,12 @@ async fn services() -> anyhow::Result<Services> {
 
 async fn serve() -> anyhow::Result<()> {
     common::telemetry::init();
+    // Checked before connecting, so a bad setting fails at once. `make dev` serves
+    // storefronts on any port by default, as the contract says.
+    let origins = dev_server::cors::AllowedOrigins::parse(
+        &std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_else(|_| "*".into()),
+    )
+    .map_err(anyhow::Error::msg)?;
     let services = services().await?;
     let port: u16 = std::env::var("PORT")
         .ok()
@@ -49,11 +55,6 @@ async fn serve() -> anyhow::Result<()> {
         .transpose()
         .context("PORT")?
         .unwrap_or(3000);
-    // `make dev` serves storefronts on any port by default, as the contract says.
-    let origins = dev_server::cors::AllowedOrigins::parse(
-        &std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_else(|_| "*".into()),
-    )
-    .map_err(anyhow::Error::msg)?;
     let app = dev_server::cors::allow(dev_server::app(&services), origins);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
