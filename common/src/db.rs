@@ -19,7 +19,7 @@ pub const META: &str = "meta";
 
 /// Bumped whenever `ensure_indexes` changes: a database whose `meta` schema document is older
 /// gets the indexes built on the next cold start, any other cold start skips them.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA_DOC: &str = "schema";
 
 #[derive(Clone, Debug)]
@@ -133,6 +133,8 @@ impl Db {
                     plain(doc! { "userId": 1, "_id": -1 }),
                     plain(doc! { "status": 1, "createdAt": 1 }),
                     plain(doc! { "payment.status": 1 }),
+                    plain(doc! { "refunds.merchantRefundId": 1 }),
+                    plain(doc! { "refunds.state": 1, "refunds.nextCheckAt": 1 }),
                     // One PhonePe transaction can pay one order only, ever.
                     IndexModel::builder()
                         .keys(doc! { "payment.transactionId": 1 })
@@ -158,7 +160,9 @@ impl Db {
             (
                 MAIL_OUTBOX,
                 vec![
-                    unique(doc! { "orderId": 1, "event": 1 }),
+                    // `refundId` is absent (null) for every mail but a refund's, so this is one
+                    // mail per (order, event), and one per (order, refund) for refund mails.
+                    unique(doc! { "orderId": 1, "event": 1, "refundId": 1 }),
                     plain(doc! { "status": 1, "nextAttemptAt": 1 }),
                 ],
             ),
@@ -171,6 +175,11 @@ impl Db {
             ),
             (RATE_LIMITS, vec![ttl(doc! { "expiresAt": 1 }, 0)]),
         ];
+        // Schema 1 deduplicated mails per (order, event) only, which would refuse the second
+        // refund mail of an order refunded in parts.
+        if let Err(e) = self.docs(MAIL_OUTBOX).drop_index("orderId_1_event_1").await {
+            tracing::debug!(error = %e, "no schema-1 mail index to drop");
+        }
         for (coll, models) in sets {
             self.docs(coll)
                 .create_indexes(models)

@@ -22,6 +22,7 @@ pub mod payments;
 pub mod phonepe;
 pub mod pricing;
 pub mod rate_limit;
+pub mod refunds;
 pub mod services;
 pub mod tax;
 pub mod telemetry;

@@ -33,7 +33,7 @@
 mod render;
 mod ses;
 
-pub use render::{render, sample_order, subject, Rendered, BRAND};
+pub use render::{render, render_for, sample_order, subject, Rendered, BRAND};
 
 use crate::config::MailConfig;
 use crate::db::{Db, MAIL_OUTBOX, ORDERS};
@@ -123,6 +123,8 @@ struct Entry {
     attempts: i64,
     lease_token: String,
     created_at: DateTime,
+    #[serde(default)]
+    refund_id: Option<String>,
 }
 
 /// How a claimed entry ends up; written back under its lease.
@@ -320,7 +322,11 @@ impl Mailer {
         if !plausible_address(&order.email) {
             return Finish::Fail("order has no usable email address".into());
         }
-        let mail = match render(entry.event, &order) {
+        let refund = entry
+            .refund_id
+            .as_deref()
+            .and_then(|id| order.refunds.iter().find(|r| r.merchant_refund_id == id));
+        let mail = match render_for(entry.event, &order, refund) {
             Ok(mail) => mail,
             Err(e) => return Finish::Fail(format!("render: {e}")),
         };

@@ -2,6 +2,7 @@
 
 use crate::money::Paise;
 use crate::order_state::OrderStatus;
+use crate::refunds::{Refund, RefundView};
 use chrono::{DateTime as ChronoDateTime, SecondsFormat, Utc};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::DateTime;
@@ -141,7 +142,30 @@ pub enum PaymentStatus {
     Paid,
     Failed,
     RefundPending,
+    PartiallyRefunded,
     Refunded,
+    /// A zero-total order: nothing to collect.
+    NotRequired,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Paid => "paid",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::RefundPending => "refund_pending",
+            PaymentStatus::PartiallyRefunded => "partially_refunded",
+            PaymentStatus::Refunded => "refunded",
+            PaymentStatus::NotRequired => "not_required",
+        }
+    }
+}
+
+impl From<PaymentStatus> for mongodb::bson::Bson {
+    fn from(s: PaymentStatus) -> Self {
+        s.as_str().into()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,8 +183,9 @@ pub struct Payment {
     /// so the owner can look at it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchant_refund_id: Option<String>,
+    /// What completed refunds gave back of this payment (extra charges not included).
+    #[serde(default)]
+    pub refunded_amount: Paise,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded_at: Option<DateTime>,
 }
@@ -175,7 +200,7 @@ impl Payment {
             transaction_id: None,
             paid_at: None,
             flag: None,
-            merchant_refund_id: None,
+            refunded_amount: Paise::ZERO,
             refunded_at: None,
         }
     }
@@ -202,6 +227,8 @@ pub struct StatusChange {
     pub at: DateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -222,6 +249,8 @@ pub struct Order {
     pub status_history: Vec<StatusChange>,
     pub payment: Payment,
     pub shipping: Shipping,
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     pub created_at: DateTime,
@@ -235,6 +264,8 @@ pub struct StatusChangeView {
     pub at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +279,7 @@ pub struct PaymentView {
     pub transaction_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<String>,
+    pub refunded_amount: Paise,
 }
 
 #[derive(Debug, Serialize)]
@@ -267,6 +299,7 @@ pub struct OrderView {
     pub status_history: Vec<StatusChangeView>,
     pub payment: PaymentView,
     pub shipping: Shipping,
+    pub refunds: Vec<RefundView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     pub created_at: String,
@@ -293,6 +326,7 @@ impl From<Order> for OrderView {
                     status: c.status,
                     at: rfc3339(c.at),
                     note: c.note,
+                    by: c.by,
                 })
                 .collect(),
             payment: PaymentView {
@@ -301,8 +335,10 @@ impl From<Order> for OrderView {
                 merchant_order_id: o.payment.merchant_order_id,
                 transaction_id: o.payment.transaction_id,
                 paid_at: o.payment.paid_at.map(rfc3339),
+                refunded_amount: o.payment.refunded_amount,
             },
             shipping: o.shipping,
+            refunds: o.refunds.iter().map(RefundView::from).collect(),
             notes: o.notes,
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),

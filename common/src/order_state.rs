@@ -56,6 +56,12 @@ impl OrderStatus {
     }
 }
 
+impl From<OrderStatus> for mongodb::bson::Bson {
+    fn from(s: OrderStatus) -> Self {
+        s.as_str().into()
+    }
+}
+
 impl fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

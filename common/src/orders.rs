@@ -8,6 +8,8 @@ use crate::ids::OrderId;
 use crate::models::{now, Order};
 use crate::order_state::{transition, OrderStatus};
 use crate::outbox::{self, MailEvent};
+use crate::refunds::{self, NewRefund, RefundKind};
+use crate::Paise;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::ClientSession;
 
@@ -25,6 +27,9 @@ pub struct Change {
     /// the state machine would allow the move — e.g. expiry may cancel only unpaid orders,
     /// although a paid order may be cancelled by the owner.
     pub only_from: Option<Vec<OrderStatus>>,
+    /// Who asked for it, recorded in `statusHistory` (an admin's user id, `customer`,
+    /// `phonepe` or `jobs`).
+    pub by: Option<String>,
 }
 
 impl Change {
@@ -35,7 +40,13 @@ impl Change {
             set: Document::new(),
             mail: Vec::new(),
             only_from: None,
+            by: None,
         }
+    }
+
+    pub fn by(mut self, who: impl Into<String>) -> Self {
+        self.by = Some(who.into());
+        self
     }
 
     pub fn note(mut self, note: impl Into<String>) -> Self {
@@ -131,13 +142,12 @@ pub async fn change_in(
     for (k, v) in &change.set {
         set.insert(k.clone(), v.clone());
     }
-    if change.to == OrderStatus::Cancelled && from.is_paid_state() {
-        // The money goes back through PhonePe; the payments side picks up `refund_pending`.
-        set.insert("payment.status", "refund_pending");
-    }
     let mut entry = doc! { "status": change.to.as_str(), "at": at };
     if let Some(note) = &change.note {
         entry.insert("note", note.as_str());
+    }
+    if let Some(by) = &change.by {
+        entry.insert("by", by.as_str());
     }
     let updated = db
         .docs(ORDERS)
@@ -153,11 +163,48 @@ pub async fn change_in(
     }
     if change.to == OrderStatus::Cancelled {
         release_in(db, session, &order).await?;
+        refund_rest_in(db, session, &order, change).await?;
     }
     for event in &change.mail {
         outbox::enqueue(db, session, id.oid(), *event).await?;
     }
     Ok(Outcome::Moved(load_in(db, session, id).await?))
+}
+
+/// A cancelled paid order gives back everything PhonePe collected that is not already
+/// refunded or on its way back.
+async fn refund_rest_in(
+    db: &Db,
+    session: &mut ClientSession,
+    order: &Order,
+    change: &Change,
+) -> Result<()> {
+    let amount = refunds::refundable(order);
+    let Some(original) = order.payment.merchant_order_id.clone() else {
+        return Ok(());
+    };
+    if amount == Paise::ZERO {
+        return Ok(());
+    }
+    refunds::record_in(
+        db,
+        session,
+        order,
+        NewRefund {
+            amount,
+            lines: None,
+            restock: false,
+            reason: change
+                .note
+                .clone()
+                .unwrap_or_else(|| "order cancelled".into()),
+            kind: RefundKind::Cancellation,
+            by: change.by.clone().unwrap_or_else(|| "jobs".into()),
+            original_merchant_order_id: original,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// `change_in` in a transaction of its own.

@@ -1,4 +1,4 @@
-//! The mail outbox: one document per (order, event), written in the same transaction as the
+//! The mail outbox: one document per (order, event) — per (order, refund) for refund mails — written in the same transaction as the
 //! state change that causes it, so a mail is never lost and never queued twice.
 //!
 //! Delivery (SES, retries, leases) lives in `crate::mail`; this module only queues.
@@ -6,7 +6,7 @@
 use crate::db::{Db, MAIL_OUTBOX};
 use crate::error::Result;
 use crate::models::now;
-use mongodb::bson::{doc, oid::ObjectId};
+use mongodb::bson::{doc, oid::ObjectId, Document};
 use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
 
@@ -52,19 +52,41 @@ pub async fn enqueue(
     order_id: ObjectId,
     event: MailEvent,
 ) -> Result<()> {
+    upsert(
+        db,
+        session,
+        doc! { "orderId": order_id, "event": event.as_str() },
+    )
+    .await
+}
+
+/// Queues the refund mail of one refund: an order refunded in parts gets one mail per part,
+/// and each at most once.
+pub async fn enqueue_refund(
+    db: &Db,
+    session: &mut ClientSession,
+    order_id: ObjectId,
+    merchant_refund_id: &str,
+) -> Result<()> {
+    upsert(
+        db,
+        session,
+        doc! { "orderId": order_id, "event": MailEvent::RefundIssued.as_str(), "refundId": merchant_refund_id },
+    )
+    .await
+}
+
+async fn upsert(db: &Db, session: &mut ClientSession, key: Document) -> Result<()> {
     let t = now();
+    let mut fields = key.clone();
+    fields.extend(doc! {
+        "status": "pending",
+        "attempts": 0_i32,
+        "nextAttemptAt": t,
+        "createdAt": t,
+    });
     db.docs(MAIL_OUTBOX)
-        .update_one(
-            doc! { "orderId": order_id, "event": event.as_str() },
-            doc! { "$setOnInsert": {
-                "orderId": order_id,
-                "event": event.as_str(),
-                "status": "pending",
-                "attempts": 0_i32,
-                "nextAttemptAt": t,
-                "createdAt": t,
-            } },
-        )
+        .update_one(key, doc! { "$setOnInsert": fields })
         .upsert(true)
         .session(session)
         .await?;

@@ -6,11 +6,13 @@
 use crate::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::models::{now, Order, StatusChange};
+use crate::money::Paise;
 use crate::order_state::{transition, Move, OrderStatus};
 use crate::outbox::{self, MailEvent};
-use crate::phonepe::{OrderStatus as PhonePeOrder, PhonePe, PhonePeError, RefundRequest};
+use crate::phonepe::{OrderStatus as PhonePeOrder, PhonePe};
+use crate::refunds::{self, NewRefund, RefundKind};
 use futures::TryStreamExt;
-use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime, Document};
+use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime};
 use serde::{Deserialize, Serialize};
 
 /// One call to PhonePe's pay API for an order. Recorded before PhonePe is called, so a crash
@@ -87,6 +89,7 @@ fn history(status: OrderStatus, note: &str) -> Result<mongodb::bson::Bson> {
         status,
         at: now(),
         note: Some(note.to_owned()),
+        by: Some("phonepe".into()),
     })?)
 }
 
@@ -158,18 +161,51 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 merchant_order_id = %attempt.merchant_order_id,
                 "a second payment attempt was paid for the same order; refunding it"
             );
+            let paid = if reported > 0 {
+                Paise(reported)
+            } else {
+                Paise(attempt.amount)
+            };
             attempts
                 .update_one(
                     doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending", "completed"] } },
                     doc! { "$set": {
                         "state": "refund_pending",
                         "transactionId": transaction_id.clone().unwrap_or_default(),
-                        "paidAmount": if reported > 0 { reported } else { attempt.amount },
+                        "paidAmount": paid.get(),
                         "completedAt": now(),
                     } },
                 )
                 .session(&mut *session)
                 .await?;
+            let fresh = db
+                .collection::<Attempt>(PAYMENT_ATTEMPTS)
+                .find_one(doc! { "_id": attempt.id, "state": "refund_pending" })
+                .session(&mut *session)
+                .await?;
+            // Only the delivery that moved the attempt records its refund; replays find it done.
+            if fresh.is_some()
+                && !order
+                    .refunds
+                    .iter()
+                    .any(|r| r.original_merchant_order_id == attempt.merchant_order_id)
+            {
+                refunds::record_in(
+                    db,
+                    session,
+                    &order,
+                    NewRefund {
+                        amount: paid,
+                        lines: None,
+                        restock: false,
+                        reason: "paid twice through two payment attempts".into(),
+                        kind: RefundKind::ExtraCharge,
+                        by: "phonepe".into(),
+                        original_merchant_order_id: attempt.merchant_order_id.clone(),
+                    },
+                )
+                .await?;
+            }
             return Ok(Applied::ExtraCharge);
         }
         if reported != order.total.get() || transaction_id.is_none() {
@@ -198,12 +234,12 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
             // The shopper paid after the order expired or was cancelled: keep the money's
             // trail on the order and let the refund job return it.
             tracing::error!(order_id = %order_id.to_hex(), "payment completed for a cancelled order; refunding");
-            db.docs(ORDERS)
+            let recorded = db
+                .docs(ORDERS)
                 .update_one(
-                    doc! { "_id": order_id, "status": "cancelled", "payment.transactionId": { "$exists": false } },
+                    doc! { "_id": order_id, "status": OrderStatus::Cancelled, "payment.transactionId": { "$exists": false } },
                     doc! {
                         "$set": {
-                            "payment.status": "refund_pending",
                             "payment.transactionId": &txn,
                             "payment.merchantOrderId": &attempt.merchant_order_id,
                             "payment.paidAt": now(),
@@ -214,6 +250,23 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 )
                 .session(&mut *session)
                 .await?;
+            if recorded.modified_count == 1 {
+                refunds::record_in(
+                    db,
+                    session,
+                    &order,
+                    NewRefund {
+                        amount: order.total,
+                        lines: None,
+                        restock: false,
+                        reason: "paid after the order was cancelled".into(),
+                        kind: RefundKind::Cancellation,
+                        by: "phonepe".into(),
+                        original_merchant_order_id: attempt.merchant_order_id.clone(),
+                    },
+                )
+                .await?;
+            }
             attempts
                 .update_one(doc! { "_id": attempt.id }, attempt_done)
                 .session(&mut *session)
@@ -282,231 +335,6 @@ async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Resu
     } else {
         Applied::Ignored
     })
-}
-
-/// Applies a refund result (webhook or refund-status API) to the order that owns the refund.
-pub async fn apply_refund_state(db: &Db, merchant_refund_id: &str, state: &str) -> Result<Applied> {
-    match state {
-        "COMPLETED" => {
-            let order_id = crate::transaction!(db, |session| {
-                let res = db
-                        .docs(ORDERS)
-                        .find_one_and_update(
-                            doc! { "payment.merchantRefundId": merchant_refund_id, "payment.status": "refund_pending" },
-                            doc! { "$set": { "payment.status": "refunded", "payment.refundedAt": now(), "updatedAt": now() } },
-                        )
-                        .session(&mut *session)
-                        .await?;
-                if let Some(order) = &res {
-                    let id = order
-                        .get_object_id("_id")
-                        .map_err(|e| Error::Internal(e.into()))?;
-                    outbox::enqueue(db, session, id, MailEvent::RefundIssued).await?;
-                }
-                Ok(res.is_some())
-            })?;
-            if order_id {
-                return Ok(Applied::MarkedPaid);
-            }
-            // Not an order's refund: perhaps the refund of a second, extra charge.
-            let extra = db
-                .docs(PAYMENT_ATTEMPTS)
-                .update_one(
-                    doc! { "merchantRefundId": merchant_refund_id, "state": "refund_pending" },
-                    doc! { "$set": { "state": "refunded", "refundedAt": now() } },
-                )
-                .await?;
-            if extra.modified_count > 0 {
-                tracing::info!(merchant_refund_id, "extra charge refunded");
-            }
-            Ok(Applied::Ignored)
-        }
-        "FAILED" => {
-            tracing::error!(
-                merchant_refund_id,
-                "PhonePe refund failed; a new refund will be attempted"
-            );
-            // Clearing the refund id lets the refund job try again with a fresh one.
-            db.docs(ORDERS)
-                .update_one(
-                    doc! { "payment.merchantRefundId": merchant_refund_id, "payment.status": "refund_pending" },
-                    doc! { "$set": { "payment.flag": format!("refund_failed: {merchant_refund_id}") }, "$unset": { "payment.merchantRefundId": "" } },
-                )
-                .await?;
-            db.docs(PAYMENT_ATTEMPTS)
-                .update_one(
-                    doc! { "merchantRefundId": merchant_refund_id, "state": "refund_pending" },
-                    doc! { "$set": { "lastError": format!("refund_failed: {merchant_refund_id}") }, "$unset": { "merchantRefundId": "" } },
-                )
-                .await?;
-            Ok(Applied::MarkedFailed)
-        }
-        _ => Ok(Applied::Pending),
-    }
-}
-
-/// Extra charges (an order paid twice through two attempts) whose refund must be started or
-/// checked. No mail: the customer's order mail already told them what they paid for, and
-/// PhonePe tells them about the refund itself.
-pub async fn process_extra_charge_refunds(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<()> {
-    let due: Vec<Document> = db
-        .docs(PAYMENT_ATTEMPTS)
-        .find(doc! { "state": "refund_pending" })
-        .limit(limit)
-        .await?
-        .try_collect()
-        .await?;
-    for attempt in due {
-        let id = attempt
-            .get_object_id("_id")
-            .map_err(|e| Error::Internal(e.into()))?;
-        let merchant_order_id = attempt
-            .get_str("merchantOrderId")
-            .map_err(|e| Error::Internal(e.into()))?
-            .to_owned();
-        let amount = attempt
-            .get_i64("paidAmount")
-            .or_else(|_| attempt.get_i64("amount"))
-            .map_err(|e| Error::Internal(e.into()))?;
-        let refund_id = match attempt.get_str("merchantRefundId") {
-            Ok(existing) => existing.to_owned(),
-            Err(_) => {
-                let fresh = format!("PITX-{}-{:08x}", id.to_hex(), rand::random::<u32>());
-                // Claim the id first: if two job runs race, only one refund id survives.
-                let claimed = db
-                    .docs(PAYMENT_ATTEMPTS)
-                    .update_one(
-                        doc! { "_id": id, "state": "refund_pending", "merchantRefundId": { "$exists": false } },
-                        doc! { "$set": { "merchantRefundId": &fresh } },
-                    )
-                    .await?;
-                if claimed.modified_count == 0 {
-                    continue;
-                }
-                let req = RefundRequest {
-                    merchant_refund_id: fresh.clone(),
-                    original_merchant_order_id: merchant_order_id.clone(),
-                    amount,
-                };
-                if let Err(e) = phonepe.refund(&req).await {
-                    tracing::warn!(%merchant_order_id, error = %e, "extra-charge refund request failed; will retry");
-                    continue;
-                }
-                fresh
-            }
-        };
-        match phonepe.refund_status(&refund_id).await {
-            Ok(s) => {
-                apply_refund_state(db, &refund_id, &s.state).await?;
-            }
-            Err(e) if e.is_unknown_refund() => {
-                db.docs(PAYMENT_ATTEMPTS)
-                    .update_one(
-                        doc! { "_id": id, "merchantRefundId": &refund_id, "state": "refund_pending" },
-                        doc! { "$unset": { "merchantRefundId": "" } },
-                    )
-                    .await?;
-            }
-            Err(e) => {
-                tracing::warn!(%merchant_order_id, error = %e, "extra-charge refund status unavailable")
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Orders whose refund must be started or checked. Returns the ids whose refund completed
-/// (their mail is queued).
-pub async fn process_refunds(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<Vec<ObjectId>> {
-    process_extra_charge_refunds(db, phonepe, limit).await?;
-    let due: Vec<Order> = db
-        .collection::<Order>(ORDERS)
-        .find(doc! { "payment.status": "refund_pending" })
-        .limit(limit)
-        .await?
-        .try_collect()
-        .await?;
-    let mut completed = Vec::new();
-    for order in due {
-        let Some(original) = order
-            .payment
-            .merchant_order_id
-            .clone()
-            .filter(|_| order.payment.transaction_id.is_some())
-        else {
-            // Cancelled before any money moved: nothing to refund.
-            db.docs(ORDERS)
-                .update_one(
-                    doc! { "_id": order.id, "payment.status": "refund_pending" },
-                    doc! { "$set": { "payment.status": "failed", "payment.flag": "nothing_to_refund" } },
-                )
-                .await?;
-            continue;
-        };
-        let refund_id = match order.payment.merchant_refund_id.clone() {
-            Some(id) => id,
-            None => {
-                let id = format!("PITR-{}-{:08x}", order.id.to_hex(), rand::random::<u32>());
-                // Claim the id first: if two job runs race, only one refund id survives.
-                let claimed = db
-                    .docs(ORDERS)
-                    .update_one(
-                        doc! { "_id": order.id, "payment.status": "refund_pending", "payment.merchantRefundId": { "$exists": false } },
-                        doc! { "$set": { "payment.merchantRefundId": &id } },
-                    )
-                    .await?;
-                if claimed.modified_count == 0 {
-                    continue;
-                }
-                let req = RefundRequest {
-                    merchant_refund_id: id.clone(),
-                    original_merchant_order_id: original,
-                    amount: order.total.get(),
-                };
-                match phonepe.refund(&req).await {
-                    Ok(r) => {
-                        tracing::info!(order_id = %order.id.to_hex(), refund_id = ?r.refund_id, "refund requested")
-                    }
-                    Err(e) => {
-                        tracing::warn!(order_id = %order.id.to_hex(), error = %e, "refund request failed; will retry");
-                        if matches!(e, PhonePeError::Api { status: 400, .. })
-                            && !e.to_string().contains("Duplicated")
-                        {
-                            db.docs(ORDERS)
-                                .update_one(
-                                    doc! { "_id": order.id },
-                                    doc! { "$unset": { "payment.merchantRefundId": "" }, "$set": { "payment.flag": format!("refund_rejected: {e}") } },
-                                )
-                                .await?;
-                        }
-                        continue;
-                    }
-                }
-                id
-            }
-        };
-        match phonepe.refund_status(&refund_id).await {
-            Ok(s) => {
-                if apply_refund_state(db, &refund_id, &s.state).await? == Applied::MarkedPaid {
-                    completed.push(order.id);
-                }
-            }
-            Err(e) if e.is_unknown_refund() => {
-                // PhonePe never registered this refund (e.g. we crashed before calling it):
-                // forget the id so the next run requests a fresh refund.
-                db.docs(ORDERS)
-                    .update_one(
-                        doc! { "_id": order.id, "payment.merchantRefundId": &refund_id, "payment.status": "refund_pending" },
-                        doc! { "$unset": { "payment.merchantRefundId": "" } },
-                    )
-                    .await?;
-            }
-            Err(e) => {
-                tracing::warn!(order_id = %order.id.to_hex(), error = %e, "refund status unavailable")
-            }
-        }
-    }
-    Ok(completed)
 }
 
 /// Seconds until the next status check after `checks` checks: PhonePe advises polling

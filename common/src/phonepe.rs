@@ -33,17 +33,17 @@ impl PhonePeError {
         matches!(self, PhonePeError::Api { code, .. } if code == "MERCHANT_ORDER_MAPPING_NOT_FOUND")
     }
 
-    /// A refund-status answer meaning PhonePe never registered the refund (we crashed before
-    /// asking for it, or it refused it): the refund id can be forgotten and a fresh one used.
+    /// PhonePe's answer that it never registered this refund id. Only this specific answer
+    /// counts: any other 400/404 (a bad request, a gateway page) says nothing about the refund.
     pub fn is_unknown_refund(&self) -> bool {
-        self.is_unknown_order()
-            || matches!(
-                self,
-                PhonePeError::Api {
-                    status: 400 | 404,
-                    ..
-                }
-            )
+        matches!(self, PhonePeError::Api { code, .. } if code == "MERCHANT_REFUND_MAPPING_NOT_FOUND")
+    }
+
+    /// PhonePe refusing a `merchantRefundId` it already has: an earlier request under the
+    /// same id reached it.
+    pub fn is_duplicate_refund(&self) -> bool {
+        matches!(self, PhonePeError::Api { code, message, .. }
+            if code.contains("Duplicat") || message.contains("Duplicat"))
     }
 }
 
@@ -210,6 +210,8 @@ pub struct RefundStatus {
     pub amount: Option<i64>,
     #[serde(default)]
     pub state: String,
+    #[serde(default)]
+    pub error_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -8,6 +8,7 @@
 use crate::models::{Order, PaymentStatus};
 use crate::order_state::OrderStatus;
 use crate::outbox::MailEvent;
+use crate::refunds::Refund;
 use askama::Template;
 use chrono::{DateTime as ChronoDateTime, FixedOffset};
 use mongodb::bson::DateTime;
@@ -24,8 +25,18 @@ pub struct Rendered {
 
 /// Renders the mail for `event` from the order as it is now.
 pub fn render(event: MailEvent, order: &Order) -> askama::Result<Rendered> {
-    let v = View::of(event, order);
-    let subject = subject(event, order);
+    render_for(event, order, None)
+}
+
+/// Renders the mail for `event`; a refund mail names the one refund it announces (an order
+/// may be refunded in parts).
+pub fn render_for(
+    event: MailEvent,
+    order: &Order,
+    refund: Option<&Refund>,
+) -> askama::Result<Rendered> {
+    let v = View::of(event, order, refund);
+    let subject = subject(event, order, refund);
     let s = subject.as_str();
     let v = &v;
     let (html, text) = match event {
@@ -63,7 +74,7 @@ pub fn render(event: MailEvent, order: &Order) -> askama::Result<Rendered> {
 
 /// Subjects carry only the brand, the order id and amounts, never user-typed text, so a
 /// name cannot turn a subject line into something else.
-pub fn subject(event: MailEvent, order: &Order) -> String {
+pub fn subject(event: MailEvent, order: &Order, refund: Option<&Refund>) -> String {
     let id = order.id.to_hex();
     match event {
         MailEvent::OrderPlaced => format!("We have received your {BRAND} order #{id}"),
@@ -73,7 +84,7 @@ pub fn subject(event: MailEvent, order: &Order) -> String {
         MailEvent::OrderCancelled => format!("Your {BRAND} order #{id} has been cancelled"),
         MailEvent::RefundIssued => format!(
             "Your refund of {} for {BRAND} order #{id} has been issued",
-            order.total.format_inr()
+            refunded(order, refund).format_inr()
         ),
     }
 }
@@ -110,7 +121,7 @@ struct ItemView {
 }
 
 impl View {
-    fn of(event: MailEvent, order: &Order) -> View {
+    fn of(event: MailEvent, order: &Order, refund: Option<&Refund>) -> View {
         let a = &order.shipping.address;
         let mut address_lines = vec![a.name.clone(), a.line1.clone()];
         address_lines.extend(a.line2.clone().filter(|l| !l.trim().is_empty()));
@@ -168,20 +179,32 @@ impl View {
                 .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
             transaction_id: order.payment.transaction_id.clone(),
             reason,
-            money_note: money_note(event, order),
+            money_note: money_note(event, order, refund),
         }
     }
 }
 
+/// The amount a refund mail announces: its refund's, or the whole order's.
+fn refunded(order: &Order, refund: Option<&Refund>) -> crate::Paise {
+    refund.map_or(order.total, |r| r.amount)
+}
+
 /// What the customer needs to know about their money when an order is cancelled or refunded.
-fn money_note(event: MailEvent, order: &Order) -> String {
+fn money_note(event: MailEvent, order: &Order, refund: Option<&Refund>) -> String {
     let total = order.total.format_inr();
+    let amount = refunded(order, refund);
     let paid = order.payment.paid_at.is_some()
         || matches!(
             order.payment.status,
             PaymentStatus::Paid | PaymentStatus::RefundPending | PaymentStatus::Refunded
         );
     match (event, order.payment.status) {
+        (MailEvent::RefundIssued, _) if amount != order.total => format!(
+            "We have refunded {} of your {total} order to the account you paid from through \
+             PhonePe. Depending on your bank it can take 5 to 7 working days to show in your \
+             statement.",
+            amount.format_inr()
+        ),
         (MailEvent::RefundIssued, _) | (MailEvent::OrderCancelled, PaymentStatus::Refunded) => {
             format!(
                 "We have refunded the full {total} to the account you paid from through PhonePe. \
@@ -266,6 +289,7 @@ pub fn sample_order() -> Order {
         status,
         at: later(days),
         note: note.map(str::to_owned),
+        by: None,
     };
     Order {
         id: ObjectId::parse_str("65f0a1b2c3d4e5f601234567").expect("hex id"),
@@ -299,7 +323,7 @@ pub fn sample_order() -> Order {
             transaction_id: Some("OM2503120900001234".into()),
             paid_at: Some(placed),
             flag: None,
-            merchant_refund_id: None,
+            refunded_amount: crate::Paise::ZERO,
             refunded_at: None,
         },
         shipping: Shipping {
@@ -322,6 +346,7 @@ pub fn sample_order() -> Order {
             tracking_url: Some("https://www.delhivery.com/track/package/DLV1234567890".into()),
             description: None,
         },
+        refunds: Vec::new(),
         notes: None,
         created_at: placed,
         updated_at: later(5),

@@ -158,6 +158,13 @@ fn parse_form(body: &[u8]) -> Option<Vec<(String, String)>> {
 }
 
 /// Fault injection and token check shared by every PG call.
+/// The `slow*` switches: a PhonePe that answers, just late.
+async fn hold(ms: u64) {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
 async fn guard(sim: &SimState, headers: &HeaderMap) -> Result<(), SimError> {
     match sim.switches().fail_api {
         Some(FailMode::ServerError) => return Err(internal_error()),
@@ -316,6 +323,7 @@ fn payment_flow(m: &Map<String, Value>) -> Result<Option<String>, SimError> {
 
 async fn pay(Sim(sim): Sim<SimState>, headers: HeaderMap, body: Bytes) -> ApiResult {
     guard(&sim, &headers).await?;
+    hold(sim.switches().slow_pay_ms).await;
     let req = json_object(&body)?;
     let merchant_order_id = merchant_id_field(&req, "merchantOrderId")?.to_owned();
     let amount = amount(&req)?;
@@ -392,6 +400,7 @@ async fn order_status(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     guard(&sim, &headers).await?;
+    hold(sim.switches().slow_status_ms).await;
     let details = query_flag(query.as_deref(), "details")?;
     let error_context = query_flag(query.as_deref(), "errorContext")?;
     sim.sweep_expired();
@@ -439,6 +448,7 @@ async fn transaction_status(Sim(sim): Sim<SimState>, headers: HeaderMap, Id(id):
 
 async fn refund(Sim(sim): Sim<SimState>, headers: HeaderMap, body: Bytes) -> ApiResult {
     guard(&sim, &headers).await?;
+    hold(sim.switches().slow_refund_ms).await;
     let req = json_object(&body)?;
     let merchant_refund_id = required_str(&req, "merchantRefundId")?.to_owned();
     if merchant_refund_id.len() > 63 {
@@ -550,6 +560,7 @@ impl SimState {
 
 async fn refund_status(Sim(sim): Sim<SimState>, headers: HeaderMap, Id(id): Id) -> ApiResult {
     guard(&sim, &headers).await?;
+    hold(sim.switches().slow_status_ms).await;
     let store = lock(&sim.inner.store);
     let refund = store.refunds.get(&id).ok_or_else(|| {
         SimError::new(

@@ -128,6 +128,13 @@ pub struct Switches {
     pub fail_oauth: bool,
     /// Refunds end FAILED (with `pg.refund.failed`) instead of COMPLETED.
     pub fail_refunds: bool,
+    /// Holds each refund request this long before registering it, as a slow PhonePe does:
+    /// the request is in flight, and a status call in the meantime answers "not found".
+    pub slow_refund_ms: u64,
+    /// Holds each order-status and refund-status answer this long.
+    pub slow_status_ms: u64,
+    /// Holds each pay request this long before creating the PhonePe order.
+    pub slow_pay_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,6 +353,22 @@ impl SimState {
         let store = lock(&self.inner.store);
         let order = store.orders.get(merchant_order_id)?;
         Some(order.to_json(self.merchant_id(), Attempts::All, false))
+    }
+
+    /// Every refund registered against `merchant_order_id`, as the refund-status API shows
+    /// each: how tests and `make prove` see what PhonePe was really asked to pay back.
+    pub fn refunds_of(&self, merchant_order_id: &str) -> Vec<Value> {
+        let store = lock(&self.inner.store);
+        let mut refunds: Vec<&store::Refund> = store
+            .refunds
+            .values()
+            .filter(|r| r.original_merchant_order_id == merchant_order_id)
+            .collect();
+        refunds.sort_by_key(|r| r.timestamp);
+        refunds
+            .into_iter()
+            .map(|r| r.to_json(self.merchant_id()))
+            .collect()
     }
 
     /// Same as the hosted page's Pay button (minus the redirect): a COMPLETED attempt and the

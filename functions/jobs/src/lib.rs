@@ -8,6 +8,7 @@ use common::order_state::OrderStatus;
 use common::orders::{self, Change};
 use common::outbox::MailEvent;
 use common::payments;
+use common::refunds;
 use common::services::Services;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, DateTime};
@@ -88,16 +89,7 @@ pub async fn measure_backlog(services: &Services) -> common::Result<Backlog> {
             doc! { "state": { "$in": ["creating", "pending"] }, "createdAt": { "$lt": ago(120) } },
         )
         .await?,
-        refunds_overdue: count(
-            ORDERS,
-            doc! { "payment.status": "refund_pending", "updatedAt": { "$lt": ago(60) } },
-        )
-        .await?
-            + count(
-                PAYMENT_ATTEMPTS,
-                doc! { "state": "refund_pending", "completedAt": { "$lt": ago(60) } },
-            )
-            .await?,
+        refunds_overdue: refunds::count_stale(db, 60 * 60_000).await?,
     })
 }
 
@@ -270,12 +262,13 @@ async fn reconcile_payments(services: &Services) -> Value {
     }
 }
 
-/// Step: request and follow up refunds of cancelled paid orders (`refund_pending`).
+/// Step: request and follow up every pending refund (cancellations, the owner's refunds,
+/// extra charges) through the one refund loop.
 async fn drive_refunds(services: &Services) -> Value {
     let Some(phonepe) = &services.phonepe else {
         return json!("not configured");
     };
-    match payments::process_refunds(&services.db, phonepe, PAYMENTS_BATCH).await {
+    match refunds::drive(&services.db, phonepe, PAYMENTS_BATCH).await {
         Ok(refunded) => {
             for order_id in &refunded {
                 services.send_mail_now(*order_id).await;

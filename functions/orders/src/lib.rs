@@ -501,6 +501,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
             status: OrderStatus::Created,
             at: t,
             note: None,
+            by: Some("customer".into()),
         }],
         payment: Payment::pending(),
         shipping: Shipping {
@@ -510,6 +511,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
             tracking_url: None,
             description: None,
         },
+        refunds: Vec::new(),
         notes: req.checkout.notes.clone(),
         created_at: t,
         updated_at: t,

@@ -171,6 +171,7 @@ async fn initiate(
                 status: OrderStatus::PaymentPending,
                 at: now(),
                 note: None,
+                by: Some("customer".into()),
             };
             update.insert("$push", doc! { "statusHistory": to_bson(&change)? });
         }

@@ -7,8 +7,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
 use common::config::Secret;
-use common::payments::{apply_order_state, apply_refund_state, find_attempt, Applied};
+use common::payments::{apply_order_state, find_attempt, Applied};
 use common::phonepe::{verify_webhook, WebhookBody, WebhookEvent};
+use common::refunds::{self, Asked, Settled};
 use common::services::Services;
 use common::{Error, Result};
 use serde_json::{json, Value};
@@ -90,15 +91,20 @@ async fn webhook(
             }
         }
         WebhookEvent::RefundCompleted | WebhookEvent::RefundFailed => {
-            let state_str = if event == WebhookEvent::RefundCompleted {
-                "COMPLETED"
-            } else {
-                "FAILED"
-            };
-            match payload.merchant_refund_id.as_deref() {
-                Some(id) => apply_refund_state(db, id, state_str).await?,
-                None => Applied::Ignored,
+            // Only a hint: PhonePe's refund-status API decides, so a forged or stale
+            // `pg.refund.failed` can neither mint a second refund nor undo a completed one.
+            // Without an answer in time, `jobs` settles it within a minute.
+            if let (Some(id), Some(phonepe)) = (
+                payload.merchant_refund_id.as_deref(),
+                state.services.phonepe.as_ref(),
+            ) {
+                if let Asked::Settled(Settled::Completed(order_id)) =
+                    refunds::ask(db, phonepe, id).await?
+                {
+                    state.services.send_mail_now(order_id).await;
+                }
             }
+            Applied::Ignored
         }
         WebhookEvent::RefundAccepted | WebhookEvent::Unknown => Applied::Ignored,
     };

@@ -33,7 +33,14 @@ async fn pay(app: &TestApp, id: &str) {
     let outcome = orders::change(
         &app.services.db,
         id,
-        &Change::to(OrderStatus::Paid).set("payment.status", "paid"),
+        // What a PhonePe payment leaves on the order, so a cancellation has money to return.
+        &Change::to(OrderStatus::Paid)
+            .set("payment.status", "paid")
+            .set(
+                "payment.merchantOrderId",
+                format!("PIT-{}-test", id.oid().to_hex()),
+            )
+            .set("payment.transactionId", format!("T-{}", id.oid().to_hex())),
     )
     .await
     .unwrap();

@@ -188,8 +188,13 @@ async fn the_backlog_counts_only_work_that_is_overdue() {
         ])
         .await
         .unwrap();
+    // An order with one refund pending past the hour, one fresh and one long completed.
+    let refund = |state: &str, at| doc! { "state": state, "merchantRefundId": format!("R-{state}-{at}"), "at": mins_ago(at), "nextCheckAt": mins_ago(at) };
     db.collection::<Document>("orders")
-        .insert_one(doc! { "payment": { "status": "refund_pending" }, "status": "cancelled", "updatedAt": mins_ago(61) })
+        .insert_many([
+            doc! { "payment": { "status": "refund_pending" }, "status": "cancelled", "refunds": [refund("pending", 61)] },
+            doc! { "payment": { "status": "refund_pending" }, "status": "shipped", "refunds": [refund("completed", 300), refund("pending", 2)] },
+        ])
         .await
         .unwrap();
 
@@ -200,7 +205,7 @@ async fn the_backlog_counts_only_work_that_is_overdue() {
             mail_backlog: 1,
             mail_failed: 1,
             payments_unresolved: 1,
-            refunds_overdue: 2,
+            refunds_overdue: 1,
         }
     );
     // The EMF line CloudWatch turns into the alarmed metrics.
@@ -215,6 +220,6 @@ async fn the_backlog_counts_only_work_that_is_overdue() {
     for name in &names {
         assert!(emf[*name].is_u64(), "{name} has no value in {emf}");
     }
-    assert_eq!(emf["RefundsOverdue"], 2);
+    assert_eq!(emf["RefundsOverdue"], 1);
     assert_eq!(names.len(), 4);
 }

@@ -16,6 +16,7 @@ mod mail;
 mod orders;
 mod payments;
 mod products;
+mod refunds;
 mod routes;
 mod schema;
 mod security;

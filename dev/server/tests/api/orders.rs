@@ -220,7 +220,7 @@ async fn checkout_takes_stock_locks_the_discount_and_empties_the_cart() {
     assert_eq!(order["statusHistory"][0]["status"], "created");
     assert_eq!(
         order["payment"],
-        json!({ "provider": "phonepe", "status": "pending" })
+        json!({ "provider": "phonepe", "status": "pending", "refundedAmount": 0 })
     );
     assert_eq!(
         order["shipping"]["address"],

@@ -6,6 +6,7 @@ use common::db::{MAIL_OUTBOX, ORDERS};
 use common::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
 use common::order_state::OrderStatus;
 use common::payments::{self, Applied};
+use common::refunds;
 use common::Paise;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use phonepe_sim::{FailMode, HookOptions, SimConfig, SimHandle};
@@ -68,6 +69,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
             status: OrderStatus::Created,
             at: now,
             note: None,
+            by: None,
         }],
         payment: Payment::pending(),
         shipping: Shipping {
@@ -86,6 +88,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
             tracking_url: None,
             description: None,
         },
+        refunds: Vec::new(),
         notes: None,
         created_at: now,
         updated_at: now,
@@ -135,7 +138,7 @@ pub async fn initiate_mid(app: &TestApp, user: &str, order: ObjectId) -> String 
         .to_owned()
 }
 
-fn webhook_auth(sim: &SimHandle) -> String {
+pub fn webhook_auth(sim: &SimHandle) -> String {
     phonepe_sim::webhook_authorization(
         &sim.config().webhook_username,
         &sim.config().webhook_password,
@@ -554,20 +557,20 @@ async fn a_cancelled_paid_order_ends_refunded() {
         .unwrap();
     sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
     assert_eq!(status_of(&order_doc(&app, order).await), "paid");
-    // What the owner's cancel leaves behind.
-    app.db()
-        .collection::<Document>(ORDERS)
-        .update_one(
-            doc! { "_id": order },
-            doc! { "$set": { "status": "cancelled", "payment.status": "refund_pending" } },
+    let admin = app.admin_token();
+    let res = app
+        .post(
+            &format!("/admin/orders/{}/cancel", order.to_hex()),
+            Some(&admin),
+            json!({}),
         )
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
     let phonepe = app.services.phonepe.clone().unwrap();
     let db = &app.services.db;
     let mut refunded = false;
     for _ in 0..30 {
-        payments::process_refunds(db, &phonepe, 10).await.unwrap();
+        refunds::drive(db, &phonepe, 10).await.unwrap();
         if order_doc(&app, order)
             .await
             .get_document("payment")
@@ -584,7 +587,7 @@ async fn a_cancelled_paid_order_ends_refunded() {
     assert!(refunded, "{:?}", order_doc(&app, order).await);
     assert_eq!(mails(&app, order, "refund_issued").await, 1);
     // Running the job again (or a late refund webhook) changes nothing.
-    payments::process_refunds(db, &phonepe, 10).await.unwrap();
+    refunds::drive(db, &phonepe, 10).await.unwrap();
     assert_eq!(mails(&app, order, "refund_issued").await, 1);
 }
 
@@ -786,7 +789,7 @@ async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
     let db = &app.services.db;
     let mut refunded = None;
     for _ in 0..30 {
-        payments::process_refunds(db, &phonepe, 10).await.unwrap();
+        refunds::drive(db, &phonepe, 10).await.unwrap();
         let attempt = attempt_doc(&app, &second).await;
         if attempt.get_str("state").unwrap() == "refunded" {
             refunded = Some(attempt);
@@ -795,7 +798,15 @@ async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let attempt = refunded.expect("the second charge is refunded");
-    let refund_id = attempt.get_str("merchantRefundId").unwrap();
+    assert_eq!(attempt.get_str("state").unwrap(), "refunded");
+    let order_now = order_doc(&app, order).await;
+    let recorded = order_now.get_array("refunds").unwrap();
+    let extra = recorded
+        .iter()
+        .map(|r| r.as_document().unwrap())
+        .find(|r| r.get_str("originalMerchantOrderId").unwrap() == second)
+        .expect("the extra charge's refund is on the order");
+    let refund_id = extra.get_str("merchantRefundId").unwrap();
     let refund = phonepe.refund_status(refund_id).await.unwrap();
     assert_eq!(refund.state, "COMPLETED");
     assert_eq!(refund.amount, Some(79_900));
