@@ -5,7 +5,7 @@ use crate::error::{Error, FieldError, Result};
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -405,4 +405,57 @@ pub async fn run_lambda(router: Router) -> std::result::Result<(), lambda_http::
         .map_request(|req: lambda_http::Request| req.map(Body::new))
         .service(router);
     lambda_http::run(service).await
+}
+
+/// The header that makes a money-moving request safe to repeat.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// `Idempotency-Key`: 1–128 visible ASCII characters, when present.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+    } else {
+        Err(Error::field(
+            "Idempotency-Key",
+            "must be 1–128 visible ASCII characters",
+        ))
+    }
+}
+
+/// What identifies "the same request" under one Idempotency-Key: the body as parsed, so
+/// whitespace and key order do not matter but every value does.
+pub fn fingerprint(body: &impl serde::Serialize) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(Sha256::digest(&canonical))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        let mut h = HeaderMap::new();
+        assert_eq!(idempotency_key(&h).unwrap(), None);
+        h.insert(IDEMPOTENCY_KEY_HEADER, "checkout-7f3a9c".parse().unwrap());
+        assert_eq!(
+            idempotency_key(&h).unwrap().as_deref(),
+            Some("checkout-7f3a9c")
+        );
+        for bad in ["", "has space", &"k".repeat(129)] {
+            h.insert(IDEMPOTENCY_KEY_HEADER, bad.parse().unwrap());
+            assert_eq!(
+                idempotency_key(&h).unwrap_err().code(),
+                "VALIDATION_FAILED",
+                "{bad:?}"
+            );
+        }
+        h.insert(IDEMPOTENCY_KEY_HEADER, "k".repeat(128).parse().unwrap());
+        assert!(idempotency_key(&h).is_ok());
+    }
 }

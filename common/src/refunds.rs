@@ -107,6 +107,12 @@ pub struct Refund {
     /// The failed refund this one retries, under a new id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<String>,
+    /// The owner's `Idempotency-Key` and a hash of the request it came with: repeating the
+    /// request finds its refund here, on the order, in the same transaction that decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_hash: Option<String>,
 }
 
 impl Refund {
@@ -198,6 +204,197 @@ pub fn refundable(order: &Order) -> Paise {
     Paise((collected(order).get() - committed(order).get()).max(0))
 }
 
+/// The owner's refund request, validated for shape (`amount` ≥ 100 paise, lines well formed,
+/// not both) by the caller.
+#[derive(Debug, Clone)]
+pub struct OwnerRefund {
+    pub amount: Option<Paise>,
+    pub lines: Option<Vec<RefundLine>>,
+    pub restock: bool,
+    pub reason: String,
+    pub by: String,
+    /// `(Idempotency-Key, hash of the request)`.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// What `decide` did.
+#[derive(Debug)]
+pub enum Decided {
+    Created(Order),
+    /// An earlier request with the same `Idempotency-Key` made this refund.
+    Replayed(Order),
+}
+
+/// PhonePe refuses refunds below ₹1.00.
+pub const MIN_REFUND: Paise = Paise(100);
+
+/// Units of each product already refunded (or on their way back) by line refunds.
+fn refunded_units(order: &Order, product: ObjectId) -> i64 {
+    order
+        .refunds
+        .iter()
+        .filter(|r| r.state != RefundState::Failed)
+        .flat_map(|r| r.lines.iter().flatten())
+        .filter(|l| l.product_id == product)
+        .map(|l| l.quantity)
+        .sum()
+}
+
+/// What `lines` are worth at the price paid, after their share of the order's discount. A
+/// line's first `k` units are worth `floor(paid × k / quantity)`, so refunding a line in
+/// parts gives back exactly what it cost once all its units are back.
+fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
+    let totals: Vec<(crate::ids::ProductId, Paise)> = order
+        .items
+        .iter()
+        .map(|i| (crate::ids::ProductId(i.product_id), i.line_total))
+        .collect();
+    let shares = crate::tax::split_discount_by_totals(&totals, order.discount)
+        .map_err(|e| crate::Error::Internal(anyhow::anyhow!("order {}: {e:?}", order.id)))?;
+    let mut value = Paise::ZERO;
+    let mut errors = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        let Some((i, item)) = order
+            .items
+            .iter()
+            .enumerate()
+            .find(|(_, i)| i.product_id == line.product_id)
+        else {
+            errors.push(crate::error::FieldError::new(
+                format!("lines[{n}].productId"),
+                "is not on this order",
+            ));
+            continue;
+        };
+        let already = refunded_units(order, line.product_id);
+        if already + line.quantity > item.quantity {
+            return Err(crate::Error::unprocessable(
+                "UNITS_ALREADY_REFUNDED",
+                format!(
+                    "Only {} of the {} × '{}' on this order can still be refunded",
+                    item.quantity - already,
+                    item.quantity,
+                    item.name
+                ),
+            )
+            .with("productId", line.product_id.to_hex())
+            .with("refundableUnits", item.quantity - already));
+        }
+        let paid = i128::from((item.line_total - shares[i]).get());
+        let worth = |k: i64| paid * i128::from(k) / i128::from(item.quantity);
+        value = value + Paise((worth(already + line.quantity) - worth(already)) as i64);
+    }
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(crate::Error::validation(errors))
+    }
+}
+
+/// Decides and records the owner's refund of order `id`, in one transaction with everything
+/// it implies: the amount (never above what is still refundable), the restock, the order's
+/// payment status. `jobs` then takes it to PhonePe like every other refund.
+pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Result<Decided> {
+    crate::transaction!(db, |session| {
+        let order = crate::orders::load_in(db, session, id).await?;
+        if let Some((key, hash)) = &req.idempotency {
+            if let Some(earlier) = order
+                .refunds
+                .iter()
+                .find(|r| r.idempotency_key.as_deref() == Some(key))
+            {
+                if earlier.request_hash.as_deref() != Some(hash) {
+                    return Err(crate::Error::unprocessable(
+                        "IDEMPOTENCY_KEY_REUSED",
+                        "This Idempotency-Key was already used with a different request body",
+                    ));
+                }
+                return Ok(Decided::Replayed(order));
+            }
+        }
+        let Some(original) = order
+            .payment
+            .merchant_order_id
+            .clone()
+            .filter(|_| collected(&order) > Paise::ZERO)
+        else {
+            return Err(crate::Error::conflict(
+                "NOTHING_TO_REFUND",
+                "Nothing was collected through PhonePe for this order, so there is nothing to refund",
+            ));
+        };
+        let left = refundable(&order);
+        if left == Paise::ZERO {
+            return Err(crate::Error::conflict(
+                "NOTHING_TO_REFUND",
+                "Everything collected for this order has already been refunded",
+            ));
+        }
+        let amount = match (&req.lines, req.amount) {
+            (Some(lines), _) => value_of_lines(&order, lines)?,
+            (None, Some(amount)) => amount,
+            (None, None) => left,
+        };
+        if amount > left {
+            return Err(crate::Error::unprocessable(
+                "REFUND_EXCEEDS_PAID",
+                format!(
+                    "At most {} of this order can still be refunded",
+                    left.format_inr()
+                ),
+            )
+            .with("refundable", left.get()));
+        }
+        if amount < MIN_REFUND {
+            return Err(crate::Error::unprocessable(
+                "REFUND_BELOW_MINIMUM",
+                "PhonePe cannot refund less than ₹1.00",
+            ));
+        }
+        if req.restock {
+            for line in req.lines.iter().flatten() {
+                // Inactive products get their units back too: reactivating must not lose them.
+                db.docs(crate::db::PRODUCTS)
+                    .update_one(
+                        doc! { "_id": line.product_id },
+                        doc! { "$inc": { "stock": line.quantity } },
+                    )
+                    .session(&mut *session)
+                    .await?;
+            }
+        }
+        let mut refund = Refund {
+            id: ObjectId::new(),
+            merchant_refund_id: merchant_refund_id_for(&order),
+            original_merchant_order_id: original,
+            amount,
+            lines: req.lines.clone(),
+            restock: req.restock,
+            reason: req.reason.clone(),
+            kind: RefundKind::Owner,
+            state: RefundState::Pending,
+            by: req.by.clone(),
+            at: now(),
+            requested_at: None,
+            next_check_at: now(),
+            checks: 0,
+            last_error: None,
+            settled_at: None,
+            replaces: None,
+            idempotency_key: None,
+            request_hash: None,
+        };
+        if let Some((key, hash)) = &req.idempotency {
+            refund.idempotency_key = Some(key.clone());
+            refund.request_hash = Some(hash.clone());
+        }
+        push_in(db, session, &order, refund).await?;
+        Ok(Decided::Created(
+            crate::orders::load_in(db, session, id).await?,
+        ))
+    })
+}
+
 /// A refund decided now, to be recorded by `record_in`.
 #[derive(Debug, Clone)]
 pub struct NewRefund {
@@ -244,6 +441,8 @@ pub async fn record_in(
         last_error: None,
         settled_at: None,
         replaces: None,
+        idempotency_key: None,
+        request_hash: None,
     };
     push_in(db, session, order, refund).await
 }
@@ -452,6 +651,8 @@ pub async fn settle(
                         settled_at: None,
                         replaces: Some(merchant_refund_id.to_owned()),
                         by: "jobs".into(),
+                        idempotency_key: None,
+                        request_hash: None,
                         ..refund
                     };
                     push_in(db, session, &order, replacement).await?;

@@ -10,8 +10,8 @@ mod state;
 mod words;
 
 pub use compute::{
-    compute_tax, shipping_fee, split_discount, LineTax, OrderTax, ShippingTax, TaxError,
-    TaxLineInput,
+    compute_tax, shipping_fee, split_discount, split_discount_by_totals, LineTax, OrderTax,
+    ShippingTax, TaxError, TaxLineInput,
 };
 pub use gstin::{gstin_check_char, Gstin, GstinError};
 pub use numbering::{document_number, financial_year, DocumentPrefix};

@@ -130,34 +130,63 @@ impl OrderTax {
 pub fn split_discount(lines: &[TaxLineInput], discount: Paise) -> Result<Vec<Paise>, TaxError> {
     let subtotal = checked_subtotal(lines)?;
     check_discount(discount, subtotal)?;
+    let keyed: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            let key = (l.product_id.0.bytes(), l.line_total, l.rate, l.hsn.clone());
+            (key, l.line_total)
+        })
+        .collect();
+    Ok(largest_remainder(&keyed, discount, subtotal))
+}
+
+/// The same split for lines known only by product and total (a refund of an order's lines):
+/// the shares each line's units gave up of the order's discount.
+pub fn split_discount_by_totals(
+    lines: &[(ProductId, Paise)],
+    discount: Paise,
+) -> Result<Vec<Paise>, TaxError> {
+    let subtotal = lines.iter().try_fold(Paise::ZERO, |sum, (id, total)| {
+        if *total < Paise::ZERO {
+            return Err(TaxError::NegativeLineTotal(*id));
+        }
+        sum.checked_add(*total).ok_or(TaxError::Overflow)
+    })?;
+    check_discount(discount, subtotal)?;
+    let keyed: Vec<_> = lines
+        .iter()
+        .map(|(id, total)| ((id.0.bytes(), *total), *total))
+        .collect();
+    Ok(largest_remainder(&keyed, discount, subtotal))
+}
+
+/// Largest-remainder split of `discount` (checked: 0 ≤ discount ≤ subtotal) over `lines`
+/// (tie-break key, line total); equal remainders go by key, never by position.
+fn largest_remainder<K: Ord>(lines: &[(K, Paise)], discount: Paise, subtotal: Paise) -> Vec<Paise> {
     let (d, s) = (i128::from(discount.get()), i128::from(subtotal.get()));
     if d == 0 {
-        return Ok(vec![Paise::ZERO; lines.len()]);
+        return vec![Paise::ZERO; lines.len()];
     }
     // d > 0 and d <= s, so s > 0 here.
     let mut shares: Vec<i128> = Vec::with_capacity(lines.len());
     let mut remainders: Vec<i128> = Vec::with_capacity(lines.len());
-    for line in lines {
-        let exact = d * i128::from(line.line_total.get());
+    for (_, total) in lines {
+        let exact = d * i128::from(total.get());
         shares.push(exact / s);
         remainders.push(exact % s);
     }
     let left = d - shares.iter().sum::<i128>();
     let mut order: Vec<usize> = (0..lines.len()).collect();
     order.sort_by(|&a, &b| {
-        let (la, lb) = (&lines[a], &lines[b]);
         remainders[b]
             .cmp(&remainders[a])
-            .then_with(|| la.product_id.0.bytes().cmp(&lb.product_id.0.bytes()))
-            .then_with(|| la.line_total.cmp(&lb.line_total))
-            .then_with(|| la.rate.cmp(&lb.rate))
-            .then_with(|| la.hsn.cmp(&lb.hsn))
+            .then_with(|| lines[a].0.cmp(&lines[b].0))
     });
     // Fewer paise are left than there are lines, since each line lost less than one.
     for &i in order.iter().take(left as usize) {
         shares[i] += 1;
     }
-    Ok(shares.into_iter().map(|x| Paise(x as i64)).collect())
+    shares.into_iter().map(|x| Paise(x as i64)).collect()
 }
 
 /// The tax inside a tax-inclusive `value`: `round_half_up(value × rate / (10000 + rate))`.

@@ -2,7 +2,10 @@
 //! for admins and by direct invocation (IAM-protected) for the console and scripts, plus
 //! the catalog upserts used to seed and maintain products and coupons.
 
+mod refund;
+
 use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use common::auth::{Admin, Auth};
@@ -34,7 +37,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/orders/{id}/pack"),
     ("POST", "/admin/orders/{id}/deliver"),
     ("POST", "/admin/orders/{id}/cancel"),
+    ("POST", "/admin/orders/{id}/refund"),
 ];
+
+/// Who a direct invocation acts as in the order's history: IAM let the caller in, and the
+/// invocation carries no user.
+pub const DIRECT_ACTOR: &str = "direct-invocation";
 
 #[derive(Clone, FromRef)]
 struct AppState {
@@ -48,6 +56,7 @@ pub fn router(services: &Services) -> Router {
         .route("/admin/orders/{id}/pack", post(pack_http))
         .route("/admin/orders/{id}/deliver", post(deliver_http))
         .route("/admin/orders/{id}/cancel", post(cancel_http))
+        .route("/admin/orders/{id}/refund", post(refund_http))
         .with_state(AppState {
             services: services.clone(),
             auth: services.auth.clone(),
@@ -232,8 +241,8 @@ fn validate(action: OrderAction) -> Result<Change> {
 /// Applies one of the owner's actions through the shared state machine and, once the
 /// transaction has committed, tries to send the mail it queued. Repeating the action an
 /// order is already in changes nothing and returns the order.
-pub async fn act(services: &Services, id: OrderId, action: OrderAction) -> Result<Order> {
-    let change = validate(action)?;
+pub async fn act(services: &Services, id: OrderId, action: OrderAction, by: &str) -> Result<Order> {
+    let change = validate(action)?.by(by);
     let outcome = orders::change(&services.db, id, &change).await?;
     if outcome.moved() && !change.mail.is_empty() {
         services.send_mail_now(id.oid()).await;
@@ -243,48 +252,71 @@ pub async fn act(services: &Services, id: OrderId, action: OrderAction) -> Resul
 
 async fn ship_http(
     State(services): State<Services>,
-    _: Admin,
+    Admin(user): Admin,
     Path(id): Path<String>,
     common::http::Json(input): common::http::Json<ShipInput>,
 ) -> Result<Json<OrderView>> {
     let id = OrderId::from_path(&id)?;
-    let order = act(&services, id, OrderAction::Ship(input)).await?;
+    let order = act(&services, id, OrderAction::Ship(input), user.id.as_str()).await?;
     Ok(Json(order.into()))
 }
 
 async fn pack_http(
     State(services): State<Services>,
-    _: Admin,
+    Admin(user): Admin,
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
     let id = OrderId::from_path(&id)?;
     let NoInput {} = body.parse_optional()?;
-    Ok(Json(act(&services, id, OrderAction::Pack).await?.into()))
+    Ok(Json(
+        act(&services, id, OrderAction::Pack, user.id.as_str())
+            .await?
+            .into(),
+    ))
 }
 
 async fn deliver_http(
     State(services): State<Services>,
-    _: Admin,
+    Admin(user): Admin,
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
     let id = OrderId::from_path(&id)?;
     let NoInput {} = body.parse_optional()?;
-    Ok(Json(act(&services, id, OrderAction::Deliver).await?.into()))
+    Ok(Json(
+        act(&services, id, OrderAction::Deliver, user.id.as_str())
+            .await?
+            .into(),
+    ))
 }
 
 async fn cancel_http(
     State(services): State<Services>,
-    _: Admin,
+    Admin(user): Admin,
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
     let id = OrderId::from_path(&id)?;
     let input: CancelInput = body.parse_optional()?;
     Ok(Json(
-        act(&services, id, OrderAction::Cancel(input)).await?.into(),
+        act(&services, id, OrderAction::Cancel(input), user.id.as_str())
+            .await?
+            .into(),
     ))
+}
+
+async fn refund_http(
+    State(services): State<Services>,
+    Admin(user): Admin,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    common::http::Json(input): common::http::Json<refund::RefundInput>,
+) -> Result<(StatusCode, Json<OrderView>)> {
+    let id = OrderId::from_path(&id)?;
+    let key = common::http::idempotency_key(&headers)?;
+    let (status, order) = refund::refund(&services, id, &input, user.id.as_str(), key).await?;
+    Ok((status, Json(order.into())))
 }
 
 /// Answers a direct invocation: `{"action": ..., ...}` → `{"ok": true, ...}` or
@@ -349,6 +381,24 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
             let coupon = upsert_coupon(&services.db, input).await?;
             Ok(json!({ "coupon": coupon_json(&coupon) }))
         }
+        "refund" => {
+            let raw: String = take(&mut fields, "orderId")?;
+            let id = OrderId::from_field("orderId", &raw)?;
+            let key: Option<String> = match fields.remove("idempotencyKey") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(k)) if (1..=128).contains(&k.len()) => Some(k),
+                Some(_) => {
+                    return Err(Error::field(
+                        "idempotencyKey",
+                        "must be a string of 1–128 characters",
+                    ))
+                }
+            };
+            let rest = Value::Object(fields).to_string();
+            let input: refund::RefundInput = common::http::parse_json(rest.as_bytes())?;
+            let (status, order) = refund::refund(services, id, &input, DIRECT_ACTOR, key).await?;
+            Ok(json!({ "order": OrderView::from(order), "created": status == StatusCode::CREATED }))
+        }
         "ship" | "pack" | "deliver" | "cancel" => {
             let raw: String = take(&mut fields, "orderId")?;
             let id = OrderId::from_field("orderId", &raw)?;
@@ -374,7 +424,7 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
                 }
                 _ => OrderAction::Cancel(common::http::parse_json(rest.as_bytes())?),
             };
-            let order = act(services, id, action).await?;
+            let order = act(services, id, action, DIRECT_ACTOR).await?;
             Ok(json!({ "order": OrderView::from(order) }))
         }
         other => Err(Error::field("action", format!("unknown action '{other}'"))),

@@ -31,7 +31,6 @@ use mongodb::bson::{doc, oid::ObjectId, to_bson, to_document, Bson, Document};
 use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// The configuration sections this function reads at cold start: checkout mails the "order
@@ -49,7 +48,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{id}"),
 ];
 
-pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+use common::http::idempotency_key;
+pub use common::http::IDEMPOTENCY_KEY_HEADER;
 /// Honoured only when the configuration has `TEST_FAULTS=1` (tests, never a deployment).
 pub const TEST_FAULT_HEADER: &str = "x-test-fault";
 
@@ -204,27 +204,8 @@ fn validate(user: &User, body: CreateOrder) -> Result<Checkout> {
     }
 }
 
-/// `Idempotency-Key`: 1–128 visible ASCII characters, when present.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
-        return Ok(None);
-    };
-    let bytes = value.as_bytes();
-    if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
-        Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
-    } else {
-        Err(Error::field(
-            "Idempotency-Key",
-            "must be 1–128 visible ASCII characters",
-        ))
-    }
-}
-
-/// What identifies "the same request" under one Idempotency-Key: the body as parsed, so
-/// whitespace and key order do not matter but every value does.
 fn fingerprint(body: &CreateOrder) -> String {
-    let canonical = serde_json::to_vec(body).unwrap_or_default();
-    hex::encode(Sha256::digest(&canonical))
+    common::http::fingerprint(body)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -737,27 +718,6 @@ mod tests {
         ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn idempotency_keys_are_visible_ascii() {
-        let mut h = HeaderMap::new();
-        assert_eq!(idempotency_key(&h).unwrap(), None);
-        h.insert(IDEMPOTENCY_KEY_HEADER, "checkout-7f3a9c".parse().unwrap());
-        assert_eq!(
-            idempotency_key(&h).unwrap().as_deref(),
-            Some("checkout-7f3a9c")
-        );
-        for bad in ["", "has space", &"k".repeat(129)] {
-            h.insert(IDEMPOTENCY_KEY_HEADER, bad.parse().unwrap());
-            assert_eq!(
-                idempotency_key(&h).unwrap_err().code(),
-                "VALIDATION_FAILED",
-                "{bad:?}"
-            );
-        }
-        h.insert(IDEMPOTENCY_KEY_HEADER, "k".repeat(128).parse().unwrap());
-        assert!(idempotency_key(&h).is_ok());
     }
 
     #[test]

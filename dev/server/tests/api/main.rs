@@ -14,6 +14,7 @@ mod expiry;
 mod lambda_events;
 mod mail;
 mod orders;
+mod owner_refunds;
 mod payments;
 mod products;
 mod refunds;

@@ -270,7 +270,9 @@ async fn a_refund_phonepe_failed_is_retried_under_a_new_id_and_the_old_one_is_ke
     let chain = recorded(&doc);
     let (last, failed) = chain.split_last().unwrap();
     assert!(!failed.is_empty() && failed.len() < 3, "{chain:?}");
-    assert!(failed.iter().all(|r| r.get_str("state").unwrap() == "failed"));
+    assert!(failed
+        .iter()
+        .all(|r| r.get_str("state").unwrap() == "failed"));
     assert_eq!(last.get_str("state").unwrap(), "completed");
     for pair in chain.windows(2) {
         assert_eq!(

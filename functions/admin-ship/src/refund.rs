@@ -1,0 +1,140 @@
+//! `POST /admin/orders/{id}/refund` and the direct `refund` action: the owner gives money back
+//! on a paid order — a return, a damaged or lost parcel — by lines, by amount or in full. The
+//! decision is recorded on the order in one transaction (`common::refunds::decide`); `jobs`
+//! then takes it to PhonePe through the same loop as every other refund.
+
+use axum::http::StatusCode;
+use common::error::FieldError;
+use common::ids::OrderId;
+use common::models::Order;
+use common::refunds::{self, Decided, OwnerRefund, RefundLine, MIN_REFUND};
+use common::services::Services;
+use common::{Error, Paise, Result};
+use mongodb::bson::oid::ObjectId;
+use serde::{Deserialize, Serialize};
+
+/// The request body (and the fields of the direct `refund` action).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundInput {
+    // Optional so that every missing field is named at once.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub lines: Option<Vec<LineInput>>,
+    #[serde(default)]
+    pub restock: Option<bool>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LineInput {
+    pub product_id: String,
+    pub quantity: i64,
+}
+
+/// Units per line one refund may name: more than any order can hold.
+const MAX_UNITS: i64 = 10_000;
+
+fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerRefund> {
+    let mut errors = Vec::new();
+    let reason = crate::text_field(&mut errors, "reason", input.reason.as_deref(), 500, true);
+    if input.restock.is_none() {
+        errors.push(FieldError::new(
+            "restock",
+            "is required: true returns the refunded units to stock",
+        ));
+    }
+    let amount = match input.amount {
+        Some(_) if input.lines.is_some() => {
+            errors.push(FieldError::new(
+                "amount",
+                "give either lines or an amount, not both",
+            ));
+            None
+        }
+        Some(a) if a < MIN_REFUND.get() => {
+            errors.push(FieldError::new(
+                "amount",
+                "must be at least 100 paise (₹1.00), the least PhonePe refunds",
+            ));
+            None
+        }
+        other => other.map(Paise),
+    };
+    let mut lines = Vec::new();
+    if let Some(input_lines) = &input.lines {
+        if input_lines.is_empty() {
+            errors.push(FieldError::new("lines", "must name at least one line"));
+        }
+        for (n, line) in input_lines.iter().enumerate() {
+            let Ok(product_id) = ObjectId::parse_str(&line.product_id) else {
+                errors.push(FieldError::new(
+                    format!("lines[{n}].productId"),
+                    "must be a 24-character hex id",
+                ));
+                continue;
+            };
+            if !(1..=MAX_UNITS).contains(&line.quantity) {
+                errors.push(FieldError::new(
+                    format!("lines[{n}].quantity"),
+                    format!("must be between 1 and {MAX_UNITS}"),
+                ));
+                continue;
+            }
+            if lines
+                .iter()
+                .any(|l: &RefundLine| l.product_id == product_id)
+            {
+                errors.push(FieldError::new(
+                    format!("lines[{n}].productId"),
+                    "is named twice",
+                ));
+                continue;
+            }
+            lines.push(RefundLine {
+                product_id,
+                quantity: line.quantity,
+            });
+        }
+    }
+    if input.restock == Some(true) && input.lines.is_none() {
+        errors.push(FieldError::new(
+            "restock",
+            "needs lines: a refund by amount returns no units",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let fingerprint = common::http::fingerprint(input);
+    Ok(OwnerRefund {
+        amount,
+        lines: input.lines.is_some().then_some(lines),
+        restock: input.restock.unwrap_or(false),
+        reason: reason.unwrap_or_default(),
+        by: by.to_owned(),
+        idempotency: key.map(|k| (k, fingerprint)),
+    })
+}
+
+/// Decides the refund and answers `201` with the order (`200` when an earlier request with
+/// the same `Idempotency-Key` already made it).
+pub async fn refund(
+    services: &Services,
+    id: OrderId,
+    input: &RefundInput,
+    by: &str,
+    key: Option<String>,
+) -> Result<(StatusCode, Order)> {
+    let req = validate(input, by, key)?;
+    match refunds::decide(&services.db, id, &req).await? {
+        Decided::Created(order) => {
+            tracing::info!(order_id = %id.oid().to_hex(), by, "owner refund recorded");
+            Ok((StatusCode::CREATED, order))
+        }
+        Decided::Replayed(order) => Ok((StatusCode::OK, order)),
+    }
+}
