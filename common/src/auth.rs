@@ -6,17 +6,41 @@ use crate::error::{Error, Result};
 use crate::ids::UserId;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::RwLock;
 
-/// A floor between JWKS refetches, so a flood of tokens with made-up `kid`s cannot turn
-/// us into a amplifier against Clerk.
-const JWKS_REFETCH_FLOOR: Duration = Duration::from_secs(30);
 const LEEWAY_SECS: u64 = 5;
+
+/// How long JWKS keys are trusted and how often Clerk may be asked again.
+#[derive(Debug, Clone, Copy)]
+pub struct JwksTiming {
+    /// Clerk's SDK caches keys for 5 minutes; past that, the next request refetches, so a
+    /// key Clerk has removed stops working within this long.
+    pub ttl: Duration,
+    /// A floor between successful refetches, so a flood of tokens with made-up `kid`s
+    /// cannot turn us into an amplifier against Clerk.
+    pub refetch_floor: Duration,
+    /// After a failed fetch, so a blip at Clerk costs seconds, not the whole floor.
+    pub retry_after_failure: Duration,
+    /// Requests with an unknown `kid` wait for the fetch, so it must give up quickly.
+    pub fetch_timeout: Duration,
+}
+
+impl Default for JwksTiming {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(300),
+            refetch_floor: Duration::from_secs(30),
+            retry_after_failure: Duration::from_secs(1),
+            fetch_timeout: Duration::from_secs(3),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct Claims {
@@ -25,16 +49,20 @@ struct Claims {
     azp: Option<String>,
     #[serde(default)]
     sts: Option<String>,
+    /// Kept raw so that a malformed template (a number, an object) means "no e-mail"
+    /// rather than refusing a user's otherwise valid session.
     #[serde(default)]
-    email: Option<String>,
+    email: Option<Value>,
+    /// Raw for the same reason: a `metadata` that is not an object just means "not admin".
     #[serde(default)]
-    metadata: Option<Metadata>,
+    metadata: Option<Value>,
+    /// `Some(Null)` for an explicit null, which Clerk's SDK refuses as non-numeric.
+    #[serde(default, deserialize_with = "present")]
+    iat: Option<Value>,
 }
 
-#[derive(Debug, Deserialize, Default)]
-struct Metadata {
-    #[serde(default)]
-    role: Option<serde_json::Value>,
+fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// The signed-in caller, as proven by a verified token.
@@ -61,19 +89,42 @@ struct Jwk {
     e: Option<String>,
 }
 
+/// Resolves to whether the fetch succeeded; the keys themselves land in the state.
+type Fetch = Shared<BoxFuture<'static, bool>>;
+
 #[derive(Default)]
-struct JwksCache {
+struct JwksState {
     keys: HashMap<String, DecodingKey>,
+    /// Of the last successful fetch.
     fetched_at: Option<Instant>,
+    /// Of the last failed fetch, if no fetch has succeeded since.
+    failed_at: Option<Instant>,
+    in_flight: Option<Fetch>,
+}
+
+struct JwksSource {
+    url: String,
+    http: reqwest::Client,
+    timing: JwksTiming,
+    /// A plain mutex, held only to read or swap entries and never across the HTTP fetch,
+    /// so requests with a cached key never wait for Clerk.
+    state: Mutex<JwksState>,
+}
+
+enum Refusal {
+    Invalid(&'static str),
+    KeysUnavailable,
+}
+
+impl From<&'static str> for Refusal {
+    fn from(reason: &'static str) -> Self {
+        Refusal::Invalid(reason)
+    }
 }
 
 enum Keys {
     Pem(DecodingKey),
-    Jwks {
-        url: String,
-        http: reqwest::Client,
-        cache: RwLock<JwksCache>,
-    },
+    Jwks(Arc<JwksSource>),
 }
 
 /// Verifies Clerk session tokens. Built once per cold start; the JWKS cache lives as long
@@ -89,15 +140,22 @@ pub type Auth = Arc<Verifier>;
 
 impl Verifier {
     pub fn new(cfg: &ClerkConfig) -> anyhow::Result<Self> {
+        Self::with_jwks_timing(cfg, JwksTiming::default())
+    }
+
+    /// Like `new`, with other JWKS cache lifetimes and floors (tests use seconds, not
+    /// minutes). Ignored with a PEM key.
+    pub fn with_jwks_timing(cfg: &ClerkConfig, timing: JwksTiming) -> anyhow::Result<Self> {
         let keys = match &cfg.key {
             ClerkKey::Pem(pem) => Keys::Pem(DecodingKey::from_rsa_pem(pem.as_bytes())?),
-            ClerkKey::Jwks(url) => Keys::Jwks {
+            ClerkKey::Jwks(url) => Keys::Jwks(Arc::new(JwksSource {
                 url: url.clone(),
                 http: reqwest::Client::builder()
-                    .timeout(Duration::from_secs(3))
+                    .timeout(timing.fetch_timeout)
                     .build()?,
-                cache: RwLock::new(JwksCache::default()),
-            },
+                timing,
+                state: Mutex::new(JwksState::default()),
+            })),
         };
         let mut validation = Validation::new(Algorithm::RS256);
         validation.algorithms = vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
@@ -114,29 +172,47 @@ impl Verifier {
         })
     }
 
-    /// Verifies a bearer token; every failure is the same 401 to the client, with the
-    /// reason in the logs.
+    /// Verifies a bearer token. Every verdict on the token is the same 401 to the client,
+    /// with the reason in the logs; not being able to get Clerk's keys is a 503, because
+    /// the token may well be fine and a 401 would make the storefront sign the user out.
     pub async fn verify(&self, token: &str) -> Result<User> {
-        self.verify_inner(token).await.map_err(|reason| {
-            tracing::info!(reason, "token refused");
-            Error::unauthenticated("A valid session token is required")
-        })
+        self.verify_inner(token)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::Invalid(reason) => {
+                    tracing::info!(reason, "token refused");
+                    Error::unauthenticated("A valid session token is required")
+                }
+                Refusal::KeysUnavailable => {
+                    let secs = match &self.keys {
+                        Keys::Jwks(src) => src.timing.retry_after_failure.as_secs_f64().ceil(),
+                        Keys::Pem(_) => 1.0,
+                    };
+                    Error::try_again(
+                        (secs as u64).max(1),
+                        "Sign-in cannot be checked right now; please retry",
+                    )
+                }
+            })
     }
 
-    async fn verify_inner(&self, token: &str) -> std::result::Result<User, &'static str> {
+    async fn verify_inner(&self, token: &str) -> std::result::Result<User, Refusal> {
         if token.split('.').count() != 3 {
-            return Err("not a JWT");
+            return Err("not a JWT".into());
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| "bad header")?;
         if header.typ.as_deref().is_some_and(|t| t != "JWT") {
-            return Err("typ is not JWT");
+            return Err("typ is not JWT".into());
         }
         // Pinning the algorithm family before choosing a key is what defeats `alg: none`
         // and HS256-signed-with-the-public-key confusion.
         if !self.validation.algorithms.contains(&header.alg) {
-            return Err("algorithm not allowed");
+            return Err("algorithm not allowed".into());
         }
-        let key = self.key_for(header.kid.as_deref()).await?;
+        let key = match &self.keys {
+            Keys::Pem(key) => key.clone(),
+            Keys::Jwks(src) => src.key(header.kid.as_deref().ok_or("no kid")?).await?,
+        };
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
@@ -150,7 +226,15 @@ impl Verifier {
         })?;
         let claims = data.claims;
         if claims.sub.is_empty() {
-            return Err("empty sub");
+            return Err("empty sub".into());
+        }
+        // jsonwebtoken does not look at `iat`; Clerk's SDK does, with the same leeway.
+        if let Some(iat) = &claims.iat {
+            let iat = iat.as_f64().ok_or("iat not numeric")?;
+            let now = jsonwebtoken::get_current_timestamp() as f64;
+            if iat > now + LEEWAY_SECS as f64 {
+                return Err("issued in the future".into());
+            }
         }
         if !self.authorized_parties.is_empty()
             && !claims
@@ -158,64 +242,135 @@ impl Verifier {
                 .as_ref()
                 .is_some_and(|azp| self.authorized_parties.contains(azp))
         {
-            return Err("azp not authorized");
+            return Err("azp not authorized".into());
         }
         if claims.sts.as_deref() == Some("pending") {
-            return Err("session pending");
+            return Err("session pending".into());
         }
         let role_admin = claims
             .metadata
             .as_ref()
-            .and_then(|m| m.role.as_ref())
+            .and_then(|m| m.get("role"))
             .is_some_and(|r| r.as_str() == Some("admin"));
         let is_admin = role_admin || self.admin_user_ids.contains(&claims.sub);
         Ok(User {
             id: UserId(claims.sub),
-            email: claims.email.filter(|e| e.contains('@')),
+            email: claims
+                .email
+                .and_then(|e| e.as_str().map(str::to_owned))
+                .filter(|e| e.contains('@')),
             is_admin,
         })
     }
+}
 
-    async fn key_for(&self, kid: Option<&str>) -> std::result::Result<DecodingKey, &'static str> {
-        match &self.keys {
-            Keys::Pem(key) => Ok(key.clone()),
-            Keys::Jwks { url, http, cache } => {
-                let kid = kid.ok_or("no kid")?;
-                if let Some(k) = cache.read().await.keys.get(kid) {
-                    return Ok(k.clone());
-                }
-                let mut cache = cache.write().await;
-                if let Some(k) = cache.keys.get(kid) {
-                    return Ok(k.clone());
-                }
-                if cache
-                    .fetched_at
-                    .is_some_and(|t| t.elapsed() < JWKS_REFETCH_FLOOR)
-                {
-                    return Err("unknown kid (refetch rate-limited)");
-                }
-                cache.fetched_at = Some(Instant::now());
-                let jwks: Jwks =
-                    async { http.get(url).send().await?.error_for_status()?.json().await }
-                        .await
-                        .map_err(|e: reqwest::Error| {
-                            tracing::warn!(error = %e, "JWKS fetch failed");
-                            "JWKS unavailable"
-                        })?;
-                cache.keys = jwks
-                    .keys
-                    .into_iter()
-                    .filter(|k| k.kty == "RSA")
-                    .filter_map(|k| {
-                        let key =
-                            DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?)
-                                .ok()?;
-                        Some((k.kid?, key))
-                    })
-                    .collect();
-                cache.keys.get(kid).cloned().ok_or("unknown kid")
+impl JwksSource {
+    fn state(&self) -> MutexGuard<'_, JwksState> {
+        // Every critical section leaves the state consistent, so a panic elsewhere while
+        // holding it does not make it unusable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn key(self: &Arc<Self>, kid: &str) -> std::result::Result<DecodingKey, Refusal> {
+        let fetch = {
+            let mut s = self.state();
+            let now = Instant::now();
+            let t = &self.timing;
+            let fresh = s.fetched_at.is_some_and(|at| now - at < t.ttl);
+            let cached = s.keys.get(kid).cloned();
+            if let (Some(key), true) = (&cached, fresh) {
+                return Ok(key.clone());
             }
+            let backing_off = s
+                .failed_at
+                .is_some_and(|at| now - at < t.retry_after_failure);
+            // Past the TTL with Clerk failing: a Clerk outage should not sign everyone
+            // out, so the old key keeps working while fetches are retried in the
+            // background; it stops at the first fetch that succeeds without it.
+            if let (Some(key), Some(_)) = (&cached, s.failed_at) {
+                if s.in_flight.is_none() && !backing_off {
+                    drop(self.start_fetch(&mut s));
+                }
+                return Ok(key.clone());
+            }
+            if let Some(f) = s.in_flight.clone() {
+                f
+            } else if backing_off {
+                return Err(Refusal::KeysUnavailable);
+            } else if fresh && s.fetched_at.is_some_and(|at| now - at < t.refetch_floor) {
+                return Err("unknown kid (refetch rate-limited)".into());
+            } else {
+                self.start_fetch(&mut s)
+            }
+        };
+        let fetched = fetch.await;
+        let s = self.state();
+        match s.keys.get(kid) {
+            Some(key) => Ok(key.clone()),
+            None if fetched => Err("unknown kid".into()),
+            None => Err(Refusal::KeysUnavailable),
         }
+    }
+
+    /// The fetch runs as its own task so that it finishes (and updates the cache) even if
+    /// the request that started it is dropped; everyone else awaits the same result.
+    fn start_fetch(self: &Arc<Self>, s: &mut JwksState) -> Fetch {
+        let this = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            let result = this.fetch().await;
+            let mut s = this.state();
+            s.in_flight = None;
+            match result {
+                Ok(keys) => {
+                    s.keys = keys;
+                    s.fetched_at = Some(Instant::now());
+                    s.failed_at = None;
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "JWKS fetch failed");
+                    s.failed_at = Some(Instant::now());
+                    false
+                }
+            }
+        });
+        let this = Arc::clone(self);
+        let fetch = task
+            .map(move |done| {
+                done.unwrap_or_else(|_| {
+                    // The task died before recording its outcome; without this every later
+                    // unknown kid would await the same dead fetch forever.
+                    let mut s = this.state();
+                    s.in_flight = None;
+                    s.failed_at = Some(Instant::now());
+                    false
+                })
+            })
+            .boxed()
+            .shared();
+        s.in_flight = Some(fetch.clone());
+        fetch
+    }
+
+    async fn fetch(&self) -> reqwest::Result<HashMap<String, DecodingKey>> {
+        let jwks: Jwks = self
+            .http
+            .get(&self.url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(jwks
+            .keys
+            .into_iter()
+            .filter(|k| k.kty == "RSA")
+            .filter_map(|k| {
+                let key =
+                    DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
+                Some((k.kid?, key))
+            })
+            .collect())
     }
 }
 

@@ -143,6 +143,16 @@ impl Error {
         e
     }
 
+    /// Something this request depends on is briefly unreachable; the same request will
+    /// likely succeed after `retry_after_secs`.
+    pub fn try_again(retry_after_secs: u64, detail: impl Into<String>) -> Self {
+        let mut e = Self::problem(StatusCode::SERVICE_UNAVAILABLE, "TRY_AGAIN", detail);
+        if let Error::Problem(p) = &mut e {
+            p.retry_after = Some(retry_after_secs);
+        }
+        e
+    }
+
     pub fn unsupported_media_type() -> Self {
         Self::problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

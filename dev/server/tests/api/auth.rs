@@ -5,9 +5,15 @@ use crate::support::{
     PUBLIC_PEM,
 };
 use base64::Engine;
+use common::auth::{JwksTiming, Verifier};
+use common::config::{Config, Needs};
+use common::services::Services;
 use dev_server::token;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const CUSTOMER_ROUTE: &str = "/cart";
 const ADMIN_ROUTE: &str = "/admin/orders/64b7f0c2a1b2c3d4e5f60718/pack";
@@ -185,59 +191,352 @@ async fn admin_routes_need_the_admin_role_or_an_allow_listed_user() {
     );
 }
 
-/// Serves a JWKS and counts how often it is fetched.
-async fn jwks_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let hits = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let app = axum::Router::new().route(
-        "/.well-known/jwks.json",
-        axum::routing::get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async { ([("content-type", "application/json")], JWKS) }
-        }),
-    );
+/// What the fake Clerk answers at its JWKS URL; tests change it between requests.
+#[derive(Clone)]
+struct Reply {
+    status: u16,
+    body: String,
+    delay: Duration,
+}
+
+type BreakReply = fn(&mut Reply);
+
+/// A fake Clerk JWKS endpoint that counts how often it is fetched.
+struct FakeJwks {
+    url: String,
+    hits: Arc<AtomicUsize>,
+    reply: Arc<Mutex<Reply>>,
+}
+
+impl FakeJwks {
+    async fn start() -> FakeJwks {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let reply = Arc::new(Mutex::new(Reply {
+            status: 200,
+            body: JWKS.into(),
+            delay: Duration::ZERO,
+        }));
+        let (counter, current) = (hits.clone(), reply.clone());
+        let app = axum::Router::new().route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let r = current.lock().unwrap().clone();
+                async move {
+                    tokio::time::sleep(r.delay).await;
+                    (
+                        axum::http::StatusCode::from_u16(r.status).unwrap(),
+                        [("content-type", "application/json")],
+                        r.body,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeJwks {
+            url: format!("http://{addr}/.well-known/jwks.json"),
+            hits,
+            reply,
+        }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    fn answer(&self, edit: impl FnOnce(&mut Reply)) {
+        edit(&mut self.reply.lock().unwrap());
+    }
+}
+
+/// A JWKS URL nothing listens on.
+async fn refused_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/.well-known/jwks.json")
+}
+
+/// The app with its key from `url`, configured as in production (`CLERK_JWKS_URL`).
+async fn spawn_jwks(url: &str) -> TestApp {
+    let url = url.to_owned();
+    TestApp::spawn_with(|v| {
+        v.remove("CLERK_JWT_KEY");
+        v.insert("CLERK_JWKS_URL".into(), url);
+    })
+    .await
+}
+
+/// Like `spawn_jwks`, with a verifier whose cache timings are short enough for a test.
+async fn spawn_jwks_timed(url: &str, timing: JwksTiming) -> TestApp {
+    let db = format!("t_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    let mut vars = support::base_vars(&db);
+    vars.remove("CLERK_JWT_KEY");
+    vars.insert("CLERK_JWKS_URL".into(), url.into());
+    let config = Config::from_vars(&vars, Needs::CORE).expect("test config");
+    let mut services = Services::init(config).await.expect("services");
+    services.auth = Arc::new(Verifier::with_jwks_timing(&services.config.clerk, timing).unwrap());
+    let app = dev_server::app(&services);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/.well-known/jwks.json"), hits)
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        services,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn token_with_kid(kid: &str) -> String {
+    token::sign(PRIVATE_PEM.as_bytes(), kid, &token::claims(&spec("user_j"))).unwrap()
+}
+
+#[track_caller]
+fn assert_try_again(res: &support::Resp, case: &str) {
+    assert_try_again_in(res, 1, case);
+}
+
+#[track_caller]
+fn assert_try_again_in(res: &support::Resp, retry_after: u64, case: &str) {
+    assert_eq!(res.status, 503, "{case}: {}", res.body);
+    res.problem(503, "TRY_AGAIN");
+    assert_eq!(
+        res.headers["retry-after"],
+        retry_after.to_string(),
+        "{case}"
+    );
+    assert!(res.headers.get("www-authenticate").is_none(), "{case}");
 }
 
 #[tokio::test]
 async fn jwks_keys_are_fetched_once_cached_and_refetch_is_rate_limited() {
-    use std::sync::atomic::Ordering;
-    let (url, hits) = jwks_server().await;
-    let app = TestApp::spawn_with(|v| {
-        v.remove("CLERK_JWT_KEY");
-        v.insert("CLERK_JWKS_URL".into(), url);
-    })
-    .await;
+    let jwks = FakeJwks::start().await;
+    let app = spawn_jwks(&jwks.url).await;
     for _ in 0..3 {
         assert_ne!(
             status_of(&app, CUSTOMER_ROUTE, Some(&app.token("user_j"))).await,
             401
         );
     }
-    assert_eq!(hits.load(Ordering::SeqCst), 1, "cached across requests");
+    assert_eq!(jwks.hits(), 1, "cached across requests");
     // A flood of unknown kids triggers at most one refetch inside the floor window.
     for i in 0..5 {
-        let t = token::sign(
-            PRIVATE_PEM.as_bytes(),
-            &format!("ins_unknown_{i}"),
-            &token::claims(&spec("user_j")),
-        )
-        .unwrap();
+        let t = token_with_kid(&format!("ins_unknown_{i}"));
         assert_eq!(status_of(&app, CUSTOMER_ROUTE, Some(&t)).await, 401);
     }
-    assert!(
-        hits.load(Ordering::SeqCst) <= 2,
-        "refetches: {}",
-        hits.load(Ordering::SeqCst)
-    );
+    assert!(jwks.hits() <= 2, "refetches: {}", jwks.hits());
     assert_ne!(
         status_of(&app, CUSTOMER_ROUTE, Some(&app.token("user_j"))).await,
         401
     );
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_is_503_try_again_not_401() {
+    let jwks = FakeJwks::start().await;
+    let timing = JwksTiming {
+        fetch_timeout: Duration::from_millis(300),
+        ..JwksTiming::default()
+    };
+    let cases: [(&str, BreakReply); 4] = [
+        ("non-200", |r| r.status = 500),
+        ("bad JSON", |r| r.body = "<html>oops</html>".into()),
+        ("no keys member", |r| r.body = "{}".into()),
+        ("timeout", |r| r.delay = Duration::from_secs(2)),
+    ];
+    for (case, edit) in cases {
+        jwks.answer(|r| {
+            *r = Reply {
+                status: 200,
+                body: JWKS.into(),
+                delay: Duration::ZERO,
+            };
+            edit(r);
+        });
+        let app = spawn_jwks_timed(&jwks.url, timing).await;
+        let started = Instant::now();
+        let res = app.get(CUSTOMER_ROUTE, Some(&app.token("user_j"))).await;
+        assert_try_again(&res, case);
+        assert!(started.elapsed() < Duration::from_secs(2), "{case}: waited");
+    }
+    let app = spawn_jwks(&refused_url().await).await;
+    let res = app.get(CUSTOMER_ROUTE, Some(&app.token("user_j"))).await;
+    assert_try_again(&res, "connection refused");
+}
+
+#[tokio::test]
+async fn a_kid_missing_from_a_fetched_jwks_stays_401() {
+    let jwks = FakeJwks::start().await;
+    let app = spawn_jwks(&jwks.url).await;
+    let res = app
+        .get(CUSTOMER_ROUTE, Some(&token_with_kid("ins_not_there")))
+        .await;
+    res.problem(401, "UNAUTHENTICATED");
+    assert_eq!(jwks.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_jwks_fetch_is_retried_within_seconds_not_after_the_floor() {
+    let jwks = FakeJwks::start().await;
+    jwks.answer(|r| r.status = 502);
+    let app = spawn_jwks(&jwks.url).await;
+    let token = app.token("user_j");
+    assert_try_again(&app.get(CUSTOMER_ROUTE, Some(&token)).await, "Clerk down");
+    jwks.answer(|r| r.status = 200);
+    // Right after a failure Clerk is not asked again at once, so an outage is not a flood.
+    assert_try_again(&app.get(CUSTOMER_ROUTE, Some(&token)).await, "backing off");
+    assert_eq!(jwks.hits(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_ne!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
+    assert_eq!(jwks.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_jwks_fetch_is_single_flight_and_never_blocks_cached_kids() {
+    let jwks = FakeJwks::start().await;
+    jwks.answer(|r| r.delay = Duration::from_secs(2));
+    let timing = JwksTiming {
+        refetch_floor: Duration::ZERO,
+        ..JwksTiming::default()
+    };
+    let app = Arc::new(spawn_jwks_timed(&jwks.url, timing).await);
+    // Concurrent first requests all wait for the one fetch.
+    let first: Vec<_> = (0..5)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.get(CUSTOMER_ROUTE, Some(&app.token("user_j"))).await })
+        })
+        .collect();
+    for res in futures::future::join_all(first).await {
+        let res = res.unwrap();
+        assert!(res.status != 401 && res.status != 503, "{}", res.body);
+    }
+    assert_eq!(jwks.hits(), 1, "one fetch for concurrent cold requests");
+    // Unknown kids start a slow refetch; a cached kid goes straight through meanwhile.
+    let unknown: Vec<_> = (0..5)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let t = token_with_kid(&format!("ins_unknown_{i}"));
+                app.get(CUSTOMER_ROUTE, Some(&t)).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    assert_ne!(
+        status_of(&app, CUSTOMER_ROUTE, Some(&app.token("user_j"))).await,
+        401
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "cached kid waited {took:?}");
+    for res in futures::future::join_all(unknown).await {
+        res.unwrap().problem(401, "UNAUTHENTICATED");
+    }
+    assert_eq!(jwks.hits(), 2, "one refetch for concurrent unknown kids");
+}
+
+#[tokio::test]
+async fn jwks_keys_expire_after_the_cache_ttl_and_removed_keys_stop_working() {
+    let jwks = FakeJwks::start().await;
+    let timing = JwksTiming {
+        ttl: Duration::from_secs(2),
+        ..JwksTiming::default()
+    };
+    let app = spawn_jwks_timed(&jwks.url, timing).await;
+    let token = app.token("user_j");
+    assert_ne!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
+    jwks.answer(|r| r.body = r#"{"keys": []}"#.into());
+    assert_ne!(
+        status_of(&app, CUSTOMER_ROUTE, Some(&token)).await,
+        401,
+        "still cached"
+    );
+    assert_eq!(jwks.hits(), 1);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
+    assert_eq!(jwks.hits(), 2, "refetched once the TTL passed");
+}
+
+#[tokio::test]
+async fn an_expired_key_keeps_working_while_the_jwks_is_unreachable() {
+    let jwks = FakeJwks::start().await;
+    let timing = JwksTiming {
+        ttl: Duration::from_secs(1),
+        retry_after_failure: Duration::from_secs(5),
+        ..JwksTiming::default()
+    };
+    let app = spawn_jwks_timed(&jwks.url, timing).await;
+    let token = app.token("user_j");
+    assert_ne!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
+    jwks.answer(|r| r.status = 500);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for _ in 0..3 {
+        let res = app.get(CUSTOMER_ROUTE, Some(&token)).await;
+        assert!(res.status != 401 && res.status != 503, "{}", res.body);
+    }
+    assert_eq!(jwks.hits(), 2, "no refetch inside the failure back-off");
+    let res = app
+        .get(CUSTOMER_ROUTE, Some(&token_with_kid("ins_new_key")))
+        .await;
+    assert_try_again_in(&res, 5, "unknown kid while Clerk is down");
+}
+
+#[tokio::test]
+async fn iat_must_be_numeric_and_not_in_the_future() {
+    let app = TestApp::spawn().await;
+    let now = chrono::Utc::now().timestamp();
+    for (case, iat, expected_401) in [
+        ("a minute ahead", json!(now + 60), true),
+        ("a string", json!(now.to_string()), true),
+        ("null", Value::Null, true),
+        ("an object", json!({ "t": now }), true),
+        ("within the leeway", json!(now + 3), false),
+        ("fractional, past", json!(now as f64 - 1.5), false),
+    ] {
+        let token = with_claims(|c| c["iat"] = iat);
+        let status = status_of(&app, CUSTOMER_ROUTE, Some(&token)).await;
+        assert_eq!(status == 401, expected_401, "{case}: {status}");
+    }
+    let absent = with_claims(|c| {
+        c.as_object_mut().unwrap().remove("iat");
+    });
+    assert_ne!(status_of(&app, CUSTOMER_ROUTE, Some(&absent)).await, 401);
+}
+
+#[tokio::test]
+async fn misshapen_email_or_metadata_claims_count_as_absent() {
+    let app = TestApp::spawn().await;
+    for (case, email, metadata) in [
+        ("metadata a string", json!("a@example.com"), json!("admin")),
+        ("metadata a number", json!("a@example.com"), json!(7)),
+        ("email a number", json!(42), Value::Null),
+        (
+            "email an object",
+            json!({ "a": "a@example.com" }),
+            Value::Null,
+        ),
+        ("email a list", json!(["a@example.com"]), json!([1])),
+    ] {
+        let token = with_claims(|c| {
+            c["email"] = email;
+            c["metadata"] = metadata;
+        });
+        let status = status_of(&app, CUSTOMER_ROUTE, Some(&token)).await;
+        assert!(status != 401 && status != 403, "{case}: {status}");
+        let res = app.post(ADMIN_ROUTE, Some(&token), json!({})).await;
+        assert_eq!(res.status, 403, "{case}: {}", res.body);
+    }
+    // The rest of the token still counts: a good role next to a bad e-mail is admin.
+    let admin = with_claims(|c| {
+        c["email"] = json!(42);
+        c["metadata"] = json!({ "role": "admin" });
+    });
+    let status = status_of(&app, ADMIN_ROUTE, Some(&admin)).await;
+    assert!(status != 401 && status != 403, "admin got {status}");
 }
 
 #[test]
