@@ -83,6 +83,8 @@ pub struct Config {
     pub mongodb_db: String,
     pub clerk: ClerkConfig,
     pub order_payment_timeout_minutes: i64,
+    /// `ORDER_NUMBER_PREFIX` (default `PIT`): orders are `PIT-1001`, `PIT-1002`, …
+    pub order_number_prefix: String,
     /// `TEST_FAULTS=1`: honour `x-test-fault` request headers that make checkout fail midway,
     /// so tests can prove it leaves nothing behind. Only tests set it; never deployed.
     pub test_faults: bool,
@@ -229,6 +231,22 @@ impl Config {
             },
         };
 
+        let order_number_prefix = match r.get("ORDER_NUMBER_PREFIX") {
+            None => "PIT".to_owned(),
+            Some(p)
+                if (1..=8).contains(&p.len())
+                    && p.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+            {
+                p
+            }
+            Some(_) => {
+                r.problems
+                    .push("ORDER_NUMBER_PREFIX must be 1–8 of A-Z and 0-9".into());
+                String::new()
+            }
+        };
+
         let test_faults = matches!(r.get("TEST_FAULTS").as_deref(), Some("1" | "true"));
 
         let phonepe = needs.phonepe.then(|| Self::phonepe(&mut r));
@@ -240,6 +258,7 @@ impl Config {
                 mongodb_db,
                 clerk,
                 order_payment_timeout_minutes,
+                order_number_prefix,
                 test_faults,
                 phonepe,
                 mail,

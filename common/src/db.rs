@@ -16,6 +16,9 @@ pub const MAIL_OUTBOX: &str = "mail_outbox";
 pub const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
 pub const RATE_LIMITS: &str = "rate_limits";
 pub const META: &str = "meta";
+pub const COUNTERS: &str = "counters";
+/// One entry per change of a product's stock, written in the transaction of the change.
+pub const STOCK_MOVEMENTS: &str = "stock_movements";
 
 /// Bumped whenever `ensure_indexes` changes: a database whose `meta` schema document is older
 /// gets the indexes built on the next cold start, any other cold start skips them.
@@ -134,6 +137,16 @@ impl Db {
                     plain(doc! { "status": 1, "createdAt": 1 }),
                     plain(doc! { "payment.status": 1 }),
                     plain(doc! { "refunds.merchantRefundId": 1 }),
+                    // Numbers are looked up by routes and search, and must never repeat.
+                    IndexModel::builder()
+                        .keys(doc! { "number": 1 })
+                        .options(
+                            IndexOptions::builder()
+                                .unique(true)
+                                .partial_filter_expression(doc! { "number": { "$type": "string" } })
+                                .build(),
+                        )
+                        .build(),
                     plain(doc! { "refunds.state": 1, "refunds.nextCheckAt": 1 }),
                     // One PhonePe transaction can pay one order only, ever.
                     IndexModel::builder()
@@ -174,6 +187,10 @@ impl Db {
                 ],
             ),
             (RATE_LIMITS, vec![ttl(doc! { "expiresAt": 1 }, 0)]),
+            (
+                STOCK_MOVEMENTS,
+                vec![plain(doc! { "productId": 1, "at": -1 })],
+            ),
         ];
         // Schema 1 deduplicated mails per (order, event) only, which would refuse the second
         // refund mail of an order refunded in parts.

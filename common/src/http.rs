@@ -309,22 +309,35 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
     }
 }
 
+/// A query string as `(name, value)` pairs, percent-decoded.
+pub fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{}", query.unwrap_or(""))
+            .parse()
+            .map_err(|_| Error::field("query", "is malformed"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|_| Error::field("query", "is malformed"))
+}
+
 impl Page {
     pub fn parse(query: Option<&str>) -> Result<Self> {
-        let pairs: Vec<(String, String)> =
-            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-                &format!("/?{}", query.unwrap_or(""))
-                    .parse()
-                    .map_err(|_| Error::field("query", "is malformed"))?,
-            )
-            .map(|q| q.0)
-            .map_err(|_| Error::field("query", "is malformed"))?;
+        Ok(Self::parse_with(query, &[])?.0)
+    }
+
+    /// `limit` and `cursor`, plus the route's own `filters`, which come back unparsed for
+    /// the route to read. Any other parameter is a field error.
+    pub fn parse_with(
+        query: Option<&str>,
+        filters: &[&str],
+    ) -> Result<(Self, Vec<(String, String)>)> {
         let mut page = Page {
             limit: 20,
             after: None,
         };
+        let mut rest = Vec::new();
         let mut errors = Vec::new();
-        for (k, v) in pairs {
+        for (k, v) in query_pairs(query)? {
             match k.as_str() {
                 "limit" => match v.parse::<i64>() {
                     Ok(n) if (1..=100).contains(&n) => page.limit = n,
@@ -340,11 +353,12 @@ impl Page {
                         errors.push(FieldError::new("cursor", "is not a cursor this API issued"))
                     }
                 },
+                f if filters.contains(&f) => rest.push((k, v)),
                 other => errors.push(FieldError::new(other, "is not a known query parameter")),
             }
         }
         if errors.is_empty() {
-            Ok(page)
+            Ok((page, rest))
         } else {
             Err(Error::validation(errors))
         }

@@ -15,6 +15,16 @@ pub fn rfc3339(t: DateTime) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// India time as people write it (`2026-12-03 14:05:09`), for exports read by accountants.
+pub fn india_time(t: DateTime) -> String {
+    let ist = chrono::FixedOffset::east_opt(5 * 3600 + 30 * 60).expect("IST is a valid offset");
+    ChronoDateTime::<Utc>::from_timestamp_millis(t.timestamp_millis())
+        .unwrap_or_default()
+        .with_timezone(&ist)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
 pub fn now() -> DateTime {
     DateTime::now()
 }
@@ -35,6 +45,12 @@ pub struct Product {
     pub stock: i64,
     #[serde(default)]
     pub is_active: bool,
+    /// Optional only because products stored before GST was modelled lack it; every
+    /// product created now has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsn: Option<crate::tax::Hsn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gst_rate: Option<crate::tax::GstRate>,
     #[serde(default = "now")]
     pub created_at: DateTime,
     #[serde(default = "now")]
@@ -236,6 +252,10 @@ pub struct StatusChange {
 pub struct Order {
     #[serde(rename = "_id")]
     pub id: ObjectId,
+    /// `PIT-1001`: what people read out on the phone. Absent only on orders placed before
+    /// numbers existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
     pub user_id: String,
     pub email: String,
     pub items: Vec<OrderItem>,
@@ -255,6 +275,13 @@ pub struct Order {
     pub notes: Option<String>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+}
+
+impl Order {
+    /// The order's number, or for an order placed before numbers existed its id.
+    pub fn display_number(&self) -> String {
+        self.number.clone().unwrap_or_else(|| self.id.to_hex())
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -286,6 +313,7 @@ pub struct PaymentView {
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub id: String,
+    pub number: String,
     pub user_id: String,
     pub email: String,
     pub items: Vec<OrderItem>,
@@ -309,6 +337,7 @@ pub struct OrderView {
 impl From<Order> for OrderView {
     fn from(o: Order) -> Self {
         OrderView {
+            number: o.display_number(),
             id: o.id.to_hex(),
             user_id: o.user_id,
             email: o.email,

@@ -2,7 +2,7 @@
 //! goes through `change_in`, so the state machine, the status history, the stock and coupon
 //! release of a cancellation and the mail it causes can never disagree with each other.
 
-use crate::db::{Db, COUPONS, ORDERS, PRODUCTS};
+use crate::db::{Db, COUPONS, ORDERS};
 use crate::error::{Error, Result};
 use crate::ids::OrderId;
 use crate::models::{now, Order};
@@ -10,7 +10,7 @@ use crate::order_state::{transition, OrderStatus};
 use crate::outbox::{self, MailEvent};
 use crate::refunds::{self, NewRefund, RefundKind};
 use crate::Paise;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use mongodb::ClientSession;
 
 /// A requested status change and what goes with it.
@@ -99,6 +99,79 @@ impl Outcome {
     }
 }
 
+/// The first order number a shop hands out: `PIT-1001` reads better than `PIT-1`.
+const FIRST_NUMBER: i64 = 1001;
+
+/// Allocates the next order number with one atomic increment of a counter, outside the
+/// checkout transaction: concurrent checkouts never write the same document inside their
+/// transactions, so they never conflict over it. A checkout that then fails leaves a gap,
+/// which the contract allows (invoice numbers, which must not have gaps, are different).
+pub async fn allocate_number(db: &Db, prefix: &str) -> Result<String> {
+    // The first checkouts on a fresh database race to create the counter: all but one
+    // upsert fail on `_id`, and their retry finds it there.
+    let mut tries = 0;
+    let counter = loop {
+        let bumped = db
+            .docs(crate::db::COUNTERS)
+            .find_one_and_update(
+                doc! { "_id": "orderNumber" },
+                doc! { "$inc": { "seq": 1_i64 } },
+            )
+            .upsert(true)
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await;
+        match bumped {
+            Err(e) if crate::db::is_duplicate_key(&e) && tries < 3 => tries += 1,
+            other => break other?,
+        }
+    }
+    .ok_or_else(|| Error::Internal(anyhow::anyhow!("order number counter missing")))?;
+    let seq = counter
+        .get_i64("seq")
+        .map_err(|e| Error::Internal(anyhow::anyhow!("order number counter: {e}")))?;
+    Ok(format!("{prefix}-{}", FIRST_NUMBER - 1 + seq))
+}
+
+/// Whether `raw` has the shape of an order number (`PIT-1001`), whatever the prefix.
+pub fn looks_like_number(raw: &str) -> bool {
+    raw.split_once('-').is_some_and(|(prefix, n)| {
+        (1..=8).contains(&prefix.len())
+            && prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+            && (1..=18).contains(&n.len())
+            && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// The filter for the order a route's `{id}` names: its 24-hex id or its number (any case).
+/// Anything else is `404 ORDER_NOT_FOUND`.
+pub fn filter_for(raw: &str) -> Result<Document> {
+    if let Ok(id) = ObjectId::parse_str(raw) {
+        return Ok(doc! { "_id": id });
+    }
+    if looks_like_number(raw) {
+        return Ok(doc! { "number": raw.to_ascii_uppercase() });
+    }
+    Err(order_not_found())
+}
+
+/// The id of the order a route's `{id}` names. An id needs no lookup; a number costs one
+/// indexed read.
+pub async fn resolve(db: &Db, raw: &str) -> Result<OrderId> {
+    if let Ok(id) = ObjectId::parse_str(raw) {
+        return Ok(OrderId(id));
+    }
+    let found = db
+        .docs(ORDERS)
+        .find_one(filter_for(raw)?)
+        .projection(doc! { "_id": 1 })
+        .await?
+        .ok_or_else(order_not_found)?;
+    found
+        .get_object_id("_id")
+        .map(OrderId)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("order without an id: {e}")))
+}
+
 pub fn order_not_found() -> Error {
     Error::not_found("ORDER_NOT_FOUND", "No such order")
 }
@@ -162,7 +235,12 @@ pub async fn change_in(
         return Err(crate::db::retry_transaction());
     }
     if change.to == OrderStatus::Cancelled {
-        release_in(db, session, &order).await?;
+        let reason = match &change.note {
+            Some(note) => format!("order cancelled: {note}"),
+            None => "order cancelled".to_owned(),
+        };
+        let by = change.by.as_deref().unwrap_or("jobs");
+        release_as_in(db, session, &order, &reason, by).await?;
         refund_rest_in(db, session, &order, change).await?;
     }
     for event in &change.mail {
@@ -217,6 +295,17 @@ pub async fn change(db: &Db, id: OrderId, change: &Change) -> Result<Outcome> {
 /// often and from wherever it is called (cancel, expiry, a refund), it happens once.
 /// Returns whether it released anything.
 pub async fn release_in(db: &Db, session: &mut ClientSession, order: &Order) -> Result<bool> {
+    release_as_in(db, session, order, "order released", "system").await
+}
+
+/// `release_in`, with the reason and actor its stock ledger entries record.
+pub async fn release_as_in(
+    db: &Db,
+    session: &mut ClientSession,
+    order: &Order,
+    reason: &str,
+    by: &str,
+) -> Result<bool> {
     let claimed = db
         .docs(ORDERS)
         .update_one(
@@ -230,13 +319,15 @@ pub async fn release_in(db: &Db, session: &mut ClientSession, order: &Order) -> 
     }
     for item in &order.items {
         // Inactive products get their stock back too: reactivating one must not lose units.
-        db.docs(PRODUCTS)
-            .update_one(
-                doc! { "_id": item.product_id },
-                doc! { "$inc": { "stock": item.quantity } },
-            )
-            .session(&mut *session)
-            .await?;
+        // A product deleted since has no stock to return to, so `None` is fine here.
+        let back = crate::catalog::StockMove {
+            product_id: item.product_id,
+            delta: item.quantity,
+            reason,
+            order_id: Some(order.id),
+            by,
+        };
+        crate::catalog::try_move_stock_in(db, session, &back, false).await?;
     }
     if let Some(code) = &order.coupon_code {
         db.docs(COUPONS)

@@ -75,15 +75,15 @@ pub fn render_for(
 /// Subjects carry only the brand, the order id and amounts, never user-typed text, so a
 /// name cannot turn a subject line into something else.
 pub fn subject(event: MailEvent, order: &Order, refund: Option<&Refund>) -> String {
-    let id = order.id.to_hex();
+    let id = order.display_number();
     match event {
-        MailEvent::OrderPlaced => format!("We have received your {BRAND} order #{id}"),
-        MailEvent::PaymentSuccess => format!("Your {BRAND} order #{id} is confirmed"),
-        MailEvent::OrderShipped => format!("Your {BRAND} order #{id} has shipped"),
-        MailEvent::OrderDelivered => format!("Your {BRAND} order #{id} has been delivered"),
-        MailEvent::OrderCancelled => format!("Your {BRAND} order #{id} has been cancelled"),
+        MailEvent::OrderPlaced => format!("We have received your {BRAND} order {id}"),
+        MailEvent::PaymentSuccess => format!("Your {BRAND} order {id} is confirmed"),
+        MailEvent::OrderShipped => format!("Your {BRAND} order {id} has shipped"),
+        MailEvent::OrderDelivered => format!("Your {BRAND} order {id} has been delivered"),
+        MailEvent::OrderCancelled => format!("Your {BRAND} order {id} has been cancelled"),
         MailEvent::RefundIssued => format!(
-            "Your refund of {} for {BRAND} order #{id} has been issued",
+            "Your refund of {} for {BRAND} order {id} has been issued",
             refunded(order, refund).format_inr()
         ),
     }
@@ -150,7 +150,7 @@ impl View {
         let shipping = &order.shipping;
         View {
             brand: BRAND,
-            order_number: order.id.to_hex(),
+            order_number: order.display_number(),
             placed_on: india_date(order.created_at),
             customer_name: first_name(&a.name),
             items: order
@@ -292,6 +292,7 @@ pub fn sample_order() -> Order {
         by: None,
     };
     Order {
+        number: Some("PIT-1042".into()),
         id: ObjectId::parse_str("65f0a1b2c3d4e5f601234567").expect("hex id"),
         user_id: "user_preview".into(),
         email: "asha@example.com".into(),
@@ -402,7 +403,11 @@ mod tests {
                 assert!(part.contains("-₹13,389.70"), "{event:?} discount");
                 assert!(part.contains("₹1,20,407.30"), "{event:?} total");
                 assert!(part.contains("WELCOME10"), "{event:?} coupon");
-                assert!(part.contains("65f0a1b2c3d4e5f601234567"), "{event:?} id");
+                assert!(part.contains("PIT-1042"), "{event:?} number");
+                assert!(
+                    !part.contains("65f0a1b2c3d4e5f601234567"),
+                    "{event:?} no raw id"
+                );
                 assert!(part.contains("12 March 2025"), "{event:?} date");
             }
         }
@@ -422,10 +427,7 @@ mod tests {
     fn shipped_mail_carries_carrier_tracking_number_and_link() {
         let order = sample_order();
         let mail = render(MailEvent::OrderShipped, &order).unwrap();
-        assert_eq!(
-            mail.subject,
-            "Your Pitalya order #65f0a1b2c3d4e5f601234567 has shipped"
-        );
+        assert_eq!(mail.subject, "Your Pitalya order PIT-1042 has shipped");
         for part in [&mail.html, &mail.text] {
             assert!(part.contains("Delhivery"));
             assert!(part.contains("DLV1234567890"));
@@ -469,7 +471,7 @@ mod tests {
             .contains("We have refunded the full ₹1,20,407.30"));
         assert_eq!(
             refund.subject,
-            "Your refund of ₹1,20,407.30 for Pitalya order #65f0a1b2c3d4e5f601234567 has been issued"
+            "Your refund of ₹1,20,407.30 for Pitalya order PIT-1042 has been issued"
         );
     }
 
@@ -478,15 +480,12 @@ mod tests {
         let order = sample_order();
         for (event, mail) in all(&order) {
             assert!(mail.subject.contains("Pitalya"), "{event:?}");
-            assert!(
-                mail.subject.contains("#65f0a1b2c3d4e5f601234567"),
-                "{event:?}"
-            );
+            assert!(mail.subject.contains("PIT-1042"), "{event:?}");
             assert!(!mail.subject.contains('\n'));
         }
         assert_eq!(
             render(MailEvent::PaymentSuccess, &order).unwrap().subject,
-            "Your Pitalya order #65f0a1b2c3d4e5f601234567 is confirmed"
+            "Your Pitalya order PIT-1042 is confirmed"
         );
     }
 }

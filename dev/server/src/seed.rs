@@ -1,6 +1,9 @@
-//! A realistic demo catalog and coupons, written through the same `admin-ship` direct
-//! invocations an owner would use, so seeding exercises the real validation.
+//! A realistic demo catalog and coupons, created through the same `common::catalog`
+//! functions the owner's routes use, so seeding exercises the real validation. Seeding only
+//! adds what is missing: a product or coupon that exists (by slug or code) is left exactly
+//! as it is, so its stock, price and coupon use survive every `make seed` and `make dev`.
 
+use common::catalog::{self, CouponInput, ProductInput};
 use common::services::Services;
 use serde_json::{json, Value};
 
@@ -11,9 +14,22 @@ fn img(slug: &str) -> Vec<String> {
     ]
 }
 
+/// (name, slug, description, price in paise, stock, active, HSN, GST in basis points).
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+    bool,
+    &'static str,
+    i64,
+);
+
 pub fn demo_products() -> Vec<Value> {
-    // (name, slug, description, price in paise, stock, active)
-    let rows: [(&str, &str, &str, i64, i64, bool); 10] = [
+    // HSN 9405 lamps, 7418 brass utensils and tableware, 7419 other brass art ware, 8306
+    // bells and statuettes.
+    let rows: [Row; 10] = [
         (
             "Brass Diya (Set of 2)",
             "brass-diya-set-of-2",
@@ -21,6 +37,8 @@ pub fn demo_products() -> Vec<Value> {
             59_900,
             40,
             true,
+            "9405",
+            500,
         ),
         (
             "Kuber Brass Urli",
@@ -29,6 +47,8 @@ pub fn demo_products() -> Vec<Value> {
             249_900,
             12,
             true,
+            "7418",
+            500,
         ),
         (
             "Peacock Brass Lamp",
@@ -37,6 +57,8 @@ pub fn demo_products() -> Vec<Value> {
             389_000,
             6,
             true,
+            "9405",
+            500,
         ),
         (
             "Brass Pooja Thali Set",
@@ -45,6 +67,8 @@ pub fn demo_products() -> Vec<Value> {
             129_900,
             25,
             true,
+            "7418",
+            500,
         ),
         (
             "Hammered Brass Tumbler",
@@ -53,6 +77,8 @@ pub fn demo_products() -> Vec<Value> {
             79_900,
             60,
             true,
+            "7418",
+            500,
         ),
         (
             "Brass Ganesha Idol",
@@ -61,6 +87,8 @@ pub fn demo_products() -> Vec<Value> {
             459_900,
             8,
             true,
+            "8306",
+            1200,
         ),
         (
             "Temple Bell (Ghanti)",
@@ -69,6 +97,8 @@ pub fn demo_products() -> Vec<Value> {
             89_900,
             0,
             true,
+            "8306",
+            500,
         ),
         (
             "Brass Akhand Diya",
@@ -77,6 +107,8 @@ pub fn demo_products() -> Vec<Value> {
             149_900,
             0,
             true,
+            "9405",
+            500,
         ),
         (
             "Brass Kalash with Coconut Stand",
@@ -85,6 +117,8 @@ pub fn demo_products() -> Vec<Value> {
             179_900,
             15,
             true,
+            "7419",
+            500,
         ),
         (
             "Vintage Brass Hookah (discontinued)",
@@ -93,11 +127,13 @@ pub fn demo_products() -> Vec<Value> {
             999_900,
             3,
             false,
+            "7419",
+            1800,
         ),
     ];
     rows.iter()
-        .map(|(name, slug, desc, price, stock, active)| {
-            json!({ "name": name, "slug": slug, "description": desc, "price": price, "images": img(slug), "stock": stock, "isActive": active })
+        .map(|(name, slug, desc, price, stock, active, hsn, gst)| {
+            json!({ "name": name, "slug": slug, "description": desc, "price": price, "images": img(slug), "stock": stock, "isActive": active, "hsn": hsn, "gstRate": gst })
         })
         .collect()
 }
@@ -112,36 +148,29 @@ pub fn demo_coupons() -> Vec<Value> {
     ]
 }
 
-/// Upserts the demo data; safe to run any number of times (stock is reset to the demo
-/// values, coupon usage counts are kept).
-pub async fn run(services: &Services) -> anyhow::Result<(usize, usize)> {
-    let products = demo_products();
-    let coupons = demo_coupons();
-    for product in &products {
-        check(
-            admin_ship::invoke(
-                services,
-                json!({ "action": "upsertProduct", "product": product }),
-            )
-            .await,
-        )?;
-    }
-    for coupon in &coupons {
-        check(
-            admin_ship::invoke(
-                services,
-                json!({ "action": "upsertCoupon", "coupon": coupon }),
-            )
-            .await,
-        )?;
-    }
-    Ok((products.len(), coupons.len()))
-}
+/// Who the seeded products' opening stock entries are attributed to.
+const SEED_ACTOR: &str = "seed";
 
-fn check(answer: Value) -> anyhow::Result<()> {
-    if answer["ok"] == json!(true) {
-        Ok(())
-    } else {
-        anyhow::bail!("seed failed: {answer}")
+/// Creates whatever demo products and coupons do not exist yet and returns how many of each
+/// it created; safe to run any number of times, and it never touches an existing one.
+pub async fn run(services: &Services) -> anyhow::Result<(usize, usize)> {
+    let db = &services.db;
+    let (mut products, mut coupons) = (0, 0);
+    for product in demo_products() {
+        let input: ProductInput = serde_json::from_value(product)?;
+        match catalog::create_product(db, input, SEED_ACTOR).await {
+            Ok(_) => products += 1,
+            Err(e) if e.code() == "SLUG_TAKEN" => {}
+            Err(e) => anyhow::bail!("seed failed: {e}"),
+        }
     }
+    for coupon in demo_coupons() {
+        let input: CouponInput = serde_json::from_value(coupon)?;
+        match catalog::create_coupon(db, input).await {
+            Ok(_) => coupons += 1,
+            Err(e) if e.code() == "COUPON_CODE_TAKEN" => {}
+            Err(e) => anyhow::bail!("seed failed: {e}"),
+        }
+    }
+    Ok((products, coupons))
 }

@@ -2,6 +2,8 @@
 //! for admins and by direct invocation (IAM-protected) for the console and scripts, plus
 //! the catalog upserts used to seed and maintain products and coupons.
 
+mod catalog_routes;
+mod desk;
 mod refund;
 
 use axum::extract::{FromRef, Path, State};
@@ -13,7 +15,7 @@ use common::catalog::{upsert_coupon, upsert_product, CouponInput, ProductInput};
 use common::error::FieldError;
 use common::http::JsonBytes;
 use common::ids::OrderId;
-use common::models::{Order, OrderView, ProductView};
+use common::models::{Order, OrderView};
 use common::order_state::OrderStatus;
 use common::orders::{self, Change};
 use common::outbox::MailEvent;
@@ -38,6 +40,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/orders/{id}/deliver"),
     ("POST", "/admin/orders/{id}/cancel"),
     ("POST", "/admin/orders/{id}/refund"),
+    ("GET", "/admin/orders"),
+    ("GET", "/admin/orders/export.csv"),
+    ("GET", "/admin/orders/{id}"),
+    ("GET", "/admin/products"),
+    ("POST", "/admin/products"),
+    ("PATCH", "/admin/products/{id}"),
+    ("POST", "/admin/products/{id}/stock"),
+    ("GET", "/admin/products/{id}/stock-movements"),
+    ("GET", "/admin/coupons"),
+    ("POST", "/admin/coupons"),
+    ("PATCH", "/admin/coupons/{code}"),
 ];
 
 /// Who a direct invocation acts as in the order's history: IAM let the caller in, and the
@@ -57,10 +70,17 @@ pub fn router(services: &Services) -> Router {
         .route("/admin/orders/{id}/deliver", post(deliver_http))
         .route("/admin/orders/{id}/cancel", post(cancel_http))
         .route("/admin/orders/{id}/refund", post(refund_http))
+        .route("/admin/orders", axum::routing::get(desk::list))
+        .route(
+            "/admin/orders/export.csv",
+            axum::routing::get(desk::export_csv),
+        )
+        .route("/admin/orders/{id}", axum::routing::get(desk::detail_http))
         .with_state(AppState {
             services: services.clone(),
             auth: services.auth.clone(),
         })
+        .merge(catalog_routes::router(services))
 }
 
 /// `POST /admin/orders/{id}/ship` body (and the fields of the direct `ship` action).
@@ -256,7 +276,7 @@ async fn ship_http(
     Path(id): Path<String>,
     common::http::Json(input): common::http::Json<ShipInput>,
 ) -> Result<Json<OrderView>> {
-    let id = OrderId::from_path(&id)?;
+    let id = orders::resolve(&services.db, &id).await?;
     let order = act(&services, id, OrderAction::Ship(input), user.id.as_str()).await?;
     Ok(Json(order.into()))
 }
@@ -267,7 +287,7 @@ async fn pack_http(
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
-    let id = OrderId::from_path(&id)?;
+    let id = orders::resolve(&services.db, &id).await?;
     let NoInput {} = body.parse_optional()?;
     Ok(Json(
         act(&services, id, OrderAction::Pack, user.id.as_str())
@@ -282,7 +302,7 @@ async fn deliver_http(
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
-    let id = OrderId::from_path(&id)?;
+    let id = orders::resolve(&services.db, &id).await?;
     let NoInput {} = body.parse_optional()?;
     Ok(Json(
         act(&services, id, OrderAction::Deliver, user.id.as_str())
@@ -297,7 +317,7 @@ async fn cancel_http(
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
-    let id = OrderId::from_path(&id)?;
+    let id = orders::resolve(&services.db, &id).await?;
     let input: CancelInput = body.parse_optional()?;
     Ok(Json(
         act(&services, id, OrderAction::Cancel(input), user.id.as_str())
@@ -313,7 +333,7 @@ async fn refund_http(
     headers: HeaderMap,
     common::http::Json(input): common::http::Json<refund::RefundInput>,
 ) -> Result<(StatusCode, Json<OrderView>)> {
-    let id = OrderId::from_path(&id)?;
+    let id = orders::resolve(&services.db, &id).await?;
     let key = common::http::idempotency_key(&headers)?;
     let (status, order) = refund::refund(&services, id, &input, user.id.as_str(), key).await?;
     Ok((status, Json(order.into())))
@@ -344,6 +364,14 @@ pub async fn invoke(services: &Services, event: Value) -> Value {
     }
 }
 
+/// A direct invocation's `orderId`: the order's id or its number.
+async fn order_named(services: &Services, raw: &str) -> Result<OrderId> {
+    if orders::looks_like_number(raw) {
+        return orders::resolve(&services.db, raw).await;
+    }
+    OrderId::from_field("orderId", raw)
+}
+
 fn take<T: DeserializeOwned>(fields: &mut Map<String, Value>, key: &str) -> Result<T> {
     let value = fields
         .remove(key)
@@ -372,9 +400,10 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
         "upsertProduct" => {
             only(&fields, &["product"])?;
             let input: ProductInput = take(&mut fields, "product")?;
-            let product = upsert_product(&services.db, input).await?;
-            Ok(json!({ "product": ProductView::from(product) }))
+            let product = upsert_product(&services.db, input, DIRECT_ACTOR).await?;
+            Ok(json!({ "product": common::catalog::AdminProductView::from(product) }))
         }
+        "adjustStock" => catalog_routes::adjust_stock_action(services, fields).await,
         "upsertCoupon" => {
             only(&fields, &["coupon"])?;
             let input: CouponInput = take(&mut fields, "coupon")?;
@@ -383,7 +412,7 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
         }
         "refund" => {
             let raw: String = take(&mut fields, "orderId")?;
-            let id = OrderId::from_field("orderId", &raw)?;
+            let id = order_named(services, &raw).await?;
             let key: Option<String> = match fields.remove("idempotencyKey") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(k)) if (1..=128).contains(&k.len()) => Some(k),
@@ -401,7 +430,7 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
         }
         "ship" | "pack" | "deliver" | "cancel" => {
             let raw: String = take(&mut fields, "orderId")?;
-            let id = OrderId::from_field("orderId", &raw)?;
+            let id = order_named(services, &raw).await?;
             only(
                 &fields,
                 match action.as_str() {

@@ -306,6 +306,7 @@ struct Request<'a> {
     user: &'a User,
     checkout: &'a Checkout,
     order_id: OrderId,
+    number: String,
     key: Option<(&'a str, &'a str)>,
     fault: Option<Fault>,
 }
@@ -330,11 +331,13 @@ async fn create(
     let common::http::Json(body) = body?;
     let hash = hash.unwrap_or_default();
     let checkout = validate(&user, body)?;
+    let number = common::orders::allocate_number(db, &services.config.order_number_prefix).await?;
     let req = Request {
         db,
         user: &user,
         checkout: &checkout,
         order_id: OrderId::new(),
+        number,
         key: key.as_deref().map(|k| (k, hash.as_str())),
         fault: fault(&services.config, &headers),
     };
@@ -461,7 +464,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
         }
     };
 
-    take_stock(db, session, &cart, &products).await?;
+    take_stock(db, session, &cart, &products, req.order_id.oid(), user_id).await?;
     if req.fault == Some(Fault::AfterStockDecrement) {
         return Err(injected(Fault::AfterStockDecrement));
     }
@@ -469,6 +472,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
     let t = now();
     let order = Order {
         id: req.order_id.oid(),
+        number: Some(req.number.clone()),
         user_id: user_id.to_owned(),
         email: req.checkout.email.clone(),
         items,
@@ -603,22 +607,22 @@ async fn take_stock(
     session: &mut ClientSession,
     cart: &Cart,
     products: &HashMap<ObjectId, Product>,
+    order_id: ObjectId,
+    user_id: &str,
 ) -> Result<()> {
     let mut short = Vec::new();
     for line in &cart.items {
-        let taken = db
-            .docs(PRODUCTS)
-            .update_one(
-                doc! {
-                    "_id": line.product_id,
-                    "isActive": true,
-                    "stock": { "$gte": line.quantity },
-                },
-                doc! { "$inc": { "stock": -line.quantity } },
-            )
-            .session(&mut *session)
-            .await?;
-        if taken.matched_count == 0 {
+        // Each take writes its ledger entry in this transaction, so a refused checkout
+        // leaves neither stock nor ledger changed.
+        let take = common::catalog::StockMove {
+            product_id: line.product_id,
+            delta: -line.quantity,
+            reason: "checkout",
+            order_id: Some(order_id),
+            by: user_id,
+        };
+        let taken = common::catalog::try_move_stock_in(db, session, &take, true).await?;
+        if taken.is_none() {
             let p = &products[&line.product_id];
             short.push((p, line.quantity));
         }
@@ -667,11 +671,12 @@ async fn by_id(
     user: User,
     Path(id): Path<String>,
 ) -> Result<Json<OrderView>> {
-    let id = OrderId::from_path(&id)?;
+    let mut filter = common::orders::filter_for(&id)?;
     // Someone else's order is indistinguishable from no order at all.
+    filter.insert("userId", user.id.as_str());
     db.db
         .collection::<Order>(ORDERS)
-        .find_one(doc! { "_id": id.oid(), "userId": user.id.as_str() })
+        .find_one(filter)
         .await?
         .map(|o| Json(o.into()))
         .ok_or_else(order_not_found)

@@ -5,14 +5,17 @@ mod support;
 
 mod admin_catalog;
 mod admin_orders;
+mod admin_products;
 mod auth;
 mod bodies;
 mod cart;
 mod cors;
 mod coupons;
+mod desk;
 mod expiry;
 mod lambda_events;
 mod mail;
+mod order_numbers;
 mod orders;
 mod owner_refunds;
 mod payments;

@@ -27,12 +27,14 @@ pub fn order_body() -> Value {
     json!({ "shippingAddress": address() })
 }
 
-/// Creates or updates a product through the owner's direct invocation; returns its id.
+/// Creates a product through the owner's direct invocation; returns its id.
 pub async fn product(app: &TestApp, slug: &str, price: i64, stock: i64) -> ObjectId {
     let res = app
         .invoke_admin(json!({ "action": "upsertProduct", "product": {
             "name": format!("Test {slug}"), "slug": slug, "price": price, "stock": stock,
+            "hsn": "7418", "gstRate": 500,
             "images": [format!("https://img.example/{slug}.jpg")],
+            "hsn": "7418", "gstRate": 500,
         }}))
         .await;
     assert_eq!(res["ok"], true, "{res}");
@@ -406,7 +408,12 @@ async fn a_moved_price_refuses_the_order_and_refreshes_the_cart() {
     let urli = product(&app, "urli", 249_900, 5).await;
     let diya = product(&app, "diya", 59_900, 5).await;
     fill_cart(&app, "user_price", &[(urli, 1), (diya, 2)]).await;
-    product(&app, "urli", 269_900, 5).await;
+    let moved = app
+        .invoke_admin(
+            json!({ "action": "upsertProduct", "product": { "slug": "urli", "price": 269_900 } }),
+        )
+        .await;
+    assert_eq!(moved["ok"], true, "{moved}");
 
     let res = create(&app, "user_price", order_body(), Some("price-key")).await;
     let p = res.problem(409, "PRICE_CHANGED");
@@ -447,7 +454,7 @@ async fn unavailable_products_are_refused_and_nothing_is_taken() {
     let gone = ObjectId::new();
     fill_cart(&app, "user_gone", &[(urli, 1), (diya, 1)]).await;
     app.invoke_admin(json!({ "action": "upsertProduct", "product": {
-        "name": "Test diya", "slug": "diya", "price": 59_900, "stock": 5, "isActive": false,
+        "name": "Test diya", "slug": "diya", "price": 59_900, "isActive": false,
     }}))
     .await;
     let before = snapshot(&app).await;

@@ -49,6 +49,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
     let now = DateTime::now();
     let order = Order {
         id: ObjectId::new(),
+        number: None,
         user_id: user.into(),
         email: format!("{user}@example.com"),
         items: vec![OrderItem {

@@ -309,6 +309,18 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/admin/orders/{id}/pack", Access::Admin),
     ("POST", "/admin/orders/{id}/deliver", Access::Admin),
     ("POST", "/admin/orders/{id}/cancel", Access::Admin),
+    ("POST", "/admin/orders/{id}/refund", Access::Admin),
+    ("GET", "/admin/orders", Access::Admin),
+    ("GET", "/admin/orders/export.csv", Access::Admin),
+    ("GET", "/admin/orders/{id}", Access::Admin),
+    ("GET", "/admin/products", Access::Admin),
+    ("POST", "/admin/products", Access::Admin),
+    ("PATCH", "/admin/products/{id}", Access::Admin),
+    ("POST", "/admin/products/{id}/stock", Access::Admin),
+    ("GET", "/admin/products/{id}/stock-movements", Access::Admin),
+    ("GET", "/admin/coupons", Access::Admin),
+    ("POST", "/admin/coupons", Access::Admin),
+    ("PATCH", "/admin/coupons/{code}", Access::Admin),
 ];
 
 /// A status and, for refusals, the problem `code`; `None` is a JSON success.
@@ -460,6 +472,55 @@ impl Fixture {
                 json!({ "reason": "security suite" }),
                 "created",
                 "cancelled",
+            ),
+            // The owner's desk: customers are refused before anything is read; an admin
+            // gets the route's own answer (a refusal of the probe's input where the route
+            // would otherwise change something).
+            ("POST", "/admin/orders/{id}/refund") => same(
+                format!("/admin/orders/{}/refund", self.paid.to_hex()),
+                Some(json!({ "restock": false, "reason": "security suite" })),
+                (409, Some("NOTHING_TO_REFUND")),
+            ),
+            ("GET", "/admin/orders") => same(path.into(), None, ok),
+            ("GET", "/admin/orders/export.csv") => same(
+                format!("{path}?colour=red"),
+                None,
+                (400, Some("VALIDATION_FAILED")),
+            ),
+            ("GET", "/admin/orders/{id}") => {
+                same(format!("/admin/orders/{}", self.paid.to_hex()), None, ok)
+            }
+            ("GET", "/admin/products") => same(path.into(), None, ok),
+            ("POST", "/admin/products") => same(
+                path.into(),
+                Some(json!({})),
+                (400, Some("VALIDATION_FAILED")),
+            ),
+            ("PATCH", "/admin/products/{id}") => same(
+                format!("/admin/products/{}", self.product.to_hex()),
+                Some(json!({ "stock": 5 })),
+                (400, Some("VALIDATION_FAILED")),
+            ),
+            ("POST", "/admin/products/{id}/stock") => same(
+                format!("/admin/products/{}/stock", self.product.to_hex()),
+                Some(json!({})),
+                (400, Some("VALIDATION_FAILED")),
+            ),
+            ("GET", "/admin/products/{id}/stock-movements") => same(
+                format!("/admin/products/{}/stock-movements", self.product.to_hex()),
+                None,
+                ok,
+            ),
+            ("GET", "/admin/coupons") => same(path.into(), None, ok),
+            ("POST", "/admin/coupons") => same(
+                path.into(),
+                Some(json!({})),
+                (400, Some("VALIDATION_FAILED")),
+            ),
+            ("PATCH", "/admin/coupons/{code}") => same(
+                "/admin/coupons/NOSUCHCODE".into(),
+                Some(json!({ "isActive": false })),
+                (404, Some("COUPON_NOT_FOUND")),
             ),
             _ => panic!("{method} {path} has no probe: add it to Fixture::probe in security.rs"),
         }

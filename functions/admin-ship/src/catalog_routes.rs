@@ -1,0 +1,333 @@
+//! The owner's catalog over HTTP: every product (inactive ones too) with its stock and
+//! ledger, stock adjustments, and coupons. Writes go through `common::catalog`, which the
+//! direct invocations and `make seed` use too.
+
+use crate::coupon_json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use common::auth::Admin;
+use common::catalog::{
+    self, AdminProductView, CouponInput, CouponPatch, ProductInput, ProductPatch, ProductRef,
+    StockMovement, StockMovementView,
+};
+use common::db::{COUPONS, PRODUCTS, STOCK_MOVEMENTS};
+use common::error::FieldError;
+use common::http::{List, Page};
+use common::ids::ProductId;
+use common::models::{Coupon, Product};
+use common::services::Services;
+use common::{Error, Result};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Regex};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+pub fn router(services: &Services) -> Router {
+    Router::new()
+        .route("/admin/products", get(list_products).post(create_product))
+        .route("/admin/products/{id}", patch(patch_product))
+        .route("/admin/products/{id}/stock", post(adjust_stock))
+        .route("/admin/products/{id}/stock-movements", get(stock_movements))
+        .route("/admin/coupons", get(list_coupons).post(create_coupon))
+        .route("/admin/coupons/{code}", patch(patch_coupon))
+        .with_state(crate::AppState {
+            services: services.clone(),
+            auth: services.auth.clone(),
+        })
+}
+
+/// Takes `q` and `isActive` out of the query and leaves `limit` and `cursor` (and anything
+/// unknown, which it refuses) to `Page`.
+fn product_query(uri: &Uri) -> Result<(Option<String>, Option<bool>, Page)> {
+    let raw = uri.query().unwrap_or("");
+    let (mine, rest): (Vec<&str>, Vec<&str>) = raw
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .partition(|p| matches!(p.split('=').next(), Some("q" | "isActive")));
+    let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{}", mine.join("&"))
+            .parse()
+            .map_err(|_| Error::field("query", "is malformed"))?,
+    )
+    .map_err(|_| Error::field("query", "is malformed"))?
+    .0;
+    let mut errors = Vec::new();
+    let (mut q, mut active) = (None, None);
+    for (k, v) in pairs {
+        if k == "q" {
+            let v = v.trim();
+            if v.chars().count() > 100 {
+                errors.push(FieldError::new("q", "must be at most 100 characters"));
+            } else if !v.is_empty() {
+                q = Some(v.to_owned());
+            }
+        } else {
+            match v.as_str() {
+                "true" => active = Some(true),
+                "false" => active = Some(false),
+                "" => {}
+                _ => errors.push(FieldError::new("isActive", "must be true or false")),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let page = Page::parse(Some(&rest.join("&")))?;
+    Ok((q, active, page))
+}
+
+/// Regex metacharacters escaped, so a search for `a.b` or `(` finds those characters.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\^$.|?*+()[]{}-/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+async fn list_products(
+    State(services): State<Services>,
+    _: Admin,
+    uri: Uri,
+) -> Result<List<AdminProductView>> {
+    let (q, active, page) = product_query(&uri)?;
+    let mut filter = doc! {};
+    if let Some(q) = q {
+        let pattern = Regex {
+            pattern: regex_escape(&q),
+            options: "i".into(),
+        };
+        filter.insert(
+            "$or",
+            vec![doc! { "name": pattern.clone() }, doc! { "slug": pattern }],
+        );
+    }
+    if let Some(active) = active {
+        filter.insert("isActive", active);
+    }
+    if let Some(after) = page.after {
+        filter.insert("_id", doc! { "$lt": after });
+    }
+    let rows: Vec<Product> = services
+        .db
+        .collection::<Product>(PRODUCTS)
+        .find(filter)
+        .sort(doc! { "_id": -1 })
+        .limit(page.limit + 1)
+        .await?
+        .try_collect()
+        .await?;
+    Ok(List::from_rows(
+        rows,
+        page,
+        |p| p.id,
+        AdminProductView::from,
+    ))
+}
+
+async fn create_product(
+    State(services): State<Services>,
+    Admin(user): Admin,
+    common::http::Json(input): common::http::Json<ProductInput>,
+) -> Result<(StatusCode, Json<AdminProductView>)> {
+    let product = catalog::create_product(&services.db, input, user.id.as_str()).await?;
+    Ok((StatusCode::CREATED, Json(product.into())))
+}
+
+async fn patch_product(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+    common::http::Json(input): common::http::Json<ProductPatch>,
+) -> Result<Json<AdminProductView>> {
+    let id = ProductId::from_path(&id)?;
+    let product = catalog::patch_product(&services.db, id.oid(), input).await?;
+    Ok(Json(product.into()))
+}
+
+/// `POST /admin/products/{id}/stock` body, and the fields of the direct `adjustStock`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StockInput {
+    #[serde(default)]
+    pub delta: Option<i64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn adjusted(product: Product, movement: StockMovement) -> Value {
+    json!({
+        "product": AdminProductView::from(product),
+        "movement": StockMovementView::from(movement),
+    })
+}
+
+async fn adjust_stock(
+    State(services): State<Services>,
+    Admin(user): Admin,
+    Path(id): Path<String>,
+    common::http::Json(input): common::http::Json<StockInput>,
+) -> Result<Json<Value>> {
+    let id = ProductId::from_path(&id)?;
+    let (delta, reason) = catalog::validate_adjustment(input.delta, input.reason.as_deref())?;
+    let (product, movement) = catalog::adjust_stock(
+        &services.db,
+        &ProductRef::Id(id.oid()),
+        delta,
+        &reason,
+        user.id.as_str(),
+    )
+    .await?;
+    Ok(Json(adjusted(product, movement)))
+}
+
+/// The direct `adjustStock` action: `{productId | slug, delta, reason}`.
+pub async fn adjust_stock_action(
+    services: &Services,
+    mut fields: Map<String, Value>,
+) -> Result<Value> {
+    let target = match (fields.remove("productId"), fields.remove("slug")) {
+        (Some(Value::String(id)), None) => {
+            ProductRef::Id(ProductId::from_field("productId", &id)?.oid())
+        }
+        (None, Some(Value::String(slug))) => ProductRef::Slug(slug),
+        (None, None) => return Err(Error::field("productId", "productId or slug is required")),
+        (Some(_), Some(_)) => {
+            return Err(Error::field(
+                "slug",
+                "name the product by productId or slug, not both",
+            ))
+        }
+        (Some(_), None) => return Err(Error::field("productId", "must be a string")),
+        (None, Some(_)) => return Err(Error::field("slug", "must be a string")),
+    };
+    let input: StockInput = common::http::parse_json(Value::Object(fields).to_string().as_bytes())?;
+    let (delta, reason) = catalog::validate_adjustment(input.delta, input.reason.as_deref())?;
+    let (product, movement) =
+        catalog::adjust_stock(&services.db, &target, delta, &reason, crate::DIRECT_ACTOR).await?;
+    Ok(adjusted(product, movement))
+}
+
+/// Newest first. Entries of one millisecond are ordered by `_id`, so the cursor (the last
+/// entry's id) resumes exactly where the page ended.
+async fn stock_movements(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+    page: Page,
+) -> Result<List<StockMovementView>> {
+    let id = ProductId::from_path(&id)?;
+    let db = &services.db;
+    db.docs(PRODUCTS)
+        .find_one(doc! { "_id": id.oid() })
+        .projection(doc! { "_id": 1 })
+        .await?
+        .ok_or_else(|| Error::not_found("PRODUCT_NOT_FOUND", "No such product"))?;
+    let ledger = db.collection::<StockMovement>(STOCK_MOVEMENTS);
+    let mut filter = doc! { "productId": id.oid() };
+    if let Some(after) = page.after {
+        let last = ledger
+            .find_one(doc! { "_id": after, "productId": id.oid() })
+            .await?
+            .ok_or_else(|| Error::field("cursor", "is not a cursor this API issued"))?;
+        filter.insert(
+            "$or",
+            vec![
+                doc! { "at": { "$lt": last.at } },
+                doc! { "at": last.at, "_id": { "$lt": after } },
+            ],
+        );
+    }
+    let rows: Vec<StockMovement> = ledger
+        .find(filter)
+        .sort(doc! { "at": -1, "_id": -1 })
+        .limit(page.limit + 1)
+        .await?
+        .try_collect()
+        .await?;
+    Ok(List::from_rows(
+        rows,
+        page,
+        |m| m.id,
+        StockMovementView::from,
+    ))
+}
+
+async fn list_coupons(
+    State(services): State<Services>,
+    _: Admin,
+    page: Page,
+) -> Result<List<Value>> {
+    let mut filter = doc! {};
+    if let Some(after) = page.after {
+        filter.insert("_id", doc! { "$lt": after });
+    }
+    let rows: Vec<Coupon> = services
+        .db
+        .collection::<Coupon>(COUPONS)
+        .find(filter)
+        .sort(doc! { "_id": -1 })
+        .limit(page.limit + 1)
+        .await?
+        .try_collect()
+        .await?;
+    // Every stored coupon has an `_id`; the fallback only keeps the type total.
+    Ok(List::from_rows(
+        rows,
+        page,
+        |c| {
+            c.id.unwrap_or(mongodb::bson::oid::ObjectId::from_bytes([0; 12]))
+        },
+        |c| coupon_json(&c),
+    ))
+}
+
+async fn create_coupon(
+    State(services): State<Services>,
+    _: Admin,
+    common::http::Json(input): common::http::Json<CouponInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let coupon = catalog::create_coupon(&services.db, input).await?;
+    Ok((StatusCode::CREATED, Json(coupon_json(&coupon))))
+}
+
+async fn patch_coupon(
+    State(services): State<Services>,
+    _: Admin,
+    Path(code): Path<String>,
+    common::http::Json(input): common::http::Json<CouponPatch>,
+) -> Result<Json<Value>> {
+    let coupon = catalog::patch_coupon(&services.db, &code, input).await?;
+    Ok(Json(coupon_json(&coupon)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_are_literal() {
+        assert_eq!(regex_escape("a.b (2)"), r"a\.b \(2\)");
+        assert_eq!(regex_escape("brass"), "brass");
+    }
+
+    #[test]
+    fn product_queries_leave_paging_to_page() {
+        let uri: Uri = "/admin/products?q=Brass%20Diya&isActive=false&limit=5"
+            .parse()
+            .unwrap();
+        let (q, active, page) = product_query(&uri).unwrap();
+        assert_eq!(
+            (q.as_deref(), active, page.limit),
+            (Some("Brass Diya"), Some(false), 5)
+        );
+        let bad: Uri = "/admin/products?isActive=yes&colour=gold".parse().unwrap();
+        assert!(product_query(&bad).is_err());
+    }
+}

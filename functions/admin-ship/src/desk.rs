@@ -1,0 +1,447 @@
+//! The owner's desk for orders: every customer's orders, searched and filtered
+//! (`GET /admin/orders`), one order with everything needed to answer a customer
+//! (`GET /admin/orders/{id}`), and the accountant's CSV (`GET /admin/orders/export.csv`).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use common::auth::Admin;
+use common::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
+use common::error::FieldError;
+use common::http::{List, Page};
+use common::models::{india_time, rfc3339, Order, OrderView};
+use common::order_state::OrderStatus;
+use common::orders;
+use common::services::Services;
+use common::{Error, Paise, Result};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, Regex};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// The most rows one CSV holds: a Lambda answer is capped at 6 MB, and an accountant exports
+/// a month or a quarter at a time.
+const EXPORT_MAX_ROWS: usize = 20_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    Newest,
+    Oldest,
+}
+
+/// The filters of the list and the export, parsed from the query string.
+#[derive(Debug)]
+struct Filters {
+    statuses: Vec<OrderStatus>,
+    q: Option<String>,
+    from: Option<DateTime>,
+    to: Option<DateTime>,
+    sort: Sort,
+}
+
+fn parse_filters(pairs: Vec<(String, String)>, allow_q: bool) -> Result<Filters> {
+    let mut f = Filters {
+        statuses: Vec::new(),
+        q: None,
+        from: None,
+        to: None,
+        sort: Sort::Newest,
+    };
+    let mut errors = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "status" => {
+                for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    match OrderStatus::ALL.into_iter().find(|st| st.as_str() == s) {
+                        Some(st) if !f.statuses.contains(&st) => f.statuses.push(st),
+                        Some(_) => {}
+                        None => errors.push(FieldError::new(
+                            "status",
+                            format!("'{s}' is not an order status (created, payment_pending, paid, packed, shipped, delivered, cancelled)"),
+                        )),
+                    }
+                }
+            }
+            "q" if allow_q => {
+                let q = v.trim();
+                if q.chars().count() > 200 {
+                    errors.push(FieldError::new("q", "must be at most 200 characters"));
+                } else if !q.is_empty() {
+                    f.q = Some(q.to_owned());
+                }
+            }
+            "from" | "to" => match DateTime::parse_rfc3339_str(v.trim()) {
+                Ok(t) if k == "from" => f.from = Some(t),
+                Ok(t) => f.to = Some(t),
+                Err(_) => errors.push(FieldError::new(
+                    k.clone(),
+                    "must be an RFC 3339 time such as 2026-11-01T00:00:00+05:30",
+                )),
+            },
+            "sort" if allow_q => match v.as_str() {
+                "newest" => f.sort = Sort::Newest,
+                "oldest" => f.sort = Sort::Oldest,
+                _ => errors.push(FieldError::new("sort", "must be newest or oldest")),
+            },
+            other => errors.push(FieldError::new(other, "is not a known query parameter")),
+        }
+    }
+    if let (Some(from), Some(to)) = (f.from, f.to) {
+        if from > to {
+            errors.push(FieldError::new("from", "must not be after to"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(f)
+    } else {
+        Err(Error::validation(errors))
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\^$.|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ci(pattern: String) -> Regex {
+    Regex {
+        pattern,
+        options: "i".into(),
+    }
+}
+
+/// What `q` can mean, as one `$or`: the owner types whatever the customer said on the phone.
+async fn search_filter(services: &Services, q: &str) -> Result<Document> {
+    let mut any: Vec<Document> = Vec::new();
+    if let Ok(id) = ObjectId::parse_str(q) {
+        any.push(doc! { "_id": id });
+    }
+    if orders::looks_like_number(q) {
+        any.push(doc! { "number": q.to_ascii_uppercase() });
+    }
+    if q.contains('@') {
+        any.push(doc! { "email": ci(format!("^{}$", escape(q))) });
+    }
+    if let Some(phone) = common::address::normalize_mobile(q) {
+        any.push(doc! { "shipping.address.phone": phone });
+    }
+    any.push(doc! { "shipping.address.name": ci(format!("^{}", escape(q))) });
+    any.push(doc! { "shipping.trackingNumber": q });
+    any.push(doc! { "payment.merchantOrderId": q });
+    any.push(doc! { "payment.transactionId": q });
+    // Any attempt, not only the one that paid: a customer may quote a failed one.
+    let attempt = services
+        .db
+        .docs(PAYMENT_ATTEMPTS)
+        .find_one(doc! { "merchantOrderId": q })
+        .projection(doc! { "orderId": 1 })
+        .await?;
+    if let Some(order_id) = attempt.and_then(|a| a.get_object_id("orderId").ok()) {
+        any.push(doc! { "_id": order_id });
+    }
+    Ok(doc! { "$or": any })
+}
+
+async fn filter_of(services: &Services, f: &Filters) -> Result<Document> {
+    let mut and: Vec<Document> = Vec::new();
+    if !f.statuses.is_empty() {
+        let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        and.push(doc! { "status": { "$in": statuses } });
+    }
+    let mut created = Document::new();
+    if let Some(from) = f.from {
+        created.insert("$gte", from);
+    }
+    if let Some(to) = f.to {
+        created.insert("$lte", to);
+    }
+    if !created.is_empty() {
+        and.push(doc! { "createdAt": created });
+    }
+    if let Some(q) = &f.q {
+        and.push(search_filter(services, q).await?);
+    }
+    Ok(if and.is_empty() {
+        Document::new()
+    } else {
+        doc! { "$and": and }
+    })
+}
+
+pub async fn list(
+    State(services): State<Services>,
+    _: Admin,
+    RawQuery(query): RawQuery,
+) -> Result<List<OrderView>> {
+    let (page, rest) = Page::parse_with(query.as_deref(), &["status", "q", "from", "to", "sort"])?;
+    let f = parse_filters(rest, true)?;
+    let mut filter = filter_of(&services, &f).await?;
+    let (direction, op) = match f.sort {
+        Sort::Newest => (-1, "$lt"),
+        Sort::Oldest => (1, "$gt"),
+    };
+    if let Some(after) = page.after {
+        filter = doc! { "$and": [filter, { "_id": { op: after } }] };
+    }
+    let rows: Vec<Order> = services
+        .db
+        .collection::<Order>(ORDERS)
+        .find(filter)
+        .sort(doc! { "_id": direction })
+        .limit(page.limit + 1)
+        .await?
+        .try_collect()
+        .await?;
+    Ok(List::from_rows(rows, page, |o| o.id, OrderView::from))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AttemptView {
+    merchant_order_id: String,
+    state: String,
+    amount: Paise,
+    created_at: Option<String>,
+    completed_at: Option<String>,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MailView {
+    event: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund_id: Option<String>,
+    status: String,
+    attempts: i64,
+    sent_at: Option<String>,
+    last_error: Option<String>,
+}
+
+fn time_of(d: &Document, key: &str) -> Option<String> {
+    d.get_datetime(key).ok().map(|t| rfc3339(*t))
+}
+
+fn text_of(d: &Document, key: &str) -> Option<String> {
+    d.get_str(key).ok().map(str::to_owned)
+}
+
+/// The order and everything around it, for answering a customer: the PhonePe attempts, the
+/// mails and, once issued, the invoice and credit notes.
+pub async fn detail(services: &Services, raw: &str) -> Result<Value> {
+    let id = orders::resolve(&services.db, raw).await?;
+    let order = services
+        .db
+        .collection::<Order>(ORDERS)
+        .find_one(doc! { "_id": id.oid() })
+        .await?
+        .ok_or_else(orders::order_not_found)?;
+    let attempts: Vec<AttemptView> = services
+        .db
+        .docs(PAYMENT_ATTEMPTS)
+        .find(doc! { "orderId": id.oid() })
+        .sort(doc! { "_id": 1 })
+        .await?
+        .try_collect::<Vec<Document>>()
+        .await?
+        .iter()
+        .map(|a| AttemptView {
+            merchant_order_id: text_of(a, "merchantOrderId").unwrap_or_default(),
+            state: text_of(a, "state").unwrap_or_default(),
+            amount: Paise(a.get_i64("amount").unwrap_or_default()),
+            created_at: time_of(a, "createdAt"),
+            completed_at: time_of(a, "completedAt"),
+            last_error: text_of(a, "lastError"),
+        })
+        .collect();
+    let mails: Vec<MailView> = services
+        .db
+        .docs(MAIL_OUTBOX)
+        .find(doc! { "orderId": id.oid() })
+        .sort(doc! { "createdAt": 1, "_id": 1 })
+        .await?
+        .try_collect::<Vec<Document>>()
+        .await?
+        .iter()
+        .map(|m| MailView {
+            event: text_of(m, "event").unwrap_or_default(),
+            refund_id: text_of(m, "refundId"),
+            status: text_of(m, "status").unwrap_or_default(),
+            attempts: m
+                .get_i32("attempts")
+                .map(i64::from)
+                .or_else(|_| m.get_i64("attempts"))
+                .unwrap_or_default(),
+            sent_at: time_of(m, "sentAt"),
+            last_error: text_of(m, "lastError"),
+        })
+        .collect();
+    let mut view = serde_json::to_value(OrderView::from(order)).map_err(anyhow::Error::from)?;
+    view["attempts"] = json!(attempts);
+    view["mails"] = json!(mails);
+    view["invoice"] = Value::Null;
+    view["creditNotes"] = json!([]);
+    Ok(view)
+}
+
+pub async fn detail_http(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(detail(&services, &id).await?))
+}
+
+/// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. Text a
+/// customer typed that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) is prefixed
+/// with `'`, so opening the export cannot execute anything.
+fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn rupees(p: Paise) -> String {
+    let v = p.get();
+    let sign = if v < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}.{:02}",
+        v.unsigned_abs() / 100,
+        v.unsigned_abs() % 100
+    )
+}
+
+const CSV_HEADER: &[&str] = &[
+    "number",
+    "id",
+    "created (IST)",
+    "status",
+    "customer name",
+    "email",
+    "phone",
+    "state",
+    "subtotal",
+    "discount",
+    "shipping fee",
+    "total",
+    "taxable value",
+    "CGST",
+    "SGST",
+    "IGST",
+    "payment status",
+    "transactionId",
+    "refunded amount",
+    "invoice number",
+    "carrier",
+    "tracking number",
+];
+
+fn csv_row(o: &Order) -> String {
+    let a = &o.shipping.address;
+    // Tax and invoices are not recorded on orders yet: their columns stay empty rather than
+    // showing a zero that an accountant could take for a fact.
+    let cells = [
+        o.display_number(),
+        o.id.to_hex(),
+        india_time(o.created_at),
+        o.status.as_str().to_owned(),
+        a.name.clone(),
+        o.email.clone(),
+        a.phone.clone(),
+        a.state.clone(),
+        rupees(o.subtotal),
+        rupees(o.discount),
+        rupees(Paise::ZERO),
+        rupees(o.total),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        o.payment.status.as_str().to_owned(),
+        o.payment.transaction_id.clone().unwrap_or_default(),
+        rupees(o.payment.refunded_amount),
+        String::new(),
+        o.shipping.carrier.clone().unwrap_or_default(),
+        o.shipping.tracking_number.clone().unwrap_or_default(),
+    ];
+    let mut line = cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+pub async fn export_csv(
+    State(services): State<Services>,
+    _: Admin,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    let pairs = common::http::query_pairs(query.as_deref())?;
+    let f = parse_filters(pairs, false)?;
+    let filter = filter_of(&services, &f).await?;
+    let rows: Vec<Order> = services
+        .db
+        .collection::<Order>(ORDERS)
+        .find(filter)
+        .sort(doc! { "_id": 1 })
+        .limit(EXPORT_MAX_ROWS as i64 + 1)
+        .await?
+        .try_collect()
+        .await?;
+    if rows.len() > EXPORT_MAX_ROWS {
+        return Err(Error::unprocessable(
+            "EXPORT_TOO_LARGE",
+            format!("More than {EXPORT_MAX_ROWS} orders match; export a shorter period with from and to"),
+        ));
+    }
+    let mut body = CSV_HEADER.join(",");
+    body.push_str("\r\n");
+    for o in &rows {
+        body.push_str(&csv_row(o));
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"pitalya-orders.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("Iyer, Asha"), "\"Iyer, Asha\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("+91 98765"), "'+91 98765");
+    }
+
+    #[test]
+    fn rupees_have_two_decimals() {
+        assert_eq!(rupees(Paise(129_900)), "1299.00");
+        assert_eq!(rupees(Paise(5)), "0.05");
+        assert_eq!(rupees(Paise(0)), "0.00");
+    }
+}
