@@ -168,6 +168,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Problem(p) => p.status,
+            Error::Internal(_) if self.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,6 +176,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Problem(p) => p.code,
+            Error::Internal(_) if self.is_unavailable() => "TRY_AGAIN",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -183,7 +185,35 @@ impl Error {
     pub fn detail(&self) -> String {
         match self {
             Error::Problem(p) => p.detail.clone(),
+            Error::Internal(_) if self.is_unavailable() => UNAVAILABLE_DETAIL.into(),
             Error::Internal(_) => "Something went wrong on our side; it has been logged".into(),
+        }
+    }
+
+    /// Seconds the client should wait before sending the same request again.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::Problem(p) => p.retry_after,
+            Error::Internal(_) if self.is_unavailable() => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            Error::Internal(_) => None,
+        }
+    }
+
+    /// The database could not be reached (or was failing over) for longer than the driver's
+    /// own retries. The same request will likely succeed once it is back, and is safe to send
+    /// again (a transaction either committed or did not; checkout's idempotency key covers a
+    /// commit whose outcome the driver never learnt), so the client is told to retry rather
+    /// than shown a 500. Kept an `Internal` error so the cause stays in the logs only, and so
+    /// `transaction!` still sees the driver's labels and retries what is worth retrying.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Internal(e) => e.chain().any(|cause| {
+                cause.is::<DatabaseUnreachable>()
+                    || cause
+                        .downcast_ref::<mongodb::error::Error>()
+                        .is_some_and(database_unavailable)
+            }),
+            Error::Problem(_) => false,
         }
     }
 
@@ -211,8 +241,60 @@ impl Error {
     }
 }
 
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+const UNAVAILABLE_DETAIL: &str =
+    "The shop is briefly unable to reach its data; please try again in a few seconds";
+
+/// No server could be selected within the driver's server-selection timeout. Holds the
+/// driver's message instead of its error so that `transaction!` does not take the
+/// `TransientTransactionError` label the driver puts on it inside a transaction as a reason to
+/// run the block again: every attempt would wait the whole timeout, far past Lambda's budget.
+#[derive(Debug, thiserror::Error)]
+#[error("database unreachable: {0}")]
+pub struct DatabaseUnreachable(String);
+
+/// Whether a driver error means the database is unreachable or not serving right now, as
+/// opposed to refusing this request (duplicate key, validation) or a bug of ours.
+fn database_unavailable(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{
+        ErrorKind, WriteFailure, RETRYABLE_ERROR, RETRYABLE_WRITE_ERROR, SYSTEM_OVERLOADED_ERROR,
+        TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
+    };
+    // Not primary, recovering, shutting down, host unreachable or not found, network
+    // timeout, socket exception, majority read concern not yet available, time limit exceeded
+    // on the server's side: the driver's retryable-read codes, plus legacy "not primary".
+    const NOT_SERVING: [i32; 14] = [
+        11600, 11602, 10107, 13435, 13436, 189, 91, 7, 6, 89, 9001, 134, 262, 10058,
+    ];
+    let code = match e.kind.as_ref() {
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. }
+        | ErrorKind::DnsResolve { .. } => return true,
+        ErrorKind::Command(c) => Some(c.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some(w.code),
+        _ => None,
+    };
+    code.is_some_and(|c| NOT_SERVING.contains(&c))
+        || [
+            RETRYABLE_WRITE_ERROR,
+            RETRYABLE_ERROR,
+            SYSTEM_OVERLOADED_ERROR,
+            TRANSIENT_TRANSACTION_ERROR,
+            UNKNOWN_TRANSACTION_COMMIT_RESULT,
+        ]
+        .iter()
+        .any(|label| e.contains_label(label))
+}
+
 impl From<mongodb::error::Error> for Error {
     fn from(e: mongodb::error::Error) -> Self {
+        if matches!(
+            e.kind.as_ref(),
+            mongodb::error::ErrorKind::ServerSelection { .. }
+        ) {
+            return Error::Internal(anyhow::Error::new(DatabaseUnreachable(e.to_string())));
+        }
         Error::Internal(anyhow::Error::new(e).context("mongodb"))
     }
 }
@@ -249,6 +331,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let request_id = crate::http::current_request_id();
         match &self {
+            Error::Internal(e) if self.is_unavailable() => {
+                tracing::warn!(error = ?e, "database unavailable; answered TRY_AGAIN")
+            }
             Error::Internal(e) => tracing::error!(error = ?e, "internal error"),
             Error::Problem(p) if p.status.is_server_error() => {
                 tracing::warn!(code = p.code, "server-side problem")
@@ -263,9 +348,9 @@ impl IntoResponse for Error {
             if p.status == StatusCode::UNAUTHORIZED {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            if let Some(secs) = p.retry_after {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
+        }
+        if let Some(secs) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

@@ -1,8 +1,8 @@
 //! Per-user rate limits shared by every Lambda instance: a fixed window counted in MongoDB,
 //! one document per (action, user, window) that a TTL index removes afterwards.
 
-use crate::db::{Db, RATE_LIMITS};
-use crate::error::{Error, Result};
+use crate::db::{is_duplicate_key, Db, RATE_LIMITS};
+use crate::error::{Context as _, Error, Result};
 use crate::ids::UserId;
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -42,33 +42,51 @@ pub async fn check(db: &Db, user: &UserId, action: Action) -> Result<()> {
     let now = DateTime::now().timestamp_millis();
     let window = now - now.rem_euclid(WINDOW_MS);
     let id = format!("{}:{}:{}", action.key(), user, window);
-    let counter: Option<Document> = db
-        .docs(RATE_LIMITS)
-        .find_one_and_update(
-            doc! { "_id": &id },
-            doc! {
-                "$inc": { "count": 1_i64 },
-                // Kept one extra window so the TTL monitor's lag cannot reset a live count.
-                "$setOnInsert": { "expiresAt": DateTime::from_millis(window + 2 * WINDOW_MS) },
-            },
-        )
-        .upsert(true)
-        .return_document(ReturnDocument::After)
-        .await?;
-    // Two first requests of a window can race on the upsert; the loser may see no document
-    // even though its increment was applied, so read the counter back.
-    let counter = match counter {
-        Some(c) => c,
-        None => db
-            .docs(RATE_LIMITS)
-            .find_one(doc! { "_id": &id })
-            .await?
-            .unwrap_or_default(),
-    };
-    let count = counter.get_i64("count").unwrap_or(1);
+    let count = count_one(db, &id, window).await?;
     if count > action.per_minute() {
         let retry_after = ((window + WINDOW_MS - now) as f64 / 1000.0).ceil().max(1.0) as u64;
         return Err(Error::rate_limited(retry_after));
     }
     Ok(())
+}
+
+/// Adds one to the window's counter and returns this request's own place in it.
+///
+/// No upsert: when the first requests of a window race to create the counter, an upsert's
+/// loser can get no document back although its increment was applied, and reading the
+/// counter afterwards gives a later request's place, refusing requests below the limit. An
+/// increment of an existing document and an insert each report exactly their own result, so
+/// every request is counted once and knows which one it was.
+async fn count_one(db: &Db, id: &str, window: i64) -> Result<i64> {
+    let counters = db.docs(RATE_LIMITS);
+    // Miss, lost insert, hit: the counter exists after the first round, and outlives the
+    // window, so a third round is never needed; the bound only guards against a bug.
+    for _ in 0..3 {
+        let bumped: Option<Document> = counters
+            .find_one_and_update(doc! { "_id": id }, doc! { "$inc": { "count": 1_i64 } })
+            .return_document(ReturnDocument::After)
+            .await?;
+        if let Some(counter) = bumped {
+            return counter
+                .get_i64("count")
+                .context("rate limit counter without an i64 count");
+        }
+        let first = counters
+            .insert_one(doc! {
+                "_id": id,
+                "count": 1_i64,
+                // Kept one extra window so the TTL monitor's lag cannot reset a live count.
+                "expiresAt": DateTime::from_millis(window + 2 * WINDOW_MS),
+            })
+            .await;
+        match first {
+            Ok(_) => return Ok(1),
+            // Another request created it first; its increment is in, ours is not yet.
+            Err(e) if is_duplicate_key(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!(
+        "rate limit counter {id} neither found nor created"
+    )))
 }
