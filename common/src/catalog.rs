@@ -604,6 +604,85 @@ async fn move_or_refuse_in(
     .with("stock", current.stock.max(0)))
 }
 
+/// The reason of the entry that gives a product stored before the ledger existed its
+/// opening balance.
+pub const OPENING_BALANCE: &str = "opening balance (stock before the ledger)";
+
+/// Gives every product whose ledger does not sum to its stock (products stored before the
+/// ledger existed) one entry making up the difference, so the invariant holds for old
+/// products too. Returns how many products it opened; running it again finds none.
+pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
+    use futures::TryStreamExt;
+    let ids: Vec<ObjectId> = db
+        .docs(PRODUCTS)
+        .find(doc! {})
+        .projection(doc! { "_id": 1 })
+        .await?
+        .try_collect::<Vec<Document>>()
+        .await?
+        .iter()
+        .filter_map(|d| d.get_object_id("_id").ok())
+        .collect();
+    let mut opened = 0;
+    for id in ids {
+        let wrote = crate::transaction!(db, |session| {
+            let stock = load_in(db, session, id).await?.stock;
+            let mut sums = db
+                .docs(STOCK_MOVEMENTS)
+                .aggregate([
+                    doc! { "$match": { "productId": id } },
+                    doc! { "$group": { "_id": null, "sum": { "$sum": "$delta" } } },
+                ])
+                .session(&mut *session)
+                .await?;
+            let sum = match sums.next(&mut *session).await.transpose()? {
+                Some(d) => match d.get("sum") {
+                    Some(Bson::Int64(n)) => *n,
+                    Some(Bson::Int32(n)) => i64::from(*n),
+                    _ => 0,
+                },
+                None => 0,
+            };
+            drop(sums);
+            if sum == stock {
+                return Ok(false);
+            }
+            // Writing the product makes a stock move racing this one conflict and retry,
+            // so the difference is taken from one consistent view of stock and ledger.
+            db.docs(PRODUCTS)
+                .update_one(
+                    doc! { "_id": id },
+                    doc! { "$set": { "stockLedgerOpenedAt": now() } },
+                )
+                .session(&mut *session)
+                .await?;
+            let entry = StockMovement {
+                id: ObjectId::new(),
+                product_id: id,
+                delta: stock - sum,
+                reason: OPENING_BALANCE.to_owned(),
+                order_id: None,
+                by: by.to_owned(),
+                at: now(),
+                stock_after: stock,
+            };
+            db.collection::<StockMovement>(STOCK_MOVEMENTS)
+                .insert_one(&entry)
+                .session(&mut *session)
+                .await?;
+            Ok(true)
+        });
+        match wrote {
+            Ok(true) => opened += 1,
+            Ok(false) => {}
+            // A product deleted meanwhile has no ledger to open.
+            Err(e) if e.code() == "PRODUCT_NOT_FOUND" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(opened)
+}
+
 /// Names a product by id or by slug, as the direct `adjustStock` action allows.
 #[derive(Debug, Clone)]
 pub enum ProductRef {

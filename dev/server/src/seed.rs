@@ -164,6 +164,8 @@ pub async fn run(services: &Services) -> anyhow::Result<(usize, usize)> {
             Err(e) => anyhow::bail!("seed failed: {e}"),
         }
     }
+    // Products from before the stock ledger get their opening entry, as in production.
+    catalog::open_stock_ledgers(db, SEED_ACTOR).await?;
     for coupon in demo_coupons() {
         let input: CouponInput = serde_json::from_value(coupon)?;
         match catalog::create_coupon(db, input).await {

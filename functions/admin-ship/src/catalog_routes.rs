@@ -214,6 +214,16 @@ pub async fn adjust_stock_action(
     Ok(adjusted(product, movement))
 }
 
+/// The direct `openStockLedgers` action, run once after deploying the ledger to a shop with
+/// products: `{"ok": true, "opened": <products given an opening entry>}`.
+pub async fn open_ledgers_action(services: &Services, fields: Map<String, Value>) -> Result<Value> {
+    if let Some(k) = fields.keys().next() {
+        return Err(Error::field(k.clone(), "is not a known field"));
+    }
+    let opened = catalog::open_stock_ledgers(&services.db, crate::DIRECT_ACTOR).await?;
+    Ok(json!({ "opened": opened }))
+}
+
 /// Newest first. Entries of one millisecond are ordered by `_id`, so the cursor (the last
 /// entry's id) resumes exactly where the page ended.
 async fn stock_movements(

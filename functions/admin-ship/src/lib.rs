@@ -404,6 +404,7 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
             Ok(json!({ "product": common::catalog::AdminProductView::from(product) }))
         }
         "adjustStock" => catalog_routes::adjust_stock_action(services, fields).await,
+        "openStockLedgers" => catalog_routes::open_ledgers_action(services, fields).await,
         "upsertCoupon" => {
             only(&fields, &["coupon"])?;
             let input: CouponInput = take(&mut fields, "coupon")?;

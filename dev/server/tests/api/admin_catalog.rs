@@ -352,3 +352,39 @@ async fn every_seeded_product_has_an_hsn_a_gst_rate_and_a_ledger_matching_its_st
         );
     }
 }
+
+#[tokio::test]
+async fn products_stored_before_the_ledger_get_one_opening_entry() {
+    let app = TestApp::spawn().await;
+    let t = mongodb::bson::DateTime::now();
+    let old = mongodb::bson::oid::ObjectId::new();
+    let touched = mongodb::bson::oid::ObjectId::new();
+    app.db()
+        .collection::<Document>("products")
+        .insert_many([
+            doc! { "_id": old, "name": "Old Lota", "slug": "old-lota", "price": 49_900_i64, "stock": 7_i64, "isActive": true, "createdAt": t, "updatedAt": t },
+            // Sold 2 after the ledger shipped, before its ledger was opened: 7 before that.
+            doc! { "_id": touched, "name": "Old Urli", "slug": "old-urli", "price": 99_900_i64, "stock": 5_i32, "isActive": true, "createdAt": t, "updatedAt": t },
+        ])
+        .await
+        .unwrap();
+    app.db()
+        .collection::<Document>("stock_movements")
+        .insert_one(doc! { "productId": touched, "delta": -2_i64, "reason": "checkout", "by": "user_x", "at": t, "stockAfter": 5_i64 })
+        .await
+        .unwrap();
+    let res = app
+        .invoke_admin(json!({ "action": "openStockLedgers" }))
+        .await;
+    assert_eq!(res, json!({ "ok": true, "opened": 2 }));
+    assert_eq!(ledger_sum(&app, &old.to_hex()).await, 7);
+    assert_eq!(ledger_sum(&app, &touched.to_hex()).await, 5);
+    let again = app
+        .invoke_admin(json!({ "action": "openStockLedgers" }))
+        .await;
+    assert_eq!(again["opened"], 0, "{again}");
+    let extra = app
+        .invoke_admin(json!({ "action": "openStockLedgers", "all": true }))
+        .await;
+    assert_eq!(extra["error"]["code"], "VALIDATION_FAILED");
+}
