@@ -107,28 +107,32 @@ const FIRST_NUMBER: i64 = 1001;
 /// transactions, so they never conflict over it. A checkout that then fails leaves a gap,
 /// which the contract allows (invoice numbers, which must not have gaps, are different).
 pub async fn allocate_number(db: &Db, prefix: &str) -> Result<String> {
-    // The first checkouts on a fresh database race to create the counter: all but one
-    // upsert fail on `_id`, and their retry finds it there.
-    let mut tries = 0;
-    let counter = loop {
-        let bumped = db
-            .docs(crate::db::COUNTERS)
+    let counters = db.docs(crate::db::COUNTERS);
+    // No upsert: racing upserts of a missing counter can hand two callers the same value on
+    // some servers. Increment what exists; only the very first checkout creates it, and a
+    // loser of that race goes back to incrementing.
+    let seq = loop {
+        let bumped = counters
             .find_one_and_update(
                 doc! { "_id": "orderNumber" },
                 doc! { "$inc": { "seq": 1_i64 } },
             )
-            .upsert(true)
             .return_document(mongodb::options::ReturnDocument::After)
-            .await;
-        match bumped {
-            Err(e) if crate::db::is_duplicate_key(&e) && tries < 3 => tries += 1,
-            other => break other?,
+            .await?;
+        if let Some(counter) = bumped {
+            break counter
+                .get_i64("seq")
+                .map_err(|e| Error::Internal(anyhow::anyhow!("order number counter: {e}")))?;
         }
-    }
-    .ok_or_else(|| Error::Internal(anyhow::anyhow!("order number counter missing")))?;
-    let seq = counter
-        .get_i64("seq")
-        .map_err(|e| Error::Internal(anyhow::anyhow!("order number counter: {e}")))?;
+        match counters
+            .insert_one(doc! { "_id": "orderNumber", "seq": 1_i64 })
+            .await
+        {
+            Ok(_) => break 1,
+            Err(e) if crate::db::is_duplicate_key(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
     Ok(format!("{prefix}-{}", FIRST_NUMBER - 1 + seq))
 }
 
