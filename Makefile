@@ -14,6 +14,7 @@ dev: ## run DB, SES emulator, PhonePe simulator and every route on 127.0.0.1:$$P
 	@scripts/dev.sh
 
 test: ## everything CI runs: fmt, clippy, all tests against a throw-away SecantusDB, cfn-lint
+	@scripts/lint-openapi.sh
 	@scripts/test.sh
 
 fuzz: ## Schemathesis against openapi.yaml on a throw-away stack (FUZZ_EXAMPLES=100); writes bench/fuzz.md
