@@ -79,6 +79,9 @@ Tokens (valid 24 h; make more with: make token USER=user_123 [ADMIN=1]):
   export CUSTOMER_TOKEN=$CUSTOMER_TOKEN
   export ADMIN_TOKEN=$ADMIN_TOKEN
 
+Owner console (the token is in the fragment, which the browser never sends; docs/console.md):
+  $B/admin#token=$ADMIN_TOKEN
+
 Walk-through (paste into another shell after the two exports above):
   curl -s $B/health
   curl -s "$B/products?limit=3"

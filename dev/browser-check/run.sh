@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Headless chromium through a real payment: initiate -> simulator page -> Pay -> redirect -> paid.
+# Headless chromium through a real payment: initiate -> simulator page -> Pay -> redirect -> paid;
+# then the owner console packs and ships that order (console.mjs).
 # Installs Debian's chromium when missing (root, as on CI) and playwright-core from the lock file.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,3 +16,4 @@ stack_up
 ORDER_ID=$(stack_place_order)
 export ORDER_ID
 SCREENSHOT="${SCREENSHOT:-$CARGO_TARGET_DIR/phonepe-page.png}" node "$here/pay.mjs"
+SCREENSHOT="${CONSOLE_SCREENSHOT:-$CARGO_TARGET_DIR/owner-console.png}" node "$here/console.mjs"

@@ -3,6 +3,7 @@
 //! the catalog upserts used to seed and maintain products and coupons.
 
 mod catalog_routes;
+pub mod console;
 mod desk;
 mod refund;
 
@@ -51,6 +52,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/coupons"),
     ("POST", "/admin/coupons"),
     ("PATCH", "/admin/coupons/{code}"),
+    ("GET", "/admin"),
+    ("GET", "/admin/console.js"),
+    ("GET", "/admin/console.css"),
 ];
 
 /// Who a direct invocation acts as in the order's history: IAM let the caller in, and the
@@ -81,6 +85,7 @@ pub fn router(services: &Services) -> Router {
             auth: services.auth.clone(),
         })
         .merge(catalog_routes::router(services))
+        .merge(console::router())
 }
 
 /// `POST /admin/orders/{id}/ship` body (and the fields of the direct `ship` action).

@@ -9,6 +9,7 @@ mod admin_products;
 mod auth;
 mod bodies;
 mod cart;
+mod console;
 mod cors;
 mod coupons;
 mod desk;

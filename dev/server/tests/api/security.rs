@@ -321,9 +321,14 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/admin/coupons", Access::Admin),
     ("POST", "/admin/coupons", Access::Admin),
     ("PATCH", "/admin/coupons/{code}", Access::Admin),
+    // The owner console is public HTML: everything it shows comes from the admin routes.
+    ("GET", "/admin", Access::Public),
+    ("GET", "/admin/console.js", Access::Public),
+    ("GET", "/admin/console.css", Access::Public),
 ];
 
-/// A status and, for refusals, the problem `code`; `None` is a JSON success.
+/// A status and, for refusals, the problem `code`; `None` is a JSON success. A "code" with a
+/// `/` in it is a success of that media type instead (the console's page and files).
 type Expect = (u16, Option<&'static str>);
 
 const UNAUTHENTICATED: Expect = (401, Some("UNAUTHENTICATED"));
@@ -522,6 +527,15 @@ impl Fixture {
                 Some(json!({ "isActive": false })),
                 (404, Some("COUPON_NOT_FOUND")),
             ),
+            ("GET", "/admin") => same(path.into(), None, (200, Some("text/html; charset=utf-8"))),
+            ("GET", "/admin/console.js") => same(
+                path.into(),
+                None,
+                (200, Some("text/javascript; charset=utf-8")),
+            ),
+            ("GET", "/admin/console.css") => {
+                same(path.into(), None, (200, Some("text/css; charset=utf-8")))
+            }
             _ => panic!("{method} {path} has no probe: add it to Fixture::probe in security.rs"),
         }
     }
@@ -543,6 +557,10 @@ fn expected(access: Access, probe: &Probe, caller: Caller) -> Expect {
 #[track_caller]
 fn check(res: &Resp, want: Expect, cell: &str) {
     match want {
+        (status, Some(media)) if media.contains('/') => {
+            assert_eq!(res.status.as_u16(), status, "{cell}: {}", res.body);
+            assert_eq!(res.headers["content-type"], media, "{cell}");
+        }
         (status, Some(code)) => {
             assert_eq!(res.status.as_u16(), status, "{cell}: {}", res.body);
             assert_eq!(res.body["code"], code, "{cell}: {}", res.body);
