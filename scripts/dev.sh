@@ -24,8 +24,9 @@ ensure_dev_keys
 
 if [ -z "${MONGODB_URI:-}" ]; then
   DB_PORT="${DB_PORT:-27019}"
-  echo "==> SecantusDB on 127.0.0.1:$DB_PORT (data in .data/db, kept across restarts)"
-  "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$DATA/db" --log-level WARNING \
+  echo "==> SecantusDB on 127.0.0.1:$DB_PORT (data in .data/db, kept across restarts, synced on every commit)"
+  # --sync-on-commit: an order the API answered 201 for survives the database being killed.
+  "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$DATA/db" --sync-on-commit --log-level WARNING \
     >"$DATA/logs/secantusdb.log" 2>&1 &
   pids+=($!)
   wait_port "$DB_PORT" 60

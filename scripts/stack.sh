@@ -17,9 +17,17 @@ stack_up() {
   ensure_dev_keys
   if [ -z "${MONGODB_URI:-}" ]; then
     local db_port; db_port=$(free_port)
-    "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$db_port" --storage-path ':memory:' --log-level WARNING \
+    # STACK_DB_DIR: on disk and synced on every commit, for runs that kill and restart the
+    # database (make prove); otherwise a throw-away in-memory one.
+    local storage=(--storage-path ':memory:')
+    if [ -n "${STACK_DB_DIR:-}" ]; then
+      mkdir -p "$STACK_DB_DIR"
+      storage=(--storage-path "$STACK_DB_DIR" --sync-on-commit)
+    fi
+    "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$db_port" "${storage[@]}" --log-level WARNING \
       >"$STACK_LOGS/db.log" 2>&1 &
     STACK_PIDS+=($!)
+    export STACK_DB_PORT="$db_port" STACK_DB_PID=$!
     wait_port "$db_port" 60
     export MONGODB_URI="mongodb://127.0.0.1:$db_port/?directConnection=true"
   fi

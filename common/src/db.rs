@@ -3,7 +3,7 @@
 
 use crate::error::{Context as _, Error, Result};
 use mongodb::bson::{doc, Document};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReadConcern, WriteConcern};
 use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 use std::time::Duration;
 
@@ -50,6 +50,13 @@ impl Db {
         // A Lambda sandbox serves one request at a time: a transaction plus the mails it sends
         // at once never need more, and every sandbox's pool counts against Atlas's limit.
         opts.max_pool_size.get_or_insert(10);
+        // A write the client was told about must survive a crash and an Atlas fail-over:
+        // acknowledged only once a majority has it in its journal. Reads see only what a
+        // majority committed, so no decision rests on a write a fail-over can roll back.
+        // A URI that says otherwise wins (w=1 for a throw-away benchmark, say).
+        opts.write_concern.get_or_insert_with(durable_writes);
+        opts.read_concern
+            .get_or_insert_with(ReadConcern::majority);
         let client = Client::with_options(opts).context("create MongoDB client")?;
         let db = Db {
             db: client.database(db_name),
@@ -278,7 +285,14 @@ impl TxRetry {
             return Err(e);
         }
         match self.session.as_mut() {
-            Some(s) => s.start_transaction().await.context("start transaction"),
+            // Commits are acknowledged as durably as single writes; snapshot reads make the
+            // whole body see one majority-committed point in time.
+            Some(s) => s
+                .start_transaction()
+                .write_concern(durable_writes())
+                .read_concern(ReadConcern::snapshot())
+                .await
+                .context("start transaction"),
             None => Err(Error::Internal(anyhow::anyhow!("no session"))),
         }
     }
@@ -379,6 +393,14 @@ async fn backoff(attempt: u32) {
     let cap_ms = (5u64 << attempt.min(7)).min(400);
     let ms = rand::random_range(1..=cap_ms);
     tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// `w: "majority", j: true`.
+pub fn durable_writes() -> WriteConcern {
+    WriteConcern::builder()
+        .w(Acknowledgment::Majority)
+        .journal(true)
+        .build()
 }
 
 /// True when a driver error is a unique-index violation (E11000).

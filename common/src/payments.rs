@@ -66,6 +66,10 @@ pub enum Applied {
     /// attempt's money is queued for refund, the order is unchanged.
     ExtraCharge,
     AmountMismatch,
+    /// COMPLETED without a completed transaction: flagged, never paid.
+    NoTransaction,
+    /// The transaction already paid another order: flagged for on-call, never paid twice.
+    DuplicateTransaction,
     MarkedFailed,
     Ignored,
     UnknownAttempt,
@@ -208,7 +212,21 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
             }
             return Ok(Applied::ExtraCharge);
         }
-        if reported != order.total.get() || transaction_id.is_none() {
+        let Some(txn) = transaction_id.clone() else {
+            // COMPLETED with no completed transaction (or an empty id) proves nothing.
+            tracing::error!(
+                order_id = %order_id.to_hex(),
+                merchant_order_id = %attempt.merchant_order_id,
+                "PhonePe reported COMPLETED without a completed transaction; not marking it paid"
+            );
+            flag_in(db, session, order_id, format!(
+                "no_completed_transaction: PhonePe said COMPLETED for {} without a completed transaction",
+                attempt.merchant_order_id
+            ))
+            .await?;
+            return Ok(Applied::NoTransaction);
+        };
+        if reported != order.total.get() {
             tracing::error!(
                 order_id = %order_id.to_hex(),
                 merchant_order_id = %attempt.merchant_order_id,
@@ -216,20 +234,49 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 expected = order.total.get(),
                 "PhonePe reported a completed payment that does not match the order; not marking it paid"
             );
-            let flag = format!(
-                "amount_mismatch: PhonePe reported {reported} paise for {}",
-                attempt.merchant_order_id
-            );
-            db.docs(ORDERS)
-                .update_one(
-                    doc! { "_id": order_id },
-                    doc! { "$set": { "payment.flag": flag, "updatedAt": now() } },
-                )
-                .session(&mut *session)
-                .await?;
+            flag_in(
+                db,
+                session,
+                order_id,
+                format!(
+                    "amount_mismatch: PhonePe reported {reported} paise for {}",
+                    attempt.merchant_order_id
+                ),
+            )
+            .await?;
             return Ok(Applied::AmountMismatch);
         }
-        let txn = transaction_id.clone().unwrap_or_default();
+        // One PhonePe transaction pays one order, ever (a unique index says so too): a
+        // transaction already recorded on another order is flagged here rather than left
+        // to fail the write, which would answer every webhook retry with a 500.
+        if let Some(other) = db
+            .docs(ORDERS)
+            .find_one(doc! { "payment.transactionId": &txn, "_id": { "$ne": order_id } })
+            .projection(doc! { "_id": 1 })
+            .session(&mut *session)
+            .await?
+        {
+            let other = other
+                .get_object_id("_id")
+                .map(|o| o.to_hex())
+                .unwrap_or_default();
+            tracing::error!(
+                order_id = %order_id.to_hex(),
+                other_order = %other,
+                transaction_id = %txn,
+                "a PhonePe transaction that already paid another order was reported for this one"
+            );
+            flag_in(
+                db,
+                session,
+                order_id,
+                format!(
+                    "duplicate_transaction: PhonePe transaction {txn} already paid order {other}"
+                ),
+            )
+            .await?;
+            return Ok(Applied::DuplicateTransaction);
+        }
         if order.status == OrderStatus::Cancelled {
             // The shopper paid after the order expired or was cancelled: keep the money's
             // trail on the order and let the refund job return it.
@@ -309,6 +356,23 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
     })
 }
 
+/// Marks an order for a person to look at, inside the caller's transaction.
+async fn flag_in(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    order_id: ObjectId,
+    flag: String,
+) -> Result<()> {
+    db.docs(ORDERS)
+        .update_one(
+            doc! { "_id": order_id },
+            doc! { "$set": { "payment.flag": flag, "updatedAt": now() } },
+        )
+        .session(session)
+        .await?;
+    Ok(())
+}
+
 async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Result<Applied> {
     let code = status.error_code.clone().unwrap_or_else(|| "FAILED".into());
     db.docs(PAYMENT_ATTEMPTS)
@@ -368,7 +432,14 @@ pub async fn reconcile_due(
         .await?;
     let mut changed = Vec::new();
     for attempt in due {
-        let applied = check_attempt(db, phonepe, &attempt).await?;
+        let applied = match check_attempt(db, phonepe, &attempt).await {
+            Ok(applied) => applied,
+            Err(e) => {
+                // One bad record must not stop the batch: log it and go on.
+                tracing::error!(merchant_order_id = %attempt.merchant_order_id, error = ?e, "reconciling an attempt failed");
+                continue;
+            }
+        };
         if !matches!(
             applied,
             Applied::Pending | Applied::Ignored | Applied::UnknownAttempt

@@ -119,7 +119,7 @@ pub struct MerchantUrls {
 #[serde(rename_all = "camelCase")]
 pub struct PayResponse {
     pub order_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,
     /// Epoch milliseconds.
     pub expire_at: i64,
@@ -154,7 +154,7 @@ pub struct OrderStatus {
     pub order_id: Option<String>,
     #[serde(default)]
     pub merchant_order_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,
     #[serde(default)]
     pub amount: Option<i64>,
@@ -164,17 +164,30 @@ pub struct OrderStatus {
     pub error_code: Option<String>,
     #[serde(default)]
     pub detailed_error_code: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub payment_details: Vec<PaymentDetail>,
 }
 
+/// PhonePe's SDK models these fields as optional, and a field it models as optional may come
+/// as `null` as well as absent: both mean "none", never a malformed body.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 impl OrderStatus {
-    /// The transaction that completed the order, if any.
+    /// The transaction that completed the order, if any. An empty `transactionId` is none:
+    /// it cannot be told apart from another empty one, so it can never pay an order.
     pub fn completed_transaction(&self) -> Option<&PaymentDetail> {
-        self.payment_details
-            .iter()
-            .rev()
-            .find(|d| d.state.as_deref() == Some("COMPLETED") && d.transaction_id.is_some())
+        self.payment_details.iter().rev().find(|d| {
+            d.state.as_deref() == Some("COMPLETED")
+                && d.transaction_id
+                    .as_deref()
+                    .is_some_and(|t| !t.trim().is_empty())
+        })
     }
 }
 
@@ -193,7 +206,7 @@ pub struct RefundResponse {
     pub refund_id: Option<String>,
     #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,
 }
 
@@ -208,7 +221,7 @@ pub struct RefundStatus {
     pub refund_id: Option<String>,
     #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,
     #[serde(default)]
     pub error_code: Option<String>,
@@ -464,11 +477,12 @@ impl WebhookBody {
     /// `event` first; `type` only when `event` is absent.
     pub fn event(&self) -> WebhookEvent {
         match (self.event.as_deref(), self.kind.as_deref()) {
-            (Some("checkout.order.completed"), _)
+            // PhonePe documents both families; `pg.order.*` means the same as `checkout.order.*`.
+            (Some("checkout.order.completed" | "pg.order.completed"), _)
             | (None, Some("CHECKOUT_ORDER_COMPLETED" | "PG_ORDER_COMPLETED")) => {
                 WebhookEvent::OrderCompleted
             }
-            (Some("checkout.order.failed"), _)
+            (Some("checkout.order.failed" | "pg.order.failed"), _)
             | (None, Some("CHECKOUT_ORDER_FAILED" | "PG_ORDER_FAILED")) => {
                 WebhookEvent::OrderFailed
             }

@@ -336,38 +336,51 @@ async fn pay(Sim(sim): Sim<SimState>, headers: HeaderMap, body: Bytes) -> ApiRes
     let redirect_url = payment_flow(&req)?;
     let meta_info = meta_info(&req)?;
 
-    let mut store = lock(&sim.inner.store);
-    if store.orders.contains_key(&merchant_order_id) {
-        return Err(SimError::bad_request(format!(
-            "Duplicate merchantOrderId {merchant_order_id}: it was already used for an order."
-        )));
-    }
-    let order = Order {
-        order_id: store::phonepe_id("OMO"),
-        merchant_order_id: merchant_order_id.clone(),
-        amount,
-        expire_at: store::now_ms() + expire_after * 1000,
-        meta_info,
-        redirect_url,
-        page_token: store::random_hex(16),
-        state: State::Pending,
-        error: None,
-        attempts: Vec::new(),
+    // The store's lock must be released before any await below.
+    let response = {
+        let mut store = lock(&sim.inner.store);
+        if store.orders.contains_key(&merchant_order_id) {
+            return Err(SimError::bad_request(format!(
+                "Duplicate merchantOrderId {merchant_order_id}: it was already used for an order."
+            )));
+        }
+        let order = Order {
+            order_id: store::phonepe_id("OMO"),
+            merchant_order_id: merchant_order_id.clone(),
+            amount,
+            expire_at: store::now_ms() + expire_after * 1000,
+            meta_info,
+            redirect_url,
+            page_token: store::random_hex(16),
+            state: State::Pending,
+            error: None,
+            attempts: Vec::new(),
+        };
+        let response = json!({
+            "orderId": order.order_id,
+            "state": "PENDING",
+            "expireAt": order.expire_at,
+            "redirectUrl": format!(
+                "{}/pay/{}",
+                sim.config().public_base_url.trim_end_matches('/'),
+                order.page_token
+            ),
+        });
+        store
+            .by_page_token
+            .insert(order.page_token.clone(), merchant_order_id.clone());
+        store.orders.insert(merchant_order_id.clone(), order);
+        response
     };
-    let response = json!({
-        "orderId": order.order_id,
-        "state": "PENDING",
-        "expireAt": order.expire_at,
-        "redirectUrl": format!(
-            "{}/pay/{}",
-            sim.config().public_base_url.trim_end_matches('/'),
-            order.page_token
-        ),
-    });
-    store
-        .by_page_token
-        .insert(order.page_token.clone(), merchant_order_id.clone());
-    store.orders.insert(merchant_order_id, order);
+    if let Some(mode) = sim.switches().settle_on_pay {
+        sim.settle(
+            &merchant_order_id,
+            mode == crate::SettleOnPay::Completed,
+            HookOptions::default(),
+        )?;
+        sim.wait_for_delivery(&merchant_order_id, Duration::from_secs(5))
+            .await;
+    }
     Ok(Json(response))
 }
 

@@ -135,6 +135,17 @@ pub struct Switches {
     pub slow_status_ms: u64,
     /// Holds each pay request this long before creating the PhonePe order.
     pub slow_pay_ms: u64,
+    /// Settles each new order (`"COMPLETED"` or `"FAILED"`) and delivers its webhook before
+    /// answering pay: a shopper so quick that the webhook beats the merchant's own record of
+    /// PhonePe's answer.
+    pub settle_on_pay: Option<SettleOnPay>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SettleOnPay {
+    Completed,
+    Failed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +325,25 @@ impl SimState {
             .iter()
             .filter(|w| !w.dropped && w.url.is_some())
             .count()
+    }
+
+    /// Waits until every webhook sent for `merchant_order_id` has been answered (or failed).
+    pub(crate) async fn wait_for_delivery(&self, merchant_order_id: &str, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            let (sent, pending) = lock(&self.inner.webhooks)
+                .iter()
+                .filter(|w| w.merchant_order_id == merchant_order_id && !w.dropped)
+                .fold((0, 0), |(sent, pending), w| {
+                    let open = w.status.is_none() && w.error.is_none();
+                    (sent + 1, pending + usize::from(open))
+                });
+            // Dispatch records a delivery from its own task: wait for it to appear too.
+            if sent > 0 && pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until [`Self::webhook_count`] reaches `n` or `timeout` passes; returns all records

@@ -24,6 +24,7 @@ use std::sync::Arc;
 pub const NEEDS: common::config::Needs = common::config::Needs {
     phonepe: true,
     mail: false,
+    seller: false,
 };
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
@@ -70,6 +71,16 @@ struct InitiateResponse {
     merchant_order_id: String,
     redirect_url: String,
     expire_at: String,
+}
+
+/// What recording PhonePe's answer found.
+enum Recorded {
+    /// The order now waits for this attempt.
+    Pending,
+    /// This attempt's webhook paid the order before we recorded it.
+    AlreadyPaid,
+    /// This attempt's webhook failed it before we recorded it: the order stays as it was.
+    AttemptFailed,
 }
 
 fn not_payable(detail: impl Into<String>) -> Error {
@@ -156,6 +167,26 @@ async fn initiate(
             .session(&mut *session)
             .await?
             .ok_or_else(|| Error::not_found("ORDER_NOT_FOUND", "No such order"))?;
+        // The shopper can be quicker than us: PhonePe's webhook for this very attempt may
+        // have been applied between PhonePe's answer and this transaction.
+        if current.payment.merchant_order_id.as_deref() == Some(merchant_order_id.as_str())
+            && current.status.is_paid_state()
+        {
+            return Ok(Recorded::AlreadyPaid);
+        }
+        let now_attempt = db
+            .collection::<common::payments::Attempt>(PAYMENT_ATTEMPTS)
+            .find_one(doc! { "_id": attempt.id })
+            .session(&mut *session)
+            .await?;
+        if now_attempt.is_some_and(|a| {
+            matches!(
+                a.state,
+                common::payments::AttemptState::Failed | common::payments::AttemptState::Error
+            )
+        }) {
+            return Ok(Recorded::AttemptFailed);
+        }
         let step = transition(current.status, OrderStatus::PaymentPending)
             .map_err(|_| not_payable(format!("The order became {} meanwhile", current.status)))?;
         let mut update = doc! {
@@ -186,9 +217,26 @@ async fn initiate(
         if res.matched_count == 0 {
             return Err(common::db::retry_transaction());
         }
-        Ok(())
+        Ok(Recorded::Pending)
     });
-    moved?;
+    match moved? {
+        Recorded::Pending => {}
+        Recorded::AlreadyPaid => {
+            // Paid already: the truthful next step is the order page, not PhonePe's.
+            return Ok(axum::Json(InitiateResponse {
+                order_id: order.id.to_hex(),
+                merchant_order_id,
+                redirect_url: state.redirect_url.replace("{orderId}", &order.id.to_hex()),
+                expire_at: rfc3339(expire_at),
+            }));
+        }
+        Recorded::AttemptFailed => {
+            return Err(Error::conflict(
+                "PAYMENT_ATTEMPT_FAILED",
+                "PhonePe reports that this payment failed already; the order can still be paid with a new attempt",
+            ));
+        }
+    }
     Ok(axum::Json(InitiateResponse {
         order_id: order.id.to_hex(),
         merchant_order_id,

@@ -7,12 +7,15 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
 use common::config::Secret;
-use common::payments::{apply_order_state, find_attempt, Applied};
+use common::payments::{check_attempt, find_attempt, Applied};
+use common::phonepe::PhonePe;
 use common::phonepe::{verify_webhook, WebhookBody, WebhookEvent};
 use common::refunds::{self, Asked, Settled};
 use common::services::Services;
 use common::{Error, Result};
 use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The configuration sections this function reads at cold start: the webhook checks PhonePe's
 /// callback credentials (the PhonePe section) and mails the confirmation. `main.rs` and the
@@ -27,17 +30,30 @@ struct AppState {
     services: Services,
     username: Secret<String>,
     password: Secret<String>,
+    /// PhonePe with the webhook's budget: PhonePe expects an answer within seconds, so a
+    /// slow status call gives up and leaves the order to reconciliation.
+    phonepe: Option<Arc<PhonePe>>,
 }
+
+/// How long the webhook waits for PhonePe's own APIs before answering anyway.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn router(services: &Services) -> Router {
     let (username, password) = match &services.config.phonepe {
         Some(p) => (p.webhook_username.clone(), p.webhook_password.clone()),
         None => (Secret::new(String::new()), Secret::new(String::new())),
     };
+    let phonepe = services.config.phonepe.as_ref().and_then(|cfg| {
+        PhonePe::with_timeout(cfg, CONFIRM_TIMEOUT)
+            .map_err(|e| tracing::error!(error = %e, "cannot build the PhonePe client"))
+            .ok()
+            .map(Arc::new)
+    });
     let state = AppState {
         services: services.clone(),
         username,
         password,
+        phonepe,
     };
     Router::new()
         .route("/payments/phonepe/webhook", post(webhook))
@@ -74,20 +90,25 @@ async fn webhook(
     let payload = &parsed.payload;
     let db = &state.services.db;
     let applied = match event {
-        WebhookEvent::OrderCompleted
-        | WebhookEvent::OrderFailed
-        | WebhookEvent::TransactionAttemptFailed => {
-            let mut status = payload.order.clone();
-            // `checkout.order.failed` is final for the attempt; a per-attempt failure is
-            // not (the shopper may retry inside PhonePe's page), so it only logs.
-            match event {
-                WebhookEvent::OrderCompleted if status.state != "COMPLETED" => Applied::Ignored,
-                WebhookEvent::OrderFailed => {
-                    status.state = "FAILED".into();
-                    apply_order_state(db, &status).await?
-                }
-                WebhookEvent::TransactionAttemptFailed => Applied::Ignored,
-                _ => apply_order_state(db, &status).await?,
+        // A per-attempt failure is not final (the shopper may retry inside PhonePe's page).
+        WebhookEvent::TransactionAttemptFailed => Applied::Ignored,
+        // The webhook's credential is a static header, so its body proves nothing: it is a
+        // hint to ask PhonePe's order-status API, whose answer alone pays (or fails) an
+        // attempt. Without an answer in time, reconciliation settles it within a minute.
+        WebhookEvent::OrderCompleted | WebhookEvent::OrderFailed => {
+            match payload.order.merchant_order_id.as_deref() {
+                None => Applied::UnknownAttempt,
+                Some(mid) => match (find_attempt(db, mid).await?, state.phonepe.as_ref()) {
+                    (None, _) => {
+                        tracing::warn!(
+                            merchant_order_id = mid,
+                            "webhook for a merchant order we never created"
+                        );
+                        Applied::UnknownAttempt
+                    }
+                    (Some(_), None) => Applied::Pending,
+                    (Some(attempt), Some(phonepe)) => check_attempt(db, phonepe, &attempt).await?,
+                },
             }
         }
         WebhookEvent::RefundCompleted | WebhookEvent::RefundFailed => {
@@ -96,7 +117,7 @@ async fn webhook(
             // Without an answer in time, `jobs` settles it within a minute.
             if let (Some(id), Some(phonepe)) = (
                 payload.merchant_refund_id.as_deref(),
-                state.services.phonepe.as_ref(),
+                state.phonepe.as_ref(),
             ) {
                 if let Asked::Settled(Settled::Completed(order_id)) =
                     refunds::ask(db, phonepe, id).await?

@@ -27,3 +27,4 @@ mod refunds;
 mod routes;
 mod schema;
 mod security;
+mod webhook_truth;

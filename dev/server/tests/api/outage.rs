@@ -190,3 +190,71 @@ async fn a_long_outage_answers_503_try_again_changes_nothing_and_recovers() {
     assert_eq!(res.status, 201, "{}", res.body);
     assert_eq!(stock(&app, lamp).await, stock_before - 2);
 }
+
+/// Found from outside: with the database SIGKILLed during traffic, an order the client got
+/// `201` for vanished with its mail and idempotency key. Writes are now acknowledged only
+/// once journaled by a majority (`w: majority, j: true`) on a database that syncs each commit.
+#[tokio::test]
+async fn orders_acknowledged_before_the_database_is_killed_are_all_there_after_it_restarts() {
+    let mut database = Database::start();
+    let uri = database.uri();
+    let app = TestApp::spawn_with(move |vars| {
+        vars.insert("MONGODB_URI".into(), uri);
+    })
+    .await;
+    let lamp = product(&app, "durable-lamp", 49_900, 50).await;
+    let users: Vec<String> = (0..5).map(|i| format!("user_durable_{i}")).collect();
+    for u in &users {
+        crate::orders::fill_cart(&app, u, &[(lamp, 1)]).await;
+    }
+    let placed = futures::future::join_all(users.iter().map(|u| {
+        let key = format!("durable-{u}");
+        let app = &app;
+        async move { (create(app, u, order_body(), Some(&key)).await, key) }
+    }))
+    .await;
+    // The crash comes the moment the last answer is in.
+    database.kill();
+    let acknowledged: Vec<(String, String, String)> = placed
+        .iter()
+        .zip(&users)
+        .map(|((res, key), user)| {
+            assert_eq!(res.status, 201, "{}", res.body);
+            (
+                user.clone(),
+                key.clone(),
+                res.body["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    database.restart();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get("/products", None).await.status != 200 {
+        assert!(Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (user, key, id) in &acknowledged {
+        let oid = mongodb::bson::oid::ObjectId::parse_str(id).unwrap();
+        assert_eq!(
+            count(&app, "orders", doc! { "_id": oid }).await,
+            1,
+            "order {id} survived"
+        );
+        assert_eq!(
+            count(
+                &app,
+                "mail_outbox",
+                doc! { "orderId": oid, "event": "order_placed" }
+            )
+            .await,
+            1,
+            "its mail survived"
+        );
+        // Its idempotency key survived too: a retry returns the same order, creates nothing.
+        let again = create(&app, user, order_body(), Some(key)).await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        assert_eq!(again.body["id"].as_str().unwrap(), id);
+    }
+    assert_eq!(stock(&app, lamp).await, 45);
+}

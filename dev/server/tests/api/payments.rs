@@ -62,7 +62,9 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
         }],
         subtotal: Paise(total),
         discount: Paise(0),
+        shipping_fee: Paise(0),
         total: Paise(total),
+        tax: None,
         coupon_code: None,
         currency: "INR".into(),
         status: OrderStatus::Created,
@@ -443,8 +445,12 @@ async fn amount_mismatch_is_flagged_and_never_paid() {
     let (app, sim) = app_with_sim().await;
     let order = insert_order(&app, "user_short", 129_900).await;
     let mid = initiate_mid(&app, "user_short", order).await;
+    // A webhook claiming another amount is not believed: PhonePe's status API is asked, and
+    // it says the real amount was collected, so the order is paid for what it cost.
+    let other = insert_order(&app, "user_short_2", 129_900).await;
+    let other_mid = initiate_mid(&app, "user_short_2", other).await;
     sim.complete_order(
-        &mid,
+        &other_mid,
         HookOptions {
             amount: Some(100),
             ..HookOptions::default()
@@ -453,6 +459,22 @@ async fn amount_mismatch_is_flagged_and_never_paid() {
     .await
     .unwrap();
     sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    assert_eq!(status_of(&order_doc(&app, other).await), "paid");
+
+    // PhonePe itself reporting an amount that is not the order's total (the order's total
+    // changed after the attempt was made) is flagged and never paid.
+    app.db()
+        .collection::<Document>(ORDERS)
+        .update_one(
+            doc! { "_id": order },
+            doc! { "$set": { "total": 129_999_i64 } },
+        )
+        .await
+        .unwrap();
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(2, Duration::from_secs(5)).await;
     let doc = order_doc(&app, order).await;
     assert_eq!(status_of(&doc), "payment_pending");
     assert!(doc

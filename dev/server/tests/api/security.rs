@@ -853,6 +853,11 @@ async fn hook() -> Hook {
     let user = fresh_user("user_hook");
     let order = insert_order(&app, &user, 59_900).await;
     let mid = initiate_mid(&app, &user, order).await;
+    // The shopper really paid (the simulator's own webhook is dropped): the webhooks these
+    // tests send are then hints PhonePe's status API confirms, or forgeries it never sees.
+    sim.complete_order(&mid, phonepe_sim::HookOptions::default())
+        .await
+        .unwrap();
     let completed = json!({
         "event": "checkout.order.completed",
         "type": "CHECKOUT_ORDER_COMPLETED",
