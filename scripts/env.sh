@@ -11,6 +11,15 @@ export CLERK_ISSUER="${CLERK_ISSUER:-https://clerk.pitalya.local}"
 export DEV_KEY_DIR="${DEV_KEY_DIR:-$DATA/dev-keys}"
 export ORDER_PAYMENT_TIMEOUT_MINUTES="${ORDER_PAYMENT_TIMEOUT_MINUTES:-30}"
 
+# A sample seller registered in Tamil Nadu (a well-formed GSTIN, check character and all).
+export SELLER_NAME="${SELLER_NAME:-Pitalya Handicrafts Private Limited}"
+export SELLER_GSTIN="${SELLER_GSTIN:-33AABCP1234Q1ZE}"
+export SELLER_ADDRESS="${SELLER_ADDRESS:-14 Car Street, Mylapore, Chennai, Tamil Nadu 600004}"
+export INVOICE_PREFIX="${INVOICE_PREFIX:-PIT}"
+export CREDIT_NOTE_PREFIX="${CREDIT_NOTE_PREFIX:-PCN}"
+export SHIPPING_FEE="${SHIPPING_FEE:-0}"
+export FREE_SHIPPING_MIN="${FREE_SHIPPING_MIN:-0}"
+
 export SIM_PORT="${SIM_PORT:-4010}"
 export PHONEPE_ENV="${PHONEPE_ENV:-sandbox}"
 export PHONEPE_CLIENT_ID="${PHONEPE_CLIENT_ID:-PITALYA_DEV_CLIENT}"

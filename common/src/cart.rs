@@ -1,8 +1,10 @@
 //! The cart document (one per user) and its API view. Totals are always derived here, on
 //! the server, from the snapshotted lines.
 
+use crate::config::ShippingConfig;
 use crate::models::rfc3339;
 use crate::money::Paise;
+use crate::pricing;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::DateTime;
 use serde::{Deserialize, Serialize};
@@ -81,12 +83,18 @@ pub struct CartView {
     pub items: Vec<CartLineView>,
     pub item_count: i64,
     pub subtotal: Paise,
+    /// Before any coupon: a coupon can only make shipping free, never cost more.
+    pub shipping_fee: Paise,
+    /// `subtotal + shippingFee`.
+    pub total: Paise,
     pub currency: &'static str,
     pub updated_at: Option<String>,
 }
 
-impl From<&Cart> for CartView {
-    fn from(c: &Cart) -> Self {
+impl CartView {
+    /// Priced by `pricing::quote`, as apply-coupon and checkout price it.
+    pub fn new(c: &Cart, shipping: ShippingConfig) -> Self {
+        let quote = pricing::quote(c.subtotal(), Paise::ZERO, shipping);
         CartView {
             user_id: c.user_id.clone(),
             items: c
@@ -102,7 +110,9 @@ impl From<&Cart> for CartView {
                 })
                 .collect(),
             item_count: c.item_count(),
-            subtotal: c.subtotal(),
+            subtotal: quote.subtotal,
+            shipping_fee: quote.shipping_fee,
+            total: quote.total,
             currency: "INR",
             updated_at: c.updated_at.map(rfc3339),
         }

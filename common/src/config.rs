@@ -3,6 +3,8 @@
 //! Every problem is collected and reported together, so a broken deploy shows everything
 //! that is wrong in one log line instead of one setting per failed cold start.
 
+use crate::money::Paise;
+use crate::tax::{DocumentPrefix, Gstin};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -77,6 +79,33 @@ pub struct MailConfig {
     pub endpoint_url: Option<String>,
 }
 
+/// What the shop charges for delivery. Plain paise here; the rule that applies them lives in
+/// `pricing::quote`, so the cart, the coupon quote and checkout cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShippingConfig {
+    /// `SHIPPING_FEE`: tax-inclusive, charged on every order below the threshold.
+    pub fee: Paise,
+    /// `FREE_SHIPPING_MIN`: `subtotal − discount` at or above this ships free; 0 means never.
+    pub free_min: Paise,
+}
+
+/// The seller as invoices name it and as GST needs it: read by every function that prices a
+/// cart or taxes an order, so a wrong GSTIN stops the deploy instead of reaching an invoice.
+#[derive(Debug, Clone)]
+pub struct SellerConfig {
+    /// `SELLER_NAME`: the legal name.
+    pub name: String,
+    /// `SELLER_GSTIN`: its state code decides intra- or inter-state supply.
+    pub gstin: Gstin,
+    /// `SELLER_ADDRESS`: one line.
+    pub address: String,
+    /// `INVOICE_PREFIX` (default `PIT`).
+    pub invoice_prefix: DocumentPrefix,
+    /// `CREDIT_NOTE_PREFIX` (default `PCN`).
+    pub credit_note_prefix: DocumentPrefix,
+    pub shipping: ShippingConfig,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mongodb_uri: Secret<String>,
@@ -92,6 +121,8 @@ pub struct Config {
     pub phonepe: Option<PhonePeConfig>,
     /// Present when the function was started with `Needs::mail`.
     pub mail: Option<MailConfig>,
+    /// Present when the function was started with `Needs::seller`.
+    pub seller: Option<SellerConfig>,
 }
 
 /// Which optional sections a function needs; a function that needs a section fails its cold
@@ -100,16 +131,19 @@ pub struct Config {
 pub struct Needs {
     pub phonepe: bool,
     pub mail: bool,
+    pub seller: bool,
 }
 
 impl Needs {
     pub const CORE: Needs = Needs {
         phonepe: false,
         mail: false,
+        seller: false,
     };
     pub const ALL: Needs = Needs {
         phonepe: true,
         mail: true,
+        seller: true,
     };
 }
 
@@ -251,6 +285,11 @@ impl Config {
 
         let phonepe = needs.phonepe.then(|| Self::phonepe(&mut r));
         let mail = needs.mail.then(|| Self::mail(&mut r));
+        let seller = if needs.seller {
+            Self::read_seller(&mut r)
+        } else {
+            None
+        };
 
         if r.problems.is_empty() {
             Ok(Config {
@@ -262,6 +301,7 @@ impl Config {
                 test_faults,
                 phonepe,
                 mail,
+                seller,
             })
         } else {
             Err(ConfigError {
@@ -316,6 +356,74 @@ impl Config {
             webhook_password: Secret::new(r.required("PHONEPE_WEBHOOK_PASSWORD")),
             redirect_url: redirect_url.unwrap_or_default(),
         }
+    }
+
+    /// The seller section; `None` only when a problem was recorded, which fails the start.
+    fn read_seller(r: &mut Reader<'_>) -> Option<SellerConfig> {
+        let name = r.required("SELLER_NAME");
+        let address = r.required("SELLER_ADDRESS");
+        if address.contains(['\n', '\r']) {
+            r.problems
+                .push("SELLER_ADDRESS must be one line (invoices print it as one)".into());
+        }
+        let gstin = match r.get("SELLER_GSTIN") {
+            None => {
+                r.problems.push("SELLER_GSTIN is required".into());
+                None
+            }
+            Some(raw) => match Gstin::parse(&raw) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    r.problems.push(format!("SELLER_GSTIN is invalid: {e}"));
+                    None
+                }
+            },
+        };
+        let mut prefix = |name: &str, default: &str| {
+            let raw = r.get(name).unwrap_or_else(|| default.into());
+            DocumentPrefix::parse(&raw)
+                .map_err(|e| r.problems.push(format!("{name} {e}")))
+                .ok()
+        };
+        let invoice_prefix = prefix("INVOICE_PREFIX", "PIT");
+        let credit_note_prefix = prefix("CREDIT_NOTE_PREFIX", "PCN");
+        let mut paise = |name: &str| match r.get(name) {
+            None => Some(Paise::ZERO),
+            Some(v) => match v.parse::<i64>() {
+                // A crore of paise (₹1,00,000) is far above any sane fee or threshold, and
+                // keeps every sum with a cart far from overflow.
+                Ok(n) if (0..=10_000_000).contains(&n) => Some(Paise(n)),
+                _ => {
+                    r.problems.push(format!(
+                        "{name} must be a whole number of paise from 0 to 10000000"
+                    ));
+                    None
+                }
+            },
+        };
+        let fee = paise("SHIPPING_FEE");
+        let free_min = paise("FREE_SHIPPING_MIN");
+        Some(SellerConfig {
+            name,
+            gstin: gstin?,
+            address,
+            invoice_prefix: invoice_prefix?,
+            credit_note_prefix: credit_note_prefix?,
+            shipping: ShippingConfig {
+                fee: fee?,
+                free_min: free_min?,
+            },
+        })
+    }
+
+    /// The seller section of a function started with `Needs::seller`. A function that prices
+    /// or taxes without it is a wiring bug, answered as a 500 rather than a wrong price.
+    pub fn seller(&self) -> crate::Result<&SellerConfig> {
+        self.seller.as_ref().ok_or_else(|| {
+            crate::Error::Internal(anyhow::anyhow!(
+                "the seller settings were not read: this function's NEEDS lacks `seller`"
+            ))
+        })
     }
 
     fn mail(r: &mut Reader<'_>) -> MailConfig {
@@ -400,5 +508,79 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.problems.len(), 4, "{:?}", err.problems);
+    }
+
+    fn seller_vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut v = vars(&[
+            ("MONGODB_URI", "mongodb://x"),
+            ("CLERK_ISSUER", "https://c.example"),
+            ("SELLER_NAME", "Pitalya Handicrafts Private Limited"),
+            ("SELLER_GSTIN", "33AABCP1234Q1ZE"),
+            ("SELLER_ADDRESS", "14 Car Street, Chennai"),
+        ]);
+        v.extend(extra.iter().map(|(k, x)| (k.to_string(), x.to_string())));
+        v
+    }
+
+    const SELLER: Needs = Needs {
+        phonepe: false,
+        mail: false,
+        seller: true,
+    };
+
+    #[test]
+    fn the_seller_section_has_defaults_and_names_each_problem() {
+        let cfg = Config::from_vars(&seller_vars(&[]), SELLER).unwrap();
+        let s = cfg.seller().unwrap();
+        assert_eq!(s.gstin.state_code().get(), 33);
+        assert_eq!(
+            (s.invoice_prefix.as_str(), s.credit_note_prefix.as_str()),
+            ("PIT", "PCN")
+        );
+        assert_eq!(
+            s.shipping,
+            ShippingConfig {
+                fee: Paise::ZERO,
+                free_min: Paise::ZERO
+            }
+        );
+        let cfg = Config::from_vars(
+            &seller_vars(&[("SHIPPING_FEE", "4900"), ("FREE_SHIPPING_MIN", "99900")]),
+            SELLER,
+        )
+        .unwrap();
+        assert_eq!(cfg.seller().unwrap().shipping.fee, Paise(4_900));
+        assert_eq!(cfg.seller().unwrap().shipping.free_min, Paise(99_900));
+
+        let err = Config::from_vars(
+            &seller_vars(&[
+                ("SELLER_GSTIN", "33AABCP1234Q1ZF"),
+                ("INVOICE_PREFIX", "PITAL"),
+                ("CREDIT_NOTE_PREFIX", "p-n"),
+                ("SHIPPING_FEE", "₹49"),
+                ("FREE_SHIPPING_MIN", "-100"),
+                ("SELLER_ADDRESS", "line one\nline two"),
+            ]),
+            SELLER,
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 6, "{:?}", err.problems);
+        assert!(
+            err.problems[0].contains("SELLER_ADDRESS"),
+            "{:?}",
+            err.problems
+        );
+        assert!(
+            err.to_string().contains(
+                "SELLER_GSTIN is invalid: the check character of this GSTIN should be 'E'"
+            ),
+            "{err}"
+        );
+
+        // Not needed, not read: neither a bad GSTIN nor its absence stops such a function.
+        let cfg =
+            Config::from_vars(&seller_vars(&[("SELLER_GSTIN", "nope")]), Needs::CORE).unwrap();
+        assert!(cfg.seller.is_none());
+        assert!(cfg.seller().is_err());
     }
 }

@@ -261,7 +261,14 @@ pub struct Order {
     pub items: Vec<OrderItem>,
     pub subtotal: Paise,
     pub discount: Paise,
+    /// Zero on orders placed before shipping was charged.
+    #[serde(default)]
+    pub shipping_fee: Paise,
+    /// `subtotal − discount + shippingFee`.
     pub total: Paise,
+    /// Computed once, at checkout; absent only on orders placed before GST was modelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<crate::tax::OrderTax>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon_code: Option<String>,
     pub currency: String,
@@ -319,7 +326,10 @@ pub struct OrderView {
     pub items: Vec<OrderItem>,
     pub subtotal: Paise,
     pub discount: Paise,
+    pub shipping_fee: Paise,
     pub total: Paise,
+    /// `null` only on orders placed before GST was modelled.
+    pub tax: Option<crate::tax::OrderTax>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coupon_code: Option<String>,
     pub currency: String,
@@ -344,7 +354,9 @@ impl From<Order> for OrderView {
             items: o.items,
             subtotal: o.subtotal,
             discount: o.discount,
+            shipping_fee: o.shipping_fee,
             total: o.total,
+            tax: o.tax,
             coupon_code: o.coupon_code,
             currency: o.currency,
             status: o.status,

@@ -1,10 +1,66 @@
-//! Coupon rules as pure functions over integer paise, shared by `apply-coupon` (which only
-//! quotes) and `orders/create` (which locks the discount in).
+//! Coupon rules and the price of a cart as pure functions over integer paise, shared by the
+//! cart (no coupon), `apply-coupon` (which only quotes) and `orders/create` (which locks the
+//! discount in), so the three can never show different totals for the same cart.
 
+use crate::config::ShippingConfig;
 use crate::error::{Error, Result};
 use crate::models::{Coupon, CouponType};
 use crate::money::Paise;
+use crate::tax;
 use mongodb::bson::DateTime;
+use serde::Serialize;
+
+/// PhonePe collects nothing below ₹1.00.
+pub const MIN_COLLECTABLE: Paise = Paise(100);
+
+/// What a cart costs: `total = subtotal − discount + shipping_fee`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quote {
+    pub subtotal: Paise,
+    /// After the ₹1.00 floor: possibly less than the coupon's own discount.
+    pub discount: Paise,
+    pub shipping_fee: Paise,
+    pub total: Paise,
+}
+
+/// The one price of a cart, for the cart view, the coupon quote and checkout alike.
+/// `discount` is the coupon's (from [`evaluate`], or zero), `subtotal` at least zero.
+///
+/// The free-shipping threshold is judged after the discount. A total PhonePe cannot collect
+/// (₹0.01–₹0.99) has its discount reduced to leave exactly ₹1.00; a total of zero stays
+/// zero, since such an order needs no payment at all. An empty cart ships nothing, so it
+/// has no fee.
+pub fn quote(subtotal: Paise, discount: Paise, shipping: ShippingConfig) -> Quote {
+    let subtotal = subtotal.max(Paise::ZERO);
+    let fee = |discount: Paise| {
+        if subtotal == Paise::ZERO {
+            Paise::ZERO
+        } else {
+            tax::shipping_fee(subtotal, discount, shipping.fee, shipping.free_min)
+        }
+    };
+    let at = |discount: Paise| {
+        let shipping_fee = fee(discount);
+        Quote {
+            subtotal,
+            discount,
+            shipping_fee,
+            total: subtotal - discount + shipping_fee,
+        }
+    };
+    let first = at(discount.clamp(Paise::ZERO, subtotal));
+    if first.total <= Paise::ZERO || first.total >= MIN_COLLECTABLE {
+        return first;
+    }
+    // Giving back discount only raises `subtotal − discount`, so shipping can only become
+    // free, never start costing; if it does become free, the goods alone must make ₹1.00.
+    let second = at((subtotal + first.shipping_fee - MIN_COLLECTABLE).max(Paise::ZERO));
+    if second.total >= MIN_COLLECTABLE || second.discount == Paise::ZERO {
+        return second;
+    }
+    at((subtotal - MIN_COLLECTABLE).max(Paise::ZERO))
+}
 
 /// The discount a coupon gives on `subtotal`, ignoring eligibility: percent is
 /// `floor(subtotal * value / 100)` capped by `maxDiscount`; flat is `min(value, subtotal)`.
@@ -77,6 +133,50 @@ pub fn exhausted(code: &str) -> Error {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn ship(fee: i64, free_min: i64) -> ShippingConfig {
+        ShippingConfig {
+            fee: Paise(fee),
+            free_min: Paise(free_min),
+        }
+    }
+
+    #[test]
+    fn quotes() {
+        // subtotal, coupon discount, fee, free_min → discount, shipping, total
+        let cases = [
+            ((249_900, 20_000, 0, 0), (20_000, 0, 229_900)),
+            ((100_000, 0, 9_900, 0), (0, 9_900, 109_900)),
+            ((100_000, 0, 9_900, 100_000), (0, 0, 100_000)),
+            // The threshold is judged after the discount.
+            ((110_000, 20_000, 9_900, 100_000), (20_000, 9_900, 99_900)),
+            ((150_000, 50_000, 9_900, 100_000), (50_000, 0, 100_000)),
+            // The ₹1 floor: ₹0.50 left becomes ₹1.00; nothing left stays nothing.
+            ((50_000, 49_950, 0, 0), (49_900, 0, 100)),
+            ((50_000, 49_999, 0, 0), (49_900, 0, 100)),
+            ((50_000, 50_000, 0, 0), (50_000, 0, 0)),
+            ((50_000, 49_900, 0, 0), (49_900, 0, 100)),
+            // A fee of ₹1 or more always leaves something PhonePe can collect.
+            ((50_000, 50_000, 4_900, 0), (50_000, 4_900, 4_900)),
+            // A sub-rupee fee with the goods free is floored too.
+            ((50_000, 50_000, 40, 0), (49_940, 40, 100)),
+            // ... and when giving back discount makes shipping free, the goods make ₹1.00.
+            ((50_000, 49_990, 40, 30), (49_900, 0, 100)),
+            // An empty cart ships nothing.
+            ((0, 0, 9_900, 0), (0, 0, 0)),
+            // A subtotal below ₹1 with no coupon is not the discount's to fix.
+            ((50, 0, 0, 0), (0, 0, 50)),
+        ];
+        for ((subtotal, d, fee, min), (want_d, want_ship, want_total)) in cases {
+            let q = quote(Paise(subtotal), Paise(d), ship(fee, min));
+            assert_eq!(
+                (q.discount.0, q.shipping_fee.0, q.total.0),
+                (want_d, want_ship, want_total),
+                "{subtotal} - {d}, fee {fee} over {min}"
+            );
+            assert_eq!(q.subtotal, Paise(subtotal));
+        }
+    }
 
     fn coupon(kind: CouponType, value: i64, max: Option<i64>) -> Coupon {
         Coupon {
@@ -223,6 +323,26 @@ mod tests {
             prop_assert!(d >= 0);
             prop_assert!(d <= subtotal.max(0));
             if let Some(cap) = cap { prop_assert!(d <= cap.max(0)); }
+        }
+
+        #[test]
+        fn a_quote_adds_up_and_is_collectable_or_free(
+            subtotal in 0i64..=10_000_000,
+            d in 0i64..=10_000_000,
+            fee in 0i64..=20_000,
+            min in 0i64..=10_000_000,
+        ) {
+            let coupon = Paise(d.min(subtotal));
+            let q = quote(Paise(subtotal), coupon, ship(fee, min));
+            prop_assert_eq!(q.total, q.subtotal - q.discount + q.shipping_fee);
+            prop_assert!(q.discount >= Paise::ZERO && q.discount <= coupon);
+            prop_assert!(q.total == Paise::ZERO || q.total >= MIN_COLLECTABLE || q.discount == Paise::ZERO);
+            if subtotal > 0 {
+                prop_assert_eq!(
+                    q.shipping_fee,
+                    tax::shipping_fee(q.subtotal, q.discount, Paise(fee), Paise(min))
+                );
+            }
         }
     }
 }

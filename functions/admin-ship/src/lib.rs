@@ -32,6 +32,7 @@ use serde_json::{json, Map, Value};
 pub const NEEDS: common::config::Needs = common::config::Needs {
     phonepe: false,
     mail: true,
+    seller: false,
 };
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.

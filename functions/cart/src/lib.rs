@@ -4,11 +4,13 @@
 //! product at once can neither lose an increment nor create a second line, and no write
 //! ever takes a line past its per-line limit or the stock it was checked against.
 
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use common::auth::{Auth, User};
 use common::cart::{Cart, CartView, MAX_LINES, MAX_QUANTITY_PER_LINE};
+use common::config::{Config, ShippingConfig};
 use common::db::{is_duplicate_key, Db, CARTS, PRODUCTS};
 use common::error::FieldError;
 use common::ids::ProductId;
@@ -20,10 +22,16 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::options::ReturnDocument;
 use serde::Deserialize;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
-/// The configuration sections this function reads at cold start: carts need only the database
-/// and auth. `main.rs` and the tests use this one constant, so they cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs::CORE;
+/// The configuration sections this function reads at cold start: the cart shows its shipping
+/// fee, which is a seller setting. `main.rs` and the tests use this one constant, so they
+/// cannot drift apart.
+pub const NEEDS: common::config::Needs = common::config::Needs {
+    phonepe: false,
+    mail: false,
+    seller: true,
+};
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -42,6 +50,22 @@ const MAX_ADD_ATTEMPTS: usize = 8;
 struct AppState {
     db: Db,
     auth: Auth,
+    config: Arc<Config>,
+}
+
+/// The shop's shipping rates, which every cart view is priced with.
+struct Rates(ShippingConfig);
+
+impl<S> FromRequestParts<S> for Rates
+where
+    Arc<Config>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(_: &mut Parts, state: &S) -> Result<Self> {
+        Ok(Rates(Arc::<Config>::from_ref(state).seller()?.shipping))
+    }
 }
 
 pub fn router(services: &Services) -> Router {
@@ -54,6 +78,7 @@ pub fn router(services: &Services) -> Router {
         .with_state(AppState {
             db: services.db.clone(),
             auth: services.auth.clone(),
+            config: services.config.clone(),
         })
 }
 
@@ -125,8 +150,8 @@ impl RemoveBody {
     }
 }
 
-fn view(cart: &Cart) -> Json<CartView> {
-    Json(CartView::from(cart))
+fn view(rates: &Rates, cart: &Cart) -> Json<CartView> {
+    Json(CartView::new(cart, rates.0))
 }
 
 async fn load(db: &Db, user: &User) -> Result<Option<Cart>> {
@@ -219,13 +244,14 @@ fn too_many_lines() -> Error {
     )
 }
 
-async fn show(State(db): State<Db>, user: User) -> Result<Json<CartView>> {
-    Ok(view(&load_or_empty(&db, &user).await?))
+async fn show(State(db): State<Db>, user: User, rates: Rates) -> Result<Json<CartView>> {
+    Ok(view(&rates, &load_or_empty(&db, &user).await?))
 }
 
 async fn add(
     State(db): State<Db>,
     user: User,
+    rates: Rates,
     common::http::Json(body): common::http::Json<LineBody>,
 ) -> Result<Json<CartView>> {
     let (product_id, quantity) = body.validate(1..=MAX_QUANTITY_PER_LINE)?;
@@ -263,7 +289,7 @@ async fn add(
                 .return_document(ReturnDocument::After)
                 .await?;
             if let Some(cart) = incremented {
-                return Ok(view(&cart));
+                return Ok(view(&rates, &cart));
             }
             // No line for this product yet (and room for one more line): push it. Never
             // an upsert, so "no document" can only mean "the filter did not match"; an
@@ -294,7 +320,7 @@ async fn add(
                 .return_document(ReturnDocument::After)
                 .await?;
             if let Some(cart) = pushed {
-                return Ok(view(&cart));
+                return Ok(view(&rates, &cart));
             }
         }
         // Neither write applied; the cart as it is now says whether that is a refusal, a
@@ -320,6 +346,7 @@ async fn add(
 async fn update(
     State(db): State<Db>,
     user: User,
+    rates: Rates,
     common::http::Json(body): common::http::Json<LineBody>,
 ) -> Result<Json<CartView>> {
     let (product_id, quantity) = body.validate(0..=MAX_QUANTITY_PER_LINE)?;
@@ -337,7 +364,7 @@ async fn update(
             )
             .return_document(ReturnDocument::After)
             .await?
-            .map(|c| view(&c))
+            .map(|c| view(&rates, &c))
             .ok_or_else(|| not_in_cart(product_id));
     }
     let product = active_product(&db, product_id).await?;
@@ -362,13 +389,14 @@ async fn update(
         .array_filters(vec![doc! { "line.productId": pid }])
         .return_document(ReturnDocument::After)
         .await?
-        .map(|c| view(&c))
+        .map(|c| view(&rates, &c))
         .ok_or_else(|| not_in_cart(product_id))
 }
 
 async fn remove(
     State(db): State<Db>,
     user: User,
+    rates: Rates,
     common::http::Json(body): common::http::Json<RemoveBody>,
 ) -> Result<Json<CartView>> {
     let product_id = body.validate()?;
@@ -385,13 +413,13 @@ async fn remove(
         .return_document(ReturnDocument::After)
         .await?;
     match removed {
-        Some(cart) => Ok(view(&cart)),
+        Some(cart) => Ok(view(&rates, &cart)),
         // Removing what is not there is already done; the client just gets the cart.
-        None => Ok(view(&load_or_empty(&db, &user).await?)),
+        None => Ok(view(&rates, &load_or_empty(&db, &user).await?)),
     }
 }
 
-async fn clear(State(db): State<Db>, user: User) -> Result<Json<CartView>> {
+async fn clear(State(db): State<Db>, user: User, rates: Rates) -> Result<Json<CartView>> {
     let cleared = db
         .collection::<Cart>(CARTS)
         .find_one_and_update(
@@ -401,6 +429,7 @@ async fn clear(State(db): State<Db>, user: User) -> Result<Json<CartView>> {
         .return_document(ReturnDocument::After)
         .await?;
     Ok(view(
+        &rates,
         &cleared.unwrap_or_else(|| Cart::empty(user.id.as_str())),
     ))
 }

@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use common::auth::{Auth, User};
 use common::cart::Cart;
 use common::catalog::normalize_coupon_code;
+use common::config::Config;
 use common::db::{Db, CARTS, COUPONS};
 use common::models::{now, Coupon};
 use common::rate_limit::{self, Action};
@@ -14,11 +15,16 @@ use common::services::Services;
 use common::{pricing, Error, Paise, Result};
 use mongodb::bson::doc;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-/// The configuration sections this function reads at cold start: pricing needs only the
-/// database and auth. `main.rs` and the tests use this one constant, so they cannot drift
-/// apart.
-pub const NEEDS: common::config::Needs = common::config::Needs::CORE;
+/// The configuration sections this function reads at cold start: a quote includes the
+/// shipping fee, a seller setting. `main.rs` and the tests use this one constant, so they
+/// cannot drift apart.
+pub const NEEDS: common::config::Needs = common::config::Needs {
+    phonepe: false,
+    mail: false,
+    seller: true,
+};
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/checkout/apply-coupon")];
@@ -27,6 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/checkout/apply-coupon")];
 struct AppState {
     db: Db,
     auth: Auth,
+    config: Arc<Config>,
 }
 
 pub fn router(services: &Services) -> Router {
@@ -35,6 +42,7 @@ pub fn router(services: &Services) -> Router {
         .with_state(AppState {
             db: services.db.clone(),
             auth: services.auth.clone(),
+            config: services.config.clone(),
         })
 }
 
@@ -51,12 +59,15 @@ struct ApplyCoupon {
 struct Quote {
     code: String,
     subtotal: Paise,
+    /// After the ₹1.00 floor, exactly as checkout will lock it in.
     discount: Paise,
+    shipping_fee: Paise,
     new_total: Paise,
 }
 
 async fn apply(
     State(db): State<Db>,
+    State(config): State<Arc<Config>>,
     user: User,
     body: Result<common::http::Json<ApplyCoupon>>,
 ) -> Result<Json<Quote>> {
@@ -82,10 +93,12 @@ async fn apply(
         .unwrap_or_else(|| Cart::empty(user.id.as_str()));
     let subtotal = cart.subtotal();
     let discount = pricing::evaluate(&coupon, subtotal, now())?;
+    let quote = pricing::quote(subtotal, discount, config.seller()?.shipping);
     Ok(Json(Quote {
         code: coupon.code,
-        subtotal,
-        discount,
-        new_total: subtotal - discount,
+        subtotal: quote.subtotal,
+        discount: quote.discount,
+        shipping_fee: quote.shipping_fee,
+        new_total: quote.total,
     }))
 }

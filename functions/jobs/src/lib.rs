@@ -65,10 +65,13 @@ pub struct Backlog {
     pub payments_unresolved: u64,
     /// Refunds (cancelled paid orders, extra charges) not finished within an hour.
     pub refunds_overdue: u64,
+    /// Active products without an HSN code or GST rate: checkout refuses any cart holding
+    /// one (`PRODUCT_NOT_TAXABLE`), so each is a sale lost until the owner fixes it.
+    pub products_untaxed: u64,
 }
 
 pub async fn measure_backlog(services: &Services) -> common::Result<Backlog> {
-    use common::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS};
+    use common::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS, PRODUCTS};
     let db = &services.db;
     let ago = |mins: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - mins * 60_000);
     let count =
@@ -90,6 +93,12 @@ pub async fn measure_backlog(services: &Services) -> common::Result<Backlog> {
         )
         .await?,
         refunds_overdue: refunds::count_stale(db, 60 * 60_000).await?,
+        products_untaxed: count(
+            PRODUCTS,
+            // `null` matches a missing field as well as a null one.
+            doc! { "isActive": true, "$or": [{ "hsn": null }, { "gstRate": null }] },
+        )
+        .await?,
     })
 }
 
@@ -107,6 +116,7 @@ impl Backlog {
             "MailFailed",
             "PaymentsUnresolved",
             "RefundsOverdue",
+            "ProductsUntaxed",
         ];
         let mut line = json!({
             "_aws": {

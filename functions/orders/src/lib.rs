@@ -12,19 +12,21 @@ use common::address::{self, AddressInput};
 use common::auth::{Auth, User};
 use common::cart::{Cart, CartLine, CartView};
 use common::catalog::normalize_coupon_code;
-use common::config::Config;
+use common::config::{Config, SellerConfig};
 use common::db::{is_duplicate_key, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS};
 use common::error::FieldError;
 use common::http::{List, Page};
-use common::ids::OrderId;
+use common::ids::{OrderId, ProductId};
 use common::models::{
-    now, Address, Coupon, Order, OrderItem, OrderView, Payment, Product, Shipping, StatusChange,
+    now, Address, Coupon, Order, OrderItem, OrderView, Payment, PaymentStatus, Product, Shipping,
+    StatusChange,
 };
 use common::order_state::OrderStatus;
 use common::orders::order_not_found;
 use common::outbox::{self, MailEvent};
 use common::rate_limit::{self, Action};
 use common::services::Services;
+use common::tax::{self, OrderTax, TaxError, TaxLineInput};
 use common::{pricing, Error, Paise, Result};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, to_bson, to_document, Bson, Document};
@@ -34,11 +36,12 @@ use serde_json::json;
 use std::collections::HashMap;
 
 /// The configuration sections this function reads at cold start: checkout mails the "order
-/// placed" mail right after its commit. `main.rs` and the tests use this one constant, so they
-/// cannot drift apart.
+/// placed" mail right after its commit, and prices and taxes the order as the seller.
+/// `main.rs` and the tests use this one constant, so they cannot drift apart.
 pub const NEEDS: common::config::Needs = common::config::Needs {
     phonepe: false,
     mail: true,
+    seller: true,
 };
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
@@ -309,6 +312,7 @@ struct Request<'a> {
     number: String,
     key: Option<(&'a str, &'a str)>,
     fault: Option<Fault>,
+    seller: &'a SellerConfig,
 }
 
 async fn create(
@@ -331,6 +335,7 @@ async fn create(
     let common::http::Json(body) = body?;
     let hash = hash.unwrap_or_default();
     let checkout = validate(&user, body)?;
+    let seller = services.config.seller()?;
     let number = common::orders::allocate_number(db, &services.config.order_number_prefix).await?;
     let req = Request {
         db,
@@ -340,6 +345,7 @@ async fn create(
         number,
         key: key.as_deref().map(|k| (k, hash.as_str())),
         fault: fault(&services.config, &headers),
+        seller,
     };
     let placed = common::transaction!(db, |session| { place(&req, session).await });
     match placed {
@@ -354,7 +360,7 @@ async fn create(
              the current prices — review it and place the order again",
         )
         .with("lines", lines)
-        .with("cart", CartView::from(&cart))),
+        .with("cart", CartView::new(&cart, seller.shipping))),
         // The concurrent twin committed between our check and our claim: answer with its order.
         Err(e) if e.code() == "IDEMPOTENCY_KEY_IN_USE" => {
             let (key, hash) = req.key.unwrap_or_default();
@@ -417,6 +423,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
             .collect();
         return Err(Error::conflict("PRODUCT_UNAVAILABLE", detail).with("lines", lines));
     }
+    untaxable(&cart, &products)?;
 
     // Every line is active from here on, so the lookups below cannot miss.
     let product = |l: &CartLine| &products[&l.product_id];
@@ -463,6 +470,10 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
             (Some(coupon.0), coupon.1)
         }
     };
+    // The same function priced the cart and the coupon quote, so checkout charges exactly
+    // what the shopper was shown.
+    let price = pricing::quote(subtotal, discount, req.seller.shipping);
+    let tax = order_tax(req, &items, &products, price)?;
 
     take_stock(db, session, &cart, &products, req.order_id.oid(), user_id).await?;
     if req.fault == Some(Fault::AfterStockDecrement) {
@@ -470,25 +481,47 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
     }
 
     let t = now();
+    let mut status_history = vec![StatusChange {
+        status: OrderStatus::Created,
+        at: t,
+        note: None,
+        by: Some("customer".into()),
+    }];
+    // Nothing to collect (a coupon covered the goods, shipping free): PhonePe would refuse
+    // a zero amount, so the order is paid the moment it exists.
+    let free = price.total == Paise::ZERO;
+    let (status, payment) = if free {
+        status_history.push(StatusChange {
+            status: OrderStatus::Paid,
+            at: t,
+            note: Some("nothing to pay".into()),
+            by: Some("customer".into()),
+        });
+        let payment = Payment {
+            provider: "none".into(),
+            status: PaymentStatus::NotRequired,
+            ..Payment::pending()
+        };
+        (OrderStatus::Paid, payment)
+    } else {
+        (OrderStatus::Created, Payment::pending())
+    };
     let order = Order {
         id: req.order_id.oid(),
         number: Some(req.number.clone()),
         user_id: user_id.to_owned(),
         email: req.checkout.email.clone(),
         items,
-        subtotal,
-        discount,
-        total: subtotal - discount,
+        subtotal: price.subtotal,
+        discount: price.discount,
+        shipping_fee: price.shipping_fee,
+        total: price.total,
+        tax: Some(tax),
         coupon_code,
         currency: "INR".into(),
-        status: OrderStatus::Created,
-        status_history: vec![StatusChange {
-            status: OrderStatus::Created,
-            at: t,
-            note: None,
-            by: Some("customer".into()),
-        }],
-        payment: Payment::pending(),
+        status,
+        status_history,
+        payment,
         shipping: Shipping {
             address: req.checkout.address.clone(),
             carrier: None,
@@ -506,6 +539,9 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
         .session(&mut *session)
         .await?;
     outbox::enqueue(db, session, order.id, MailEvent::OrderPlaced).await?;
+    if free {
+        outbox::enqueue(db, session, order.id, MailEvent::PaymentSuccess).await?;
+    }
     db.docs(CARTS)
         .update_one(
             doc! { "userId": user_id },
@@ -540,6 +576,75 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
         return Err(injected(Fault::BeforeCommit));
     }
     Ok(Placed::Created(order))
+}
+
+/// Refuses a cart holding a product the shop has not given an HSN code and GST rate: taxing
+/// it at zero would understate the shop's GST, so the owner must fix the product first
+/// (the jobs backlog counts such products as `ProductsUntaxed`).
+fn untaxable(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Result<()> {
+    let missing: Vec<&Product> = cart
+        .items
+        .iter()
+        .map(|l| &products[&l.product_id])
+        .filter(|p| p.hsn.is_none() || p.gst_rate.is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.iter().map(|p| format!("'{}'", p.name)).collect();
+    tracing::error!(
+        products = ?missing.iter().map(|p| p.id.to_hex()).collect::<Vec<_>>(),
+        "checkout refused: products without an HSN code or GST rate"
+    );
+    let detail = format!(
+        "{} cannot be ordered yet: the shop has not set {} HSN code and GST rate; \
+         please try again later or remove {} from the cart",
+        names.join(", "),
+        if missing.len() == 1 { "its" } else { "their" },
+        if missing.len() == 1 { "it" } else { "them" },
+    );
+    let lines: Vec<_> = missing
+        .iter()
+        .map(|p| json!({ "productId": p.id.to_hex(), "name": p.name }))
+        .collect();
+    Err(Error::conflict("PRODUCT_NOT_TAXABLE", detail).with("lines", lines))
+}
+
+/// The order's GST, locked in at checkout from the prices and discount just settled.
+fn order_tax(
+    req: &Request<'_>,
+    items: &[OrderItem],
+    products: &HashMap<ObjectId, Product>,
+    price: pricing::Quote,
+) -> Result<OrderTax> {
+    let lines: Vec<TaxLineInput> = items
+        .iter()
+        .map(|i| {
+            let p = &products[&i.product_id];
+            TaxLineInput {
+                product_id: ProductId(i.product_id),
+                // `untaxable` has refused any product without these.
+                hsn: p.hsn.clone().expect("checked by untaxable"),
+                rate: p.gst_rate.expect("checked by untaxable"),
+                line_total: i.line_total,
+            }
+        })
+        .collect();
+    let state = &req.checkout.address.state;
+    tax::compute_tax(
+        &req.seller.gstin,
+        state,
+        &lines,
+        price.discount,
+        price.shipping_fee,
+    )
+    .map_err(|e| match e {
+        TaxError::NoStateCode(_) => Error::field(
+            "shippingAddress.state",
+            "is not a state or union territory of India",
+        ),
+        other => Error::Internal(anyhow::anyhow!("taxing order: {other}")),
+    })
 }
 
 /// Snapshots today's names, prices and images into the cart and commits just that, so the

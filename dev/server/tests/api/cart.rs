@@ -90,7 +90,7 @@ async fn a_user_without_a_cart_sees_an_empty_one_and_none_is_created() {
     let res = app.get("/cart", Some(&token)).await;
     assert_eq!(
         res.ok(),
-        &json!({ "userId": USER, "items": [], "itemCount": 0, "subtotal": 0, "currency": "INR", "updatedAt": null })
+        &json!({ "userId": USER, "items": [], "itemCount": 0, "subtotal": 0, "shippingFee": 0, "total": 0, "currency": "INR", "updatedAt": null })
     );
     assert_eq!(cart_count(&app).await, 0);
 }

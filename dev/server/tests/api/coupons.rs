@@ -79,14 +79,14 @@ async fn welcome10_takes_ten_percent_up_to_200_rupees() {
     let res = apply(&app, &token, json!("WELCOME10")).await;
     assert_eq!(
         res.ok(),
-        &json!({ "code": "WELCOME10", "subtotal": 249_900, "discount": 20_000, "newTotal": 229_900 })
+        &json!({ "code": "WELCOME10", "subtotal": 249_900, "discount": 20_000, "shippingFee": 0, "newTotal": 229_900 })
     );
     // Under the cap it is a plain 10%, floored to the paisa.
     let (app, token) = app_with_cart("brass-diya-set-of-2", 1).await;
     let res = apply(&app, &token, json!("WELCOME10")).await;
     assert_eq!(
         res.ok(),
-        &json!({ "code": "WELCOME10", "subtotal": 59_900, "discount": 5_990, "newTotal": 53_910 })
+        &json!({ "code": "WELCOME10", "subtotal": 59_900, "discount": 5_990, "shippingFee": 0, "newTotal": 53_910 })
     );
 }
 
@@ -119,7 +119,7 @@ async fn flat_coupons_need_their_minimum_order() {
     let res = apply(&app, &token, json!("FLAT250")).await;
     assert_eq!(
         res.ok(),
-        &json!({ "code": "FLAT250", "subtotal": 309_800, "discount": 25_000, "newTotal": 284_800 })
+        &json!({ "code": "FLAT250", "subtotal": 309_800, "discount": 25_000, "shippingFee": 0, "newTotal": 284_800 })
     );
 }
 
@@ -138,7 +138,7 @@ async fn a_flat_discount_never_exceeds_the_cart() {
     let res = apply(&app, &token, json!("bigflat")).await;
     assert_eq!(
         res.ok(),
-        &json!({ "code": "BIGFLAT", "subtotal": 59_900, "discount": 59_900, "newTotal": 0 })
+        &json!({ "code": "BIGFLAT", "subtotal": 59_900, "discount": 59_900, "shippingFee": 0, "newTotal": 0 })
     );
 }
 
@@ -149,7 +149,7 @@ async fn a_coupon_that_has_not_expired_yet_applies() {
     let res = apply(&app, &token, json!("Diwali20")).await;
     assert_eq!(
         res.ok(),
-        &json!({ "code": "DIWALI20", "subtotal": 259_800, "discount": 50_000, "newTotal": 209_800 })
+        &json!({ "code": "DIWALI20", "subtotal": 259_800, "discount": 50_000, "shippingFee": 0, "newTotal": 209_800 })
     );
 }
 

@@ -7,7 +7,7 @@ use common::ids::OrderId;
 use common::order_state::OrderStatus;
 use common::orders::{self, Change, Outcome};
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{doc, DateTime, Document};
+use mongodb::bson::{doc, Bson, DateTime, Document};
 use serde_json::json;
 
 async fn checkout(app: &TestApp, user: &str, product: ObjectId) -> String {
@@ -197,6 +197,17 @@ async fn the_backlog_counts_only_work_that_is_overdue() {
         ])
         .await
         .unwrap();
+    // Active products checkout would refuse: one without an HSN code, one without a rate.
+    // An inactive one is not for sale, and a complete one is fine.
+    db.collection::<Document>("products")
+        .insert_many([
+            doc! { "name": "No HSN", "slug": "no-hsn", "price": 100_i64, "isActive": true, "gstRate": 500_i64 },
+            doc! { "name": "No rate", "slug": "no-rate", "price": 100_i64, "isActive": true, "hsn": "7418", "gstRate": Bson::Null },
+            doc! { "name": "Hidden", "slug": "hidden", "price": 100_i64, "isActive": false },
+            doc! { "name": "Taxed", "slug": "taxed", "price": 100_i64, "isActive": true, "hsn": "7418", "gstRate": 500_i64 },
+        ])
+        .await
+        .unwrap();
 
     let backlog = jobs::measure_backlog(&app.services).await.unwrap();
     assert_eq!(
@@ -206,6 +217,7 @@ async fn the_backlog_counts_only_work_that_is_overdue() {
             mail_failed: 1,
             payments_unresolved: 1,
             refunds_overdue: 1,
+            products_untaxed: 2,
         }
     );
     // The EMF line CloudWatch turns into the alarmed metrics.
@@ -221,5 +233,6 @@ async fn the_backlog_counts_only_work_that_is_overdue() {
         assert!(emf[*name].is_u64(), "{name} has no value in {emf}");
     }
     assert_eq!(emf["RefundsOverdue"], 1);
-    assert_eq!(names.len(), 4);
+    assert_eq!(emf["ProductsUntaxed"], 2);
+    assert_eq!(names.len(), 5);
 }

@@ -27,4 +27,5 @@ mod refunds;
 mod routes;
 mod schema;
 mod security;
+mod tax;
 mod webhook_truth;

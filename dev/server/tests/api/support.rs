@@ -17,6 +17,9 @@ pub const PUBLIC_PEM: &str = include_str!("../fixtures/clerk-test-public.pem");
 pub const OTHER_PRIVATE_PEM: &str = include_str!("../fixtures/other-key-private.pem");
 pub const JWKS: &str = include_str!("../fixtures/clerk-test-jwks.json");
 pub const OPS_ADMIN: &str = "user_ops_admin";
+pub const SELLER_NAME: &str = "Pitalya Handicrafts Private Limited";
+pub const SELLER_GSTIN: &str = "33AABCP1234Q1ZE";
+pub const SELLER_ADDRESS: &str = "14 Car Street, Mylapore, Chennai, Tamil Nadu 600004";
 
 pub fn mongodb_uri() -> String {
     std::env::var("MONGODB_URI").expect(
@@ -31,6 +34,10 @@ pub fn base_vars(db: &str) -> HashMap<String, String> {
         ("CLERK_ISSUER".into(), ISSUER.into()),
         ("CLERK_JWT_KEY".into(), PUBLIC_PEM.into()),
         ("ADMIN_USER_IDS".into(), OPS_ADMIN.into()),
+        // The sample seller of `make dev`: registered in Tamil Nadu, shipping free.
+        ("SELLER_NAME".into(), SELLER_NAME.into()),
+        ("SELLER_GSTIN".into(), SELLER_GSTIN.into()),
+        ("SELLER_ADDRESS".into(), SELLER_ADDRESS.into()),
     ])
 }
 
@@ -93,6 +100,7 @@ impl TestApp {
         let needs = Needs {
             phonepe: vars.contains_key("PHONEPE_CLIENT_ID"),
             mail: vars.contains_key("SES_FROM"),
+            seller: vars.contains_key("SELLER_GSTIN"),
         };
         let config = Config::from_vars(&vars, needs).expect("test config");
         let services = Services::init(config).await.expect("services");
