@@ -92,7 +92,7 @@
   function clearFlash() { const f = document.getElementById('flash'); f.hidden = true; f.replaceChildren(); }
   const notice = (text) => flash(h('div', { class: 'notice' }, text));
 
-  function badge(status) { return h('span', { class: `badge ${status}` }, String(status).replace('_', ' ')); }
+  function badge(status) { return h('span', { class: `badge ${status}` }, String(status).replaceAll('_', ' ')); }
 
   // ---------------------------------------------------------------------------------------
   // The API
@@ -156,7 +156,7 @@
     return h('div', { class: 'problem', role: 'alert', dataset: { code: p.code || '' } },
       h('strong', {}, p.detail || p.title || 'Something went wrong'),
       p.code ? h('span', { class: 'muted' }, ` (${p.code}${p.requestId ? `, request ${p.requestId}` : ''})`) : null,
-      fields.length ? h('ul', {}, fields.map((e) => h('li', {}, h('code', {}, e.field), ': ', e.message))) : null,
+      fields.length && !(fields.length === 1 && p.detail === `${fields[0].field}: ${fields[0].message}`) ? h('ul', {}, fields.map((e) => h('li', {}, h('code', {}, e.field), ': ', e.message))) : null,
       Array.isArray(p.lines) && p.lines.length
         ? h('ul', {}, p.lines.map((l) => h('li', {}, `${l.name || l.productId}: ${l.requested ?? ''} asked, ${l.available ?? ''} available`)))
         : null);
@@ -342,7 +342,7 @@
     const form = h('form', { class: 'inline card', id: 'order-search' },
       h('label', {}, 'Search', h('input', { name: 'q', value: initial.q || '', size: 32, placeholder: 'number, e-mail, phone, name, tracking or PhonePe id' })),
       h('label', {}, 'Status', h('select', { name: 'status' }, h('option', { value: '' }, 'any'),
-        STATUSES.map((s) => h('option', { value: s, selected: initial.status === s }, s.replace('_', ' '))))),
+        STATUSES.map((s) => h('option', { value: s, selected: initial.status === s }, s.replaceAll('_', ' '))))),
       h('label', {}, 'From', h('input', { type: 'date', name: 'from' })),
       h('label', {}, 'To', h('input', { type: 'date', name: 'to' })),
       h('label', {}, 'Sort', h('select', { name: 'sort' }, h('option', { value: 'newest' }, 'newest first'), h('option', { value: 'oldest' }, 'oldest first'))),
@@ -364,7 +364,9 @@
   }
 
   // Generic, readable rendering of whatever the API returns, so nothing in an order is hidden.
-  const MONEY_KEY = /^(amount|total|subtotal|discount|shippingFee|price|unitPrice|lineTotal|refundedAmount|taxable|taxableValue|cgst|sgst|igst|cess|tax)$|(Amount|Total|Paise|Value)$/;
+  const MONEY_KEY = /^(amount|total|subtotal|discount|shippingFee|price|unitPrice|lineTotal|refundedAmount|taxable|taxableValue|cgst|sgst|igst|cess|tax)$|(Amount|Total|Paise|Value|Tax)$/;
+  // GST rates travel in basis points (1800 = 18 %).
+  const RATE_KEY = /^(rate|gstRate)$/;
   const TIME_KEY = /(At|^at)$/;
 
   function label(key) { return String(key).replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase()); }
@@ -372,12 +374,14 @@
   function valueNode(key, v) {
     if (v == null) return h('span', { class: 'muted' }, '—');
     if (typeof v === 'number' && Number.isInteger(v) && MONEY_KEY.test(key)) return rupees(v);
+    if (typeof v === 'number' && Number.isInteger(v) && RATE_KEY.test(key)) return gstLabel(v);
     if (typeof v === 'string' && TIME_KEY.test(key)) return when(v);
     if (typeof v === 'string' && /^https:\/\//.test(v)) return h('a', { href: v, target: '_blank', rel: 'noopener noreferrer' }, v);
     if (typeof v === 'boolean') return v ? 'yes' : 'no';
     if (Array.isArray(v)) return arrayNode(v);
     if (typeof v === 'object') return kv(v);
-    if (key === 'status' || key === 'state') return badge(v);
+    // An address's `state` is a region; a payment's or refund's is a machine word.
+    if (key === 'status' || (key === 'state' && /^([a-z_]+|[A-Z_]+)$/.test(v))) return badge(v);
     return String(v);
   }
 
@@ -737,7 +741,7 @@
     const form = h('form', { class: 'inline card' },
       h('label', {}, 'From', h('input', { type: 'date', name: 'from' })),
       h('label', {}, 'To', h('input', { type: 'date', name: 'to' })),
-      h('label', {}, 'Status', h('select', { name: 'status' }, h('option', { value: '' }, 'any'), STATUSES.map((s) => h('option', { value: s }, s.replace('_', ' '))))),
+      h('label', {}, 'Status', h('select', { name: 'status' }, h('option', { value: '' }, 'any'), STATUSES.map((s) => h('option', { value: s }, s.replaceAll('_', ' '))))),
       h('button', { type: 'submit', class: 'primary' }, 'Download CSV'));
     onSubmit(form, async (fd) => {
       const from = String(fd.get('from') || ''), to = String(fd.get('to') || '');
@@ -819,7 +823,9 @@
     if (clerk.user && clerk.session) { started(); return; }
     const box = h('div', { class: 'signin' });
     show(box);
-    clerk.mountSignIn(box, { routing: 'virtual' });
+    // Virtual routing keeps Clerk's steps out of the URL fragment; after signing in, Clerk
+    // comes back to this page instead of the site's root.
+    clerk.mountSignIn(box, { routing: 'virtual', forceRedirectUrl: location.pathname, signUpForceRedirectUrl: location.pathname });
     let done = false;
     clerk.addListener((state) => {
       if (!done && state.user && state.session) { done = true; clerk.unmountSignIn(box); started(); }
