@@ -352,15 +352,18 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
             ));
         }
         if req.restock {
+            let reason = format!("restocking refund: {}", req.reason);
             for line in req.lines.iter().flatten() {
                 // Inactive products get their units back too: reactivating must not lose them.
-                db.docs(crate::db::PRODUCTS)
-                    .update_one(
-                        doc! { "_id": line.product_id },
-                        doc! { "$inc": { "stock": line.quantity } },
-                    )
-                    .session(&mut *session)
-                    .await?;
+                // A product deleted since has nothing to return the units to.
+                let back = crate::catalog::StockMove {
+                    product_id: line.product_id,
+                    delta: line.quantity,
+                    reason: &reason,
+                    order_id: Some(order.id),
+                    by: &req.by,
+                };
+                crate::catalog::try_move_stock_in(db, session, &back, false).await?;
             }
         }
         let mut refund = Refund {

@@ -38,24 +38,12 @@ pub fn router(services: &Services) -> Router {
         })
 }
 
-/// Takes `q` and `isActive` out of the query and leaves `limit` and `cursor` (and anything
-/// unknown, which it refuses) to `Page`.
+/// `q` and `isActive`, besides `limit` and `cursor`.
 fn product_query(uri: &Uri) -> Result<(Option<String>, Option<bool>, Page)> {
-    let raw = uri.query().unwrap_or("");
-    let (mine, rest): (Vec<&str>, Vec<&str>) = raw
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .partition(|p| matches!(p.split('=').next(), Some("q" | "isActive")));
-    let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-        &format!("/?{}", mine.join("&"))
-            .parse()
-            .map_err(|_| Error::field("query", "is malformed"))?,
-    )
-    .map_err(|_| Error::field("query", "is malformed"))?
-    .0;
+    let (page, filters) = Page::parse_with(uri.query(), &["q", "isActive"])?;
     let mut errors = Vec::new();
     let (mut q, mut active) = (None, None);
-    for (k, v) in pairs {
+    for (k, v) in filters {
         if k == "q" {
             let v = v.trim();
             if v.chars().count() > 100 {
@@ -72,11 +60,11 @@ fn product_query(uri: &Uri) -> Result<(Option<String>, Option<bool>, Page)> {
             }
         }
     }
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
+    if errors.is_empty() {
+        Ok((q, active, page))
+    } else {
+        Err(Error::validation(errors))
     }
-    let page = Page::parse(Some(&rest.join("&")))?;
-    Ok((q, active, page))
 }
 
 /// Regex metacharacters escaped, so a search for `a.b` or `(` finds those characters.

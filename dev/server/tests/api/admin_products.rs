@@ -254,9 +254,13 @@ async fn the_list_shows_every_product_with_stock_filtered_and_paged() {
     }
     assert_eq!(seen.len(), 10);
     let bad = app
-        .get("/admin/products?isActive=maybe&limit=0", Some(&admin))
+        .get("/admin/products?isActive=maybe&q=x", Some(&admin))
         .await;
     assert_eq!(fields(&bad), ["isActive"]);
+    let bad = app
+        .get("/admin/products?limit=0&colour=gold", Some(&admin))
+        .await;
+    assert_eq!(fields(&bad), ["limit", "colour"]);
 }
 
 #[tokio::test]
@@ -534,4 +538,48 @@ async fn every_catalog_route_needs_an_admin() {
         .await
         .unwrap();
     assert_eq!(coupons, 0);
+}
+
+#[tokio::test]
+async fn a_restocking_refund_puts_units_back_through_the_ledger() {
+    let (app, sim) = crate::payments::app_with_sim().await;
+    let p = create_product(&app, lota()).await;
+    let id = p["id"].as_str().unwrap();
+    let oid = ObjectId::parse_str(id).unwrap();
+    fill_cart(&app, "user_restock", &[(oid, 2)]).await;
+    let order = create(&app, "user_restock", order_body(), None).await;
+    let order_id = order.ok()["id"].as_str().unwrap().to_owned();
+    let mid = crate::payments::initiate_mid(
+        &app,
+        "user_restock",
+        ObjectId::parse_str(&order_id).unwrap(),
+    )
+    .await;
+    let before = sim.webhook_count();
+    sim.complete_order(&mid, phonepe_sim::HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(before + 1, std::time::Duration::from_secs(5))
+        .await;
+    let res = app
+        .post(
+            &format!("/admin/orders/{order_id}/refund"),
+            Some(&app.admin_token()),
+            json!({ "lines": [{ "productId": id, "quantity": 1 }], "restock": true, "reason": "cracked" }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let entries = app
+        .get(
+            &format!("/admin/products/{id}/stock-movements"),
+            Some(&app.admin_token()),
+        )
+        .await;
+    let newest = &entries.ok()["items"][0];
+    assert_eq!(newest["delta"], 1, "{newest}");
+    assert_eq!(newest["orderId"], json!(order_id));
+    assert_eq!(newest["stockAfter"], 9);
+    assert_eq!(newest["by"], "user_admin_1");
+    assert!(newest["reason"].as_str().unwrap().contains("cracked"));
+    assert_ledger_sums_to_stock(&app, id).await;
 }
