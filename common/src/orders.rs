@@ -30,6 +30,11 @@ pub struct Change {
     /// Who asked for it, recorded in `statusHistory` (an admin's user id, `customer`,
     /// `phonepe` or `jobs`).
     pub by: Option<String>,
+    /// Apply `set` even when the order is already in `to` (no history entry then): a new
+    /// payment attempt on an order already waiting for payment still records its id.
+    pub set_if_there: bool,
+    /// Who issues the tax invoice a move to `shipped` draws up.
+    pub seller: Option<crate::config::SellerConfig>,
 }
 
 impl Change {
@@ -41,7 +46,19 @@ impl Change {
             mail: Vec::new(),
             only_from: None,
             by: None,
+            set_if_there: false,
+            seller: None,
         }
+    }
+
+    pub fn invoiced_by(mut self, seller: &crate::config::SellerConfig) -> Self {
+        self.seller = Some(seller.clone());
+        self
+    }
+
+    pub fn set_if_there(mut self) -> Self {
+        self.set_if_there = true;
+        self
     }
 
     pub fn by(mut self, who: impl Into<String>) -> Self {
@@ -201,8 +218,35 @@ pub async fn change_in(
     change: &Change,
 ) -> Result<Outcome> {
     let order = load_in(db, session, id).await?;
+    change_loaded_in(db, session, order, change).await
+}
+
+/// `change_in` for an order the caller has just read in this transaction (saves the read).
+pub async fn change_loaded_in(
+    db: &Db,
+    session: &mut ClientSession,
+    order: Order,
+    change: &Change,
+) -> Result<Outcome> {
+    let id = OrderId(order.id);
     let from = order.status;
     if from == change.to {
+        if change.set_if_there && !change.set.is_empty() {
+            let mut set = change.set.clone();
+            set.insert("updatedAt", now());
+            let updated = db
+                .docs(ORDERS)
+                .update_one(
+                    doc! { "_id": id.oid(), "status": from.as_str() },
+                    doc! { "$set": set },
+                )
+                .session(&mut *session)
+                .await?;
+            if updated.matched_count != 1 {
+                return Err(crate::db::retry_transaction());
+            }
+            return Ok(Outcome::AlreadyThere(load_in(db, session, id).await?));
+        }
         return Ok(Outcome::AlreadyThere(order));
     }
     if change
@@ -246,6 +290,10 @@ pub async fn change_in(
         let by = change.by.as_deref().unwrap_or("jobs");
         release_as_in(db, session, &order, &reason, by).await?;
         refund_rest_in(db, session, &order, change).await?;
+    }
+    if change.to == OrderStatus::Shipped {
+        // In this transaction, so the invoice exists exactly when the order has shipped.
+        crate::invoices::on_shipped_in(db, session, &order, change.seller.as_ref()).await?;
     }
     for event in &change.mail {
         outbox::enqueue(db, session, id.oid(), *event).await?;

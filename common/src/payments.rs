@@ -5,14 +5,15 @@
 
 use crate::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use crate::error::{Error, Result};
-use crate::models::{now, Order, StatusChange};
+use crate::models::{now, Order, PaymentStatus};
 use crate::money::Paise;
-use crate::order_state::{transition, Move, OrderStatus};
-use crate::outbox::{self, MailEvent};
+use crate::order_state::OrderStatus;
+use crate::orders::{self, Change};
+use crate::outbox::MailEvent;
 use crate::phonepe::{OrderStatus as PhonePeOrder, PhonePe};
 use crate::refunds::{self, NewRefund, RefundKind};
 use futures::TryStreamExt;
-use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime};
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime};
 use serde::{Deserialize, Serialize};
 
 /// One call to PhonePe's pay API for an order. Recorded before PhonePe is called, so a crash
@@ -86,15 +87,6 @@ pub async fn find_attempt(db: &Db, merchant_order_id: &str) -> Result<Option<Att
         .collection::<Attempt>(PAYMENT_ATTEMPTS)
         .find_one(doc! { "merchantOrderId": merchant_order_id })
         .await?)
-}
-
-fn history(status: OrderStatus, note: &str) -> Result<mongodb::bson::Bson> {
-    Ok(to_bson(&StatusChange {
-        status,
-        at: now(),
-        note: Some(note.to_owned()),
-        by: Some("phonepe".into()),
-    })?)
 }
 
 /// The most recent attempt for an order.
@@ -320,38 +312,30 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 .await?;
             return Ok(Applied::PaidAfterCancel);
         }
-        if transition(order.status, OrderStatus::Paid)? == Move::AlreadyThere {
-            return Ok(Applied::AlreadyPaid);
-        }
-        let t = now();
-        let updated = db
-            .docs(ORDERS)
-            .update_one(
-                doc! { "_id": order_id, "status": order.status.as_str() },
-                doc! {
-                    "$set": {
-                        "status": "paid",
-                        "payment.status": "paid",
-                        "payment.transactionId": &txn,
-                        "payment.merchantOrderId": &attempt.merchant_order_id,
-                        "payment.paidAt": t,
-                        "updatedAt": t,
-                    },
-                    "$unset": { "payment.flag": "" },
-                    "$push": { "statusHistory": history(OrderStatus::Paid, &format!("PhonePe transaction {txn}"))? },
-                },
+        // Through the one writer of order statuses: the state machine, the history entry,
+        // the compare-and-set on the status just read and the mail all come with it.
+        let change = Change::to(OrderStatus::Paid)
+            .note(format!("PhonePe transaction {txn}"))
+            .by("phonepe")
+            .set("payment.status", PaymentStatus::Paid)
+            .set("payment.transactionId", txn.as_str())
+            .set(
+                "payment.merchantOrderId",
+                attempt.merchant_order_id.as_str(),
             )
-            .session(&mut *session)
-            .await?;
-        if updated.matched_count == 0 {
-            // Someone moved the order between our read and write: retry the whole body.
-            return Err(crate::db::retry_transaction());
+            .set("payment.paidAt", now())
+            .set("payment.flag", Bson::Null)
+            .mail(MailEvent::PaymentSuccess);
+        if !orders::change_loaded_in(db, session, order, &change)
+            .await?
+            .moved()
+        {
+            return Ok(Applied::AlreadyPaid);
         }
         attempts
             .update_one(doc! { "_id": attempt.id }, attempt_done)
             .session(&mut *session)
             .await?;
-        outbox::enqueue(db, session, order_id, MailEvent::PaymentSuccess).await?;
         Ok(Applied::MarkedPaid)
     })
 }

@@ -7,14 +7,15 @@ use common::auth::{Auth, User};
 use common::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use common::http::Json;
 use common::ids::OrderId;
-use common::models::{now, rfc3339, Order, StatusChange};
-use common::order_state::{transition, Move, OrderStatus};
+use common::models::{rfc3339, Order, PaymentStatus};
+use common::order_state::OrderStatus;
+use common::orders::Change;
 use common::payments::{new_attempt, new_merchant_order_id};
 use common::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
 use common::rate_limit::{self, Action};
 use common::services::Services;
 use common::{Error, Result};
-use mongodb::bson::{doc, to_bson, DateTime};
+use mongodb::bson::{doc, DateTime};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -187,36 +188,23 @@ async fn initiate(
         }) {
             return Ok(Recorded::AttemptFailed);
         }
-        let step = transition(current.status, OrderStatus::PaymentPending)
-            .map_err(|_| not_payable(format!("The order became {} meanwhile", current.status)))?;
-        let mut update = doc! {
-            "$set": {
-                "status": "payment_pending",
-                "payment.status": "pending",
-                "payment.merchantOrderId": &merchant_order_id,
-                "updatedAt": now(),
-            },
-        };
-        if step == Move::Apply {
-            let change = StatusChange {
-                status: OrderStatus::PaymentPending,
-                at: now(),
-                note: None,
-                by: Some("customer".into()),
-            };
-            update.insert("$push", doc! { "statusHistory": to_bson(&change)? });
+        if !matches!(
+            current.status,
+            OrderStatus::Created | OrderStatus::PaymentPending
+        ) {
+            return Err(not_payable(format!(
+                "The order became {} meanwhile",
+                current.status
+            )));
         }
-        let res = db
-            .docs(ORDERS)
-            .update_one(
-                doc! { "_id": order.id, "status": current.status.as_str() },
-                update,
-            )
-            .session(&mut *session)
-            .await?;
-        if res.matched_count == 0 {
-            return Err(common::db::retry_transaction());
-        }
+        // Through the one writer of order statuses; an order already waiting for payment
+        // still records which attempt it now waits for.
+        let change = Change::to(OrderStatus::PaymentPending)
+            .by("customer")
+            .set("payment.status", PaymentStatus::Pending)
+            .set("payment.merchantOrderId", merchant_order_id.as_str())
+            .set_if_there();
+        common::orders::change_loaded_in(db, session, current, &change).await?;
         Ok(Recorded::Pending)
     });
     match moved? {
