@@ -2,12 +2,16 @@
 //! the server, from the snapshotted lines.
 
 use crate::config::ShippingConfig;
+use crate::error::{Error, Result};
 use crate::models::rfc3339;
+use crate::models::Product;
 use crate::money::Paise;
 use crate::pricing;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::DateTime;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
 
 pub const MAX_QUANTITY_PER_LINE: i64 = 10;
 pub const MAX_LINES: usize = 50;
@@ -117,4 +121,70 @@ impl CartView {
             updated_at: c.updated_at.map(rfc3339),
         }
     }
+}
+
+/// What checkout refuses before it prices anything, and the coupon quote with it, so the
+/// quote never promises what checkout then contradicts: products gone or deactivated
+/// (`409 PRODUCT_UNAVAILABLE`), and products the shop has not given an HSN code and GST rate
+/// (`409 PRODUCT_NOT_TAXABLE`, never silently taxed at 0). `products` are today's catalog
+/// rows for the cart's lines.
+pub fn check_orderable(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Result<()> {
+    let unavailable: Vec<&CartLine> = cart
+        .items
+        .iter()
+        .filter(|l| !products.get(&l.product_id).is_some_and(|p| p.is_active))
+        .collect();
+    if !unavailable.is_empty() {
+        let detail = match unavailable.as_slice() {
+            [one] => format!("'{}' is no longer available", one.name),
+            many => format!("{} items in the cart are no longer available", many.len()),
+        };
+        let lines: Vec<_> = unavailable
+            .iter()
+            .map(|l| json!({ "productId": l.product_id.to_hex(), "name": l.name }))
+            .collect();
+        return Err(Error::conflict("PRODUCT_UNAVAILABLE", detail).with("lines", lines));
+    }
+    untaxable(cart, products)
+}
+
+/// The cart's subtotal at today's catalog prices: what checkout charges once it has
+/// refreshed any moved price. Every line must be in `products` (see `check_orderable`).
+pub fn subtotal_at_catalog_prices(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Paise {
+    cart.items.iter().fold(Paise::ZERO, |sum, l| {
+        let line = products
+            .get(&l.product_id)
+            .and_then(|p| p.price.checked_mul(l.quantity))
+            .unwrap_or(Paise(i64::MAX));
+        sum.checked_add(line).unwrap_or(Paise(i64::MAX))
+    })
+}
+
+fn untaxable(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Result<()> {
+    let missing: Vec<&Product> = cart
+        .items
+        .iter()
+        .map(|l| &products[&l.product_id])
+        .filter(|p| p.hsn.is_none() || p.gst_rate.is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.iter().map(|p| format!("'{}'", p.name)).collect();
+    tracing::error!(
+        products = ?missing.iter().map(|p| p.id.to_hex()).collect::<Vec<_>>(),
+        "checkout refused: products without an HSN code or GST rate"
+    );
+    let detail = format!(
+        "{} cannot be ordered yet: the shop has not set {} HSN code and GST rate; \
+         please try again later or remove {} from the cart",
+        names.join(", "),
+        if missing.len() == 1 { "its" } else { "their" },
+        if missing.len() == 1 { "it" } else { "them" },
+    );
+    let lines: Vec<_> = missing
+        .iter()
+        .map(|p| json!({ "productId": p.id.to_hex(), "name": p.name }))
+        .collect();
+    Err(Error::conflict("PRODUCT_NOT_TAXABLE", detail).with("lines", lines))
 }

@@ -35,7 +35,9 @@ pub fn is_valid_slug(s: &str) -> bool {
 
 /// Upper-cases a coupon code and refuses anything that is not 3–32 of `A-Z 0-9 _ -`.
 pub fn normalize_coupon_code(field: &str, raw: &str) -> Result<String> {
-    let code = raw.to_ascii_uppercase();
+    // Trimmed here, for every caller alike: a code pasted with a space must not be valid at
+    // checkout and refused by the quote.
+    let code = raw.trim().to_ascii_uppercase();
     let ok = (3..=32).contains(&code.len())
         && code
             .bytes()

@@ -8,13 +8,16 @@ use common::auth::{Auth, User};
 use common::cart::Cart;
 use common::catalog::normalize_coupon_code;
 use common::config::Config;
-use common::db::{Db, CARTS, COUPONS};
-use common::models::{now, Coupon};
+use common::db::{Db, CARTS, COUPONS, PRODUCTS};
+use common::models::{now, Coupon, Product};
 use common::rate_limit::{self, Action};
 use common::services::Services;
 use common::{pricing, Error, Paise, Result};
+use futures::TryStreamExt;
 use mongodb::bson::doc;
+use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The configuration sections this function reads at cold start: a quote includes the
@@ -91,7 +94,22 @@ async fn apply(
         .find_one(doc! { "userId": user.id.as_str() })
         .await?
         .unwrap_or_else(|| Cart::empty(user.id.as_str()));
-    let subtotal = cart.subtotal();
+    // Priced as checkout will charge: today's catalog prices, and the same refusals.
+    let ids: Vec<ObjectId> = cart.items.iter().map(|l| l.product_id).collect();
+    let products: HashMap<ObjectId, Product> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        db.collection::<Product>(PRODUCTS)
+            .find(doc! { "_id": { "$in": &ids } })
+            .await?
+            .try_collect::<Vec<Product>>()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect()
+    };
+    common::cart::check_orderable(&cart, &products)?;
+    let subtotal = common::cart::subtotal_at_catalog_prices(&cart, &products);
     let discount = pricing::evaluate(&coupon, subtotal, now())?;
     let quote = pricing::quote(subtotal, discount, config.seller()?.shipping);
     Ok(Json(Quote {

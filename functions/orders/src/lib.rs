@@ -49,6 +49,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/orders/create"),
     ("GET", "/orders/my"),
     ("GET", "/orders/{id}"),
+    ("GET", "/orders/{id}/invoice"),
+    ("GET", "/orders/{id}/invoice.pdf"),
 ];
 
 use common::http::idempotency_key;
@@ -67,6 +69,8 @@ pub fn router(services: &Services) -> Router {
         .route("/orders/create", post(create))
         .route("/orders/my", get(mine))
         .route("/orders/{id}", get(by_id))
+        .route("/orders/{id}/invoice", get(invoice))
+        .route("/orders/{id}/invoice.pdf", get(invoice_pdf))
         .with_state(AppState {
             services: services.clone(),
             auth: services.auth.clone(),
@@ -407,23 +411,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
         .map(|p| (p.id, p))
         .collect();
 
-    let unavailable: Vec<&CartLine> = cart
-        .items
-        .iter()
-        .filter(|l| !products.get(&l.product_id).is_some_and(|p| p.is_active))
-        .collect();
-    if !unavailable.is_empty() {
-        let detail = match unavailable.as_slice() {
-            [one] => format!("'{}' is no longer available", one.name),
-            many => format!("{} items in the cart are no longer available", many.len()),
-        };
-        let lines: Vec<_> = unavailable
-            .iter()
-            .map(|l| json!({ "productId": l.product_id.to_hex(), "name": l.name }))
-            .collect();
-        return Err(Error::conflict("PRODUCT_UNAVAILABLE", detail).with("lines", lines));
-    }
-    untaxable(&cart, &products)?;
+    common::cart::check_orderable(&cart, &products)?;
 
     // Every line is active from here on, so the lookups below cannot miss.
     let product = |l: &CartLine| &products[&l.product_id];
@@ -576,38 +564,6 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
         return Err(injected(Fault::BeforeCommit));
     }
     Ok(Placed::Created(order))
-}
-
-/// Refuses a cart holding a product the shop has not given an HSN code and GST rate: taxing
-/// it at zero would understate the shop's GST, so the owner must fix the product first
-/// (the jobs backlog counts such products as `ProductsUntaxed`).
-fn untaxable(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Result<()> {
-    let missing: Vec<&Product> = cart
-        .items
-        .iter()
-        .map(|l| &products[&l.product_id])
-        .filter(|p| p.hsn.is_none() || p.gst_rate.is_none())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<String> = missing.iter().map(|p| format!("'{}'", p.name)).collect();
-    tracing::error!(
-        products = ?missing.iter().map(|p| p.id.to_hex()).collect::<Vec<_>>(),
-        "checkout refused: products without an HSN code or GST rate"
-    );
-    let detail = format!(
-        "{} cannot be ordered yet: the shop has not set {} HSN code and GST rate; \
-         please try again later or remove {} from the cart",
-        names.join(", "),
-        if missing.len() == 1 { "its" } else { "their" },
-        if missing.len() == 1 { "it" } else { "them" },
-    );
-    let lines: Vec<_> = missing
-        .iter()
-        .map(|p| json!({ "productId": p.id.to_hex(), "name": p.name }))
-        .collect();
-    Err(Error::conflict("PRODUCT_NOT_TAXABLE", detail).with("lines", lines))
 }
 
 /// The order's GST, locked in at checkout from the prices and discount just settled.
@@ -785,6 +741,45 @@ async fn by_id(
         .await?
         .map(|o| Json(o.into()))
         .ok_or_else(order_not_found)
+}
+
+/// The customer's own order's tax invoice, once it has shipped.
+async fn own_invoice(db: &Db, user: &User, id: &str) -> Result<common::invoices::Invoice> {
+    let mut filter = common::orders::filter_for(id)?;
+    filter.insert("userId", user.id.as_str());
+    common::invoices::for_order(db, filter).await
+}
+
+async fn invoice(
+    State(services): State<Services>,
+    user: User,
+    Path(id): Path<String>,
+) -> Result<Json<common::invoices::Invoice>> {
+    Ok(Json(own_invoice(&services.db, &user, &id).await?))
+}
+
+async fn invoice_pdf(
+    State(services): State<Services>,
+    user: User,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let inv = own_invoice(&services.db, &user, &id).await?;
+    let bytes = common::invoices::pdf::invoice(&inv)?;
+    let disposition = format!(
+        "inline; filename=\"{}\"",
+        common::invoices::file_name(&inv.number)
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn mine(State(services): State<Services>, user: User, page: Page) -> Result<List<OrderView>> {
