@@ -74,6 +74,7 @@ Pitalya is running on $B  (Ctrl-C stops everything)
   PhonePe simulator : ${PHONEPE_PG_URL}
   SES emulator      : ${AWS_ENDPOINT_URL_SES}   (sent mail: curl -s ${AWS_ENDPOINT_URL_SES}/moto-api/data.json)
   MongoDB           : ${MONGODB_URI%%\?*} / $MONGODB_DB
+  Seller            : $SELLER_NAME, GSTIN $SELLER_GSTIN (shipping $SHIPPING_FEE paise, free from $FREE_SHIPPING_MIN; 0 = never)
   Logs              : .data/logs/
 
 Tokens (valid 24 h; make more with: make token USER=user_123 [ADMIN=1]):

@@ -100,6 +100,8 @@ struct View {
     subtotal: String,
     discount: Option<String>,
     coupon_code: Option<String>,
+    /// Shown only when charged, so an order's lines always add up to its total.
+    shipping_fee: Option<String>,
     total: String,
     address_lines: Vec<String>,
     phone: String,
@@ -109,6 +111,8 @@ struct View {
     tracking_number: Option<String>,
     tracking_url: Option<String>,
     transaction_id: Option<String>,
+    /// A zero-total order, paid the moment it was placed: no payment to confirm.
+    nothing_to_pay: bool,
     reason: Option<String>,
     money_note: String,
 }
@@ -166,6 +170,7 @@ impl View {
             subtotal: order.subtotal.format_inr(),
             discount: (order.discount.get() > 0).then(|| order.discount.format_inr()),
             coupon_code: order.coupon_code.clone(),
+            shipping_fee: (order.shipping_fee.get() > 0).then(|| order.shipping_fee.format_inr()),
             total: order.total.format_inr(),
             address_lines,
             phone: a.phone.clone(),
@@ -178,6 +183,7 @@ impl View {
                 .clone()
                 .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
             transaction_id: order.payment.transaction_id.clone(),
+            nothing_to_pay: order.payment.status == PaymentStatus::NotRequired,
             reason,
             money_note: money_note(event, order, refund),
         }
@@ -423,6 +429,36 @@ mod tests {
         let mail = render(MailEvent::OrderPlaced, &order).unwrap();
         assert!(!mail.text.contains("Discount"), "{}", mail.text);
         assert!(!mail.html.contains("Discount"));
+    }
+
+    #[test]
+    fn a_shipping_fee_is_a_line_of_its_own_and_free_shipping_is_none() {
+        let mut order = sample_order();
+        assert!(!render(MailEvent::OrderPlaced, &order)
+            .unwrap()
+            .text
+            .contains("Shipping:"));
+        order.shipping_fee = Paise(4_900);
+        order.total = order.total + order.shipping_fee;
+        let mail = render(MailEvent::OrderPlaced, &order).unwrap();
+        assert!(mail.text.contains("Shipping: ₹49.00"), "{}", mail.text);
+        assert!(mail.text.contains("Total: ₹1,20,456.30"), "{}", mail.text);
+        assert!(mail.html.contains("₹49.00"));
+    }
+
+    #[test]
+    fn a_zero_total_order_is_confirmed_without_claiming_a_payment() {
+        let mut order = sample_order();
+        order.discount = order.subtotal;
+        order.total = Paise::ZERO;
+        order.payment.provider = "none".into();
+        order.payment.status = PaymentStatus::NotRequired;
+        order.payment.transaction_id = None;
+        let mail = render(MailEvent::PaymentSuccess, &order).unwrap();
+        for part in [&mail.html, &mail.text] {
+            assert!(part.contains("nothing to pay"), "{part}");
+            assert!(!part.contains("received your payment"), "{part}");
+        }
     }
 
     #[test]

@@ -16,9 +16,13 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 /// The configuration sections this function reads at cold start: jobs reconciles with PhonePe
-/// and drains the mail outbox. `main.rs` and the tests use this one constant, so they cannot
-/// drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs::ALL;
+/// and drains the mail outbox; it prices nothing, so the seller settings are not its own.
+/// `main.rs` and the tests use this one constant, so they cannot drift apart.
+pub const NEEDS: common::config::Needs = common::config::Needs {
+    phonepe: true,
+    mail: true,
+    seller: false,
+};
 
 /// Outbox entries one run may send. At SES's default 14 mails/s and four in flight this fits
 /// comfortably in the mail step's time budget; a backlog drains over consecutive runs.

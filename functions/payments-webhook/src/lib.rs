@@ -20,7 +20,11 @@ use std::time::Duration;
 /// The configuration sections this function reads at cold start: the webhook checks PhonePe's
 /// callback credentials (the PhonePe section) and mails the confirmation. `main.rs` and the
 /// tests use this one constant, so they cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs::ALL;
+pub const NEEDS: common::config::Needs = common::config::Needs {
+    phonepe: true,
+    mail: true,
+    seller: false,
+};
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/webhook")];

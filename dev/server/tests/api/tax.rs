@@ -372,3 +372,55 @@ fn a_bad_seller_gstin_fails_the_cold_start() {
     // A function that does not price or tax is not bothered by the seller settings.
     assert!(Config::from_vars(&vars, Needs::CORE).is_ok());
 }
+
+const SELLER_SETTINGS: [&str; 7] = [
+    "SELLER_NAME",
+    "SELLER_GSTIN",
+    "SELLER_ADDRESS",
+    "INVOICE_PREFIX",
+    "CREDIT_NOTE_PREFIX",
+    "SHIPPING_FEE",
+    "FREE_SHIPPING_MIN",
+];
+
+/// A function whose `NEEDS` has the seller section refuses to start without it, so the
+/// template must give it every seller setting; a function that does not read them gets none.
+#[test]
+fn the_template_gives_the_seller_settings_to_exactly_the_functions_that_read_them() {
+    let needs = [
+        ("products", products::NEEDS),
+        ("cart", cart::NEEDS),
+        ("coupons", coupons::NEEDS),
+        ("orders", orders::NEEDS),
+        ("payments-initiate", payments_initiate::NEEDS),
+        ("payments-webhook", payments_webhook::NEEDS),
+        ("admin-ship", admin_ship::NEEDS),
+        ("jobs", jobs::NEEDS),
+    ];
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .unwrap();
+    let blocks: Vec<&str> = text
+        .split("Type: AWS::Serverless::Function")
+        .skip(1)
+        .collect();
+    assert_eq!(blocks.len(), needs.len(), "one block per function");
+    for block in blocks {
+        let function = block
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("CodeUri:"))
+            .and_then(|uri| uri.trim().rsplit('/').next())
+            .expect("every function has a CodeUri");
+        let (_, need) = needs
+            .iter()
+            .find(|(name, _)| *name == function)
+            .unwrap_or_else(|| panic!("{function} is not a known function"));
+        let given: Vec<&str> = SELLER_SETTINGS
+            .into_iter()
+            .filter(|v| block.contains(&format!("{v}: !Ref")))
+            .collect();
+        let want: &[&str] = if need.seller { &SELLER_SETTINGS } else { &[] };
+        assert_eq!(given, want, "{function}");
+    }
+}
