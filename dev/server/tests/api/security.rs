@@ -303,6 +303,8 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/orders/create", Access::Customer),
     ("GET", "/orders/my", Access::Customer),
     ("GET", "/orders/{id}", Access::Customer),
+    ("GET", "/orders/{id}/invoice", Access::Customer),
+    ("GET", "/orders/{id}/invoice.pdf", Access::Customer),
     ("POST", "/payments/phonepe/initiate", Access::Customer),
     ("POST", "/payments/phonepe/webhook", Access::Webhook),
     ("POST", "/admin/orders/{id}/ship", Access::Admin),
@@ -318,6 +320,13 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("PATCH", "/admin/products/{id}", Access::Admin),
     ("POST", "/admin/products/{id}/stock", Access::Admin),
     ("GET", "/admin/products/{id}/stock-movements", Access::Admin),
+    ("GET", "/admin/orders/{id}/invoice", Access::Admin),
+    ("GET", "/admin/orders/{id}/invoice.pdf", Access::Admin),
+    (
+        "GET",
+        "/admin/orders/{id}/credit-notes/{number}",
+        Access::Admin,
+    ),
     ("GET", "/admin/coupons", Access::Admin),
     ("POST", "/admin/coupons", Access::Admin),
     ("PATCH", "/admin/coupons/{code}", Access::Admin),
@@ -334,6 +343,7 @@ type Expect = (u16, Option<&'static str>);
 const UNAUTHENTICATED: Expect = (401, Some("UNAUTHENTICATED"));
 const FORBIDDEN: Expect = (403, Some("FORBIDDEN"));
 const ORDER_NOT_FOUND: Expect = (404, Some("ORDER_NOT_FOUND"));
+const INVOICE_NOT_FOUND: Expect = (404, Some("INVOICE_NOT_FOUND"));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {
@@ -441,6 +451,15 @@ impl Fixture {
                 admin: ORDER_NOT_FOUND,
                 order: None,
             },
+            // Not shipped, so not invoiced: the owner learns that, nobody else learns more.
+            ("GET", "/orders/{id}/invoice" | "/orders/{id}/invoice.pdf") => Probe {
+                path: path.replace("{id}", &self.paid.to_hex()),
+                body: None,
+                owner: INVOICE_NOT_FOUND,
+                other: ORDER_NOT_FOUND,
+                admin: ORDER_NOT_FOUND,
+                order: None,
+            },
             ("POST", "/payments/phonepe/initiate") => Probe {
                 path: path.into(),
                 body: Some(json!({ "orderId": self.paid.to_hex() })),
@@ -495,6 +514,19 @@ impl Fixture {
             ("GET", "/admin/orders/{id}") => {
                 same(format!("/admin/orders/{}", self.paid.to_hex()), None, ok)
             }
+            ("GET", "/admin/orders/{id}/invoice" | "/admin/orders/{id}/invoice.pdf") => same(
+                path.replace("{id}", &self.paid.to_hex()),
+                None,
+                INVOICE_NOT_FOUND,
+            ),
+            ("GET", "/admin/orders/{id}/credit-notes/{number}") => same(
+                format!(
+                    "/admin/orders/{}/credit-notes/PCN-2627-000001.pdf",
+                    self.paid.to_hex()
+                ),
+                None,
+                (404, Some("CREDIT_NOTE_NOT_FOUND")),
+            ),
             ("GET", "/admin/products") => same(path.into(), None, ok),
             ("POST", "/admin/products") => same(
                 path.into(),
@@ -635,9 +667,26 @@ async fn every_route_answers_every_kind_of_caller_exactly() {
         &sim.config().webhook_username,
         &sim.config().webhook_password,
     );
+    let matrix = matrix_markdown(&fixture);
     if let Ok(out) = std::env::var("SECURITY_MATRIX_MD") {
-        std::fs::write(out, matrix_markdown(&fixture)).unwrap();
+        std::fs::write(out, &matrix).unwrap();
     }
+    // docs/security.md shows the matrix this test enforces; a route added or changed here
+    // without the doc fails (regenerate: SECURITY_MATRIX_MD=/tmp/m.md, paste the table).
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/security.md"),
+    )
+    .unwrap();
+    let documented: Vec<&str> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("| route |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let enforced: Vec<&str> = matrix.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        documented, enforced,
+        "docs/security.md's matrix is out of date"
+    );
     let mut callers: Vec<(String, Caller, Option<String>)> = bad_credentials()
         .into_iter()
         .map(|(name, auth)| (name.to_owned(), Caller::Nobody, auth))
