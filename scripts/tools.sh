@@ -15,3 +15,14 @@ if command -v rustup >/dev/null; then
 fi
 
 ensure_venv "$VENV" "$ROOT/requirements-dev.txt"
+
+# pdftotext (Debian's poppler-utils): the invoice tests read the text back out of the PDFs
+# they generate, as an accountant's tools would.
+if ! command -v pdftotext >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils
+  else
+    echo "pdftotext is required for the invoice tests (apt-get install poppler-utils)" >&2
+    exit 1
+  fi
+fi

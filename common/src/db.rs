@@ -19,10 +19,14 @@ pub const META: &str = "meta";
 pub const COUNTERS: &str = "counters";
 /// One entry per change of a product's stock, written in the transaction of the change.
 pub const STOCK_MOVEMENTS: &str = "stock_movements";
+/// GST tax invoices, one per shipped order, never changed once issued.
+pub const INVOICES: &str = "invoices";
+/// GST credit notes, one per completed refund of an invoiced order.
+pub const CREDIT_NOTES: &str = "credit_notes";
 
 /// Bumped whenever `ensure_indexes` changes: a database whose `meta` schema document is older
 /// gets the indexes built on the next cold start, any other cold start skips them.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 const SCHEMA_DOC: &str = "schema";
 
 #[derive(Clone, Debug)]
@@ -55,8 +59,7 @@ impl Db {
         // majority committed, so no decision rests on a write a fail-over can roll back.
         // A URI that says otherwise wins (w=1 for a throw-away benchmark, say).
         opts.write_concern.get_or_insert_with(durable_writes);
-        opts.read_concern
-            .get_or_insert_with(ReadConcern::majority);
+        opts.read_concern.get_or_insert_with(ReadConcern::majority);
         let client = Client::with_options(opts).context("create MongoDB client")?;
         let db = Db {
             db: client.database(db_name),
@@ -197,6 +200,19 @@ impl Db {
             (
                 STOCK_MOVEMENTS,
                 vec![plain(doc! { "productId": 1, "at": -1 })],
+            ),
+            // A number is issued once, an order invoiced once, a refund credited once.
+            (
+                INVOICES,
+                vec![unique(doc! { "number": 1 }), unique(doc! { "orderId": 1 })],
+            ),
+            (
+                CREDIT_NOTES,
+                vec![
+                    unique(doc! { "number": 1 }),
+                    unique(doc! { "refundId": 1 }),
+                    plain(doc! { "orderId": 1, "at": 1 }),
+                ],
             ),
         ];
         // Schema 1 deduplicated mails per (order, event) only, which would refuse the second

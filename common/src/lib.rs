@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod ids;
+pub mod invoices;
 pub mod lambda;
 pub mod mail;
 pub mod models;

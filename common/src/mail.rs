@@ -330,6 +330,10 @@ impl Mailer {
             Ok(mail) => mail,
             Err(e) => return Finish::Fail(format!("render: {e}")),
         };
+        let attachments = match attachments(db, entry).await {
+            Ok(a) => a,
+            Err(e) => return Finish::Retry(format!("attach documents: {e}")),
+        };
         // Past this write a crash leaves the mail's fate unknown (see the module docs).
         match db
             .docs(MAIL_OUTBOX)
@@ -344,7 +348,11 @@ impl Mailer {
             Err(e) => return Finish::Retry(format!("mark dispatch: {e}")),
         }
         let budget = deadline.saturating_duration_since(Instant::now());
-        match self.ses.send(&order.email, &mail, budget).await {
+        match self
+            .ses
+            .send(&order.email, &mail, &attachments, budget)
+            .await
+        {
             Ok(message_id) => Finish::Sent(message_id),
             Err(SendError::Permanent(e)) => Finish::Fail(e),
             Err(SendError::Transient(e)) => Finish::Retry(e),
@@ -450,6 +458,34 @@ impl Mailer {
             }
         }
         outcome
+    }
+}
+
+/// The GST document a mail carries: the invoice with the shipped mail, the refund's credit
+/// note with its refund mail. Both were issued in the transaction that queued the mail, so
+/// whatever exists now is what the mail announces; an order without (placed before GST was
+/// modelled, or refunded before it shipped) gets the mail alone.
+async fn attachments(db: &Db, entry: &Entry) -> crate::Result<Vec<ses::Attachment>> {
+    let pdf = |number: &str, data: Vec<u8>| ses::Attachment {
+        filename: crate::invoices::file_name(number),
+        content_type: "application/pdf",
+        data,
+    };
+    match (entry.event, entry.refund_id.as_deref()) {
+        (MailEvent::OrderShipped, _) => match crate::invoices::find(db, entry.order_id).await? {
+            Some(inv) => Ok(vec![pdf(&inv.number, crate::invoices::pdf::invoice(&inv)?)]),
+            None => Ok(Vec::new()),
+        },
+        (MailEvent::RefundIssued, Some(refund)) => {
+            match crate::invoices::credit_note_for_refund(db, refund).await? {
+                Some(note) => Ok(vec![pdf(
+                    &note.number,
+                    crate::invoices::pdf::credit_note(&note)?,
+                )]),
+                None => Ok(Vec::new()),
+            }
+        }
+        _ => Ok(Vec::new()),
     }
 }
 

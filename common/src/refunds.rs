@@ -636,6 +636,8 @@ pub async fn settle(
                     // and PhonePe tells them about the returned double charge itself.
                     return Ok(Settled::Completed(order.id));
                 }
+                // Before the mail is queued, which attaches the credit note.
+                crate::invoices::credit_note_in(db, session, &order, &refund).await?;
                 outbox::enqueue_refund(db, session, order.id, merchant_refund_id).await?;
                 Ok(Settled::Completed(order.id))
             }

@@ -5,6 +5,7 @@
 mod catalog_routes;
 pub mod console;
 mod desk;
+mod invoice_routes;
 mod refund;
 
 use axum::extract::{FromRef, Path, State};
@@ -32,7 +33,8 @@ use serde_json::{json, Map, Value};
 pub const NEEDS: common::config::Needs = common::config::Needs {
     phonepe: false,
     mail: true,
-    seller: false,
+    // Shipping issues the GST invoice as the seller.
+    seller: true,
 };
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
@@ -53,6 +55,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/coupons"),
     ("POST", "/admin/coupons"),
     ("PATCH", "/admin/coupons/{code}"),
+    ("GET", "/admin/orders/{id}/invoice"),
+    ("GET", "/admin/orders/{id}/invoice.pdf"),
+    ("GET", "/admin/orders/{id}/credit-notes/{number}"),
     ("GET", "/admin"),
     ("GET", "/admin/console.js"),
     ("GET", "/admin/console.css"),
@@ -86,6 +91,7 @@ pub fn router(services: &Services) -> Router {
             auth: services.auth.clone(),
         })
         .merge(catalog_routes::router(services))
+        .merge(invoice_routes::router(services))
         .merge(console::router())
 }
 
@@ -268,7 +274,12 @@ fn validate(action: OrderAction) -> Result<Change> {
 /// transaction has committed, tries to send the mail it queued. Repeating the action an
 /// order is already in changes nothing and returns the order.
 pub async fn act(services: &Services, id: OrderId, action: OrderAction, by: &str) -> Result<Order> {
-    let change = validate(action)?.by(by);
+    let mut change = validate(action)?.by(by);
+    if change.to == OrderStatus::Shipped {
+        if let Some(seller) = &services.config.seller {
+            change = change.invoiced_by(seller);
+        }
+    }
     let outcome = orders::change(&services.db, id, &change).await?;
     if outcome.moved() && !change.mail.is_empty() {
         services.send_mail_now(id.oid()).await;
