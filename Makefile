@@ -15,7 +15,13 @@ dev: ## run DB, SES emulator, PhonePe simulator and every route on 127.0.0.1:$$P
 
 test: ## everything CI runs: fmt, clippy, all tests against a throw-away SecantusDB, cfn-lint
 	@scripts/lint-openapi.sh
+	@scripts/client.sh --check
 	@scripts/test.sh
+
+client: ## regenerate the TypeScript client's types from openapi.yaml and type-check it (clients/typescript)
+	@scripts/client.sh
+
+.PHONY: client
 
 fuzz: ## Schemathesis against openapi.yaml on a throw-away stack (FUZZ_EXAMPLES=100); writes bench/fuzz.md
 	@scripts/fuzz.sh
