@@ -286,8 +286,13 @@ pub async fn detail(services: &Services, raw: &str) -> Result<Value> {
     let mut view = serde_json::to_value(OrderView::from(order)).map_err(anyhow::Error::from)?;
     view["attempts"] = json!(attempts);
     view["mails"] = json!(mails);
-    view["invoice"] = Value::Null;
-    view["creditNotes"] = json!([]);
+    view["invoice"] = match common::invoices::find(&services.db, id.oid()).await? {
+        Some(invoice) => serde_json::to_value(invoice).map_err(anyhow::Error::from)?,
+        None => Value::Null,
+    };
+    view["creditNotes"] = json!(crate::invoice_routes::summaries(
+        common::invoices::credit_notes(&services.db, id.oid()).await?
+    ));
     Ok(view)
 }
 
@@ -350,10 +355,11 @@ const CSV_HEADER: &[&str] = &[
     "tracking number",
 ];
 
-fn csv_row(o: &Order) -> String {
+fn csv_row(o: &Order, invoice: Option<&str>) -> String {
     let a = &o.shipping.address;
-    // Tax and invoices are not recorded on orders yet: their columns stay empty rather than
-    // showing a zero that an accountant could take for a fact.
+    // An order placed before GST was modelled has no tax: its tax columns stay empty rather
+    // than showing a zero that an accountant could take for a fact.
+    let tax = |f: fn(&common::tax::OrderTax) -> Paise| o.tax.as_ref().map(f).map(rupees);
     let cells = [
         o.display_number(),
         o.id.to_hex(),
@@ -365,16 +371,16 @@ fn csv_row(o: &Order) -> String {
         a.state.clone(),
         rupees(o.subtotal),
         rupees(o.discount),
-        rupees(Paise::ZERO),
+        rupees(o.shipping_fee),
         rupees(o.total),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
+        tax(|t| t.taxable_value).unwrap_or_default(),
+        tax(|t| t.cgst).unwrap_or_default(),
+        tax(|t| t.sgst).unwrap_or_default(),
+        tax(|t| t.igst).unwrap_or_default(),
         o.payment.status.as_str().to_owned(),
         o.payment.transaction_id.clone().unwrap_or_default(),
         rupees(o.payment.refunded_amount),
-        String::new(),
+        invoice.unwrap_or_default().to_owned(),
         o.shipping.carrier.clone().unwrap_or_default(),
         o.shipping.tracking_number.clone().unwrap_or_default(),
     ];
@@ -406,10 +412,27 @@ pub async fn export_csv(
             format!("More than {EXPORT_MAX_ROWS} orders match; export a shorter period with from and to"),
         ));
     }
+    let ids: Vec<ObjectId> = rows.iter().map(|o| o.id).collect();
+    let invoices: std::collections::HashMap<ObjectId, String> = services
+        .db
+        .docs(common::db::INVOICES)
+        .find(doc! { "orderId": { "$in": ids } })
+        .projection(doc! { "orderId": 1, "number": 1 })
+        .await?
+        .try_collect::<Vec<Document>>()
+        .await?
+        .into_iter()
+        .filter_map(|d| {
+            Some((
+                d.get_object_id("orderId").ok()?,
+                d.get_str("number").ok()?.to_owned(),
+            ))
+        })
+        .collect();
     let mut body = CSV_HEADER.join(",");
     body.push_str("\r\n");
     for o in &rows {
-        body.push_str(&csv_row(o));
+        body.push_str(&csv_row(o, invoices.get(&o.id).map(String::as_str)));
     }
     Ok((
         [

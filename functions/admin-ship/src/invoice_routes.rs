@@ -12,6 +12,7 @@ use common::orders::filter_for;
 use common::services::Services;
 use common::{Paise, Result};
 use serde::Serialize;
+use serde_json::Value;
 
 pub fn router(services: &Services) -> Router {
     Router::new()
@@ -45,7 +46,7 @@ struct CreditNoteSummary {
 struct AdminInvoice {
     #[serde(flatten)]
     invoice: Invoice,
-    credit_notes: Vec<CreditNoteSummary>,
+    credit_notes: Vec<Value>,
 }
 
 pub(crate) fn pdf(number: &str, bytes: Vec<u8>) -> Response {
@@ -73,10 +74,18 @@ async fn invoice_json(
     let invoice = invoices::find(db, order)
         .await?
         .ok_or_else(invoices::invoice_not_found)?;
-    let credit_notes = invoices::credit_notes(db, order)
-        .await?
+    let credit_notes = summaries(invoices::credit_notes(db, order).await?);
+    Ok(Json(AdminInvoice {
+        invoice,
+        credit_notes,
+    }))
+}
+
+/// The owner's list of an order's credit notes, each with the path of its PDF.
+pub(crate) fn summaries(notes: Vec<CreditNote>) -> Vec<Value> {
+    notes
         .into_iter()
-        .map(|n: CreditNote| CreditNoteSummary {
+        .map(|n| CreditNoteSummary {
             pdf: format!(
                 "/admin/orders/{}/credit-notes/{}",
                 n.order.id,
@@ -87,11 +96,8 @@ async fn invoice_json(
             refund_id: n.refund_id,
             total: n.totals.total,
         })
-        .collect();
-    Ok(Json(AdminInvoice {
-        invoice,
-        credit_notes,
-    }))
+        .map(|s| serde_json::to_value(s).unwrap_or_default())
+        .collect()
 }
 
 async fn invoice_pdf(

@@ -191,6 +191,33 @@ async fn shipping_issues_exactly_one_invoice_numbered_from_one() {
         .await;
     assert_eq!(admin.ok()["number"], number("PIT", 1));
     assert_eq!(admin.body["creditNotes"], json!([]));
+    // The order desk shows it, and the accountant's export names it.
+    let desk = app
+        .get(&format!("/admin/orders/{first}"), Some(&app.admin_token()))
+        .await;
+    assert_eq!(desk.ok()["invoice"]["number"], number("PIT", 1));
+    let csv = app
+        .http
+        .get(format!("{}/admin/orders/export.csv", app.base))
+        .query(&[
+            ("status", "shipped".to_owned()),
+            (
+                "from",
+                (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339(),
+            ),
+        ])
+        .bearer_auth(app.admin_token())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.contains(&order_number))
+        .expect("the order's row");
+    assert!(row.contains(&format!(",{},", number("PIT", 1))), "{row}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
