@@ -180,9 +180,14 @@ pub async fn list(
     _: Admin,
     RawQuery(query): RawQuery,
 ) -> Result<List<OrderView>> {
-    let (page, rest) = Page::parse_with(query.as_deref(), &["status", "q", "from", "to", "sort"])?;
+    list_orders(&services, query.as_deref()).await
+}
+
+/// `GET /admin/orders` and the direct `listOrders` action.
+pub async fn list_orders(services: &Services, query: Option<&str>) -> Result<List<OrderView>> {
+    let (page, rest) = Page::parse_with(query, &["status", "q", "from", "to", "sort"])?;
     let f = parse_filters(rest, true)?;
-    let mut filter = filter_of(&services, &f).await?;
+    let mut filter = filter_of(services, &f).await?;
     let (direction, op) = match f.sort {
         Sort::Newest => (-1, "$lt"),
         Sort::Oldest => (1, "$gt"),
@@ -395,7 +400,23 @@ pub async fn export_csv(
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let pairs = common::http::query_pairs(query.as_deref())?;
-    let f = parse_filters(pairs, false)?;
+    let mut f = parse_filters(pairs, false)?;
+    // A year is what an accountant closes at once; more would not fit one Lambda answer.
+    // Without `from`, the export is the year up to `to` (or now).
+    const MAX_RANGE_MS: i64 = 366 * 24 * 3600 * 1000;
+    let to = f.to.map_or_else(
+        || DateTime::now().timestamp_millis(),
+        |t| t.timestamp_millis(),
+    );
+    let from = *f
+        .from
+        .get_or_insert(DateTime::from_millis(to - MAX_RANGE_MS));
+    if to - from.timestamp_millis() > MAX_RANGE_MS {
+        return Err(Error::field(
+            "from",
+            "an export covers at most a year: give from and to at most 366 days apart",
+        ));
+    }
     let filter = filter_of(&services, &f).await?;
     let rows: Vec<Order> = services
         .db

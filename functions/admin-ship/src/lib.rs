@@ -421,6 +421,39 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
             Ok(json!({ "product": common::catalog::AdminProductView::from(product) }))
         }
         "adjustStock" => catalog_routes::adjust_stock_action(services, fields).await,
+        "listOrders" => {
+            // The same filters as GET /admin/orders, as fields instead of a query string.
+            let mut query = Vec::new();
+            for (k, v) in &fields {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|x| {
+                            x.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| x.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => {
+                        return Err(Error::field(
+                            k.clone(),
+                            format!("must be a string, not {other}"),
+                        ))
+                    }
+                };
+                query.push(format!("{}={}", url_encode(k), url_encode(&v)));
+            }
+            let list = desk::list_orders(services, Some(&query.join("&"))).await?;
+            Ok(serde_json::to_value(list).map_err(anyhow::Error::from)?)
+        }
+        "getOrder" => {
+            only(&fields, &["orderId"])?;
+            let raw: String = take(&mut fields, "orderId")?;
+            Ok(json!({ "order": desk::detail(services, &raw).await? }))
+        }
         "openStockLedgers" => catalog_routes::open_ledgers_action(services, fields).await,
         "upsertCoupon" => {
             only(&fields, &["coupon"])?;

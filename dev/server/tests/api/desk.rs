@@ -176,6 +176,16 @@ async fn bad_filters_are_refused_naming_the_parameter() {
     }
     let res = admin_get(&app, "/admin/orders/export.csv?sort=oldest").await;
     res.problem(400, "VALIDATION_FAILED");
+    let res = admin_get(
+        &app,
+        "/admin/orders/export.csv?from=2025-01-01T00:00:00Z&to=2026-03-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        res.problem(400, "VALIDATION_FAILED")["errors"][0]["field"],
+        "from",
+        "more than a year"
+    );
     app.get("/admin/orders", Some(&app.token("user_nosy")))
         .await
         .problem(403, "FORBIDDEN");
@@ -349,4 +359,38 @@ fn csv_columns(line: &str) -> usize {
         }
     }
     n
+}
+
+#[tokio::test]
+async fn the_direct_list_and_get_actions_answer_like_the_routes() {
+    let app = TestApp::spawn().await;
+    let diya = product(&app, "direct-desk-diya", 59_900, 20).await;
+    let a = place(&app, "user_dd1", diya, "Asha Iyer", "9876543210").await;
+    place(&app, "user_dd2", diya, "Bala", "9876543211").await;
+    mark_paid(&app, a["id"].as_str().unwrap()).await;
+    let list = app
+        .invoke_admin(json!({ "action": "listOrders", "status": ["paid", "packed"], "sort": "oldest", "limit": 10 }))
+        .await;
+    assert_eq!(list["ok"], true, "{list}");
+    let numbers: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["PIT-1001"]);
+    let got = app
+        .invoke_admin(json!({ "action": "getOrder", "orderId": "PIT-1002" }))
+        .await;
+    assert_eq!(got["ok"], true, "{got}");
+    assert_eq!(got["order"]["number"], "PIT-1002");
+    assert!(got["order"]["mails"].is_array());
+    let bad = app
+        .invoke_admin(json!({ "action": "listOrders", "status": "lost" }))
+        .await;
+    assert_eq!(bad["error"]["code"], "VALIDATION_FAILED");
+    let missing = app
+        .invoke_admin(json!({ "action": "getOrder", "orderId": "PIT-9999" }))
+        .await;
+    assert_eq!(missing["error"]["code"], "ORDER_NOT_FOUND");
 }
