@@ -4,6 +4,7 @@
 #                               openapi.yaml, type-check src/ and examples/   (make client)
 #   scripts/client.sh --check   the same, but fail if the checked-in src/schema.d.ts differs from
 #                               a fresh generation instead of rewriting it     (make test)
+# Both then run test/*.test.mjs (node --test) against src/index.ts compiled to JavaScript.
 # The versions (typescript, openapi-typescript, openapi-fetch) are pinned exactly in
 # clients/typescript/package.json and package-lock.json; only node and npm need to be installed.
 set -euo pipefail
@@ -32,7 +33,7 @@ else
 fi
 
 generate() { # $1: output file
-  node_modules/.bin/openapi-typescript "$ROOT/openapi.yaml" --output "$1" --silent
+  node_modules/.bin/openapi-typescript "$ROOT/openapi.yaml" --output "$1"
 }
 
 if (( check )); then
@@ -52,4 +53,10 @@ fi
 
 echo "==> clients/typescript: tsc --noEmit (src/, examples/)"
 node_modules/.bin/tsc --noEmit -p tsconfig.json
-echo "clients/typescript: ok"
+
+echo "==> clients/typescript: node --test (the client against a fake fetch)"
+build="$dir/node_modules/.cache/pitalya-client"
+rm -rf "$build"
+node_modules/.bin/tsc --outDir "$build" --target ES2022 --lib ES2022,DOM --module NodeNext \
+  --moduleResolution NodeNext --strict --skipLibCheck src/index.ts
+PITALYA_CLIENT_BUILD="$build/index.js" node --test --test-reporter=spec test/*.test.mjs
