@@ -1,15 +1,26 @@
 // The owner console in a real browser: open /admin#token=..., find a paid order in the queue,
 // press Pack, try to ship it without a tracking number (the problem's detail and field error
-// must show), ship it with Delhivery, and see the order shipped. Throughout, the page may
+// must show), ship it with Delhivery, and see the order shipped. Then, through the page only:
+// mark it delivered, refund its line with restock and see the refund on the order, adjust the
+// product's stock with a reason and see both ledger entries (the restock and the adjustment),
+// create a coupon and see it listed, and download the orders CSV. Throughout, the page may
 // request nothing outside its own origin, break no CSP rule and keep the token out of the URL
-// and of every storage that outlives the tab.
+// and of every storage that outlives the tab. The API is called directly only to confirm
+// what the page did.
 // Needs a running stack: API_URL, ADMIN_TOKEN, ORDER_ID (a paid order).
+// SCREENSHOT: the shipped queue; SHOTS_DIR (default $CARGO_TARGET_DIR/browser-check): one
+// screenshot a step.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const api = process.env.API_URL;
 const token = process.env.ADMIN_TOKEN;
 const orderId = process.env.ORDER_ID;
 const origin = new URL(api).origin;
+const shots = process.env.SHOTS_DIR || join(process.env.CARGO_TARGET_DIR || 'target', 'browser-check');
+mkdirSync(shots, { recursive: true });
+const run = Date.now().toString(36).toUpperCase();
 let passed = 0, failed = 0;
 const check = (ok, what) => { if (ok) { passed++; console.log(`ok - ${what}`); } else { failed++; console.log(`not ok - ${what}`); } };
 
@@ -89,6 +100,104 @@ try {
   const detail = await page.locator('#order').textContent();
   check(detail.includes(after.body.number) && detail.includes('DLV1234567890') && detail.includes('Status history'),
     'the order detail shows the number, the tracking number and the history');
+
+  await page.screenshot({ path: join(shots, '01-shipped-detail.png'), fullPage: true });
+
+  // Delivered, from the order's page.
+  const card = (title) => page.locator('#order .card').filter({ has: page.locator('h3', { hasText: new RegExp(`^${title}$`) }) });
+  await page.locator('#order').getByRole('button', { name: 'Delivered', exact: true }).click();
+  await page.locator(`#order[data-order="${orderId}"][data-status="delivered"]`).waitFor({ timeout: 15000 });
+  check((await page.locator('#flash .notice').textContent()).includes('delivered'), 'the page confirms the delivery');
+  const delivered = await call('GET', `/admin/orders/${orderId}`);
+  check(delivered.body.status === 'delivered', `the order is delivered (${delivered.body.status})`);
+  await page.screenshot({ path: join(shots, '02-delivered.png'), fullPage: true });
+
+  // A refund of the order's line, with its units returned to stock.
+  const line = delivered.body.items[0];
+  const reason = `browser check refund ${run}`;
+  const refund = page.locator('#order form.refund-form');
+  await refund.locator('input[name="mode"][value="lines"]').check();
+  await refund.locator(`input[data-product="${line.productId}"]`).fill(String(line.quantity));
+  await refund.locator('input[name="restock"]').check();
+  await refund.locator('input[name="reason"]').fill(reason);
+  await refund.getByRole('button', { name: 'Refund', exact: true }).click();
+  await page.locator('#flash .notice', { hasText: 'Refund recorded' }).waitFor({ timeout: 15000 });
+  await card('Refunds').locator('table', { hasText: reason }).waitFor({ timeout: 15000 });
+  const refunded = await call('GET', `/admin/orders/${orderId}`);
+  const r = (refunded.body.refunds || []).find((x) => x.reason === reason);
+  check(r && r.restock === true && r.lines?.length === 1, `the API holds the refund of the line with restock (${r ? `${r.state}, ${r.amount} paise` : 'none'})`);
+  // The jobs loop may settle it between the page's read and the API's: any state will do here.
+  const refundRow = card('Refunds').locator('tbody tr', { hasText: reason }).first();
+  const rowText = await refundRow.textContent();
+  const money = (p) => `₹${Math.floor(p / 100).toLocaleString('en-IN')}.${String(p % 100).padStart(2, '0')}`;
+  const state = (await refundRow.locator('.badge').allTextContents()).find((t) => ['pending', 'completed', 'failed'].includes(t));
+  check(r && rowText.includes(money(r.amount)) && state,
+    `the order detail shows the refund, its amount and its state (${r ? money(r.amount) : '?'} ${state})`);
+  await page.screenshot({ path: join(shots, '03-refunded.png'), fullPage: true });
+
+  // The product's stock: the restock is in the ledger, then an adjustment with a reason.
+  await page.locator('#nav button[data-view="products"]').click();
+  const productRow = page.locator(`#products tr[data-product="${line.productId}"]`);
+  await productRow.waitFor({ timeout: 15000 });
+  await productRow.locator('td a').first().click();
+  const product = page.locator(`#product[data-product="${line.productId}"]`);
+  await product.waitFor({ timeout: 15000 });
+  const ledgerRows = product.locator('table.ledger tbody tr');
+  const restocked = ledgerRows.filter({ hasText: reason });
+  await restocked.first().waitFor({ timeout: 15000 });
+  const restockText = await restocked.first().textContent();
+  check(restockText.includes(`+${line.quantity}`) && restockText.includes(orderId), `the ledger shows the refund's restock (${restockText})`);
+  const stockBefore = Number(/(\d+) in stock/.exec(await product.locator('p.muted').textContent())[1]);
+  const stockReason = `browser check recount ${run}`;
+  const stockForm = product.locator('form.stock-form');
+  await stockForm.locator('input[name="delta"]').fill('3');
+  await stockForm.locator('input[name="reason"]').fill(stockReason);
+  await stockForm.getByRole('button', { name: 'Adjust stock' }).click();
+  await page.locator('#flash .notice', { hasText: `stock is now ${stockBefore + 3}` }).waitFor({ timeout: 15000 });
+  check(true, `the page confirms the new stock (${stockBefore} → ${stockBefore + 3})`);
+  const adjusted = page.locator(`#product[data-product="${line.productId}"] table.ledger tbody tr`).filter({ hasText: stockReason });
+  await adjusted.first().waitFor({ timeout: 15000 });
+  const adjustedText = await adjusted.first().textContent();
+  check(adjustedText.includes('+3') && adjustedText.includes(String(stockBefore + 3)), `the ledger shows the adjustment (${adjustedText})`);
+  check((await page.locator('#product p.muted').textContent()).includes(`${stockBefore + 3} in stock`), 'the product shows the new stock');
+  await page.screenshot({ path: join(shots, '04-stock-adjusted.png'), fullPage: true });
+
+  // A new coupon, listed.
+  const code = `BC${run}`;
+  await page.locator('#nav button[data-view="coupons"]').click();
+  await page.locator('#coupons').getByRole('button', { name: 'New coupon' }).click();
+  const couponForm = page.locator('form.coupon-form');
+  await couponForm.locator('input[name="code"]').fill(code.toLowerCase());
+  await couponForm.locator('select[name="type"]').selectOption('percent');
+  await couponForm.locator('input[name="value"]').fill('10');
+  await couponForm.locator('input[name="minOrderValue"]').fill('500');
+  await couponForm.getByRole('button', { name: 'Create' }).click();
+  const couponRow = page.locator(`#coupons tr[data-coupon="${code}"]`);
+  await couponRow.waitFor({ timeout: 15000 });
+  check((await page.locator('#flash .notice').textContent()).includes(`Coupon ${code} saved`), 'the page confirms the coupon');
+  const couponText = await couponRow.textContent();
+  check(couponText.includes('10%') && couponText.includes('₹500.00') && couponText.includes('active'),
+    `the coupon is listed with its discount, minimum and state (${couponText})`);
+  await page.screenshot({ path: join(shots, '05-coupon.png'), fullPage: true });
+
+  // The CSV export: the request answers 200 text/csv and the browser downloads the file.
+  await page.locator('#nav button[data-view="export"]').click();
+  const exportForm = page.locator('#export form');
+  await exportForm.waitFor({ timeout: 15000 });
+  const [csvResponse, download] = await Promise.all([
+    page.waitForResponse((x) => new URL(x.url()).pathname === '/admin/orders/export.csv', { timeout: 15000 }),
+    page.waitForEvent('download', { timeout: 15000 }),
+    exportForm.getByRole('button', { name: 'Download CSV' }).click(),
+  ]);
+  check(csvResponse.status() === 200 && /^text\/csv/.test(csvResponse.headers()['content-type'] || ''),
+    `the export answers ${csvResponse.status()} ${csvResponse.headers()['content-type']}`);
+  const csvPath = join(shots, 'orders.csv');
+  await download.saveAs(csvPath);
+  const csv = readFileSync(csvPath, 'utf8');
+  check(download.suggestedFilename().endsWith('.csv') && csv.includes(after.body.number),
+    `the browser downloaded ${download.suggestedFilename()} (${csv.length} bytes) with the order's row`);
+  await page.locator('#flash .notice', { hasText: 'The CSV is downloading' }).waitFor({ timeout: 15000 });
+  await page.screenshot({ path: join(shots, '06-export.png'), fullPage: true });
 
   check(outside.length === 0, `no request left the origin ${origin}${outside.length ? `: ${outside.join(', ')}` : ''}`);
   check(broken.length === 0, `no script error or CSP violation${broken.length ? `: ${broken.join(' | ')}` : ''}`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Headless chromium through a real payment: initiate -> simulator page -> Pay -> redirect -> paid;
-# then the owner console packs and ships that order (console.mjs).
+# then the owner console packs, ships, delivers and refunds that order, adjusts stock, creates a
+# coupon and downloads the CSV (console.mjs; screenshots in $CARGO_TARGET_DIR/browser-check).
 # Installs Debian's chromium when missing (root, as on CI) and playwright-core from the lock file.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
