@@ -451,8 +451,9 @@ pub async fn credit_note_for_refund(
 }
 
 /// What `change_in` does on a move to `shipped`: issues the order's invoice in the same
-/// transaction. An order placed before GST was modelled has no tax to draw one from and is
-/// shipped without; any other order cannot ship unless the seller is known.
+/// transaction, and a credit note for each refund that completed before it. An order placed
+/// before GST was modelled has no tax to draw one from and is shipped without; any other
+/// order cannot ship unless the seller is known.
 pub async fn on_shipped_in(
     db: &Db,
     session: &mut ClientSession,
@@ -468,7 +469,17 @@ pub async fn on_shipped_in(
             "shipping issues the tax invoice, which needs the seller settings (NEEDS lacks `seller`)"
         ))
     })?;
-    issue_in(db, session, order, seller).await.map(Some)
+    let invoice = issue_in(db, session, order, seller).await?;
+    // Money already given back before the goods left: the invoice is for the whole supply,
+    // so each such refund gets its credit note now, as it would have had it come later.
+    for refund in order
+        .refunds
+        .iter()
+        .filter(|r| r.state == crate::refunds::RefundState::Completed)
+    {
+        credit_note_in(db, session, order, refund).await?;
+    }
+    Ok(Some(invoice))
 }
 
 /// Issues `order`'s invoice inside the caller's transaction, or returns the one it already

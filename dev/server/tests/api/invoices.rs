@@ -480,6 +480,33 @@ async fn a_completed_refund_of_an_invoiced_order_issues_a_credit_note_in_its_own
     assert_eq!(status, 404);
 }
 
+#[tokio::test]
+async fn a_refund_completed_before_shipping_is_credited_when_the_invoice_is_issued() {
+    let app = TestApp::spawn().await;
+    let urli = taxed_product(&app, "urli-b", 249_900, "74181022", 1200).await;
+    let id = paid_order(&app, "user_inv_b4", &[(urli, 3)], "b4@example.com").await;
+    let one = vec![RefundLine {
+        product_id: urli,
+        quantity: 1,
+    }];
+    let refund = refund_completed(&app, &id, Some(one), None).await;
+    assert_eq!(
+        count(&app, CREDIT_NOTES, doc! {}).await,
+        0,
+        "nothing invoiced yet"
+    );
+
+    ship(&app, &id).await.ok();
+    let notes = common::invoices::credit_notes(&app.services.db, ObjectId::parse_str(&id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].number, number("PCN", 1));
+    assert_eq!(notes[0].invoice.number, number("PIT", 1));
+    assert_eq!(notes[0].refund_id, refund);
+    assert_eq!(notes[0].totals.total.get(), 249_900);
+}
+
 /// Raw mails (with attachments) moto has accepted for `to`.
 async fn raw_mails(to: &str) -> Vec<String> {
     let url = std::env::var("TEST_AWS_ENDPOINT_URL_SES").unwrap();
