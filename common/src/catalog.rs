@@ -678,7 +678,7 @@ pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
             Ok(true) => opened += 1,
             Ok(false) => {}
             // A product deleted meanwhile has no ledger to open.
-            Err(e) if e.code() == "PRODUCT_NOT_FOUND" => {}
+            Err(e) if e.code() == crate::problem_codes::ProblemCode::ProductNotFound.as_str() => {}
             Err(e) => return Err(e),
         }
     }

@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod payments;
 pub mod phonepe;
 pub mod pricing;
+pub mod problem_codes;
 pub mod rate_limit;
 pub mod refunds;
 pub mod services;

@@ -145,3 +145,68 @@ fn the_platform_layer_never_imports_the_shop() {
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
+
+/// The first string literal after each error constructor: the problem code it sends.
+fn codes_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for ctor in [
+        "Error::conflict(",
+        "Error::not_found(",
+        "Error::unprocessable(",
+        "Error::bad_gateway(",
+        "Error::problem(",
+        "Self::problem(",
+    ] {
+        let mut rest = text;
+        while let Some(i) = rest.find(ctor) {
+            rest = &rest[i + ctor.len()..];
+            if let Some(q) = rest.find('"') {
+                let after = &rest[q + 1..];
+                if let Some(end) = after.find('"') {
+                    let code = &after[..end];
+                    if !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+                    {
+                        out.push(code.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_problem_code_is_in_the_one_enum_and_in_openapi() {
+    use common::problem_codes::ProblemCode;
+    let known: Vec<&str> = ProblemCode::ALL.iter().map(|c| c.as_str()).collect();
+    let mut unknown = Vec::new();
+    for (path, text) in sources() {
+        for code in codes_in(&code(&text)) {
+            if !known.contains(&code.as_str()) {
+                unknown.push(format!("{path}: {code}"));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "add these to ProblemCode and openapi.yaml: {unknown:#?}"
+    );
+
+    let spec = fs::read_to_string(repo().join("openapi.yaml")).unwrap();
+    let start = spec
+        .find("    ProblemCode:")
+        .expect("openapi.yaml has ProblemCode");
+    let mut documented: Vec<&str> = spec[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("      "))
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .collect();
+    documented.sort_unstable();
+    let mut enumerated = known.clone();
+    enumerated.sort_unstable();
+    assert_eq!(
+        documented, enumerated,
+        "openapi.yaml's ProblemCode enum and common::problem_codes::ProblemCode differ"
+    );
+}

@@ -24,6 +24,7 @@ use common::models::{
 use common::order_state::OrderStatus;
 use common::orders::order_not_found;
 use common::outbox::{self, MailEvent};
+use common::problem_codes::ProblemCode;
 use common::rate_limit::{self, Action};
 use common::services::Services;
 use common::tax::{self, OrderTax, TaxError, TaxLineInput};
@@ -366,7 +367,7 @@ async fn create(
         .with("lines", lines)
         .with("cart", CartView::new(&cart, seller.shipping))),
         // The concurrent twin committed between our check and our claim: answer with its order.
-        Err(e) if e.code() == "IDEMPOTENCY_KEY_IN_USE" => {
+        Err(e) if e.code() == ProblemCode::IdempotencyKeyInUse.as_str() => {
             let (key, hash) = req.key.unwrap_or_default();
             match replay(db, None, &user, key, hash).await? {
                 Some(order) => Ok((StatusCode::OK, Json(order.into()))),
