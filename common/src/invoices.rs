@@ -923,6 +923,34 @@ mod tests {
         assert_eq!((t.total, t.igst), (inv.totals.total, inv.totals.igst));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_credit_note_adds_up_to_the_refund_and_a_full_one_reverses_all_the_tax(
+            cut in 0.0f64..=1.0,
+            inter in proptest::bool::ANY,
+        ) {
+            let o = order(if inter { "Karnataka" } else { "Tamil Nadu" });
+            let inv = draw_invoice(&o, o.tax.as_ref().unwrap(), &seller(), "N".into(), now())
+                .unwrap();
+            let amount = (o.total.get() as f64 * cut) as i64;
+            let rows = credit_lines(&inv, &refund(amount, None), &HashMap::new());
+            let t = Totals::of(&rows);
+            proptest::prop_assert_eq!(t.total, Paise(amount));
+            proptest::prop_assert!(t.total_tax <= inv.totals.total_tax);
+            for r in &rows {
+                proptest::prop_assert_eq!(r.taxable_value + r.tax(), r.total);
+                proptest::prop_assert!(r.taxable_value >= Paise::ZERO && r.tax() >= Paise::ZERO);
+                if inter {
+                    proptest::prop_assert_eq!(r.cgst + r.sgst, Paise::ZERO);
+                } else {
+                    proptest::prop_assert_eq!(r.igst, Paise::ZERO);
+                }
+            }
+            let all = Totals::of(&credit_lines(&inv, &refund(o.total.get(), None), &HashMap::new()));
+            proptest::prop_assert_eq!(all, inv.totals.clone());
+        }
+    }
+
     #[test]
     fn file_names_have_no_slashes() {
         assert_eq!(file_name("PIT/2627/000001"), "PIT-2627-000001.pdf");
