@@ -223,6 +223,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orders/{id}/invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The own order's GST invoice (`404 INVOICE_NOT_FOUND` before it ships) */
+        get: operations["getInvoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{id}/invoice.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The own order's GST invoice as a PDF */
+        get: operations["getInvoicePdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/payments/phonepe/initiate": {
         parameters: {
             query?: never;
@@ -406,6 +440,57 @@ export interface paths {
         };
         /** Any customer's order with its payment attempts and mails */
         get: operations["getOrderDetail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/orders/{id}/invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Any order's GST invoice */
+        get: operations["getOrderInvoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/orders/{id}/invoice.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Any order's GST invoice as a PDF */
+        get: operations["getOrderInvoicePdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/orders/{id}/credit-notes/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A credit note of the order as a PDF (`404 CREDIT_NOTE_NOT_FOUND`) */
+        get: operations["getCreditNotePdf"];
         put?: never;
         post?: never;
         delete?: never;
@@ -622,7 +707,7 @@ export interface components {
          * @description Every `code` the API sends in a problem document.
          * @enum {string}
          */
-        ProblemCode: "BAD_REQUEST" | "CART_EMPTY" | "CART_LIMIT" | "CONSOLE_MISCONFIGURED" | "COUPON_CODE_TAKEN" | "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_FOUND" | "EXPORT_TOO_LARGE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_REUSED" | "INSUFFICIENT_STOCK" | "INTERNAL" | "INVALID_JSON" | "INVALID_TRANSITION" | "METHOD_NOT_ALLOWED" | "MIN_ORDER_NOT_MET" | "NOTHING_TO_REFUND" | "NOT_IN_CART" | "ORDER_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "PAYLOAD_TOO_LARGE" | "PAYMENT_ATTEMPT_FAILED" | "PAYMENT_PROVIDER_ERROR" | "PRICE_CHANGED" | "PRODUCT_NOT_FOUND" | "PRODUCT_NOT_TAXABLE" | "PRODUCT_UNAVAILABLE" | "RATE_LIMITED" | "REFUND_BELOW_MINIMUM" | "REFUND_EXCEEDS_PAID" | "ROUTE_NOT_FOUND" | "SLUG_TAKEN" | "STOCK_WOULD_GO_NEGATIVE" | "TRY_AGAIN" | "UNAUTHENTICATED" | "UNAVAILABLE" | "UNITS_ALREADY_REFUNDED" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_LIMIT_BELOW_USED" | "VALIDATION_FAILED";
+        ProblemCode: "BAD_REQUEST" | "CART_EMPTY" | "CART_LIMIT" | "CONSOLE_MISCONFIGURED" | "COUPON_CODE_TAKEN" | "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_FOUND" | "CREDIT_NOTE_NOT_FOUND" | "EXPORT_TOO_LARGE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_REUSED" | "INSUFFICIENT_STOCK" | "INTERNAL" | "INVALID_JSON" | "INVOICE_NOT_FOUND" | "INVALID_TRANSITION" | "METHOD_NOT_ALLOWED" | "MIN_ORDER_NOT_MET" | "NOTHING_TO_REFUND" | "NOT_IN_CART" | "ORDER_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "PAYLOAD_TOO_LARGE" | "PAYMENT_ATTEMPT_FAILED" | "PAYMENT_PROVIDER_ERROR" | "PRICE_CHANGED" | "PRODUCT_NOT_FOUND" | "PRODUCT_NOT_TAXABLE" | "PRODUCT_UNAVAILABLE" | "RATE_LIMITED" | "REFUND_BELOW_MINIMUM" | "REFUND_EXCEEDS_PAID" | "ROUTE_NOT_FOUND" | "SLUG_TAKEN" | "STOCK_WOULD_GO_NEGATIVE" | "TRY_AGAIN" | "UNAUTHENTICATED" | "UNAVAILABLE" | "UNITS_ALREADY_REFUNDED" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_LIMIT_BELOW_USED" | "VALIDATION_FAILED";
         FieldError: {
             /** @description The offending field, e.g. `shippingAddress.pincode`, `lines[0].quantity`, `Idempotency-Key` or `body` */
             field: string;
@@ -708,6 +793,10 @@ export interface components {
             items: components["schemas"]["CartItem"][];
             itemCount: number;
             subtotal: components["schemas"]["Paise"];
+            /** @description `SHIPPING_FEE`, or 0 from `FREE_SHIPPING_MIN` on (judged before any coupon here) */
+            shippingFee: components["schemas"]["Paise"];
+            /** @description subtotal + shippingFee, before any coupon */
+            total: components["schemas"]["Paise"];
             /** @enum {string} */
             currency: "INR";
             /** Format: date-time */
@@ -730,8 +819,13 @@ export interface components {
         };
         CouponQuote: {
             code: string;
+            /** @description At today's catalog prices, as checkout will charge */
             subtotal: components["schemas"]["Paise"];
+            /** @description After the ₹1.00 floor (a total between ₹0.01 and ₹0.99 is never left) */
             discount: components["schemas"]["Paise"];
+            /** @description The free-shipping threshold is judged after the discount */
+            shippingFee: components["schemas"]["Paise"];
+            /** @description subtotal − discount + shippingFee */
             newTotal: components["schemas"]["Paise"];
         };
         CreateOrderRequest: {
@@ -782,8 +876,11 @@ export interface components {
             by?: string;
         };
         Payment: {
-            /** @enum {string} */
-            provider: "phonepe";
+            /**
+             * @description `none` for an order whose total was 0: nothing to collect
+             * @enum {string}
+             */
+            provider: "phonepe" | "none";
             status: components["schemas"]["PaymentStatus"];
             merchantOrderId?: string;
             transactionId?: string;
@@ -832,7 +929,11 @@ export interface components {
             items: components["schemas"]["OrderItem"][];
             subtotal: components["schemas"]["Paise"];
             discount: components["schemas"]["Paise"];
+            shippingFee?: components["schemas"]["Paise"];
+            /** @description subtotal − discount + shippingFee */
             total: components["schemas"]["Paise"];
+            /** @description Computed once at checkout (null on orders placed before tax was recorded) */
+            tax?: components["schemas"]["OrderTax"] | null;
             couponCode?: string;
             /** @enum {string} */
             currency: "INR";
@@ -846,6 +947,80 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        /**
+         * Format: binary
+         * @description A PDF file
+         */
+        PdfDocument: string;
+        GstState: {
+            /** @description GST state code */
+            code: string;
+            name: string;
+        };
+        TaxSplit: {
+            /**
+             * @description GST rate in basis points
+             * @enum {integer}
+             */
+            rate: 0 | 500 | 1200 | 1800 | 2800 | 4000;
+            taxableValue: components["schemas"]["Paise"];
+            cgst: components["schemas"]["Paise"];
+            sgst: components["schemas"]["Paise"];
+            igst: components["schemas"]["Paise"];
+        };
+        LineTax: components["schemas"]["TaxSplit"] & {
+            productId: components["schemas"]["ObjectId"];
+            hsn: string;
+        };
+        OrderTax: {
+            sellerState: components["schemas"]["GstState"];
+            placeOfSupply: components["schemas"]["GstState"];
+            /** @description true: IGST; false: CGST + SGST */
+            interState: boolean;
+            lines: components["schemas"]["LineTax"][];
+            shipping: components["schemas"]["TaxSplit"];
+            taxableValue: components["schemas"]["Paise"];
+            cgst: components["schemas"]["Paise"];
+            sgst: components["schemas"]["Paise"];
+            igst: components["schemas"]["Paise"];
+            totalTax: components["schemas"]["Paise"];
+        };
+        /** @description The immutable snapshot of a GST tax invoice (CGST Rules, rule 46), issued when the order ships: number `{INVOICE_PREFIX}/{FY}/{seq}`, date (IST), order, seller and buyer (with GST state and code), place of supply, reverse charge, lines with HSN and the tax split, the shipping line, totals and the amount in words. */
+        Invoice: {
+            /** @example PIT/2627/000001 */
+            number: string;
+            date: string;
+            /** Format: date-time */
+            issuedAt?: string;
+            /** @example 2627 */
+            financialYear?: string;
+            order: {
+                [key: string]: unknown;
+            };
+            seller: {
+                [key: string]: unknown;
+            };
+            buyer: {
+                [key: string]: unknown;
+            };
+            placeOfSupply: components["schemas"]["GstState"];
+            interState?: boolean;
+            /** @enum {string} */
+            reverseCharge?: "No";
+            lines: {
+                [key: string]: unknown;
+            }[];
+            shipping?: {
+                [key: string]: unknown;
+            };
+            totals: {
+                [key: string]: unknown;
+            };
+            /** @example Rupees Two Thousand Two Hundred Ninety-Nine Only */
+            amountInWords: string;
+        } & {
+            [key: string]: unknown;
         };
         OrderPage: {
             items: components["schemas"]["Order"][];
@@ -1293,6 +1468,26 @@ export interface components {
                 "application/json": components["schemas"]["WebhookAck"];
             };
         };
+        /** @description The order's GST tax invoice */
+        Invoice: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Invoice"];
+            };
+        };
+        /** @description An A4 PDF with an embedded font; its text can be extracted */
+        Pdf: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/pdf": components["schemas"]["PdfDocument"];
+            };
+        };
         /** @description The order with its payment attempts and mails */
         OrderDetail: {
             headers: {
@@ -1683,6 +1878,46 @@ export interface operations {
             "5XX": components["responses"]["ServerError"];
         };
     };
+    getInvoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The order's 24-hex id or its number (`PIT-1001`, any case); anything else is `404 ORDER_NOT_FOUND` */
+                id: components["parameters"]["OrderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Invoice"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    getInvoicePdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The order's 24-hex id or its number (`PIT-1001`, any case); anything else is `404 ORDER_NOT_FOUND` */
+                id: components["parameters"]["OrderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Pdf"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
     initiatePhonePePayment: {
         parameters: {
             query?: never;
@@ -1950,6 +2185,71 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["OrderDetail"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    getOrderInvoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The order's 24-hex id or its number (`PIT-1001`, any case); anything else is `404 ORDER_NOT_FOUND` */
+                id: components["parameters"]["OrderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Invoice"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    getOrderInvoicePdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The order's 24-hex id or its number (`PIT-1001`, any case); anything else is `404 ORDER_NOT_FOUND` */
+                id: components["parameters"]["OrderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Pdf"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    getCreditNotePdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The order's 24-hex id or its number (`PIT-1001`, any case); anything else is `404 ORDER_NOT_FOUND` */
+                id: components["parameters"]["OrderId"];
+                /** @description The credit note's number with `/` written as `-` and `.pdf` appended, e.g. `PCN-2627-000001.pdf` */
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Pdf"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
