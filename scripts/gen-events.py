@@ -107,6 +107,22 @@ events = {
         "resources": ["arn:aws:events:ap-south-1:123456789012:rule/pitalya-jobs"], "detail": {}},
 }
 
+# API Gateway as it really sends events: a named stage in rawPath, a base64 body, cookies and
+# headers in whatever case the client used.
+staged = http_event("GET", "/products", "/prod/products", auth=None, query={"limit": 2})
+staged["requestContext"]["stage"] = "prod"
+staged["requestContext"]["http"]["path"] = "/prod/products"
+events["products-list-named-stage"] = staged
+import base64
+b64 = http_event("POST", "/cart/add", "/prod/cart/add", headers={"Content-Type": "application/json", "X-Request-Id": "sample-mixed-case"})
+b64["headers"].pop("content-type", None)
+b64["requestContext"]["stage"] = "prod"
+b64["requestContext"]["http"]["path"] = "/prod/cart/add"
+b64["body"] = base64.b64encode(json.dumps({"productId": PRODUCT, "quantity": 1}).encode()).decode()
+b64["isBase64Encoded"] = True
+b64["cookies"] = ["theme=dark", "storefront_session=opaque"]
+events["cart-add-base64-cookies"] = b64
+
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "events")
 for name, ev in events.items():
     with open(os.path.join(here, f"{name}.json"), "w") as f:

@@ -415,10 +415,55 @@ impl<T: serde::Serialize> IntoResponse for List<T> {
 
 /// Serves a finished router as a Lambda function behind API Gateway.
 pub async fn run_lambda(router: Router) -> std::result::Result<(), lambda_http::Error> {
-    let service = tower::ServiceBuilder::new()
-        .map_request(|req: lambda_http::Request| req.map(Body::new))
-        .service(router);
-    lambda_http::run(service).await
+    lambda_http::run(lambda_service(router)).await
+}
+
+/// The service `run_lambda` runs: what lambda_http hands over, made into the router's
+/// request. Public so the tests drive it with lambda_http's own event parsing.
+pub fn lambda_service(
+    router: Router,
+) -> impl tower::Service<
+    lambda_http::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone {
+    tower::ServiceBuilder::new()
+        .map_request(|req: lambda_http::Request| without_stage(req.map(Body::new)))
+        .service(router)
+}
+
+/// A named API Gateway stage puts itself in the path (`/prod/cart` with `stage = "prod"`);
+/// the routes are declared without it. The `$default` stage (ours) and SAM's local events
+/// carry no such prefix and pass through unchanged.
+pub fn without_stage<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    use lambda_http::request::RequestContext;
+    let stage = match req.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),
+        _ => None,
+    };
+    let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
+        return req;
+    };
+    let prefix = format!("/{stage}");
+    let path = req.uri().path();
+    let rest = match path.strip_prefix(&prefix) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => return req,
+    };
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
 }
 
 /// The header that makes a money-moving request safe to repeat.

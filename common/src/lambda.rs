@@ -20,11 +20,26 @@ pub async fn handle_http_event(
     event: Value,
     ctx: lambda_runtime::Context,
 ) -> anyhow::Result<Value> {
-    let request = lambda_http::request::from_str(&event.to_string())?;
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => request,
+        // An event lambda_http cannot read (a malformed query string, say) is still the
+        // caller's mistake: a problem document, never a failed invocation.
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable API Gateway event");
+            let problem = crate::Error::field("request", "is not a request this API can read");
+            let response = axum::response::IntoResponse::into_response(problem);
+            return render(response).await;
+        }
+    };
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(ctx);
     let request = http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
+    let request = crate::http::without_stage(request);
     let response = router.oneshot(request).await?;
+    render(response).await
+}
+
+async fn render(response: axum::response::Response) -> anyhow::Result<Value> {
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await?;
     let mut out = ApiGatewayV2httpResponse::default();

@@ -176,3 +176,54 @@ async fn each_lambda_serves_its_sample_events_with_only_its_own_settings() {
     }
     assert!(served >= 18, "only {served} sample events were replayed");
 }
+
+/// API Gateway as it really sends events: a named stage in `rawPath` (every function used to
+/// answer those 404 ROUTE_NOT_FOUND), a base64 body, cookies and mixed-case headers — through
+/// the hand-written adapter (admin-ship) and through lambda_http's own parsing, which the six
+/// other binaries run.
+#[tokio::test]
+async fn named_stages_base64_bodies_cookies_and_mixed_case_headers_reach_their_routes() {
+    use tower::ServiceExt;
+    let app = TestApp::spawn().await;
+    app.seed().await;
+    let urli = app.get("/products/kuber-brass-urli", None).await.ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let staged = invoke(&app, "products-list-named-stage").await;
+    assert_eq!(staged["statusCode"], 200, "{staged}");
+
+    let mut event = with_tokens(&app, load_event("cart-add-base64-cookies"));
+    use base64::Engine;
+    event["body"] = base64::engine::general_purpose::STANDARD
+        .encode(serde_json::json!({ "productId": urli, "quantity": 1 }).to_string())
+        .into();
+    let router = dev_server::app(&app.services);
+    let res = common::lambda::handle_http_event(router.clone(), event.clone(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(res["statusCode"], 200, "hand adapter: {res}");
+    assert_eq!(res["headers"]["x-request-id"], "sample-mixed-case");
+
+    for name in ["products-list-named-stage", "cart-add-base64-cookies"] {
+        let ev = if name == "cart-add-base64-cookies" {
+            event.clone()
+        } else {
+            load_event(name)
+        };
+        let request = lambda_http::request::from_str(&ev.to_string()).unwrap();
+        let response = common::http::lambda_service(router.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "lambda_http path: {name}");
+    }
+
+    // An event lambda_http cannot read is still a problem document, not a failed invocation.
+    let mut broken = load_event("products-list");
+    broken["headers"] = serde_json::json!("not a map");
+    let res = common::lambda::handle_http_event(router, broken, Default::default()).await;
+    let res = res.expect("answered, not an invocation error");
+    assert_eq!(res["statusCode"], 400, "{res}");
+}
