@@ -1,6 +1,6 @@
 //! Cold starts and warm invocations of every function binary under the runtime API stub.
 
-use crate::proxy::{self, Meter};
+use crate::proxy::{self, Command, Log, Meter};
 use crate::stats::{max, min, pct, tally};
 use crate::stub::{Answer, Stub};
 use crate::world::World;
@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use sha2::Digest as _;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -19,7 +20,13 @@ pub struct Options {
     pub cold: usize,
     pub warm: usize,
     pub only: Vec<String>,
+    /// Added to every MongoDB round trip by the proxy (`BENCH_DB_RTT_MS`).
+    pub db_rtt: Duration,
 }
+
+/// Cold starts and warm invocations of the cases that only feed "Round trips per route".
+const ROUTE_COLD: usize = 1;
+const ROUTE_WARM: usize = 3;
 
 /// Who the events of a case are sent as.
 #[derive(Clone, Copy, PartialEq)]
@@ -34,11 +41,24 @@ enum Caller {
     WithOrder,
 }
 
+/// What is changed in the sample event before it is sent.
+#[derive(Clone, Copy, PartialEq)]
+enum Tweak {
+    AsIs,
+    /// Checkout without the sample's `couponCode` (the `Idempotency-Key` stays).
+    NoCoupon,
+    /// Checkout without a coupon or an `Idempotency-Key`: the plainest checkout.
+    Plain,
+}
+
 struct Case {
     name: &'static str,
     bin: &'static str,
     event: &'static str,
     caller: Caller,
+    tweak: Tweak,
+    /// Timed (a row of the table) or only run for its command list.
+    timed: bool,
 }
 
 const CASES: &[Case] = &[
@@ -47,54 +67,88 @@ const CASES: &[Case] = &[
         bin: "bench-hello",
         event: "products-list.json",
         caller: Caller::Nobody,
+        tweak: Tweak::AsIs,
+        timed: true,
     },
     Case {
         name: "products",
         bin: "products",
         event: "products-list.json",
         caller: Caller::Nobody,
+        tweak: Tweak::AsIs,
+        timed: true,
     },
     Case {
         name: "cart",
         bin: "cart",
         event: "cart-add.json",
         caller: Caller::NewShopper,
+        tweak: Tweak::AsIs,
+        timed: true,
     },
     Case {
         name: "coupons",
         bin: "coupons",
         event: "coupons-apply.json",
         caller: Caller::WithCart,
+        tweak: Tweak::AsIs,
+        timed: true,
     },
     Case {
         name: "orders",
         bin: "orders",
         event: "orders-create.json",
         caller: Caller::WithCart,
+        tweak: Tweak::AsIs,
+        timed: true,
+    },
+    Case {
+        name: "orders, no coupon",
+        bin: "orders",
+        event: "orders-create.json",
+        caller: Caller::WithCart,
+        tweak: Tweak::NoCoupon,
+        timed: false,
+    },
+    Case {
+        name: "orders, no coupon or idempotency key",
+        bin: "orders",
+        event: "orders-create.json",
+        caller: Caller::WithCart,
+        tweak: Tweak::Plain,
+        timed: false,
     },
     Case {
         name: "payments-initiate",
         bin: "payments-initiate",
         event: "payments-initiate.json",
         caller: Caller::WithOrder,
+        tweak: Tweak::AsIs,
+        timed: true,
     },
     Case {
         name: "payments-webhook",
         bin: "payments-webhook",
         event: "payments-webhook.json",
         caller: Caller::Nobody,
+        tweak: Tweak::AsIs,
+        timed: true,
     },
     Case {
         name: "admin-ship",
         bin: "admin-ship",
         event: "admin-direct-upsert-product.json",
         caller: Caller::Nobody,
+        tweak: Tweak::AsIs,
+        timed: true,
     },
     Case {
         name: "jobs",
         bin: "jobs",
         event: "jobs-schedule.json",
         caller: Caller::Nobody,
+        tweak: Tweak::AsIs,
+        timed: true,
     },
 ];
 
@@ -108,6 +162,9 @@ const SAMPLE_WEBHOOK_AUTH: &str =
 /// Where the functions' outbound traffic goes, each through a timing proxy.
 struct Wiring {
     mongodb: String,
+    /// The same proxy without the added round trip, for measuring the proxy's own cost.
+    mongodb_direct: String,
+    log: Log,
     /// (variable, proxied URL) for the HTTP services.
     http: Vec<(String, String)>,
     db: Meter,
@@ -117,10 +174,19 @@ struct Wiring {
 }
 
 impl Wiring {
-    async fn start() -> anyhow::Result<Wiring> {
+    async fn start(rtt: Duration) -> anyhow::Result<Wiring> {
         let (db, io, any) = (Meter::default(), Meter::default(), Meter::default());
         let upstream = upstream(&std::env::var("MONGODB_URI")?)?;
-        let mongodb = proxy::mongodb(upstream, vec![db.clone(), any.clone()]).await?;
+        let log = Log::default();
+        let mongodb = proxy::mongodb(
+            upstream.clone(),
+            vec![db.clone(), any.clone()],
+            rtt,
+            log.clone(),
+        )
+        .await?;
+        let mongodb_direct =
+            proxy::mongodb(upstream, vec![], Duration::ZERO, Log::default()).await?;
         let mut http = Vec::new();
         for var in [
             "AWS_ENDPOINT_URL_SES",
@@ -140,6 +206,8 @@ impl Wiring {
         }
         Ok(Wiring {
             mongodb,
+            mongodb_direct,
+            log,
             http,
             db,
             io,
@@ -164,45 +232,74 @@ struct Measured {
     any: Vec<Duration>,
     answers: Vec<String>,
     peak_rss_kb: u64,
+    /// The commands of the last cold start's init, and of each warm invocation.
+    init_log: Vec<Command>,
+    warm_logs: Vec<Vec<Command>>,
 }
 
-pub async fn run(opts: &Options) -> anyhow::Result<String> {
+pub async fn run(opts: &Options) -> anyhow::Result<(String, String)> {
     let world = World::open().await?;
-    let wiring = Wiring::start().await?;
+    let wiring = Wiring::start(opts.db_rtt).await?;
     let ping = ping_round_trip(&world.db, &world).await?;
     // What the proxy itself adds to each command (two extra localhost hops): the same
     // round trip through it, minus the direct one. Subtracted per command below, so the
-    // proxy's own cost is not charged to our code.
+    // proxy's own cost is not charged to our code. Measured without the added round trip,
+    // which is waiting on the database by design and stays in the DB columns.
     let via = mongodb::Client::with_uri_str(format!(
         "mongodb://{}/?directConnection=true",
-        wiring.mongodb
+        wiring.mongodb_direct
     ))
     .await?
     .database(world.db.name());
     let proxied = ping_round_trip(&via, &world).await?;
+    // And through the proxy the functions use: the added round trip, as a client sees it.
+    let delayed = if opts.db_rtt.is_zero() {
+        None
+    } else {
+        let via = mongodb::Client::with_uri_str(format!(
+            "mongodb://{}/?directConnection=true",
+            wiring.mongodb
+        ))
+        .await?
+        .database(world.db.name());
+        Some(ping_round_trip(&via, &world).await?)
+    };
     let hop = Duration::from_secs_f64(((pct(&proxied, 50.0) - pct(&ping, 50.0)) / 1000.0).max(0.0));
     let logs = std::env::var("BENCH_LOGS").unwrap_or_else(|_| "/tmp/pitalya-bench".into());
     std::fs::create_dir_all(&logs)?;
 
     let mut rows = Vec::new();
     for case in CASES {
-        if !opts.only.is_empty() && !opts.only.iter().any(|o| o == case.name) {
+        if !opts.only.is_empty() && !opts.only.iter().any(|o| o == case.name || o == case.bin) {
             continue;
         }
+        let (cold, warm) = if case.timed {
+            (opts.cold, opts.warm)
+        } else {
+            (ROUTE_COLD, ROUTE_WARM)
+        };
         eprintln!(
-            "bench: {} ({} cold starts, {} warm invocations)",
-            case.name, opts.cold, opts.warm
+            "bench: {} ({cold} cold starts, {warm} warm invocations)",
+            case.name
         );
         world.reset().await?;
-        let events = events(case, opts, &world)
+        let events = events(case, opts, cold + warm, &world)
             .await
             .with_context(|| format!("events for {}", case.name))?;
-        let m = measure(case, opts, &wiring, events, &logs)
+        let m = measure(case, opts, cold, warm, &wiring, events, &logs)
             .await
             .with_context(|| format!("{} (log: {logs}/{}.log)", case.name, case.name))?;
         rows.push((case, m));
     }
-    Ok(report(opts, &rows, &ping, &proxied, hop))
+    let timed: Vec<_> = rows
+        .iter()
+        .filter(|(c, _)| c.timed)
+        .map(|(c, m)| (*c, m))
+        .collect();
+    Ok((
+        report(opts, &timed, &ping, &proxied, delayed.as_deref(), hop),
+        routes(opts, &rows),
+    ))
 }
 
 /// host:port of a single-host mongodb:// URI.
@@ -232,9 +329,16 @@ async fn ping_round_trip(db: &mongodb::Database, world: &World) -> anyhow::Resul
 }
 
 /// One event per invocation, made before anything is timed.
-async fn events(case: &Case, opts: &Options, world: &World) -> anyhow::Result<Vec<Bytes>> {
-    let template = std::fs::read_to_string(opts.events.join(case.event))?;
-    let n = opts.cold + opts.warm;
+async fn events(
+    case: &Case,
+    opts: &Options,
+    n: usize,
+    world: &World,
+) -> anyhow::Result<Vec<Bytes>> {
+    let template = tweak(
+        &std::fs::read_to_string(opts.events.join(case.event))?,
+        case.tweak,
+    )?;
     let product = world.product("kuber-brass-urli")?;
     let pid = product.get_object_id("_id")?.to_hex();
     let admin = world.token("user_bench_owner", true)?;
@@ -244,8 +348,14 @@ async fn events(case: &Case, opts: &Options, world: &World) -> anyhow::Result<Ve
         std::env::var("PHONEPE_WEBHOOK_PASSWORD").unwrap_or_default()
     )));
     let stamp = std::process::id();
+    // The id also makes the shopper's e-mail address, so nothing but [a-z0-9_].
+    let slug: String = case
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     let users: Vec<String> = (0..n)
-        .map(|i| format!("user_bench_{}_{stamp}_{i}", case.name))
+        .map(|i| format!("user_bench_{slug}_{stamp}_{i}"))
         .collect();
     match case.caller {
         Caller::WithCart | Caller::WithOrder => world.fill_carts(&users, &[product]).await?,
@@ -271,6 +381,25 @@ async fn events(case: &Case, opts: &Options, world: &World) -> anyhow::Result<Ve
             Bytes::from(text)
         })
         .collect())
+}
+
+fn tweak(event: &str, tweak: Tweak) -> anyhow::Result<String> {
+    if tweak == Tweak::AsIs {
+        return Ok(event.to_owned());
+    }
+    let mut v: serde_json::Value = serde_json::from_str(event)?;
+    let mut body: serde_json::Value =
+        serde_json::from_str(v["body"].as_str().context("the event has no body")?)?;
+    body.as_object_mut()
+        .context("the body is not an object")?
+        .remove("couponCode");
+    v["body"] = body.to_string().into();
+    if tweak == Tweak::Plain {
+        if let Some(h) = v["headers"].as_object_mut() {
+            h.remove("idempotency-key");
+        }
+    }
+    Ok(serde_json::to_string_pretty(&v)?)
 }
 
 /// Checks out each shopper's cart through the local API (`API_URL`) and returns the order ids.
@@ -385,6 +514,8 @@ fn peak_rss_kb(pid: u32) -> anyhow::Result<u64> {
 async fn measure(
     case: &Case,
     opts: &Options,
+    cold: usize,
+    warm: usize,
     wiring: &Wiring,
     events: Vec<Bytes>,
     logs: &str,
@@ -406,8 +537,10 @@ async fn measure(
         any: vec![],
         answers: vec![],
         peak_rss_kb: 0,
+        init_log: vec![],
+        warm_logs: vec![],
     };
-    for run in 0..opts.cold {
+    for run in 0..cold {
         let mut stub = Stub::start(case.name).await?;
         let env = child_env(case, &stub.addr, wiring);
         let mut cmd = tokio::process::Command::new(&bin);
@@ -418,6 +551,7 @@ async fn measure(
             .stderr(log.try_clone()?)
             .kill_on_drop(true);
         let (db0, cmd0) = wiring.db.read();
+        let log0 = wiring.log.len();
         let exec = Instant::now();
         let mut child = cmd
             .spawn()
@@ -430,13 +564,15 @@ async fn measure(
         m.init.push(polled - exec);
         m.init_db.push(db1 - db0);
         m.init_commands.push(cmd1 - cmd0);
+        m.init_log = wiring.log.since(log0);
         let (started, a) = stub.invoke(events.next().unwrap(), limit).await?;
         m.first.push(a.at - started);
         m.answers.push(outcome(&a));
-        if run + 1 == opts.cold {
-            for _ in 0..opts.warm {
+        if run + 1 == cold {
+            for _ in 0..warm {
                 stub.poll(limit).await?;
                 let (db0, cmd0) = wiring.db.read();
+                let log0 = wiring.log.len();
                 let ((io0, req0), any0) = (wiring.io.read(), wiring.any.read().0);
                 let (started, a) = stub.invoke(events.next().unwrap(), limit).await?;
                 let (db1, cmd1) = wiring.db.read();
@@ -447,6 +583,7 @@ async fn measure(
                 m.io.push(io1 - io0);
                 m.requests.push(req1 - req0);
                 m.any.push(any1 - any0);
+                m.warm_logs.push(wiring.log.since(log0));
                 m.answers.push(outcome(&a));
             }
             // Idle again, as a frozen sandbox would be, before reading the high-water mark.
@@ -466,9 +603,10 @@ fn median(v: &[u64]) -> u64 {
 
 fn report(
     opts: &Options,
-    rows: &[(&Case, Measured)],
+    rows: &[(&Case, &Measured)],
     ping: &[Duration],
     proxied: &[Duration],
+    delayed: Option<&[Duration]>,
     hop: Duration,
 ) -> String {
     let hello_init = rows
@@ -476,7 +614,7 @@ fn report(
         .find(|(c, _)| c.name == "hello-world")
         .map(|(_, m)| pct(&m.init, 50.0));
     let mut s = String::new();
-    let _ = writeln!(
+    let _ = write!(
         s,
         "{} cold starts per function (init = exec → first `GET /runtime/invocation/next`; first = the \
          cold start's first invocation, event handed out → response POSTed), then {} warm invocations \
@@ -486,7 +624,7 @@ fn report(
          its time waiting on either, i.e. our code + driver + SDKs + runtime. \
          The proxy's own cost is taken out: a plain `find_one` by `_id` takes p50 {:.3} ms \
          (p99 {:.3}) direct and p50 {:.3} ms through the proxy, so {:.3} ms per command (and per \
-         HTTP request) is subtracted too.\n",
+         HTTP request) is subtracted too.",
         opts.cold,
         opts.warm,
         pct(ping, 50.0),
@@ -494,6 +632,20 @@ fn report(
         pct(proxied, 50.0),
         hop.as_secs_f64() * 1000.0
     );
+    let rtt = ms(opts.db_rtt);
+    if let Some(delayed) = delayed {
+        let _ = write!(
+            s,
+            " The proxy holds every MongoDB reply back {rtt} ms (`BENCH_DB_RTT_MS`, a network round \
+             trip to the database as on Atlas), at init and in every invocation: the DB columns include \
+             it for every command, overhead does not. The same `find_one` through it takes p50 {:.3} ms \
+             (p99 {:.3}), {:.3} ms more than without the hold.",
+            pct(delayed, 50.0),
+            pct(delayed, 99.0),
+            pct(delayed, 50.0) - pct(proxied, 50.0),
+        );
+    }
+    s.push_str("\n\n");
     s.push_str(
         "| function | event | init ms median (min–max) | of which DB ms (commands) | init ÷ hello \
          | first invocation ms median (min–max) | warm p50 ms | warm p99 ms | DB p50 ms (commands) \
@@ -575,5 +727,276 @@ fn pass(ok: bool) -> &'static str {
         "PASS"
     } else {
         "**FAIL**"
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Why a command is there, for the tables of "Round trips per route": (function or "*",
+/// command, collection or "*", in a transaction: Some(yes/no) or None for either, why). The
+/// first match wins, so a function's own entries go before the defaults; a command nothing
+/// matches says "—". Written from reading the code at the time: it explains, it is not checked.
+const WHY: &[(&str, &str, &str, Option<bool>, &str)] = &[
+    // Every function, init.
+    ("*", "isMaster", "*", None, "connection handshake"),
+    ("*", "hello", "*", None, "connection handshake"),
+    ("*", "find", "meta", None, "the schema version: indexes are built only when it is behind"),
+    ("*", "createIndexes", "*", None, "`Db::ensure_indexes`, on a database older than the code"),
+    ("*", "update", "meta", None, "the schema version is recorded"),
+    // GET /products.
+    ("products", "find", "products", None, "the page of products, one query"),
+    // POST /cart/add.
+    ("cart", "find", "products", None, "the product: active, price, stock"),
+    ("cart", "findAndModify", "carts", None, "add to the product's line, else push a new one (both miss until the cart exists)"),
+    ("cart", "find", "carts", None, "neither write applied: is there a cart at all?"),
+    ("cart", "update", "carts", None, "a first add creates the empty cart (upsert), then the writes are tried again"),
+    // POST /checkout/apply-coupon.
+    ("coupons", "find", "carts", None, "the shopper's cart, to price the quote"),
+    ("coupons", "find", "products", None, "the cart's products at today's prices"),
+    // POST /orders/create.
+    ("orders", "find", "idempotency_keys", Some(false), "a replay? an earlier answer to the same Idempotency-Key"),
+    ("orders", "find", "idempotency_keys", Some(true), "the replay check again, inside the transaction"),
+    ("orders", "findAndModify", "counters", None, "the order number, outside the transaction so checkouts never conflict on it"),
+    ("orders", "find", "carts", None, "the shopper's cart"),
+    ("orders", "find", "products", None, "the cart's products: price and stock"),
+    ("orders", "find", "coupons", None, "the coupon, checked as checkout charges it"),
+    ("orders", "update", "coupons", None, "the coupon's use is counted"),
+    ("orders", "findAndModify", "products", None, "stock is taken (one per cart line)"),
+    ("orders", "update", "carts", None, "the cart is emptied"),
+    ("orders", "insert", "idempotency_keys", None, "the Idempotency-Key is claimed, with the order"),
+    ("orders", "commitTransaction", "*", None, "the checkout transaction commits"),
+    ("orders", "find", "orders", Some(false), "mail sent right after the commit: the order, to render it"),
+    // POST /payments/phonepe/initiate.
+    ("payments-initiate", "find", "orders", Some(false), "the shopper's order, payable?"),
+    ("payments-initiate", "insert", "payment_attempts", None, "the payment attempt, before PhonePe is asked"),
+    ("payments-initiate", "update", "payment_attempts", None, "PhonePe's answer recorded on the attempt"),
+    ("payments-initiate", "find", "orders", Some(true), "the order, re-read in the transaction"),
+    ("payments-initiate", "find", "payment_attempts", None, "the order's other attempts"),
+    ("payments-initiate", "update", "orders", None, "the order points at its current attempt"),
+    // POST /payments/phonepe/webhook.
+    ("payments-webhook", "find", "payment_attempts", None, "the attempt the callback names (already settled here)"),
+    // jobs.
+    ("jobs", "findAndModify", "mail_outbox", None, "mail drain: dead leases marked unconfirmed, then a due mail leased (per worker)"),
+    ("jobs", "aggregate", "*", None, "a backlog figure for the metrics"),
+    ("jobs", "find", "payment_attempts", None, "payments to reconcile with PhonePe"),
+    ("jobs", "find", "orders", None, "unpaid orders past their window / refunds to drive"),
+    // Defaults.
+    ("*", "find", "rate_limits", None, "per-user rate limit"),
+    ("*", "findAndModify", "rate_limits", None, "per-user rate limit: this minute's counter + 1"),
+    ("*", "insert", "rate_limits", None, "per-user rate limit: the first request of the minute creates the counter (a new shopper every invocation here)"),
+    ("*", "find", "coupons", None, "the coupon the code names"),
+    ("*", "find", "carts", None, "the shopper's cart"),
+    ("*", "find", "products", None, "the products the request names"),
+    ("*", "insert", "orders", None, "the order"),
+    ("*", "find", "orders", None, "the order the request names"),
+    ("*", "update", "orders", None, "the order changes"),
+    ("*", "insert", "stock_movements", None, "the stock ledger entry"),
+    ("*", "insert", "mail_outbox", Some(true), "the mail outbox, in the same transaction"),
+    ("*", "update", "mail_outbox", Some(true), "the mail outbox, in the same transaction"),
+    ("*", "findAndModify", "mail_outbox", Some(false), "mail sent right after the commit: dead leases marked unconfirmed, then the next mail leased (the second pair finds none)"),
+    ("*", "find", "mail_outbox", Some(false), "an earlier unsent mail of the order? (mails leave in order)"),
+    ("*", "update", "mail_outbox", Some(false), "`dispatchedAt` stamped before SES, then the mail recorded sent"),
+    ("*", "findAndModify", "counters", None, "the next invoice / credit note number"),
+    ("*", "commitTransaction", "*", None, "the transaction commits"),
+    ("*", "abortTransaction", "*", None, "the transaction is rolled back"),
+    ("*", "getMore", "*", None, "the next batch of a cursor"),
+    ("*", "saslStart", "*", None, "authentication"),
+    ("*", "saslContinue", "*", None, "authentication"),
+    ("*", "endSessions", "*", None, "the driver ends its sessions"),
+];
+
+fn why(bin: &str, c: &Command) -> &'static str {
+    let collection = c.collection.as_deref().unwrap_or("");
+    WHY.iter()
+        .find(|(f, name, coll, txn, _)| {
+            (*f == "*" || *f == bin)
+                && *name == c.name
+                && (*coll == "*" || *coll == collection)
+                && txn.is_none_or(|t| t == c.in_txn)
+        })
+        .map_or("—", |w| w.4)
+}
+
+/// The route a case's event stands for: its `routeKey`, else what kind of event it is.
+fn route(opts: &Options, case: &Case) -> String {
+    let v: serde_json::Value = std::fs::read_to_string(opts.events.join(case.event))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let base = if let Some(r) = v["routeKey"].as_str() {
+        r.to_owned()
+    } else if let Some(d) = v["detail-type"].as_str() {
+        format!("{d} ({})", case.bin)
+    } else if let Some(a) = v["action"].as_str() {
+        format!("direct invocation `{a}` ({})", case.bin)
+    } else {
+        case.bin.to_owned()
+    };
+    match case.tweak {
+        Tweak::AsIs => base,
+        Tweak::NoCoupon => format!("{base}, without the coupon"),
+        Tweak::Plain => format!("{base}, without coupon or Idempotency-Key"),
+    }
+}
+
+/// `a`, `b` ×3, `c`: consecutive repeats folded.
+fn folded(log: &[Command]) -> String {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for c in log {
+        let name = c.to_string();
+        match out.last_mut() {
+            Some((last, n)) if *last == name => *n += 1,
+            _ => out.push((name, 1)),
+        }
+    }
+    out.iter()
+        .map(|(c, n)| {
+            if *n > 1 {
+                format!("`{c}` ×{n}")
+            } else {
+                format!("`{c}`")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "Round trips per route": each route's commands in order, with why each is there.
+fn routes(opts: &Options, rows: &[(&Case, Measured)]) -> String {
+    let rtt = ms(opts.db_rtt);
+    let per = if rtt > 0.0 { rtt } else { 1.5 };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "The MongoDB commands each function sent during one warm invocation with its sample event, \
+         in the order the proxy forwarded them (the sequence most warm invocations sent; the \
+         coupon-less checkouts are extra runs of {ROUTE_COLD} cold start and {ROUTE_WARM} warm \
+         invocations, not timed), then what its init sent. Every command is a round trip: at \
+         {per} ms each (`BENCH_DB_RTT_MS`{}), a warm invocation waits at least commands × {per} ms \
+         on the network. \"txn\" marks commands inside the multi-document transaction; \"why\" \
+         comes from a static map in `bench/harness/src/lambda.rs` (\"—\": not in it).\n",
+        if rtt > 0.0 { ", this run" } else { "; e.g. Atlas in ap-south-1 from Lambda in the same region" }
+    );
+    for (case, m) in rows {
+        if case.bin == "bench-hello" {
+            continue;
+        }
+        let mut seen: HashMap<&[Command], usize> = HashMap::new();
+        for l in &m.warm_logs {
+            *seen.entry(l.as_slice()).or_default() += 1;
+        }
+        // The most common sequence; ties go to the one seen first.
+        let mut best: Option<&Vec<Command>> = None;
+        for l in &m.warm_logs {
+            if best.is_none_or(|b| seen[l.as_slice()] > seen[b.as_slice()]) {
+                best = Some(l);
+            }
+        }
+        let Some(log) = best else {
+            continue;
+        };
+        let _ = writeln!(
+            s,
+            "### {} — {} (`{}`, answered {})\n\n{}{} per warm invocation, ≥ {:.1} ms at {per} ms \
+             per round trip ({} of {} warm invocations sent exactly these{}).\n",
+            route(opts, case),
+            case.bin,
+            case.event,
+            tally(m.answers.iter()),
+            match case.caller {
+                Caller::Nobody => "",
+                Caller::NewShopper =>
+                    "Sent by a new shopper each time (a first add: no cart yet). ",
+                Caller::WithCart => "Sent by a new shopper each time, with one item in the cart. ",
+                Caller::WithOrder => "Sent by a new shopper each time, with an order placed. ",
+            },
+            plural(log.len(), "command"),
+            log.len() as f64 * per,
+            seen[log.as_slice()],
+            m.warm_logs.len(),
+            if seen.len() > 1 {
+                format!("; {} different sequences in all", seen.len())
+            } else {
+                String::new()
+            },
+        );
+        s.push_str("| # | command | txn | why |\n|---|---|---|---|\n");
+        for (i, c) in log.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "| {} | `{c}` | {} | {} |",
+                i + 1,
+                if c.in_txn { "txn" } else { "" },
+                why(case.bin, c)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nInit (cold start): {}, {}.\n",
+            plural(m.init_log.len(), "command"),
+            if m.init_log.is_empty() {
+                "none".to_owned()
+            } else {
+                folded(&m.init_log)
+            }
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkout_tweaks_drop_the_coupon_and_then_the_key() {
+        let sample = include_str!("../../../events/orders-create.json");
+        let no_coupon: serde_json::Value =
+            serde_json::from_str(&tweak(sample, Tweak::NoCoupon).unwrap()).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(no_coupon["body"].as_str().unwrap()).unwrap();
+        assert!(body.get("couponCode").is_none());
+        assert!(body["shippingAddress"].is_object());
+        assert!(no_coupon["headers"]["idempotency-key"].is_string());
+        let plain: serde_json::Value =
+            serde_json::from_str(&tweak(sample, Tweak::Plain).unwrap()).unwrap();
+        assert!(plain["headers"].get("idempotency-key").is_none());
+        assert_eq!(tweak(sample, Tweak::AsIs).unwrap(), sample);
+    }
+
+    #[test]
+    fn why_prefers_the_function_then_the_defaults() {
+        let c = |name: &str, coll: Option<&str>, in_txn| Command {
+            name: name.into(),
+            collection: coll.map(Into::into),
+            in_txn,
+        };
+        assert_eq!(
+            why("orders", &c("commitTransaction", None, true)),
+            "the checkout transaction commits"
+        );
+        assert_eq!(
+            why("payments-initiate", &c("commitTransaction", None, true)),
+            "the transaction commits"
+        );
+        assert_eq!(
+            why("coupons", &c("find", Some("rate_limits"), false)),
+            "per-user rate limit"
+        );
+        assert_eq!(
+            why("orders", &c("update", Some("mail_outbox"), true)),
+            "the mail outbox, in the same transaction"
+        );
+        assert_eq!(why("orders", &c("distinct", Some("orders"), false)), "—");
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! * `lambda` runs each function binary under a local Lambda runtime API (`stub`), with its
 //!   MongoDB traffic passing through a timing proxy (`proxy`), and reports init time, the
-//!   first invocation, warm latency, how much of it the database took, and peak RSS.
+//!   first invocation, warm latency, how much of it the database took, and peak RSS;
+//!   `--db-rtt-ms` adds a network round trip to every MongoDB command, and `--routes`
+//!   writes the commands each route sends, in order.
 //! * `load` drives the local stack and the bare handler (`bench/bare`) with the same
 //!   requests and compares throughput.
 
@@ -22,7 +24,8 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: pitalya-bench lambda --bins DIR --events DIR --out FILE [--cold N] [--warm N] [--only NAME,..]\n       \
+        "usage: pitalya-bench lambda --bins DIR --events DIR --out FILE [--routes FILE] [--cold N] [--warm N]\n                            \
+         [--only NAME,..] [--db-rtt-ms MS (default $BENCH_DB_RTT_MS, else 0)]\n       \
          pitalya-bench load --api URL --bare URL --out FILE [--reads N] [--writes N] [--checkouts N] [--concurrency N]"
     );
     std::process::exit(2)
@@ -47,9 +50,23 @@ async fn main() -> anyhow::Result<()> {
                 only: arg(&args, "--only")
                     .map(|s| s.split(',').map(str::to_owned).collect())
                     .unwrap_or_default(),
+                db_rtt: {
+                    let v = arg(&args, "--db-rtt-ms")
+                        .or_else(|| std::env::var("BENCH_DB_RTT_MS").ok())
+                        .filter(|v| !v.is_empty())
+                        .unwrap_or_else(|| "0".into());
+                    let ms: f64 = v.parse().unwrap_or_else(|_| usage());
+                    if !ms.is_finite() || !(0.0..=1000.0).contains(&ms) {
+                        usage()
+                    }
+                    std::time::Duration::from_secs_f64(ms / 1000.0)
+                },
             };
-            let md = lambda::run(&opts).await?;
+            let (md, routes) = lambda::run(&opts).await?;
             std::fs::write(need("--out"), md)?;
+            if let Some(path) = arg(&args, "--routes") {
+                std::fs::write(path, routes)?;
+            }
         }
         Some("load") => {
             let opts = load::Options {
