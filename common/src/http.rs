@@ -365,6 +365,31 @@ impl Page {
     }
 }
 
+impl Page {
+    /// One page of `coll` newest first (by `_id`), after the cursor: a single `find` of at
+    /// most `limit + 1` rows, the extra one only telling `List::from_rows` there is more.
+    pub async fn newest_first<T>(
+        &self,
+        coll: &mongodb::Collection<T>,
+        mut filter: mongodb::bson::Document,
+    ) -> Result<Vec<T>>
+    where
+        T: DeserializeOwned + Send + Sync,
+    {
+        use futures::TryStreamExt;
+        if let Some(after) = self.after {
+            filter.insert("_id", mongodb::bson::doc! { "$lt": after });
+        }
+        Ok(coll
+            .find(filter)
+            .sort(mongodb::bson::doc! { "_id": -1 })
+            .limit(self.limit + 1)
+            .await?
+            .try_collect()
+            .await?)
+    }
+}
+
 pub fn encode_cursor(id: &ObjectId) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.bytes())
 }

@@ -366,27 +366,18 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
                 crate::catalog::try_move_stock_in(db, session, &back, false).await?;
             }
         }
-        let mut refund = Refund {
-            id: ObjectId::new(),
-            merchant_refund_id: merchant_refund_id_for(&order),
-            original_merchant_order_id: original,
-            amount,
-            lines: req.lines.clone(),
-            restock: req.restock,
-            reason: req.reason.clone(),
-            kind: RefundKind::Owner,
-            state: RefundState::Pending,
-            by: req.by.clone(),
-            at: now(),
-            requested_at: None,
-            next_check_at: now(),
-            checks: 0,
-            last_error: None,
-            settled_at: None,
-            replaces: None,
-            idempotency_key: None,
-            request_hash: None,
-        };
+        let mut refund = pending(
+            &order,
+            NewRefund {
+                amount,
+                lines: req.lines.clone(),
+                restock: req.restock,
+                reason: req.reason.clone(),
+                kind: RefundKind::Owner,
+                by: req.by.clone(),
+                original_merchant_order_id: original,
+            },
+        );
         if let Some((key, hash)) = &req.idempotency {
             refund.idempotency_key = Some(key.clone());
             refund.request_hash = Some(hash.clone());
@@ -425,8 +416,13 @@ pub async fn record_in(
     order: &Order,
     new: NewRefund,
 ) -> Result<Refund> {
+    push_in(db, session, order, pending(order, new)).await
+}
+
+/// A refund just decided: pending, never sent, its id the order's next.
+fn pending(order: &Order, new: NewRefund) -> Refund {
     let t = now();
-    let refund = Refund {
+    Refund {
         id: ObjectId::new(),
         merchant_refund_id: merchant_refund_id(order.id, order.refunds.len() + 1),
         original_merchant_order_id: new.original_merchant_order_id,
@@ -446,8 +442,7 @@ pub async fn record_in(
         replaces: None,
         idempotency_key: None,
         request_hash: None,
-    };
-    push_in(db, session, order, refund).await
+    }
 }
 
 async fn push_in(

@@ -99,17 +99,8 @@ async fn list_products(
     if let Some(active) = active {
         filter.insert("isActive", active);
     }
-    if let Some(after) = page.after {
-        filter.insert("_id", doc! { "$lt": after });
-    }
-    let rows: Vec<Product> = services
-        .db
-        .collection::<Product>(PRODUCTS)
-        .find(filter)
-        .sort(doc! { "_id": -1 })
-        .limit(page.limit + 1)
-        .await?
-        .try_collect()
+    let rows: Vec<Product> = page
+        .newest_first(&services.db.collection::<Product>(PRODUCTS), filter)
         .await?;
     Ok(List::from_rows(
         rows,
@@ -262,18 +253,9 @@ async fn list_coupons(
     _: Admin,
     page: Page,
 ) -> Result<List<Value>> {
-    let mut filter = doc! {};
-    if let Some(after) = page.after {
-        filter.insert("_id", doc! { "$lt": after });
-    }
-    let rows: Vec<Coupon> = services
-        .db
-        .collection::<Coupon>(COUPONS)
-        .find(filter)
-        .sort(doc! { "_id": -1 })
-        .limit(page.limit + 1)
-        .await?
-        .try_collect()
+    let filter = doc! {};
+    let rows: Vec<Coupon> = page
+        .newest_first(&services.db.collection::<Coupon>(COUPONS), filter)
         .await?;
     // Every stored coupon has an `_id`; the fallback only keeps the type total.
     Ok(List::from_rows(

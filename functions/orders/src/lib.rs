@@ -784,18 +784,9 @@ async fn invoice_pdf(
 }
 
 async fn mine(State(services): State<Services>, user: User, page: Page) -> Result<List<OrderView>> {
-    let mut filter = doc! { "userId": user.id.as_str() };
-    if let Some(after) = page.after {
-        filter.insert("_id", doc! { "$lt": after });
-    }
-    let rows: Vec<Order> = services
-        .db
-        .collection::<Order>(ORDERS)
-        .find(filter)
-        .sort(doc! { "_id": -1 })
-        .limit(page.limit + 1)
-        .await?
-        .try_collect()
+    let filter = doc! { "userId": user.id.as_str() };
+    let rows: Vec<Order> = page
+        .newest_first(&services.db.collection::<Order>(ORDERS), filter)
         .await?;
     Ok(List::from_rows(rows, page, |o| o.id, OrderView::from))
 }

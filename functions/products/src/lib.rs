@@ -9,7 +9,6 @@ use common::http::{List, Page};
 use common::models::{Product, ProductView};
 use common::services::Services;
 use common::{Error, Result};
-use futures::TryStreamExt;
 use mongodb::bson::doc;
 
 /// The configuration sections this function reads at cold start: the catalog needs only the
@@ -33,17 +32,9 @@ pub fn router(services: &Services) -> Router {
 }
 
 async fn list(State(db): State<Db>, page: Page) -> Result<List<ProductView>> {
-    let mut filter = doc! { "isActive": true };
-    if let Some(after) = page.after {
-        filter.insert("_id", doc! { "$lt": after });
-    }
-    let rows: Vec<Product> = db
-        .collection::<Product>(PRODUCTS)
-        .find(filter)
-        .sort(doc! { "_id": -1 })
-        .limit(page.limit + 1)
-        .await?
-        .try_collect()
+    let filter = doc! { "isActive": true };
+    let rows: Vec<Product> = page
+        .newest_first(&db.collection::<Product>(PRODUCTS), filter)
         .await?;
     Ok(List::from_rows(rows, page, |p| p.id, ProductView::from))
 }
