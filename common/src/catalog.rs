@@ -1096,7 +1096,10 @@ mod tests {
             "DIWALI10"
         );
         // Surrounding spaces are trimmed, for the quote and checkout alike.
-        assert_eq!(normalize_coupon_code("code", " diwali10 ").unwrap(), "DIWALI10");
+        assert_eq!(
+            normalize_coupon_code("code", " diwali10 ").unwrap(),
+            "DIWALI10"
+        );
         for bad in ["", "  ", "ab", "DIWALI 10", "{\"$ne\":1}", "दिवाली"] {
             assert!(normalize_coupon_code("code", bad).is_err(), "{bad}");
         }
