@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Headless chromium through a real payment: initiate -> simulator page -> Pay -> redirect -> paid;
 # then the owner console packs, ships, delivers and refunds that order, adjusts stock, creates a
-# coupon and downloads the CSV (console.mjs; screenshots in $CARGO_TARGET_DIR/browser-check).
+# coupon and downloads the CSV (console.mjs; screenshots in $CARGO_TARGET_DIR/browser-check);
+# then a page on another origin calls the API across CORS, and one on an origin the stack's
+# CORS_ALLOWED_ORIGINS leaves out is blocked (cors.mjs).
 # Installs Debian's chromium when missing (root, as on CI) and playwright-core from the lock file.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,8 +15,12 @@ if ! command -v chromium >/dev/null; then
 fi
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 trap stack_down EXIT
+# The storefront origin cors.mjs serves its page from: the only one the API allows.
+CORS_PAGE_PORT=$(free_port)
+export CORS_PAGE_PORT CORS_ALLOWED_ORIGINS="http://127.0.0.1:$CORS_PAGE_PORT"
 stack_up
 ORDER_ID=$(stack_place_order)
 export ORDER_ID
 SCREENSHOT="${SCREENSHOT:-$CARGO_TARGET_DIR/phonepe-page.png}" node "$here/pay.mjs"
 SCREENSHOT="${CONSOLE_SCREENSHOT:-$CARGO_TARGET_DIR/owner-console.png}" node "$here/console.mjs"
+node "$here/cors.mjs"
