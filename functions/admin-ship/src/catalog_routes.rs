@@ -48,6 +48,9 @@ fn product_query(uri: &Uri) -> Result<(Option<String>, Option<bool>, Page)> {
             let v = v.trim();
             if v.chars().count() > 100 {
                 errors.push(FieldError::new("q", "must be at most 100 characters"));
+            } else if v.chars().any(char::is_control) {
+                // A NUL cannot reach the database's regex engine: found by the fuzzer.
+                errors.push(FieldError::new("q", "must not contain control characters"));
             } else if !v.is_empty() {
                 q = Some(v.to_owned());
             }

@@ -67,6 +67,8 @@ fn parse_filters(pairs: Vec<(String, String)>, allow_q: bool) -> Result<Filters>
                 let q = v.trim();
                 if q.chars().count() > 200 {
                     errors.push(FieldError::new("q", "must be at most 200 characters"));
+                } else if q.chars().any(char::is_control) {
+                    errors.push(FieldError::new("q", "must not contain control characters"));
                 } else if !q.is_empty() {
                     f.q = Some(q.to_owned());
                 }

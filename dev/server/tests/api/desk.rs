@@ -169,6 +169,7 @@ async fn bad_filters_are_refused_naming_the_parameter() {
         ("limit=0", "limit"),
         ("cursor=zzz", "cursor"),
         ("colour=red", "colour"),
+        ("q=%00x", "q"),
     ] {
         let res = admin_get(&app, &format!("/admin/orders?{query}")).await;
         res.problem(400, "VALIDATION_FAILED");
