@@ -1,30 +1,53 @@
 #!/usr/bin/env python3
 """`make prove`: the invariant suite.
 
-Many concurrent customers drive the running local stack over HTTP (carts, coupons, orders,
+Many concurrent customers, spread over several API instances (each a dev server with its own
+jobs loop, all on one database), drive the local stack over HTTP (carts, coupons, orders,
 PhonePe initiations, payments through the simulator with duplicated, delayed and dropped
 webhooks, two payment pages paid at once, payment after an owner's cancel, abandoned orders
-left to expire) while the owner packs, ships, delivers and cancels. Optionally the API
-server (which also runs the jobs) is SIGKILLed at random moments and restarted. When the
-traffic stops and the stack has settled, the invariants are checked from the database, the
-PhonePe simulator and the SES emulator:
+left to expire) while the owner packs, ships, delivers, cancels and refunds random parts of
+shipped and delivered orders (by amount, by lines, in full, with and without restocking,
+Idempotency-Keys replayed, concurrently too). For the middle of the run the simulator is
+slow on pay, status and refunds (some refunds slower than a jobs interval, some slower than
+the PhonePe client's 8 s timeout), sometimes fails refunds or settles orders on pay.
+Optionally API instances are SIGKILLed at random moments and restarted, and the database
+itself (on disk, synced on commit) is SIGKILLed and restarted on the same port and data.
+A watcher snapshots every order's refunds and status history throughout. When the traffic
+stops and the stack has settled, the invariants are checked from the database, the PhonePe
+simulator and the SES emulator:
 
-  stock     initial stock = current stock + units in non-cancelled orders, for every product
+  stock     initial stock = current stock + units in non-cancelled orders − units restocked
+            by refunds, never negative; stock = the sum of its stock_movements ledger
   coupons   usedCount = non-cancelled orders using the coupon, and never above usageLimit
-  money     every order keeps exactly one charge if it is paid, none if it is cancelled
-            (every other completed PhonePe attempt refunded); one transactionId per paid order
-  states    no order paid twice, none both paid and expired, every order settled
+  states    no order paid twice, none both paid and expired, every order settled; no order's
+            statusHistory ever shrank (a lost write)
+  money     per order, what PhonePe collected minus what PhonePe refunded is what the order
+            keeps: its total minus payment.refundedAmount if paid, nothing if cancelled, never
+            negative; refundedAmount = the sum of its completed refunds = what PhonePe says it
+            refunded on the order's payment; every other completed attempt refunded in full;
+            one transactionId per paid order
+  refunds   every refund ever seen keeps its merchantRefundId, order, amount and `replaces`
+            for ever; settles (completed or failed) once and never changes after; none left
+            pending; each matches PhonePe's record (state and amount), and PhonePe holds no
+            refund the order does not; a failed one is replaced once (unless flagged)
+  refund keys  one refund per owner Idempotency-Key; every refund the owner got 201/200 for exists
   mail      every paid order has one payment-confirmed mail; no mail sent twice; no mail lost
-  orders    every order a client was told about exists; one order per Idempotency-Key
+  orders    every order a client was told about exists (after database restarts too); one
+            order per Idempotency-Key
+  5xx       every 5xx a client saw was a 503 TRY_AGAIN
 
 Exit status 0 only when every invariant holds and no request got a 5xx.
 Started by scripts/prove.sh, which brings the stack up on free ports.
 """
 
 import argparse
+import atexit
+import email
+import email.header
 import json
 import os
 import random
+import shlex
 import signal
 import socket
 import subprocess
@@ -32,11 +55,13 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
 
 import pymongo
+import pymongo.errors
 
 ADDRESSES = [
     {"name": "Asha Iyer", "phone": "9876543210", "line1": "12 Temple Street", "city": "Chennai",
@@ -67,23 +92,29 @@ class Stats:
 
 
 class Api:
-    """HTTP with the retries a real client would make while the server is being restarted."""
+    """HTTP with the retries a real client would make while servers are being restarted.
 
-    def __init__(self, base, stats, patience):
-        self.base = base
+    `bases` are the API instances (one load balancer's worth); a client sticks to its `home`
+    instance and moves to the next one when the one it talks to is gone."""
+
+    def __init__(self, bases, stats, patience, home=0):
+        self.bases = bases
         self.stats = stats
         self.patience = patience
+        self.home = home % len(bases)
 
-    def call(self, method, path, token=None, body=None, headers=None, retry=True):
+    def call(self, method, path, token=None, body=None, headers=None, retry=True, via=None):
         data = json.dumps(body).encode() if body is not None else None
         deadline = time.time() + self.patience
+        idx = self.home if via is None else via % len(self.bases)
         while True:
-            req = urllib.request.Request(self.base + path, method=method, data=data)
+            req = urllib.request.Request(self.bases[idx] + path, method=method, data=data)
             req.add_header("content-type", "application/json")
             if token:
                 req.add_header("authorization", "Bearer " + token)
             for k, v in (headers or {}).items():
                 req.add_header(k, v)
+            self.stats.add(f"requests_via_{idx}")
             try:
                 with urllib.request.urlopen(req, timeout=30) as r:
                     raw = r.read()
@@ -94,28 +125,35 @@ class Api:
                     doc = json.loads(raw) if raw else None
                 except ValueError:
                     doc = {"raw": raw[:200].decode(errors="replace")}
-                if e.code == 503 and (doc or {}).get("code") == "TRY_AGAIN" and retry \
-                        and time.time() < deadline:
-                    # A record still locked by a transaction the killed server left open: the
-                    # answer says nothing changed and to send the request again.
-                    self.stats.add("try_again_503")
-                    time.sleep(float(e.headers.get("Retry-After") or 1))
-                    continue
+                code = (doc or {}).get("code") if isinstance(doc, dict) else None
                 if e.code >= 500:
-                    self.stats.error(f"{method} {path} -> {e.code} {doc}")
+                    self.stats.add(f"5xx_{e.code}_{code}")
+                if e.code == 503 and code == "TRY_AGAIN":
+                    # A record still locked by a transaction a killed server left open, or the
+                    # database restarting: the answer says nothing changed and to send the
+                    # request again.
+                    self.stats.add("try_again_503")
+                    if retry and time.time() < deadline:
+                        time.sleep(min(float(e.headers.get("Retry-After") or 1), 5))
+                        continue
+                elif e.code >= 500:
+                    self.stats.error(f"{method} {path} via instance {idx} -> {e.code} {doc}")
                 return e.code, doc, dict(e.headers)
             except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as e:
                 # The server is down (killed) or died mid-request: whether the request took
-                # effect is unknown, exactly as for a real client on a flaky network.
+                # effect is unknown, exactly as for a real client on a flaky network. The
+                # retry goes to the next instance, as a load balancer would send it.
                 self.stats.add("connection_errors")
                 if not retry or time.time() > deadline:
                     return None, {"error": str(e)}, {}
+                idx = (idx + 1) % len(self.bases)
                 time.sleep(0.3)
 
 
 class Sim:
     def __init__(self, base):
         self.base = base
+        self.token = None
 
     def post(self, path, body=None):
         req = urllib.request.Request(self.base + path, method="POST",
@@ -134,20 +172,59 @@ class Sim:
         except urllib.error.HTTPError as e:
             return e.code, None
 
+    def refund_status(self, merchant_refund_id):
+        """PhonePe's refund-status API, as the app calls it (OAuth token and all): (state or
+        None when PhonePe has no refund by this id, the whole answer)."""
+        if self.token is None:
+            form = urllib.parse.urlencode({
+                "client_id": os.environ.get("SIM_CLIENT_ID") or os.environ.get("PHONEPE_CLIENT_ID", ""),
+                "client_secret": os.environ.get("SIM_CLIENT_SECRET")
+                or os.environ.get("PHONEPE_CLIENT_SECRET", ""),
+                "client_version": os.environ.get("SIM_CLIENT_VERSION", "1"),
+                "grant_type": "client_credentials"}).encode()
+            req = urllib.request.Request(self.base + "/v1/oauth/token", data=form, method="POST",
+                                         headers={"content-type": "application/x-www-form-urlencoded"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                self.token = json.load(r)["access_token"]
+        req = urllib.request.Request(self.base + f"/payments/v2/refund/{merchant_refund_id}/status",
+                                     headers={"authorization": "O-Bearer " + self.token})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                doc = json.load(r)
+                return doc.get("state"), doc
+        except urllib.error.HTTPError as e:
+            doc = json.loads(e.read() or b"{}")
+            if doc.get("code") == "MERCHANT_REFUND_MAPPING_NOT_FOUND":
+                return None, doc
+            raise SystemExit(f"refund status of {merchant_refund_id}: {e.code} {doc}")
+
 
 class ApiProcess:
-    """The dev server (every route plus the jobs loop), started, SIGKILLed and restarted."""
+    """One dev server (every route plus its own jobs loop), started, SIGKILLed and restarted."""
 
-    def __init__(self, cmd, port, log):
-        self.cmd, self.port, self.log = cmd, port, log
+    def __init__(self, cmd, port, log, env, name):
+        self.cmd, self.port, self.log, self.env, self.name = cmd, port, log, env, name
         self.proc = None
         self.lock = threading.Lock()
         self.kills = 0
+        self.failed_starts = 0
 
-    def start(self):
-        with self.lock:
-            self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=self.log)
-        wait_port(self.port, 60)
+    def start(self, limit=120):
+        # An instance started while the database is down may exit at once: start it again,
+        # as a supervisor would.
+        end = time.time() + limit
+        while time.time() < end:
+            with self.lock:
+                self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=self.log, env=self.env)
+            while time.time() < end and self.proc.poll() is None:
+                with socket.socket() as s:
+                    s.settimeout(0.5)
+                    if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                        return
+                time.sleep(0.1)
+            self.failed_starts += 1
+            time.sleep(1)
+        raise SystemExit(f"{self.name} did not come up on port {self.port} in {limit}s")
 
     def kill(self):
         with self.lock:
@@ -160,6 +237,52 @@ class ApiProcess:
         with self.lock:
             if self.proc and self.proc.poll() is None:
                 self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+
+
+class DbProcess:
+    """The database (SecantusDB on disk, synced on every commit), SIGKILLed and restarted on
+    the same port and data directory. The first process was started by scripts/stack.sh
+    (`pid`); the restarts are ours and stopped by `stop`."""
+
+    def __init__(self, cmd, port, pid, log):
+        self.cmd, self.port, self.pid, self.log = cmd, port, pid, log
+        self.proc = None
+        self.kills = 0
+        self.downtime = 0.0
+
+    def kill(self):
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        else:
+            os.kill(self.pid, signal.SIGKILL)
+            end = time.time() + 10
+            while time.time() < end:
+                with socket.socket() as s:
+                    s.settimeout(0.2)
+                    if s.connect_ex(("127.0.0.1", self.port)) != 0:
+                        break
+                time.sleep(0.05)
+        self.kills += 1
+        self.killed_at = time.time()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=self.log)
+        wait_port(self.port, 120)
+        self.downtime += time.time() - self.killed_at
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
                 self.proc.wait()
 
 
@@ -192,19 +315,33 @@ def mint(token_cmd, user, admin=False):
 
 
 class Run:
-    def __init__(self, args):
+    def __init__(self, args, bases):
         self.args = args
+        self.bases = bases
         self.rng = random.Random(args.seed)
         self.stats = Stats()
-        self.api = Api(args.api, self.stats, patience=60)
+        self.owner_api = Api(bases, self.stats, patience=90)
         self.sim = Sim(args.sim)
-        self.db = pymongo.MongoClient(args.mongo)[args.db]
+        # Patient enough to wait out a database restart.
+        self.client = pymongo.MongoClient(args.mongo, serverSelectionTimeoutMS=120_000)
+        self.db = self.client[args.db]
         self.stop = threading.Event()
         self.told = {}  # idempotency key -> set of order ids clients were given
         self.told_lock = threading.Lock()
         self.admin_token = mint(args.token_cmd, "user_prove_owner", admin=True)
         self.cancel_requests = []  # orders the owner should cancel before they are paid
         self.cancel_lock = threading.Lock()
+        # The owner's refunds: Idempotency-Key -> {order, answers: [(status, code)], merchantRefundIds}
+        self.refund_keys = {}
+        self.refund_lock = threading.Lock()
+        # What the watcher saw: merchantRefundId -> {order, amount, replaces, states}; order ->
+        # longest statusHistory; and what it found wrong while watching.
+        self.seen_refunds = {}
+        self.seen_history = {}
+        self.watch_failures = []
+        self.watch_passes = 0
+        self.weather_log = Counter()
+        self.slow_window = None
 
     # --- the shoppers -------------------------------------------------------------------
 
@@ -212,6 +349,8 @@ class Run:
         rng = random.Random(self.args.seed * 1000 + n)
         user = f"user_prove_{n:04d}"
         token = mint(self.args.token_cmd, user)
+        # Shoppers are spread over the instances.
+        api = Api(self.bases, self.stats, patience=60, home=n)
         products = self.products
         end = time.time() + self.args.duration
         for _ in range(self.args.orders):
@@ -219,37 +358,37 @@ class Run:
                 return
             for _ in range(rng.randint(1, 3)):
                 p = rng.choice(products)
-                st, body, _ = self.api.call("POST", "/cart/add", token,
-                                            {"productId": p, "quantity": rng.randint(1, 3)})
+                st, body, _ = api.call("POST", "/cart/add", token,
+                                       {"productId": p, "quantity": rng.randint(1, 3)})
                 self.stats.add(f"cart_add_{st}")
             coupon = rng.choice(COUPONS)
             if coupon:
-                st, _, _ = self.api.call("POST", "/checkout/apply-coupon", token, {"code": coupon})
+                st, _, _ = api.call("POST", "/checkout/apply-coupon", token, {"code": coupon})
                 self.stats.add(f"apply_coupon_{st}")
-            order = self.place(token, rng, coupon)
+            order = self.place(api, token, rng, coupon)
             if order is None:
-                self.api.call("POST", "/cart/clear", token)
+                api.call("POST", "/cart/clear", token)
                 continue
-            self.pay(token, rng, order)
+            self.pay(api, token, rng, order)
             # Shoppers browse between orders, which spreads the traffic over the run.
             time.sleep(rng.uniform(0, 2 * self.args.duration / self.args.orders))
 
-    def place(self, token, rng, coupon):
+    def place(self, api, token, rng, coupon):
         key = uuid.uuid4().hex
         body = {"shippingAddress": rng.choice(ADDRESSES)}
         if coupon:
             body["couponCode"] = coupon
         for _ in range(6):
-            st, doc, hdrs = self.api.call("POST", "/orders/create", token, body,
-                                          headers={"Idempotency-Key": key})
+            st, doc, hdrs = api.call("POST", "/orders/create", token, body,
+                                     headers={"Idempotency-Key": key})
             self.stats.add(f"create_{st}")
             if st in (200, 201):
                 with self.told_lock:
                     self.told.setdefault(key, set()).add(doc["id"])
                 # A client that lost the answer would retry with the same key: so do some.
                 if rng.random() < 0.1:
-                    st2, doc2, _ = self.api.call("POST", "/orders/create", token, body,
-                                                 headers={"Idempotency-Key": key})
+                    st2, doc2, _ = api.call("POST", "/orders/create", token, body,
+                                            headers={"Idempotency-Key": key})
                     self.stats.add(f"create_replay_{st2}")
                     if st2 in (200, 201):
                         with self.told_lock:
@@ -265,10 +404,10 @@ class Run:
             return None
         return None
 
-    def initiate(self, token, order):
+    def initiate(self, api, token, order):
         for _ in range(4):
-            st, doc, hdrs = self.api.call("POST", "/payments/phonepe/initiate", token,
-                                          {"orderId": order})
+            st, doc, hdrs = api.call("POST", "/payments/phonepe/initiate", token,
+                                     {"orderId": order})
             self.stats.add(f"initiate_{st}")
             if st == 200:
                 return doc["merchantOrderId"]
@@ -278,7 +417,7 @@ class Run:
             return None
         return None
 
-    def pay(self, token, rng, order):
+    def pay(self, api, token, rng, order):
         style = rng.choices(
             ["pay", "pay_twice", "fail_then_pay", "abandon_link", "abandon", "owner_cancels",
              "pay_after_owner_cancel"],
@@ -290,14 +429,14 @@ class Run:
             with self.cancel_lock:
                 self.cancel_requests.append(order)
             return
-        mid = self.initiate(token, order)
+        mid = self.initiate(api, token, order)
         if not mid:
             return
         if style == "pay":
             self.complete(mid)
         elif style == "pay_twice":
             # Two payment pages open in two tabs, both paid, close together.
-            mid2 = self.initiate(token, order)
+            mid2 = self.initiate(api, token, order)
             threads = [threading.Thread(target=self.complete, args=(m,)) for m in (mid, mid2) if m]
             for t in threads:
                 t.start()
@@ -305,7 +444,7 @@ class Run:
                 t.join()
         elif style == "fail_then_pay":
             self.sim.post(f"/simulator/orders/{mid}/fail")
-            mid2 = self.initiate(token, order)
+            mid2 = self.initiate(api, token, order)
             if mid2:
                 self.complete(mid2)
         elif style == "abandon_link":
@@ -314,8 +453,9 @@ class Run:
             time.sleep(rng.uniform(0, 5))
             self.sim.post(f"/simulator/orders/{mid}/expire")
         elif style == "pay_after_owner_cancel":
-            st, _, _ = self.api.call("POST", f"/admin/orders/{order}/cancel", self.admin_token,
-                                     {"reason": "prove: cancelled while the shopper pays"})
+            st, _, _ = self.owner_api.call("POST", f"/admin/orders/{order}/cancel", self.admin_token,
+                                           {"reason": "prove: cancelled while the shopper pays"},
+                                           via=rng.randrange(len(self.bases)))
             self.stats.add(f"admin_cancel_{st}")
             self.complete(mid)
 
@@ -327,20 +467,27 @@ class Run:
 
     def owner(self):
         rng = random.Random(self.args.seed + 7)
+        api = self.owner_api
+        n = len(self.bases)
         while not self.stop.is_set():
             with self.cancel_lock:
                 pending, self.cancel_requests = self.cancel_requests, []
             for order in pending:
-                st, _, _ = self.api.call("POST", f"/admin/orders/{order}/cancel", self.admin_token,
-                                         {"reason": "prove: out of stock at the warehouse"})
+                st, _, _ = api.call("POST", f"/admin/orders/{order}/cancel", self.admin_token,
+                                    {"reason": "prove: out of stock at the warehouse"},
+                                    via=rng.randrange(n))
                 self.stats.add(f"admin_cancel_{st}")
-            docs = list(self.db.orders.find({"status": {"$in": ["paid", "packed", "shipped"]}},
-                                            {"status": 1}).limit(50))
+            try:
+                docs = list(self.db.orders.find({"status": {"$in": ["paid", "packed", "shipped"]}},
+                                                {"status": 1}).limit(50))
+            except pymongo.errors.PyMongoError:
+                time.sleep(0.5)
+                continue
             rng.shuffle(docs)
             for d in docs[:10]:
                 oid, status = str(d["_id"]), d["status"]
                 roll = rng.random()
-                if roll < 0.08 and status in ("paid", "packed"):
+                if roll < 0.1 and status in ("paid", "packed"):
                     path, body = f"/admin/orders/{oid}/cancel", {"reason": "prove: customer asked"}
                 elif status == "paid" and roll < 0.5:
                     path, body = f"/admin/orders/{oid}/pack", {}
@@ -348,37 +495,189 @@ class Run:
                     path, body = f"/admin/orders/{oid}/ship", {
                         "carrier": rng.choice(["Delhivery", "Blue Dart", "India Post", "Local van"]),
                         "trackingNumber": f"PRV{rng.randint(10**9, 10**10)}"}
-                else:
+                elif rng.random() < 0.5:
+                    # Shipped orders stay shipped for a while, so some refunds land on them.
                     path, body = f"/admin/orders/{oid}/deliver", {}
-                st, doc, _ = self.api.call("POST", path, self.admin_token, body)
+                else:
+                    continue
+                st, doc, _ = api.call("POST", path, self.admin_token, body, via=rng.randrange(n))
                 self.stats.add(f"admin_{path.rsplit('/', 1)[1]}_{st}")
             time.sleep(0.5)
 
+    def refund_body(self, rng, order):
+        """A random refund of part (or all) of `order`: by amount, by lines, or what is left."""
+        kind = rng.choices(["amount", "lines", "rest"], weights=[45, 40, 15])[0]
+        reason = rng.choice(["prove: damaged in transit", "prove: returned", "prove: goodwill",
+                             "prove: parcel lost"])
+        if kind == "amount":
+            top = max(100, order["total"] // rng.choice([2, 3, 5]))
+            return kind, {"amount": rng.randint(100, top), "restock": False, "reason": reason}
+        if kind == "lines":
+            items = rng.sample(order["items"], rng.randint(1, len(order["items"])))
+            lines = [{"productId": str(i["productId"]), "quantity": rng.randint(1, i["quantity"])}
+                     for i in items]
+            return kind, {"lines": lines, "restock": rng.random() < 0.5, "reason": reason}
+        return kind, {"restock": False, "reason": reason}
+
+    def send_refund(self, oid, key, body, via, what):
+        st, doc, _ = self.owner_api.call("POST", f"/admin/orders/{oid}/refund", self.admin_token,
+                                         body, headers={"Idempotency-Key": key}, via=via)
+        code = (doc or {}).get("code") if isinstance(doc, dict) else None
+        self.stats.add(f"refund_{what}_{st}" + (f"_{code}" if code else ""))
+        with self.refund_lock:
+            rec = self.refund_keys.setdefault(key, {"order": oid, "answers": [], "ids": set()})
+            rec["answers"].append((what, st, code))
+            if st in (200, 201) and what != "other_body":
+                rec["ids"].update(r["merchantRefundId"] for r in (doc or {}).get("refunds") or [])
+        return st
+
+    def owner_refunds(self):
+        """The owner gives money back on shipped and delivered orders, racing the jobs loops,
+        the webhooks and each other."""
+        rng = random.Random(self.args.seed + 17)
+        n = len(self.bases)
+        while not self.stop.wait(rng.uniform(0.3, 1.2)):
+            try:
+                docs = list(self.db.orders.find(
+                    {"status": {"$in": ["shipped", "delivered"]},
+                     "payment.status": {"$in": ["paid", "partially_refunded", "refund_pending"]}},
+                    {"items": 1, "total": 1}).limit(200))
+            except pymongo.errors.PyMongoError:
+                continue
+            for order in rng.sample(docs, min(len(docs), 2)):
+                if rng.random() < 0.4:
+                    continue
+                oid = str(order["_id"])
+                kind, body = self.refund_body(rng, order)
+                self.stats.add(f"refund_kind_{kind}")
+                key = uuid.uuid4().hex
+                style = rng.choices(["once", "replay", "concurrent_replay", "race", "other_body"],
+                                    weights=[50, 15, 15, 12, 8])[0]
+                self.stats.add(f"refund_style_{style}")
+                via = rng.randrange(n)
+                if style in ("concurrent_replay", "race"):
+                    # The same request twice at once on two instances, or two different
+                    # refunds of the same order at once.
+                    key2, body2 = (key, body) if style == "concurrent_replay" else \
+                        (uuid.uuid4().hex, self.refund_body(rng, order)[1])
+                    ts = [threading.Thread(target=self.send_refund, args=a) for a in
+                          ((oid, key, body, via, "first"), (oid, key2, body2, via + 1, "second"))]
+                    for t in ts:
+                        t.start()
+                    for t in ts:
+                        t.join()
+                    continue
+                st = self.send_refund(oid, key, body, via, "first")
+                if st not in (200, 201):
+                    continue
+                if style == "replay":
+                    # The owner's browser lost the answer and sends it again.
+                    self.send_refund(oid, key, body, via + 1, "replay")
+                elif style == "other_body":
+                    other = dict(body, reason=body["reason"] + " (edited)")
+                    self.send_refund(oid, key, other, via + 2, "other_body")
+
     # --- the weather ----------------------------------------------------------------------
 
-    def chaos(self):
+    def chaos(self, servers):
         rng = random.Random(self.args.seed + 11)
+        started = time.time()
+        lo, hi = self.args.slow_window
+        slow_from, slow_to = started + lo * self.args.duration, started + hi * self.args.duration
+        slow_keys = {"slowRefundMs": 0, "slowStatusMs": 0, "slowPayMs": 0, "failRefunds": False,
+                     "settleOnPay": None}
         while not self.stop.is_set():
             cfg = {"duplicateWebhooks": rng.choice([0, 0, 1, 3]),
                    "webhookDelayMs": rng.choice([0, 0, 300, 2000]),
-                   "dropWebhooks": rng.random() < 0.2}
+                   "dropWebhooks": rng.random() < 0.2,
+                   # PhonePe's webhooks reach whichever instance the load balancer picks.
+                   "webhookUrl": rng.choice(servers).url + "/payments/phonepe/webhook"}
+            now = time.time()
+            if self.args.slow and slow_from <= now < slow_to:
+                if self.slow_window is None:
+                    self.slow_window = [now - started, now - started]
+                self.slow_window[1] = now - started
+                # Refunds slower than a jobs interval, and some slower than the PhonePe
+                # client's 8 s timeout: sent, timed out, and registered at PhonePe afterwards.
+                cfg.update({"slowRefundMs": rng.choice(self.args.slow_refund_ms),
+                            "slowStatusMs": rng.choice(self.args.slow_status_ms),
+                            "slowPayMs": rng.choice(self.args.slow_pay_ms),
+                            "failRefunds": rng.random() < 0.1,
+                            "settleOnPay": "COMPLETED" if rng.random() < 0.1 else None})
+                for k in ("slowRefundMs", "slowStatusMs", "slowPayMs"):
+                    if cfg[k]:
+                        self.weather_log[f"{k}={cfg[k]}"] += 1
+                for k in ("failRefunds", "settleOnPay"):
+                    if cfg[k]:
+                        self.weather_log[k] += 1
+            else:
+                cfg.update(slow_keys)
             self.sim.post("/simulator/config", cfg)
             self.stats.add("chaos_switches")
             self.stop.wait(rng.uniform(1, 3))
 
-    def killer(self, server):
+    def killer(self, servers):
         rng = random.Random(self.args.seed + 13)
         while not self.stop.wait(rng.uniform(*self.args.kill_every)):
+            server = rng.choice(servers)
             server.kill()
             time.sleep(rng.uniform(0.1, 1.5))
             server.start()
+
+    def db_killer(self, db):
+        rng = random.Random(self.args.seed + 19)
+        while not self.stop.wait(rng.uniform(*self.args.db_kill_every)):
+            db.kill()
+            print(f"  database SIGKILLed ({db.kills})", flush=True)
+            time.sleep(rng.uniform(0.2, 2.0))
+            db.start()
+
+    def watch_once(self):
+        """Snapshots every order's refunds and status history; what changed since the last
+        snapshot must only be what may change."""
+        t = time.time()
+        for o in self.db.orders.find({}, {"refunds": 1, "statusHistory.status": 1}):
+            oid = str(o["_id"])
+            hist = len(o.get("statusHistory") or [])
+            if hist < self.seen_history.get(oid, 0):
+                self.watch_failures.append(
+                    ("states", f"order {oid}: statusHistory shrank from "
+                               f"{self.seen_history[oid]} to {hist} entries (a lost write)"))
+            self.seen_history[oid] = max(hist, self.seen_history.get(oid, 0))
+            for r in o.get("refunds") or []:
+                mrid = r["merchantRefundId"]
+                rec = self.seen_refunds.get(mrid)
+                if rec is None:
+                    self.seen_refunds[mrid] = {"order": oid, "amount": r["amount"],
+                                               "replaces": r.get("replaces"), "id": r.get("id"),
+                                               "states": [r["state"]], "first_seen": t}
+                    continue
+                for field, now_ in (("order", oid), ("amount", r["amount"]),
+                                    ("replaces", r.get("replaces")), ("id", r.get("id"))):
+                    if rec[field] != now_:
+                        self.watch_failures.append(
+                            ("refunds", f"refund {mrid}: {field} changed from {rec[field]!r} "
+                                        f"to {now_!r}"))
+                        rec[field] = now_
+                if r["state"] != rec["states"][-1]:
+                    rec["states"].append(r["state"])
+        self.watch_passes += 1
+
+    def watcher(self):
+        while not self.stop.wait(1.0):
+            try:
+                self.watch_once()
+            except pymongo.errors.PyMongoError:
+                pass
 
     # --- settling and checking ------------------------------------------------------------
 
     def settle(self):
         """Waits until the jobs have expired, reconciled, refunded and mailed everything."""
         self.sim.post("/simulator/config", {"duplicateWebhooks": 0, "webhookDelayMs": 0,
-                                            "dropWebhooks": False})
+                                            "dropWebhooks": False, "slowRefundMs": 0,
+                                            "slowStatusMs": 0, "slowPayMs": 0,
+                                            "failRefunds": False, "settleOnPay": None})
         deadline = time.time() + self.args.settle_timeout
         lapsed = False
         while time.time() < deadline:
@@ -386,6 +685,8 @@ class Run:
             refunds = self.db.orders.count_documents({"payment.status": "refund_pending"})
             extra = self.db.payment_attempts.count_documents({"state": "refund_pending"})
             mail = self.db.mail_outbox.count_documents({"status": {"$in": ["pending", "sending"]}})
+            pending = self.db.orders.count_documents({"refunds.state": "pending"})
+            self.watch_once()
             if not lapsed and time.time() > deadline - self.args.settle_timeout + 5:
                 # Links nobody paid would stay open at PhonePe for up to an hour; let them lapse
                 # now (as PhonePe would) so the orders behind them can expire.
@@ -400,41 +701,108 @@ class Run:
                 st, s = self.sim.get(f"/simulator/orders/{a['merchantOrderId']}")
                 if st == 200 and s and s.get("state") == "COMPLETED":
                     unseen += 1
-            if open_orders == refunds == extra == mail == unseen == 0 and lapsed:
+            if open_orders == refunds == extra == mail == unseen == pending == 0 and lapsed:
                 return True
-            print(f"  settling: {open_orders} open orders, {refunds + extra} refunds, "
+            print(f"  settling: {open_orders} open orders, {refunds + extra} refunds "
+                  f"({pending} orders with a pending refund), "
                   f"{mail} mails in flight, {unseen} completed payments not yet seen", flush=True)
             time.sleep(3)
         return False
 
     def check(self, initial_stock, moto_url):
-        failures = []
+        """Every invariant, from the database, the simulator and moto: [(invariant, what broke)]."""
+        failures = list(self.watch_failures)
+        fail = lambda inv, msg: failures.append((inv, msg))  # noqa: E731
         orders = list(self.db.orders.find({}))
         by_id = {str(o["_id"]): o for o in orders}
 
-        # stock
+        # stock, and its ledger
         held = defaultdict(int)
         for o in orders:
             if o["status"] != "cancelled":
                 for it in o["items"]:
                     held[str(it["productId"])] += it["quantity"]
+            # Units a refund put back on the shelf (decided once; a replacement of a failed
+            # refund carries the lines again but restocks nothing).
+            for r in o.get("refunds") or []:
+                if r.get("restock") and not r.get("replaces"):
+                    for line in r.get("lines") or []:
+                        held[str(line["productId"])] -= line["quantity"]
+                        self.stats.add("units_restocked", line["quantity"])
+        ledger = defaultdict(int)
+        entries = 0
+        for m in self.db.stock_movements.find({}, {"productId": 1, "delta": 1}):
+            ledger[str(m["productId"])] += m["delta"]
+            entries += 1
+        self.stats.add("ledger_entries", entries)
         for p in self.db.products.find({}):
             pid = str(p["_id"])
             if initial_stock[pid] != p["stock"] + held[pid]:
-                failures.append(f"stock: {p['slug']} started at {initial_stock[pid]}, now "
-                                f"{p['stock']} with {held[pid]} in live orders")
+                fail("stock", f"{p['slug']} started at {initial_stock[pid]}, now {p['stock']} "
+                              f"with {held[pid]} in live orders (net of restocked units)")
             if p["stock"] < 0:
-                failures.append(f"stock: {p['slug']} is negative ({p['stock']})")
+                fail("stock", f"{p['slug']} is negative ({p['stock']})")
+            if entries and ledger[pid] != p["stock"]:
+                fail("ledger", f"{p['slug']}: stock {p['stock']} but its stock_movements sum to "
+                               f"{ledger[pid]}")
 
         # coupons
         live_uses = Counter(o.get("couponCode") for o in orders
                             if o.get("couponCode") and o["status"] != "cancelled")
         for c in self.db.coupons.find({}):
             if c.get("usedCount", 0) != live_uses[c["code"]]:
-                failures.append(f"coupon {c['code']}: usedCount {c.get('usedCount')} but "
+                fail("coupons", f"{c['code']}: usedCount {c.get('usedCount')} but "
                                 f"{live_uses[c['code']]} live orders use it")
             if c.get("usageLimit") is not None and c.get("usedCount", 0) > c["usageLimit"]:
-                failures.append(f"coupon {c['code']}: used {c['usedCount']} > limit {c['usageLimit']}")
+                fail("coupons", f"{c['code']}: used {c['usedCount']} > limit {c['usageLimit']}")
+
+        # refunds as recorded, against what the watcher saw during the run
+        final_refunds = {}
+        for oid, o in by_id.items():
+            for r in o.get("refunds") or []:
+                if r["merchantRefundId"] in final_refunds:
+                    fail("refunds", f"merchantRefundId {r['merchantRefundId']} is on the order "
+                                    f"{oid} twice or on two orders")
+                final_refunds[r["merchantRefundId"]] = (oid, r)
+        for mrid, rec in self.seen_refunds.items():
+            if mrid not in final_refunds:
+                fail("refunds", f"refund {mrid} (order {rec['order']}, {rec['amount']} paise, seen "
+                                f"{'/'.join(rec['states'])}) disappeared")
+                continue
+            oid, r = final_refunds[mrid]
+            if oid != rec["order"] or r["amount"] != rec["amount"] or \
+                    r.get("replaces") != rec["replaces"]:
+                fail("refunds", f"refund {mrid} changed: was order {rec['order']} "
+                                f"{rec['amount']} paise replacing {rec['replaces']}, now order {oid} "
+                                f"{r['amount']} paise replacing {r.get('replaces')}")
+            states = rec["states"] + ([r["state"]] if r["state"] != rec["states"][-1] else [])
+            settled = [x for x in states if x != "pending"]
+            if len(settled) > 1 or (settled and states[-1] == "pending") or \
+                    ("pending" in states and states.index("pending") != 0):
+                fail("refunds", f"refund {mrid} of order {oid} went {' -> '.join(states)}")
+        for key, rec in self.refund_keys.items():
+            for mrid in rec["ids"]:
+                if mrid not in final_refunds:
+                    fail("refund keys", f"refund {mrid}, in an answer to the owner, is lost")
+        keyed = Counter(r.get("idempotencyKey") for _, r in final_refunds.values()
+                        if r.get("idempotencyKey"))
+        for key, rec in self.refund_keys.items():
+            ok = [a for a in rec["answers"] if a[1] in (200, 201) and a[0] != "other_body"]
+            if keyed[key] > 1:
+                fail("refund keys", f"Idempotency-Key {key} made {keyed[key]} refunds on order "
+                                    f"{rec['order']} (answers {rec['answers']})")
+            if ok and keyed[key] == 0:
+                fail("refund keys", f"Idempotency-Key {key}: owner told {ok} but order "
+                                    f"{rec['order']} has no refund for it")
+            created = sum(1 for a in rec["answers"] if a[1] == 201)
+            if created > 1:
+                fail("refund keys", f"Idempotency-Key {key} answered 201 {created} times")
+            for a in rec["answers"]:
+                if a[0] == "other_body" and a[1] in (200, 201):
+                    fail("refund keys", f"Idempotency-Key {key} reused with another body was "
+                                        f"accepted ({a[1]})")
+                if a[0] == "other_body":
+                    self.stats.add(f"refund_key_reuse_{a[2]}")
 
         # states and money
         attempts = defaultdict(list)
@@ -446,107 +814,250 @@ class Run:
             paid_times = history.count("paid")
             pay = o["payment"]
             if paid_times > 1:
-                failures.append(f"order {oid}: paid {paid_times} times")
+                fail("states", f"order {oid}: paid {paid_times} times")
             if o["status"] in OPEN_STATES:
-                failures.append(f"order {oid}: still {o['status']} after settling")
+                fail("states", f"order {oid}: still {o['status']} after settling")
             expired = any(h["status"] == "cancelled" and "expired" in (h.get("note") or "")
                           for h in o["statusHistory"])
             if expired and paid_times:
-                failures.append(f"order {oid}: both paid and expired")
+                fail("states", f"order {oid}: both paid and expired")
             if o["status"] in PAID_STATES and not pay.get("transactionId"):
-                failures.append(f"order {oid}: {o['status']} without a transactionId")
+                fail("states", f"order {oid}: {o['status']} without a transactionId")
             if pay.get("transactionId"):
                 txns[pay["transactionId"]] += 1
-            charged = 0
+            flagged = (pay.get("flag") or "").startswith("refund_failed")
+            if flagged:
+                self.stats.add("orders_flagged_refund_failed")
+
+            # What PhonePe took and gave back, attempt by attempt, and the refunds PhonePe
+            # holds for this order: those on record, and any under the ids the order would
+            # have used (PITR-<order>-<n>) that the order does not carry.
+            mids = {a["merchantOrderId"] for a in attempts[oid]}
+            if pay.get("merchantOrderId"):
+                mids.add(pay["merchantOrderId"])
+            charged = {}
             for a in attempts[oid]:
                 st, s = self.sim.get(f"/simulator/orders/{a['merchantOrderId']}")
                 if st == 200 and s and s.get("state") == "COMPLETED":
-                    charged += 1
+                    charged[a["merchantOrderId"]] = s["amount"]
                     if a["state"] not in ("completed", "refunded") and \
                             a["merchantOrderId"] != pay.get("merchantOrderId"):
-                        failures.append(f"order {oid}: PhonePe took money on "
-                                        f"{a['merchantOrderId']} but the attempt is {a['state']}")
-            refunded = sum(1 for a in attempts[oid] if a["state"] == "refunded")
-            refunded += 1 if pay.get("status") == "refunded" else 0
-            kept = charged - refunded
-            want = 1 if o["status"] in PAID_STATES else 0
-            if kept != want:
-                failures.append(f"order {oid} ({o['status']}, payment {pay.get('status')}): "
-                                f"{charged} charges, {refunded} refunds — keeps {kept}, should keep {want}")
+                        fail("money", f"order {oid}: PhonePe took money on "
+                                      f"{a['merchantOrderId']} but the attempt is {a['state']}")
+            refunds = o.get("refunds") or []
+            known = {r["merchantRefundId"] for r in refunds}
+            probe = known | {f"PITR-{oid}-{k}" for k in range(1, len(refunds) + 3)}
+            at_phonepe = {}
+            for mrid in sorted(probe):
+                state, doc = self.sim.refund_status(mrid)
+                if state is not None:
+                    at_phonepe[mrid] = doc
+                    if doc.get("originalMerchantOrderId") not in mids:
+                        fail("money", f"refund {mrid} at PhonePe is on "
+                                      f"{doc.get('originalMerchantOrderId')}, not on an attempt of "
+                                      f"order {oid}")
+            for mrid, doc in at_phonepe.items():
+                if mrid not in known:
+                    fail("refunds", f"order {oid}: PhonePe holds refund {mrid} ({doc['state']}, "
+                                    f"{doc['amount']} paise) the order does not know")
+                if doc["state"] not in ("COMPLETED", "FAILED"):
+                    fail("refunds", f"refund {mrid} of order {oid} is still {doc['state']} at PhonePe")
+            for r in refunds:
+                mrid = r["merchantRefundId"]
+                self.stats.add(f"refunds_{r.get('kind')}_{r['state']}")
+                if r.get("replaces"):
+                    self.stats.add("refunds_replacing_a_failed_one")
+                if r["state"] == "pending":
+                    fail("refunds", f"refund {mrid} of order {oid} still pending after settling "
+                                    f"({r.get('checks')} checks, last error {r.get('lastError')})")
+                doc = at_phonepe.get(mrid)
+                want = {"completed": "COMPLETED", "failed": "FAILED"}.get(r["state"])
+                if doc is None:
+                    if r["state"] != "pending":
+                        fail("refunds", f"refund {mrid} of order {oid} is {r['state']} but PhonePe "
+                                        f"never registered it")
+                    continue
+                if want and doc["state"] != want:
+                    fail("refunds", f"refund {mrid} of order {oid} is {r['state']}, PhonePe says "
+                                    f"{doc['state']}")
+                if doc["amount"] != r["amount"]:
+                    fail("refunds", f"refund {mrid} of order {oid}: {r['amount']} paise on the "
+                                    f"order, {doc['amount']} at PhonePe")
+                if doc.get("originalMerchantOrderId") != r.get("originalMerchantOrderId"):
+                    fail("refunds", f"refund {mrid} of order {oid} gives back "
+                                    f"{r.get('originalMerchantOrderId')} on the order, "
+                                    f"{doc.get('originalMerchantOrderId')} at PhonePe")
+                if r["state"] == "failed":
+                    replacements = [x for x in refunds if x.get("replaces") == mrid]
+                    if len(replacements) > 1 or (not replacements and not flagged):
+                        fail("refunds", f"failed refund {mrid} of order {oid} has "
+                                        f"{len(replacements)} replacements")
+            refunded_pp = Counter()
+            for doc in at_phonepe.values():
+                if doc["state"] == "COMPLETED":
+                    refunded_pp[doc["originalMerchantOrderId"]] += doc["amount"]
+            for mid, amount in refunded_pp.items():
+                if amount > charged.get(mid, 0):
+                    fail("money", f"order {oid}: PhonePe refunded {amount} paise on {mid}, which "
+                                  f"collected {charged.get(mid, 0)}")
+            own_completed = sum(r["amount"] for r in refunds
+                                if r["state"] == "completed" and r.get("kind") != "extra_charge")
+            all_completed = sum(r["amount"] for r in refunds if r["state"] == "completed")
+            refunded_amount = pay.get("refundedAmount") or 0
+            if refunded_amount != own_completed:
+                fail("money", f"order {oid}: payment.refundedAmount {refunded_amount} but its "
+                              f"completed refunds add up to {own_completed}")
+            if all_completed != sum(refunded_pp.values()):
+                fail("money", f"order {oid}: completed refunds on the order add up to "
+                              f"{all_completed}, PhonePe refunded {sum(refunded_pp.values())}")
+            if pay.get("merchantOrderId") and \
+                    refunded_pp.get(pay["merchantOrderId"], 0) != refunded_amount and \
+                    all(r.get("kind") != "extra_charge" or
+                        r.get("originalMerchantOrderId") != pay["merchantOrderId"] for r in refunds):
+                fail("money", f"order {oid}: refundedAmount {refunded_amount}, PhonePe refunded "
+                              f"{refunded_pp.get(pay['merchantOrderId'], 0)} on its payment "
+                              f"{pay['merchantOrderId']}")
+            kept = sum(charged.values()) - sum(refunded_pp.values())
+            if o["status"] in PAID_STATES:
+                want = o["total"] - refunded_amount
+            else:
+                want = 0
+            if kept < 0 or want < 0:
+                fail("money", f"order {oid}: keeps a negative amount (PhonePe {kept}, order {want})")
+            if kept != want and not flagged:
+                fail("money", f"order {oid} ({o['status']}, payment {pay.get('status')}): PhonePe "
+                              f"collected {sum(charged.values())} and refunded "
+                              f"{sum(refunded_pp.values())} — keeps {kept}, should keep {want}")
+            self.stats.add("paise_refunded", sum(refunded_pp.values()))
             self.stats.add(f"final_{o['status']}")
             self.stats.add(f"final_payment_{pay.get('status')}")
-            if charged > 1:
+            if len(charged) > 1:
                 self.stats.add("orders_charged_twice_and_refunded")
         for t, n in txns.items():
             if n > 1:
-                failures.append(f"transaction {t} is on {n} orders")
+                fail("states", f"transaction {t} is on {n} orders")
 
         # mail
         outbox = list(self.db.mail_outbox.find({}))
-        per_key = Counter((str(m["orderId"]), m["event"]) for m in outbox)
+        per_key = Counter((str(m["orderId"]), m["event"], m.get("refundId")) for m in outbox)
         for k, n in per_key.items():
             if n > 1:
-                failures.append(f"mail {k} queued {n} times")
-        status = {(str(m["orderId"]), m["event"]): m["status"] for m in outbox}
+                fail("mail", f"mail {k} queued {n} times")
+        status = {(str(m["orderId"]), m["event"]): m["status"] for m in outbox
+                  if m["event"] != "refund_issued"}
         for m in outbox:
             if m["status"] not in ("sent", "skipped", "unconfirmed"):
-                failures.append(f"mail {m['event']} for {m['orderId']}: {m['status']} "
-                                f"({m.get('lastError')})")
+                fail("mail", f"mail {m['event']} for {m['orderId']}: {m['status']} "
+                             f"({m.get('lastError')})")
         with urllib.request.urlopen(moto_url + "/moto-api/data.json", timeout=60) as r:
-            messages = json.load(r)["ses"]["Message"]
+            ses = json.load(r)["ses"]
+        # Mails with attachments (the invoice, a credit note) go out raw: their subject is in
+        # the MIME headers.
+        messages = list(ses.get("Message") or []) + [
+            {"subject": str(email.header.make_header(email.header.decode_header(
+                email.message_from_string(m["raw_data"]).get("Subject", ""))))}
+            for m in ses.get("RawMessage") or []]
         delivered = Counter()
+        refund_mails = Counter()
+        # Subjects name the order by its number (`Order::display_number`: the id for orders
+        # placed before numbers existed).
+        by_number = {(o.get("number") or oid): oid for oid, o in by_id.items()}
         for m in messages:
             subject = m["subject"]
-            if "#" not in subject:
-                continue
-            oid = subject.split("#", 1)[1].split(" ", 1)[0]
-            if oid in by_id:
-                delivered[(oid, mail_event(subject))] += 1
+            oid = next((by_number[w.strip("#,.")] for w in subject.split()
+                        if w.strip("#,.") in by_number), None)
+            if oid is not None:
+                event = mail_event(subject)
+                if event == "refund_issued":
+                    refund_mails[oid] += 1  # one per completed refund, told apart by the body
+                else:
+                    delivered[(oid, event)] += 1
         for key, n in delivered.items():
             if n > 1:
-                failures.append(f"mail {key[1]} for {key[0]} sent {n} times")
+                fail("mail", f"mail {key[1]} for {key[0]} sent {n} times")
             if status.get(key) not in ("sent", "unconfirmed"):
-                failures.append(f"mail {key[1]} for {key[0]} went out but is {status.get(key)}")
+                fail("mail", f"mail {key[1]} for {key[0]} went out but is {status.get(key)}")
         for key, st in status.items():
             if st == "sent" and delivered[key] != 1:
-                failures.append(f"mail {key[1]} for {key[0]} recorded as sent, SES has {delivered[key]}")
-            if st == "unconfirmed":
+                fail("mail", f"mail {key[1]} for {key[0]} recorded as sent, SES has {delivered[key]}")
+        refund_sent = Counter(str(m["orderId"]) for m in outbox
+                              if m["event"] == "refund_issued" and m["status"] == "sent")
+        refund_unconfirmed = Counter(str(m["orderId"]) for m in outbox
+                                     if m["event"] == "refund_issued" and m["status"] == "unconfirmed")
+        for oid in set(refund_mails) | set(refund_sent):
+            if not refund_sent[oid] <= refund_mails[oid] <= refund_sent[oid] + refund_unconfirmed[oid]:
+                fail("mail", f"order {oid}: {refund_sent[oid]} refund mails recorded as sent "
+                             f"({refund_unconfirmed[oid]} unconfirmed), SES has {refund_mails[oid]}")
+        for m in outbox:
+            if m["status"] == "unconfirmed":
                 # The sender died mid-send or SES never answered; on-call is alarmed and decides.
                 self.stats.add("mails_unconfirmed")
+        for key, st in status.items():
+            if st == "unconfirmed":
                 self.stats.add("mails_unconfirmed_that_went_out", delivered[key])
         for oid, o in by_id.items():
             if "paid" in [h["status"] for h in o["statusHistory"]] and \
                     status.get((oid, "payment_success")) not in ("sent", "unconfirmed"):
-                failures.append(f"order {oid}: paid but no payment-confirmed mail")
-        self.stats.add("mails_sent", sum(1 for st in status.values() if st == "sent"))
+                fail("mail", f"order {oid}: paid but no payment-confirmed mail")
+        self.stats.add("mails_sent", sum(1 for m in outbox if m["status"] == "sent"))
 
         # orders the clients were told about
         for key, ids in self.told.items():
             if len(ids) > 1:
-                failures.append(f"Idempotency-Key {key} made {len(ids)} orders")
+                fail("orders", f"Idempotency-Key {key} made {len(ids)} orders")
             for i in ids:
                 if i not in by_id:
-                    failures.append(f"order {i} was confirmed to a client but is lost")
+                    fail("orders", f"order {i} was confirmed to a client but is lost")
         self.stats.add("orders", len(orders))
+        self.stats.add("refund_count", len(final_refunds))
         return failures
+
+
+INVARIANTS = ["stock", "ledger", "coupons", "states", "money", "refunds", "refund keys", "mail",
+              "orders", "5xx"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--api", required=True)
+    ap.add_argument("--api", required=True, help="the first instance's URL (its port is --port)")
     ap.add_argument("--sim", required=True)
     ap.add_argument("--ses", required=True)
     ap.add_argument("--mongo", required=True)
     ap.add_argument("--db", required=True)
     ap.add_argument("--serve", required=True, help="command that starts the API server")
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--instances", type=int, default=1,
+                    help="API instances on the one database (extra ones on free ports)")
+    ap.add_argument("--jobs-intervals", default="2",
+                    help="JOBS_INTERVAL_SECS of each instance, comma-separated, cycled")
     ap.add_argument("--token-cmd", required=True)
     ap.add_argument("--customers", type=int, default=40)
     ap.add_argument("--orders", type=int, default=3, help="orders each customer tries to place")
     ap.add_argument("--duration", type=float, default=90,
                     help="seconds during which shoppers keep placing orders")
-    ap.add_argument("--kills", action="store_true", help="SIGKILL and restart the API meanwhile")
+    ap.add_argument("--kills", action="store_true", help="SIGKILL and restart API instances meanwhile")
     ap.add_argument("--kill-every", type=float, nargs=2, default=[2.0, 6.0])
+    ap.add_argument("--db-cmd", help="command that (re)starts the database on its port and data")
+    ap.add_argument("--db-pid", type=int, help="pid of the running database")
+    ap.add_argument("--db-port", type=int)
+    ap.add_argument("--db-log", default="/tmp/prove-db.log")
+    ap.add_argument("--db-kills", action="store_true",
+                    help="SIGKILL and restart the database meanwhile (needs --db-cmd/-pid/-port)")
+    ap.add_argument("--db-kill-every", type=float, nargs=2, default=[20.0, 40.0])
+    ap.add_argument("--slow", action="store_true",
+                    help="make the simulator slow on pay, status and refunds in --slow-window")
+    ap.add_argument("--slow-window", type=float, nargs=2, default=[0.15, 0.75],
+                    help="start and end of the slow phase, as fractions of --duration")
+    ints = lambda v: [int(x) for x in v.split(",")]  # noqa: E731
+    ap.add_argument("--slow-refund-ms", type=ints, default=[0, 3000, 3000, 12000])
+    ap.add_argument("--slow-status-ms", type=ints, default=[0, 0, 1500, 4000])
+    ap.add_argument("--slow-pay-ms", type=ints, default=[0, 0, 1000, 4000])
     ap.add_argument("--settle-timeout", type=float, default=240)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--log", default="/tmp/prove-api.log")
@@ -554,30 +1065,70 @@ def main():
     ap.add_argument("--title", default="run")
     args = ap.parse_args()
     args.token_cmd = args.token_cmd.split()
+    if args.db_kills and not (args.db_cmd and args.db_pid and args.db_port):
+        ap.error("--db-kills needs --db-cmd, --db-pid and --db-port")
 
-    run = Run(args)
+    log = open(args.log, "ab")
+    intervals = [int(x) for x in args.jobs_intervals.split(",")]
+    ports = [args.port] + [free_port() for _ in range(args.instances - 1)]
+    servers = []
+    for i, port in enumerate(ports):
+        env = dict(os.environ, PORT=str(port), JOBS_INTERVAL_SECS=str(intervals[i % len(intervals)]))
+        server = ApiProcess(args.serve.split(), port, log, env, f"instance {i}")
+        server.url = f"http://127.0.0.1:{port}"
+        server.interval = intervals[i % len(intervals)]
+        servers.append(server)
+    bases = [args.api] + [s.url for s in servers[1:]]
+    dbproc = None
+    if args.db_cmd and args.db_pid and args.db_port:
+        dbproc = DbProcess(shlex.split(args.db_cmd), args.db_port, args.db_pid,
+                           open(args.db_log, "ab"))
+
+    def cleanup():
+        # Whatever happens, leave no instance or restarted database of ours running.
+        for server in servers:
+            server.stop()
+        if dbproc:
+            dbproc.stop()
+    atexit.register(cleanup)
+    run = Run(args, bases)
     db = run.db
-    # Scarce stock and a scarce coupon make the buyers race for the last units and uses.
+    for i, server in enumerate(servers):
+        server.start()
+        # Staggered, so the instances' jobs runs overlap at every phase.
+        time.sleep(0.7 if i + 1 < len(servers) else 0)
+
+    # Scarce stock and a scarce coupon make the buyers race for the last units and uses. Stock
+    # is moved through the owner's API, so every product's ledger still sums to its stock.
     hot = [p["_id"] for p in db.products.find({"isActive": True, "stock": {"$gt": 0}}).limit(4)]
-    db.products.update_many({"_id": {"$in": hot}}, {"$set": {"stock": 12}})
-    db.coupons.update_one({"code": "DIWALI20"}, {"$set": {"usageLimit": 6}})
     plenty = [p["_id"] for p in db.products.find(
         {"isActive": True, "stock": {"$gt": 0}, "_id": {"$nin": hot}})]
     # The rest never run out, so shoppers keep ordering after the scarce ones are gone.
-    db.products.update_many({"_id": {"$in": plenty}}, {"$set": {"stock": 100_000}})
+    for ids, target in ((hot, 12), (plenty, 100_000)):
+        for p in db.products.find({"_id": {"$in": ids}}):
+            if p["stock"] != target:
+                st, doc, _ = run.owner_api.call(
+                    "POST", f"/admin/products/{p['_id']}/stock", run.admin_token,
+                    {"delta": target - p["stock"], "reason": "prove: stock for the run"})
+                if st != 200:
+                    raise SystemExit(f"adjusting the stock of {p['slug']}: {st} {doc}")
+    db.coupons.update_one({"code": "DIWALI20"}, {"$set": {"usageLimit": 6}})
     run.products = [str(i) for i in hot + plenty]
     initial_stock = {str(p["_id"]): p["stock"] for p in db.products.find({})}
 
-    log = open(args.log, "ab")
-    server = ApiProcess(args.serve.split(), args.port, log)
-    server.start()
-    print(f"prove ({args.title}): {args.customers} customers x {args.orders} orders, "
-          f"kills={'on' if args.kills else 'off'}, seed {args.seed}", flush=True)
+    print(f"prove ({args.title}): {args.customers} customers x {args.orders} orders on "
+          f"{len(servers)} instances, kills={'on' if args.kills else 'off'}, "
+          f"db kills={'on' if args.db_kills else 'off'}, slow={'on' if args.slow else 'off'}, "
+          f"seed {args.seed}", flush=True)
     started = time.time()
     side = [threading.Thread(target=run.owner, daemon=True),
-            threading.Thread(target=run.chaos, daemon=True)]
+            threading.Thread(target=run.owner_refunds, daemon=True),
+            threading.Thread(target=run.chaos, args=(servers,), daemon=True),
+            threading.Thread(target=run.watcher, daemon=True)]
     if args.kills:
-        side.append(threading.Thread(target=run.killer, args=(server,), daemon=True))
+        side.append(threading.Thread(target=run.killer, args=(servers,), daemon=True))
+    if args.db_kills:
+        side.append(threading.Thread(target=run.db_killer, args=(dbproc,), daemon=True))
     for t in side:
         t.start()
     shoppers = [threading.Thread(target=run.customer, args=(n,)) for n in range(args.customers)]
@@ -588,43 +1139,66 @@ def main():
     run.stop.set()
     for t in side:
         t.join()
-    if server.proc.poll() is not None:
-        server.start()
+    for server in servers:
+        if server.proc.poll() is not None:
+            server.start()
     traffic = time.time() - started
-    print(f"  traffic done in {traffic:.0f}s ({server.kills} kills); settling", flush=True)
+    kills = sum(s.kills for s in servers)
+    print(f"  traffic done in {traffic:.0f}s ({kills} API kills, "
+          f"{dbproc.kills if dbproc else 0} database kills); settling", flush=True)
     settled = run.settle()
     failures = run.check(initial_stock, args.ses)
     if not settled:
-        failures.insert(0, "the stack did not settle in time")
-    if run.stats.server_errors:
-        failures += [f"5xx: {e}" for e in run.stats.server_errors[:20]]
-    server.stop()
+        failures.insert(0, ("states", "the stack did not settle in time"))
+    failures += [("5xx", e) for e in run.stats.server_errors]
+    cleanup()
 
     c = run.stats.counts
+    broken = Counter(inv for inv, _ in failures)
+    pick = lambda prefix: ", ".join(  # noqa: E731
+        f"{k[len(prefix):]} {v}" for k, v in sorted(c.items()) if k.startswith(prefix)) or "none"
+    weather = ", ".join(f"{k} ×{v}" for k, v in sorted(run.weather_log.items())) or "none"
+    slow = (f"{run.slow_window[0]:.0f}–{run.slow_window[1]:.0f} s into the traffic, switched "
+            f"every 1–3 s among: {weather}") if run.slow_window else "off"
     lines = [f"### {args.title}", "",
              f"- seed `{args.seed}`, {args.customers} customers × up to {args.orders} orders "
-             f"within {args.duration:.0f} s, "
-             f"traffic {traffic:.0f} s, API SIGKILLed and restarted {server.kills} times, "
-             f"{c['connection_errors']} requests hit a dead server and were retried, "
-             f"{c['try_again_503']} got 503 TRY_AGAIN (a record locked by a killed transaction) "
-             f"and were retried",
+             f"within {args.duration:.0f} s, traffic {traffic:.0f} s",
+             f"- thrown at it: {len(servers)} API instances on one database, shoppers spread "
+             f"over them, each with its own jobs loop (every "
+             f"{', '.join(str(s.interval) for s in servers)} s, started staggered so runs "
+             f"overlap); API instances SIGKILLed and restarted {kills} times "
+             f"({', '.join(str(s.kills) for s in servers)}); database SIGKILLed and restarted "
+             f"{dbproc.kills if dbproc else 0} times"
+             + (f" (down {dbproc.downtime:.0f} s in all, on disk with --sync-on-commit)"
+                if dbproc and dbproc.kills else ""),
+             f"- slow PhonePe: {slow}; webhooks duplicated, delayed, dropped and sent to a random "
+             f"instance ({c['chaos_switches']} switches)",
+             f"- {c['connection_errors']} requests hit a dead server and were retried (on the "
+             f"next instance); {c['try_again_503']} got 503 TRY_AGAIN (a record locked by a killed "
+             f"transaction, or the database down) and were retried",
+             f"- owner refunds: {pick('refund_kind_')}; styles {pick('refund_style_')}; answers "
+             f"{', '.join(f'{k[7:]} {v}' for k, v in sorted(c.items()) if k.startswith('refund_') and k.split('_')[1] in ('first', 'second', 'replay', 'other'))}",
+             f"- refunds on orders at the end: {c['refund_count']} ({pick('refunds_')}), "
+             f"{c['paise_refunded'] / 100:.2f} ₹ refunded, {c['units_restocked']} units restocked, "
+             f"{c['orders_flagged_refund_failed']} orders flagged refund_failed for a person; "
+             f"the watcher took {run.watch_passes} snapshots of {len(run.seen_refunds)} refund ids",
              f"- {c['orders']} orders: " + ", ".join(
                  f"{k[6:]} {v}" for k, v in sorted(c.items())
                  if k.startswith("final_") and not k.startswith("final_payment_")),
-             "- payment status: " + ", ".join(
-                 f"{k[14:]} {v}" for k, v in sorted(c.items()) if k.startswith("final_payment_")),
+             "- payment status: " + pick("final_payment_"),
              f"- {c['orders_charged_twice_and_refunded']} orders were charged twice (two tabs) "
              f"and had the extra charge refunded; {c['mails_sent']} mails sent, "
              f"{c['mails_unconfirmed']} left unconfirmed for on-call (server killed mid-send, or SES "
              f"too slow to answer; {c['mails_unconfirmed_that_went_out']} of those had reached SES, "
              f"none twice)",
-             "- refusals seen: " + (", ".join(
-                 f"{k[15:]} {v}" for k, v in sorted(c.items()) if k.startswith("create_refused_"))
-                 or "none"),
-             f"- 5xx responses: {len(run.stats.server_errors)}",
+             "- refusals seen: " + pick("create_refused_"),
+             f"- 5xx responses: {pick('5xx_')} ({len(run.stats.server_errors)} not 503 TRY_AGAIN)",
+             "- invariants: " + ", ".join(
+                 f"{inv} {'holds' if not broken[inv] else f'**{broken[inv]} broken**'}"
+                 for inv in INVARIANTS),
              "- invariants: " + ("**all hold**" if not failures else f"**{len(failures)} broken**"),
              ""]
-    lines += [f"  - {f}" for f in failures[:50]]
+    lines += [f"  - {inv}: {f}" for inv, f in failures[:60]]
     print("\n".join(lines), flush=True)
     if args.report:
         with open(args.report, "a") as f:

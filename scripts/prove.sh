@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make prove` (and its short form in `make test`): the invariant suite of scripts/prove.py,
-# once with the API left alone and once with it SIGKILLed and restarted at random moments,
-# against a stack of its own on free ports. PROVE_SHORT=1 is the CI-sized run.
+# against a stack of its own on free ports with PROVE_INSTANCES (3) API instances on one
+# database, the simulator slow on pay, status and refunds for the middle of the traffic, and
+# the owner refunding: once with everything left running, and once with API instances
+# SIGKILLed and restarted at random moments and the database (on disk, synced on commit)
+# SIGKILLed and restarted too. PROVE_SHORT=1 is the CI-sized run.
 # Writes bench/prove.md (or $PROVE_REPORT).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -12,10 +15,20 @@ cd "$ROOT"
 if [ -n "${PROVE_SHORT:-}" ]; then
   customers=${PROVE_CUSTOMERS:-12}; orders=${PROVE_ORDERS:-4}; duration=${PROVE_DURATION:-25}
   report=${PROVE_REPORT:-$CARGO_TARGET_DIR/prove-short.md}
+  db_kill_every=${PROVE_DB_KILL_EVERY:-"8 14"}
 else
   customers=${PROVE_CUSTOMERS:-40}; orders=${PROVE_ORDERS:-8}; duration=${PROVE_DURATION:-120}
   report=${PROVE_REPORT:-$ROOT/bench/prove.md}
+  db_kill_every=${PROVE_DB_KILL_EVERY:-"20 40"}
 fi
+instances=${PROVE_INSTANCES:-3}
+# Each instance's jobs loop interval (cycled): runs of different instances overlap.
+jobs_intervals=${PROVE_JOBS_INTERVALS:-2,2,3}
+# The simulator's slow knobs, picked at random every few seconds in the slow phase (ms):
+# refunds slower than a jobs interval and slower than the PhonePe client's 8 s timeout.
+slow_refund=${PROVE_SLOW_REFUND_MS:-0,3000,3000,12000}
+slow_status=${PROVE_SLOW_STATUS_MS:-0,0,1500,4000}
+slow_pay=${PROVE_SLOW_PAY_MS:-0,0,1000,4000}
 seed=${PROVE_SEED:-$(date +%s)}
 
 cargo build --quiet -p dev-server -p phonepe-sim
@@ -37,19 +50,35 @@ mkdir -p "$(dirname "$report")"
 orig_uri="${MONGODB_URI:-}" orig_ses="${AWS_ENDPOINT_URL_SES:-}"
 status=0
 for mode in calm kills; do
-  STACK_DB="prove_${mode}_$seed" stack_up
-  flags=()
-  [ "$mode" = kills ] && flags+=(--kills)
+  unset STACK_DB_PID STACK_DB_PORT STACK_DB_CMD STACK_DB_LOG
+  if [ "$mode" = kills ]; then
+    # A database of its own, on disk and synced on every commit, so it can be SIGKILLed.
+    db_dir="$STACK_LOGS/prove-db-$seed-$$"
+    rm -rf "$db_dir"
+    export MONGODB_URI=''
+    STACK_DB_DIR="$db_dir" STACK_DB="prove_${mode}_$seed" stack_up
+  else
+    STACK_DB="prove_${mode}_$seed" stack_up
+  fi
+  flags=(--slow --slow-refund-ms "$slow_refund" --slow-status-ms "$slow_status" --slow-pay-ms "$slow_pay")
+  if [ "$mode" = kills ]; then
+    # shellcheck disable=SC2206
+    flags+=(--kills --db-kills --db-cmd "$STACK_DB_CMD" --db-pid "$STACK_DB_PID"
+      --db-port "$STACK_DB_PORT" --db-log "$STACK_DB_LOG" --db-kill-every $db_kill_every)
+  fi
   "$VENV/bin/python" "$ROOT/scripts/prove.py" \
     --api "$API_URL" --sim "$SIM_URL" --ses "$AWS_ENDPOINT_URL_SES" \
     --mongo "$MONGODB_URI" --db "$MONGODB_DB" --port "$PORT" \
+    --instances "$instances" --jobs-intervals "$jobs_intervals" \
     --serve "$bin/pitalya-dev serve" \
     --token-cmd "$bin/pitalya-dev token --key $DEV_KEY_DIR/private.pem" \
     --customers "$customers" --orders "$orders" --duration "$duration" --seed "$seed" \
+    --settle-timeout "${PROVE_SETTLE_TIMEOUT:-300}" \
     --log "$STACK_LOGS/prove-api-$mode.log" --report "$report" \
-    --title "$( [ "$mode" = kills ] && echo "API SIGKILLed at random moments" || echo "API left running")" \
+    --title "$( [ "$mode" = kills ] && echo "API instances and the database SIGKILLed at random moments" || echo "$instances API instances left running")" \
     "${flags[@]}" || status=1
   stack_down
+  if [ "$mode" = kills ]; then rm -rf "$db_dir"; fi
   export MONGODB_URI="$orig_uri" AWS_ENDPOINT_URL_SES="$orig_ses"
 done
 echo "report: $report"

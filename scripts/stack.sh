@@ -24,10 +24,13 @@ stack_up() {
       mkdir -p "$STACK_DB_DIR"
       storage=(--storage-path "$STACK_DB_DIR" --sync-on-commit)
     fi
-    "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$db_port" "${storage[@]}" --log-level WARNING \
-      >"$STACK_LOGS/db.log" 2>&1 &
+    local db_cmd=("$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$db_port" "${storage[@]}" --log-level WARNING)
+    "${db_cmd[@]}" >"$STACK_LOGS/db.log" 2>&1 &
     STACK_PIDS+=($!)
-    export STACK_DB_PORT="$db_port" STACK_DB_PID=$!
+    # STACK_DB_CMD (shell-quoted) restarts it on the same port and data, for callers that
+    # SIGKILL it (make prove); its output goes to STACK_DB_LOG.
+    export STACK_DB_PORT="$db_port" STACK_DB_PID=$! STACK_DB_LOG="$STACK_LOGS/db.log"
+    STACK_DB_CMD=$(printf '%q ' "${db_cmd[@]}"); export STACK_DB_CMD
     wait_port "$db_port" 60
     export MONGODB_URI="mongodb://127.0.0.1:$db_port/?directConnection=true"
   fi
