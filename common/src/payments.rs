@@ -162,7 +162,7 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
             } else {
                 Paise(attempt.amount)
             };
-            attempts
+            let moved = attempts
                 .update_one(
                     doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending", "completed"] } },
                     doc! { "$set": {
@@ -173,19 +173,12 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                     } },
                 )
                 .session(&mut *session)
-                .await?;
-            let fresh = db
-                .collection::<Attempt>(PAYMENT_ATTEMPTS)
-                .find_one(doc! { "_id": attempt.id, "state": "refund_pending" })
-                .session(&mut *session)
-                .await?;
-            // Only the delivery that moved the attempt records its refund; replays find it done.
-            if fresh.is_some()
-                && !order
-                    .refunds
-                    .iter()
-                    .any(|r| r.original_merchant_order_id == attempt.merchant_order_id)
-            {
+                .await?
+                .modified_count
+                == 1;
+            // Only the delivery that moved the attempt records its refund (in this same
+            // transaction); replays find the attempt moved already.
+            if moved {
                 refunds::record_in(
                     db,
                     session,

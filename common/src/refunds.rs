@@ -424,7 +424,7 @@ fn pending(order: &Order, new: NewRefund) -> Refund {
     let t = now();
     Refund {
         id: ObjectId::new(),
-        merchant_refund_id: merchant_refund_id(order.id, order.refunds.len() + 1),
+        merchant_refund_id: merchant_refund_id_for(order),
         original_merchant_order_id: new.original_merchant_order_id,
         amount: new.amount,
         lines: new.lines,
