@@ -56,6 +56,8 @@ events = {
     "orders-create": http_event("POST", "/orders/create", "/orders/create", {"shippingAddress": ADDRESS, "couponCode": "WELCOME10"}, headers={"idempotency-key": "checkout-7f3a9c"}),
     "orders-my": http_event("GET", "/orders/my", "/orders/my", query={"limit": 10}),
     "orders-get": http_event("GET", "/orders/{id}", f"/orders/{ORDER}", path_params={"id": ORDER}),
+    "orders-invoice": http_event("GET", "/orders/{id}/invoice", "/orders/PIT-1001/invoice", path_params={"id": "PIT-1001"}),
+    "orders-invoice-pdf": http_event("GET", "/orders/{id}/invoice.pdf", "/orders/PIT-1001/invoice.pdf", path_params={"id": "PIT-1001"}),
     "payments-initiate": http_event("POST", "/payments/phonepe/initiate", "/payments/phonepe/initiate", {"orderId": ORDER}),
     "payments-webhook": http_event("POST", "/payments/phonepe/webhook", "/payments/phonepe/webhook", {
         "event": "checkout.order.completed", "type": "CHECKOUT_ORDER_COMPLETED",
@@ -87,6 +89,10 @@ events = {
     "admin-ship-coupons-create": http_event("POST", "/admin/coupons", "/admin/coupons", {"code": "DIWALI20", "type": "percent", "value": 20, "maxDiscount": 50000}, auth="admin"),
     "admin-ship-coupons-patch": http_event("PATCH", "/admin/coupons/{code}", "/admin/coupons/WELCOME10", {"isActive": False}, auth="admin", path_params={"code": "WELCOME10"}),
     "admin-ship-console": http_event("GET", "/admin", "/admin", auth=None),
+    "admin-ship-invoice": http_event("GET", "/admin/orders/{id}/invoice", "/admin/orders/PIT-1001/invoice", auth="admin", path_params={"id": "PIT-1001"}),
+    "admin-ship-invoice-pdf": http_event("GET", "/admin/orders/{id}/invoice.pdf", "/admin/orders/PIT-1001/invoice.pdf", auth="admin", path_params={"id": "PIT-1001"}),
+    "admin-ship-credit-note-pdf": http_event("GET", "/admin/orders/{id}/credit-notes/{number}", "/admin/orders/PIT-1001/credit-notes/PCN-2627-000001.pdf",
+        auth="admin", path_params={"id": "PIT-1001", "number": "PCN-2627-000001.pdf"}),
     # Direct invocations of admin-ship (console, sam local invoke, cargo lambda invoke).
     "admin-direct-refund": {"action": "refund", "orderId": "PIT-1001", "amount": 20000, "restock": False, "reason": "Goodwill: late delivery", "idempotencyKey": "refund-goodwill-1"},
     "admin-direct-adjust-stock": {"action": "adjustStock", "slug": "kuber-brass-urli", "delta": -1, "reason": "Damaged in the workshop"},
