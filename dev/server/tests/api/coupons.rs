@@ -347,14 +347,7 @@ async fn applying_a_coupon_reserves_nothing_and_refusals_change_nothing() {
 #[tokio::test]
 async fn the_eleventh_apply_within_a_minute_is_rate_limited() {
     let (app, token) = app_with_cart("kuber-brass-urli", 1).await;
-    // The limit counts per wall-clock minute; start well inside one so all eleven share it.
-    let into_minute = chrono::Utc::now().timestamp_millis().rem_euclid(60_000);
-    if into_minute > 50_000 {
-        tokio::time::sleep(std::time::Duration::from_millis(
-            (60_000 - into_minute + 250) as u64,
-        ))
-        .await;
-    }
+    crate::support::inside_one_window().await;
     let mut statuses = Vec::new();
     for _ in 0..11 {
         let res = apply(&app, &token, json!("WELCOME10")).await;

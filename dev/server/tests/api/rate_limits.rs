@@ -5,7 +5,6 @@
 use crate::support::TestApp;
 use futures::future::join_all;
 use serde_json::json;
-use std::time::Duration;
 
 const INSTANCES: usize = 3;
 const BURST: usize = 30;
@@ -28,22 +27,13 @@ async fn instances() -> Vec<TestApp> {
     apps
 }
 
-/// The limit counts per wall-clock minute: a burst straddling two windows would rightly let
-/// more through, so start it well inside one.
-async fn inside_one_window() {
-    let into_minute = chrono::Utc::now().timestamp_millis().rem_euclid(60_000);
-    if into_minute > 50_000 {
-        tokio::time::sleep(Duration::from_millis((60_000 - into_minute + 100) as u64)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_concurrent_burst_across_instances_gets_exactly_the_limit_through() {
     let apps = instances().await;
     for round in 0..4 {
         let user = format!("user_burst_{round}_{}", uuid::Uuid::new_v4().simple());
         let token = apps[0].token(&user);
-        inside_one_window().await;
+        crate::support::inside_one_window().await;
         let calls = (0..BURST).map(|i| {
             let app = &apps[i % apps.len()];
             app.post(
@@ -84,7 +74,7 @@ async fn first_requests_of_a_window_racing_on_every_instance_are_all_counted() {
     for round in 0..4 {
         let user = format!("user_edge_{round}_{}", uuid::Uuid::new_v4().simple());
         let token = apps[0].token(&user);
-        inside_one_window().await;
+        crate::support::inside_one_window().await;
         let calls = (0..LIMIT).map(|i| {
             apps[i % apps.len()].post(
                 "/checkout/apply-coupon",
