@@ -210,3 +210,22 @@ fn every_problem_code_is_in_the_one_enum_and_in_openapi() {
         "openapi.yaml's ProblemCode enum and common::problem_codes::ProblemCode differ"
     );
 }
+
+#[test]
+fn product_stock_and_refund_ids_each_have_one_writer() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        let squashed: String = code(&text).split_whitespace().collect();
+        // Stock moves only with its ledger entry, in `catalog::move_stock_in`.
+        if path != "common/src/catalog.rs" && squashed.contains("\"$inc\":{\"stock\"") {
+            offenders.push(format!("{path}: changes stock outside common::catalog"));
+        }
+        // A refund's id is fixed by `refunds` when the refund is recorded, and only there.
+        if path != "common/src/refunds.rs" && squashed.contains("\"refunds.$.merchantRefundId\"") {
+            offenders.push(format!(
+                "{path}: writes a merchantRefundId outside common::refunds"
+            ));
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
