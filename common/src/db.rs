@@ -103,6 +103,55 @@ impl Db {
         self.db.collection(name)
     }
 
+    /// Several `find_one`s, on different collections, answered by one `aggregate`
+    /// (`$unionWith`): where every command is a network round trip, a request that needs a
+    /// product and a cart pays for one. Returns each query's document, in query order.
+    pub async fn find_one_each<const N: usize>(
+        &self,
+        queries: [(&str, Document); N],
+    ) -> Result<[Option<Document>; N]> {
+        const TAG: &str = "__query";
+        let Some(((first, first_filter), rest)) = queries.split_first() else {
+            return Ok(std::array::from_fn(|_| None));
+        };
+        let tagged = |i: usize, filter: &Document| {
+            vec![
+                doc! { "$match": filter.clone() },
+                doc! { "$limit": 1 },
+                doc! { "$addFields": { TAG: i as i32 } },
+            ]
+        };
+        let mut pipeline = tagged(0, first_filter);
+        for (i, (collection, filter)) in rest.iter().enumerate() {
+            pipeline.push(doc! { "$unionWith": {
+                "coll": *collection,
+                "pipeline": tagged(i + 1, filter),
+            } });
+        }
+        let mut cursor = self
+            .docs(first)
+            .aggregate(pipeline)
+            .await
+            .context("read several collections at once")?;
+        let mut found = std::array::from_fn(|_| None);
+        while cursor
+            .advance()
+            .await
+            .context("read several collections at once")?
+        {
+            let mut d: Document = cursor.deserialize_current()?;
+            let Some(i) = d.remove(TAG).and_then(|t| t.as_i32()) else {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "a combined read returned an untagged document"
+                )));
+            };
+            if let Some(slot) = found.get_mut(i as usize) {
+                *slot = Some(d);
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn ping(&self) -> Result<()> {
         self.db
             .run_command(doc! { "ping": 1 })

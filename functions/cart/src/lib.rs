@@ -17,8 +17,8 @@ use common::ids::ProductId;
 use common::models::{now, Product};
 use common::services::Services;
 use common::{Error, Result};
-use mongodb::bson::doc;
 use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{doc, from_document};
 use mongodb::options::ReturnDocument;
 use serde::Deserialize;
 use std::ops::RangeInclusive;
@@ -168,25 +168,6 @@ async fn load_or_empty(db: &Db, user: &User) -> Result<Cart> {
         .unwrap_or_else(|| Cart::empty(user.id.as_str())))
 }
 
-/// Creates the caller's cart, empty, unless it exists. Only the userId is matched, and
-/// `$setOnInsert` changes nothing on a cart that exists, so losing a race to another
-/// request (a duplicate key here) is as good as winning it.
-async fn create_empty(db: &Db, user: &User) -> Result<()> {
-    let t = now();
-    let created = db
-        .collection::<Cart>(CARTS)
-        .update_one(
-            doc! { "userId": user.id.as_str() },
-            doc! { "$setOnInsert": { "items": [], "createdAt": t, "updatedAt": t } },
-        )
-        .upsert(true)
-        .await;
-    match created {
-        Err(e) if !is_duplicate_key(&e) => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
 fn quantity_in(cart: Option<&Cart>, product_id: ProductId) -> Option<i64> {
     cart?
         .items
@@ -255,92 +236,138 @@ async fn add(
     common::http::Json(body): common::http::Json<LineBody>,
 ) -> Result<Json<CartView>> {
     let (product_id, quantity) = body.validate(1..=MAX_QUANTITY_PER_LINE)?;
-    let product = active_product(&db, product_id)
-        .await?
-        .ok_or_else(|| product_not_found(product_id))?;
-    let carts = db.collection::<Cart>(CARTS);
-    let user_id = user.id.as_str();
-    let pid = product_id.oid();
-    // The most a line may already hold for this add to fit under both the limit and the
-    // stock as the catalog shows it now (orders reserve stock for real later).
-    let room = product.stock.min(MAX_QUANTITY_PER_LINE) - quantity;
-    let image = product.images.first().cloned();
+    let (product, mut cart) = product_and_cart(&db, product_id, &user).await?;
+    let product = product.ok_or_else(|| product_not_found(product_id))?;
+    // The read above decides which single write to try; each write is guarded by what it
+    // assumed, so a change by another request in between makes it miss, never overshoot,
+    // and the loop decides again from the cart as it is then.
     for _ in 0..MAX_ADD_ATTEMPTS {
-        if room >= 0 {
-            let t = now();
-            // Re-snapshotting on increment: the shopper is adding at today's price.
-            let incremented = carts
-                .find_one_and_update(
-                    doc! {
-                        "userId": user_id,
-                        "items": { "$elemMatch": { "productId": pid, "quantity": { "$lte": room } } },
-                    },
-                    doc! {
-                        "$inc": { "items.$[line].quantity": quantity },
-                        "$set": {
-                            "items.$[line].name": &product.name,
-                            "items.$[line].price": product.price.get(),
-                            "items.$[line].image": image.clone(),
-                            "updatedAt": t,
-                        },
-                    },
-                )
-                .array_filters(vec![doc! { "line.productId": pid }])
-                .return_document(ReturnDocument::After)
-                .await?;
-            if let Some(cart) = incremented {
-                return Ok(view(&rates, &cart));
-            }
-            // No line for this product yet (and room for one more line): push it. Never
-            // an upsert, so "no document" can only mean "the filter did not match"; an
-            // upsert racing the unique userId index may be retried server-side and leave
-            // us unable to tell whether it applied.
-            let mut has_no_line_yet = doc! {
-                "userId": user_id,
-                "items.productId": { "$ne": pid },
-            };
-            has_no_line_yet.insert(
-                format!("items.{}", MAX_LINES - 1),
-                doc! { "$exists": false },
-            );
-            let pushed = carts
-                .find_one_and_update(
-                    has_no_line_yet,
-                    doc! {
-                        "$push": { "items": {
-                            "productId": pid,
-                            "name": &product.name,
-                            "price": product.price.get(),
-                            "image": image.clone(),
-                            "quantity": quantity,
-                        } },
-                        "$set": { "updatedAt": t },
-                    },
-                )
-                .return_document(ReturnDocument::After)
-                .await?;
-            if let Some(cart) = pushed {
-                return Ok(view(&rates, &cart));
-            }
-        }
-        // Neither write applied; the cart as it is now says whether that is a refusal, a
-        // cart still to be created, or a race with another request on this cart.
-        let cart = load(&db, &user).await?;
         let held = quantity_in(cart.as_ref(), product_id);
         if let Some(e) = refusal(&product, held.unwrap_or(0) + quantity) {
             return Err(e);
         }
-        match cart {
-            None => create_empty(&db, &user).await?,
-            Some(c) if held.is_none() && c.items.len() >= MAX_LINES => {
-                return Err(too_many_lines());
-            }
-            Some(_) => {}
+        let written = match &cart {
+            None => create_with_line(&db, &user, &product, quantity).await?,
+            Some(_) if held.is_some() => add_to_line(&db, &user, &product, quantity).await?,
+            Some(c) if c.items.len() >= MAX_LINES => return Err(too_many_lines()),
+            Some(_) => push_line(&db, &user, &product, quantity).await?,
+        };
+        if let Some(cart) = written {
+            return Ok(view(&rates, &cart));
         }
+        cart = load(&db, &user).await?;
     }
     Err(Error::Internal(anyhow::anyhow!(
         "cart add did not settle after {MAX_ADD_ATTEMPTS} attempts"
     )))
+}
+
+/// The active product and the shopper's cart, in one round trip.
+async fn product_and_cart(
+    db: &Db,
+    product_id: ProductId,
+    user: &User,
+) -> Result<(Option<Product>, Option<Cart>)> {
+    let [product, cart] = db
+        .find_one_each([
+            (PRODUCTS, doc! { "_id": product_id.oid(), "isActive": true }),
+            (CARTS, doc! { "userId": user.id.as_str() }),
+        ])
+        .await?;
+    let product = product.map(from_document::<Product>).transpose()?;
+    let cart = cart.map(from_document::<Cart>).transpose()?;
+    Ok((product, cart))
+}
+
+fn new_line(product: &Product, quantity: i64) -> mongodb::bson::Document {
+    doc! {
+        "productId": product.id,
+        "name": &product.name,
+        "price": product.price.get(),
+        "image": product.images.first().cloned(),
+        "quantity": quantity,
+    }
+}
+
+/// A first add: the cart is created holding the line. A duplicate key means another
+/// request created the cart first, and the loop goes on with that cart.
+async fn create_with_line(
+    db: &Db,
+    user: &User,
+    product: &Product,
+    quantity: i64,
+) -> Result<Option<Cart>> {
+    let t = now();
+    let cart = doc! {
+        "userId": user.id.as_str(),
+        "items": [new_line(product, quantity)],
+        "createdAt": t,
+        "updatedAt": t,
+    };
+    match db.docs(CARTS).insert_one(&cart).await {
+        Ok(_) => Ok(Some(from_document(cart)?)),
+        Err(e) if is_duplicate_key(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Adds to the product's line, if it still has room for `quantity` under both the per-line
+/// limit and the stock as the catalog shows it now (orders reserve stock for real later).
+/// Re-snapshots the line: the shopper is adding at today's price.
+async fn add_to_line(
+    db: &Db,
+    user: &User,
+    product: &Product,
+    quantity: i64,
+) -> Result<Option<Cart>> {
+    let room = product.stock.min(MAX_QUANTITY_PER_LINE) - quantity;
+    let pid = product.id;
+    Ok(db
+        .collection::<Cart>(CARTS)
+        .find_one_and_update(
+            doc! {
+                "userId": user.id.as_str(),
+                "items": { "$elemMatch": { "productId": pid, "quantity": { "$lte": room } } },
+            },
+            doc! {
+                "$inc": { "items.$[line].quantity": quantity },
+                "$set": {
+                    "items.$[line].name": &product.name,
+                    "items.$[line].price": product.price.get(),
+                    "items.$[line].image": product.images.first().cloned(),
+                    "updatedAt": now(),
+                },
+            },
+        )
+        .array_filters(vec![doc! { "line.productId": pid }])
+        .return_document(ReturnDocument::After)
+        .await?)
+}
+
+/// Pushes a new line, if the cart has none for the product and room for one more line.
+/// Never an upsert, so "no document" can only mean "the filter did not match"; an upsert
+/// racing the unique userId index may be retried server-side and leave us unable to tell
+/// whether it applied.
+async fn push_line(db: &Db, user: &User, product: &Product, quantity: i64) -> Result<Option<Cart>> {
+    let mut has_no_line_yet = doc! {
+        "userId": user.id.as_str(),
+        "items.productId": { "$ne": product.id },
+    };
+    has_no_line_yet.insert(
+        format!("items.{}", MAX_LINES - 1),
+        doc! { "$exists": false },
+    );
+    Ok(db
+        .collection::<Cart>(CARTS)
+        .find_one_and_update(
+            has_no_line_yet,
+            doc! {
+                "$push": { "items": new_line(product, quantity) },
+                "$set": { "updatedAt": now() },
+            },
+        )
+        .return_document(ReturnDocument::After)
+        .await?)
 }
 
 async fn update(
