@@ -14,8 +14,8 @@ use common::rate_limit::{self, Action};
 use common::services::Services;
 use common::{pricing, Error, Paise, Result};
 use futures::TryStreamExt;
-use mongodb::bson::doc;
 use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{doc, from_document};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,16 +83,21 @@ async fn apply(
         .as_deref()
         .ok_or_else(|| Error::field("code", "is required"))?;
     let code = normalize_coupon_code("code", raw)?;
-    let coupon = db
-        .collection::<Coupon>(COUPONS)
-        .find_one(doc! { "code": &code })
-        .await?
+    // The coupon and the cart in one round trip.
+    let [coupon, cart] = db
+        .find_one_each([
+            (COUPONS, doc! { "code": &code }),
+            (CARTS, doc! { "userId": user.id.as_str() }),
+        ])
+        .await?;
+    let coupon = coupon
+        .map(from_document::<Coupon>)
+        .transpose()?
         .filter(|c| c.is_active)
         .ok_or_else(|| pricing::coupon_not_found(&code))?;
-    let cart = db
-        .collection::<Cart>(CARTS)
-        .find_one(doc! { "userId": user.id.as_str() })
-        .await?
+    let cart = cart
+        .map(from_document::<Cart>)
+        .transpose()?
         .unwrap_or_else(|| Cart::empty(user.id.as_str()));
     // Priced as checkout will charge: today's catalog prices, and the same refusals.
     let ids: Vec<ObjectId> = cart.items.iter().map(|l| l.product_id).collect();
