@@ -562,6 +562,73 @@ pub async fn try_move_stock_in(
     Ok(Some(movement))
 }
 
+/// One line of a checkout's stock take: the product, how many, and the price the shopper
+/// saw for it.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutTake {
+    pub product_id: ObjectId,
+    pub quantity: i64,
+    pub price: Paise,
+}
+
+/// Checkout's stock take, in the caller's transaction, in one round trip per line plus one
+/// for the whole ledger: each product's stock goes down only while it is active, taxable
+/// (an HSN code and a GST rate), has the stock, and still costs what the shopper saw. Returns the products as they are after the
+/// take, or `Ok(None)` as soon as a line does not match — the caller must then abort the
+/// transaction, since the lines before it were taken.
+pub async fn take_for_checkout_in(
+    db: &Db,
+    session: &mut ClientSession,
+    lines: &[CheckoutTake],
+    order_id: ObjectId,
+    by: &str,
+) -> Result<Option<Vec<Product>>> {
+    let mut taken = Vec::with_capacity(lines.len());
+    let mut movements = Vec::with_capacity(lines.len());
+    for line in lines {
+        let Some(product) = db
+            .collection::<Product>(PRODUCTS)
+            .find_one_and_update(
+                doc! {
+                    "_id": line.product_id,
+                    "isActive": true,
+                    "hsn": { "$ne": null },
+                    "gstRate": { "$ne": null },
+                    "stock": { "$gte": line.quantity },
+                    "price": line.price.get(),
+                },
+                doc! { "$inc": { "stock": -line.quantity } },
+            )
+            .return_document(ReturnDocument::After)
+            .session(&mut *session)
+            .await?
+        else {
+            return Ok(None);
+        };
+        movements.push(StockMovement {
+            id: ObjectId::new(),
+            product_id: line.product_id,
+            delta: -line.quantity,
+            reason: CHECKOUT.to_owned(),
+            order_id: Some(order_id),
+            by: by.to_owned(),
+            at: now(),
+            stock_after: product.stock,
+        });
+        taken.push(product);
+    }
+    if !movements.is_empty() {
+        db.collection::<StockMovement>(STOCK_MOVEMENTS)
+            .insert_many(&movements)
+            .session(&mut *session)
+            .await?;
+    }
+    Ok(Some(taken))
+}
+
+/// The ledger reason of stock taken by an order.
+pub const CHECKOUT: &str = "checkout";
+
 /// Moves a product's stock by `delta` (never below zero) and writes its ledger entry, in
 /// the caller's transaction; returns the stock after the move. `404 PRODUCT_NOT_FOUND` or
 /// `409 STOCK_WOULD_GO_NEGATIVE`, with nothing changed, otherwise.

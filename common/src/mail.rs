@@ -14,7 +14,9 @@
 //! `unconfirmed` instead (as it does when SES does not answer a sent request in time), logged at error level and counted in the `MailFailed` metric (the
 //! `jobs` backlog, alarmed). On-call checks the SES sending history for the recipient and sets
 //! `status` back to `pending` if the mail did not go out. The invariant suite kills the server
-//! mid-send to keep this honest.
+//! mid-send to keep this honest. A new order's mails, sent right after checkout from the order
+//! the request has in hand, are leased and stamped in one write (`send_for_new_order`): they
+//! are rendered first, so nothing but the SES call lies between the stamp and SES.
 //!
 //! Entries move `pending → sending → sent`, or back to `pending` with exponential backoff
 //! (30 s, 1 min, 2 min, … capped at 1 h) on throttling, 5xx and requests that never left, or
@@ -172,6 +174,88 @@ impl Mailer {
             .drain(db, Some(order_id), usize::MAX, 1, deadline)
             .await;
         tracing::debug!(order_id = %order_id, ?report, "immediate mail delivery");
+    }
+
+    /// Sends the mails a checkout has just committed for the new `order` it has in hand;
+    /// `events` are all of the order's mails, in queue order. Two round trips a mail (the
+    /// lease, stamped dispatched, and the outcome), where `send_now` must find the entries,
+    /// look for earlier ones and load the order. Never fails: what is not sent now, `jobs`
+    /// sends (and an unusable address or template is for it to record).
+    pub async fn send_for_new_order(&self, db: &Db, order: &Order, events: &[MailEvent]) {
+        let deadline = Instant::now() + SEND_NOW_BUDGET;
+        if !plausible_address(&order.email) {
+            return;
+        }
+        for &event in events {
+            // Rendered before the lease, so nothing but the SES call lies between the
+            // dispatch stamp and SES.
+            let Ok(mail) = render_for(event, order, None) else {
+                return;
+            };
+            if deadline.saturating_duration_since(Instant::now()) < MIN_CALL {
+                return;
+            }
+            let entry = match self.claim_for_dispatch(db, order.id, event).await {
+                Ok(Some(entry)) => entry,
+                // Someone else holds it; the later mails must wait for it anyway.
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim a new order's mail");
+                    return;
+                }
+            };
+            let finish = self.dispatch(&order.email, &mail, &[], deadline).await;
+            if self.finish(db, &entry, finish).await != Outcome::Sent {
+                return;
+            }
+        }
+    }
+
+    /// Leases a new order's pending mail and stamps it dispatched in the same write.
+    async fn claim_for_dispatch(
+        &self,
+        db: &Db,
+        order_id: ObjectId,
+        event: MailEvent,
+    ) -> mongodb::error::Result<Option<Entry>> {
+        let now = DateTime::now();
+        db.collection::<Entry>(MAIL_OUTBOX)
+            .find_one_and_update(
+                doc! {
+                    "orderId": order_id,
+                    "event": event.as_str(),
+                    "refundId": { "$exists": false },
+                    "status": "pending",
+                },
+                doc! {
+                    "$set": {
+                        "status": "sending",
+                        "leaseUntil": after(now, LEASE),
+                        "leaseToken": ObjectId::new().to_hex(),
+                        "dispatchedAt": now,
+                    },
+                    "$inc": { "attempts": 1_i32 },
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+    }
+
+    /// Hands the mail to SES within what is left of `deadline`.
+    async fn dispatch(
+        &self,
+        to: &str,
+        mail: &Rendered,
+        attachments: &[ses::Attachment],
+        deadline: Instant,
+    ) -> Finish {
+        let budget = deadline.saturating_duration_since(Instant::now());
+        match self.ses.send(to, mail, attachments, budget).await {
+            Ok(message_id) => Finish::Sent(message_id),
+            Err(SendError::Permanent(e)) => Finish::Fail(e),
+            Err(SendError::Transient(e)) => Finish::Retry(e),
+            Err(SendError::Unknown(e)) => Finish::Unconfirmed(e),
+        }
     }
 
     /// Sends due outbox entries (leased, with backoff). Called by `jobs`.
@@ -347,17 +431,8 @@ impl Mailer {
             Ok(_) => return Finish::Retry("lease lost before sending".into()),
             Err(e) => return Finish::Retry(format!("mark dispatch: {e}")),
         }
-        let budget = deadline.saturating_duration_since(Instant::now());
-        match self
-            .ses
-            .send(&order.email, &mail, &attachments, budget)
+        self.dispatch(&order.email, &mail, &attachments, deadline)
             .await
-        {
-            Ok(message_id) => Finish::Sent(message_id),
-            Err(SendError::Permanent(e)) => Finish::Fail(e),
-            Err(SendError::Transient(e)) => Finish::Retry(e),
-            Err(SendError::Unknown(e)) => Finish::Unconfirmed(e),
-        }
     }
 
     /// Writes the outcome back, only if we still hold the lease.

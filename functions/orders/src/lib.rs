@@ -11,9 +11,11 @@ use axum::{Json, Router};
 use common::address::{self, AddressInput};
 use common::auth::{Auth, User};
 use common::cart::{Cart, CartLine, CartView};
-use common::catalog::normalize_coupon_code;
+use common::catalog::{normalize_coupon_code, CheckoutTake};
 use common::config::{Config, SellerConfig};
-use common::db::{is_duplicate_key, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS};
+use common::db::{
+    is_duplicate_key, retry_transaction, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
+};
 use common::error::FieldError;
 use common::http::{List, Page};
 use common::ids::{OrderId, ProductId};
@@ -31,10 +33,12 @@ use common::tax::{self, OrderTax, TaxError, TaxLineInput};
 use common::{pricing, Error, Paise, Result};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, to_bson, to_document, Bson, Document};
+use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The configuration sections this function reads at cold start: checkout mails the "order
 /// placed" mail right after its commit, and prices and taxes the order as the seller.
@@ -318,6 +322,9 @@ struct Request<'a> {
     key: Option<(&'a str, &'a str)>,
     fault: Option<Fault>,
     seller: &'a SellerConfig,
+    /// Set once the quick path found the world not as it assumes; every later run of the
+    /// transaction body takes the careful path.
+    careful: AtomicBool,
 }
 
 async fn create(
@@ -351,11 +358,16 @@ async fn create(
         key: key.as_deref().map(|k| (k, hash.as_str())),
         fault: fault(&services.config, &headers),
         seller,
+        careful: AtomicBool::new(false),
     };
     let placed = common::transaction!(db, |session| { place(&req, session).await });
     match placed {
         Ok(Placed::Created(order)) => {
-            services.send_mail_now(order.id).await;
+            if let Some(mailer) = &services.mailer {
+                mailer
+                    .send_for_new_order(db, &order, queued_mails(&order))
+                    .await;
+            }
             Ok((StatusCode::CREATED, Json(order.into())))
         }
         Ok(Placed::Replayed(order)) => Ok((StatusCode::OK, Json(order.into()))),
@@ -380,7 +392,89 @@ async fn create(
 
 /// The checkout transaction. It may run several times (write conflicts retry it), so it
 /// reads everything afresh each time and its only effects are writes in `session`.
+///
+/// Most checkouts find the cart as the shopper left it: every price still current, the
+/// stock there, the coupon valid. The quick path assumes so and writes straight away, each
+/// write guarded by that assumption, so it needs no reads of its own (every command is a
+/// network round trip). When a guard misses, the transaction is aborted and run again on
+/// the careful path, which reads first and answers each of those cases exactly.
 async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed> {
+    if !req.careful.load(Ordering::Relaxed) {
+        if let Some(placed) = place_quickly(req, session).await? {
+            return Ok(placed);
+        }
+        req.careful.store(true, Ordering::Relaxed);
+        return Err(retry_transaction());
+    }
+    place_carefully(req, session).await
+}
+
+/// `Ok(None)` when any of its guards missed; what it wrote must then be aborted.
+async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result<Option<Placed>> {
+    let db = req.db;
+    let user_id = req.user.id.as_str();
+    if let Some((key, hash)) = req.key {
+        // First, so a twin that committed before us fails us here rather than on the cart
+        // it emptied; `create` then answers with the twin's order.
+        claim_key(req, session, key, hash).await?;
+    }
+    // Read and emptied in one write; an aborted checkout leaves it as it was.
+    let cart = db
+        .collection::<Cart>(CARTS)
+        .find_one_and_update(
+            doc! { "userId": user_id },
+            doc! { "$set": { "items": [], "updatedAt": now() } },
+        )
+        .return_document(ReturnDocument::Before)
+        .session(&mut *session)
+        .await?
+        .unwrap_or_else(|| Cart::empty(user_id));
+    if cart.items.is_empty() {
+        return Err(cart_empty());
+    }
+    let takes: Vec<CheckoutTake> = cart
+        .items
+        .iter()
+        .map(|l| CheckoutTake {
+            product_id: l.product_id,
+            quantity: l.quantity,
+            price: l.price,
+        })
+        .collect();
+    let Some(taken) =
+        common::catalog::take_for_checkout_in(db, session, &takes, req.order_id.oid(), user_id)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let products: HashMap<ObjectId, Product> = taken.into_iter().map(|p| (p.id, p)).collect();
+    let (items, subtotal) = order_items(&cart, &products);
+    let (coupon_code, discount) = match &req.checkout.coupon_code {
+        None => (None, Paise::ZERO),
+        Some(code) => match claim_coupon_quickly(db, session, code, subtotal).await? {
+            Some((code, discount)) => (Some(code), discount),
+            None => return Ok(None),
+        },
+    };
+    if req.fault == Some(Fault::AfterStockDecrement) {
+        return Err(injected(Fault::AfterStockDecrement));
+    }
+    let order = write_order(
+        req,
+        session,
+        (items, subtotal),
+        &products,
+        coupon_code,
+        discount,
+    )
+    .await?;
+    if req.fault == Some(Fault::BeforeCommit) {
+        return Err(injected(Fault::BeforeCommit));
+    }
+    Ok(Some(Placed::Created(order)))
+}
+
+async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed> {
     let db = req.db;
     let user_id = req.user.id.as_str();
     if let Some((key, hash)) = req.key {
@@ -396,7 +490,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
         .await?
         .unwrap_or_else(|| Cart::empty(user_id));
     if cart.items.is_empty() {
-        return Err(Error::unprocessable("CART_EMPTY", "The cart is empty"));
+        return Err(cart_empty());
     }
 
     let ids: Vec<ObjectId> = cart.items.iter().map(|l| l.product_id).collect();
@@ -433,11 +527,60 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
         return refresh_cart(db, session, cart, &products, moved).await;
     }
 
+    let (items, subtotal) = order_items(&cart, &products);
+    let (coupon_code, discount) = match &req.checkout.coupon_code {
+        None => (None, Paise::ZERO),
+        Some(code) => {
+            let coupon = claim_coupon(db, session, code, subtotal).await?;
+            (Some(coupon.0), coupon.1)
+        }
+    };
+    // Taxed before stock is taken, so an address without a GST state code is refused with
+    // its field error rather than a stock problem.
+    let price = pricing::quote(subtotal, discount, req.seller.shipping);
+    order_tax(req, &items, &products, price)?;
+
+    take_stock(db, session, &cart, &products, req.order_id.oid(), user_id).await?;
+    if req.fault == Some(Fault::AfterStockDecrement) {
+        return Err(injected(Fault::AfterStockDecrement));
+    }
+
+    let order = write_order(
+        req,
+        session,
+        (items, subtotal),
+        &products,
+        coupon_code,
+        discount,
+    )
+    .await?;
+    db.docs(CARTS)
+        .update_one(
+            doc! { "userId": user_id },
+            doc! { "$set": { "items": [], "updatedAt": order.created_at } },
+        )
+        .session(&mut *session)
+        .await?;
+    if let Some((key, hash)) = req.key {
+        claim_key(req, session, key, hash).await?;
+    }
+    if req.fault == Some(Fault::BeforeCommit) {
+        return Err(injected(Fault::BeforeCommit));
+    }
+    Ok(Placed::Created(order))
+}
+
+fn cart_empty() -> Error {
+    Error::unprocessable("CART_EMPTY", "The cart is empty")
+}
+
+/// The order's lines at the catalog's prices, and their sum.
+fn order_items(cart: &Cart, products: &HashMap<ObjectId, Product>) -> (Vec<OrderItem>, Paise) {
     let items: Vec<OrderItem> = cart
         .items
         .iter()
         .map(|l| {
-            let p = product(l);
+            let p = &products[&l.product_id];
             OrderItem {
                 product_id: p.id,
                 name: p.name.clone(),
@@ -451,24 +594,23 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
     let subtotal = items.iter().fold(Paise::ZERO, |acc, i| {
         acc.checked_add(i.line_total).unwrap_or(Paise(i64::MAX))
     });
+    (items, subtotal)
+}
 
-    let (coupon_code, discount) = match &req.checkout.coupon_code {
-        None => (None, Paise::ZERO),
-        Some(code) => {
-            let coupon = claim_coupon(db, session, code, subtotal).await?;
-            (Some(coupon.0), coupon.1)
-        }
-    };
+/// Prices and taxes the order, and writes it with its mails, in the checkout transaction.
+async fn write_order(
+    req: &Request<'_>,
+    session: &mut ClientSession,
+    (items, subtotal): (Vec<OrderItem>, Paise),
+    products: &HashMap<ObjectId, Product>,
+    coupon_code: Option<String>,
+    discount: Paise,
+) -> Result<Order> {
+    let db = req.db;
     // The same function priced the cart and the coupon quote, so checkout charges exactly
     // what the shopper was shown.
     let price = pricing::quote(subtotal, discount, req.seller.shipping);
-    let tax = order_tax(req, &items, &products, price)?;
-
-    take_stock(db, session, &cart, &products, req.order_id.oid(), user_id).await?;
-    if req.fault == Some(Fault::AfterStockDecrement) {
-        return Err(injected(Fault::AfterStockDecrement));
-    }
-
+    let tax = order_tax(req, &items, products, price)?;
     let t = now();
     let mut status_history = vec![StatusChange {
         status: OrderStatus::Created,
@@ -498,7 +640,7 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
     let order = Order {
         id: req.order_id.oid(),
         number: Some(req.number.clone()),
-        user_id: user_id.to_owned(),
+        user_id: req.user.id.as_str().to_owned(),
         email: req.checkout.email.clone(),
         items,
         subtotal: price.subtotal,
@@ -527,44 +669,46 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
         .insert_one(order_document(&order)?)
         .session(&mut *session)
         .await?;
-    outbox::enqueue(db, session, order.id, MailEvent::OrderPlaced).await?;
-    if free {
-        outbox::enqueue(db, session, order.id, MailEvent::PaymentSuccess).await?;
+    for event in queued_mails(&order) {
+        outbox::enqueue(db, session, order.id, *event).await?;
     }
-    db.docs(CARTS)
-        .update_one(
-            doc! { "userId": user_id },
-            doc! { "$set": { "items": [], "updatedAt": t } },
-        )
-        .session(&mut *session)
-        .await?;
+    Ok(order)
+}
 
-    if let Some((key, hash)) = req.key {
-        // Claimed in the same transaction as the order: a concurrent twin either conflicts
-        // here and retries (then finds this key) or fails on the unique index; either way
-        // it cannot make a second order.
-        let claimed = db
-            .docs(IDEMPOTENCY_KEYS)
-            .insert_one(doc! {
-                "userId": user_id,
-                "key": key,
-                "requestHash": hash,
-                "orderId": order.id,
-                "createdAt": t,
-            })
-            .session(&mut *session)
-            .await;
-        match claimed {
-            Err(e) if is_duplicate_key(&e) => return Err(key_in_use()),
-            other => {
-                other?;
-            }
-        }
+/// The mails a new order queues, in the order they leave.
+fn queued_mails(order: &Order) -> &'static [MailEvent] {
+    if order.status == OrderStatus::Paid {
+        &[MailEvent::OrderPlaced, MailEvent::PaymentSuccess]
+    } else {
+        &[MailEvent::OrderPlaced]
     }
-    if req.fault == Some(Fault::BeforeCommit) {
-        return Err(injected(Fault::BeforeCommit));
+}
+
+/// Claims the Idempotency-Key in the checkout transaction, with the order: a concurrent twin
+/// either conflicts here and retries (then finds this key) or fails on the unique index;
+/// either way it cannot make a second order.
+async fn claim_key(
+    req: &Request<'_>,
+    session: &mut ClientSession,
+    key: &str,
+    hash: &str,
+) -> Result<()> {
+    let claimed = req
+        .db
+        .docs(IDEMPOTENCY_KEYS)
+        .insert_one(doc! {
+            "userId": req.user.id.as_str(),
+            "key": key,
+            "requestHash": hash,
+            "orderId": req.order_id.oid(),
+            "createdAt": now(),
+        })
+        .session(&mut *session)
+        .await;
+    match claimed {
+        Err(e) if is_duplicate_key(&e) => Err(key_in_use()),
+        other => other.map(|_| ()).map_err(Into::into),
     }
-    Ok(Placed::Created(order))
 }
 
 /// The order's GST, locked in at checkout from the prices and discount just settled.
@@ -631,6 +775,39 @@ async fn refresh_cart(
     Ok(Placed::PriceChanged(cart, moved))
 }
 
+/// Takes one use of the coupon, never past its limit, and returns the discount it gives;
+/// `None` when it is missing, inactive, used up or does not apply (the careful path then
+/// says which).
+async fn claim_coupon_quickly(
+    db: &Db,
+    session: &mut ClientSession,
+    code: &str,
+    subtotal: Paise,
+) -> Result<Option<(String, Paise)>> {
+    let Some(coupon) = db
+        .collection::<Coupon>(COUPONS)
+        .find_one_and_update(
+            doc! {
+                "code": code,
+                "isActive": true,
+                "$or": [
+                    { "usageLimit": null },
+                    { "$expr": { "$lt": ["$usedCount", "$usageLimit"] } },
+                ],
+            },
+            doc! { "$inc": { "usedCount": 1_i64 } },
+        )
+        .return_document(ReturnDocument::Before)
+        .session(&mut *session)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(pricing::evaluate(&coupon, subtotal, now())
+        .ok()
+        .map(|discount| (coupon.code, discount)))
+}
+
 /// Checks the coupon as apply-coupon does and takes one use of it, never past its limit.
 /// Returns the stored code and the discount it locks in.
 async fn claim_coupon(
@@ -679,7 +856,7 @@ async fn take_stock(
         let take = common::catalog::StockMove {
             product_id: line.product_id,
             delta: -line.quantity,
-            reason: "checkout",
+            reason: common::catalog::CHECKOUT,
             order_id: Some(order_id),
             by: user_id,
         };
