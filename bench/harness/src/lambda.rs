@@ -87,6 +87,38 @@ const CASES: &[Case] = &[
         timed: true,
     },
     Case {
+        name: "products, one product",
+        bin: "products",
+        event: "products-get.json",
+        caller: Caller::Nobody,
+        tweak: Tweak::AsIs,
+        timed: false,
+    },
+    Case {
+        name: "cart, view",
+        bin: "cart",
+        event: "cart-get.json",
+        caller: Caller::WithCart,
+        tweak: Tweak::AsIs,
+        timed: false,
+    },
+    Case {
+        name: "cart, update",
+        bin: "cart",
+        event: "cart-update.json",
+        caller: Caller::WithCart,
+        tweak: Tweak::AsIs,
+        timed: false,
+    },
+    Case {
+        name: "cart, remove",
+        bin: "cart",
+        event: "cart-remove.json",
+        caller: Caller::WithCart,
+        tweak: Tweak::AsIs,
+        timed: false,
+    },
+    Case {
         name: "coupons",
         bin: "coupons",
         event: "coupons-apply.json",
@@ -755,6 +787,12 @@ const WHY: &[(&str, &str, &str, Option<bool>, &str)] = &[
     ("*", "update", "meta", None, "the schema version is recorded"),
     // GET /products.
     ("products", "find", "products", None, "the page of products, one query"),
+    // GET /products/{slug}, GET /cart, POST /cart/update, POST /cart/remove.
+    ("products-get.json", "find", "products", None, "the product the slug names, one query"),
+    ("cart-get.json", "find", "carts", None, "the shopper's cart, one query"),
+    ("cart-update.json", "find", "products", None, "the product: active, and the stock the new quantity must fit"),
+    ("cart-update.json", "findAndModify", "carts", None, "the line set to the new quantity, at today's price; the cart after"),
+    ("cart-remove.json", "findAndModify", "carts", None, "the line pulled; the cart after"),
     // POST /cart/add.
     ("cart", "aggregate", "products", None, "the product (active, price, stock) and the shopper's cart, in one read (`$unionWith`)"),
     ("cart", "insert", "carts", None, "a first add: the cart is created holding the line"),
@@ -820,11 +858,13 @@ const WHY: &[(&str, &str, &str, Option<bool>, &str)] = &[
     ("*", "endSessions", "*", None, "the driver ends its sessions"),
 ];
 
-fn why(bin: &str, c: &Command) -> &'static str {
+/// `scope` in the map is `*`, a function, or one of its sample events (for the routes a
+/// function serves besides its timed one).
+fn why(bin: &str, event: &str, c: &Command) -> &'static str {
     let collection = c.collection.as_deref().unwrap_or("");
     WHY.iter()
-        .find(|(f, name, coll, txn, _)| {
-            (*f == "*" || *f == bin)
+        .find(|(scope, name, coll, txn, _)| {
+            (*scope == "*" || *scope == bin || *scope == event)
                 && *name == c.name
                 && (*coll == "*" || *coll == collection)
                 && txn.is_none_or(|t| t == c.in_txn)
@@ -885,7 +925,7 @@ fn routes(opts: &Options, rows: &[(&Case, Measured)]) -> String {
         s,
         "The MongoDB commands each function sent during one warm invocation with its sample event, \
          in the order the proxy forwarded them (the sequence most warm invocations sent; the \
-         coupon-less checkouts are extra runs of {ROUTE_COLD} cold start and {ROUTE_WARM} warm \
+         routes other than each function's timed one are extra runs of {ROUTE_COLD} cold start and {ROUTE_WARM} warm \
          invocations, not timed), then what its init sent. Every command is a round trip: at \
          {per} ms each (`BENCH_DB_RTT_MS`{}), a warm invocation waits at least commands × {per} ms \
          on the network. \"txn\" marks commands inside the multi-document transaction; \"why\" \
@@ -942,7 +982,7 @@ fn routes(opts: &Options, rows: &[(&Case, Measured)]) -> String {
                 "| {} | `{c}` | {} | {} |",
                 i + 1,
                 if c.in_txn { "txn" } else { "" },
-                why(case.bin, c)
+                why(case.bin, case.event, c)
             );
         }
         let _ = writeln!(
@@ -987,21 +1027,28 @@ mod tests {
             in_txn,
         };
         assert_eq!(
-            why("orders", &c("commitTransaction", None, true)),
+            why("orders", "x.json", &c("commitTransaction", None, true)),
             "the checkout transaction commits"
         );
         assert_eq!(
-            why("payments-initiate", &c("commitTransaction", None, true)),
+            why(
+                "payments-initiate",
+                "x.json",
+                &c("commitTransaction", None, true)
+            ),
             "the transaction commits"
         );
         assert_eq!(
-            why("coupons", &c("find", Some("rate_limits"), false)),
+            why("coupons", "x.json", &c("find", Some("rate_limits"), false)),
             "per-user rate limit"
         );
         assert_eq!(
-            why("orders", &c("update", Some("mail_outbox"), true)),
+            why("orders", "x.json", &c("update", Some("mail_outbox"), true)),
             "the mail outbox, in the same transaction"
         );
-        assert_eq!(why("orders", &c("distinct", Some("orders"), false)), "—");
+        assert_eq!(
+            why("orders", "x.json", &c("distinct", Some("orders"), false)),
+            "—"
+        );
     }
 }
