@@ -58,69 +58,116 @@ impl Bare {
             .await?)
     }
 
-    /// Mirrors `cart::add`: increment the line, else push a line, else create the cart and
-    /// go round again.
+    /// Mirrors `cart::add`: the product and the cart in one read, then the one guarded write
+    /// that fits (create the cart with the line, add to the line, push a line); a miss
+    /// re-reads the cart and goes round again.
     pub async fn cart_add(&self, user: &str, pid: ObjectId, quantity: i64) -> Result<Document> {
-        let product = self
+        let mut found: Vec<Document> = self
             .db
             .collection::<Document>("products")
-            .find_one(doc! { "_id": pid, "isActive": true })
+            .aggregate(vec![
+                doc! { "$match": { "_id": pid, "isActive": true } },
+                doc! { "$limit": 1 },
+                doc! { "$addFields": { "__query": 0 } },
+                doc! { "$unionWith": { "coll": "carts", "pipeline": [
+                    { "$match": { "userId": user } },
+                    { "$limit": 1 },
+                    { "$addFields": { "__query": 1 } },
+                ] } },
+            ])
             .await?
+            .try_collect()
+            .await?;
+        let cart_at = found.iter().position(|d| d.get_i32("__query") == Ok(1));
+        let mut cart = cart_at.map(|i| found.remove(i));
+        let product = found
+            .pop()
             .ok_or_else(|| anyhow::anyhow!("no product {pid}"))?;
         let name = product.get_str("name").unwrap_or_default().to_owned();
         let price = product.get_i64("price").unwrap_or_default();
         let room = product.get_i64("stock").unwrap_or_default().min(10) - quantity;
+        anyhow::ensure!(room >= 0, "no room");
         let carts = self.db.collection::<Document>("carts");
+        let line = doc! { "productId": pid, "name": &name, "price": price, "quantity": quantity };
         for _ in 0..8 {
             let t = DateTime::now();
-            if let Some(cart) = carts
-                .find_one_and_update(
-                    doc! { "userId": user, "items": { "$elemMatch": { "productId": pid, "quantity": { "$lte": room } } } },
-                    doc! { "$inc": { "items.$[line].quantity": quantity }, "$set": { "items.$[line].name": &name, "items.$[line].price": price, "updatedAt": t } },
-                )
-                .array_filters(vec![doc! { "line.productId": pid }])
-                .return_document(ReturnDocument::After)
-                .await?
-            {
-                return Ok(cart);
+            let held = cart.as_ref().is_some_and(|c| {
+                c.get_array("items").is_ok_and(|items| {
+                    items.iter().any(|l| {
+                        l.as_document()
+                            .is_some_and(|l| l.get_object_id("productId") == Ok(pid))
+                    })
+                })
+            });
+            let written = match &cart {
+                None => {
+                    let new = doc! { "userId": user, "items": [line.clone()], "createdAt": t, "updatedAt": t };
+                    match carts.insert_one(&new).await {
+                        Ok(_) => Some(new),
+                        Err(e) if duplicate_key(&e) => None,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(_) if held => {
+                    carts
+                        .find_one_and_update(
+                            doc! { "userId": user, "items": { "$elemMatch": { "productId": pid, "quantity": { "$lte": room } } } },
+                            doc! { "$inc": { "items.$[line].quantity": quantity }, "$set": { "items.$[line].name": &name, "items.$[line].price": price, "updatedAt": t } },
+                        )
+                        .array_filters(vec![doc! { "line.productId": pid }])
+                        .return_document(ReturnDocument::After)
+                        .await?
+                }
+                Some(_) => {
+                    carts
+                        .find_one_and_update(
+                            doc! { "userId": user, "items.productId": { "$ne": pid }, "items.49": { "$exists": false } },
+                            doc! { "$push": { "items": line.clone() }, "$set": { "updatedAt": t } },
+                        )
+                        .return_document(ReturnDocument::After)
+                        .await?
+                }
+            };
+            if let Some(c) = written {
+                return Ok(c);
             }
-            if let Some(cart) = carts
-                .find_one_and_update(
-                    doc! { "userId": user, "items.productId": { "$ne": pid }, "items.49": { "$exists": false } },
-                    doc! { "$push": { "items": { "productId": pid, "name": &name, "price": price, "quantity": quantity } }, "$set": { "updatedAt": t } },
-                )
-                .return_document(ReturnDocument::After)
-                .await?
-            {
-                return Ok(cart);
-            }
-            if carts.find_one(doc! { "userId": user }).await?.is_none() {
-                carts
-                    .update_one(
-                        doc! { "userId": user },
-                        doc! { "$setOnInsert": { "items": [], "createdAt": t, "updatedAt": t } },
-                    )
-                    .upsert(true)
-                    .await?;
-            }
+            cart = carts.find_one(doc! { "userId": user }).await?;
         }
         anyhow::bail!("cart add did not settle")
     }
 
-    /// Mirrors `orders::create` without an idempotency key: the rate-limit counter, the
-    /// checkout transaction, then the immediate send of the order mail.
+    /// Mirrors `orders::create` without an idempotency key or coupon: the rate-limit
+    /// counter, the order number, the checkout transaction's quick path, then the
+    /// immediate send of the order mail.
     pub async fn checkout(&self, user: &str, email: &str, address: Document) -> Result<Document> {
         let now = DateTime::now().timestamp_millis();
         let window = now - now.rem_euclid(60_000);
-        self.db
-            .collection::<Document>("rate_limits")
+        let limits = self.db.collection::<Document>("rate_limits");
+        let counter_id = format!("create-order:{user}:{window}");
+        match limits
+            .insert_one(doc! { "_id": &counter_id, "count": 1_i64, "expiresAt": DateTime::from_millis(window + 120_000) })
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if duplicate_key(&e) => {
+                limits
+                    .find_one_and_update(doc! { "_id": &counter_id }, doc! { "$inc": { "count": 1_i64 } })
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let seq = self
+            .db
+            .collection::<Document>("counters")
             .find_one_and_update(
-                doc! { "_id": format!("create-order:{user}:{window}") },
-                doc! { "$inc": { "count": 1_i64 }, "$setOnInsert": { "expiresAt": DateTime::from_millis(window + 120_000) } },
+                doc! { "_id": "orderNumber" },
+                doc! { "$inc": { "seq": 1_i64 } },
             )
             .upsert(true)
             .return_document(ReturnDocument::After)
-            .await?;
+            .await?
+            .and_then(|c| c.get_i64("seq").ok())
+            .unwrap_or_default();
 
         let mut session = self.db.client().start_session().await?;
         // Retried on write conflicts like `common::db::TxRetry` (same attempts, same backoff):
@@ -129,7 +176,7 @@ impl Bare {
         let (order_id, order) = loop {
             attempt += 1;
             session.start_transaction().await?;
-            let placed = match self.place(&mut session, user, email, &address).await {
+            let placed = match self.place(&mut session, user, email, &address, seq).await {
                 Ok(placed) => session
                     .commit_transaction()
                     .await
@@ -151,18 +198,25 @@ impl Bare {
         Ok(order)
     }
 
-    /// The transaction body of `checkout`.
+    /// The transaction body of `checkout`: the cart read and emptied in one write, each
+    /// line's stock taken by a guarded write, one ledger insert, the order, its mail.
     async fn place(
         &self,
         session: &mut mongodb::ClientSession,
         user: &str,
         email: &str,
         address: &Document,
+        seq: i64,
     ) -> Result<(ObjectId, Document)> {
+        let t = DateTime::now();
         let cart = self
             .db
             .collection::<Document>("carts")
-            .find_one(doc! { "userId": user })
+            .find_one_and_update(
+                doc! { "userId": user },
+                doc! { "$set": { "items": [], "updatedAt": t } },
+            )
+            .return_document(ReturnDocument::Before)
             .session(&mut *session)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no cart"))?;
@@ -172,38 +226,37 @@ impl Bare {
             .filter_map(|l| l.as_document().cloned())
             .collect();
         anyhow::ensure!(!lines.is_empty(), "empty cart");
-        let ids: Vec<ObjectId> = lines
-            .iter()
-            .filter_map(|l| l.get_object_id("productId").ok())
-            .collect();
-        let _products: Vec<Document> = self
-            .db
-            .collection::<Document>("products")
-            .find(doc! { "_id": { "$in": &ids } })
-            .session(&mut *session)
-            .await?
-            .stream(&mut *session)
-            .try_collect()
-            .await?;
+        let order_id = ObjectId::new();
         let mut subtotal = 0;
+        let mut ledger = Vec::new();
         for line in &lines {
             let q = line.get_i64("quantity")?;
-            subtotal += q * line.get_i64("price")?;
+            let price = line.get_i64("price")?;
+            let pid = line.get_object_id("productId")?;
+            subtotal += q * price;
             let taken = self
                 .db
                 .collection::<Document>("products")
-                .update_one(
-                    doc! { "_id": line.get_object_id("productId")?, "isActive": true, "stock": { "$gte": q } },
+                .find_one_and_update(
+                    doc! { "_id": pid, "isActive": true, "hsn": { "$ne": null }, "gstRate": { "$ne": null }, "stock": { "$gte": q }, "price": price },
                     doc! { "$inc": { "stock": -q } },
                 )
+                .return_document(ReturnDocument::After)
                 .session(&mut *session)
-                .await?;
-            anyhow::ensure!(taken.matched_count == 1, "out of stock");
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("out of stock"))?;
+            ledger.push(doc! {
+                "productId": pid, "delta": -q, "reason": "checkout", "orderId": order_id, "by": user,
+                "at": t, "stockAfter": taken.get_i64("stock").unwrap_or_default(),
+            });
         }
-        let t = DateTime::now();
-        let order_id = ObjectId::new();
+        self.db
+            .collection::<Document>("stock_movements")
+            .insert_many(&ledger)
+            .session(&mut *session)
+            .await?;
         let order = doc! {
-            "_id": order_id, "userId": user, "email": email, "items": lines,
+            "_id": order_id, "number": format!("PIT-{}", 1000 + seq), "userId": user, "email": email, "items": lines,
             "subtotal": subtotal, "discount": 0_i64, "total": subtotal, "currency": "INR",
             "status": "created", "statusHistory": [{ "status": "created", "at": t }],
             "payment": { "provider": "phonepe", "status": "pending" },
@@ -223,54 +276,31 @@ impl Bare {
             .upsert(true)
             .session(&mut *session)
             .await?;
-        self.db
-            .collection::<Document>("carts")
-            .update_one(
-                doc! { "userId": user },
-                doc! { "$set": { "items": [], "updatedAt": t } },
-            )
-            .session(&mut *session)
-            .await?;
         Ok((order_id, order))
     }
 
-    /// Mirrors `Mailer::send_now`: claim, check for an earlier mail, load the order, send,
-    /// record, and the final claim that finds nothing left.
+    /// Mirrors `Mailer::send_for_new_order`: the lease stamped dispatched in one write, the
+    /// send, the outcome.
     async fn send_order_mail(&self, order_id: ObjectId, email: &str) -> Result<()> {
         let outbox = self.db.collection::<Document>("mail_outbox");
-        let claim = || async {
-            let now = DateTime::now();
-            outbox
-                .find_one_and_update(
-                    doc! { "orderId": order_id, "$or": [
-                        { "status": "pending", "nextAttemptAt": { "$lte": now } },
-                        { "status": "sending", "leaseUntil": { "$lt": now } },
-                    ] },
-                    doc! { "$set": { "status": "sending", "leaseUntil": DateTime::from_millis(now.timestamp_millis() + 60_000), "leaseToken": ObjectId::new().to_hex() }, "$inc": { "attempts": 1_i32 } },
-                )
-                .sort(doc! { "createdAt": 1 })
-                .return_document(ReturnDocument::After)
-                .await
-        };
-        let Some(entry) = claim().await? else {
+        let now = DateTime::now();
+        let Some(entry) = outbox
+            .find_one_and_update(
+                doc! { "orderId": order_id, "event": "order_placed", "refundId": { "$exists": false }, "status": "pending" },
+                doc! { "$set": { "status": "sending", "leaseUntil": DateTime::from_millis(now.timestamp_millis() + 60_000), "leaseToken": ObjectId::new().to_hex(), "dispatchedAt": now }, "$inc": { "attempts": 1_i32 } },
+            )
+            .return_document(ReturnDocument::After)
+            .await?
+        else {
             return Ok(());
         };
-        outbox
-            .find_one(doc! { "orderId": order_id, "createdAt": { "$lt": entry.get_datetime("createdAt")? }, "status": { "$in": ["pending", "sending"] } })
-            .sort(doc! { "nextAttemptAt": -1 })
-            .await?;
-        self.db
-            .collection::<Document>("orders")
-            .find_one(doc! { "_id": order_id })
-            .await?;
         let message_id = self.send_mail(email).await?;
         outbox
             .update_one(
                 doc! { "_id": entry.get_object_id("_id")?, "leaseToken": entry.get_str("leaseToken")? },
-                doc! { "$set": { "status": "sent", "sesMessageId": message_id, "sentAt": DateTime::now() }, "$unset": { "leaseUntil": "", "leaseToken": "" } },
+                doc! { "$set": { "status": "sent", "sesMessageId": message_id, "sentAt": DateTime::now() }, "$unset": { "leaseUntil": "", "leaseToken": "", "dispatchedAt": "" } },
             )
             .await?;
-        claim().await?;
         Ok(())
     }
 
@@ -302,6 +332,16 @@ impl Bare {
             .await?;
         anyhow::ensure!(res.status().is_success(), "SES answered {}", res.status());
         Ok(res.text().await?)
+    }
+}
+
+fn duplicate_key(e: &mongodb::error::Error) -> bool {
+    match e.kind.as_ref() {
+        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => {
+            w.code == 11000
+        }
+        mongodb::error::ErrorKind::Command(c) => c.code == 11000,
+        _ => false,
     }
 }
 
