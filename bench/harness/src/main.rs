@@ -4,7 +4,8 @@
 //! * `lambda` runs each function binary under a local Lambda runtime API (`stub`), with its
 //!   MongoDB traffic passing through a timing proxy (`proxy`), and reports init time, the
 //!   first invocation, warm latency, how much of it the database took, and peak RSS;
-//!   `--db-rtt-ms` adds a network round trip to every MongoDB command, and `--routes`
+//!   `--db-rtt-ms` adds a network round trip to every MongoDB command (`--http-rtt-ms` to
+//!   every SES and PhonePe request), and `--routes`
 //!   writes the commands each route sends, in order.
 //! * `load` drives the local stack and the bare handler (`bench/bare`) with the same
 //!   requests and compares throughput.
@@ -22,10 +23,25 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// A round-trip knob in milliseconds: the flag, else the environment variable, else the
+/// default.
+fn rtt(args: &[String], flag: &str, var: &str, default: &str) -> std::time::Duration {
+    let v = arg(args, flag)
+        .or_else(|| std::env::var(var).ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.into());
+    let ms: f64 = v.parse().unwrap_or_else(|_| usage());
+    if !ms.is_finite() || !(0.0..=1000.0).contains(&ms) {
+        usage()
+    }
+    std::time::Duration::from_secs_f64(ms / 1000.0)
+}
+
 fn usage() -> ! {
     eprintln!(
         "usage: pitalya-bench lambda --bins DIR --events DIR --out FILE [--routes FILE] [--cold N] [--warm N]\n                            \
-         [--only NAME,..] [--db-rtt-ms MS (default $BENCH_DB_RTT_MS, else 0)]\n       \
+         [--only NAME,..] [--db-rtt-ms MS (default $BENCH_DB_RTT_MS, else 1.0)]\n                            \
+         [--http-rtt-ms MS (SES and PhonePe; default $BENCH_HTTP_RTT_MS, else 20)]\n       \
          pitalya-bench load --api URL --bare URL --out FILE [--reads N] [--writes N] [--checkouts N] [--concurrency N]"
     );
     std::process::exit(2)
@@ -50,17 +66,8 @@ async fn main() -> anyhow::Result<()> {
                 only: arg(&args, "--only")
                     .map(|s| s.split(',').map(str::to_owned).collect())
                     .unwrap_or_default(),
-                db_rtt: {
-                    let v = arg(&args, "--db-rtt-ms")
-                        .or_else(|| std::env::var("BENCH_DB_RTT_MS").ok())
-                        .filter(|v| !v.is_empty())
-                        .unwrap_or_else(|| "0".into());
-                    let ms: f64 = v.parse().unwrap_or_else(|_| usage());
-                    if !ms.is_finite() || !(0.0..=1000.0).contains(&ms) {
-                        usage()
-                    }
-                    std::time::Duration::from_secs_f64(ms / 1000.0)
-                },
+                db_rtt: rtt(&args, "--db-rtt-ms", "BENCH_DB_RTT_MS", "1.0"),
+                http_rtt: rtt(&args, "--http-rtt-ms", "BENCH_HTTP_RTT_MS", "20"),
             };
             let (md, routes) = lambda::run(&opts).await?;
             std::fs::write(need("--out"), md)?;

@@ -133,10 +133,11 @@ pub async fn mongodb(
 }
 
 /// An HTTP/1 proxy in front of `upstream`: a request is outstanding from its first byte to
-/// the first byte of the answer.
-pub async fn http(upstream: String, meters: Vec<Meter>) -> anyhow::Result<String> {
+/// the first byte of the answer, which reaches the client `rtt` after the server sent it
+/// (SES and PhonePe are an internet round trip away from Lambda, not on its machine).
+pub async fn http(upstream: String, meters: Vec<Meter>, rtt: Duration) -> anyhow::Result<String> {
     listen(upstream, move |c, s| {
-        tokio::spawn(pump_http(c, s, meters.clone()))
+        tokio::spawn(pump_http(c, s, meters.clone(), rtt))
     })
     .await
 }
@@ -266,7 +267,7 @@ async fn pump_mongodb(
     }
 }
 
-async fn pump_http(client: TcpStream, server: TcpStream, meters: Vec<Meter>) {
+async fn pump_http(client: TcpStream, server: TcpStream, meters: Vec<Meter>, rtt: Duration) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let waiting = Arc::new(Mutex::new(false));
@@ -291,12 +292,11 @@ async fn pump_http(client: TcpStream, server: TcpStream, meters: Vec<Meter>) {
     let down = async move {
         let mut buf = vec![0u8; 64 * 1024];
         while let Ok(n @ 1..) = sr.read(&mut buf).await {
-            {
-                let mut w = w_down.lock().unwrap();
-                if *w {
-                    *w = false;
-                    m_down.iter().for_each(Meter::end);
-                }
+            let answer_starts = *w_down.lock().unwrap();
+            if answer_starts {
+                hold(rtt).await;
+                *w_down.lock().unwrap() = false;
+                m_down.iter().for_each(Meter::end);
             }
             if cw.write_all(&buf[..n]).await.is_err() {
                 break;
