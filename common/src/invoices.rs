@@ -466,7 +466,7 @@ pub async fn on_shipped_in(
     }
     let seller = seller.ok_or_else(|| {
         Error::Internal(anyhow::anyhow!(
-            "shipping issues the tax invoice, which needs the seller settings (NEEDS lacks `seller`)"
+            "shipping issues the tax invoice, which needs the seller: the change was not `invoiced_by` one"
         ))
     })?;
     let invoice = issue_in(db, session, order, seller).await?;
