@@ -6,11 +6,10 @@ pub mod seed;
 pub mod token;
 
 use axum::Router;
-use common::config::{
-    Config, MailConfig, PaymentRedirect, PhonePeConfig, SellerConfig, WebhookCredentials,
-};
+use common::config::{Config, MailConfig, PaymentRedirect, PhonePeConfig, WebhookCredentials};
 use common::mail::Mailer;
 use common::phonepe::PhonePe;
+use common::seller::SellerConfig;
 use common::services::Services;
 use std::sync::Arc;
 

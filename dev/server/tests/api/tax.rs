@@ -7,7 +7,8 @@ use crate::orders::{
     cart_doc, count, coupon, create, fill_cart, order_body, order_doc, product, stock, used,
 };
 use crate::support::{base_vars, Resp, TestApp};
-use common::config::{from_vars, Config, Section, SellerConfig};
+use common::config::{from_vars, Config, Section};
+use common::seller::SellerConfig;
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
 
