@@ -3,16 +3,33 @@
 
 use crate::config::{ClerkConfig, ClerkKey};
 use crate::error::{Error, Result};
-use crate::ids::UserId;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// A Clerk user id (`sub`), e.g. `user_2abc…`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub String);
+
+impl UserId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 const LEEWAY_SECS: u64 = 5;
 

@@ -3,8 +3,6 @@
 //! Every problem is collected and reported together, so a broken deploy shows everything
 //! that is wrong in one log line instead of one setting per failed cold start.
 
-use crate::money::Paise;
-use crate::tax::{DocumentPrefix, Gstin};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -64,10 +62,20 @@ pub struct PhonePeConfig {
     pub client_id: String,
     pub client_secret: Secret<String>,
     pub client_version: String,
-    pub webhook_username: Secret<String>,
-    pub webhook_password: Secret<String>,
-    /// Storefront URL PhonePe sends the shopper back to; `{orderId}` is replaced.
-    pub redirect_url: String,
+}
+
+/// The Basic-auth pair PhonePe sends with every callback; only the webhook reads it.
+#[derive(Debug, Clone)]
+pub struct WebhookCredentials {
+    pub username: Secret<String>,
+    pub password: Secret<String>,
+}
+
+/// Storefront URL PhonePe sends the shopper back to; `{orderId}` is replaced. Only the
+/// function that opens payment pages reads it.
+#[derive(Debug, Clone)]
+pub struct PaymentRedirect {
+    pub url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -79,33 +87,7 @@ pub struct MailConfig {
     pub endpoint_url: Option<String>,
 }
 
-/// What the shop charges for delivery. Plain paise here; the rule that applies them lives in
-/// `pricing::quote`, so the cart, the coupon quote and checkout cannot disagree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShippingConfig {
-    /// `SHIPPING_FEE`: tax-inclusive, charged on every order below the threshold.
-    pub fee: Paise,
-    /// `FREE_SHIPPING_MIN`: `subtotal − discount` at or above this ships free; 0 means never.
-    pub free_min: Paise,
-}
-
-/// The seller as invoices name it and as GST needs it: read by every function that prices a
-/// cart or taxes an order, so a wrong GSTIN stops the deploy instead of reaching an invoice.
-#[derive(Debug, Clone)]
-pub struct SellerConfig {
-    /// `SELLER_NAME`: the legal name.
-    pub name: String,
-    /// `SELLER_GSTIN`: its state code decides intra- or inter-state supply.
-    pub gstin: Gstin,
-    /// `SELLER_ADDRESS`: one line.
-    pub address: String,
-    /// `INVOICE_PREFIX` (default `PIT`).
-    pub invoice_prefix: DocumentPrefix,
-    /// `CREDIT_NOTE_PREFIX` (default `PCN`).
-    pub credit_note_prefix: DocumentPrefix,
-    pub shipping: ShippingConfig,
-}
-
+/// The settings every function reads: the database, Clerk, and the order rules.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mongodb_uri: Secret<String>,
@@ -117,34 +99,6 @@ pub struct Config {
     /// `TEST_FAULTS=1`: honour `x-test-fault` request headers that make checkout fail midway,
     /// so tests can prove it leaves nothing behind. Only tests set it; never deployed.
     pub test_faults: bool,
-    /// Present when the function was started with `Needs::phonepe`.
-    pub phonepe: Option<PhonePeConfig>,
-    /// Present when the function was started with `Needs::mail`.
-    pub mail: Option<MailConfig>,
-    /// Present when the function was started with `Needs::seller`.
-    pub seller: Option<SellerConfig>,
-}
-
-/// Which optional sections a function needs; a function that needs a section fails its cold
-/// start when that section is incomplete, and one that does not is not bothered by it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Needs {
-    pub phonepe: bool,
-    pub mail: bool,
-    pub seller: bool,
-}
-
-impl Needs {
-    pub const CORE: Needs = Needs {
-        phonepe: false,
-        mail: false,
-        seller: false,
-    };
-    pub const ALL: Needs = Needs {
-        phonepe: true,
-        mail: true,
-        seller: true,
-    };
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,27 +107,30 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
-struct Reader<'a> {
+/// The environment as a function reads it, and every problem found so far.
+pub struct Reader<'a> {
     vars: &'a HashMap<String, String>,
     problems: Vec<String>,
 }
 
 impl Reader<'_> {
-    fn get(&self, name: &str) -> Option<String> {
+    /// The trimmed value; blank counts as unset.
+    pub fn get(&self, name: &str) -> Option<String> {
         self.vars
             .get(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
 
-    fn required(&mut self, name: &str) -> String {
+    /// The value, or a recorded problem (and an empty string, so reading can go on).
+    pub fn required(&mut self, name: &str) -> String {
         self.get(name).unwrap_or_else(|| {
             self.problems.push(format!("{name} is required"));
             String::new()
         })
     }
 
-    fn url(&mut self, name: &str, value: Option<String>) -> Option<String> {
+    pub fn url(&mut self, name: &str, value: Option<String>) -> Option<String> {
         let value = value?;
         if value.starts_with("http://") || value.starts_with("https://") {
             Some(value.trim_end_matches('/').to_owned())
@@ -183,7 +140,7 @@ impl Reader<'_> {
         }
     }
 
-    fn list(&self, name: &str) -> Vec<String> {
+    pub fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
             .map(|v| {
                 v.split(',')
@@ -193,32 +150,70 @@ impl Reader<'_> {
             })
             .unwrap_or_default()
     }
+
+    pub fn problem(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+    }
 }
 
-impl Config {
-    pub fn from_env(needs: Needs) -> Result<Self, ConfigError> {
-        let vars: HashMap<String, String> = std::env::vars().collect();
-        Self::from_vars(&vars, needs)
+/// One section of the settings. A function names the sections it needs as a tuple, so it
+/// neither reads nor holds the others (nor their secrets).
+pub trait Section: Sized {
+    /// Reads the section, recording every problem; `None` only when a problem was recorded.
+    fn read(r: &mut Reader<'_>) -> Option<Self>;
+}
+
+/// Reads the sections `S` from the process environment, failing once with every problem.
+pub fn from_env<S: Section>() -> Result<S, ConfigError> {
+    let vars: HashMap<String, String> = std::env::vars().collect();
+    from_vars(&vars)
+}
+
+pub fn from_vars<S: Section>(vars: &HashMap<String, String>) -> Result<S, ConfigError> {
+    let mut r = Reader {
+        vars,
+        problems: Vec::new(),
+    };
+    let section = S::read(&mut r);
+    match section {
+        Some(s) if r.problems.is_empty() => Ok(s),
+        _ => Err(ConfigError {
+            problems: r.problems,
+        }),
     }
+}
 
-    pub fn from_vars(vars: &HashMap<String, String>, needs: Needs) -> Result<Self, ConfigError> {
-        let mut r = Reader {
-            vars,
-            problems: Vec::new(),
-        };
+macro_rules! tuple_section {
+    ($($t:ident),+) => {
+        impl<$($t: Section),+> Section for ($($t,)+) {
+            #[allow(non_snake_case)]
+            fn read(r: &mut Reader<'_>) -> Option<Self> {
+                // Every section is read before any is judged, so all problems are listed.
+                $(let $t = $t::read(r);)+
+                Some(($($t?,)+))
+            }
+        }
+    };
+}
+tuple_section!(A);
+tuple_section!(A, B);
+tuple_section!(A, B, C);
+tuple_section!(A, B, C, D);
+tuple_section!(A, B, C, D, E);
+tuple_section!(A, B, C, D, E, F);
 
+impl Section for Config {
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
         let mongodb_uri = r.required("MONGODB_URI");
         if !(mongodb_uri.is_empty()
             || mongodb_uri.starts_with("mongodb://")
             || mongodb_uri.starts_with("mongodb+srv://"))
         {
-            r.problems
-                .push("MONGODB_URI must start with mongodb:// or mongodb+srv://".into());
+            r.problem("MONGODB_URI must start with mongodb:// or mongodb+srv://");
         }
         let mongodb_db = r.get("MONGODB_DB").unwrap_or_else(|| "pitalya".into());
         if mongodb_db.contains(['/', '\\', '.', ' ', '"', '$']) {
-            r.problems
-                .push("MONGODB_DB contains a character MongoDB forbids".into());
+            r.problem("MONGODB_DB contains a character MongoDB forbids");
         }
 
         let issuer = r.required("CLERK_ISSUER");
@@ -231,8 +226,7 @@ impl Config {
                 // Env files often carry the PEM with literal \n; accept both forms.
                 let pem = pem.replace("\\n", "\n");
                 if jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).is_err() {
-                    r.problems
-                        .push("CLERK_JWT_KEY is not an RSA public key in PEM form".into());
+                    r.problem("CLERK_JWT_KEY is not an RSA public key in PEM form");
                 }
                 ClerkKey::Pem(pem)
             }
@@ -258,8 +252,7 @@ impl Config {
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if (1..=10_080).contains(&n) => n,
                 _ => {
-                    r.problems
-                        .push("ORDER_PAYMENT_TIMEOUT_MINUTES must be 1..=10080".into());
+                    r.problem("ORDER_PAYMENT_TIMEOUT_MINUTES must be 1..=10080");
                     30
                 }
             },
@@ -275,48 +268,31 @@ impl Config {
                 p
             }
             Some(_) => {
-                r.problems
-                    .push("ORDER_NUMBER_PREFIX must be 1–8 of A-Z and 0-9".into());
+                r.problem("ORDER_NUMBER_PREFIX must be 1–8 of A-Z and 0-9");
                 String::new()
             }
         };
 
         let test_faults = matches!(r.get("TEST_FAULTS").as_deref(), Some("1" | "true"));
 
-        let phonepe = needs.phonepe.then(|| Self::phonepe(&mut r));
-        let mail = needs.mail.then(|| Self::mail(&mut r));
-        let seller = if needs.seller {
-            Self::read_seller(&mut r)
-        } else {
-            None
-        };
-
-        if r.problems.is_empty() {
-            Ok(Config {
-                mongodb_uri: Secret::new(mongodb_uri),
-                mongodb_db,
-                clerk,
-                order_payment_timeout_minutes,
-                order_number_prefix,
-                test_faults,
-                phonepe,
-                mail,
-                seller,
-            })
-        } else {
-            Err(ConfigError {
-                problems: r.problems,
-            })
-        }
+        Some(Config {
+            mongodb_uri: Secret::new(mongodb_uri),
+            mongodb_db,
+            clerk,
+            order_payment_timeout_minutes,
+            order_number_prefix,
+            test_faults,
+        })
     }
+}
 
-    fn phonepe(r: &mut Reader<'_>) -> PhonePeConfig {
+impl Section for PhonePeConfig {
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
         let env = match r.get("PHONEPE_ENV").as_deref() {
             None | Some("sandbox") => PhonePeEnv::Sandbox,
             Some("production") => PhonePeEnv::Production,
             Some(_) => {
-                r.problems
-                    .push("PHONEPE_ENV must be sandbox or production".into());
+                r.problem("PHONEPE_ENV must be sandbox or production");
                 PhonePeEnv::Sandbox
             }
         };
@@ -338,12 +314,7 @@ impl Config {
         let oauth_url = r
             .url("PHONEPE_OAUTH_URL", oauth)
             .unwrap_or_else(|| oauth_default.into());
-        let redirect = r.required("PHONEPE_REDIRECT_URL");
-        let redirect_url = r.url(
-            "PHONEPE_REDIRECT_URL",
-            Some(redirect).filter(|s| !s.is_empty()),
-        );
-        PhonePeConfig {
+        Some(PhonePeConfig {
             env,
             pg_url,
             oauth_url,
@@ -352,92 +323,46 @@ impl Config {
             client_version: r
                 .get("PHONEPE_CLIENT_VERSION")
                 .unwrap_or_else(|| "1".into()),
-            webhook_username: Secret::new(r.required("PHONEPE_WEBHOOK_USERNAME")),
-            webhook_password: Secret::new(r.required("PHONEPE_WEBHOOK_PASSWORD")),
-            redirect_url: redirect_url.unwrap_or_default(),
-        }
-    }
-
-    /// The seller section; `None` only when a problem was recorded, which fails the start.
-    fn read_seller(r: &mut Reader<'_>) -> Option<SellerConfig> {
-        let name = r.required("SELLER_NAME");
-        let address = r.required("SELLER_ADDRESS");
-        if address.contains(['\n', '\r']) {
-            r.problems
-                .push("SELLER_ADDRESS must be one line (invoices print it as one)".into());
-        }
-        let gstin = match r.get("SELLER_GSTIN") {
-            None => {
-                r.problems.push("SELLER_GSTIN is required".into());
-                None
-            }
-            Some(raw) => match Gstin::parse(&raw) {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    r.problems.push(format!("SELLER_GSTIN is invalid: {e}"));
-                    None
-                }
-            },
-        };
-        let mut prefix = |name: &str, default: &str| {
-            let raw = r.get(name).unwrap_or_else(|| default.into());
-            DocumentPrefix::parse(&raw)
-                .map_err(|e| r.problems.push(format!("{name} {e}")))
-                .ok()
-        };
-        let invoice_prefix = prefix("INVOICE_PREFIX", "PIT");
-        let credit_note_prefix = prefix("CREDIT_NOTE_PREFIX", "PCN");
-        let mut paise = |name: &str| match r.get(name) {
-            None => Some(Paise::ZERO),
-            Some(v) => match v.parse::<i64>() {
-                // A crore of paise (₹1,00,000) is far above any sane fee or threshold, and
-                // keeps every sum with a cart far from overflow.
-                Ok(n) if (0..=10_000_000).contains(&n) => Some(Paise(n)),
-                _ => {
-                    r.problems.push(format!(
-                        "{name} must be a whole number of paise from 0 to 10000000"
-                    ));
-                    None
-                }
-            },
-        };
-        let fee = paise("SHIPPING_FEE");
-        let free_min = paise("FREE_SHIPPING_MIN");
-        Some(SellerConfig {
-            name,
-            gstin: gstin?,
-            address,
-            invoice_prefix: invoice_prefix?,
-            credit_note_prefix: credit_note_prefix?,
-            shipping: ShippingConfig {
-                fee: fee?,
-                free_min: free_min?,
-            },
         })
     }
+}
 
-    /// The seller section of a function started with `Needs::seller`. A function that prices
-    /// or taxes without it is a wiring bug, answered as a 500 rather than a wrong price.
-    pub fn seller(&self) -> crate::Result<&SellerConfig> {
-        self.seller.as_ref().ok_or_else(|| {
-            crate::Error::Internal(anyhow::anyhow!(
-                "the seller settings were not read: this function's NEEDS lacks `seller`"
-            ))
+impl Section for WebhookCredentials {
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
+        let username = r.required("PHONEPE_WEBHOOK_USERNAME");
+        let password = r.required("PHONEPE_WEBHOOK_PASSWORD");
+        // Required above, so an empty pair (which would verify nothing) never gets this far.
+        (!username.is_empty() && !password.is_empty()).then(|| WebhookCredentials {
+            username: Secret::new(username),
+            password: Secret::new(password),
         })
     }
+}
 
-    fn mail(r: &mut Reader<'_>) -> MailConfig {
+impl Section for PaymentRedirect {
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
+        let redirect = r.required("PHONEPE_REDIRECT_URL");
+        let url = r.url(
+            "PHONEPE_REDIRECT_URL",
+            Some(redirect).filter(|s| !s.is_empty()),
+        )?;
+        Some(PaymentRedirect { url })
+    }
+}
+
+impl Section for MailConfig {
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
         let from = r.required("SES_FROM");
         if !from.is_empty() && !from.contains('@') {
-            r.problems.push("SES_FROM must be an email address".into());
+            r.problem("SES_FROM must be an email address");
         }
         let endpoint = r.get("AWS_ENDPOINT_URL_SES");
-        MailConfig {
+        Some(MailConfig {
             from,
             reply_to: r.get("SES_REPLY_TO"),
             region: r.get("AWS_REGION").unwrap_or_else(|| "ap-south-1".into()),
             endpoint_url: r.url("AWS_ENDPOINT_URL_SES", endpoint),
-        }
+        })
     }
 }
 
@@ -452,14 +377,24 @@ mod tests {
             .collect()
     }
 
+    type All = (
+        Config,
+        PhonePeConfig,
+        WebhookCredentials,
+        PaymentRedirect,
+        MailConfig,
+    );
+
     #[test]
     fn missing_settings_are_all_reported_at_once() {
-        let err = Config::from_vars(&vars(&[]), Needs::ALL).unwrap_err();
+        let err = from_vars::<All>(&vars(&[])).unwrap_err();
         let text = err.to_string();
         for name in [
             "MONGODB_URI",
             "CLERK_ISSUER",
             "PHONEPE_CLIENT_ID",
+            "PHONEPE_WEBHOOK_USERNAME",
+            "PHONEPE_REDIRECT_URL",
             "SES_FROM",
         ] {
             assert!(text.contains(name), "{name} missing from: {text}");
@@ -468,119 +403,42 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let cfg = Config::from_vars(
-            &vars(&[
-                ("MONGODB_URI", "mongodb://user:hunter2@localhost"),
-                ("CLERK_ISSUER", "https://clerk.example.com"),
-            ]),
-            Needs::CORE,
-        )
+        let cfg = from_vars::<Config>(&vars(&[
+            ("MONGODB_URI", "mongodb://user:hunter2@localhost"),
+            ("CLERK_ISSUER", "https://clerk.example.com"),
+        ]))
         .unwrap();
         assert!(!format!("{cfg:?}").contains("hunter2"));
         assert!(
             matches!(cfg.clerk.key, ClerkKey::Jwks(ref u) if u == "https://clerk.example.com/.well-known/jwks.json")
         );
+        let hook = from_vars::<WebhookCredentials>(&vars(&[
+            ("PHONEPE_WEBHOOK_USERNAME", "hook"),
+            ("PHONEPE_WEBHOOK_PASSWORD", "hunter2"),
+        ]))
+        .unwrap();
+        assert!(!format!("{hook:?}").contains("hunter2"));
     }
 
     #[test]
     fn sections_not_needed_are_not_required() {
-        let cfg = Config::from_vars(
-            &vars(&[
-                ("MONGODB_URI", "mongodb://x"),
-                ("CLERK_ISSUER", "https://c.example"),
-            ]),
-            Needs::CORE,
-        )
-        .unwrap();
-        assert!(cfg.phonepe.is_none() && cfg.mail.is_none());
+        // No PhonePe, webhook, redirect, mail or seller setting: only the core is read.
+        assert!(from_vars::<Config>(&vars(&[
+            ("MONGODB_URI", "mongodb://x"),
+            ("CLERK_ISSUER", "https://c.example"),
+        ]))
+        .is_ok());
     }
 
     #[test]
     fn bad_values_are_named() {
-        let err = Config::from_vars(
-            &vars(&[
-                ("MONGODB_URI", "postgres://x"),
-                ("CLERK_ISSUER", "clerk"),
-                ("CLERK_JWT_KEY", "not a key"),
-                ("ORDER_PAYMENT_TIMEOUT_MINUTES", "-3"),
-            ]),
-            Needs::CORE,
-        )
+        let err = from_vars::<Config>(&vars(&[
+            ("MONGODB_URI", "postgres://x"),
+            ("CLERK_ISSUER", "clerk"),
+            ("CLERK_JWT_KEY", "not a key"),
+            ("ORDER_PAYMENT_TIMEOUT_MINUTES", "-3"),
+        ]))
         .unwrap_err();
         assert_eq!(err.problems.len(), 4, "{:?}", err.problems);
-    }
-
-    fn seller_vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
-        let mut v = vars(&[
-            ("MONGODB_URI", "mongodb://x"),
-            ("CLERK_ISSUER", "https://c.example"),
-            ("SELLER_NAME", "Pitalya Handicrafts Private Limited"),
-            ("SELLER_GSTIN", "33AABCP1234Q1ZE"),
-            ("SELLER_ADDRESS", "14 Car Street, Chennai"),
-        ]);
-        v.extend(extra.iter().map(|(k, x)| (k.to_string(), x.to_string())));
-        v
-    }
-
-    const SELLER: Needs = Needs {
-        phonepe: false,
-        mail: false,
-        seller: true,
-    };
-
-    #[test]
-    fn the_seller_section_has_defaults_and_names_each_problem() {
-        let cfg = Config::from_vars(&seller_vars(&[]), SELLER).unwrap();
-        let s = cfg.seller().unwrap();
-        assert_eq!(s.gstin.state_code().get(), 33);
-        assert_eq!(
-            (s.invoice_prefix.as_str(), s.credit_note_prefix.as_str()),
-            ("PIT", "PCN")
-        );
-        assert_eq!(
-            s.shipping,
-            ShippingConfig {
-                fee: Paise::ZERO,
-                free_min: Paise::ZERO
-            }
-        );
-        let cfg = Config::from_vars(
-            &seller_vars(&[("SHIPPING_FEE", "4900"), ("FREE_SHIPPING_MIN", "99900")]),
-            SELLER,
-        )
-        .unwrap();
-        assert_eq!(cfg.seller().unwrap().shipping.fee, Paise(4_900));
-        assert_eq!(cfg.seller().unwrap().shipping.free_min, Paise(99_900));
-
-        let err = Config::from_vars(
-            &seller_vars(&[
-                ("SELLER_GSTIN", "33AABCP1234Q1ZF"),
-                ("INVOICE_PREFIX", "PITAL"),
-                ("CREDIT_NOTE_PREFIX", "p-n"),
-                ("SHIPPING_FEE", "₹49"),
-                ("FREE_SHIPPING_MIN", "-100"),
-                ("SELLER_ADDRESS", "line one\nline two"),
-            ]),
-            SELLER,
-        )
-        .unwrap_err();
-        assert_eq!(err.problems.len(), 6, "{:?}", err.problems);
-        assert!(
-            err.problems[0].contains("SELLER_ADDRESS"),
-            "{:?}",
-            err.problems
-        );
-        assert!(
-            err.to_string().contains(
-                "SELLER_GSTIN is invalid: the check character of this GSTIN should be 'E'"
-            ),
-            "{err}"
-        );
-
-        // Not needed, not read: neither a bad GSTIN nor its absence stops such a function.
-        let cfg =
-            Config::from_vars(&seller_vars(&[("SELLER_GSTIN", "nope")]), Needs::CORE).unwrap();
-        assert!(cfg.seller.is_none());
-        assert!(cfg.seller().is_err());
     }
 }

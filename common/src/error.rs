@@ -329,7 +329,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let request_id = crate::http::current_request_id();
+        let request_id = crate::request_id::current_request_id();
         match &self {
             Error::Internal(e) if self.is_unavailable() => {
                 tracing::warn!(error = ?e, "database unavailable; answered TRY_AGAIN")

@@ -5,7 +5,7 @@ use crate::error::{Error, FieldError, Result};
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -16,25 +16,8 @@ use std::time::Instant;
 use tracing::Instrument;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served on this task, if any.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.clone()).ok()
-}
-
-fn acceptable_request_id(v: &HeaderValue) -> Option<String> {
-    let s = v.to_str().ok()?;
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    ok.then(|| s.to_owned())
-}
+use crate::request_id::{acceptable_request_id, REQUEST_ID};
+pub use crate::request_id::{current_request_id, X_REQUEST_ID};
 
 /// Assigns the request id (the caller's, else Lambda's, else a new one), opens the request
 /// span every log line of the request is written in, and echoes the id on the response.

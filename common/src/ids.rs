@@ -52,22 +52,8 @@ macro_rules! object_id {
 object_id!(ProductId, "PRODUCT_NOT_FOUND", "product");
 object_id!(OrderId, "ORDER_NOT_FOUND", "order");
 
-/// A Clerk user id (`sub`), e.g. `user_2abc…`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(pub String);
-
-impl UserId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+/// Who signed in is the platform's (`auth`); the shop names users by the same type.
+pub use crate::auth::UserId;
 
 /// Serialises an ObjectId as its 24-hex string in API responses.
 pub fn hex<S: serde::Serializer>(id: &ObjectId, s: S) -> std::result::Result<S::Ok, S::Error> {

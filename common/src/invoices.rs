@@ -15,12 +15,12 @@
 
 pub mod pdf;
 
-use crate::config::SellerConfig;
 use crate::db::{is_duplicate_key, Db, COUNTERS, CREDIT_NOTES, INVOICES};
 use crate::error::{Error, Result};
 use crate::models::{now, rfc3339, Address, Order};
 use crate::money::Paise;
 use crate::refunds::Refund;
+use crate::seller::SellerConfig;
 use crate::tax::{
     amount_in_words, document_number, financial_year, DocumentPrefix, GstRate, GstState, Hsn,
     OrderTax,
@@ -466,7 +466,7 @@ pub async fn on_shipped_in(
     }
     let seller = seller.ok_or_else(|| {
         Error::Internal(anyhow::anyhow!(
-            "shipping issues the tax invoice, which needs the seller settings (NEEDS lacks `seller`)"
+            "shipping issues the tax invoice, which needs the seller: the change was not `invoiced_by` one"
         ))
     })?;
     let invoice = issue_in(db, session, order, seller).await?;
@@ -726,11 +726,11 @@ pub async fn credit_note_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ShippingConfig;
     use crate::ids::ProductId;
     use crate::models::{OrderItem, Payment, Shipping};
     use crate::order_state::OrderStatus;
     use crate::refunds::{RefundKind, RefundLine, RefundState};
+    use crate::seller::ShippingConfig;
     use crate::tax::{compute_tax, Gstin, TaxLineInput};
 
     pub(crate) fn seller() -> SellerConfig {

@@ -25,6 +25,8 @@ pub mod pricing;
 pub mod problem_codes;
 pub mod rate_limit;
 pub mod refunds;
+pub mod request_id;
+pub mod seller;
 pub mod services;
 pub mod tax;
 pub mod telemetry;

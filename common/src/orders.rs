@@ -34,7 +34,7 @@ pub struct Change {
     /// payment attempt on an order already waiting for payment still records its id.
     pub set_if_there: bool,
     /// Who issues the tax invoice a move to `shipped` draws up.
-    pub seller: Option<crate::config::SellerConfig>,
+    pub seller: Option<crate::seller::SellerConfig>,
 }
 
 impl Change {
@@ -51,7 +51,7 @@ impl Change {
         }
     }
 
-    pub fn invoiced_by(mut self, seller: &crate::config::SellerConfig) -> Self {
+    pub fn invoiced_by(mut self, seller: &crate::seller::SellerConfig) -> Self {
         self.seller = Some(seller.clone());
         self
     }

@@ -477,13 +477,8 @@ pub async fn check_attempt(db: &Db, phonepe: &PhonePe, attempt: &Attempt) -> Res
 /// only when cancelling is safe — no attempt completed and none is still in flight — so an
 /// order that was paid is never expired, even when its webhook never came.
 ///
-/// An order with no open attempt needs no PhonePe call; one with open attempts and no PhonePe
-/// client (a misconfigured deploy) is kept.
-pub async fn safe_to_expire(
-    db: &Db,
-    phonepe: Option<&PhonePe>,
-    order_id: ObjectId,
-) -> Result<bool> {
+/// An order with no open attempt needs no PhonePe call.
+pub async fn safe_to_expire(db: &Db, phonepe: &PhonePe, order_id: ObjectId) -> Result<bool> {
     let open: Vec<Attempt> = db
         .collection::<Attempt>(PAYMENT_ATTEMPTS)
         .find(doc! { "orderId": order_id, "state": { "$in": ["creating", "pending"] } })
@@ -493,10 +488,6 @@ pub async fn safe_to_expire(
     if open.is_empty() {
         return Ok(true);
     }
-    let Some(phonepe) = phonepe else {
-        tracing::warn!(order_id = %order_id.to_hex(), "open payment attempts but no PhonePe client; not expiring");
-        return Ok(false);
-    };
     let mut safe = true;
     for attempt in open {
         match phonepe.order_status(&attempt.merchant_order_id).await {

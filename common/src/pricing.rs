@@ -2,10 +2,10 @@
 //! cart (no coupon), `apply-coupon` (which only quotes) and `orders/create` (which locks the
 //! discount in), so the three can never show different totals for the same cart.
 
-use crate::config::ShippingConfig;
 use crate::error::{Error, Result};
 use crate::models::{Coupon, CouponType};
 use crate::money::Paise;
+use crate::seller::ShippingConfig;
 use crate::tax;
 use mongodb::bson::DateTime;
 use serde::Serialize;

@@ -1,9 +1,9 @@
 //! Per-user rate limits shared by every Lambda instance: a fixed window counted in MongoDB,
 //! one document per (action, user, window) that a TTL index removes afterwards.
 
+use crate::auth::UserId;
 use crate::db::{is_duplicate_key, Db, RATE_LIMITS};
 use crate::error::{Context as _, Error, Result};
-use crate::ids::UserId;
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::ReturnDocument;
 

@@ -6,7 +6,66 @@ pub mod seed;
 pub mod token;
 
 use axum::Router;
+use common::config::{Config, MailConfig, PaymentRedirect, PhonePeConfig, WebhookCredentials};
+use common::mail::Mailer;
+use common::phonepe::PhonePe;
+use common::seller::SellerConfig;
 use common::services::Services;
+use std::sync::Arc;
+
+/// Every section any function reads: the dev server runs them all.
+pub type Settings = (
+    Config,
+    PhonePeConfig,
+    WebhookCredentials,
+    PaymentRedirect,
+    MailConfig,
+    SellerConfig,
+);
+
+/// Every function's dependencies, built once from every section as each Lambda's `main.rs`
+/// builds its own, and handed to the same constructors.
+#[derive(Clone)]
+pub struct Functions {
+    pub services: Services,
+    pub seller: Arc<SellerConfig>,
+    pub mailer: Arc<Mailer>,
+    pub phonepe: Arc<PhonePe>,
+    /// The webhook's client, with the webhook's short budget, as its Lambda builds it.
+    pub webhook_phonepe: Arc<PhonePe>,
+    pub webhook_credentials: WebhookCredentials,
+    pub redirect: PaymentRedirect,
+}
+
+impl Functions {
+    pub async fn build(settings: Settings) -> anyhow::Result<Functions> {
+        let (config, phonepe, webhook_credentials, redirect, mail, seller) = settings;
+        Ok(Functions {
+            services: Services::init(config).await?,
+            seller: Arc::new(seller),
+            mailer: Arc::new(Mailer::new(&mail).await),
+            phonepe: Arc::new(PhonePe::new(&phonepe)?),
+            webhook_phonepe: Arc::new(PhonePe::with_timeout(
+                &phonepe,
+                payments_webhook::CONFIRM_TIMEOUT,
+            )?),
+            webhook_credentials,
+            redirect,
+        })
+    }
+
+    pub fn admin_ship(&self) -> admin_ship::AdminShip {
+        admin_ship::AdminShip::new(
+            self.services.clone(),
+            self.seller.clone(),
+            self.mailer.clone(),
+        )
+    }
+
+    pub fn jobs(&self) -> jobs::Jobs {
+        jobs::Jobs::new(&self.services, self.phonepe.clone(), self.mailer.clone())
+    }
+}
 
 /// Every (method, path) the API serves, gathered from the functions that own them.
 pub fn all_routes() -> Vec<(&'static str, &'static str, &'static str)> {
@@ -26,15 +85,25 @@ pub fn all_routes() -> Vec<(&'static str, &'static str, &'static str)> {
 }
 
 /// The whole API as one router, built from the same handler code each Lambda runs.
-pub fn app(services: &Services) -> Router {
+pub fn app(f: &Functions) -> Router {
+    let services = &f.services;
     common::http::finish(
         Router::new()
             .merge(products::router(services))
-            .merge(cart::router(services))
-            .merge(coupons::router(services))
-            .merge(orders::router(services))
-            .merge(payments_initiate::router(services))
-            .merge(payments_webhook::router(services))
-            .merge(admin_ship::router(services)),
+            .merge(cart::router(services, f.seller.clone()))
+            .merge(coupons::router(services, f.seller.clone()))
+            .merge(orders::router(services, f.seller.clone(), f.mailer.clone()))
+            .merge(payments_initiate::router(
+                services,
+                f.phonepe.clone(),
+                f.redirect.clone(),
+            ))
+            .merge(payments_webhook::router(
+                services,
+                f.webhook_phonepe.clone(),
+                f.webhook_credentials.clone(),
+                f.mailer.clone(),
+            ))
+            .merge(f.admin_ship().router()),
     )
 }

@@ -1,9 +1,8 @@
 //! `pitalya-dev serve | seed | token`: the local stack's entry point (see the Makefile).
 
 use anyhow::Context as _;
-use common::config::{Config, Needs};
-use common::services::Services;
 use dev_server::token::{self, TokenSpec};
+use dev_server::Functions;
 use std::time::Duration;
 
 fn usage() -> ! {
@@ -20,11 +19,11 @@ async fn main() -> anyhow::Result<()> {
         Some("serve") | None => serve().await,
         Some("seed") => {
             common::telemetry::init();
-            let services = services().await?;
-            let (p, c) = dev_server::seed::run(&services).await?;
+            let functions = functions().await?;
+            let (p, c) = dev_server::seed::run(&functions.services).await?;
             println!(
                 "seeded {p} products and {c} coupons into '{}'",
-                services.config.mongodb_db
+                functions.services.config.mongodb_db
             );
             Ok(())
         }
@@ -33,11 +32,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn services() -> anyhow::Result<Services> {
+async fn functions() -> anyhow::Result<Functions> {
     // Everything on, as in AWS: API calls send mail at once, payments reach the simulator,
     // and the jobs loop below drains the outbox, reconciles and expires.
-    let config = Config::from_env(Needs::ALL)?;
-    Services::init(config).await
+    Functions::build(common::config::from_env()?).await
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -48,14 +46,14 @@ async fn serve() -> anyhow::Result<()> {
         &std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_else(|_| "*".into()),
     )
     .map_err(anyhow::Error::msg)?;
-    let services = services().await?;
+    let functions = functions().await?;
     let port: u16 = std::env::var("PORT")
         .ok()
         .map(|p| p.parse())
         .transpose()
         .context("PORT")?
         .unwrap_or(3000);
-    let app = dev_server::cors::allow(dev_server::app(&services), origins);
+    let app = dev_server::cors::allow(dev_server::app(&functions), origins);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("bind 127.0.0.1:{port}"))?;
@@ -66,12 +64,12 @@ async fn serve() -> anyhow::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(15u64);
-    let job_services = services.clone();
+    let jobs = functions.jobs();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(interval));
         loop {
             tick.tick().await;
-            let report = jobs::run_once(&job_services).await;
+            let report = jobs::run_once(&jobs).await;
             tracing::debug!(%report, "jobs run");
         }
     });

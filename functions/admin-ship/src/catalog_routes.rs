@@ -24,7 +24,7 @@ use mongodb::bson::{doc, Regex};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-pub fn router(services: &Services) -> Router {
+pub fn router(app: &crate::AdminShip) -> Router {
     Router::new()
         .route("/admin/products", get(list_products).post(create_product))
         .route("/admin/products/{id}", patch(patch_product))
@@ -32,10 +32,7 @@ pub fn router(services: &Services) -> Router {
         .route("/admin/products/{id}/stock-movements", get(stock_movements))
         .route("/admin/coupons", get(list_coupons).post(create_coupon))
         .route("/admin/coupons/{code}", patch(patch_coupon))
-        .with_state(crate::AppState {
-            services: services.clone(),
-            auth: services.auth.clone(),
-        })
+        .with_state(crate::AppState::of(app))
 }
 
 /// `q` and `isActive`, besides `limit` and `cursor`.

@@ -14,7 +14,7 @@ use common::{Paise, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-pub fn router(services: &Services) -> Router {
+pub fn router(app: &crate::AdminShip) -> Router {
     Router::new()
         .route("/admin/orders/{id}/invoice", get(invoice_json))
         .route("/admin/orders/{id}/invoice.pdf", get(invoice_pdf))
@@ -24,10 +24,7 @@ pub fn router(services: &Services) -> Router {
             "/admin/orders/{id}/credit-notes/{number}",
             get(credit_note_pdf),
         )
-        .with_state(crate::AppState {
-            services: services.clone(),
-            auth: services.auth.clone(),
-        })
+        .with_state(crate::AppState::of(app))
 }
 
 /// What the owner sees of a credit note beside the invoice: enough to fetch its PDF.

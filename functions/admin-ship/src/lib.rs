@@ -14,28 +14,27 @@ use axum::routing::post;
 use axum::{Json, Router};
 use common::auth::{Admin, Auth};
 use common::catalog::{upsert_coupon, upsert_product, CouponInput, ProductInput};
+use common::config::{Config, MailConfig};
 use common::error::FieldError;
 use common::http::JsonBytes;
 use common::ids::OrderId;
+use common::mail::Mailer;
 use common::models::{Order, OrderView};
 use common::order_state::OrderStatus;
 use common::orders::{self, Change};
 use common::outbox::MailEvent;
+use common::seller::SellerConfig;
 use common::services::Services;
 use common::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
-/// The configuration sections this function reads at cold start: owner actions mail the
-/// customer right after their commit. `main.rs` and the tests use this one constant, so they
-/// cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs {
-    phonepe: false,
-    mail: true,
-    // Shipping issues the GST invoice as the seller.
-    seller: true,
-};
+/// The settings this function reads at cold start: owner actions mail the customer right
+/// after their commit, and shipping issues the GST invoice as the seller. `main.rs` and the
+/// tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, SellerConfig, MailConfig);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -67,13 +66,54 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// invocation carries no user.
 pub const DIRECT_ACTOR: &str = "direct-invocation";
 
+/// What this function is built from, once per cold start: its routes and its direct
+/// invocations share it.
+#[derive(Clone)]
+pub struct AdminShip {
+    services: Services,
+    seller: Arc<SellerConfig>,
+    mailer: Arc<Mailer>,
+}
+
 #[derive(Clone, FromRef)]
 struct AppState {
+    app: AdminShip,
     services: Services,
     auth: Auth,
 }
 
-pub fn router(services: &Services) -> Router {
+impl AppState {
+    fn of(app: &AdminShip) -> Self {
+        AppState {
+            app: app.clone(),
+            services: app.services.clone(),
+            auth: app.services.auth.clone(),
+        }
+    }
+}
+
+impl AdminShip {
+    pub fn new(services: Services, seller: Arc<SellerConfig>, mailer: Arc<Mailer>) -> Self {
+        AdminShip {
+            services,
+            seller,
+            mailer,
+        }
+    }
+
+    pub fn router(&self) -> Router {
+        router(self)
+    }
+
+    /// Answers a direct invocation: `{"action": ..., ...}` → `{"ok": true, ...}` or
+    /// `{"ok": false, "error": {"code", "message"}}`. Never fails the invocation itself, so
+    /// the console shows the reason instead of a stack trace.
+    pub async fn invoke(&self, event: Value) -> Value {
+        invoke(self, event).await
+    }
+}
+
+fn router(app: &AdminShip) -> Router {
     Router::new()
         .route("/admin/orders/{id}/ship", post(ship_http))
         .route("/admin/orders/{id}/pack", post(pack_http))
@@ -86,12 +126,9 @@ pub fn router(services: &Services) -> Router {
             axum::routing::get(desk::export_csv),
         )
         .route("/admin/orders/{id}", axum::routing::get(desk::detail_http))
-        .with_state(AppState {
-            services: services.clone(),
-            auth: services.auth.clone(),
-        })
-        .merge(catalog_routes::router(services))
-        .merge(invoice_routes::router(services))
+        .with_state(AppState::of(app))
+        .merge(catalog_routes::router(app))
+        .merge(invoice_routes::router(app))
         .merge(console::router())
 }
 
@@ -273,71 +310,69 @@ fn validate(action: OrderAction) -> Result<Change> {
 /// Applies one of the owner's actions through the shared state machine and, once the
 /// transaction has committed, tries to send the mail it queued. Repeating the action an
 /// order is already in changes nothing and returns the order.
-pub async fn act(services: &Services, id: OrderId, action: OrderAction, by: &str) -> Result<Order> {
+async fn act(app: &AdminShip, id: OrderId, action: OrderAction, by: &str) -> Result<Order> {
     let mut change = validate(action)?.by(by);
     if change.to == OrderStatus::Shipped {
-        if let Some(seller) = &services.config.seller {
-            change = change.invoiced_by(seller);
-        }
+        change = change.invoiced_by(&app.seller);
     }
-    let outcome = orders::change(&services.db, id, &change).await?;
+    let outcome = orders::change(&app.services.db, id, &change).await?;
     if outcome.moved() && !change.mail.is_empty() {
-        services.send_mail_now(id.oid()).await;
+        app.mailer.send_now(&app.services.db, id.oid()).await;
     }
     Ok(outcome.into_order())
 }
 
 async fn ship_http(
-    State(services): State<Services>,
+    State(app): State<AdminShip>,
     Admin(user): Admin,
     Path(id): Path<String>,
     common::http::Json(input): common::http::Json<ShipInput>,
 ) -> Result<Json<OrderView>> {
-    let id = orders::resolve(&services.db, &id).await?;
-    let order = act(&services, id, OrderAction::Ship(input), user.id.as_str()).await?;
+    let id = orders::resolve(&app.services.db, &id).await?;
+    let order = act(&app, id, OrderAction::Ship(input), user.id.as_str()).await?;
     Ok(Json(order.into()))
 }
 
 async fn pack_http(
-    State(services): State<Services>,
+    State(app): State<AdminShip>,
     Admin(user): Admin,
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
-    let id = orders::resolve(&services.db, &id).await?;
+    let id = orders::resolve(&app.services.db, &id).await?;
     let NoInput {} = body.parse_optional()?;
     Ok(Json(
-        act(&services, id, OrderAction::Pack, user.id.as_str())
+        act(&app, id, OrderAction::Pack, user.id.as_str())
             .await?
             .into(),
     ))
 }
 
 async fn deliver_http(
-    State(services): State<Services>,
+    State(app): State<AdminShip>,
     Admin(user): Admin,
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
-    let id = orders::resolve(&services.db, &id).await?;
+    let id = orders::resolve(&app.services.db, &id).await?;
     let NoInput {} = body.parse_optional()?;
     Ok(Json(
-        act(&services, id, OrderAction::Deliver, user.id.as_str())
+        act(&app, id, OrderAction::Deliver, user.id.as_str())
             .await?
             .into(),
     ))
 }
 
 async fn cancel_http(
-    State(services): State<Services>,
+    State(app): State<AdminShip>,
     Admin(user): Admin,
     Path(id): Path<String>,
     body: JsonBytes,
 ) -> Result<Json<OrderView>> {
-    let id = orders::resolve(&services.db, &id).await?;
+    let id = orders::resolve(&app.services.db, &id).await?;
     let input: CancelInput = body.parse_optional()?;
     Ok(Json(
-        act(&services, id, OrderAction::Cancel(input), user.id.as_str())
+        act(&app, id, OrderAction::Cancel(input), user.id.as_str())
             .await?
             .into(),
     ))
@@ -356,11 +391,8 @@ async fn refund_http(
     Ok((status, Json(order.into())))
 }
 
-/// Answers a direct invocation: `{"action": ..., ...}` → `{"ok": true, ...}` or
-/// `{"ok": false, "error": {"code", "message"}}`. Never fails the invocation itself, so
-/// the console shows the reason instead of a stack trace.
-pub async fn invoke(services: &Services, event: Value) -> Value {
-    match dispatch(services, event).await {
+async fn invoke(app: &AdminShip, event: Value) -> Value {
+    match dispatch(app, event).await {
         Ok(Value::Object(mut body)) => {
             body.insert("ok".into(), true.into());
             Value::Object(body)
@@ -396,7 +428,8 @@ fn take<T: DeserializeOwned>(fields: &mut Map<String, Value>, key: &str) -> Resu
     common::http::parse_json(value.to_string().as_bytes())
 }
 
-async fn dispatch(services: &Services, event: Value) -> Result<Value> {
+async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
+    let services = &app.services;
     let Value::Object(mut fields) = event else {
         return Err(Error::field(
             "body",
@@ -504,7 +537,7 @@ async fn dispatch(services: &Services, event: Value) -> Result<Value> {
                 }
                 _ => OrderAction::Cancel(common::http::parse_json(rest.as_bytes())?),
             };
-            let order = act(services, id, action, DIRECT_ACTOR).await?;
+            let order = act(app, id, action, DIRECT_ACTOR).await?;
             Ok(json!({ "order": OrderView::from(order) }))
         }
         other => Err(Error::field("action", format!("unknown action '{other}'"))),

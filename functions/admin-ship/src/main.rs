@@ -1,15 +1,19 @@
-use common::config::Config;
+use admin_ship::AdminShip;
+use common::mail::Mailer;
 use common::services::Services;
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     common::telemetry::init();
-    let config = Config::from_env(admin_ship::NEEDS)?;
+    let (config, seller, mail): admin_ship::Settings = common::config::from_env()?;
     let services = Services::init(config).await?;
-    let router = common::http::finish(admin_ship::router(&services));
+    let mailer = Arc::new(Mailer::new(&mail).await);
+    let app = AdminShip::new(services, Arc::new(seller), mailer);
+    let router = common::http::finish(app.router());
     common::lambda::run_mixed(router, move |event| {
-        let services = services.clone();
-        async move { admin_ship::invoke(&services, event).await }
+        let app = app.clone();
+        async move { app.invoke(event).await }
     })
     .await
 }

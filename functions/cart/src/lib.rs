@@ -10,11 +10,12 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use common::auth::{Auth, User};
 use common::cart::{Cart, CartView, MAX_LINES, MAX_QUANTITY_PER_LINE};
-use common::config::{Config, ShippingConfig};
+use common::config::Config;
 use common::db::{is_duplicate_key, Db, CARTS, PRODUCTS};
 use common::error::FieldError;
 use common::ids::ProductId;
 use common::models::{now, Product};
+use common::seller::{SellerConfig, ShippingConfig};
 use common::services::Services;
 use common::{Error, Result};
 use mongodb::bson::oid::ObjectId;
@@ -24,14 +25,9 @@ use serde::Deserialize;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-/// The configuration sections this function reads at cold start: the cart shows its shipping
-/// fee, which is a seller setting. `main.rs` and the tests use this one constant, so they
-/// cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs {
-    phonepe: false,
-    mail: false,
-    seller: true,
-};
+/// The settings this function reads at cold start: the cart shows its shipping fee, which is
+/// a seller setting. `main.rs` and the tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, SellerConfig);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -50,7 +46,7 @@ const MAX_ADD_ATTEMPTS: usize = 8;
 struct AppState {
     db: Db,
     auth: Auth,
-    config: Arc<Config>,
+    seller: Arc<SellerConfig>,
 }
 
 /// The shop's shipping rates, which every cart view is priced with.
@@ -58,17 +54,17 @@ struct Rates(ShippingConfig);
 
 impl<S> FromRequestParts<S> for Rates
 where
-    Arc<Config>: FromRef<S>,
+    Arc<SellerConfig>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Error;
 
     async fn from_request_parts(_: &mut Parts, state: &S) -> Result<Self> {
-        Ok(Rates(Arc::<Config>::from_ref(state).seller()?.shipping))
+        Ok(Rates(Arc::<SellerConfig>::from_ref(state).shipping))
     }
 }
 
-pub fn router(services: &Services) -> Router {
+pub fn router(services: &Services, seller: Arc<SellerConfig>) -> Router {
     Router::new()
         .route("/cart", get(show))
         .route("/cart/add", post(add))
@@ -78,7 +74,7 @@ pub fn router(services: &Services) -> Router {
         .with_state(AppState {
             db: services.db.clone(),
             auth: services.auth.clone(),
-            config: services.config.clone(),
+            seller,
         })
 }
 

@@ -11,6 +11,7 @@ use common::config::Config;
 use common::db::{Db, CARTS, COUPONS, PRODUCTS};
 use common::models::{now, Coupon, Product};
 use common::rate_limit::{self, Action};
+use common::seller::SellerConfig;
 use common::services::Services;
 use common::{pricing, Error, Paise, Result};
 use futures::TryStreamExt;
@@ -20,14 +21,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The configuration sections this function reads at cold start: a quote includes the
-/// shipping fee, a seller setting. `main.rs` and the tests use this one constant, so they
-/// cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs {
-    phonepe: false,
-    mail: false,
-    seller: true,
-};
+/// The settings this function reads at cold start: a quote includes the shipping fee, a
+/// seller setting. `main.rs` and the tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, SellerConfig);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/checkout/apply-coupon")];
@@ -36,16 +32,16 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/checkout/apply-coupon")];
 struct AppState {
     db: Db,
     auth: Auth,
-    config: Arc<Config>,
+    seller: Arc<SellerConfig>,
 }
 
-pub fn router(services: &Services) -> Router {
+pub fn router(services: &Services, seller: Arc<SellerConfig>) -> Router {
     Router::new()
         .route("/checkout/apply-coupon", post(apply))
         .with_state(AppState {
             db: services.db.clone(),
             auth: services.auth.clone(),
-            config: services.config.clone(),
+            seller,
         })
 }
 
@@ -70,7 +66,7 @@ struct Quote {
 
 async fn apply(
     State(db): State<Db>,
-    State(config): State<Arc<Config>>,
+    State(seller): State<Arc<SellerConfig>>,
     user: User,
     body: Result<common::http::Json<ApplyCoupon>>,
 ) -> Result<Json<Quote>> {
@@ -116,7 +112,7 @@ async fn apply(
     common::cart::check_orderable(&cart, &products)?;
     let subtotal = common::cart::subtotal_at_catalog_prices(&cart, &products);
     let discount = pricing::evaluate(&coupon, subtotal, now())?;
-    let quote = pricing::quote(subtotal, discount, config.seller()?.shipping);
+    let quote = pricing::quote(subtotal, discount, seller.shipping);
     Ok(Json(Quote {
         code: coupon.code,
         subtotal: quote.subtotal,

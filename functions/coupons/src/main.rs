@@ -1,10 +1,11 @@
-use common::config::Config;
 use common::services::Services;
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     common::telemetry::init();
-    let config = Config::from_env(coupons::NEEDS)?;
+    let (config, seller): coupons::Settings = common::config::from_env()?;
     let services = Services::init(config).await?;
-    common::http::run_lambda(common::http::finish(coupons::router(&services))).await
+    let router = coupons::router(&services, Arc::new(seller));
+    common::http::run_lambda(common::http::finish(router)).await
 }

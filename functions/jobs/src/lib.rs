@@ -1,42 +1,67 @@
 //! `jobs`: scheduled work — mail outbox delivery, PhonePe reconciliation and expiry of
 //! unpaid orders. Triggered by an EventBridge schedule; each run does a bounded amount of work.
 
+use common::config::{Config, MailConfig, PhonePeConfig};
+use common::db::Db;
 use common::db::ORDERS;
 use common::ids::OrderId;
+use common::mail::Mailer;
 use common::models::Order;
 use common::order_state::OrderStatus;
 use common::orders::{self, Change};
 use common::outbox::MailEvent;
 use common::payments;
+use common::phonepe::PhonePe;
 use common::refunds;
 use common::services::Services;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, DateTime};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
-/// The configuration sections this function reads at cold start: jobs reconciles with PhonePe
-/// and drains the mail outbox; it prices nothing, so the seller settings are not its own.
-/// `main.rs` and the tests use this one constant, so they cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs {
-    phonepe: true,
-    mail: true,
-    seller: false,
-};
+/// The settings this function reads at cold start: jobs reconciles with PhonePe and drains
+/// the mail outbox; it prices nothing, so the seller settings are not its own. `main.rs` and
+/// the tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, PhonePeConfig, MailConfig);
+
+/// What a run is built from, once per cold start.
+#[derive(Clone)]
+pub struct Jobs {
+    db: Db,
+    config: Arc<Config>,
+    phonepe: Arc<PhonePe>,
+    mailer: Arc<Mailer>,
+}
+
+impl Jobs {
+    pub fn new(services: &Services, phonepe: Arc<PhonePe>, mailer: Arc<Mailer>) -> Self {
+        Jobs {
+            db: services.db.clone(),
+            config: services.config.clone(),
+            phonepe,
+            mailer,
+        }
+    }
+
+    async fn send_mail_now(&self, order_id: mongodb::bson::oid::ObjectId) {
+        self.mailer.send_now(&self.db, order_id).await;
+    }
+}
 
 /// Outbox entries one run may send. At SES's default 14 mails/s and four in flight this fits
 /// comfortably in the mail step's time budget; a backlog drains over consecutive runs.
 const MAIL_BATCH: usize = 200;
 
 /// One scheduled run. Returns a summary that is logged and returned to the invoker.
-pub async fn run_once(services: &Services) -> Value {
+pub async fn run_once(jobs: &Jobs) -> Value {
     // Payments first: a payment that landed must win over expiry, and the mail they queue
     // goes out in the same run.
-    let reconciliation = reconcile_payments(services).await;
-    let refunds = drive_refunds(services).await;
-    let expiry = expire_unpaid_orders(services).await;
-    let mail = deliver_mail(services).await;
-    let backlog = match measure_backlog(services).await {
+    let reconciliation = reconcile_payments(jobs).await;
+    let refunds = drive_refunds(jobs).await;
+    let expiry = expire_unpaid_orders(jobs).await;
+    let mail = deliver_mail(jobs).await;
+    let backlog = match measure_backlog(jobs).await {
         Ok(b) => {
             // Only a real Lambda has CloudWatch behind its stdout; the dev server's loop
             // would just print the line every few seconds.
@@ -74,9 +99,9 @@ pub struct Backlog {
     pub products_untaxed: u64,
 }
 
-pub async fn measure_backlog(services: &Services) -> common::Result<Backlog> {
+pub async fn measure_backlog(jobs: &Jobs) -> common::Result<Backlog> {
     use common::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS, PRODUCTS};
-    let db = &services.db;
+    let db = &jobs.db;
     let ago = |mins: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - mins * 60_000);
     let count =
         |coll: &'static str, filter| async move { db.docs(coll).count_documents(filter).await };
@@ -143,17 +168,12 @@ impl Backlog {
 
 /// Step: send what the mail outbox has due (first attempts that the API could not finish,
 /// and retries whose backoff has passed).
-async fn deliver_mail(services: &Services) -> Value {
-    match &services.mailer {
-        Some(mailer) => {
-            let report = mailer.deliver_due(&services.db, MAIL_BATCH).await;
-            if report.sent + report.retried + report.failed + report.skipped > 0 {
-                tracing::info!(?report, "mail outbox drained");
-            }
-            json!(report)
-        }
-        None => json!("not configured"),
+async fn deliver_mail(jobs: &Jobs) -> Value {
+    let report = jobs.mailer.deliver_due(&jobs.db, MAIL_BATCH).await;
+    if report.sent + report.retried + report.failed + report.skipped > 0 {
+        tracing::info!(?report, "mail outbox drained");
     }
+    json!(report)
 }
 
 /// Unpaid orders one run may expire; an older backlog drains over consecutive runs.
@@ -173,8 +193,8 @@ pub struct ExpiryReport {
 
 /// Step: cancel orders still unpaid (`created`/`payment_pending`) after
 /// `ORDER_PAYMENT_TIMEOUT_MINUTES`, giving back their stock and coupon uses.
-async fn expire_unpaid_orders(services: &Services) -> Value {
-    match expire_unpaid(services).await {
+async fn expire_unpaid_orders(jobs: &Jobs) -> Value {
+    match expire_unpaid(jobs).await {
         Ok(report) => {
             if report.expired + report.kept + report.failed > 0 {
                 tracing::info!(?report, "unpaid orders expired");
@@ -188,11 +208,11 @@ async fn expire_unpaid_orders(services: &Services) -> Value {
     }
 }
 
-pub async fn expire_unpaid(services: &Services) -> common::Result<ExpiryReport> {
-    let timeout_ms = services.config.order_payment_timeout_minutes * 60_000;
+pub async fn expire_unpaid(jobs: &Jobs) -> common::Result<ExpiryReport> {
+    let timeout_ms = jobs.config.order_payment_timeout_minutes * 60_000;
     let cutoff = DateTime::from_millis(DateTime::now().timestamp_millis() - timeout_ms);
     let unpaid: Vec<&str> = UNPAID.iter().map(|s| s.as_str()).collect();
-    let due: Vec<Order> = services
+    let due: Vec<Order> = jobs
         .db
         .collection::<Order>(ORDERS)
         .find(doc! { "status": { "$in": unpaid }, "createdAt": { "$lt": cutoff } })
@@ -210,7 +230,7 @@ pub async fn expire_unpaid(services: &Services) -> common::Result<ExpiryReport> 
         .only_from(&UNPAID);
     for order in due {
         let id = OrderId(order.id);
-        match final_payment_check(services, &order).await {
+        match final_payment_check(jobs, &order).await {
             Ok(true) => {}
             Ok(false) => {
                 report.kept += 1;
@@ -222,10 +242,10 @@ pub async fn expire_unpaid(services: &Services) -> common::Result<ExpiryReport> 
                 continue;
             }
         }
-        match orders::change(&services.db, id, &change).await {
+        match orders::change(&jobs.db, id, &change).await {
             Ok(outcome) if outcome.moved() => {
                 report.expired += 1;
-                services.send_mail_now(order.id).await;
+                jobs.send_mail_now(order.id).await;
             }
             Ok(_) => report.kept += 1,
             Err(e) => {
@@ -240,12 +260,11 @@ pub async fn expire_unpaid(services: &Services) -> common::Result<ExpiryReport> 
 /// The final PhonePe status check before an unpaid order is expired: applies whatever
 /// PhonePe says about the order's open attempts (a completed payment marks it paid) and
 /// answers `false` — keep the order for now — unless expiring is known to be safe.
-async fn final_payment_check(services: &Services, order: &Order) -> common::Result<bool> {
-    let safe =
-        payments::safe_to_expire(&services.db, services.phonepe.as_deref(), order.id).await?;
+async fn final_payment_check(jobs: &Jobs, order: &Order) -> common::Result<bool> {
+    let safe = payments::safe_to_expire(&jobs.db, &jobs.phonepe, order.id).await?;
     if !safe {
         // The check may have marked it paid; its mail should not wait for the next run.
-        services.send_mail_now(order.id).await;
+        jobs.send_mail_now(order.id).await;
     }
     Ok(safe)
 }
@@ -255,14 +274,11 @@ const PAYMENTS_BATCH: i64 = 50;
 
 /// Step: ask PhonePe about payment attempts open for over a minute (webhooks can be lost),
 /// backing off per attempt as PhonePe advises, and apply the answers.
-async fn reconcile_payments(services: &Services) -> Value {
-    let Some(phonepe) = &services.phonepe else {
-        return json!("not configured");
-    };
-    match payments::reconcile_due(&services.db, phonepe, PAYMENTS_BATCH).await {
+async fn reconcile_payments(jobs: &Jobs) -> Value {
+    match payments::reconcile_due(&jobs.db, &jobs.phonepe, PAYMENTS_BATCH).await {
         Ok(changed) => {
             for (order_id, _) in &changed {
-                services.send_mail_now(*order_id).await;
+                jobs.send_mail_now(*order_id).await;
             }
             if !changed.is_empty() {
                 tracing::info!(changed = changed.len(), "payments reconciled");
@@ -278,14 +294,11 @@ async fn reconcile_payments(services: &Services) -> Value {
 
 /// Step: request and follow up every pending refund (cancellations, the owner's refunds,
 /// extra charges) through the one refund loop.
-async fn drive_refunds(services: &Services) -> Value {
-    let Some(phonepe) = &services.phonepe else {
-        return json!("not configured");
-    };
-    match refunds::drive(&services.db, phonepe, PAYMENTS_BATCH).await {
+async fn drive_refunds(jobs: &Jobs) -> Value {
+    match refunds::drive(&jobs.db, &jobs.phonepe, PAYMENTS_BATCH).await {
         Ok(refunded) => {
             for order_id in &refunded {
-                services.send_mail_now(*order_id).await;
+                jobs.send_mail_now(*order_id).await;
             }
             json!({ "refunded": refunded.len() })
         }

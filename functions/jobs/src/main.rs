@@ -1,16 +1,21 @@
-use common::config::Config;
+use common::mail::Mailer;
+use common::phonepe::PhonePe;
 use common::services::Services;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     common::telemetry::init();
-    let config = Config::from_env(jobs::NEEDS)?;
+    let (config, phonepe, mail): jobs::Settings = common::config::from_env()?;
     let services = Services::init(config).await?;
+    let phonepe = Arc::new(PhonePe::new(&phonepe)?);
+    let mailer = Arc::new(Mailer::new(&mail).await);
+    let jobs = jobs::Jobs::new(&services, phonepe, mailer);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
-        let services = services.clone();
-        async move { Ok::<Value, lambda_runtime::Error>(jobs::run_once(&services).await) }
+        let jobs = jobs.clone();
+        async move { Ok::<Value, lambda_runtime::Error>(jobs::run_once(&jobs).await) }
     }))
     .await
 }

@@ -12,13 +12,14 @@ use common::address::{self, AddressInput};
 use common::auth::{Auth, User};
 use common::cart::{Cart, CartLine, CartView};
 use common::catalog::{normalize_coupon_code, CheckoutTake};
-use common::config::{Config, SellerConfig};
+use common::config::{Config, MailConfig};
 use common::db::{
     is_duplicate_key, retry_transaction, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
 };
 use common::error::FieldError;
 use common::http::{List, Page};
 use common::ids::{OrderId, ProductId};
+use common::mail::Mailer;
 use common::models::{
     now, Address, Coupon, Order, OrderItem, OrderView, Payment, PaymentStatus, Product, Shipping,
     StatusChange,
@@ -28,6 +29,7 @@ use common::orders::order_not_found;
 use common::outbox::{self, MailEvent};
 use common::problem_codes::ProblemCode;
 use common::rate_limit::{self, Action};
+use common::seller::SellerConfig;
 use common::services::Services;
 use common::tax::{self, OrderTax, TaxError, TaxLineInput};
 use common::{pricing, Error, Paise, Result};
@@ -39,15 +41,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-/// The configuration sections this function reads at cold start: checkout mails the "order
-/// placed" mail right after its commit, and prices and taxes the order as the seller.
-/// `main.rs` and the tests use this one constant, so they cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs {
-    phonepe: false,
-    mail: true,
-    seller: true,
-};
+/// The settings this function reads at cold start: checkout mails the "order placed" mail
+/// right after its commit, and prices and taxes the order as the seller. `main.rs` and the
+/// tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, SellerConfig, MailConfig);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -67,9 +66,11 @@ pub const TEST_FAULT_HEADER: &str = "x-test-fault";
 struct AppState {
     services: Services,
     auth: Auth,
+    seller: Arc<SellerConfig>,
+    mailer: Arc<Mailer>,
 }
 
-pub fn router(services: &Services) -> Router {
+pub fn router(services: &Services, seller: Arc<SellerConfig>, mailer: Arc<Mailer>) -> Router {
     Router::new()
         .route("/orders/create", post(create))
         .route("/orders/my", get(mine))
@@ -79,6 +80,8 @@ pub fn router(services: &Services) -> Router {
         .with_state(AppState {
             services: services.clone(),
             auth: services.auth.clone(),
+            seller,
+            mailer,
         })
 }
 
@@ -329,6 +332,8 @@ struct Request<'a> {
 
 async fn create(
     State(services): State<Services>,
+    State(seller): State<Arc<SellerConfig>>,
+    State(mailer): State<Arc<Mailer>>,
     user: User,
     headers: HeaderMap,
     body: Result<common::http::Json<CreateOrder>>,
@@ -347,7 +352,6 @@ async fn create(
     let common::http::Json(body) = body?;
     let hash = hash.unwrap_or_default();
     let checkout = validate(&user, body)?;
-    let seller = services.config.seller()?;
     let number = common::orders::allocate_number(db, &services.config.order_number_prefix).await?;
     let req = Request {
         db,
@@ -357,17 +361,15 @@ async fn create(
         number,
         key: key.as_deref().map(|k| (k, hash.as_str())),
         fault: fault(&services.config, &headers),
-        seller,
+        seller: &seller,
         careful: AtomicBool::new(false),
     };
     let placed = common::transaction!(db, |session| { place(&req, session).await });
     match placed {
         Ok(Placed::Created(order)) => {
-            if let Some(mailer) = &services.mailer {
-                mailer
-                    .send_for_new_order(db, &order, queued_mails(&order))
-                    .await;
-            }
+            mailer
+                .send_for_new_order(db, &order, queued_mails(&order))
+                .await;
             Ok((StatusCode::CREATED, Json(order.into())))
         }
         Ok(Placed::Replayed(order)) => Ok((StatusCode::OK, Json(order.into()))),

@@ -4,6 +4,7 @@ use axum::extract::{FromRef, State};
 use axum::routing::post;
 use axum::Router;
 use common::auth::{Auth, User};
+use common::config::{Config, PaymentRedirect, PhonePeConfig};
 use common::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use common::http::Json;
 use common::ids::OrderId;
@@ -19,14 +20,10 @@ use mongodb::bson::{doc, DateTime};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// The configuration sections this function reads at cold start: initiate calls PhonePe; its
-/// mail goes out from the webhook or jobs. `main.rs` and the tests use this one constant, so
-/// they cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs {
-    phonepe: true,
-    mail: false,
-    seller: false,
-};
+/// The settings this function reads at cold start: initiate calls PhonePe and tells it where
+/// to send the shopper back; its mail goes out from the webhook or jobs. `main.rs` and the
+/// tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, PhonePeConfig, PaymentRedirect);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
@@ -35,22 +32,17 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
 struct AppState {
     db: Db,
     auth: Auth,
-    phonepe: Option<Arc<PhonePe>>,
+    phonepe: Arc<PhonePe>,
     redirect_url: String,
     expire_after_secs: i64,
 }
 
-pub fn router(services: &Services) -> Router {
+pub fn router(services: &Services, phonepe: Arc<PhonePe>, redirect: PaymentRedirect) -> Router {
     let state = AppState {
         db: services.db.clone(),
         auth: services.auth.clone(),
-        phonepe: services.phonepe.clone(),
-        redirect_url: services
-            .config
-            .phonepe
-            .as_ref()
-            .map(|p| p.redirect_url.clone())
-            .unwrap_or_default(),
+        phonepe,
+        redirect_url: redirect.url,
         // PhonePe accepts 300–3600 s; the link should not outlive our own payment window.
         expire_after_secs: (services.config.order_payment_timeout_minutes * 60).clamp(300, 3600),
     };
@@ -114,10 +106,7 @@ async fn initiate(
         return Err(not_payable("PhonePe cannot collect less than ₹1.00"));
     }
 
-    let phonepe = state
-        .phonepe
-        .as_ref()
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("PhonePe is not configured")))?;
+    let phonepe = &state.phonepe;
 
     // The attempt is on record before PhonePe hears of it, so a crash in between leaves a
     // trail that reconciliation resolves.

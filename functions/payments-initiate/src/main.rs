@@ -1,10 +1,13 @@
-use common::config::Config;
+use common::phonepe::PhonePe;
 use common::services::Services;
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     common::telemetry::init();
-    let config = Config::from_env(payments_initiate::NEEDS)?;
+    let (config, phonepe, redirect): payments_initiate::Settings = common::config::from_env()?;
     let services = Services::init(config).await?;
-    common::http::run_lambda(common::http::finish(payments_initiate::router(&services))).await
+    let phonepe = Arc::new(PhonePe::new(&phonepe)?);
+    let router = payments_initiate::router(&services, phonepe, redirect);
+    common::http::run_lambda(common::http::finish(router)).await
 }

@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
-use common::config::Secret;
+use common::config::{Config, MailConfig, PhonePeConfig, WebhookCredentials};
+use common::db::Db;
+use common::mail::Mailer;
 use common::payments::{check_attempt, find_attempt, Applied};
 use common::phonepe::PhonePe;
 use common::phonepe::{verify_webhook, WebhookBody, WebhookEvent};
@@ -17,47 +19,39 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The configuration sections this function reads at cold start: the webhook checks PhonePe's
-/// callback credentials (the PhonePe section) and mails the confirmation. `main.rs` and the
-/// tests use this one constant, so they cannot drift apart.
-pub const NEEDS: common::config::Needs = common::config::Needs {
-    phonepe: true,
-    mail: true,
-    seller: false,
-};
+/// The settings this function reads at cold start: the webhook checks PhonePe's callback
+/// credentials, confirms with PhonePe's status APIs and mails the confirmation. `main.rs` and
+/// the tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, PhonePeConfig, WebhookCredentials, MailConfig);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/webhook")];
 
 #[derive(Clone)]
 struct AppState {
-    services: Services,
-    username: Secret<String>,
-    password: Secret<String>,
-    /// PhonePe with the webhook's budget: PhonePe expects an answer within seconds, so a
-    /// slow status call gives up and leaves the order to reconciliation.
-    phonepe: Option<Arc<PhonePe>>,
+    db: Db,
+    credentials: WebhookCredentials,
+    /// Built with `CONFIRM_TIMEOUT`: PhonePe expects an answer within seconds, so a slow
+    /// status call gives up and leaves the order to reconciliation.
+    phonepe: Arc<PhonePe>,
+    mailer: Arc<Mailer>,
 }
 
-/// How long the webhook waits for PhonePe's own APIs before answering anyway.
-const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the webhook waits for PhonePe's own APIs before answering anyway: the client
+/// this function is given should be built with it (`PhonePe::with_timeout`).
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn router(services: &Services) -> Router {
-    let (username, password) = match &services.config.phonepe {
-        Some(p) => (p.webhook_username.clone(), p.webhook_password.clone()),
-        None => (Secret::new(String::new()), Secret::new(String::new())),
-    };
-    let phonepe = services.config.phonepe.as_ref().and_then(|cfg| {
-        PhonePe::with_timeout(cfg, CONFIRM_TIMEOUT)
-            .map_err(|e| tracing::error!(error = %e, "cannot build the PhonePe client"))
-            .ok()
-            .map(Arc::new)
-    });
+pub fn router(
+    services: &Services,
+    phonepe: Arc<PhonePe>,
+    credentials: WebhookCredentials,
+    mailer: Arc<Mailer>,
+) -> Router {
     let state = AppState {
-        services: services.clone(),
-        username,
-        password,
+        db: services.db.clone(),
+        credentials,
         phonepe,
+        mailer,
     };
     Router::new()
         .route("/payments/phonepe/webhook", post(webhook))
@@ -70,14 +64,11 @@ async fn webhook(
     body: Body,
 ) -> Result<axum::Json<Value>> {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-    // With no credentials configured nothing can be verified, so nothing is accepted.
-    if state.username.expose().is_empty()
-        || !verify_webhook(
-            authorization,
-            state.username.expose(),
-            state.password.expose(),
-        )
-    {
+    if !verify_webhook(
+        authorization,
+        state.credentials.username.expose(),
+        state.credentials.password.expose(),
+    ) {
         tracing::warn!("webhook with a wrong or missing Authorization header refused");
         return Err(Error::unauthenticated("Invalid webhook credentials"));
     }
@@ -92,7 +83,7 @@ async fn webhook(
     })?;
     let event = parsed.event();
     let payload = &parsed.payload;
-    let db = &state.services.db;
+    let db = &state.db;
     let applied = match event {
         // A per-attempt failure is not final (the shopper may retry inside PhonePe's page).
         WebhookEvent::TransactionAttemptFailed => Applied::Ignored,
@@ -102,16 +93,15 @@ async fn webhook(
         WebhookEvent::OrderCompleted | WebhookEvent::OrderFailed => {
             match payload.order.merchant_order_id.as_deref() {
                 None => Applied::UnknownAttempt,
-                Some(mid) => match (find_attempt(db, mid).await?, state.phonepe.as_ref()) {
-                    (None, _) => {
+                Some(mid) => match find_attempt(db, mid).await? {
+                    None => {
                         tracing::warn!(
                             merchant_order_id = mid,
                             "webhook for a merchant order we never created"
                         );
                         Applied::UnknownAttempt
                     }
-                    (Some(_), None) => Applied::Pending,
-                    (Some(attempt), Some(phonepe)) => check_attempt(db, phonepe, &attempt).await?,
+                    Some(attempt) => check_attempt(db, &state.phonepe, &attempt).await?,
                 },
             }
         }
@@ -119,14 +109,11 @@ async fn webhook(
             // Only a hint: PhonePe's refund-status API decides, so a forged or stale
             // `pg.refund.failed` can neither mint a second refund nor undo a completed one.
             // Without an answer in time, `jobs` settles it within a minute.
-            if let (Some(id), Some(phonepe)) = (
-                payload.merchant_refund_id.as_deref(),
-                state.phonepe.as_ref(),
-            ) {
+            if let Some(id) = payload.merchant_refund_id.as_deref() {
                 if let Asked::Settled(Settled::Completed(order_id)) =
-                    refunds::ask(db, phonepe, id).await?
+                    refunds::ask(db, &state.phonepe, id).await?
                 {
-                    state.services.send_mail_now(order_id).await;
+                    state.mailer.send_now(db, order_id).await;
                 }
             }
             Applied::Ignored
@@ -142,7 +129,7 @@ async fn webhook(
     if matches!(applied, Applied::MarkedPaid) {
         if let Some(mid) = payload.order.merchant_order_id.as_deref() {
             if let Some(attempt) = find_attempt(db, mid).await? {
-                state.services.send_mail_now(attempt.order_id).await;
+                state.mailer.send_now(db, attempt.order_id).await;
             }
         }
     }

@@ -11,10 +11,9 @@ use common::services::Services;
 use common::{Error, Result};
 use mongodb::bson::doc;
 
-/// The configuration sections this function reads at cold start: the catalog needs only the
-/// database and auth. `main.rs` and the tests use this one constant, so they cannot drift
-/// apart.
-pub const NEEDS: common::config::Needs = common::config::Needs::CORE;
+/// The settings this function reads at cold start: the catalog needs only the core.
+/// `main.rs` and the tests read this one type, so they cannot drift apart.
+pub type Settings = common::config::Config;
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[

@@ -6,8 +6,6 @@ use crate::support::{
 };
 use base64::Engine;
 use common::auth::{JwksTiming, Verifier};
-use common::config::{Config, Needs};
-use common::services::Services;
 use dev_server::token;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -275,19 +273,14 @@ async fn spawn_jwks_timed(url: &str, timing: JwksTiming) -> TestApp {
     let mut vars = support::base_vars(&db);
     vars.remove("CLERK_JWT_KEY");
     vars.insert("CLERK_JWKS_URL".into(), url.into());
-    let config = Config::from_vars(&vars, Needs::CORE).expect("test config");
-    let mut services = Services::init(config).await.expect("services");
+    support::unreachable_unless_given(&mut vars);
+    let settings = common::config::from_vars(&vars).expect("test config");
+    let mut functions = dev_server::Functions::build(settings)
+        .await
+        .expect("functions");
+    let services = &mut functions.services;
     services.auth = Arc::new(Verifier::with_jwks_timing(&services.config.clerk, timing).unwrap());
-    let app = dev_server::app(&services);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    TestApp {
-        base: format!("http://{addr}"),
-        addr,
-        services,
-        http: reqwest::Client::new(),
-    }
+    TestApp::serve(functions).await
 }
 
 fn token_with_kid(kid: &str) -> String {

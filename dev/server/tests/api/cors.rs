@@ -8,7 +8,7 @@ const STOREFRONT: &str = "http://localhost:5173";
 /// The app behind the dev server's CORS layer, on its own port.
 async fn serve(app: &TestApp, origins: &str) -> String {
     let router = cors::allow(
-        dev_server::app(&app.services),
+        dev_server::app(&app.functions),
         AllowedOrigins::parse(origins).unwrap(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

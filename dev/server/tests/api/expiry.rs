@@ -78,7 +78,7 @@ async fn expiry_cancels_stale_unpaid_orders_and_never_a_paid_one() {
     }
     age(&app, &fresh, 29).await;
 
-    let report = jobs::expire_unpaid(&app.services).await.unwrap();
+    let report = jobs::expire_unpaid(&app.jobs()).await.unwrap();
     assert_eq!((report.expired, report.kept, report.failed), (2, 0, 0));
     for id in [&stale, &pending] {
         let order = order_doc(&app, id).await;
@@ -107,7 +107,7 @@ async fn expiry_cancels_stale_unpaid_orders_and_never_a_paid_one() {
     );
 
     // The next run finds nothing to do and gives nothing back twice.
-    let report = jobs::expire_unpaid(&app.services).await.unwrap();
+    let report = jobs::expire_unpaid(&app.jobs()).await.unwrap();
     assert_eq!(report.expired, 0);
     assert_eq!((stock(&app, urli).await, used(&app, "FEST").await), (16, 2));
 }
@@ -153,7 +153,7 @@ async fn the_scheduled_run_reports_the_expiry_step() {
     .await;
     let id = checkout(&app, "user_scheduled", urli).await;
     age(&app, &id, 31).await;
-    let summary = jobs::run_once(&app.services).await;
+    let summary = jobs::run_once(&app.jobs()).await;
     assert_eq!(summary["expiry"]["expired"], 1, "{summary}");
     assert_eq!(status(&app, &id).await, "cancelled");
     assert_eq!(stock(&app, urli).await, 5);
@@ -164,7 +164,7 @@ async fn the_scheduled_run_reports_the_expiry_step() {
 #[tokio::test]
 async fn the_backlog_counts_only_work_that_is_overdue() {
     let app = TestApp::spawn().await;
-    let healthy = jobs::measure_backlog(&app.services).await.unwrap();
+    let healthy = jobs::measure_backlog(&app.jobs()).await.unwrap();
     assert_eq!(healthy, jobs::Backlog::default());
 
     let mins_ago = |m: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - m * 60_000);
@@ -209,7 +209,7 @@ async fn the_backlog_counts_only_work_that_is_overdue() {
         .await
         .unwrap();
 
-    let backlog = jobs::measure_backlog(&app.services).await.unwrap();
+    let backlog = jobs::measure_backlog(&app.jobs()).await.unwrap();
     assert_eq!(
         backlog,
         jobs::Backlog {

@@ -274,7 +274,7 @@ async fn a_ship_that_is_refused_or_aborts_leaves_no_gap() {
 
     // Issued, then the transaction aborts: the number goes back with it.
     let db = app.services.db.clone();
-    let seller = app.services.config.seller().unwrap().clone();
+    let seller = (*app.functions.seller).clone();
     let oid = ObjectId::parse_str(&a).unwrap();
     let aborted: common::Result<()> = common::transaction!(db, |session| {
         let order = common::orders::load_in(&db, session, OrderId(oid)).await?;
@@ -560,8 +560,9 @@ async fn the_shipped_mail_attaches_the_invoice_and_the_refund_mail_the_credit_no
     assert!(raws[0].contains("Content-Type: application/pdf"));
 
     refund_completed(&app, &id, None, Some(50_000)).await;
-    app.services
-        .send_mail_now(ObjectId::parse_str(&id).unwrap())
+    app.functions
+        .mailer
+        .send_now(&app.services.db, ObjectId::parse_str(&id).unwrap())
         .await;
     let raws = raw_mails(&to).await;
     assert_eq!(raws.len(), 2, "and the refund mail");

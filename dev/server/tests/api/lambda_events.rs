@@ -3,6 +3,7 @@
 
 use crate::support::TestApp;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub fn events_dir() -> PathBuf {
@@ -31,7 +32,7 @@ pub fn with_tokens(app: &TestApp, mut event: Value) -> Value {
 
 pub async fn invoke(app: &TestApp, name: &str) -> Value {
     let event = with_tokens(app, load_event(name));
-    let router = dev_server::app(&app.services);
+    let router = dev_server::app(&app.functions);
     let mut ctx = lambda_runtime::Context::default();
     ctx.request_id = "lambda-request-7".into();
     common::lambda::handle_http_event(router, event, ctx)
@@ -92,13 +93,67 @@ async fn every_http_event_reaches_a_route() {
     }
 }
 
-type RouterFn = fn(&common::services::Services) -> axum::Router;
+/// Each Lambda's router, built exactly as its `main.rs` builds it: from its own `Settings`,
+/// through its own constructor.
+async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>) -> axum::Router {
+    use common::config::from_vars;
+    use common::mail::Mailer;
+    use common::phonepe::PhonePe;
+    use common::services::Services;
+    use std::sync::Arc;
+    let router = match name {
+        "products" => {
+            let config: products::Settings = from_vars(vars).unwrap();
+            products::router(&Services::init(config).await.unwrap())
+        }
+        "cart" => {
+            let (config, seller): cart::Settings = from_vars(vars).unwrap();
+            let services = Services::init(config).await.unwrap();
+            cart::router(&services, Arc::new(seller))
+        }
+        "coupons" => {
+            let (config, seller): coupons::Settings = from_vars(vars).unwrap();
+            let services = Services::init(config).await.unwrap();
+            coupons::router(&services, Arc::new(seller))
+        }
+        "orders" => {
+            let (config, seller, mail): orders::Settings = from_vars(vars).unwrap();
+            let services = Services::init(config).await.unwrap();
+            let mailer = Arc::new(Mailer::new(&mail).await);
+            orders::router(&services, Arc::new(seller), mailer)
+        }
+        "payments-initiate" => {
+            let (config, phonepe, redirect): payments_initiate::Settings = from_vars(vars).unwrap();
+            let services = Services::init(config).await.unwrap();
+            let phonepe = Arc::new(PhonePe::new(&phonepe).unwrap());
+            payments_initiate::router(&services, phonepe, redirect)
+        }
+        "payments-webhook" => {
+            let (config, phonepe, credentials, mail): payments_webhook::Settings =
+                from_vars(vars).unwrap();
+            let services = Services::init(config).await.unwrap();
+            let phonepe = Arc::new(
+                PhonePe::with_timeout(&phonepe, payments_webhook::CONFIRM_TIMEOUT).unwrap(),
+            );
+            let mailer = Arc::new(Mailer::new(&mail).await);
+            payments_webhook::router(&services, phonepe, credentials, mailer)
+        }
+        "admin-ship" => {
+            let (config, seller, mail): admin_ship::Settings = from_vars(vars).unwrap();
+            let services = Services::init(config).await.unwrap();
+            let mailer = Arc::new(Mailer::new(&mail).await);
+            admin_ship::AdminShip::new(services, Arc::new(seller), mailer).router()
+        }
+        other => panic!("{other} is not a known function"),
+    };
+    common::http::finish(router)
+}
 
 /// Found by the benchmark: payments-webhook's `main.rs` asked for the mail settings only, so
 /// the deployed webhook never read PhonePe's callback credentials and refused every callback
 /// with 401, while the dev server (which reads every setting) passed every test. Each Lambda
-/// is now built here exactly as its `main.rs` builds it, from its own `NEEDS`, and must serve
-/// its sample events without a 401 or a 5xx.
+/// is now built here exactly as its `main.rs` builds it, from its own `Settings`, and must
+/// serve its sample events without a 401 or a 5xx.
 #[tokio::test]
 async fn each_lambda_serves_its_sample_events_with_only_its_own_settings() {
     let app = TestApp::spawn().await;
@@ -127,28 +182,18 @@ async fn each_lambda_serves_its_sample_events_with_only_its_own_settings() {
     }
     let webhook_auth =
         phonepe_sim::webhook_authorization(&cfg.webhook_username, &cfg.webhook_password);
-    let lambdas: [(&str, common::config::Needs, RouterFn); 7] = [
-        ("products", products::NEEDS, products::router),
-        ("cart", cart::NEEDS, cart::router),
-        ("coupons", coupons::NEEDS, coupons::router),
-        ("orders", orders::NEEDS, orders::router),
-        (
-            "payments-initiate",
-            payments_initiate::NEEDS,
-            payments_initiate::router,
-        ),
-        (
-            "payments-webhook",
-            payments_webhook::NEEDS,
-            payments_webhook::router,
-        ),
-        ("admin-ship", admin_ship::NEEDS, admin_ship::router),
+    let lambdas = [
+        "products",
+        "cart",
+        "coupons",
+        "orders",
+        "payments-initiate",
+        "payments-webhook",
+        "admin-ship",
     ];
     let mut served = 0;
-    for (name, needs, router) in lambdas {
-        let config = common::config::Config::from_vars(&vars, needs).unwrap();
-        let services = common::services::Services::init(config).await.unwrap();
-        let router = common::http::finish(router(&services));
+    for name in lambdas {
+        let router = built_as_its_main_builds_it(name, &vars).await;
         for entry in std::fs::read_dir(events_dir()).unwrap() {
             let path = entry.unwrap().path();
             let event_name = path.file_stem().unwrap().to_str().unwrap().to_owned();
@@ -169,7 +214,7 @@ async fn each_lambda_serves_its_sample_events_with_only_its_own_settings() {
             let status = res["statusCode"].as_u64().unwrap();
             assert!(
                 status != 401 && status < 500,
-                "{name} built from its own NEEDS answered {event_name} with {res}"
+                "{name} built from its own Settings answered {event_name} with {res}"
             );
             served += 1;
         }
@@ -199,7 +244,7 @@ async fn named_stages_base64_bodies_cookies_and_mixed_case_headers_reach_their_r
     event["body"] = base64::engine::general_purpose::STANDARD
         .encode(serde_json::json!({ "productId": urli, "quantity": 1 }).to_string())
         .into();
-    let router = dev_server::app(&app.services);
+    let router = dev_server::app(&app.functions);
     let res = common::lambda::handle_http_event(router.clone(), event.clone(), Default::default())
         .await
         .unwrap();

@@ -58,7 +58,7 @@ pub(crate) async fn app_with_moto() -> TestApp {
 }
 
 fn mailer(app: &TestApp) -> &Mailer {
-    app.services.mailer.as_deref().expect("mail is configured")
+    &app.functions.mailer
 }
 
 fn recipient() -> String {
@@ -200,7 +200,7 @@ async fn each_lifecycle_event_is_mailed_exactly_once_with_its_details() {
     // Left to the scheduled run, as when the API's immediate attempt did not happen.
     set_order(&app, id, doc! { "status": "delivered" }).await;
     queue(&app, id, &[MailEvent::OrderDelivered]).await;
-    let summary = jobs::run_once(&app.services).await;
+    let summary = jobs::run_once(&app.jobs()).await;
     assert_eq!(summary["mail"]["sent"], 1, "{summary}");
 
     // Nothing left to send, however often anyone asks.
@@ -619,7 +619,7 @@ async fn a_send_ses_never_answers_is_left_unconfirmed_within_the_budget_and_neve
     let report = mailer(&app).deliver_due(&app.services.db, 100).await;
     assert_eq!(report.sent + report.retried, 0);
     assert_eq!(
-        jobs::measure_backlog(&app.services)
+        jobs::measure_backlog(&app.jobs())
             .await
             .unwrap()
             .mail_failed,

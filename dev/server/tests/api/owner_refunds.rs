@@ -84,7 +84,7 @@ fn payment(doc: &Document) -> Document {
 
 /// Runs the refund loop until no refund of the order is pending.
 async fn settle_all(app: &TestApp, id: &str) -> Document {
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     let oid = ObjectId::parse_str(id).unwrap();
     for _ in 0..60 {
         refunds::drive(&app.services.db, &phonepe, 50)

@@ -503,7 +503,7 @@ async fn with_webhooks_dropped_reconciliation_marks_the_order_paid() {
     sim.update_switches(|s| s.drop_webhooks = true);
     let order = insert_order(&app, "user_quiet", 59_900).await;
     let mid = initiate_mid(&app, "user_quiet", order).await;
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     // Still pending at PhonePe: rescheduled with backoff, nothing changes.
     make_due(&app).await;
     assert!(payments::reconcile_due(&app.services.db, &phonepe, 10)
@@ -538,23 +538,19 @@ async fn a_paid_order_is_never_expired_even_without_its_webhook() {
     sim.complete_order(&mid, HookOptions::default())
         .await
         .unwrap();
-    let phonepe = app.services.phonepe.clone().unwrap();
-    assert!(
-        !payments::safe_to_expire(&app.services.db, Some(&phonepe), order)
-            .await
-            .unwrap()
-    );
+    let phonepe = app.functions.phonepe.clone();
+    assert!(!payments::safe_to_expire(&app.services.db, &phonepe, order)
+        .await
+        .unwrap());
     assert_eq!(status_of(&order_doc(&app, order).await), "paid");
 
     // With PhonePe unreachable nothing is expired blind.
     let other = insert_order(&app, "user_late", 59_900).await;
     initiate(&app, "user_late", other).await;
     sim.update_switches(|s| s.fail_api = Some(FailMode::ServerError));
-    assert!(
-        !payments::safe_to_expire(&app.services.db, Some(&phonepe), other)
-            .await
-            .unwrap()
-    );
+    assert!(!payments::safe_to_expire(&app.services.db, &phonepe, other)
+        .await
+        .unwrap());
     sim.update_switches(|s| s.fail_api = None);
     // Once PhonePe says the attempt failed, expiry may go ahead.
     let mid2 = payments::find_attempt_for_order(&app.services.db, other)
@@ -563,11 +559,9 @@ async fn a_paid_order_is_never_expired_even_without_its_webhook() {
         .unwrap()
         .merchant_order_id;
     sim.fail_order(&mid2, HookOptions::default()).await.unwrap();
-    assert!(
-        payments::safe_to_expire(&app.services.db, Some(&phonepe), other)
-            .await
-            .unwrap()
-    );
+    assert!(payments::safe_to_expire(&app.services.db, &phonepe, other)
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -589,7 +583,7 @@ async fn a_cancelled_paid_order_ends_refunded() {
         )
         .await;
     assert_eq!(res.status, 200, "{:?}", res.body);
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     let db = &app.services.db;
     let mut refunded = false;
     for _ in 0..30 {
@@ -809,7 +803,7 @@ async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
         "refund_pending"
     );
 
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     let db = &app.services.db;
     let mut refunded = None;
     for _ in 0..30 {

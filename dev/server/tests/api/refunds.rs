@@ -54,7 +54,7 @@ fn payment_status(doc: &Document) -> String {
 
 /// Runs the refund loop (as `jobs` does) until the order's payment is `want` or time is up.
 async fn drive_until(app: &TestApp, sim: &SimHandle, order: ObjectId, want: &str) -> Document {
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     for _ in 0..60 {
         refunds::drive(&app.services.db, &phonepe, 50)
             .await
@@ -115,7 +115,7 @@ async fn overlapping_jobs_runs_with_a_slow_phonepe_request_one_refund_under_one_
 
     // Four instances' jobs loops at once, each running again and again while the first
     // request is still on its way to PhonePe.
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     let mut runs = Vec::new();
     for _ in 0..4 {
         let (db, phonepe, app_db) = (app.services.db.clone(), phonepe.clone(), app.db().clone());
@@ -210,7 +210,7 @@ async fn a_refund_inside_its_request_deadline_is_not_sent_again() {
         )
         .await
         .unwrap();
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     for _ in 0..3 {
         refunds::drive(&app.services.db, &phonepe, 50)
             .await
@@ -235,7 +235,7 @@ async fn a_refund_phonepe_failed_is_retried_under_a_new_id_and_the_old_one_is_ke
     let (order, mid) = paid_order(&app, &sim, "user_failed_refund", 79_900).await;
     sim.update_switches(|s| s.fail_refunds = true);
     cancel(&app, order).await;
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     let mut replaced = None;
     for _ in 0..60 {
         refunds::drive(&app.services.db, &phonepe, 50)
@@ -293,7 +293,7 @@ async fn a_refund_failed_webhook_for_a_completing_refund_mints_nothing() {
     let (app, sim) = app_with_sim().await;
     let (order, mid) = paid_order(&app, &sim, "user_hint", 59_900).await;
     cancel(&app, order).await;
-    let phonepe = app.services.phonepe.clone().unwrap();
+    let phonepe = app.functions.phonepe.clone();
     refunds::drive(&app.services.db, &phonepe, 50)
         .await
         .unwrap();

@@ -2,9 +2,9 @@
 
 #![allow(dead_code)]
 
-use common::config::{Config, Needs};
 use common::services::Services;
 use dev_server::token::{self, TokenSpec};
+use dev_server::Functions;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -45,6 +45,8 @@ pub struct TestApp {
     pub base: String,
     pub addr: SocketAddr,
     pub services: Services,
+    /// What every function was built from; `services` is its core.
+    pub functions: Functions,
     pub http: reqwest::Client,
 }
 
@@ -96,24 +98,29 @@ impl TestApp {
         let db = format!("t_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let mut vars = base_vars(&db);
         tweak(&mut vars);
-        // Sections are switched on by their settings, so each test opts into mail or PhonePe.
-        let needs = Needs {
-            phonepe: vars.contains_key("PHONEPE_CLIENT_ID"),
-            mail: vars.contains_key("SES_FROM"),
-            seller: vars.contains_key("SELLER_GSTIN"),
-        };
-        let config = Config::from_vars(&vars, needs).expect("test config");
-        let services = Services::init(config).await.expect("services");
-        let app = dev_server::app(&services);
+        unreachable_unless_given(&mut vars);
+        let settings = common::config::from_vars(&vars).expect("test config");
+        let functions = Functions::build(settings).await.expect("functions");
+        Self::serve(functions).await
+    }
+
+    /// Serves the whole API built from `functions` on a fresh port.
+    pub async fn serve(functions: Functions) -> TestApp {
+        let app = dev_server::app(&functions);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         TestApp {
             base: format!("http://{addr}"),
             addr,
-            services,
+            services: functions.services.clone(),
+            functions,
             http: reqwest::Client::new(),
         }
+    }
+
+    pub fn jobs(&self) -> jobs::Jobs {
+        self.functions.jobs()
     }
 
     pub fn token(&self, user: &str) -> String {
@@ -171,7 +178,7 @@ impl TestApp {
 
     /// Runs a direct (non-HTTP) invocation of `admin-ship`, as the console would.
     pub async fn invoke_admin(&self, event: Value) -> Value {
-        admin_ship::invoke(&self.services, event).await
+        self.functions.admin_ship().invoke(event).await
     }
 
     pub async fn seed(&self) {
@@ -180,6 +187,32 @@ impl TestApp {
 
     pub fn db(&self) -> &mongodb::Database {
         &self.services.db.db
+    }
+}
+
+/// A test opts into PhonePe or SES by giving their settings; without them, the functions
+/// that need one get a client of nothing that listens (port 9), so a call fails at once and
+/// what it would have done stays queued, and webhook credentials no caller knows.
+pub fn unreachable_unless_given(vars: &mut HashMap<String, String>) {
+    const NOTHING: &str = "http://127.0.0.1:9";
+    if !vars.contains_key("PHONEPE_CLIENT_ID") {
+        let secret = uuid::Uuid::new_v4().simple().to_string();
+        for (k, v) in [
+            ("PHONEPE_CLIENT_ID", "UNUSED_CLIENT".to_owned()),
+            ("PHONEPE_CLIENT_SECRET", secret.clone()),
+            ("PHONEPE_PG_URL", NOTHING.to_owned()),
+            ("PHONEPE_OAUTH_URL", NOTHING.to_owned()),
+            ("PHONEPE_WEBHOOK_USERNAME", format!("nobody-{secret}")),
+            ("PHONEPE_WEBHOOK_PASSWORD", secret),
+        ] {
+            vars.entry(k.into()).or_insert(v);
+        }
+    }
+    vars.entry("PHONEPE_REDIRECT_URL".into())
+        .or_insert_with(|| "https://shop.pitalya.example/orders/{orderId}".into());
+    if !vars.contains_key("SES_FROM") {
+        vars.insert("SES_FROM".into(), "orders@pitalya.invalid".into());
+        vars.insert("AWS_ENDPOINT_URL_SES".into(), NOTHING.into());
     }
 }
 

@@ -7,7 +7,8 @@ use crate::orders::{
     cart_doc, count, coupon, create, fill_cart, order_body, order_doc, product, stock, used,
 };
 use crate::support::{base_vars, Resp, TestApp};
-use common::config::{Config, Needs};
+use common::config::{from_vars, Config, Section};
+use common::seller::SellerConfig;
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
 
@@ -312,7 +313,7 @@ async fn a_product_without_hsn_is_refused_by_name_and_nothing_changes() {
     assert_eq!(used(&app, "TENOFF").await, 0);
     assert_eq!(cart_doc(&app, user).await, cart_before);
 
-    let backlog = jobs::measure_backlog(&app.services).await.unwrap();
+    let backlog = jobs::measure_backlog(&app.jobs()).await.unwrap();
     assert_eq!(backlog.products_untaxed, 1);
 }
 
@@ -328,20 +329,20 @@ fn seller_vars(tweak: &[(&str, &str)]) -> std::collections::HashMap<String, Stri
 /// character; so do the other seller settings, all in one message.
 #[test]
 fn a_bad_seller_gstin_fails_the_cold_start() {
-    const { assert!(orders::NEEDS.seller && cart::NEEDS.seller && coupons::NEEDS.seller) };
-    let needs = Needs {
-        seller: true,
-        ..Needs::CORE
-    };
+    assert!(
+        reads_seller::<orders::Settings>()
+            && reads_seller::<cart::Settings>()
+            && reads_seller::<coupons::Settings>()
+    );
+    type Seller = (Config, SellerConfig);
 
-    let cfg = Config::from_vars(&seller_vars(&[]), needs).unwrap();
-    let seller = cfg.seller.as_ref().unwrap();
+    let (_, seller) = from_vars::<Seller>(&seller_vars(&[])).unwrap();
     assert_eq!(seller.gstin.as_str(), "33AABCP1234Q1ZE");
     assert_eq!(seller.invoice_prefix.as_str(), "PIT");
     assert_eq!(seller.credit_note_prefix.as_str(), "PCN");
     assert_eq!(seller.shipping.fee, common::Paise::ZERO);
 
-    let err = Config::from_vars(&seller_vars(&[("SELLER_GSTIN", "33AABCP1234Q1ZF")]), needs)
+    let err = from_vars::<Seller>(&seller_vars(&[("SELLER_GSTIN", "33AABCP1234Q1ZF")]))
         .unwrap_err()
         .to_string();
     assert!(err.contains("SELLER_GSTIN"), "{err}");
@@ -354,7 +355,7 @@ fn a_bad_seller_gstin_fails_the_cold_start() {
     ]);
     vars.remove("SELLER_GSTIN");
     vars.remove("SELLER_NAME");
-    let err = Config::from_vars(&vars, needs).unwrap_err();
+    let err = from_vars::<Seller>(&vars).unwrap_err();
     for name in [
         "SELLER_GSTIN is required",
         "SELLER_NAME",
@@ -370,7 +371,7 @@ fn a_bad_seller_gstin_fails_the_cold_start() {
     }
 
     // A function that does not price or tax is not bothered by the seller settings.
-    assert!(Config::from_vars(&vars, Needs::CORE).is_ok());
+    assert!(from_vars::<products::Settings>(&vars).is_ok());
 }
 
 const SELLER_SETTINGS: [&str; 7] = [
@@ -383,19 +384,36 @@ const SELLER_SETTINGS: [&str; 7] = [
     "FREE_SHIPPING_MIN",
 ];
 
-/// A function whose `NEEDS` has the seller section refuses to start without it, so the
+/// Whether the settings `S` include the seller section: with every other setting given and
+/// no seller setting, reading them fails.
+fn reads_seller<S: Section>() -> bool {
+    let mut vars = base_vars("t_config");
+    crate::support::unreachable_unless_given(&mut vars);
+    for v in SELLER_SETTINGS {
+        vars.remove(v);
+    }
+    from_vars::<S>(&vars).is_err()
+}
+
+/// A function whose `Settings` have the seller section refuses to start without it, so the
 /// template must give it every seller setting; a function that does not read them gets none.
 #[test]
 fn the_template_gives_the_seller_settings_to_exactly_the_functions_that_read_them() {
     let needs = [
-        ("products", products::NEEDS),
-        ("cart", cart::NEEDS),
-        ("coupons", coupons::NEEDS),
-        ("orders", orders::NEEDS),
-        ("payments-initiate", payments_initiate::NEEDS),
-        ("payments-webhook", payments_webhook::NEEDS),
-        ("admin-ship", admin_ship::NEEDS),
-        ("jobs", jobs::NEEDS),
+        ("products", reads_seller::<products::Settings>()),
+        ("cart", reads_seller::<cart::Settings>()),
+        ("coupons", reads_seller::<coupons::Settings>()),
+        ("orders", reads_seller::<orders::Settings>()),
+        (
+            "payments-initiate",
+            reads_seller::<payments_initiate::Settings>(),
+        ),
+        (
+            "payments-webhook",
+            reads_seller::<payments_webhook::Settings>(),
+        ),
+        ("admin-ship", reads_seller::<admin_ship::Settings>()),
+        ("jobs", reads_seller::<jobs::Settings>()),
     ];
     let text = std::fs::read_to_string(
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
@@ -420,7 +438,7 @@ fn the_template_gives_the_seller_settings_to_exactly_the_functions_that_read_the
             .into_iter()
             .filter(|v| block.contains(&format!("{v}: !Ref")))
             .collect();
-        let want: &[&str] = if need.seller { &SELLER_SETTINGS } else { &[] };
+        let want: &[&str] = if *need { &SELLER_SETTINGS } else { &[] };
         assert_eq!(given, want, "{function}");
     }
 }
