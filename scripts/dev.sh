@@ -9,60 +9,34 @@ mkdir -p "$DATA/logs"
 
 echo "==> building (debug)"
 cargo build --quiet -p dev-server -p phonepe-sim
-BIN="$CARGO_TARGET_DIR/debug"
 
-pids=()
-cleanup() {
-  trap - INT TERM EXIT
-  echo; echo "==> stopping"
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup INT TERM EXIT
+source "$ROOT/scripts/stack.sh"
+STACK_LOGS="$DATA/logs"
+stopping() { trap - INT TERM EXIT; echo; echo "==> stopping"; stack_down; }
+trap stopping INT TERM EXIT
 
 ensure_dev_keys
 
 if [ -z "${MONGODB_URI:-}" ]; then
   DB_PORT="${DB_PORT:-27019}"
   echo "==> SecantusDB on 127.0.0.1:$DB_PORT (data in .data/db, kept across restarts, synced on every commit)"
-  # --sync-on-commit: an order the API answered 201 for survives the database being killed.
-  "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$DATA/db" --sync-on-commit --log-level WARNING \
-    >"$DATA/logs/secantusdb.log" 2>&1 &
-  pids+=($!)
-  wait_port "$DB_PORT" 60
-  export MONGODB_URI="mongodb://127.0.0.1:$DB_PORT/?directConnection=true"
 else
   echo "==> using MONGODB_URI from the environment (no embedded database)"
 fi
+# --sync-on-commit (a storage directory): an order the API answered 201 for survives the
+# database being killed.
+stack_db "${DB_PORT:-27019}" "$DATA/db"
 
-if [ -z "${AWS_ENDPOINT_URL_SES:-}" ]; then
-  echo "==> SES emulator (moto) on 127.0.0.1:$MOTO_PORT"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$DATA/logs/moto.log" 2>&1 &
-  pids+=($!)
-  wait_port "$MOTO_PORT" 30
-  export AWS_ENDPOINT_URL_SES="http://127.0.0.1:$MOTO_PORT"
-  "$VENV/bin/python" - <<PY
-import boto3
-boto3.client("ses", endpoint_url="$AWS_ENDPOINT_URL_SES", region_name="$AWS_REGION").verify_email_identity(EmailAddress="${SES_FROM##*<}".rstrip(">"))
-PY
-fi
+[ -n "${AWS_ENDPOINT_URL_SES:-}" ] || echo "==> SES emulator (moto) on 127.0.0.1:$MOTO_PORT"
+stack_ses "$MOTO_PORT"
 
-if [ -z "${PHONEPE_PG_URL:-}" ]; then
-  echo "==> PhonePe simulator on 127.0.0.1:$SIM_PORT"
-  SIM_PUBLIC_URL="http://127.0.0.1:$SIM_PORT" SIM_WEBHOOK_URL="http://127.0.0.1:$PORT/payments/phonepe/webhook" \
-    "$BIN/phonepe-sim" >"$DATA/logs/phonepe-sim.log" 2>&1 &
-  pids+=($!)
-  wait_port "$SIM_PORT" 30
-  export PHONEPE_PG_URL="http://127.0.0.1:$SIM_PORT" PHONEPE_OAUTH_URL="http://127.0.0.1:$SIM_PORT"
-fi
+[ -n "${PHONEPE_PG_URL:-}" ] || echo "==> PhonePe simulator on 127.0.0.1:$SIM_PORT"
+stack_sim "$SIM_PORT"
 
-echo "==> seeding the demo catalog and coupons"
-LOG_FORMAT=text RUST_LOG=warn "$BIN/pitalya-dev" seed
-
+echo "==> seeding the demo catalog and coupons (existing products and coupons are left as they are)"
 echo "==> API on http://127.0.0.1:$PORT (logs: .data/logs/api.log)"
-LOG_FORMAT="${LOG_FORMAT:-text}" "$BIN/pitalya-dev" serve >"$DATA/logs/api.log" 2>&1 &
-pids+=($!)
-wait_port "$PORT" 60
+stack_api
+BIN="$(stack_bin)"
 
 CUSTOMER_TOKEN=$("$BIN/pitalya-dev" token --user user_demo_customer --email asha@example.com --key "$DEV_KEY_DIR/private.pem")
 ADMIN_TOKEN=$("$BIN/pitalya-dev" token --user user_demo_owner --admin --email owner@pitalya.local --key "$DEV_KEY_DIR/private.pem")

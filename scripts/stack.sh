@@ -1,7 +1,15 @@
-# Sourced by scripts that need the whole stack running on free ports (browser check, prove,
-# bench, fuzz): `stack_up` starts what is missing and exports API_URL, SIM_URL and tokens;
-# `stack_down` stops what it started. Expects scripts/env.sh to be sourced and the debug
-# binaries built (pitalya-dev, phonepe-sim).
+# The one stack launcher, sourced by `make dev` (scripts/dev.sh), `make test` (scripts/test.sh:
+# the database and SES emulator the Rust tests use) and everything that needs the whole stack
+# on free ports (browser and SDK checks, prove, fuzz, bench). One shell file rather than an
+# xtask crate: every caller is a shell script, and starting four processes needs no build.
+#
+# Building blocks, each starting its service unless the environment already points at one,
+# and exporting where it is: `stack_db PORT [STORAGE]` (MONGODB_URI), `stack_ses PORT`
+# (AWS_ENDPOINT_URL_SES, with SES_FROM verified), `stack_sim PORT` (PHONEPE_PG_URL, SIM_URL),
+# `stack_api` (the API on $PORT, after seeding). `stack_up` composes them on free ports and
+# exports API_URL, SIM_URL and tokens; `stack_down` stops whatever they started. Expects
+# scripts/env.sh to be sourced and the debug binaries built (pitalya-dev, phonepe-sim), or
+# STACK_BIN pointing at others.
 STACK_PIDS=()
 STACK_LOGS="${STACK_LOGS:-${TMPDIR:-/tmp}/pitalya-stack}"
 
@@ -11,54 +19,85 @@ stack_down() {
   STACK_PIDS=()
 }
 
-stack_up() {
-  local bin="${STACK_BIN:-$CARGO_TARGET_DIR/debug}"
+stack_bin() { echo "${STACK_BIN:-$CARGO_TARGET_DIR/debug}"; }
+
+# SecantusDB on PORT, unless MONGODB_URI is set. STORAGE is a directory (on disk, synced on
+# every commit: an acknowledged write survives the database being killed) or, by default, a
+# throw-away in-memory database.
+stack_db() {
+  local port="$1" storage="${2:-}"
+  [ -z "${MONGODB_URI:-}" ] || return 0
   mkdir -p "$STACK_LOGS"
+  local args=(--storage-path ':memory:')
+  if [ -n "$storage" ]; then
+    mkdir -p "$storage"
+    args=(--storage-path "$storage" --sync-on-commit)
+  fi
+  local db_cmd=("$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" "${args[@]}" --log-level WARNING)
+  "${db_cmd[@]}" >"$STACK_LOGS/db.log" 2>&1 &
+  STACK_PIDS+=($!)
+  # STACK_DB_CMD (shell-quoted) restarts it on the same port and data, for callers that
+  # SIGKILL it (make prove); its output goes to STACK_DB_LOG.
+  export STACK_DB_PORT="$port" STACK_DB_PID=$! STACK_DB_LOG="$STACK_LOGS/db.log"
+  STACK_DB_CMD=$(printf '%q ' "${db_cmd[@]}"); export STACK_DB_CMD
+  wait_port "$port" 60
+  export MONGODB_URI="mongodb://127.0.0.1:$port/?directConnection=true"
+}
+
+# The SES emulator (moto) on PORT, unless AWS_ENDPOINT_URL_SES is set, with the sender
+# verified as SES requires. SES_FROM may carry a display name (`Pitalya <orders@…>`); the
+# identity is the address inside the angle brackets.
+stack_ses() {
+  local port="$1"
+  [ -z "${AWS_ENDPOINT_URL_SES:-}" ] || return 0
+  mkdir -p "$STACK_LOGS"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$STACK_LOGS/moto.log" 2>&1 &
+  STACK_PIDS+=($!)
+  wait_port "$port" 30
+  export AWS_ENDPOINT_URL_SES="http://127.0.0.1:$port"
+  local sender="${SES_FROM##*<}"; sender="${sender%>}"
+  "$VENV/bin/python" -c "import boto3, sys; boto3.client('ses', endpoint_url=sys.argv[1], region_name=sys.argv[2]).verify_email_identity(EmailAddress=sys.argv[3])" \
+    "$AWS_ENDPOINT_URL_SES" "$AWS_REGION" "$sender"
+}
+
+# The PhonePe simulator on PORT, calling the API on $PORT back, unless PHONEPE_PG_URL is set.
+stack_sim() {
+  local port="$1"
+  [ -z "${PHONEPE_PG_URL:-}" ] || return 0
+  mkdir -p "$STACK_LOGS"
+  SIM_PORT="$port" SIM_PUBLIC_URL="http://127.0.0.1:$port" SIM_WEBHOOK_URL="http://127.0.0.1:$PORT/payments/phonepe/webhook" \
+    "$(stack_bin)/phonepe-sim" >"$STACK_LOGS/phonepe-sim.log" 2>&1 &
+  STACK_PIDS+=($!)
+  wait_port "$port" 30
+  export SIM_URL="http://127.0.0.1:$port" PHONEPE_PG_URL="http://127.0.0.1:$port" PHONEPE_OAUTH_URL="http://127.0.0.1:$port"
+}
+
+# Seeds the demo catalog (never overwriting what is there) and serves every route on $PORT.
+stack_api() {
+  mkdir -p "$STACK_LOGS"
+  LOG_FORMAT=text RUST_LOG=warn "$(stack_bin)/pitalya-dev" seed >/dev/null
+  LOG_FORMAT="${LOG_FORMAT:-text}" "$(stack_bin)/pitalya-dev" serve >"$STACK_LOGS/api.log" 2>&1 &
+  STACK_PIDS+=($!)
+  wait_port "$PORT" 60
+}
+
+stack_up() {
+  local bin; bin="$(stack_bin)"
   ensure_dev_keys
-  if [ -z "${MONGODB_URI:-}" ]; then
-    local db_port; db_port=$(free_port)
-    # STACK_DB_DIR: on disk and synced on every commit, for runs that kill and restart the
-    # database (make prove); otherwise a throw-away in-memory one.
-    local storage=(--storage-path ':memory:')
-    if [ -n "${STACK_DB_DIR:-}" ]; then
-      mkdir -p "$STACK_DB_DIR"
-      storage=(--storage-path "$STACK_DB_DIR" --sync-on-commit)
-    fi
-    local db_cmd=("$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$db_port" "${storage[@]}" --log-level WARNING)
-    "${db_cmd[@]}" >"$STACK_LOGS/db.log" 2>&1 &
-    STACK_PIDS+=($!)
-    # STACK_DB_CMD (shell-quoted) restarts it on the same port and data, for callers that
-    # SIGKILL it (make prove); its output goes to STACK_DB_LOG.
-    export STACK_DB_PORT="$db_port" STACK_DB_PID=$! STACK_DB_LOG="$STACK_LOGS/db.log"
-    STACK_DB_CMD=$(printf '%q ' "${db_cmd[@]}"); export STACK_DB_CMD
-    wait_port "$db_port" 60
-    export MONGODB_URI="mongodb://127.0.0.1:$db_port/?directConnection=true"
-  fi
+  stack_db "$(free_port)" "${STACK_DB_DIR:-}"
   export MONGODB_DB="${STACK_DB:-stack_$(date +%s)_$RANDOM}"
-  if [ -z "${AWS_ENDPOINT_URL_SES:-}" ]; then
-    local moto; moto=$(free_port)
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto" >"$STACK_LOGS/moto.log" 2>&1 &
-    STACK_PIDS+=($!)
-    wait_port "$moto" 30
-    export AWS_ENDPOINT_URL_SES="http://127.0.0.1:$moto"
-    "$VENV/bin/python" -c "import boto3; boto3.client('ses', endpoint_url='$AWS_ENDPOINT_URL_SES', region_name='$AWS_REGION').verify_email_identity(EmailAddress='$SES_FROM')"
-  fi
+  stack_ses "$(free_port)"
   export PORT; PORT=$(free_port)
   export API_URL="http://127.0.0.1:$PORT"
   export PHONEPE_REDIRECT_URL="$API_URL/health?orderId={orderId}"
-  local sim_port; sim_port=$(free_port)
-  SIM_PORT="$sim_port" SIM_PUBLIC_URL="http://127.0.0.1:$sim_port" SIM_WEBHOOK_URL="$API_URL/payments/phonepe/webhook" \
-    "$bin/phonepe-sim" >"$STACK_LOGS/phonepe-sim.log" 2>&1 &
-  STACK_PIDS+=($!)
-  wait_port "$sim_port" 30
-  export SIM_URL="http://127.0.0.1:$sim_port" PHONEPE_PG_URL="http://127.0.0.1:$sim_port" PHONEPE_OAUTH_URL="http://127.0.0.1:$sim_port"
-  LOG_FORMAT=text RUST_LOG=warn "$bin/pitalya-dev" seed >/dev/null
+  stack_sim "$(free_port)"
   export JOBS_INTERVAL_SECS="${JOBS_INTERVAL_SECS:-2}"
-  # STACK_NO_API=1 leaves the API server to the caller (prove kills and restarts it).
+  # STACK_NO_API=1 leaves the API server to the caller (prove kills and restarts it): it
+  # still gets the seeded catalog.
   if [ -z "${STACK_NO_API:-}" ]; then
-    LOG_FORMAT=text "$bin/pitalya-dev" serve >"$STACK_LOGS/api.log" 2>&1 &
-    STACK_PIDS+=($!)
-    wait_port "$PORT" 60
+    stack_api
+  else
+    LOG_FORMAT=text RUST_LOG=warn "$bin/pitalya-dev" seed >/dev/null
   fi
   CUSTOMER_TOKEN=$("$bin/pitalya-dev" token --user "user_stack_$RANDOM" --email shopper@example.com --key "$DEV_KEY_DIR/private.pem")
   ADMIN_TOKEN=$("$bin/pitalya-dev" token --user user_stack_owner --admin --key "$DEV_KEY_DIR/private.pem")

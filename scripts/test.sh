@@ -7,9 +7,9 @@ source "$(dirname "$0")/env.sh"
 "$ROOT/scripts/tools.sh"
 cd "$ROOT"
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
+source "$ROOT/scripts/stack.sh"
+STACK_LOGS="${TMPDIR:-/tmp}/pitalya-test"
+trap stack_down EXIT
 
 step() { echo; echo "==> $*"; }
 
@@ -23,22 +23,18 @@ step "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 
 if [ -z "${MONGODB_URI:-}" ]; then
-  DB_PORT=$(free_port)
-  step "throw-away SecantusDB on 127.0.0.1:$DB_PORT"
-  "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$DB_PORT" --storage-path ':memory:' --log-level WARNING \
-    >"${TMPDIR:-/tmp}/pitalya-test-db.log" 2>&1 &
-  pids+=($!)
-  wait_port "$DB_PORT" 60
-  export MONGODB_URI="mongodb://127.0.0.1:$DB_PORT/?directConnection=true"
+  step "throw-away SecantusDB and SES emulator (moto) for the tests (logs: $STACK_LOGS)"
 fi
-
+stack_db "$(free_port)"
+# The Rust tests read TEST_AWS_ENDPOINT_URL_SES (each verifies its own senders); the checks
+# below start their own stacks, emulator included.
 if [ -z "${TEST_AWS_ENDPOINT_URL_SES:-}" ]; then
-  MOTO=$(free_port)
-  step "throw-away SES emulator (moto) on 127.0.0.1:$MOTO"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO" >"${TMPDIR:-/tmp}/pitalya-test-moto.log" 2>&1 &
-  pids+=($!)
-  wait_port "$MOTO" 30
-  export TEST_AWS_ENDPOINT_URL_SES="http://127.0.0.1:$MOTO"
+  outer_ses="${AWS_ENDPOINT_URL_SES:-}"
+  unset AWS_ENDPOINT_URL_SES
+  stack_ses "$(free_port)"
+  export TEST_AWS_ENDPOINT_URL_SES="$AWS_ENDPOINT_URL_SES"
+  unset AWS_ENDPOINT_URL_SES
+  [ -z "$outer_ses" ] || export AWS_ENDPOINT_URL_SES="$outer_ses"
 fi
 
 step "cargo test (debug, whole workspace)"
