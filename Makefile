@@ -52,7 +52,7 @@ sam-build: ## sam validate --lint and sam build (offline, cargo-lambda build met
 	@scripts/sam-build.sh
 
 lambda-build: tools ## release arm64 build of every function, as Lambda runs them (cargo lambda + zig)
-	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/cargo-lambda lambda build --release --arm64 --workspace --exclude dev-server --exclude phonepe-sim --exclude bench-bare --exclude bench-harness --exclude bench-hello
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/cargo-lambda lambda build --release --arm64 $(addprefix -p ,$(notdir $(wildcard functions/*)))
 
 bench: tools ## release-build and measure cold start, latency, memory, zip size and load; writes bench/results.md
 	@scripts/bench.sh
