@@ -7,7 +7,8 @@ PhonePe initiations, payments through the simulator with duplicated, delayed and
 webhooks, two payment pages paid at once, payment after an owner's cancel, abandoned orders
 left to expire) while the owner packs, ships, delivers, cancels and refunds random parts of
 shipped and delivered orders (by amount, by lines, in full, with and without restocking,
-Idempotency-Keys replayed, concurrently too). For the middle of the run the simulator is
+Idempotency-Keys replayed, concurrently too) and, now and then, of paid or packed orders
+before they ship (whose credit notes are then issued with the invoice, in the ship). For the middle of the run the simulator is
 slow on pay, status and refunds (some refunds slower than a jobs interval, some slower than
 the PhonePe client's 8 s timeout), sometimes fails refunds or settles orders on pay.
 Optionally API instances are SIGKILLed at random moments and restarted, and the database
@@ -34,6 +35,19 @@ simulator and the SES emulator:
   mail      every paid order has one payment-confirmed mail; no mail sent twice; no mail lost
   orders    every order a client was told about exists (after database restarts too); one
             order per Idempotency-Key
+  invoices  every order that reached shipped or delivered (statusHistory) has exactly one GST
+            invoice and no other order has one; the invoice names its order, its financial
+            year is that of its issue in India time, and its totals agree with the order
+            (total = the order's total; taxable value, CGST, SGST, IGST = the order's locked-in
+            tax; taxable + tax = total, row by row and in all; IGST only if inter-state)
+  invoice numbers  per prefix and financial year the numbers are exactly 1..n: no gap (a
+            number burnt by an aborted transaction or a killed process), no duplicate; the
+            series counter (`counters` `invoice/PIT/2627`) is n
+  credit notes  exactly one per completed refund (not an extra charge's) of an invoiced order,
+            whether it completed before or after the ship; none for other refunds or orders;
+            each names the order's invoice, adds up to its refund's amount (taxable + tax =
+            total, row by row) and credits no more units than the invoice has; per prefix
+            and financial year numbered 1..m, its counter m
   5xx       every 5xx a client saw was a 503 TRY_AGAIN
 
 Exit status 0 only when every invariant holds and no request got a 5xx.
@@ -42,6 +56,7 @@ Started by scripts/prove.sh, which brings the stack up on free ports.
 
 import argparse
 import atexit
+import calendar
 import email
 import email.header
 import json
@@ -479,13 +494,18 @@ class Run:
                 self.stats.add(f"admin_cancel_{st}")
             try:
                 docs = list(self.db.orders.find({"status": {"$in": ["paid", "packed", "shipped"]}},
-                                                {"status": 1}).limit(50))
+                                                {"status": 1, "refunds.state": 1}).limit(50))
             except pymongo.errors.PyMongoError:
                 time.sleep(0.5)
                 continue
             rng.shuffle(docs)
             for d in docs[:10]:
                 oid, status = str(d["_id"]), d["status"]
+                if status in ("paid", "packed") and rng.random() < 0.9 and \
+                        any(r.get("state") == "pending" for r in d.get("refunds") or []):
+                    # Mostly let a refund given before shipping settle first, so that the ship
+                    # issues its credit note together with the invoice.
+                    continue
                 roll = rng.random()
                 if roll < 0.1 and status in ("paid", "packed"):
                     path, body = f"/admin/orders/{oid}/cancel", {"reason": "prove: customer asked"}
@@ -537,13 +557,18 @@ class Run:
         rng = random.Random(self.args.seed + 17)
         n = len(self.bases)
         while not self.stop.wait(rng.uniform(0.3, 1.2)):
+            # Mostly after the goods left; now and then before, so that a ship issues the
+            # credit notes of refunds that completed before it, in its own transaction.
+            before_ship = rng.random() < 0.2
             try:
                 docs = list(self.db.orders.find(
-                    {"status": {"$in": ["shipped", "delivered"]},
+                    {"status": {"$in": ["paid", "packed"] if before_ship else ["shipped", "delivered"]},
                      "payment.status": {"$in": ["paid", "partially_refunded", "refund_pending"]}},
                     {"items": 1, "total": 1}).limit(200))
             except pymongo.errors.PyMongoError:
                 continue
+            if before_ship and docs:
+                self.stats.add("refund_before_ship_rounds")
             for order in rng.sample(docs, min(len(docs), 2)):
                 if rng.random() < 0.4:
                     continue
@@ -1010,11 +1035,213 @@ class Run:
                     fail("orders", f"order {i} was confirmed to a client but is lost")
         self.stats.add("orders", len(orders))
         self.stats.add("refund_count", len(final_refunds))
+
+        self.check_invoices(by_id, fail)
         return failures
+
+    def check_invoices(self, by_id, fail):
+        """The GST invoices and credit notes (common/src/invoices.rs, docs/gst.md)."""
+        invoices = list(self.db.invoices.find({}))
+        notes = list(self.db.credit_notes.find({}))
+        counters = {c["_id"]: c.get("seq") for c in self.db.counters.find(
+            {"_id": {"$regex": "^(invoice|creditNote)/"}})}
+        self.invoice_summary = {}
+
+        def fy_of(at):
+            # India time is UTC+05:30; the year turns on 1 April.
+            # pymongo gives naive UTC datetimes.
+            t = time.gmtime(calendar.timegm(at.utctimetuple()) + 5.5 * 3600)
+            start = t.tm_year if t.tm_mon >= 4 else t.tm_year - 1
+            return f"{start % 100:02d}{(start + 1) % 100:02d}"
+
+        def adds_up(inv, what, doc, rows):
+            """Row by row and in all: taxable + CGST + SGST + IGST = total; totals = the rows."""
+            ok = True
+            for r in rows:
+                if r["taxableValue"] + r["cgst"] + r["sgst"] + r["igst"] != r["total"]:
+                    fail(inv, f"{what}: row {r.get('description')!r} taxable {r['taxableValue']} + "
+                              f"tax {r['cgst']}+{r['sgst']}+{r['igst']} != total {r['total']}")
+                    ok = False
+                if doc.get("interState") and (r["cgst"] or r["sgst"]):
+                    fail(inv, f"{what}: inter-state but row {r.get('description')!r} has CGST/SGST")
+                if not doc.get("interState") and r["igst"]:
+                    fail(inv, f"{what}: intra-state but row {r.get('description')!r} has IGST")
+            t = doc["totals"]
+            for k in ("taxableValue", "cgst", "sgst", "igst", "total"):
+                if sum(r[k] for r in rows) != t[k]:
+                    fail(inv, f"{what}: totals.{k} {t[k]} but its rows add up to "
+                              f"{sum(r[k] for r in rows)}")
+                    ok = False
+            if t["cgst"] + t["sgst"] + t["igst"] != t["totalTax"] or \
+                    t["taxableValue"] + t["totalTax"] != t["total"]:
+                fail(inv, f"{what}: totals do not add up: {t}")
+                ok = False
+            return ok
+
+        def series(inv, kind, docs):
+            """Numbers `{prefix}/{FY}/{seq:06}` gapless 1..n per prefix and year; counter = n."""
+            per = defaultdict(list)
+            for d in docs:
+                parts = d["number"].split("/")
+                if len(parts) != 3 or not parts[2].isdigit() or len(parts[2]) != 6:
+                    fail(inv, f"{kind} {d['number']!r} is not PREFIX/FY/000001")
+                    continue
+                prefix, fy, seq = parts
+                if fy != d.get("financialYear"):
+                    fail(inv, f"{kind} {d['number']}: financialYear {d.get('financialYear')}")
+                per[(prefix, fy)].append(int(seq))
+            summary = []
+            for (prefix, fy), seqs in sorted(per.items()):
+                n = len(seqs)
+                dup = sorted(k for k, c in Counter(seqs).items() if c > 1)
+                gaps = sorted(set(range(1, max(seqs) + 1)) - set(seqs))
+                if dup:
+                    fail(inv, f"{kind} series {prefix}/{fy}: numbers used twice: {dup[:20]}")
+                if gaps:
+                    fail(inv, f"{kind} series {prefix}/{fy}: {len(gaps)} numbers missing (burnt): "
+                              f"{gaps[:20]} of 1..{max(seqs)}")
+                if min(seqs) < 1:
+                    fail(inv, f"{kind} series {prefix}/{fy}: number {min(seqs)} below 1")
+                key = f"{'invoice' if kind == 'invoice' else 'creditNote'}/{prefix}/{fy}"
+                if key not in counters:
+                    fail(inv, f"{kind} series {prefix}/{fy}: no counter {key}")
+                elif counters[key] != n:
+                    fail(inv, f"{kind} series {prefix}/{fy}: counter {key} is {counters[key]}, "
+                              f"{n} documents issued")
+                summary.append(f"{prefix}/{fy} {n}: " + (f"1..{max(seqs)}" if not gaps and not dup
+                                                         else f"{min(seqs)}..{max(seqs)} with "
+                                                              f"{len(gaps)} gaps, {len(dup)} dups"))
+            for key, seq in counters.items():
+                k, prefix, fy = key.split("/", 2)
+                if k == ('invoice' if kind == 'invoice' else 'creditNote') and \
+                        (prefix, fy) not in per and seq:
+                    fail(inv, f"counter {key} is {seq} but no {kind} is in its series")
+            return summary
+
+        # 1. one invoice per shipped order, none for the others, agreeing with the order
+        inv_by_order = defaultdict(list)
+        for i in invoices:
+            inv_by_order[str(i["orderId"])].append(i)
+        shipped = {oid for oid, o in by_id.items()
+                   if {"shipped", "delivered"} & {h["status"] for h in o["statusHistory"]}}
+        for oid in shipped:
+            o, found = by_id[oid], inv_by_order.get(oid, [])
+            if len(found) != 1:
+                fail("invoices", f"order {oid} ({o['status']}, shipped) has {len(found)} invoices"
+                                 + ("" if o.get("tax") else " (and no tax)"))
+        for oid, found in inv_by_order.items():
+            if oid not in by_id:
+                fail("invoices", f"invoice {found[0]['number']} is of order {oid}, which does not exist")
+                continue
+            o = by_id[oid]
+            if oid not in shipped:
+                fail("invoices", f"order {oid} ({o['status']}, never shipped) has invoice "
+                                 f"{found[0]['number']}")
+            for i in found:
+                what = f"invoice {i['number']} of order {oid}"
+                if i["order"]["id"] != oid or i["order"]["number"] != (o.get("number") or oid):
+                    fail("invoices", f"{what} names order {i['order']}")
+                if i.get("financialYear") != fy_of(i["at"]):
+                    fail("invoices", f"{what}: financial year {i.get('financialYear')}, issued in "
+                                     f"{fy_of(i['at'])} (India time)")
+                adds_up("invoices", what, i, list(i["lines"]) + [i["shipping"]])
+                t, tax = i["totals"], o.get("tax") or {}
+                if t["total"] != o["total"]:
+                    fail("invoices", f"{what}: total {t['total']}, the order's total {o['total']}")
+                for k in ("taxableValue", "cgst", "sgst", "igst", "totalTax"):
+                    if k in tax and t[k] != tax[k]:
+                        fail("invoices", f"{what}: {k} {t[k]}, the order's tax says {tax[k]}")
+                if bool(i.get("interState")) != bool(tax.get("interState")):
+                    fail("invoices", f"{what}: interState {i.get('interState')}, the order's tax "
+                                     f"{tax.get('interState')}")
+                products = Counter()
+                for it in o["items"]:
+                    products[str(it["productId"])] += it["quantity"]
+                billed = Counter()
+                for ln in i["lines"]:
+                    billed[ln.get("productId")] += ln.get("quantity") or 0
+                if billed != products:
+                    fail("invoices", f"{what}: bills {dict(billed)}, the order has {dict(products)}")
+
+        # 2. invoice numbers
+        self.invoice_summary["invoices"] = series("invoice numbers", "invoice", invoices)
+        self.stats.add("invoices", len(invoices))
+        self.stats.add("orders_shipped", len(shipped))
+
+        # 3. credit notes: one per completed refund (not an extra charge's) of an invoiced order
+        refunds = {}
+        for oid, o in by_id.items():
+            for r in o.get("refunds") or []:
+                refunds[r["merchantRefundId"]] = (oid, r)
+        notes_by_refund = defaultdict(list)
+        for n in notes:
+            notes_by_refund[n.get("refundId")].append(n)
+        due = {}
+        for mrid, (oid, r) in refunds.items():
+            if oid in inv_by_order and r["state"] == "completed" and r.get("kind") != "extra_charge":
+                due[mrid] = (oid, r)
+        credited_units = defaultdict(Counter)
+        credited_total = Counter()
+        for mrid, (oid, r) in due.items():
+            found = notes_by_refund.get(mrid, [])
+            if len(found) != 1:
+                fail("credit notes", f"completed {r.get('kind')} refund {mrid} ({r['amount']} paise) "
+                                     f"of invoiced order {oid} has {len(found)} credit notes")
+        for n in notes:
+            mrid = n.get("refundId")
+            what = f"credit note {n['number']} (refund {mrid})"
+            if mrid not in refunds:
+                fail("credit notes", f"{what}: no order has this refund")
+                continue
+            oid, r = refunds[mrid]
+            if mrid not in due:
+                why = ("an extra charge's" if r.get("kind") == "extra_charge" else
+                       f"{r['state']}" if r["state"] != "completed" else "of an uninvoiced order")
+                fail("credit notes", f"{what} of order {oid}: the refund is {why}")
+            if str(n["orderId"]) != oid or n["order"]["id"] != oid:
+                fail("credit notes", f"{what}: on order {n['orderId']}/{n['order']}, the refund is "
+                                     f"on {oid}")
+            inv = (inv_by_order.get(oid) or [None])[0]
+            if inv is not None and n["invoice"]["number"] != inv["number"]:
+                fail("credit notes", f"{what}: names invoice {n['invoice']['number']}, order {oid} "
+                                     f"has {inv['number']}")
+            if n.get("financialYear") != fy_of(n["at"]):
+                fail("credit notes", f"{what}: financial year {n.get('financialYear')}, issued in "
+                                     f"{fy_of(n['at'])}")
+            if n["totals"]["total"] != r["amount"]:
+                fail("credit notes", f"{what}: total {n['totals']['total']}, the refund "
+                                     f"{r['amount']} paise")
+            adds_up("credit notes", what, n, n["lines"])
+            for ln in n["lines"]:
+                if ln.get("productId") and ln.get("quantity"):
+                    credited_units[oid][ln["productId"]] += ln["quantity"]
+            credited_total[oid] += n["totals"]["total"]
+            before = inv is not None and r.get("settledAt") is not None and r["settledAt"] < inv["at"]
+            self.stats.add(f"credit_notes_{'before' if before else 'after'}_ship")
+        for oid, units in credited_units.items():
+            inv = (inv_by_order.get(oid) or [None])[0]
+            if inv is None:
+                continue
+            billed = Counter()
+            for ln in inv["lines"]:
+                billed[ln.get("productId")] += ln.get("quantity") or 0
+            for pid, q in units.items():
+                if q > billed[pid]:
+                    fail("credit notes", f"order {oid}: credit notes credit {q} units of {pid}, "
+                                         f"invoice {inv['number']} has {billed[pid]}")
+            if credited_total[oid] > inv["totals"]["total"]:
+                fail("credit notes", f"order {oid}: credit notes add up to {credited_total[oid]}, "
+                                     f"more than invoice {inv['number']} ({inv['totals']['total']})")
+        self.invoice_summary["credit notes"] = series("credit notes", "credit note", notes)
+        self.stats.add("credit_notes", len(notes))
+        self.stats.add("credit_notes_due", len(due))
+        self.stats.add("uninvoiced_refunds_completed", sum(
+            1 for oid, r in refunds.values() if r["state"] == "completed" and oid not in inv_by_order
+            and r.get("kind") != "extra_charge"))
 
 
 INVARIANTS = ["stock", "ledger", "coupons", "states", "money", "refunds", "refund keys", "mail",
-              "orders", "5xx"]
+              "orders", "invoices", "invoice numbers", "credit notes", "5xx"]
 
 
 def free_port():
@@ -1191,6 +1418,16 @@ def main():
              f"{c['mails_unconfirmed']} left unconfirmed for on-call (server killed mid-send, or SES "
              f"too slow to answer; {c['mails_unconfirmed_that_went_out']} of those had reached SES, "
              f"none twice)",
+             f"- GST documents: {c['orders_shipped']} orders shipped; invoices {c['invoices']}: "
+             f"{'; '.join(getattr(run, 'invoice_summary', {}).get('invoices') or ['none'])}; "
+             f"credit notes {c['credit_notes']}: "
+             f"{'; '.join(getattr(run, 'invoice_summary', {}).get('credit notes') or ['none'])} "
+             f"(for {c['credit_notes_due']} completed refunds of invoiced orders; "
+             f"{c['credit_notes_before_ship']} issued in the ship for refunds that completed "
+             f"before it, {c['credit_notes_after_ship']} after; "
+             f"{c['uninvoiced_refunds_completed']} completed refunds of never-shipped orders, "
+             f"rightly without one; {c['refund_before_ship_rounds']} owner refund rounds on "
+             f"orders not yet shipped)",
              "- refusals seen: " + pick("create_refused_"),
              f"- 5xx responses: {pick('5xx_')} ({len(run.stats.server_errors)} not 503 TRY_AGAIN)",
              "- invariants: " + ", ".join(

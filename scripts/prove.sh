@@ -31,8 +31,12 @@ slow_status=${PROVE_SLOW_STATUS_MS:-0,0,1500,4000}
 slow_pay=${PROVE_SLOW_PAY_MS:-0,0,1000,4000}
 seed=${PROVE_SEED:-$(date +%s)}
 
-cargo build --quiet -p dev-server -p phonepe-sim
-bin="$CARGO_TARGET_DIR/debug"
+# PROVE_NO_BUILD=1 skips the build and runs the binaries already in $(stack_bin) (STACK_BIN,
+# else the debug build): for when another build holds the target directory's lock.
+if [ -z "${PROVE_NO_BUILD:-}" ]; then
+  cargo build --quiet -p dev-server -p phonepe-sim
+fi
+bin="$(stack_bin)"
 # A one-minute payment window so abandoned orders expire within the run.
 export ORDER_PAYMENT_TIMEOUT_MINUTES=1 JOBS_INTERVAL_SECS=2 STACK_NO_API=1 RUST_LOG=warn LOG_FORMAT=text
 trap stack_down EXIT
@@ -42,12 +46,17 @@ mkdir -p "$(dirname "$report")"
   echo "# Invariant suite (\`make prove\`)"
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
-    "$(nproc) cores, SecantusDB $("$VENV/bin/pip" show secantusdb 2>/dev/null | awk '/^Version/{print $2}'), debug build."
+    "$(nproc) cores, SecantusDB $("$VENV/bin/pip" show secantusdb 2>/dev/null | awk '/^Version/{print $2}')," \
+    "$( [ -n "${STACK_BIN:-}" ] && echo "binaries from \`$STACK_BIN\`" || echo "debug build")."
   echo "Re-run: \`PROVE_SEED=<seed> make prove\`. What each invariant means: \`scripts/prove.py\`."
   echo
 } >"$report"
 
+# Each mode gets a stack of its own: stack_up reuses any service the environment points at,
+# so what the previous mode's stack exported (its database, SES and simulator, all stopped by
+# stack_down) is put back as it was before the next one comes up.
 orig_uri="${MONGODB_URI:-}" orig_ses="${AWS_ENDPOINT_URL_SES:-}"
+orig_pg="${PHONEPE_PG_URL:-}" orig_oauth="${PHONEPE_OAUTH_URL:-}" orig_sim="${SIM_URL:-}"
 status=0
 for mode in calm kills; do
   unset STACK_DB_PID STACK_DB_PORT STACK_DB_CMD STACK_DB_LOG
@@ -80,6 +89,7 @@ for mode in calm kills; do
   stack_down
   if [ "$mode" = kills ]; then rm -rf "$db_dir"; fi
   export MONGODB_URI="$orig_uri" AWS_ENDPOINT_URL_SES="$orig_ses"
+  export PHONEPE_PG_URL="$orig_pg" PHONEPE_OAUTH_URL="$orig_oauth" SIM_URL="$orig_sim"
 done
 echo "report: $report"
 exit $status
