@@ -11,7 +11,7 @@ use common::ids::OrderId;
 use common::models::{rfc3339, Order, PaymentStatus};
 use common::order_state::OrderStatus;
 use common::orders::Change;
-use common::payments::{new_attempt, new_merchant_order_id};
+use common::payments::{new_attempt, new_merchant_order_id, AttemptState};
 use common::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
 use common::rate_limit::{self, Action};
 use common::services::Services;
@@ -135,7 +135,7 @@ async fn initiate(
             db.docs(PAYMENT_ATTEMPTS)
                 .update_one(
                     doc! { "_id": attempt.id },
-                    doc! { "$set": { "state": "error", "lastError": e.to_string() } },
+                    doc! { "$set": { "state": AttemptState::Error, "lastError": e.to_string() } },
                 )
                 .await?;
             return Err(e.into());
@@ -146,8 +146,8 @@ async fn initiate(
     let moved = common::transaction!(db, |session| {
         db.docs(PAYMENT_ATTEMPTS)
                 .update_one(
-                    doc! { "_id": attempt.id, "state": "creating" },
-                    doc! { "$set": { "state": "pending", "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
+                    doc! { "_id": attempt.id, "state": AttemptState::Creating },
+                    doc! { "$set": { "state": AttemptState::Pending, "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
                 )
                 .session(&mut *session)
                 .await?;
