@@ -132,11 +132,17 @@ async fn initiate(
     let created = match phonepe.pay(&pay).await {
         Ok(c) => c,
         Err(e) => {
+            // Only a refusal settles the attempt here. After a timeout PhonePe may well have
+            // created the order, and the shopper may pay it: the attempt stays `creating`,
+            // and reconciliation asks PhonePe which it was (found by `make prove`: written
+            // off as an error, such an attempt's money was kept when the order expired).
+            let update = if e.is_refusal() {
+                doc! { "$set": { "state": AttemptState::Error, "lastError": e.to_string() } }
+            } else {
+                doc! { "$set": { "lastError": e.to_string() } }
+            };
             db.docs(PAYMENT_ATTEMPTS)
-                .update_one(
-                    doc! { "_id": attempt.id },
-                    doc! { "$set": { "state": AttemptState::Error, "lastError": e.to_string() } },
-                )
+                .update_one(doc! { "_id": attempt.id }, update)
                 .await?;
             return Err(e.into());
         }
