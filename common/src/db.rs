@@ -460,6 +460,19 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
+/// Lets a state enum stand in a `doc!` filter or update as the string it is stored as
+/// (its `as_str`), so no state is spelled as a literal in a query.
+#[macro_export]
+macro_rules! stored_as_str {
+    ($($state:ty),* $(,)?) => {$(
+        impl From<$state> for ::mongodb::bson::Bson {
+            fn from(state: $state) -> Self {
+                ::mongodb::bson::Bson::String(state.as_str().to_owned())
+            }
+        }
+    )*};
+}
+
 /// `w: "majority", j: true`.
 pub fn durable_writes() -> WriteConcern {
     WriteConcern::builder()

@@ -41,7 +41,7 @@ use crate::config::MailConfig;
 use crate::db::{Db, MAIL_OUTBOX, ORDERS};
 use crate::models::Order;
 use crate::order_state::OrderStatus;
-use crate::outbox::MailEvent;
+use crate::outbox::{MailEvent, MailStatus};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use serde::Deserialize;
@@ -225,11 +225,11 @@ impl Mailer {
                     "orderId": order_id,
                     "event": event.as_str(),
                     "refundId": { "$exists": false },
-                    "status": "pending",
+                    "status": MailStatus::Pending,
                 },
                 doc! {
                     "$set": {
-                        "status": "sending",
+                        "status": MailStatus::Sending,
                         "leaseUntil": after(now, LEASE),
                         "leaseToken": ObjectId::new().to_hex(),
                         "dispatchedAt": now,
@@ -307,8 +307,8 @@ impl Mailer {
         let now = DateTime::now();
         self.mark_unconfirmed(db, order_id, now).await?;
         let mut filter = doc! { "$or": [
-            { "status": "pending", "nextAttemptAt": { "$lte": now } },
-            { "status": "sending", "leaseUntil": { "$lt": now }, "dispatchedAt": { "$exists": false } },
+            { "status": MailStatus::Pending, "nextAttemptAt": { "$lte": now } },
+            { "status": MailStatus::Sending, "leaseUntil": { "$lt": now }, "dispatchedAt": { "$exists": false } },
         ] };
         let sort = match order_id {
             Some(id) => {
@@ -322,7 +322,7 @@ impl Mailer {
                 filter,
                 doc! {
                     "$set": {
-                        "status": "sending",
+                        "status": MailStatus::Sending,
                         "leaseUntil": after(now, LEASE),
                         "leaseToken": ObjectId::new().to_hex(),
                     },
@@ -343,7 +343,7 @@ impl Mailer {
         now: DateTime,
     ) -> mongodb::error::Result<()> {
         let mut filter = doc! {
-            "status": "sending", "leaseUntil": { "$lt": now }, "dispatchedAt": { "$exists": true },
+            "status": MailStatus::Sending, "leaseUntil": { "$lt": now }, "dispatchedAt": { "$exists": true },
         };
         if let Some(id) = order_id {
             filter.insert("orderId", id);
@@ -354,7 +354,7 @@ impl Mailer {
                 filter.clone(),
                 doc! {
                     "$set": {
-                        "status": "unconfirmed",
+                        "status": MailStatus::Unconfirmed,
                         "lastError": "the sender stopped after handing the mail to SES and before recording SES's answer",
                         "failedAt": now,
                     },
@@ -422,7 +422,7 @@ impl Mailer {
         match db
             .docs(MAIL_OUTBOX)
             .update_one(
-                doc! { "_id": entry.id, "status": "sending", "leaseToken": &entry.lease_token },
+                doc! { "_id": entry.id, "status": MailStatus::Sending, "leaseToken": &entry.lease_token },
                 doc! { "$set": { "dispatchedAt": DateTime::now() } },
             )
             .await
@@ -443,7 +443,7 @@ impl Mailer {
             Finish::Sent(message_id) => (
                 Outcome::Sent,
                 doc! {
-                    "$set": { "status": "sent", "sesMessageId": message_id, "sentAt": now },
+                    "$set": { "status": MailStatus::Sent, "sesMessageId": message_id, "sentAt": now },
                     "$unset": lease,
                 },
             ),
@@ -451,7 +451,7 @@ impl Mailer {
                 Outcome::Retried,
                 doc! {
                     "$set": {
-                        "status": "pending",
+                        "status": MailStatus::Pending,
                         "nextAttemptAt": after(now, backoff(entry.attempts)),
                         "lastError": error,
                     },
@@ -461,36 +461,35 @@ impl Mailer {
             Finish::Retry(error) | Finish::Fail(error) => (
                 Outcome::Failed,
                 doc! {
-                    "$set": { "status": "failed", "lastError": error, "failedAt": now },
+                    "$set": { "status": MailStatus::Failed, "lastError": error, "failedAt": now },
                     "$unset": lease,
                 },
             ),
             Finish::Unconfirmed(error) => (
                 Outcome::Failed,
                 doc! {
-                    "$set": { "status": "unconfirmed", "lastError": error, "failedAt": now },
+                    "$set": { "status": MailStatus::Unconfirmed, "lastError": error, "failedAt": now },
                     "$unset": lease,
                 },
             ),
             Finish::Skip(reason) => (
                 Outcome::Skipped,
                 doc! {
-                    "$set": { "status": "skipped", "skipReason": *reason, "skippedAt": now },
+                    "$set": { "status": MailStatus::Skipped, "skipReason": *reason, "skippedAt": now },
                     "$unset": lease,
                 },
             ),
             Finish::Defer(until) => (
                 Outcome::Deferred,
                 doc! {
-                    "$set": { "status": "pending", "nextAttemptAt": *until },
+                    "$set": { "status": MailStatus::Pending, "nextAttemptAt": *until },
                     // Waiting behind another mail is not an attempt at this one.
                     "$inc": { "attempts": -1_i32 },
                     "$unset": lease,
                 },
             ),
         };
-        let filter =
-            doc! { "_id": entry.id, "status": "sending", "leaseToken": &entry.lease_token };
+        let filter = doc! { "_id": entry.id, "status": MailStatus::Sending, "leaseToken": &entry.lease_token };
         match write_back(db, filter, update).await {
             Ok(true) => {}
             Ok(false) => {
@@ -576,14 +575,14 @@ async fn earlier_unsent(db: &Db, entry: &Entry) -> mongodb::error::Result<Option
                 { "createdAt": { "$lt": entry.created_at } },
                 { "createdAt": entry.created_at, "_id": { "$lt": entry.id } },
             ],
-            "status": { "$in": ["pending", "sending"] },
+            "status": { "$in": [MailStatus::Pending, MailStatus::Sending] },
         })
         .sort(doc! { "nextAttemptAt": -1 })
         .await?;
     Ok(earlier.map(|e: Document| {
         let soon = after(DateTime::now(), ORDERING_WAIT);
         match e.get_datetime("nextAttemptAt") {
-            Ok(t) if e.get_str("status") == Ok("pending") && *t > soon => *t,
+            Ok(t) if e.get_str("status") == Ok(MailStatus::Pending.as_str()) && *t > soon => *t,
             _ => soon,
         }
     }))

@@ -164,6 +164,8 @@ pub enum PaymentStatus {
     NotRequired,
 }
 
+crate::stored_as_str!(PaymentStatus);
+
 impl PaymentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -175,12 +177,6 @@ impl PaymentStatus {
             PaymentStatus::Refunded => "refunded",
             PaymentStatus::NotRequired => "not_required",
         }
-    }
-}
-
-impl From<PaymentStatus> for mongodb::bson::Bson {
-    fn from(s: PaymentStatus) -> Self {
-        s.as_str().into()
     }
 }
 

@@ -16,6 +16,8 @@ pub enum OrderStatus {
     Cancelled,
 }
 
+crate::stored_as_str!(OrderStatus);
+
 impl OrderStatus {
     pub const ALL: [OrderStatus; 7] = [
         OrderStatus::Created,
@@ -53,12 +55,6 @@ impl OrderStatus {
             self,
             OrderStatus::Paid | OrderStatus::Packed | OrderStatus::Shipped | OrderStatus::Delivered
         )
-    }
-}
-
-impl From<OrderStatus> for mongodb::bson::Bson {
-    fn from(s: OrderStatus) -> Self {
-        s.as_str().into()
     }
 }
 

@@ -21,6 +21,34 @@ pub enum MailEvent {
     RefundIssued,
 }
 
+/// Where an outbox entry is in its delivery (see `crate::mail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    /// SES may or may not have taken it; never resent automatically.
+    Unconfirmed,
+    Skipped,
+}
+
+crate::stored_as_str!(MailStatus);
+
+impl MailStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailStatus::Pending => "pending",
+            MailStatus::Sending => "sending",
+            MailStatus::Sent => "sent",
+            MailStatus::Failed => "failed",
+            MailStatus::Unconfirmed => "unconfirmed",
+            MailStatus::Skipped => "skipped",
+        }
+    }
+}
+
 impl MailEvent {
     pub const ALL: [MailEvent; 6] = [
         MailEvent::OrderPlaced,
@@ -80,7 +108,7 @@ async fn upsert(db: &Db, session: &mut ClientSession, key: Document) -> Result<(
     let t = now();
     let mut fields = key.clone();
     fields.extend(doc! {
-        "status": "pending",
+        "status": MailStatus::Pending,
         "attempts": 0_i32,
         "nextAttemptAt": t,
         "createdAt": t,

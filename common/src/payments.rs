@@ -55,6 +55,22 @@ pub enum AttemptState {
     Refunded,
 }
 
+crate::stored_as_str!(AttemptState);
+
+impl AttemptState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptState::Creating => "creating",
+            AttemptState::Pending => "pending",
+            AttemptState::Completed => "completed",
+            AttemptState::Failed => "failed",
+            AttemptState::Error => "error",
+            AttemptState::RefundPending => "refund_pending",
+            AttemptState::Refunded => "refunded",
+        }
+    }
+}
+
 /// What applying a PhonePe result did, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -137,14 +153,15 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 ))
             })?;
         let attempts = db.docs(PAYMENT_ATTEMPTS);
-        let attempt_done = doc! { "$set": { "state": "completed", "completedAt": now() } };
+        let attempt_done =
+            doc! { "$set": { "state": AttemptState::Completed, "completedAt": now() } };
         if order.payment.transaction_id.is_some() {
             // The attempt that settled the order is the one recorded on it.
             if order.payment.merchant_order_id.as_deref() == Some(&attempt.merchant_order_id) {
                 // A duplicate or a replay: the first delivery already did everything.
                 attempts
                     .update_one(
-                        doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending", "completed"] } },
+                        doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending, AttemptState::Completed] } },
                         attempt_done,
                     )
                     .session(&mut *session)
@@ -164,9 +181,9 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
             };
             let moved = attempts
                 .update_one(
-                    doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending", "completed"] } },
+                    doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending, AttemptState::Completed] } },
                     doc! { "$set": {
-                        "state": "refund_pending",
+                        "state": AttemptState::RefundPending,
                         "transactionId": transaction_id.clone().unwrap_or_default(),
                         "paidAmount": paid.get(),
                         "completedAt": now(),
@@ -354,8 +371,8 @@ async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Resu
     let code = status.error_code.clone().unwrap_or_else(|| "FAILED".into());
     db.docs(PAYMENT_ATTEMPTS)
         .update_one(
-            doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending"] } },
-            doc! { "$set": { "state": "failed", "lastError": &code } },
+            doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending] } },
+            doc! { "$set": { "state": AttemptState::Failed, "lastError": &code } },
         )
         .await?;
     // Only the order's current attempt decides its payment status, and never once paid.
@@ -364,11 +381,11 @@ async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Resu
         .update_one(
             doc! {
                 "_id": attempt.order_id,
-                "status": { "$in": ["created", "payment_pending"] },
-                "payment.status": "pending",
+                "status": { "$in": [OrderStatus::Created, OrderStatus::PaymentPending] },
+                "payment.status": PaymentStatus::Pending,
                 "payment.merchantOrderId": &attempt.merchant_order_id,
             },
-            doc! { "$set": { "payment.status": "failed", "updatedAt": now() } },
+            doc! { "$set": { "payment.status": PaymentStatus::Failed, "updatedAt": now() } },
         )
         .await?;
     Ok(if res.modified_count > 0 {
@@ -401,7 +418,7 @@ pub async fn reconcile_due(
     let t = now();
     let due: Vec<Attempt> = db
         .collection::<Attempt>(PAYMENT_ATTEMPTS)
-        .find(doc! { "state": { "$in": ["creating", "pending"] }, "nextCheckAt": { "$lte": t } })
+        .find(doc! { "state": { "$in": [AttemptState::Creating, AttemptState::Pending] }, "nextCheckAt": { "$lte": t } })
         .sort(doc! { "nextCheckAt": 1 })
         .limit(limit)
         .await?
@@ -456,8 +473,8 @@ pub async fn check_attempt(db: &Db, phonepe: &PhonePe, attempt: &Attempt) -> Res
             // PhonePe never created it (we crashed or it refused before creating).
             db.docs(PAYMENT_ATTEMPTS)
                 .update_one(
-                    doc! { "_id": attempt.id, "state": { "$in": ["creating", "pending"] } },
-                    doc! { "$set": { "state": "error", "lastError": "unknown to PhonePe" } },
+                    doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending] } },
+                    doc! { "$set": { "state": AttemptState::Error, "lastError": "unknown to PhonePe" } },
                 )
                 .await?;
             Ok(Applied::Ignored)
@@ -481,7 +498,7 @@ pub async fn check_attempt(db: &Db, phonepe: &PhonePe, attempt: &Attempt) -> Res
 pub async fn safe_to_expire(db: &Db, phonepe: &PhonePe, order_id: ObjectId) -> Result<bool> {
     let open: Vec<Attempt> = db
         .collection::<Attempt>(PAYMENT_ATTEMPTS)
-        .find(doc! { "orderId": order_id, "state": { "$in": ["creating", "pending"] } })
+        .find(doc! { "orderId": order_id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending] } })
         .await?
         .try_collect()
         .await?;
@@ -504,7 +521,7 @@ pub async fn safe_to_expire(db: &Db, phonepe: &PhonePe, order_id: ObjectId) -> R
                 db.docs(PAYMENT_ATTEMPTS)
                     .update_one(
                         doc! { "_id": attempt.id },
-                        doc! { "$set": { "state": "error", "lastError": "unknown to PhonePe" } },
+                        doc! { "$set": { "state": AttemptState::Error, "lastError": "unknown to PhonePe" } },
                     )
                     .await?;
             }

@@ -28,6 +28,13 @@ pub enum PhonePeError {
 }
 
 impl PhonePeError {
+    /// PhonePe answered and refused the request (4xx), so it created nothing. A timeout, a
+    /// cut connection, a 5xx or an answer we could not read may each hide a request PhonePe
+    /// did act on.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, PhonePeError::Api { status, .. } if (400..500).contains(status))
+    }
+
     /// PhonePe says it does not know this merchant order (so it was never created there).
     pub fn is_unknown_order(&self) -> bool {
         matches!(self, PhonePeError::Api { code, .. } if code == "MERCHANT_ORDER_MAPPING_NOT_FOUND")

@@ -623,7 +623,7 @@ pub async fn settle(
                     db.docs(PAYMENT_ATTEMPTS)
                         .update_one(
                             doc! { "merchantOrderId": &refund.original_merchant_order_id },
-                            doc! { "$set": { "state": "refunded", "refundedAt": t } },
+                            doc! { "$set": { "state": crate::payments::AttemptState::Refunded, "refundedAt": t } },
                         )
                         .session(&mut *session)
                         .await?;

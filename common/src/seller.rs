@@ -94,15 +94,9 @@ impl Section for SellerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tests::vars;
     use crate::config::{from_vars, Config};
     use std::collections::HashMap;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn its_problems_are_listed_with_the_other_sections() {

@@ -242,3 +242,48 @@ fn product_stock_and_refund_ids_each_have_one_writer() {
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
+
+/// Every state a query names, as stored: orders, payments, payment attempts, refunds, mails.
+const STATE_NAMES: &[&str] = &[
+    "created",
+    "payment_pending",
+    "paid",
+    "packed",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "pending",
+    "sending",
+    "sent",
+    "failed",
+    "unconfirmed",
+    "skipped",
+    "creating",
+    "completed",
+    "error",
+    "refund_pending",
+    "refunded",
+    "partially_refunded",
+    "not_required",
+];
+
+#[test]
+fn queries_name_states_by_their_enums_never_as_string_literals() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        let squashed: String = code(&text).split_whitespace().collect();
+        for key in ["status", "state", "payment.status", "refunds.$.state"] {
+            for name in STATE_NAMES {
+                let literal = format!("\"{key}\":\"{name}\"");
+                let in_list = format!("\"{key}\":{{\"$in\":[\"{name}\"");
+                if squashed.contains(&literal) || squashed.contains(&in_list) {
+                    offenders.push(format!("{path}: {key} = \"{name}\""));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "use the state enum (it converts to Bson): {offenders:#?}"
+    );
+}

@@ -9,8 +9,9 @@ use common::mail::Mailer;
 use common::models::Order;
 use common::order_state::OrderStatus;
 use common::orders::{self, Change};
-use common::outbox::MailEvent;
+use common::outbox::{MailEvent, MailStatus};
 use common::payments;
+use common::payments::AttemptState;
 use common::phonepe::PhonePe;
 use common::refunds;
 use common::services::Services;
@@ -108,17 +109,17 @@ pub async fn measure_backlog(jobs: &Jobs) -> common::Result<Backlog> {
     Ok(Backlog {
         mail_backlog: count(
             MAIL_OUTBOX,
-            doc! { "status": { "$in": ["pending", "sending"] }, "createdAt": { "$lt": ago(15) } },
+            doc! { "status": { "$in": [MailStatus::Pending, MailStatus::Sending] }, "createdAt": { "$lt": ago(15) } },
         )
         .await?,
         mail_failed: count(
             MAIL_OUTBOX,
-            doc! { "status": { "$in": ["failed", "unconfirmed"] } },
+            doc! { "status": { "$in": [MailStatus::Failed, MailStatus::Unconfirmed] } },
         )
         .await?,
         payments_unresolved: count(
             PAYMENT_ATTEMPTS,
-            doc! { "state": { "$in": ["creating", "pending"] }, "createdAt": { "$lt": ago(120) } },
+            doc! { "state": { "$in": [AttemptState::Creating, AttemptState::Pending] }, "createdAt": { "$lt": ago(120) } },
         )
         .await?,
         refunds_overdue: refunds::count_stale(db, 60 * 60_000).await?,

@@ -240,9 +240,17 @@ fn fault(config: &Config, headers: &HeaderMap) -> Option<Fault> {
     }
 }
 
-fn injected(fault: Fault) -> Error {
-    tracing::warn!(?fault, "injecting a test fault (TEST_FAULTS=1)");
-    Error::Internal(anyhow::anyhow!("injected test fault {fault:?}"))
+impl Request<'_> {
+    /// Fails here when the request asked for this fault (tests only, `TEST_FAULTS=1`).
+    fn fail_at(&self, point: Fault) -> Result<()> {
+        if self.fault != Some(point) {
+            return Ok(());
+        }
+        tracing::warn!(fault = ?point, "injecting a test fault (TEST_FAULTS=1)");
+        Err(Error::Internal(anyhow::anyhow!(
+            "injected test fault {point:?}"
+        )))
+    }
 }
 
 /// The stored record of a key: which body it was used with and which order it made.
@@ -458,21 +466,14 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
             None => return Ok(None),
         },
     };
-    if req.fault == Some(Fault::AfterStockDecrement) {
-        return Err(injected(Fault::AfterStockDecrement));
-    }
-    let order = write_order(
-        req,
-        session,
-        (items, subtotal),
-        &products,
+    let priced = Priced {
+        items,
+        subtotal,
         coupon_code,
         discount,
-    )
-    .await?;
-    if req.fault == Some(Fault::BeforeCommit) {
-        return Err(injected(Fault::BeforeCommit));
-    }
+    };
+    let order = write_order(req, session, priced, &products).await?;
+    req.fail_at(Fault::BeforeCommit)?;
     Ok(Some(Placed::Created(order)))
 }
 
@@ -543,19 +544,13 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
     order_tax(req, &items, &products, price)?;
 
     take_stock(db, session, &cart, &products, req.order_id.oid(), user_id).await?;
-    if req.fault == Some(Fault::AfterStockDecrement) {
-        return Err(injected(Fault::AfterStockDecrement));
-    }
-
-    let order = write_order(
-        req,
-        session,
-        (items, subtotal),
-        &products,
+    let priced = Priced {
+        items,
+        subtotal,
         coupon_code,
         discount,
-    )
-    .await?;
+    };
+    let order = write_order(req, session, priced, &products).await?;
     db.docs(CARTS)
         .update_one(
             doc! { "userId": user_id },
@@ -566,9 +561,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
     if let Some((key, hash)) = req.key {
         claim_key(req, session, key, hash).await?;
     }
-    if req.fault == Some(Fault::BeforeCommit) {
-        return Err(injected(Fault::BeforeCommit));
-    }
+    req.fail_at(Fault::BeforeCommit)?;
     Ok(Placed::Created(order))
 }
 
@@ -599,16 +592,30 @@ fn order_items(cart: &Cart, products: &HashMap<ObjectId, Product>) -> (Vec<Order
     (items, subtotal)
 }
 
+/// The order's lines at the prices it is placed at, and the coupon it uses.
+struct Priced {
+    items: Vec<OrderItem>,
+    subtotal: Paise,
+    coupon_code: Option<String>,
+    discount: Paise,
+}
+
 /// Prices and taxes the order, and writes it with its mails, in the checkout transaction.
+/// Both paths have taken the stock by now.
 async fn write_order(
     req: &Request<'_>,
     session: &mut ClientSession,
-    (items, subtotal): (Vec<OrderItem>, Paise),
+    priced: Priced,
     products: &HashMap<ObjectId, Product>,
-    coupon_code: Option<String>,
-    discount: Paise,
 ) -> Result<Order> {
+    req.fail_at(Fault::AfterStockDecrement)?;
     let db = req.db;
+    let Priced {
+        items,
+        subtotal,
+        coupon_code,
+        discount,
+    } = priced;
     // The same function priced the cart and the coupon quote, so checkout charges exactly
     // what the shopper was shown.
     let price = pricing::quote(subtotal, discount, req.seller.shipping);

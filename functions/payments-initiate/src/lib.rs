@@ -11,7 +11,7 @@ use common::ids::OrderId;
 use common::models::{rfc3339, Order, PaymentStatus};
 use common::order_state::OrderStatus;
 use common::orders::Change;
-use common::payments::{new_attempt, new_merchant_order_id};
+use common::payments::{new_attempt, new_merchant_order_id, AttemptState};
 use common::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
 use common::rate_limit::{self, Action};
 use common::services::Services;
@@ -132,11 +132,17 @@ async fn initiate(
     let created = match phonepe.pay(&pay).await {
         Ok(c) => c,
         Err(e) => {
+            // Only a refusal settles the attempt here. After a timeout PhonePe may well have
+            // created the order, and the shopper may pay it: the attempt stays `creating`,
+            // and reconciliation asks PhonePe which it was (found by `make prove`: written
+            // off as an error, such an attempt's money was kept when the order expired).
+            let update = if e.is_refusal() {
+                doc! { "$set": { "state": AttemptState::Error, "lastError": e.to_string() } }
+            } else {
+                doc! { "$set": { "lastError": e.to_string() } }
+            };
             db.docs(PAYMENT_ATTEMPTS)
-                .update_one(
-                    doc! { "_id": attempt.id },
-                    doc! { "$set": { "state": "error", "lastError": e.to_string() } },
-                )
+                .update_one(doc! { "_id": attempt.id }, update)
                 .await?;
             return Err(e.into());
         }
@@ -146,8 +152,8 @@ async fn initiate(
     let moved = common::transaction!(db, |session| {
         db.docs(PAYMENT_ATTEMPTS)
                 .update_one(
-                    doc! { "_id": attempt.id, "state": "creating" },
-                    doc! { "$set": { "state": "pending", "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
+                    doc! { "_id": attempt.id, "state": AttemptState::Creating },
+                    doc! { "$set": { "state": AttemptState::Pending, "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
                 )
                 .session(&mut *session)
                 .await?;

@@ -529,6 +529,56 @@ async fn with_webhooks_dropped_reconciliation_marks_the_order_paid() {
     assert_eq!(mails(&app, order, "payment_success").await, 1);
 }
 
+/// Found by `make prove`: a pay call that timed out marked its attempt `error`, which nothing
+/// checks again, although PhonePe went on to create the order; the shopper paid it, the order
+/// expired and PhonePe kept the money.
+#[tokio::test]
+async fn a_pay_call_that_times_out_is_reconciled_not_written_off() {
+    let (app, sim) = app_with_sim().await;
+    // PhonePe creates the order at once, the shopper pays it at once, and PhonePe holds its
+    // answer until its webhook is delivered -- to an endpoint that never answers, so past
+    // our client's 8 s.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            open.push(conn);
+        }
+    });
+    sim.set_webhook_url(Some(silent_url));
+    sim.update_switches(|s| {
+        s.slow_pay_ms = 4_000;
+        s.settle_on_pay = Some(phonepe_sim::SettleOnPay::Completed);
+    });
+    let order = insert_order(&app, "user_slow_pay", 59_900).await;
+    let res = app
+        .post(
+            "/payments/phonepe/initiate",
+            Some(&app.token("user_slow_pay")),
+            json!({ "orderId": order.to_hex() }),
+        )
+        .await;
+    assert!(res.status.is_server_error(), "{} {}", res.status, res.body);
+    let attempt = app
+        .db()
+        .collection::<Document>("payment_attempts")
+        .find_one(doc! { "orderId": order })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(attempt.get_str("state"), Ok("creating"), "{attempt:?}");
+
+    // The webhook never arrives; reconciliation asks PhonePe and finds the money.
+    let phonepe = app.functions.phonepe.clone();
+    make_due(&app).await;
+    let changed = payments::reconcile_due(&app.services.db, &phonepe, 10)
+        .await
+        .unwrap();
+    assert_eq!(changed, vec![(order, Applied::MarkedPaid)]);
+    assert_eq!(status_of(&order_doc(&app, order).await), "paid");
+}
+
 #[tokio::test]
 async fn a_paid_order_is_never_expired_even_without_its_webhook() {
     let (app, sim) = app_with_sim().await;

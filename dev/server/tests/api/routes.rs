@@ -95,6 +95,36 @@ fn template_routers_and_openapi_declare_the_same_routes() {
     );
 }
 
+/// The function registry is the `functions/` folder: each folder is one crate and one
+/// Lambda. The dev server's route list, the template's functions and each function's sample
+/// event must cover exactly those folders (`jobs` serves no route: it runs on a schedule).
+#[test]
+fn every_function_folder_is_served_deployed_and_has_a_sample_event() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let folders: BTreeSet<String> = std::fs::read_dir(root.join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut served: BTreeSet<String> = dev_server::all_routes()
+        .into_iter()
+        .map(|(f, _, _)| f.to_owned())
+        .collect();
+    served.insert("jobs".into());
+    assert_eq!(served, folders, "dev_server::all_routes vs functions/");
+    let template = repo_file("template.yaml");
+    for f in &folders {
+        assert!(
+            template.contains(&format!("CodeUri: functions/{f}")),
+            "template.yaml has no function with CodeUri functions/{f}"
+        );
+        let has_event = std::fs::read_dir(root.join("events")).unwrap().any(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.starts_with(&format!("{f}-")) || name == format!("{f}.json")
+        });
+        assert!(has_event, "no sample event in events/ for {f}");
+    }
+}
+
 #[tokio::test]
 async fn every_declared_route_is_served() {
     let app = TestApp::spawn().await;
