@@ -106,6 +106,10 @@ impl Db {
     /// Several `find_one`s, on different collections, answered by one `aggregate`
     /// (`$unionWith`): where every command is a network round trip, a request that needs a
     /// product and a cart pays for one. Returns each query's document, in query order.
+    ///
+    /// Put the query on the largest collection first. MongoDB uses each query's index, but
+    /// SecantusDB (dev and tests) runs the `$unionWith` sub-pipelines as collection scans:
+    /// with the carts second, a cart read took 40 ms at 3,000 carts instead of 0.8.
     pub async fn find_one_each<const N: usize>(
         &self,
         queries: [(&str, Document); N],

@@ -58,21 +58,21 @@ impl Bare {
             .await?)
     }
 
-    /// Mirrors `cart::add`: the product and the cart in one read, then the one guarded write
+    /// Mirrors `cart::add`: the cart and the product in one read, then the one guarded write
     /// that fits (create the cart with the line, add to the line, push a line); a miss
     /// re-reads the cart and goes round again.
     pub async fn cart_add(&self, user: &str, pid: ObjectId, quantity: i64) -> Result<Document> {
         let mut found: Vec<Document> = self
             .db
-            .collection::<Document>("products")
+            .collection::<Document>("carts")
             .aggregate(vec![
-                doc! { "$match": { "_id": pid, "isActive": true } },
+                doc! { "$match": { "userId": user } },
                 doc! { "$limit": 1 },
-                doc! { "$addFields": { "__query": 0 } },
-                doc! { "$unionWith": { "coll": "carts", "pipeline": [
-                    { "$match": { "userId": user } },
+                doc! { "$addFields": { "__query": 1 } },
+                doc! { "$unionWith": { "coll": "products", "pipeline": [
+                    { "$match": { "_id": pid, "isActive": true } },
                     { "$limit": 1 },
-                    { "$addFields": { "__query": 1 } },
+                    { "$addFields": { "__query": 0 } },
                 ] } },
             ])
             .await?

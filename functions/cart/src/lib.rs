@@ -264,10 +264,11 @@ async fn product_and_cart(
     product_id: ProductId,
     user: &User,
 ) -> Result<(Option<Product>, Option<Cart>)> {
-    let [product, cart] = db
+    // Carts first: there are many more carts than products (see `find_one_each`).
+    let [cart, product] = db
         .find_one_each([
-            (PRODUCTS, doc! { "_id": product_id.oid(), "isActive": true }),
             (CARTS, doc! { "userId": user.id.as_str() }),
+            (PRODUCTS, doc! { "_id": product_id.oid(), "isActive": true }),
         ])
         .await?;
     let product = product.map(from_document::<Product>).transpose()?;

@@ -80,10 +80,11 @@ async fn apply(
         .ok_or_else(|| Error::field("code", "is required"))?;
     let code = normalize_coupon_code("code", raw)?;
     // The coupon and the cart in one round trip.
-    let [coupon, cart] = db
+    // Carts first: there are many more carts than coupons (see `find_one_each`).
+    let [cart, coupon] = db
         .find_one_each([
-            (COUPONS, doc! { "code": &code }),
             (CARTS, doc! { "userId": user.id.as_str() }),
+            (COUPONS, doc! { "code": &code }),
         ])
         .await?;
     let coupon = coupon
