@@ -16,7 +16,8 @@ source "$(dirname "$0")/env.sh"
 source "$ROOT/scripts/stack.sh"
 cd "$ROOT"
 
-FUNCTIONS=(products cart coupons orders payments-initiate payments-webhook admin-ship jobs)
+# The function registry is the functions/ directory: one crate, one Lambda, per folder.
+mapfile -t FUNCTIONS < <(cd "$ROOT/functions" && ls -1)
 DB_RTT_MS="${BENCH_DB_RTT_MS:-1.0}"
 HTTP_RTT_MS="${BENCH_HTTP_RTT_MS:-20}"
 OUT="$ROOT/bench/results.md"
@@ -45,7 +46,7 @@ if [ -z "${BENCH_SKIP_ARM64:-}" ]; then
   done
   echo "==> release build (arm64 zips, as deployed)"
   PATH="$VENV/bin:$PATH" "$VENV/bin/cargo-lambda" lambda build --release --arm64 --output-format zip \
-    --workspace --exclude dev-server --exclude phonepe-sim --exclude bench-bare --exclude bench-harness
+    -p bench-hello $(printf -- '-p %s ' "${FUNCTIONS[@]}")
 fi
 
 echo "==> starting the local stack (release binaries)"
