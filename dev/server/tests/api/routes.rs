@@ -125,6 +125,38 @@ fn every_function_folder_is_served_deployed_and_has_a_sample_event() {
     }
 }
 
+/// `Globals` reach every function, so a secret there would reach functions that never read
+/// it; each secret is on the functions that do.
+#[test]
+fn template_globals_carry_no_secret_and_every_function_gets_the_database() {
+    let template = repo_file("template.yaml");
+    let globals = template
+        .split("\nGlobals:")
+        .nth(1)
+        .and_then(|rest| rest.split("\nResources:").next())
+        .expect("template.yaml has Globals and Resources");
+    let globals: String = globals
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for secret in [
+        "MONGODB_URI",
+        "PHONEPE_CLIENT_SECRET",
+        "PHONEPE_WEBHOOK_USERNAME",
+        "PHONEPE_WEBHOOK_PASSWORD",
+        "CLERK_SECRET_KEY",
+    ] {
+        assert!(!globals.contains(secret), "{secret} is in Globals");
+    }
+    let functions = template.matches("Type: AWS::Serverless::Function").count();
+    assert_eq!(
+        template.matches("MONGODB_URI: !Ref MongoDbUri").count(),
+        functions,
+        "every function gets MONGODB_URI on its own"
+    );
+}
+
 #[tokio::test]
 async fn every_declared_route_is_served() {
     let app = TestApp::spawn().await;
