@@ -22,6 +22,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 
+step "no unused dependencies (scripts/unused-deps.py)"
+"$VENV/bin/python" "$ROOT/scripts/unused-deps.py"
+
 if [ -z "${MONGODB_URI:-}" ]; then
   step "throw-away SecantusDB and SES emulator (moto) for the tests (logs: $STACK_LOGS)"
 fi
