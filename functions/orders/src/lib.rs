@@ -458,19 +458,13 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
         return Ok(None);
     };
     let products: HashMap<ObjectId, Product> = taken.into_iter().map(|p| (p.id, p)).collect();
-    let (items, subtotal) = order_items(&cart, &products);
-    let (coupon_code, discount) = match &req.checkout.coupon_code {
-        None => (None, Paise::ZERO),
-        Some(code) => match claim_coupon_quickly(db, session, code, subtotal).await? {
-            Some((code, discount)) => (Some(code), discount),
+    let priced = order_items(&cart, &products);
+    let priced = match &req.checkout.coupon_code {
+        None => priced,
+        Some(code) => match claim_coupon_quickly(db, session, code, priced.subtotal).await? {
+            Some((code, discount)) => priced.with_coupon(code, discount),
             None => return Ok(None),
         },
-    };
-    let priced = Priced {
-        items,
-        subtotal,
-        coupon_code,
-        discount,
     };
     let order = write_order(req, session, priced, &products).await?;
     req.fail_at(Fault::BeforeCommit)?;
@@ -530,26 +524,20 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         return refresh_cart(db, session, cart, &products, moved).await;
     }
 
-    let (items, subtotal) = order_items(&cart, &products);
-    let (coupon_code, discount) = match &req.checkout.coupon_code {
-        None => (None, Paise::ZERO),
+    let priced = order_items(&cart, &products);
+    let priced = match &req.checkout.coupon_code {
+        None => priced,
         Some(code) => {
-            let coupon = claim_coupon(db, session, code, subtotal).await?;
-            (Some(coupon.0), coupon.1)
+            let (code, discount) = claim_coupon(db, session, code, priced.subtotal).await?;
+            priced.with_coupon(code, discount)
         }
     };
     // Taxed before stock is taken, so an address without a GST state code is refused with
     // its field error rather than a stock problem.
-    let price = pricing::quote(subtotal, discount, req.seller.shipping);
-    order_tax(req, &items, &products, price)?;
+    let price = pricing::quote(priced.subtotal, priced.discount, req.seller.shipping);
+    order_tax(req, &priced.items, &products, price)?;
 
     take_stock(db, session, &cart, &products, req.order_id.oid(), user_id).await?;
-    let priced = Priced {
-        items,
-        subtotal,
-        coupon_code,
-        discount,
-    };
     let order = write_order(req, session, priced, &products).await?;
     db.docs(CARTS)
         .update_one(
@@ -569,8 +557,8 @@ fn cart_empty() -> Error {
     Error::unprocessable("CART_EMPTY", "The cart is empty")
 }
 
-/// The order's lines at the catalog's prices, and their sum.
-fn order_items(cart: &Cart, products: &HashMap<ObjectId, Product>) -> (Vec<OrderItem>, Paise) {
+/// The order's lines at the catalog's prices, and their sum, before any coupon.
+fn order_items(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Priced {
     let items: Vec<OrderItem> = cart
         .items
         .iter()
@@ -589,7 +577,12 @@ fn order_items(cart: &Cart, products: &HashMap<ObjectId, Product>) -> (Vec<Order
     let subtotal = items.iter().fold(Paise::ZERO, |acc, i| {
         acc.checked_add(i.line_total).unwrap_or(Paise(i64::MAX))
     });
-    (items, subtotal)
+    Priced {
+        items,
+        subtotal,
+        coupon_code: None,
+        discount: Paise::ZERO,
+    }
 }
 
 /// The order's lines at the prices it is placed at, and the coupon it uses.
@@ -598,6 +591,16 @@ struct Priced {
     subtotal: Paise,
     coupon_code: Option<String>,
     discount: Paise,
+}
+
+impl Priced {
+    fn with_coupon(self, code: String, discount: Paise) -> Priced {
+        Priced {
+            coupon_code: Some(code),
+            discount,
+            ..self
+        }
+    }
 }
 
 /// Prices and taxes the order, and writes it with its mails, in the checkout transaction.
