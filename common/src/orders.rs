@@ -11,6 +11,7 @@ use crate::outbox::{self, MailEvent};
 use crate::refunds::{self, NewRefund, RefundKind};
 use crate::Paise;
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
+use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
 /// A requested status change and what goes with it.
@@ -234,18 +235,20 @@ pub async fn change_loaded_in(
         if change.set_if_there && !change.set.is_empty() {
             let mut set = change.set.clone();
             set.insert("updatedAt", now());
+            // The order as written comes back with the write: no second round trip.
             let updated = db
-                .docs(ORDERS)
-                .update_one(
+                .collection::<Order>(ORDERS)
+                .find_one_and_update(
                     doc! { "_id": id.oid(), "status": from.as_str() },
                     doc! { "$set": set },
                 )
+                .return_document(ReturnDocument::After)
                 .session(&mut *session)
                 .await?;
-            if updated.matched_count != 1 {
-                return Err(crate::db::retry_transaction());
-            }
-            return Ok(Outcome::AlreadyThere(load_in(db, session, id).await?));
+            return match updated {
+                Some(order) => Ok(Outcome::AlreadyThere(order)),
+                None => Err(crate::db::retry_transaction()),
+            };
         }
         return Ok(Outcome::AlreadyThere(order));
     }
@@ -270,18 +273,19 @@ pub async fn change_loaded_in(
     if let Some(by) = &change.by {
         entry.insert("by", by.as_str());
     }
-    let updated = db
-        .docs(ORDERS)
-        .update_one(
+    let Some(moved) = db
+        .collection::<Order>(ORDERS)
+        .find_one_and_update(
             doc! { "_id": id.oid(), "status": from.as_str() },
             doc! { "$set": set, "$push": { "statusHistory": entry } },
         )
+        .return_document(ReturnDocument::After)
         .session(&mut *session)
-        .await?;
-    if updated.matched_count != 1 {
+        .await?
+    else {
         // Someone moved it between our read and our write: start over from what they left.
         return Err(crate::db::retry_transaction());
-    }
+    };
     if change.to == OrderStatus::Cancelled {
         let reason = match &change.note {
             Some(note) => format!("order cancelled: {note}"),
@@ -298,7 +302,12 @@ pub async fn change_loaded_in(
     for event in &change.mail {
         outbox::enqueue(db, session, id.oid(), *event).await?;
     }
-    Ok(Outcome::Moved(load_in(db, session, id).await?))
+    // A cancellation records refunds and a shipment an invoice on the order after the move;
+    // any other move left it as the write returned it.
+    if matches!(change.to, OrderStatus::Cancelled | OrderStatus::Shipped) {
+        return Ok(Outcome::Moved(load_in(db, session, id).await?));
+    }
+    Ok(Outcome::Moved(moved))
 }
 
 /// A cancelled paid order gives back everything PhonePe collected that is not already

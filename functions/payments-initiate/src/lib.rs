@@ -150,7 +150,7 @@ async fn initiate(
     let expire_at = DateTime::from_millis(created.expire_at);
 
     let moved = common::transaction!(db, |session| {
-        db.docs(PAYMENT_ATTEMPTS)
+        let recorded = db.docs(PAYMENT_ATTEMPTS)
                 .update_one(
                     doc! { "_id": attempt.id, "state": AttemptState::Creating },
                     doc! { "$set": { "state": AttemptState::Pending, "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
@@ -170,11 +170,16 @@ async fn initiate(
         {
             return Ok(Recorded::AlreadyPaid);
         }
-        let now_attempt = db
-            .collection::<common::payments::Attempt>(PAYMENT_ATTEMPTS)
-            .find_one(doc! { "_id": attempt.id })
-            .session(&mut *session)
-            .await?;
+        // Still `creating` when PhonePe's answer was recorded: nothing else touched it. Only
+        // otherwise is it worth a read to see what did.
+        let now_attempt = if recorded.matched_count == 1 {
+            None
+        } else {
+            db.collection::<common::payments::Attempt>(PAYMENT_ATTEMPTS)
+                .find_one(doc! { "_id": attempt.id })
+                .session(&mut *session)
+                .await?
+        };
         if now_attempt.is_some_and(|a| {
             matches!(
                 a.state,
