@@ -455,7 +455,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Any order's GST invoice */
+        /** Any order's GST invoice, with its credit notes */
         get: operations["getOrderInvoice"];
         put?: never;
         post?: never;
@@ -986,41 +986,105 @@ export interface components {
             igst: components["schemas"]["Paise"];
             totalTax: components["schemas"]["Paise"];
         };
-        /** @description The immutable snapshot of a GST tax invoice (CGST Rules, rule 46), issued when the order ships: number `{INVOICE_PREFIX}/{FY}/{seq}`, date (IST), order, seller and buyer (with GST state and code), place of supply, reverse charge, lines with HSN and the tax split, the shipping line, totals and the amount in words. */
-        Invoice: {
-            /** @example PIT/2627/000001 */
+        /**
+         * @description `{prefix}/{FY}/{seq}`: a prefix of 1–4 `A-Z0-9` (`INVOICE_PREFIX`, `CREDIT_NOTE_PREFIX`), the financial year, six digits; at most 16 characters as GST allows
+         * @example PIT/2627/000001
+         */
+        DocumentNumber: string;
+        /** @description The order a GST document belongs to */
+        DocumentOrder: {
+            id: components["schemas"]["ObjectId"];
+            /** @description The order's number (`PIT-1001`) */
             number: string;
+        };
+        /** @description A party to the supply as the document names it */
+        DocumentParty: {
+            name: string;
+            /** @description The seller's GSTIN (`SELLER_GSTIN`); absent on the buyer, a consumer without one */
+            gstin?: string;
+            /** @description The postal address on one line */
+            address: string;
+            state: components["schemas"]["GstState"];
+            /** @description The buyer's phone, as given at checkout; absent on the seller */
+            phone?: string;
+        };
+        /** @description One row of a GST document. Prices are tax-inclusive: `quantity × unitPrice − discount = total = taxableValue + cgst + sgst + igst`. */
+        DocumentLine: {
+            /** @description The product's name as ordered, or `Shipping and handling` */
+            description: string;
+            /** @description Absent on the shipping line, which is taxed as part of the goods */
+            hsn?: components["schemas"]["Hsn"];
+            /** @description Absent on the shipping line and on a credit note's share of an amount refunded without lines */
+            productId?: components["schemas"]["ObjectId"];
+            /** Format: int64 */
+            quantity?: number;
+            /** @description Tax-inclusive price of one unit */
+            unitPrice?: components["schemas"]["Paise"];
+            /** @description The line's share of the order's coupon discount */
+            discount: components["schemas"]["Paise"];
+            taxableValue: components["schemas"]["Paise"];
+            rate: components["schemas"]["GstRate"];
+            cgst: components["schemas"]["Paise"];
+            sgst: components["schemas"]["Paise"];
+            igst: components["schemas"]["Paise"];
+            total: components["schemas"]["Paise"];
+        };
+        /** @description The sums of the document's lines (the shipping line included); `totalTax` is cgst + sgst + igst */
+        DocumentTotals: {
+            taxableValue: components["schemas"]["Paise"];
+            cgst: components["schemas"]["Paise"];
+            sgst: components["schemas"]["Paise"];
+            igst: components["schemas"]["Paise"];
+            totalTax: components["schemas"]["Paise"];
+            total: components["schemas"]["Paise"];
+        };
+        /** @description The immutable snapshot of a GST tax invoice (CGST Rules, rule 46), issued when the order ships: number, date (IST), order, seller and buyer (with GST state and code), place of supply, reverse charge, lines with HSN and the tax split, the shipping line, totals and the amount in words. What it shows never changes once issued. */
+        Invoice: {
+            number: components["schemas"]["DocumentNumber"];
+            /**
+             * Format: date
+             * @description The date of issue in India time
+             */
             date: string;
             /** Format: date-time */
-            issuedAt?: string;
-            /** @example 2627 */
-            financialYear?: string;
-            order: {
-                [key: string]: unknown;
-            };
-            seller: {
-                [key: string]: unknown;
-            };
-            buyer: {
-                [key: string]: unknown;
-            };
+            issuedAt: string;
+            /**
+             * @description The financial year (1 April–31 March, IST) as two two-digit years
+             * @example 2627
+             */
+            financialYear: string;
+            order: components["schemas"]["DocumentOrder"];
+            seller: components["schemas"]["DocumentParty"];
+            buyer: components["schemas"]["DocumentParty"];
             placeOfSupply: components["schemas"]["GstState"];
-            interState?: boolean;
+            /** @description true: IGST; false: CGST + SGST */
+            interState: boolean;
             /** @enum {string} */
-            reverseCharge?: "No";
-            lines: {
-                [key: string]: unknown;
-            }[];
-            shipping?: {
-                [key: string]: unknown;
-            };
-            totals: {
-                [key: string]: unknown;
-            };
+            reverseCharge: "No";
+            lines: components["schemas"]["DocumentLine"][];
+            shipping: components["schemas"]["DocumentLine"];
+            totals: components["schemas"]["DocumentTotals"];
             /** @example Rupees Two Thousand Two Hundred Ninety-Nine Only */
             amountInWords: string;
-        } & {
-            [key: string]: unknown;
+        };
+        /** @description A credit note issued against the invoice for one completed refund; its PDF is at `pdf` */
+        CreditNoteSummary: {
+            number: components["schemas"]["DocumentNumber"];
+            /**
+             * Format: date
+             * @description The date of issue in India time
+             */
+            date: string;
+            /** @description The refund's `merchantRefundId` */
+            refundId: string;
+            /** @description What the note credits, tax included (the refund's amount) */
+            total: components["schemas"]["Paise"];
+            /** @description The path of its PDF (`getCreditNotePdf`) */
+            pdf: string;
+        };
+        /** @description The invoice as `Invoice`, plus the credit notes issued against it, oldest first. */
+        AdminInvoice: components["schemas"]["Invoice"] & {
+            creditNotes: components["schemas"]["CreditNoteSummary"][];
         };
         OrderPage: {
             items: components["schemas"]["Order"][];
@@ -1097,10 +1161,10 @@ export interface components {
         OrderDetail: components["schemas"]["Order"] & {
             attempts: components["schemas"]["PaymentAttempt"][];
             mails: components["schemas"]["MailRecord"][];
-            /** @description Always null until invoices are issued */
-            invoice: Record<string, never> | null;
-            /** @description Always empty until credit notes are issued */
-            creditNotes: Record<string, never>[];
+            /** @description The GST invoice, issued when the order shipped; null before */
+            invoice: components["schemas"]["Invoice"] | null;
+            /** @description The credit notes issued against the invoice, oldest first */
+            creditNotes: components["schemas"]["CreditNoteSummary"][];
         };
         /** @description RFC 4180 CSV, CRLF line ends, one header row: number, id, created (IST), status, customer name, email, phone, state, subtotal, discount, shipping fee, total, taxable value, CGST, SGST, IGST, payment status, transactionId, refunded amount, invoice number, carrier, tracking number. Amounts are rupees with two decimals. */
         OrdersCsv: string;
@@ -1476,6 +1540,16 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Invoice"];
+            };
+        };
+        /** @description The order's GST tax invoice and its credit notes */
+        AdminInvoice: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AdminInvoice"];
             };
         };
         /** @description An A4 PDF with an embedded font; its text can be extracted */
@@ -2205,7 +2279,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            200: components["responses"]["Invoice"];
+            200: components["responses"]["AdminInvoice"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
