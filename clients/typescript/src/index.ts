@@ -28,6 +28,12 @@ export type OrderPage = Schemas["OrderPage"];
 export type OrderStatus = Schemas["OrderStatus"];
 export type PaymentInitiation = Schemas["PaymentInitiation"];
 export type RefundOrderRequest = Schemas["RefundOrderRequest"];
+export type ShipOrderRequest = Schemas["ShipOrderRequest"];
+/** A GST tax invoice, issued when the order ships (`getInvoice`). */
+export type Invoice = Schemas["Invoice"];
+/** The owner's copy: the invoice plus the credit notes issued against it (`getOrderInvoice`). */
+export type AdminInvoice = Schemas["AdminInvoice"];
+export type CreditNoteSummary = Schemas["CreditNoteSummary"];
 /** Integer paise (INR): 129900 is ₹1,299.00. */
 export type Paise = Schemas["Paise"];
 export type Problem = Schemas["Problem"];
@@ -196,12 +202,30 @@ export function createPitalyaClient(options: PitalyaClientOptions) {
     /** By 24-hex id or by order number (`PIT-1001`). */
     getOrder: (idOrNumber: string) => unwrap(raw.GET("/orders/{id}", { params: { path: { id: idOrNumber } } })),
 
+    /** The order's GST invoice; `404 INVOICE_NOT_FOUND` until the owner ships it. */
+    getInvoice: (idOrNumber: string) =>
+      unwrap(raw.GET("/orders/{id}/invoice", { params: { path: { id: idOrNumber } } })),
+    /** The same invoice as the PDF the customer was mailed. */
+    getInvoicePdf: (idOrNumber: string) =>
+      unwrap(raw.GET("/orders/{id}/invoice.pdf", { params: { path: { id: idOrNumber } }, parseAs: "blob" })),
+
     // --- payment ---
     /** Starts a PhonePe attempt; send the browser to `redirectUrl`, then poll getOrder. */
     initiatePhonePePayment: (orderId: string) =>
       unwrap(raw.POST("/payments/phonepe/initiate", { body: { orderId } })),
 
     // --- owner (admin token) ---
+    /** `paid` → `packed`. */
+    packOrder: (idOrNumber: string) => unwrap(raw.POST("/admin/orders/{id}/pack", { params: { path: { id: idOrNumber } } })),
+    /** `paid` or `packed` → `shipped`; issues the GST invoice. */
+    shipOrder: (idOrNumber: string, body: ShipOrderRequest) =>
+      unwrap(raw.POST("/admin/orders/{id}/ship", { params: { path: { id: idOrNumber } }, body })),
+    /** Any customer's order, with its payment attempts, mails, invoice and credit notes. */
+    getOrderDetail: (idOrNumber: string) =>
+      unwrap(raw.GET("/admin/orders/{id}", { params: { path: { id: idOrNumber } } })),
+    /** Any order's invoice, with the credit notes issued against it. */
+    getOrderInvoice: (idOrNumber: string) =>
+      unwrap(raw.GET("/admin/orders/{id}/invoice", { params: { path: { id: idOrNumber } } })),
     refundOrder: (orderId: string, body: RefundOrderRequest, { idempotencyKey }: IdempotentCall) =>
       unwrap(
         raw.POST("/admin/orders/{id}/refund", {
