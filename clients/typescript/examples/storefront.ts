@@ -1,35 +1,28 @@
 // The storefront flow, written the way a storefront developer would write it against the typed
-// client: list products, add to the cart, quote a coupon, create the order with an
-// Idempotency-Key, start a PhonePe payment and send the browser to PhonePe, then (on the page
-// PhonePe returns to) poll the order until the webhook has settled it.
+// client: walk the catalog page by page, add to the cart, quote a coupon, create the order with
+// an Idempotency-Key, start a PhonePe payment and send the shopper to PhonePe, then (on the page
+// PhonePe returns to) poll the order until the webhook has settled it, list the order history
+// and, once the order has shipped, download its GST invoice.
 //
-// CI does not run this file; it type-checks it (`scripts/client.sh --check`, `tsc --noEmit`)
-// against the types generated from openapi.yaml, so a spec change that would break a storefront
-// written like this fails `make test`. See docs/storefront.md.
+// Every step takes the client as its first argument, so the same code runs in the browser
+// (`browserStorefront()` below: Clerk's session token, PhonePe's page in the same tab) and in
+// CI: `make test` runs `shop` and `downloadInvoice` against the local stack through
+// ../e2e/run-storefront.ts, which presses Pay on the PhonePe simulator's page and checks every
+// response against openapi.yaml (scripts/storefront-check.sh; docs/storefront.md).
 
 import {
   createPitalyaClient,
   isProblem,
   newIdempotencyKey,
   type AddressInput,
+  type Invoice,
   type Order,
   type OrderStatus,
   type Paise,
+  type PaymentInitiation,
   type PitalyaClient,
   type Product,
 } from "../src/index.js";
-
-// --- Clerk, as the browser has it (`@clerk/clerk-js` loaded on the page) -----------------------
-
-declare const Clerk: { session?: { getToken(): Promise<string | null> } | null } | undefined;
-
-export const api: PitalyaClient = createPitalyaClient({
-  // The stack's `ApiUrl` output in AWS; `make dev` serves http://127.0.0.1:3000.
-  baseUrl: "https://abcdef1234.execute-api.ap-south-1.amazonaws.com",
-  // A fresh Clerk session token per request (Clerk caches and refreshes it). The session-token
-  // template must carry `email` and `metadata` (docs/clerk.md).
-  getToken: () => Clerk?.session?.getToken() ?? null,
-});
 
 // --- money is integer paise -------------------------------------------------------------------
 
@@ -38,22 +31,27 @@ export function rupees(amount: Paise): string {
   return inr.format(amount / 100); // 129900 → ₹1,299.00
 }
 
-// --- 1. the catalog (no sign-in needed) -------------------------------------------------------
+const sleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
 
-export async function allProducts(): Promise<Product[]> {
+// --- 1. the catalog (no sign-in needed), page by page -----------------------------------------
+
+/** Every active product, newest first, following `nextCursor` until it is null. */
+export async function allProducts(api: PitalyaClient, pageSize = 50): Promise<{ products: Product[]; pages: number }> {
   const products: Product[] = [];
   let cursor: string | undefined;
+  let pages = 0;
   do {
-    const page = await api.listProducts(cursor === undefined ? { limit: 50 } : { limit: 50, cursor });
+    const page = await api.listProducts(cursor === undefined ? { limit: pageSize } : { limit: pageSize, cursor });
+    pages++;
     products.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor !== undefined);
-  return products;
+  return { products, pages };
 }
 
 // --- 2. the cart ------------------------------------------------------------------------------
 
-export async function addToCart(product: Product, quantity: number): Promise<string> {
+export async function addToCart(api: PitalyaClient, product: Product, quantity: number): Promise<string> {
   try {
     const cart = await api.addToCart({ productId: product.id, quantity });
     return `${cart.itemCount} items, ${rupees(cart.subtotal)}`;
@@ -70,7 +68,7 @@ export async function addToCart(product: Product, quantity: number): Promise<str
 
 // --- 3. a coupon quote ------------------------------------------------------------------------
 
-export async function quoteCoupon(code: string): Promise<string> {
+export async function quoteCoupon(api: PitalyaClient, code: string): Promise<string> {
   try {
     const quote = await api.applyCoupon(code);
     return `${quote.code}: −${rupees(quote.discount)}, you pay ${rupees(quote.newTotal)}`;
@@ -87,17 +85,24 @@ export async function quoteCoupon(code: string): Promise<string> {
 
 // --- 4. checkout: create the order, once, whatever the network does ----------------------------
 
-const sleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
-
 export type CheckoutOutcome =
   | { kind: "ordered"; order: Order }
   | { kind: "fix-fields"; fields: Record<string, string> }
   | { kind: "cart-changed"; message: string };
 
-export async function placeOrder(shippingAddress: AddressInput, couponCode?: string): Promise<CheckoutOutcome> {
-  // One key per checkout attempt, kept across retries: the API creates at most one order for it
-  // (a repeat with the same body answers 200 with the order the first one made).
-  const idempotencyKey = newIdempotencyKey();
+export interface Checkout {
+  shippingAddress: AddressInput;
+  couponCode?: string;
+  /**
+   * One key per checkout attempt (made when the shopper presses "Place order"), kept across
+   * retries and reloads: the API creates at most one order for it, and a repeat with the same
+   * body answers 200 with the order the first one made.
+   */
+  idempotencyKey: string;
+}
+
+export async function placeOrder(api: PitalyaClient, checkout: Checkout): Promise<CheckoutOutcome> {
+  const { shippingAddress, couponCode, idempotencyKey } = checkout;
   const body = couponCode === undefined ? { shippingAddress } : { shippingAddress, couponCode };
   for (let attempt = 1; ; attempt++) {
     try {
@@ -130,13 +135,17 @@ export async function placeOrder(shippingAddress: AddressInput, couponCode?: str
   }
 }
 
-// --- 5. pay with PhonePe: the browser leaves for PhonePe's page --------------------------------
+// --- 5. pay with PhonePe: the shopper goes to PhonePe's page ----------------------------------
 
-export async function payWithPhonePe(order: Order): Promise<void> {
-  if (order.payment.status === "not_required") return; // a zero-total order: nothing to collect
-  const { redirectUrl, merchantOrderId } = await api.initiatePhonePePayment(order.id);
-  sessionStorage.setItem("pitalya:paying", JSON.stringify({ orderId: order.id, merchantOrderId }));
-  window.location.assign(redirectUrl);
+/** What the storefront does with PhonePe's page: the browser leaves for it; a test presses Pay. */
+export type PhonePePage = (payment: PaymentInitiation) => Promise<void>;
+
+/** Starts a PhonePe attempt and sends the shopper to its page; false when there is nothing to pay. */
+export async function payWithPhonePe(api: PitalyaClient, order: Order, openPage: PhonePePage): Promise<boolean> {
+  if (order.payment.status === "not_required") return false; // a zero-total order: nothing to collect
+  const payment = await api.initiatePhonePePayment(order.id);
+  await openPage(payment);
+  return true;
 }
 
 // --- 6. back from PhonePe (PHONEPE_REDIRECT_URL, e.g. /orders/{orderId}): poll the order -------
@@ -165,39 +174,154 @@ export function viewOf(order: Order): PaymentView {
   }
 }
 
-export async function waitForPayment(orderId: string, timeoutSeconds = 120): Promise<{ order: Order; view: PaymentView }> {
+export interface Polling {
+  timeoutSeconds: number;
+  intervalSeconds: number;
+}
+
+/** Polls the order until the payment is no longer being confirmed (or the time is up). */
+export async function waitForPayment(
+  api: PitalyaClient,
+  orderId: string,
+  { timeoutSeconds, intervalSeconds }: Polling = { timeoutSeconds: 120, intervalSeconds: 3 },
+): Promise<{ order: Order; view: PaymentView; polls: number }> {
   const deadline = Date.now() + timeoutSeconds * 1000;
-  for (;;) {
+  for (let polls = 1; ; polls++) {
     const order = await api.getOrder(orderId);
     const view = viewOf(order);
-    if (view !== "confirming" || Date.now() > deadline) return { order, view };
-    await sleep(3);
+    if (view !== "confirming" || Date.now() > deadline) return { order, view, polls };
+    await sleep(intervalSeconds);
+  }
+}
+
+// --- 7. order history -------------------------------------------------------------------------
+
+/** The shopper's orders, newest first, every page. */
+export async function orderHistory(api: PitalyaClient, pageSize = 20): Promise<Order[]> {
+  const orders: Order[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api.listMyOrders(cursor === undefined ? { limit: pageSize } : { limit: pageSize, cursor });
+    orders.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return orders;
+}
+
+// --- 8. the invoice, once the order has shipped -------------------------------------------------
+
+/** The GST invoice as data and as the PDF to save; null until the owner ships the order. */
+export async function downloadInvoice(
+  api: PitalyaClient,
+  orderId: string,
+): Promise<{ invoice: Invoice; pdf: Blob; fileName: string } | null> {
+  try {
+    const invoice = await api.getInvoice(orderId);
+    const pdf = await api.getInvoicePdf(orderId);
+    return { invoice, pdf, fileName: `${invoice.number.replaceAll("/", "-")}.pdf` };
+  } catch (err) {
+    if (isProblem(err, "INVOICE_NOT_FOUND")) return null; // not shipped yet
+    throw err;
   }
 }
 
 // --- the whole flow ---------------------------------------------------------------------------
 
-export async function buyFirstProduct(): Promise<void> {
-  const [product] = await allProducts();
-  if (!product) return;
-  console.log(`${product.name}: ${rupees(product.price)} (${product.stock} in stock)`);
-  console.log(await addToCart(product, 1));
-  console.log(await quoteCoupon("WELCOME10"));
+export interface ShopOptions {
+  shippingAddress: AddressInput;
+  couponCode: string;
+  /** A fresh one per checkout attempt (`newIdempotencyKey()`). */
+  idempotencyKey: string;
+  openPhonePePage: PhonePePage;
+  pageSize?: number;
+  polling?: Polling;
+  log?: (line: string) => void;
+}
 
-  const outcome = await placeOrder(
-    { name: "Asha Iyer", phone: "+919876543210", line1: "12 Temple Street", city: "Chennai", state: "Tamil Nadu", pincode: "600004" },
-    "WELCOME10",
-  );
-  switch (outcome.kind) {
+export type ShopResult =
+  | { kind: "nothing-to-buy" }
+  | { kind: "not-ordered"; outcome: Exclude<CheckoutOutcome, { kind: "ordered" }> }
+  | { kind: "ordered"; order: Order; view: PaymentView; history: Order[]; catalogPages: number; product: Product };
+
+/** Buys one unit of the newest product in stock with a coupon and pays for it with PhonePe. */
+export async function shop(api: PitalyaClient, options: ShopOptions): Promise<ShopResult> {
+  const log = options.log ?? (() => undefined);
+  const { products, pages } = await allProducts(api, options.pageSize);
+  log(`catalog: ${products.length} products in ${pages} pages`);
+  const product = products.find((p) => p.stock > 0);
+  if (!product) return { kind: "nothing-to-buy" };
+  log(`${product.name}: ${rupees(product.price)} (${product.stock} in stock)`);
+  log(`cart: ${await addToCart(api, product, 1)}`);
+  log(`coupon: ${await quoteCoupon(api, options.couponCode)}`);
+
+  const outcome = await placeOrder(api, {
+    shippingAddress: options.shippingAddress,
+    couponCode: options.couponCode,
+    idempotencyKey: options.idempotencyKey,
+  });
+  if (outcome.kind !== "ordered") return { kind: "not-ordered", outcome };
+  const placed = outcome.order;
+  log(`order ${placed.number}: ${rupees(placed.total)} (−${rupees(placed.discount)})`);
+
+  await payWithPhonePe(api, placed, options.openPhonePePage);
+  const { order, view, polls } = await waitForPayment(api, placed.id, options.polling);
+  log(`payment: ${view} (${order.status}, ${order.payment.status}) after ${polls} polls`);
+  const history = await orderHistory(api, options.pageSize);
+  log(`history: ${history.map((o) => `${o.number} ${o.status}`).join(", ")}`);
+  return { kind: "ordered", order, view, history, catalogPages: pages, product };
+}
+
+// --- in the browser ---------------------------------------------------------------------------
+
+// Clerk, as the browser has it (`@clerk/clerk-js` loaded on the page).
+declare const Clerk: { session?: { getToken(): Promise<string | null> } | null } | undefined;
+
+/** The client and PhonePe's page as a storefront in the browser has them. */
+export function browserStorefront(baseUrl: string): { api: PitalyaClient; openPhonePePage: PhonePePage } {
+  const api = createPitalyaClient({
+    // The stack's `ApiUrl` output in AWS; `make dev` serves http://127.0.0.1:3000.
+    baseUrl,
+    // A fresh Clerk session token per request (Clerk caches and refreshes it). The session-token
+    // template must carry `email` and `metadata` (docs/clerk.md).
+    getToken: () => Clerk?.session?.getToken() ?? null,
+  });
+  const openPhonePePage: PhonePePage = async ({ orderId, merchantOrderId, redirectUrl }) => {
+    // The tab leaves for PhonePe and comes back to PHONEPE_REDIRECT_URL, where the page reads
+    // this and calls waitForPayment.
+    sessionStorage.setItem("pitalya:paying", JSON.stringify({ orderId, merchantOrderId }));
+    window.location.assign(redirectUrl);
+    return new Promise<void>(() => undefined); // this page is going away: the flow goes on in onReturnFromPhonePe
+  };
+  return { api, openPhonePePage };
+}
+
+/** The page PhonePe sends the shopper back to: poll the order the tab left to pay for. */
+export async function onReturnFromPhonePe(baseUrl: string, orderId: string): Promise<string> {
+  const { api } = browserStorefront(baseUrl);
+  sessionStorage.removeItem("pitalya:paying");
+  const { order, view } = await waitForPayment(api, orderId);
+  switch (view) {
+    case "confirmed":
+      return `Thank you! Order ${order.number} is paid.`;
+    case "confirming":
+      return "We are still confirming your payment with PhonePe; this page will update.";
+    case "pay-again":
+      return `The payment did not go through: pay ${rupees(order.total)} again.`;
+    case "cancelled":
+      return `Order ${order.number} was cancelled.`;
+  }
+}
+
+/** The "Place order" button: a new key for this attempt, the order, then PhonePe. */
+export async function checkoutInTheBrowser(baseUrl: string, shippingAddress: AddressInput): Promise<string> {
+  const { api, openPhonePePage } = browserStorefront(baseUrl);
+  const result = await shop(api, { shippingAddress, couponCode: "WELCOME10", idempotencyKey: newIdempotencyKey(), openPhonePePage });
+  switch (result.kind) {
+    case "nothing-to-buy":
+      return "Sold out";
+    case "not-ordered":
+      return result.outcome.kind === "fix-fields" ? `Please fix: ${Object.keys(result.outcome.fields).join(", ")}` : result.outcome.message;
     case "ordered":
-      console.log(`Order ${outcome.order.number}: ${rupees(outcome.order.total)} (−${rupees(outcome.order.discount)})`);
-      await payWithPhonePe(outcome.order);
-      break;
-    case "fix-fields":
-      console.log("Please fix:", outcome.fields);
-      break;
-    case "cart-changed":
-      console.log(outcome.message);
-      break;
+      return `Order ${result.order.number}: ${result.view}`;
   }
 }
