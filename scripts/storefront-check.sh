@@ -7,14 +7,23 @@
 # ship it and downloads the invoice (JSON and PDF), then refunds part of it for a credit note;
 # every API response is validated against openapi.yaml.
 #
-#   scripts/storefront-check.sh      a throw-away stack of its own on free ports (scripts/stack.sh),
-#                                    from $STACK_BIN or $CARGO_TARGET_DIR/debug (pitalya-dev, phonepe-sim)
-#   API_URL=http://127.0.0.1:3000 CUSTOMER_TOKEN=... ADMIN_TOKEN=... scripts/storefront-check.sh
-#                                    against a stack that is already running (`make dev` prints the tokens)
+#   scripts/storefront-check.sh                a throw-away stack of its own on free ports
+#                                              (scripts/stack.sh), from $STACK_BIN or
+#                                              $CARGO_TARGET_DIR/debug (pitalya-dev, phonepe-sim)
+#   scripts/storefront-check.sh --against URL  a stack already running at URL, e.g. `make dev`'s
+#                                              http://127.0.0.1:3000, with CUSTOMER_TOKEN and
+#                                              ADMIN_TOKEN exported (`make dev` prints both)
 # The invoice PDF is saved in $CARGO_TARGET_DIR/storefront/. Only node and npm need to be
 # installed; the versions are pinned in clients/typescript/package.json and package-lock.json.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+
+against=""
+case "${1:-}" in
+  --against) against="${2:?usage: scripts/storefront-check.sh [--against URL]}" ;;
+  "") ;;
+  *) echo "usage: scripts/storefront-check.sh [--against URL]" >&2; exit 2 ;;
+esac
 
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "node and npm are required for the storefront flow (https://nodejs.org)" >&2; exit 1; }
@@ -33,15 +42,19 @@ build="$dir/node_modules/.cache/pitalya-storefront"
 rm -rf "$build"
 node_modules/.bin/tsc -p tsconfig.e2e.json
 
-if [ -z "${API_URL:-}" ]; then
+if [ -z "$against" ]; then
   source "$ROOT/scripts/stack.sh"
-  STACK_LOGS="${STACK_LOGS_DIR:-${TMPDIR:-/tmp}/pitalya-storefront}"
+  for bin in pitalya-dev phonepe-sim; do
+    [ -x "$(stack_bin)/$bin" ] || { echo "$(stack_bin)/$bin is missing: cargo build -p dev-server -p phonepe-sim (or set STACK_BIN)" >&2; exit 1; }
+  done
+  STACK_LOGS="${TMPDIR:-/tmp}/pitalya-storefront"
   trap stack_down EXIT
   echo "==> throw-away stack (logs: $STACK_LOGS)"
   stack_up
   echo "    API $API_URL, PhonePe simulator $SIM_URL"
 else
-  : "${CUSTOMER_TOKEN:?set CUSTOMER_TOKEN (and ADMIN_TOKEN) too: make dev prints both}" "${ADMIN_TOKEN:?set ADMIN_TOKEN: make dev prints it}"
+  : "${CUSTOMER_TOKEN:?export CUSTOMER_TOKEN and ADMIN_TOKEN: make dev prints both}" "${ADMIN_TOKEN:?export ADMIN_TOKEN: make dev prints it}"
+  API_URL="$against"
   echo "==> against the running stack at $API_URL"
 fi
 

@@ -52,6 +52,9 @@ step "headless chromium: initiate -> PhonePe page -> Pay -> redirect -> paid"
 cargo build --quiet -p dev-server -p phonepe-sim
 "$ROOT/dev/browser-check/run.sh"
 
+step "typed storefront flow (clients/typescript, tsc --strict) on the local stack, every response against openapi.yaml"
+"$ROOT/scripts/storefront-check.sh"
+
 step "schemathesis against openapi.yaml on the local stack (make fuzz, 10 examples per operation)"
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-10}" FUZZ_REPORT="$CARGO_TARGET_DIR/fuzz-short.md" "$ROOT/scripts/fuzz.sh"
 
