@@ -44,7 +44,7 @@ function objectAt(value: unknown, what: string): JsonObject {
 }
 
 const SPEC_ID = "openapi.json";
-const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"] as const;
+const METHODS: readonly string[] = ["get", "put", "post", "delete", "patch", "head", "options"];
 
 /** OpenAPI 3.0 schema → JSON Schema draft 7 (see the header). */
 function toJsonSchema(node: unknown): unknown {
