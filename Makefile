@@ -13,7 +13,7 @@ tools: ## install the pinned dev tools into .venv (only what is missing)
 dev: ## run DB, SES emulator, PhonePe simulator and every route on 127.0.0.1:$$PORT (default 3000)
 	@scripts/dev.sh
 
-test: ## everything CI runs: fmt, clippy, all tests against a throw-away SecantusDB, cfn-lint
+test: ## everything CI runs: fmt, clippy, cfn-lint, all tests against a throw-away stack, browser checks, the typed storefront flow, short fuzz and prove
 	@scripts/lint-openapi.sh
 	@scripts/client.sh --check
 	@scripts/test.sh
