@@ -430,24 +430,20 @@ fn contended(cause: Error) -> Error {
 
 /// Returned from a transaction body when a conditional update found the document changed
 /// under it: `Db::transaction` then runs the body again, as for a write conflict.
-#[derive(Debug, thiserror::Error)]
-#[error("a document changed concurrently; retrying the transaction")]
-pub struct RetryTransaction;
-
 pub fn retry_transaction() -> Error {
-    Error::Internal(anyhow::Error::new(RetryTransaction))
+    Error::Retry
 }
 
 fn is_transient(e: &Error) -> bool {
     match e {
+        Error::Retry => true,
         Error::Internal(inner) => inner.chain().any(|cause| {
-            cause.is::<RetryTransaction>()
-                || cause
-                    .downcast_ref::<mongodb::error::Error>()
-                    .is_some_and(|m| {
-                        m.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
-                            || is_write_conflict(m)
-                    })
+            cause
+                .downcast_ref::<mongodb::error::Error>()
+                .is_some_and(|m| {
+                    m.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                        || is_write_conflict(m)
+                })
         }),
         Error::Problem(_) => false,
     }

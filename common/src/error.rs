@@ -44,6 +44,12 @@ pub enum Error {
     /// Anything we did not expect. The chain goes to the logs, never to the client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// A transaction body found a document changed under it (a guarded write matched
+    /// nothing) and asks `Db::transaction` to run it again, as for a write conflict. Typed, so
+    /// the retry loop matches it rather than searching an error chain; should it ever reach a
+    /// client, it is the same retryable 503 as a conflict that outlasted the retries.
+    #[error("a document changed concurrently; retrying the transaction")]
+    Retry,
 }
 
 impl Error {
@@ -132,11 +138,7 @@ impl Error {
     /// (typically a transaction left open by a crashed process, which the database aborts
     /// within a minute). Nothing changed; the same request can simply be sent again.
     pub fn busy(retry_after_secs: u64) -> Self {
-        let mut e = Self::problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "TRY_AGAIN",
-            "This record is being changed by another request; nothing was changed, please retry",
-        );
+        let mut e = Self::problem(StatusCode::SERVICE_UNAVAILABLE, "TRY_AGAIN", BUSY_DETAIL);
         if let Error::Problem(p) = &mut e {
             p.retry_after = Some(retry_after_secs);
         }
@@ -170,6 +172,7 @@ impl Error {
             Error::Problem(p) => p.status,
             Error::Internal(_) if self.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Retry => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -178,6 +181,7 @@ impl Error {
             Error::Problem(p) => p.code,
             Error::Internal(_) if self.is_unavailable() => "TRY_AGAIN",
             Error::Internal(_) => "INTERNAL",
+            Error::Retry => "TRY_AGAIN",
         }
     }
 
@@ -187,6 +191,7 @@ impl Error {
             Error::Problem(p) => p.detail.clone(),
             Error::Internal(_) if self.is_unavailable() => UNAVAILABLE_DETAIL.into(),
             Error::Internal(_) => "Something went wrong on our side; it has been logged".into(),
+            Error::Retry => BUSY_DETAIL.into(),
         }
     }
 
@@ -196,6 +201,7 @@ impl Error {
             Error::Problem(p) => p.retry_after,
             Error::Internal(_) if self.is_unavailable() => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             Error::Internal(_) => None,
+            Error::Retry => Some(1),
         }
     }
 
@@ -213,7 +219,7 @@ impl Error {
                         .downcast_ref::<mongodb::error::Error>()
                         .is_some_and(database_unavailable)
             }),
-            Error::Problem(_) => false,
+            Error::Problem(_) | Error::Retry => false,
         }
     }
 
@@ -325,6 +331,9 @@ where
     }
 }
 
+const BUSY_DETAIL: &str =
+    "This record is being changed by another request; nothing was changed, please retry";
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 impl IntoResponse for Error {
@@ -339,6 +348,7 @@ impl IntoResponse for Error {
                 tracing::warn!(code = p.code, "server-side problem")
             }
             Error::Problem(p) => tracing::info!(code = p.code, "request refused"),
+            Error::Retry => tracing::warn!("a transaction's retry signal reached the client"),
         }
         let body = self.to_problem(request_id.as_deref());
         let mut res = (self.status(), axum::Json(body)).into_response();
