@@ -10,7 +10,7 @@ use crate::money::Paise;
 use crate::order_state::OrderStatus;
 use crate::orders::{self, Change};
 use crate::outbox::MailEvent;
-use crate::phonepe::{OrderStatus as PhonePeOrder, PhonePe};
+use crate::phonepe::{OrderStatus as PhonePeOrder, PhonePe, State as PhonePeState};
 use crate::refunds::{self, NewRefund, RefundKind};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime};
@@ -127,9 +127,9 @@ pub async fn apply_order_state(db: &Db, status: &PhonePeOrder) -> Result<Applied
         );
         return Ok(Applied::UnknownAttempt);
     };
-    match status.state.as_str() {
-        "COMPLETED" => apply_completed(db, &attempt, status).await,
-        "FAILED" => apply_failed(db, &attempt, status).await,
+    match status.state {
+        PhonePeState::Completed => apply_completed(db, &attempt, status).await,
+        PhonePeState::Failed => apply_failed(db, &attempt, status).await,
         _ => Ok(Applied::Pending),
     }
 }

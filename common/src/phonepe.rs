@@ -126,11 +126,71 @@ pub struct MerchantUrls {
 #[serde(rename_all = "camelCase")]
 pub struct PayResponse {
     pub order_id: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub state: String,
+    #[serde(default)]
+    pub state: State,
     /// Epoch milliseconds.
     pub expire_at: i64,
     pub redirect_url: String,
+}
+
+/// A PhonePe `state`. Orders, their payment details and refunds share the vocabulary
+/// (`CONFIRMED` is a refund's only). A state PhonePe may add later, or a missing one, is
+/// `Unknown`, kept verbatim for the logs, and is never acted on as money moved or failed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum State {
+    Pending,
+    Confirmed,
+    Completed,
+    Failed,
+    #[default]
+    Missing,
+    Unknown(String),
+}
+
+impl State {
+    pub fn as_str(&self) -> &str {
+        match self {
+            State::Pending => "PENDING",
+            State::Confirmed => "CONFIRMED",
+            State::Completed => "COMPLETED",
+            State::Failed => "FAILED",
+            State::Missing => "",
+            State::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for State {
+    fn from(s: &str) -> Self {
+        match s {
+            "PENDING" => State::Pending,
+            "CONFIRMED" => State::Confirmed,
+            "COMPLETED" => State::Completed,
+            "FAILED" => State::Failed,
+            "" => State::Missing,
+            other => State::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<String>::deserialize(d)?
+            .as_deref()
+            .map_or(State::Missing, State::from))
+    }
+}
+
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// One payment attempt inside an order status or webhook payload.
@@ -146,7 +206,7 @@ pub struct PaymentDetail {
     #[serde(default)]
     pub amount: Option<i64>,
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: State,
     #[serde(default)]
     pub error_code: Option<String>,
     #[serde(default)]
@@ -161,8 +221,8 @@ pub struct OrderStatus {
     pub order_id: Option<String>,
     #[serde(default)]
     pub merchant_order_id: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub state: String,
+    #[serde(default)]
+    pub state: State,
     #[serde(default)]
     pub amount: Option<i64>,
     #[serde(default)]
@@ -190,7 +250,7 @@ impl OrderStatus {
     /// it cannot be told apart from another empty one, so it can never pay an order.
     pub fn completed_transaction(&self) -> Option<&PaymentDetail> {
         self.payment_details.iter().rev().find(|d| {
-            d.state.as_deref() == Some("COMPLETED")
+            d.state == State::Completed
                 && d.transaction_id
                     .as_deref()
                     .is_some_and(|t| !t.trim().is_empty())
@@ -213,8 +273,8 @@ pub struct RefundResponse {
     pub refund_id: Option<String>,
     #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub state: String,
+    #[serde(default)]
+    pub state: State,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -228,8 +288,8 @@ pub struct RefundStatus {
     pub refund_id: Option<String>,
     #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub state: String,
+    #[serde(default)]
+    pub state: State,
     #[serde(default)]
     pub error_code: Option<String>,
 }
@@ -540,6 +600,22 @@ mod tests {
         ] {
             assert!(!verify_webhook(bad, "username", "password"), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_state_phonepe_adds_later_is_kept_but_never_read_as_money_moved() {
+        let status: OrderStatus = serde_json::from_str(
+            r#"{"state":"AUTHORIZED","paymentDetails":[{"state":null,"transactionId":"T1"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(status.state, State::Unknown("AUTHORIZED".into()));
+        assert_eq!(status.state.to_string(), "AUTHORIZED");
+        assert_eq!(status.payment_details[0].state, State::Missing);
+        assert!(status.completed_transaction().is_none());
+        let refund: RefundStatus = serde_json::from_str(r#"{"state":"CONFIRMED"}"#).unwrap();
+        assert_eq!(refund.state, State::Confirmed);
+        let absent: RefundStatus = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.state, State::Missing);
     }
 
     #[test]

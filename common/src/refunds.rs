@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::models::{now, rfc3339, Order, PaymentStatus};
 use crate::money::Paise;
 use crate::outbox;
-use crate::phonepe::{PhonePe, PhonePeError, RefundRequest};
+use crate::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime, Document};
 use mongodb::ClientSession;
@@ -63,11 +63,7 @@ impl RefundState {
     }
 }
 
-impl From<RefundState> for mongodb::bson::Bson {
-    fn from(s: RefundState) -> Self {
-        s.as_str().into()
-    }
-}
+crate::stored_as_str!(RefundState);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -839,9 +835,11 @@ pub enum Asked {
 pub async fn ask(db: &Db, phonepe: &PhonePe, merchant_refund_id: &str) -> Result<Asked> {
     match phonepe.refund_status(merchant_refund_id).await {
         Ok(s) => {
-            let verdict = match s.state.as_str() {
-                "COMPLETED" => Verdict::Completed,
-                "FAILED" => Verdict::Failed(s.error_code.unwrap_or_else(|| "FAILED".into())),
+            let verdict = match s.state {
+                phonepe::State::Completed => Verdict::Completed,
+                phonepe::State::Failed => {
+                    Verdict::Failed(s.error_code.unwrap_or_else(|| "FAILED".into()))
+                }
                 _ => return Ok(Asked::Pending),
             };
             let amount = (verdict == Verdict::Completed)

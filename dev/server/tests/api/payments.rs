@@ -875,7 +875,7 @@ async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
         .expect("the extra charge's refund is on the order");
     let refund_id = extra.get_str("merchantRefundId").unwrap();
     let refund = phonepe.refund_status(refund_id).await.unwrap();
-    assert_eq!(refund.state, "COMPLETED");
+    assert_eq!(refund.state, common::phonepe::State::Completed);
     assert_eq!(refund.amount, Some(79_900));
     // The order's own money is untouched, and a replayed webhook for either attempt changes nothing.
     assert_eq!(status_of(&order_doc(&app, order).await), "paid");
