@@ -2,6 +2,7 @@
 //! no network. See `docs/clerk.md` for the checks and the claims they expect.
 
 use crate::config::{ClerkConfig, ClerkKey};
+use crate::email::Email;
 use crate::error::{Error, Result};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -86,7 +87,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: UserId,
-    pub email: Option<String>,
+    pub email: Option<Email>,
     pub is_admin: bool,
 }
 
@@ -272,10 +273,7 @@ impl Verifier {
         let is_admin = role_admin || self.admin_user_ids.contains(&claims.sub);
         Ok(User {
             id: UserId(claims.sub),
-            email: claims
-                .email
-                .and_then(|e| e.as_str().map(str::to_owned))
-                .filter(|e| e.contains('@')),
+            email: claims.email.and_then(|e| e.as_str().and_then(Email::parse)),
             is_admin,
         })
     }

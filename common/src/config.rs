@@ -3,6 +3,7 @@
 //! Every problem is collected and reported together, so a broken deploy shows everything
 //! that is wrong in one log line instead of one setting per failed cold start.
 
+use crate::email::Email;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -353,8 +354,8 @@ impl Section for PaymentRedirect {
 impl Section for MailConfig {
     fn read(r: &mut Reader<'_>) -> Option<Self> {
         let from = r.required("SES_FROM");
-        if !from.is_empty() && !from.contains('@') {
-            r.problem("SES_FROM must be an email address");
+        if !from.is_empty() && Email::parse_mailbox(&from).is_none() {
+            r.problem("SES_FROM must be an email address (orders@… or Name <orders@…>)");
         }
         let endpoint = r.get("AWS_ENDPOINT_URL_SES");
         Some(MailConfig {

@@ -7,6 +7,7 @@ pub mod cart;
 pub mod catalog;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod health;
 pub mod http;

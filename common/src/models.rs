@@ -1,5 +1,6 @@
 //! Documents as stored in MongoDB (field names per the contract) and their API views.
 
+use crate::email::Email;
 use crate::money::Paise;
 use crate::order_state::OrderStatus;
 use crate::refunds::{Refund, RefundView};
@@ -253,7 +254,7 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
     pub user_id: String,
-    pub email: String,
+    pub email: Email,
     pub items: Vec<OrderItem>,
     pub subtotal: Paise,
     pub discount: Paise,
@@ -318,7 +319,7 @@ pub struct OrderView {
     pub id: String,
     pub number: String,
     pub user_id: String,
-    pub email: String,
+    pub email: Email,
     pub items: Vec<OrderItem>,
     pub subtotal: Paise,
     pub discount: Paise,

@@ -301,7 +301,7 @@ pub fn sample_order() -> Order {
         number: Some("PIT-1042".into()),
         id: ObjectId::parse_str("65f0a1b2c3d4e5f601234567").expect("hex id"),
         user_id: "user_preview".into(),
-        email: "asha@example.com".into(),
+        email: crate::email::Email::parse("asha@example.com").unwrap(),
         items: vec![
             item("Kuber Brass Urli 🪔", 12_990_000, 1),
             item("Brass Diya <Set of 2> & \"Wick\" Pack", 129_900, 3),

@@ -373,7 +373,7 @@ fn csv_row(o: &Order, invoice: Option<&str>) -> String {
         india_time(o.created_at),
         o.status.as_str().to_owned(),
         a.name.clone(),
-        o.email.clone(),
+        o.email.to_string(),
         a.phone.clone(),
         a.state.clone(),
         rupees(o.subtotal),

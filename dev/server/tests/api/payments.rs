@@ -51,7 +51,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
         id: ObjectId::new(),
         number: None,
         user_id: user.into(),
-        email: format!("{user}@example.com"),
+        email: common::email::Email::parse(&format!("{user}@example.com")).unwrap(),
         items: vec![OrderItem {
             product_id: ObjectId::new(),
             name: "Kuber Brass Urli".into(),
