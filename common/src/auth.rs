@@ -26,6 +26,24 @@ impl UserId {
     }
 }
 
+impl From<UserId> for mongodb::bson::Bson {
+    fn from(id: UserId) -> Self {
+        mongodb::bson::Bson::String(id.0)
+    }
+}
+
+impl From<&str> for UserId {
+    fn from(id: &str) -> Self {
+        UserId(id.to_owned())
+    }
+}
+
+impl From<String> for UserId {
+    fn from(id: String) -> Self {
+        UserId(id)
+    }
+}
+
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

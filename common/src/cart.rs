@@ -2,6 +2,7 @@
 //! the server, from the snapshotted lines.
 
 use crate::error::{Error, Result};
+use crate::ids::{ProductId, UserId};
 use crate::models::rfc3339;
 use crate::models::Product;
 use crate::money::Paise;
@@ -20,7 +21,7 @@ pub const MAX_LINES: usize = 50;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct CartLine {
-    pub product_id: ObjectId,
+    pub product_id: ProductId,
     pub name: String,
     pub price: Paise,
     #[serde(default)]
@@ -41,7 +42,7 @@ impl CartLine {
 pub struct Cart {
     #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]
     pub id: Option<ObjectId>,
-    pub user_id: String,
+    pub user_id: UserId,
     #[serde(default)]
     pub items: Vec<CartLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,7 +53,7 @@ impl Cart {
     pub fn empty(user_id: &str) -> Self {
         Cart {
             id: None,
-            user_id: user_id.to_owned(),
+            user_id: UserId::from(user_id),
             items: Vec::new(),
             updated_at: None,
         }
@@ -83,7 +84,7 @@ pub struct CartLineView {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CartView {
-    pub user_id: String,
+    pub user_id: UserId,
     pub items: Vec<CartLineView>,
     pub item_count: i64,
     pub subtotal: Paise,
@@ -128,7 +129,7 @@ impl CartView {
 /// (`409 PRODUCT_UNAVAILABLE`), and products the shop has not given an HSN code and GST rate
 /// (`409 PRODUCT_NOT_TAXABLE`, never silently taxed at 0). `products` are today's catalog
 /// rows for the cart's lines.
-pub fn check_orderable(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Result<()> {
+pub fn check_orderable(cart: &Cart, products: &HashMap<ProductId, Product>) -> Result<()> {
     let unavailable: Vec<&CartLine> = cart
         .items
         .iter()
@@ -150,7 +151,7 @@ pub fn check_orderable(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Re
 
 /// The cart's subtotal at today's catalog prices: what checkout charges once it has
 /// refreshed any moved price. Every line must be in `products` (see `check_orderable`).
-pub fn subtotal_at_catalog_prices(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Paise {
+pub fn subtotal_at_catalog_prices(cart: &Cart, products: &HashMap<ProductId, Product>) -> Paise {
     cart.items.iter().fold(Paise::ZERO, |sum, l| {
         let line = products
             .get(&l.product_id)
@@ -160,7 +161,7 @@ pub fn subtotal_at_catalog_prices(cart: &Cart, products: &HashMap<ObjectId, Prod
     })
 }
 
-fn untaxable(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Result<()> {
+fn untaxable(cart: &Cart, products: &HashMap<ProductId, Product>) -> Result<()> {
     let missing: Vec<&Product> = cart
         .items
         .iter()

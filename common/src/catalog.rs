@@ -8,6 +8,7 @@
 
 use crate::db::{is_duplicate_key, retry_transaction, Db, COUPONS, PRODUCTS, STOCK_MOVEMENTS};
 use crate::error::{Error, FieldError, Result};
+use crate::ids::{OrderId, ProductId};
 use crate::models::{now, rfc3339, Coupon, CouponType, Product, ProductView};
 use crate::money::Paise;
 use crate::tax::{GstRate, Hsn};
@@ -309,7 +310,7 @@ async fn insert_in(
     stock: i64,
     by: &str,
 ) -> Result<Option<Product>> {
-    let id = ObjectId::new();
+    let id = ProductId::new();
     let t = now();
     product.insert("_id", id);
     product.insert("stock", 0_i64);
@@ -409,7 +410,7 @@ fn fields_of(i: &ProductInput) -> Fields {
 async fn update_in(
     db: &Db,
     session: &mut ClientSession,
-    id: ObjectId,
+    id: ProductId,
     mut set: Document,
 ) -> Result<Product> {
     if set.is_empty() {
@@ -424,7 +425,7 @@ async fn update_in(
         .ok_or_else(product_not_found)
 }
 
-async fn load_in(db: &Db, session: &mut ClientSession, id: ObjectId) -> Result<Product> {
+async fn load_in(db: &Db, session: &mut ClientSession, id: ProductId) -> Result<Product> {
     db.collection::<Product>(PRODUCTS)
         .find_one(doc! { "_id": id })
         .session(&mut *session)
@@ -433,7 +434,7 @@ async fn load_in(db: &Db, session: &mut ClientSession, id: ObjectId) -> Result<P
 }
 
 /// `PATCH /admin/products/{id}`.
-pub async fn patch_product(db: &Db, id: ObjectId, patch: ProductPatch) -> Result<Product> {
+pub async fn patch_product(db: &Db, id: ProductId, patch: ProductPatch) -> Result<Product> {
     let mut errors = Vec::new();
     check(
         &mut errors,
@@ -465,11 +466,11 @@ pub async fn patch_product(db: &Db, id: ObjectId, patch: ProductPatch) -> Result
 pub struct StockMovement {
     #[serde(rename = "_id")]
     pub id: ObjectId,
-    pub product_id: ObjectId,
+    pub product_id: ProductId,
     pub delta: i64,
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<ObjectId>,
+    pub order_id: Option<OrderId>,
     pub by: String,
     pub at: DateTime,
     pub stock_after: i64,
@@ -506,10 +507,10 @@ impl From<StockMovement> for StockMovementView {
 /// A stock move, for [`try_move_stock_in`].
 #[derive(Debug, Clone, Copy)]
 pub struct StockMove<'a> {
-    pub product_id: ObjectId,
+    pub product_id: ProductId,
     pub delta: i64,
     pub reason: &'a str,
-    pub order_id: Option<ObjectId>,
+    pub order_id: Option<OrderId>,
     pub by: &'a str,
 }
 
@@ -566,7 +567,7 @@ pub async fn try_move_stock_in(
 /// saw for it.
 #[derive(Debug, Clone, Copy)]
 pub struct CheckoutTake {
-    pub product_id: ObjectId,
+    pub product_id: ProductId,
     pub quantity: i64,
     pub price: Paise,
 }
@@ -580,7 +581,7 @@ pub async fn take_for_checkout_in(
     db: &Db,
     session: &mut ClientSession,
     lines: &[CheckoutTake],
-    order_id: ObjectId,
+    order_id: OrderId,
     by: &str,
 ) -> Result<Option<Vec<Product>>> {
     let mut taken = Vec::with_capacity(lines.len());
@@ -635,10 +636,10 @@ pub const CHECKOUT: &str = "checkout";
 pub async fn move_stock_in(
     db: &Db,
     session: &mut ClientSession,
-    product_id: ObjectId,
+    product_id: ProductId,
     delta: i64,
     reason: &str,
-    order_id: Option<ObjectId>,
+    order_id: Option<OrderId>,
     by: &str,
 ) -> Result<i64> {
     let mv = StockMove {
@@ -682,7 +683,7 @@ pub const OPENING_BALANCE: &str = "opening balance (stock before the ledger)";
 /// products too. Returns how many products it opened; running it again finds none.
 pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
     use futures::TryStreamExt;
-    let ids: Vec<ObjectId> = db
+    let ids: Vec<ProductId> = db
         .docs(PRODUCTS)
         .find(doc! {})
         .projection(doc! { "_id": 1 })
@@ -690,7 +691,7 @@ pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
         .try_collect::<Vec<Document>>()
         .await?
         .iter()
-        .filter_map(|d| d.get_object_id("_id").ok())
+        .filter_map(|d| d.get_object_id("_id").ok().map(ProductId))
         .collect();
     let mut opened = 0;
     for id in ids {
@@ -755,7 +756,7 @@ pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
 /// Names a product by id or by slug, as the direct `adjustStock` action allows.
 #[derive(Debug, Clone)]
 pub enum ProductRef {
-    Id(ObjectId),
+    Id(ProductId),
     Slug(String),
 }
 

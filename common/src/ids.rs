@@ -7,9 +7,24 @@ use std::fmt;
 
 macro_rules! object_id {
     ($name:ident, $not_found:literal, $what:literal) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        /// Stored as the ObjectId it is; in JSON (any human-readable format) written as its
+        /// 24-hex string, which is also read back, as is an ObjectId.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub ObjectId);
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.collect_str(&self.0.to_hex())
+                } else {
+                    self.0.serialize(s)
+                }
+            }
+        }
 
         impl $name {
             pub fn new() -> Self {
@@ -32,6 +47,23 @@ macro_rules! object_id {
 
             pub fn oid(self) -> ObjectId {
                 self.0
+            }
+
+            pub fn to_hex(self) -> String {
+                self.0.to_hex()
+            }
+        }
+
+        /// So a typed id stands in a `doc!` filter or update as the ObjectId it is stored as.
+        impl From<$name> for ::mongodb::bson::Bson {
+            fn from(id: $name) -> Self {
+                ::mongodb::bson::Bson::ObjectId(id.0)
+            }
+        }
+
+        impl From<ObjectId> for $name {
+            fn from(id: ObjectId) -> Self {
+                Self(id)
             }
         }
 

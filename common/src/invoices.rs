@@ -17,6 +17,7 @@ pub mod pdf;
 
 use crate::db::{is_duplicate_key, Db, COUNTERS, CREDIT_NOTES, INVOICES};
 use crate::error::{Error, Result};
+use crate::ids::{OrderId, UserId};
 use crate::models::{now, rfc3339, Address, Order};
 use crate::money::Paise;
 use crate::refunds::Refund;
@@ -178,8 +179,8 @@ pub struct CreditNote {
 struct StoredInvoice {
     #[serde(rename = "_id")]
     id: ObjectId,
-    order_id: ObjectId,
-    user_id: String,
+    order_id: OrderId,
+    user_id: UserId,
     at: DateTime,
     /// The series its credit notes are numbered in, fixed with the invoice so that a refund
     /// settled by a function that reads no seller settings (jobs, the webhook) can issue
@@ -194,8 +195,8 @@ struct StoredInvoice {
 struct StoredCreditNote {
     #[serde(rename = "_id")]
     id: ObjectId,
-    order_id: ObjectId,
-    user_id: String,
+    order_id: OrderId,
+    user_id: UserId,
     at: DateTime,
     #[serde(flatten)]
     note: CreditNote,
@@ -263,7 +264,7 @@ pub fn draw_invoice(
         let t = tax
             .lines
             .iter()
-            .find(|l| l.product_id.0 == item.product_id)
+            .find(|l| l.product_id == item.product_id)
             .ok_or_else(|| {
                 Error::Internal(anyhow::anyhow!(
                     "order {}: no tax line for product {}",
@@ -386,7 +387,7 @@ async fn next_number_in(
 
 /// The id of the order `filter` finds (`orders::filter_for`, plus `userId` for a customer),
 /// or `404 ORDER_NOT_FOUND`: another customer's order looks like none.
-pub async fn order_id(db: &Db, filter: mongodb::bson::Document) -> Result<ObjectId> {
+pub async fn order_id(db: &Db, filter: mongodb::bson::Document) -> Result<OrderId> {
     let found = db
         .docs(crate::db::ORDERS)
         .find_one(filter)
@@ -395,6 +396,7 @@ pub async fn order_id(db: &Db, filter: mongodb::bson::Document) -> Result<Object
         .ok_or_else(crate::orders::order_not_found)?;
     found
         .get_object_id("_id")
+        .map(OrderId)
         .map_err(|e| Error::Internal(anyhow::anyhow!("order without an id: {e}")))
 }
 
@@ -405,7 +407,7 @@ pub async fn for_order(db: &Db, filter: mongodb::bson::Document) -> Result<Invoi
 }
 
 /// The invoice of order `order_id`, if it has one.
-pub async fn find(db: &Db, order_id: ObjectId) -> Result<Option<Invoice>> {
+pub async fn find(db: &Db, order_id: OrderId) -> Result<Option<Invoice>> {
     Ok(db
         .collection::<StoredInvoice>(INVOICES)
         .find_one(doc! { "orderId": order_id })
@@ -414,7 +416,7 @@ pub async fn find(db: &Db, order_id: ObjectId) -> Result<Option<Invoice>> {
 }
 
 /// A summary of each credit note issued against order `order_id`, oldest first.
-pub async fn credit_notes(db: &Db, order_id: ObjectId) -> Result<Vec<CreditNote>> {
+pub async fn credit_notes(db: &Db, order_id: OrderId) -> Result<Vec<CreditNote>> {
     let stored: Vec<StoredCreditNote> = db
         .collection::<StoredCreditNote>(CREDIT_NOTES)
         .find(doc! { "orderId": order_id })
@@ -428,7 +430,7 @@ pub async fn credit_notes(db: &Db, order_id: ObjectId) -> Result<Vec<CreditNote>
 /// Credit note `number` of order `order_id`.
 pub async fn find_credit_note(
     db: &Db,
-    order_id: ObjectId,
+    order_id: OrderId,
     number: &str,
 ) -> Result<Option<CreditNote>> {
     Ok(db
@@ -749,8 +751,8 @@ mod tests {
 
     /// Two lines (2 × ₹1,299 at 12 %, 1 × ₹499 at 5 %), ₹100 off, ₹49 shipping, to `state`.
     pub(crate) fn order(state: &str) -> Order {
-        let p1 = ObjectId::parse_str("6745f0c2a1b2c3d4e5f60701").unwrap();
-        let p2 = ObjectId::parse_str("6745f0c2a1b2c3d4e5f60702").unwrap();
+        let p1 = ProductId(ObjectId::parse_str("6745f0c2a1b2c3d4e5f60701").unwrap());
+        let p2 = ProductId(ObjectId::parse_str("6745f0c2a1b2c3d4e5f60702").unwrap());
         let items = vec![
             OrderItem {
                 product_id: p1,
@@ -771,13 +773,13 @@ mod tests {
         ];
         let inputs = vec![
             TaxLineInput {
-                product_id: ProductId(p1),
+                product_id: p1,
                 hsn: Hsn::new("74181022").unwrap(),
                 rate: GstRate::from_basis_points(1200).unwrap(),
                 line_total: Paise(259_800),
             },
             TaxLineInput {
-                product_id: ProductId(p2),
+                product_id: p2,
                 hsn: Hsn::new("9405").unwrap(),
                 rate: GstRate::from_basis_points(500).unwrap(),
                 line_total: Paise(49_900),
@@ -786,7 +788,7 @@ mod tests {
         let tax =
             compute_tax(&seller().gstin, state, &inputs, Paise(10_000), Paise(4_900)).unwrap();
         let mut o = crate::mail::sample_order();
-        o.id = ObjectId::parse_str("6745f0c2a1b2c3d4e5f607aa").unwrap();
+        o.id = OrderId(ObjectId::parse_str("6745f0c2a1b2c3d4e5f607aa").unwrap());
         o.number = Some("PIT-1001".into());
         o.items = items;
         o.subtotal = Paise(309_700);
@@ -806,7 +808,7 @@ mod tests {
         o
     }
 
-    pub(crate) fn refund(amount: i64, lines: Option<Vec<(ObjectId, i64)>>) -> Refund {
+    pub(crate) fn refund(amount: i64, lines: Option<Vec<(ProductId, i64)>>) -> Refund {
         Refund {
             id: ObjectId::new(),
             merchant_refund_id: "PITR-x-1".into(),

@@ -39,6 +39,7 @@ pub use render::{render, render_for, sample_order, subject, Rendered, BRAND};
 
 use crate::config::MailConfig;
 use crate::db::{Db, MAIL_OUTBOX, ORDERS};
+use crate::ids::OrderId;
 use crate::models::Order;
 use crate::order_state::OrderStatus;
 use crate::outbox::{MailEvent, MailStatus};
@@ -120,7 +121,7 @@ impl DeliveryReport {
 struct Entry {
     #[serde(rename = "_id")]
     id: ObjectId,
-    order_id: ObjectId,
+    order_id: OrderId,
     event: MailEvent,
     attempts: i64,
     lease_token: String,
@@ -167,7 +168,7 @@ impl Mailer {
     /// Tries, within a short time budget, to send the mails queued for `order_id` by a
     /// transaction that has just committed. Never fails: whatever is not sent now is sent
     /// by `jobs` later.
-    pub async fn send_now(&self, db: &Db, order_id: ObjectId) {
+    pub async fn send_now(&self, db: &Db, order_id: OrderId) {
         let deadline = Instant::now() + SEND_NOW_BUDGET;
         // One at a time, oldest first, so an order's mails leave in the order they were queued.
         let report = self
@@ -217,7 +218,7 @@ impl Mailer {
     async fn claim_for_dispatch(
         &self,
         db: &Db,
-        order_id: ObjectId,
+        order_id: OrderId,
         event: MailEvent,
     ) -> mongodb::error::Result<Option<Entry>> {
         let now = DateTime::now();
@@ -269,7 +270,7 @@ impl Mailer {
     async fn drain(
         &self,
         db: &Db,
-        order_id: Option<ObjectId>,
+        order_id: Option<OrderId>,
         limit: usize,
         workers: usize,
         deadline: Instant,
@@ -304,7 +305,7 @@ impl Mailer {
     async fn claim(
         &self,
         db: &Db,
-        order_id: Option<ObjectId>,
+        order_id: Option<OrderId>,
     ) -> mongodb::error::Result<Option<Entry>> {
         let now = DateTime::now();
         self.mark_unconfirmed(db, order_id, now).await?;
@@ -341,7 +342,7 @@ impl Mailer {
     async fn mark_unconfirmed(
         &self,
         db: &Db,
-        order_id: Option<ObjectId>,
+        order_id: Option<OrderId>,
         now: DateTime,
     ) -> mongodb::error::Result<()> {
         let mut filter = doc! {

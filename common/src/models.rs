@@ -1,6 +1,7 @@
 //! Documents as stored in MongoDB (field names per the contract) and their API views.
 
 use crate::email::Email;
+use crate::ids::{OrderId, ProductId, UserId};
 use crate::money::Paise;
 use crate::order_state::OrderStatus;
 use crate::refunds::{Refund, RefundView};
@@ -34,7 +35,7 @@ pub fn now() -> DateTime {
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     #[serde(rename = "_id")]
-    pub id: ObjectId,
+    pub id: ProductId,
     pub name: String,
     pub slug: String,
     #[serde(default)]
@@ -142,8 +143,7 @@ pub struct Address {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderItem {
-    #[serde(serialize_with = "crate::ids::hex")]
-    pub product_id: ObjectId,
+    pub product_id: ProductId,
     pub name: String,
     pub price: Paise,
     #[serde(default)]
@@ -248,12 +248,12 @@ pub struct StatusChange {
 #[serde(rename_all = "camelCase")]
 pub struct Order {
     #[serde(rename = "_id")]
-    pub id: ObjectId,
+    pub id: OrderId,
     /// `PIT-1001`: what people read out on the phone. Absent only on orders placed before
     /// numbers existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Email,
     pub items: Vec<OrderItem>,
     pub subtotal: Paise,
@@ -318,7 +318,7 @@ pub struct PaymentView {
 pub struct OrderView {
     pub id: String,
     pub number: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Email,
     pub items: Vec<OrderItem>,
     pub subtotal: Paise,

@@ -229,7 +229,7 @@ pub async fn change_loaded_in(
     order: Order,
     change: &Change,
 ) -> Result<Outcome> {
-    let id = OrderId(order.id);
+    let id = order.id;
     let from = order.status;
     if from == change.to {
         if change.set_if_there && !change.set.is_empty() {
@@ -300,7 +300,7 @@ pub async fn change_loaded_in(
         crate::invoices::on_shipped_in(db, session, &order, change.seller.as_ref()).await?;
     }
     for event in &change.mail {
-        outbox::enqueue(db, session, id.oid(), *event).await?;
+        outbox::enqueue(db, session, id, *event).await?;
     }
     // A cancellation records refunds and a shipment an invoice on the order after the move;
     // any other move left it as the write returned it.

@@ -5,8 +5,9 @@
 
 use crate::db::{Db, MAIL_OUTBOX};
 use crate::error::Result;
+use crate::ids::OrderId;
 use crate::models::now;
-use mongodb::bson::{doc, oid::ObjectId, Document};
+use mongodb::bson::{doc, Document};
 use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +78,7 @@ impl MailEvent {
 pub async fn enqueue(
     db: &Db,
     session: &mut ClientSession,
-    order_id: ObjectId,
+    order_id: OrderId,
     event: MailEvent,
 ) -> Result<()> {
     upsert(
@@ -93,7 +94,7 @@ pub async fn enqueue(
 pub async fn enqueue_refund(
     db: &Db,
     session: &mut ClientSession,
-    order_id: ObjectId,
+    order_id: OrderId,
     merchant_refund_id: &str,
 ) -> Result<()> {
     upsert(

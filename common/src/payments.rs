@@ -5,6 +5,7 @@
 
 use crate::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use crate::error::{Error, Result};
+use crate::ids::{OrderId, UserId};
 use crate::models::{now, Order, PaymentStatus};
 use crate::money::Paise;
 use crate::order_state::OrderStatus;
@@ -24,9 +25,9 @@ pub struct Attempt {
     #[serde(rename = "_id")]
     pub id: ObjectId,
     pub merchant_order_id: String,
-    pub order_id: ObjectId,
-    pub user_id: String,
-    pub amount: i64,
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub amount: Paise,
     pub state: AttemptState,
     pub created_at: DateTime,
     pub next_check_at: DateTime,
@@ -93,7 +94,7 @@ pub enum Applied {
     Pending,
 }
 
-pub fn new_merchant_order_id(order_id: ObjectId) -> String {
+pub fn new_merchant_order_id(order_id: OrderId) -> String {
     // 4 + 24 + 1 + 8 = 37 chars of [A-Za-z0-9-], within PhonePe's 63.
     format!("PIT-{}-{:08x}", order_id.to_hex(), rand::random::<u32>())
 }
@@ -106,7 +107,7 @@ pub async fn find_attempt(db: &Db, merchant_order_id: &str) -> Result<Option<Att
 }
 
 /// The most recent attempt for an order.
-pub async fn find_attempt_for_order(db: &Db, order_id: ObjectId) -> Result<Option<Attempt>> {
+pub async fn find_attempt_for_order(db: &Db, order_id: OrderId) -> Result<Option<Attempt>> {
     Ok(db
         .collection::<Attempt>(PAYMENT_ATTEMPTS)
         .find_one(doc! { "orderId": order_id })
@@ -177,7 +178,7 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
             let paid = if reported > 0 {
                 Paise(reported)
             } else {
-                Paise(attempt.amount)
+                attempt.amount
             };
             let moved = attempts
                 .update_one(
@@ -354,7 +355,7 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
 async fn flag_in(
     db: &Db,
     session: &mut mongodb::ClientSession,
-    order_id: ObjectId,
+    order_id: OrderId,
     flag: String,
 ) -> Result<()> {
     db.docs(ORDERS)
@@ -414,7 +415,7 @@ pub async fn reconcile_due(
     db: &Db,
     phonepe: &PhonePe,
     limit: i64,
-) -> Result<Vec<(ObjectId, Applied)>> {
+) -> Result<Vec<(OrderId, Applied)>> {
     let t = now();
     let due: Vec<Attempt> = db
         .collection::<Attempt>(PAYMENT_ATTEMPTS)
@@ -495,7 +496,7 @@ pub async fn check_attempt(db: &Db, phonepe: &PhonePe, attempt: &Attempt) -> Res
 /// order that was paid is never expired, even when its webhook never came.
 ///
 /// An order with no open attempt needs no PhonePe call.
-pub async fn safe_to_expire(db: &Db, phonepe: &PhonePe, order_id: ObjectId) -> Result<bool> {
+pub async fn safe_to_expire(db: &Db, phonepe: &PhonePe, order_id: OrderId) -> Result<bool> {
     let open: Vec<Attempt> = db
         .collection::<Attempt>(PAYMENT_ATTEMPTS)
         .find(doc! { "orderId": order_id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending] } })
@@ -542,7 +543,7 @@ pub fn new_attempt(order: &Order, merchant_order_id: String) -> Attempt {
         merchant_order_id,
         order_id: order.id,
         user_id: order.user_id.clone(),
-        amount: order.total.get(),
+        amount: order.total,
         state: AttemptState::Creating,
         created_at: t,
         next_check_at: DateTime::from_millis(t.timestamp_millis() + 60_000),

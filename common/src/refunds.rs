@@ -16,6 +16,7 @@
 
 use crate::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use crate::error::Result;
+use crate::ids::{OrderId, ProductId};
 use crate::models::{now, rfc3339, Order, PaymentStatus};
 use crate::money::Paise;
 use crate::outbox;
@@ -68,7 +69,7 @@ crate::stored_as_str!(RefundState);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundLine {
-    pub product_id: ObjectId,
+    pub product_id: ProductId,
     pub quantity: i64,
 }
 
@@ -225,7 +226,7 @@ pub enum Decided {
 pub const MIN_REFUND: Paise = Paise(100);
 
 /// Units of each product already refunded (or on their way back) by line refunds.
-fn refunded_units(order: &Order, product: ObjectId) -> i64 {
+fn refunded_units(order: &Order, product: ProductId) -> i64 {
     order
         .refunds
         .iter()
@@ -243,7 +244,7 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
     let totals: Vec<(crate::ids::ProductId, Paise)> = order
         .items
         .iter()
-        .map(|i| (crate::ids::ProductId(i.product_id), i.line_total))
+        .map(|i| (i.product_id, i.line_total))
         .collect();
     let shares = crate::tax::split_discount_by_totals(&totals, order.discount)
         .map_err(|e| crate::Error::Internal(anyhow::anyhow!("order {}: {e:?}", order.id)))?;
@@ -399,7 +400,7 @@ pub struct NewRefund {
 
 /// The id PhonePe knows the order's `seq`-th refund by: derived from the order and the
 /// refund's place on it, so the transaction that records the refund fixes it for ever.
-fn merchant_refund_id(order_id: ObjectId, seq: usize) -> String {
+fn merchant_refund_id(order_id: OrderId, seq: usize) -> String {
     // 5 + 24 + 1 + digits: far inside PhonePe's 63 characters of [A-Za-z0-9_-].
     format!("PITR-{}-{seq}", order_id.to_hex())
 }
@@ -478,7 +479,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settled {
     /// The refund completed now; its mail is queued for `order`.
-    Completed(ObjectId),
+    Completed(OrderId),
     /// The refund failed now; a replacement was recorded unless the order hit its limit.
     Failed,
     /// Already settled by someone else (a duplicate webhook, another instance).
@@ -675,7 +676,7 @@ fn next_check_delay_ms(checks: i32) -> i64 {
 /// The one refund loop: requests every due pending refund from PhonePe (under its fixed id)
 /// and applies PhonePe's answers. One bad refund never stops the batch. Returns the orders
 /// whose refund completed now (their refund mail is queued).
-pub async fn drive(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<Vec<ObjectId>> {
+pub async fn drive(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<Vec<OrderId>> {
     let t = now();
     let due: Vec<Order> = db
         .collection::<Order>(ORDERS)
@@ -711,7 +712,7 @@ pub async fn drive(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<Vec<ObjectI
 
 /// Filter matching `refund` on its order only while it is pending and was last requested
 /// at `requested_at` — the compare-and-set every write of the loop goes through.
-fn still_ours(order_id: ObjectId, refund: &Refund, requested_at: Option<DateTime>) -> Document {
+fn still_ours(order_id: OrderId, refund: &Refund, requested_at: Option<DateTime>) -> Document {
     let mut elem = doc! {
         "merchantRefundId": &refund.merchant_refund_id,
         "state": RefundState::Pending,
@@ -725,7 +726,7 @@ fn still_ours(order_id: ObjectId, refund: &Refund, requested_at: Option<DateTime
 
 /// Claims the right to send `refund` to PhonePe now. Only one instance wins a claim, and a
 /// claim is renewed only past the previous one's deadline.
-async fn claim_request(db: &Db, order_id: ObjectId, refund: &Refund) -> Result<Option<DateTime>> {
+async fn claim_request(db: &Db, order_id: OrderId, refund: &Refund) -> Result<Option<DateTime>> {
     let t = now();
     let claimed = db
         .docs(ORDERS)
@@ -742,7 +743,7 @@ async fn claim_request(db: &Db, order_id: ObjectId, refund: &Refund) -> Result<O
 
 async fn note(
     db: &Db,
-    order_id: ObjectId,
+    order_id: OrderId,
     refund: &Refund,
     requested_at: Option<DateTime>,
     error: Option<String>,
@@ -766,7 +767,7 @@ async fn note(
 async fn drive_one(
     db: &Db,
     phonepe: &PhonePe,
-    order_id: ObjectId,
+    order_id: OrderId,
     refund: &Refund,
 ) -> Result<Option<Settled>> {
     let mut requested_at = refund.requested_at;

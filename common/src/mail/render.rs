@@ -284,7 +284,7 @@ pub fn sample_order() -> Order {
     let placed = DateTime::from_millis(1_741_750_200_000); // 12 March 2025, 09:00 IST
     let later = |days: i64| DateTime::from_millis(placed.timestamp_millis() + days * 86_400_000);
     let item = |name: &str, price: i64, quantity: i64| OrderItem {
-        product_id: ObjectId::new(),
+        product_id: crate::ids::ProductId::new(),
         name: name.to_owned(),
         price: Paise(price),
         image: None,
@@ -299,7 +299,7 @@ pub fn sample_order() -> Order {
     };
     Order {
         number: Some("PIT-1042".into()),
-        id: ObjectId::parse_str("65f0a1b2c3d4e5f601234567").expect("hex id"),
+        id: crate::ids::OrderId(ObjectId::parse_str("65f0a1b2c3d4e5f601234567").expect("hex id")),
         user_id: "user_preview".into(),
         email: crate::email::Email::parse("asha@example.com").unwrap(),
         items: vec![

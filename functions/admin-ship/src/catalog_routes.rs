@@ -105,7 +105,7 @@ async fn list_products(
     Ok(List::from_rows(
         rows,
         page,
-        |p| p.id,
+        |p| p.id.oid(),
         AdminProductView::from,
     ))
 }
@@ -126,7 +126,7 @@ async fn patch_product(
     common::http::Json(input): common::http::Json<ProductPatch>,
 ) -> Result<Json<AdminProductView>> {
     let id = ProductId::from_path(&id)?;
-    let product = catalog::patch_product(&services.db, id.oid(), input).await?;
+    let product = catalog::patch_product(&services.db, id, input).await?;
     Ok(Json(product.into()))
 }
 
@@ -157,7 +157,7 @@ async fn adjust_stock(
     let (delta, reason) = catalog::validate_adjustment(input.delta, input.reason.as_deref())?;
     let (product, movement) = catalog::adjust_stock(
         &services.db,
-        &ProductRef::Id(id.oid()),
+        &ProductRef::Id(id),
         delta,
         &reason,
         user.id.as_str(),
@@ -172,9 +172,7 @@ pub async fn adjust_stock_action(
     mut fields: Map<String, Value>,
 ) -> Result<Value> {
     let target = match (fields.remove("productId"), fields.remove("slug")) {
-        (Some(Value::String(id)), None) => {
-            ProductRef::Id(ProductId::from_field("productId", &id)?.oid())
-        }
+        (Some(Value::String(id)), None) => ProductRef::Id(ProductId::from_field("productId", &id)?),
         (None, Some(Value::String(slug))) => ProductRef::Slug(slug),
         (None, None) => return Err(Error::field("productId", "productId or slug is required")),
         (Some(_), Some(_)) => {

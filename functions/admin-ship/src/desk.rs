@@ -10,6 +10,7 @@ use common::auth::Admin;
 use common::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
 use common::error::FieldError;
 use common::http::{List, Page};
+use common::ids::OrderId;
 use common::models::{india_time, rfc3339, Order, OrderView};
 use common::order_state::OrderStatus;
 use common::orders;
@@ -206,7 +207,7 @@ pub async fn list_orders(services: &Services, query: Option<&str>) -> Result<Lis
         .await?
         .try_collect()
         .await?;
-    Ok(List::from_rows(rows, page, |o| o.id, OrderView::from))
+    Ok(List::from_rows(rows, page, |o| o.id.oid(), OrderView::from))
 }
 
 #[derive(Debug, Serialize)]
@@ -293,12 +294,12 @@ pub async fn detail(services: &Services, raw: &str) -> Result<Value> {
     let mut view = serde_json::to_value(OrderView::from(order)).map_err(anyhow::Error::from)?;
     view["attempts"] = json!(attempts);
     view["mails"] = json!(mails);
-    view["invoice"] = match common::invoices::find(&services.db, id.oid()).await? {
+    view["invoice"] = match common::invoices::find(&services.db, id).await? {
         Some(invoice) => serde_json::to_value(invoice).map_err(anyhow::Error::from)?,
         None => Value::Null,
     };
     view["creditNotes"] = json!(crate::invoice_routes::summaries(
-        common::invoices::credit_notes(&services.db, id.oid()).await?
+        common::invoices::credit_notes(&services.db, id).await?
     ));
     Ok(view)
 }
@@ -435,8 +436,8 @@ pub async fn export_csv(
             format!("More than {EXPORT_MAX_ROWS} orders match; export a shorter period with from and to"),
         ));
     }
-    let ids: Vec<ObjectId> = rows.iter().map(|o| o.id).collect();
-    let invoices: std::collections::HashMap<ObjectId, String> = services
+    let ids: Vec<OrderId> = rows.iter().map(|o| o.id).collect();
+    let invoices: std::collections::HashMap<OrderId, String> = services
         .db
         .docs(common::db::INVOICES)
         .find(doc! { "orderId": { "$in": ids } })
@@ -447,7 +448,7 @@ pub async fn export_csv(
         .into_iter()
         .filter_map(|d| {
             Some((
-                d.get_object_id("orderId").ok()?,
+                OrderId(d.get_object_id("orderId").ok()?),
                 d.get_str("number").ok()?.to_owned(),
             ))
         })

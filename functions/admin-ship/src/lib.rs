@@ -317,7 +317,7 @@ async fn act(app: &AdminShip, id: OrderId, action: OrderAction, by: &str) -> Res
     }
     let outcome = orders::change(&app.services.db, id, &change).await?;
     if outcome.moved() && !change.mail.is_empty() {
-        app.mailer.send_now(&app.services.db, id.oid()).await;
+        app.mailer.send_now(&app.services.db, id).await;
     }
     Ok(outcome.into_order())
 }

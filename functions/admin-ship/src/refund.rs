@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use common::error::FieldError;
-use common::ids::OrderId;
+use common::ids::{OrderId, ProductId};
 use common::models::Order;
 use common::refunds::{self, Decided, OwnerRefund, RefundLine, MIN_REFUND};
 use common::services::Services;
@@ -70,7 +70,7 @@ fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerR
             errors.push(FieldError::new("lines", "must name at least one line"));
         }
         for (n, line) in input_lines.iter().enumerate() {
-            let Ok(product_id) = ObjectId::parse_str(&line.product_id) else {
+            let Ok(product_id) = ObjectId::parse_str(&line.product_id).map(ProductId) else {
                 errors.push(FieldError::new(
                     format!("lines[{n}].productId"),
                     "must be a 24-character hex id",

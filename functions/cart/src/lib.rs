@@ -168,7 +168,7 @@ fn quantity_in(cart: Option<&Cart>, product_id: ProductId) -> Option<i64> {
     cart?
         .items
         .iter()
-        .find(|l| l.product_id == product_id.oid())
+        .find(|l| l.product_id == product_id)
         .map(|l| l.quantity)
 }
 

@@ -9,13 +9,13 @@ use common::cart::Cart;
 use common::catalog::normalize_coupon_code;
 use common::config::Config;
 use common::db::{Db, CARTS, COUPONS, PRODUCTS};
+use common::ids::ProductId;
 use common::models::{now, Coupon, Product};
 use common::rate_limit::{self, Action};
 use common::seller::SellerConfig;
 use common::services::Services;
 use common::{pricing, Error, Paise, Result};
 use futures::TryStreamExt;
-use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, from_document};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -97,8 +97,8 @@ async fn apply(
         .transpose()?
         .unwrap_or_else(|| Cart::empty(user.id.as_str()));
     // Priced as checkout will charge: today's catalog prices, and the same refusals.
-    let ids: Vec<ObjectId> = cart.items.iter().map(|l| l.product_id).collect();
-    let products: HashMap<ObjectId, Product> = if ids.is_empty() {
+    let ids: Vec<ProductId> = cart.items.iter().map(|l| l.product_id).collect();
+    let products: HashMap<ProductId, Product> = if ids.is_empty() {
         HashMap::new()
     } else {
         db.collection::<Product>(PRODUCTS)

@@ -45,7 +45,7 @@ impl Jobs {
         }
     }
 
-    async fn send_mail_now(&self, order_id: mongodb::bson::oid::ObjectId) {
+    async fn send_mail_now(&self, order_id: OrderId) {
         self.mailer.send_now(&self.db, order_id).await;
     }
 }
@@ -230,7 +230,7 @@ pub async fn expire_unpaid(jobs: &Jobs) -> common::Result<ExpiryReport> {
         // inside the cancelling transaction, so a payment landing meanwhile wins.
         .only_from(&UNPAID);
     for order in due {
-        let id = OrderId(order.id);
+        let id = order.id;
         match final_payment_check(jobs, &order).await {
             Ok(true) => {}
             Ok(false) => {

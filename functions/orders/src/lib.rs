@@ -35,7 +35,7 @@ use common::services::Services;
 use common::tax::{self, OrderTax, TaxError, TaxLineInput};
 use common::{pricing, Error, Paise, Result};
 use futures::TryStreamExt;
-use mongodb::bson::{doc, oid::ObjectId, to_bson, to_document, Bson, Document};
+use mongodb::bson::{doc, oid::ObjectId, to_bson};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
@@ -289,7 +289,7 @@ async fn replay(
         return Err(key_reused());
     }
     match order {
-        Some(order) if order.user_id == user.id.as_str() => Ok(Some(order)),
+        Some(order) if order.user_id == user.id => Ok(Some(order)),
         _ => Err(Error::Internal(anyhow::anyhow!(
             "idempotency key {key} points at a missing order"
         ))),
@@ -432,12 +432,11 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
         })
         .collect();
     let Some(taken) =
-        common::catalog::take_for_checkout_in(db, session, &takes, req.order_id.oid(), user_id)
-            .await?
+        common::catalog::take_for_checkout_in(db, session, &takes, req.order_id, user_id).await?
     else {
         return Ok(None);
     };
-    let products: HashMap<ObjectId, Product> = taken.into_iter().map(|p| (p.id, p)).collect();
+    let products: HashMap<ProductId, Product> = taken.into_iter().map(|p| (p.id, p)).collect();
     let priced = order_items(&cart, &products);
     let priced = match &req.checkout.coupon_code {
         None => priced,
@@ -470,8 +469,8 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         return Err(cart_empty());
     }
 
-    let ids: Vec<ObjectId> = cart.items.iter().map(|l| l.product_id).collect();
-    let products: HashMap<ObjectId, Product> = db
+    let ids: Vec<ProductId> = cart.items.iter().map(|l| l.product_id).collect();
+    let products: HashMap<ProductId, Product> = db
         .collection::<Product>(PRODUCTS)
         .find(doc! { "_id": { "$in": &ids } })
         .session(&mut *session)
@@ -517,7 +516,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
     let price = pricing::quote(priced.subtotal, priced.discount, req.seller.shipping);
     order_tax(req, &priced.items, &products, price)?;
 
-    take_stock(db, session, &cart, &products, req.order_id.oid(), user_id).await?;
+    take_stock(db, session, &cart, &products, req.order_id, user_id).await?;
     let order = write_order(req, session, priced, &products).await?;
     db.docs(CARTS)
         .update_one(
@@ -538,7 +537,7 @@ fn cart_empty() -> Error {
 }
 
 /// The order's lines at the catalog's prices, and their sum, before any coupon.
-fn order_items(cart: &Cart, products: &HashMap<ObjectId, Product>) -> Priced {
+fn order_items(cart: &Cart, products: &HashMap<ProductId, Product>) -> Priced {
     let items: Vec<OrderItem> = cart
         .items
         .iter()
@@ -589,7 +588,7 @@ async fn write_order(
     req: &Request<'_>,
     session: &mut ClientSession,
     priced: Priced,
-    products: &HashMap<ObjectId, Product>,
+    products: &HashMap<ProductId, Product>,
 ) -> Result<Order> {
     req.fail_at(Fault::AfterStockDecrement)?;
     let db = req.db;
@@ -630,9 +629,9 @@ async fn write_order(
         (OrderStatus::Created, Payment::pending())
     };
     let order = Order {
-        id: req.order_id.oid(),
+        id: req.order_id,
         number: Some(req.number.clone()),
-        user_id: req.user.id.as_str().to_owned(),
+        user_id: req.user.id.clone(),
         email: req.checkout.email.clone(),
         items,
         subtotal: price.subtotal,
@@ -657,8 +656,8 @@ async fn write_order(
         created_at: t,
         updated_at: t,
     };
-    db.docs(ORDERS)
-        .insert_one(order_document(&order)?)
+    db.collection::<Order>(ORDERS)
+        .insert_one(&order)
         .session(&mut *session)
         .await?;
     for event in queued_mails(&order) {
@@ -707,7 +706,7 @@ async fn claim_key(
 fn order_tax(
     req: &Request<'_>,
     items: &[OrderItem],
-    products: &HashMap<ObjectId, Product>,
+    products: &HashMap<ProductId, Product>,
     price: pricing::Quote,
 ) -> Result<OrderTax> {
     let lines: Vec<TaxLineInput> = items
@@ -715,7 +714,7 @@ fn order_tax(
         .map(|i| {
             let p = &products[&i.product_id];
             TaxLineInput {
-                product_id: ProductId(i.product_id),
+                product_id: i.product_id,
                 // `untaxable` has refused any product without these.
                 hsn: p.hsn.clone().expect("checked by untaxable"),
                 rate: p.gst_rate.expect("checked by untaxable"),
@@ -746,7 +745,7 @@ async fn refresh_cart(
     db: &Db,
     session: &mut ClientSession,
     mut cart: Cart,
-    products: &HashMap<ObjectId, Product>,
+    products: &HashMap<ProductId, Product>,
     moved: Vec<serde_json::Value>,
 ) -> Result<Placed> {
     for line in &mut cart.items {
@@ -837,8 +836,8 @@ async fn take_stock(
     db: &Db,
     session: &mut ClientSession,
     cart: &Cart,
-    products: &HashMap<ObjectId, Product>,
-    order_id: ObjectId,
+    products: &HashMap<ProductId, Product>,
+    order_id: OrderId,
     user_id: &str,
 ) -> Result<()> {
     let mut short = Vec::new();
@@ -878,23 +877,6 @@ async fn take_stock(
         })
         .collect();
     Err(Error::conflict("INSUFFICIENT_STOCK", detail).with("lines", lines))
-}
-
-/// The order as stored: like its serde form, but with line product ids as ObjectIds (the
-/// API form renders them as hex).
-fn order_document(order: &Order) -> Result<Document> {
-    let mut d = to_document(order)?;
-    let items = order
-        .items
-        .iter()
-        .map(|item| {
-            let mut line = to_document(item)?;
-            line.insert("productId", item.product_id);
-            Ok(Bson::Document(line))
-        })
-        .collect::<Result<Vec<Bson>>>()?;
-    d.insert("items", items);
-    Ok(d)
 }
 
 async fn by_id(
@@ -957,7 +939,7 @@ async fn mine(State(services): State<Services>, user: User, page: Page) -> Resul
     let rows: Vec<Order> = page
         .newest_first(&services.db.collection::<Order>(ORDERS), filter)
         .await?;
-    Ok(List::from_rows(rows, page, |o| o.id, OrderView::from))
+    Ok(List::from_rows(rows, page, |o| o.id.oid(), OrderView::from))
 }
 
 #[cfg(test)]

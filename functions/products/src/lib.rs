@@ -35,7 +35,12 @@ async fn list(State(db): State<Db>, page: Page) -> Result<List<ProductView>> {
     let rows: Vec<Product> = page
         .newest_first(&db.collection::<Product>(PRODUCTS), filter)
         .await?;
-    Ok(List::from_rows(rows, page, |p| p.id, ProductView::from))
+    Ok(List::from_rows(
+        rows,
+        page,
+        |p| p.id.oid(),
+        ProductView::from,
+    ))
 }
 
 async fn by_slug(State(db): State<Db>, Path(slug): Path<String>) -> Result<Json<ProductView>> {

@@ -6,7 +6,7 @@ use crate::orders::{count, create, fill_cart, order_body};
 use crate::support::{TestApp, SELLER_GSTIN};
 use base64::Engine;
 use common::db::{CREDIT_NOTES, INVOICES, ORDERS};
-use common::ids::OrderId;
+use common::ids::{OrderId, ProductId};
 use common::refunds::{self, OwnerRefund, RefundLine, Verdict};
 use common::tax::financial_year;
 use futures::future::join_all;
@@ -400,11 +400,11 @@ async fn a_completed_refund_of_an_invoiced_order_issues_a_credit_note_in_its_own
     assert_eq!(count(&app, CREDIT_NOTES, doc! {}).await, 0);
 
     let one_urli = vec![RefundLine {
-        product_id: urli,
+        product_id: ProductId(urli),
         quantity: 1,
     }];
     let refund = refund_completed(&app, &id, Some(one_urli), None).await;
-    let notes = common::invoices::credit_notes(&app.services.db, ObjectId::parse_str(&id).unwrap())
+    let notes = common::invoices::credit_notes(&app.services.db, OrderId::from_path(&id).unwrap())
         .await
         .unwrap();
     assert_eq!(notes.len(), 1);
@@ -486,7 +486,7 @@ async fn a_refund_completed_before_shipping_is_credited_when_the_invoice_is_issu
     let urli = taxed_product(&app, "urli-b", 249_900, "74181022", 1200).await;
     let id = paid_order(&app, "user_inv_b4", &[(urli, 3)], "b4@example.com").await;
     let one = vec![RefundLine {
-        product_id: urli,
+        product_id: ProductId(urli),
         quantity: 1,
     }];
     let refund = refund_completed(&app, &id, Some(one), None).await;
@@ -497,7 +497,7 @@ async fn a_refund_completed_before_shipping_is_credited_when_the_invoice_is_issu
     );
 
     ship(&app, &id).await.ok();
-    let notes = common::invoices::credit_notes(&app.services.db, ObjectId::parse_str(&id).unwrap())
+    let notes = common::invoices::credit_notes(&app.services.db, OrderId::from_path(&id).unwrap())
         .await
         .unwrap();
     assert_eq!(notes.len(), 1);
@@ -562,7 +562,7 @@ async fn the_shipped_mail_attaches_the_invoice_and_the_refund_mail_the_credit_no
     refund_completed(&app, &id, None, Some(50_000)).await;
     app.functions
         .mailer
-        .send_now(&app.services.db, ObjectId::parse_str(&id).unwrap())
+        .send_now(&app.services.db, OrderId::from_path(&id).unwrap())
         .await;
     let raws = raw_mails(&to).await;
     assert_eq!(raws.len(), 2, "and the refund mail");

@@ -10,11 +10,12 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use common::db::{MAIL_OUTBOX, ORDERS};
+use common::ids::OrderId;
 use common::mail::{self, Mailer};
 use common::models::{Order, PaymentStatus};
 use common::order_state::OrderStatus;
 use common::outbox::{self, MailEvent};
-use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+use mongodb::bson::{doc, DateTime, Document};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -69,7 +70,7 @@ fn recipient() -> String {
 /// `email`, just placed and unpaid.
 fn new_order(email: &str) -> Order {
     let mut order = mail::sample_order();
-    order.id = ObjectId::new();
+    order.id = OrderId::new();
     // Placed "before numbers existed": mails then name the order by its id.
     order.number = None;
     // As a hand-written document may hold it: unchecked, the way it is read back.
@@ -91,7 +92,7 @@ async fn insert(app: &TestApp, order: &Order) {
         .unwrap();
 }
 
-async fn set_order(app: &TestApp, id: ObjectId, fields: Document) {
+async fn set_order(app: &TestApp, id: OrderId, fields: Document) {
     app.db()
         .collection::<Document>(ORDERS)
         .update_one(doc! { "_id": id }, doc! { "$set": fields })
@@ -100,7 +101,7 @@ async fn set_order(app: &TestApp, id: ObjectId, fields: Document) {
 }
 
 /// Queues mails the way a state change does: inside a transaction.
-async fn queue(app: &TestApp, order_id: ObjectId, events: &[MailEvent]) {
+async fn queue(app: &TestApp, order_id: OrderId, events: &[MailEvent]) {
     let db = app.services.db.clone();
     let queued: common::Result<()> = common::transaction!(db, |session| {
         for event in events {
@@ -111,7 +112,7 @@ async fn queue(app: &TestApp, order_id: ObjectId, events: &[MailEvent]) {
     queued.unwrap();
 }
 
-async fn entry(app: &TestApp, order_id: ObjectId, event: MailEvent) -> Document {
+async fn entry(app: &TestApp, order_id: OrderId, event: MailEvent) -> Document {
     app.db()
         .collection::<Document>(MAIL_OUTBOX)
         .find_one(doc! { "orderId": order_id, "event": event.as_str() })

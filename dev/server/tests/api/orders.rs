@@ -3,6 +3,7 @@
 
 use crate::support::{sign, spec, Resp, TestApp};
 use common::cart::{Cart, CartLine};
+use common::ids::ProductId;
 use common::Paise;
 use dev_server::token::TokenSpec;
 use futures::future::join_all;
@@ -61,7 +62,7 @@ pub async fn fill_cart(app: &TestApp, user: &str, lines: &[(ObjectId, i64)]) {
             .unwrap()
             .unwrap();
         items.push(CartLine {
-            product_id: *id,
+            product_id: ProductId(*id),
             name: p.get_str("name").unwrap().to_owned(),
             price: Paise(p.get_i64("price").unwrap()),
             image: p
@@ -75,7 +76,7 @@ pub async fn fill_cart(app: &TestApp, user: &str, lines: &[(ObjectId, i64)]) {
     }
     let cart = Cart {
         id: None,
-        user_id: user.to_owned(),
+        user_id: user.into(),
         items,
         updated_at: Some(DateTime::now()),
     };

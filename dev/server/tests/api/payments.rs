@@ -3,6 +3,7 @@
 
 use crate::support::TestApp;
 use common::db::{MAIL_OUTBOX, ORDERS};
+use common::ids::{OrderId, ProductId};
 use common::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
 use common::order_state::OrderStatus;
 use common::payments::{self, Applied};
@@ -48,12 +49,12 @@ pub async fn app_with_sim() -> (TestApp, SimHandle) {
 pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
     let now = DateTime::now();
     let order = Order {
-        id: ObjectId::new(),
+        id: OrderId::new(),
         number: None,
         user_id: user.into(),
         email: common::email::Email::parse(&format!("{user}@example.com")).unwrap(),
         items: vec![OrderItem {
-            product_id: ObjectId::new(),
+            product_id: ProductId::new(),
             name: "Kuber Brass Urli".into(),
             price: Paise(total),
             image: None,
@@ -101,7 +102,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
         .insert_one(&order)
         .await
         .unwrap();
-    order.id
+    order.id.oid()
 }
 
 pub async fn order_doc(app: &TestApp, id: ObjectId) -> Document {
@@ -530,7 +531,7 @@ async fn reconciliation_marks_paid(app: &TestApp, order: ObjectId) {
     let changed = payments::reconcile_due(&app.services.db, &app.functions.phonepe, 10)
         .await
         .unwrap();
-    assert_eq!(changed, vec![(order, Applied::MarkedPaid)]);
+    assert_eq!(changed, vec![(OrderId(order), Applied::MarkedPaid)]);
     assert_eq!(status_of(&order_doc(app, order).await), "paid");
 }
 
@@ -588,29 +589,35 @@ async fn a_paid_order_is_never_expired_even_without_its_webhook() {
         .await
         .unwrap();
     let phonepe = app.functions.phonepe.clone();
-    assert!(!payments::safe_to_expire(&app.services.db, &phonepe, order)
-        .await
-        .unwrap());
+    assert!(
+        !payments::safe_to_expire(&app.services.db, &phonepe, OrderId(order))
+            .await
+            .unwrap()
+    );
     assert_eq!(status_of(&order_doc(&app, order).await), "paid");
 
     // With PhonePe unreachable nothing is expired blind.
     let other = insert_order(&app, "user_late", 59_900).await;
     initiate(&app, "user_late", other).await;
     sim.update_switches(|s| s.fail_api = Some(FailMode::ServerError));
-    assert!(!payments::safe_to_expire(&app.services.db, &phonepe, other)
-        .await
-        .unwrap());
+    assert!(
+        !payments::safe_to_expire(&app.services.db, &phonepe, OrderId(other))
+            .await
+            .unwrap()
+    );
     sim.update_switches(|s| s.fail_api = None);
     // Once PhonePe says the attempt failed, expiry may go ahead.
-    let mid2 = payments::find_attempt_for_order(&app.services.db, other)
+    let mid2 = payments::find_attempt_for_order(&app.services.db, OrderId(other))
         .await
         .unwrap()
         .unwrap()
         .merchant_order_id;
     sim.fail_order(&mid2, HookOptions::default()).await.unwrap();
-    assert!(payments::safe_to_expire(&app.services.db, &phonepe, other)
-        .await
-        .unwrap());
+    assert!(
+        payments::safe_to_expire(&app.services.db, &phonepe, OrderId(other))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -893,4 +900,45 @@ async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
         "completed"
     );
     assert_eq!(status_of(&order_doc(&app, order).await), "paid");
+}
+
+/// Ids and amounts are typed in the code; what MongoDB holds must not change with them, or
+/// documents written by earlier releases (and `make prove`'s checker) would stop matching.
+#[tokio::test]
+async fn typed_ids_and_amounts_are_stored_exactly_as_before() {
+    use mongodb::bson::spec::ElementType;
+    let (app, _sim) = app_with_sim().await;
+    let lamp = crate::orders::product(&app, "shape-lamp", 49_900, 5).await;
+    crate::orders::fill_cart(&app, "user_shape", &[(lamp, 1)]).await;
+    let placed = crate::orders::create(&app, "user_shape", crate::orders::order_body(), None).await;
+    let id = ObjectId::parse_str(placed.ok()["id"].as_str().unwrap()).unwrap();
+    initiate(&app, "user_shape", id).await;
+    let one = |collection: &'static str, filter: Document| {
+        let db = app.db();
+        async move {
+            db.collection::<Document>(collection)
+                .find_one(filter)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("nothing in {collection}"))
+        }
+    };
+    let order = one(ORDERS, doc! { "_id": id }).await;
+    assert_eq!(order.get_str("userId"), Ok("user_shape"));
+    let item = order.get_array("items").unwrap()[0].as_document().unwrap();
+    assert_eq!(item.get_object_id("productId"), Ok(lamp), "{item}");
+    assert_eq!(
+        item.get("price").map(|v| v.element_type()),
+        Some(ElementType::Int64)
+    );
+    let attempt = one(
+        "payment_attempts",
+        doc! { "orderId": id, "userId": "user_shape" },
+    )
+    .await;
+    assert_eq!(attempt.get_i64("amount"), Ok(49_900), "{attempt}");
+    let taken = one("stock_movements", doc! { "orderId": id, "productId": lamp }).await;
+    assert_eq!(taken.get_i64("delta"), Ok(-1), "{taken}");
+    let product = one("products", doc! { "_id": lamp }).await;
+    assert_eq!(product.get_i64("stock"), Ok(4));
 }
