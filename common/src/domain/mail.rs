@@ -33,9 +33,8 @@
 //! still sent, because money was taken and the refund mail refers to it.
 
 mod render;
-mod ses;
 
-pub use render::{render, render_for, sample_order, subject, Rendered, BRAND};
+pub use render::{render, render_for, sample_order, subject, BRAND};
 
 use crate::config::MailConfig;
 use crate::db::{Db, MAIL_OUTBOX, ORDERS};
@@ -43,10 +42,10 @@ use crate::ids::OrderId;
 use crate::models::Order;
 use crate::order_state::OrderStatus;
 use crate::outbox::{MailEvent, MailStatus};
+use crate::ses::{self, Mail, SendError, Ses};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use serde::Deserialize;
-use ses::{SendError, Ses};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -188,7 +187,7 @@ impl Mailer {
             return;
         }
         for &event in events {
-            // Rendered before the lease, so nothing but the SES call lies between the
+            // Mail before the lease, so nothing but the SES call lies between the
             // dispatch stamp and SES.
             let Ok(mail) = render_for(event, order, None) else {
                 return;
@@ -248,7 +247,7 @@ impl Mailer {
     async fn dispatch(
         &self,
         to: &str,
-        mail: &Rendered,
+        mail: &Mail,
         attachments: &[ses::Attachment],
         deadline: Instant,
     ) -> Finish {

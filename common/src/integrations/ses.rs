@@ -2,7 +2,6 @@
 //! and, for a mail with attachments (a tax invoice, a credit note), `SendRawEmail` with a
 //! MIME message built here, since `SendEmail` cannot carry attachments.
 
-use super::render::Rendered;
 use crate::config::MailConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -12,6 +11,14 @@ use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::{Body, Content, Destination, Message, RawMessage};
 use base64::Engine;
 use std::time::Duration;
+
+/// A mail as SES sends it: a subject, and the same message as HTML and as plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
 
 /// Longest a single SendEmail may take; well inside the outbox lease, so an entry is never
 /// still being sent when another run may claim it again.
@@ -61,7 +68,7 @@ impl Ses {
     pub(crate) async fn send(
         &self,
         to: &str,
-        mail: &Rendered,
+        mail: &Mail,
         attachments: &[Attachment],
         budget: Duration,
     ) -> Result<String, SendError> {
@@ -110,7 +117,7 @@ impl Ses {
     async fn send_raw(
         &self,
         to: &str,
-        mail: &Rendered,
+        mail: &Mail,
         attachments: &[Attachment],
         budget: Duration,
     ) -> Result<String, SendError> {
@@ -199,7 +206,7 @@ pub(crate) fn mime(
     from: &str,
     to: &str,
     reply_to: Option<&str>,
-    mail: &Rendered,
+    mail: &Mail,
     attachments: &[Attachment],
     boundary: &str,
 ) -> String {
@@ -302,8 +309,8 @@ mod tests {
 
     #[test]
     fn raw_mail_carries_both_bodies_and_the_attachment_in_base64() {
-        use super::{mime, Attachment, Rendered};
-        let mail = Rendered {
+        use super::{mime, Attachment, Mail};
+        let mail = Mail {
             subject: "Your order PIT-1001 has shipped — ₹2,299.00\r\nBcc: x@y.z".into(),
             html: "<p>Hi</p>".into(),
             text: "Hi\r\n--mixed-b--".into(),

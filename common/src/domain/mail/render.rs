@@ -9,22 +9,15 @@ use crate::models::{Order, PaymentStatus};
 use crate::order_state::OrderStatus;
 use crate::outbox::MailEvent;
 use crate::refunds::Refund;
+use crate::ses::Mail;
 use askama::Template;
 use chrono::{DateTime as ChronoDateTime, FixedOffset};
 use mongodb::bson::DateTime;
 
 pub const BRAND: &str = "Pitalya";
 
-/// One mail, ready for SES.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
-}
-
 /// Renders the mail for `event` from the order as it is now.
-pub fn render(event: MailEvent, order: &Order) -> askama::Result<Rendered> {
+pub fn render(event: MailEvent, order: &Order) -> askama::Result<Mail> {
     render_for(event, order, None)
 }
 
@@ -34,7 +27,7 @@ pub fn render_for(
     event: MailEvent,
     order: &Order,
     refund: Option<&Refund>,
-) -> askama::Result<Rendered> {
+) -> askama::Result<Mail> {
     let v = View::of(event, order, refund);
     let subject = subject(event, order, refund);
     let s = subject.as_str();
@@ -65,7 +58,7 @@ pub fn render_for(
             RefundIssuedText { v }.render()?,
         ),
     };
-    Ok(Rendered {
+    Ok(Mail {
         subject,
         html,
         text,
@@ -367,7 +360,7 @@ mod tests {
     use super::*;
     use crate::Paise;
 
-    fn all(order: &Order) -> Vec<(MailEvent, Rendered)> {
+    fn all(order: &Order) -> Vec<(MailEvent, Mail)> {
         MailEvent::ALL
             .into_iter()
             .map(|e| (e, render(e, order).expect("renders")))
