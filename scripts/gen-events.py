@@ -3,9 +3,14 @@
 direct invocation. Run it after adding a route; the files are committed, and the tests, `cargo
 lambda invoke` and `sam local invoke` all read them.
 
+The routes are not listed here: they are read from template.yaml (whose routes the tests hold
+to the functions' ROUTES and to openapi.yaml). SAMPLES gives each route its concrete path and
+body; a deployed route without a sample, or a sample for a route nobody deploys, stops the
+script.
+
 Customer and admin events carry `Bearer DEV_TOKEN`; tests swap in a freshly minted token, and
 by hand you swap in one from `make token` (docs/lambda-local.md)."""
-import json, os
+import json, os, re, sys
 
 ORDER = "6745f0c2a1b2c3d4e5f60718"
 PRODUCT = "6745f0c2a1b2c3d4e5f60001"
@@ -43,57 +48,65 @@ def http_event(method, route, path, body=None, auth="customer", query=None, path
 ADDRESS = {"name": "Asha Iyer", "phone": "+919876543210", "line1": "12 Temple Street", "line2": "Mylapore",
            "city": "Chennai", "state": "Tamil Nadu", "pincode": "600004", "country": "IN"}
 
-events = {
-    "health": http_event("GET", "/health", "/health", auth=None),
-    "products-list": http_event("GET", "/products", "/products", auth=None, query={"limit": 5}),
-    "products-get": http_event("GET", "/products/{slug}", "/products/kuber-brass-urli", auth=None, path_params={"slug": "kuber-brass-urli"}),
-    "cart-get": http_event("GET", "/cart", "/cart"),
-    "cart-add": http_event("POST", "/cart/add", "/cart/add", {"productId": PRODUCT, "quantity": 2}),
-    "cart-update": http_event("POST", "/cart/update", "/cart/update", {"productId": PRODUCT, "quantity": 1}),
-    "cart-remove": http_event("POST", "/cart/remove", "/cart/remove", {"productId": PRODUCT}),
-    "cart-clear": http_event("DELETE", "/cart/clear", "/cart/clear"),
-    "coupons-apply": http_event("POST", "/checkout/apply-coupon", "/checkout/apply-coupon", {"code": "WELCOME10"}),
-    "orders-create": http_event("POST", "/orders/create", "/orders/create", {"shippingAddress": ADDRESS, "couponCode": "WELCOME10"}, headers={"idempotency-key": "checkout-7f3a9c"}),
-    "orders-my": http_event("GET", "/orders/my", "/orders/my", query={"limit": 10}),
-    "orders-get": http_event("GET", "/orders/{id}", f"/orders/{ORDER}", path_params={"id": ORDER}),
-    "orders-invoice": http_event("GET", "/orders/{id}/invoice", "/orders/PIT-1001/invoice", path_params={"id": "PIT-1001"}),
-    "orders-invoice-pdf": http_event("GET", "/orders/{id}/invoice.pdf", "/orders/PIT-1001/invoice.pdf", path_params={"id": "PIT-1001"}),
-    "payments-initiate": http_event("POST", "/payments/phonepe/initiate", "/payments/phonepe/initiate", {"orderId": ORDER}),
-    "payments-webhook": http_event("POST", "/payments/phonepe/webhook", "/payments/phonepe/webhook", {
+def sample(name, path, body=None, **kw):
+    return lambda method, route: (name, http_event(method, route, path, body, **kw))
+
+SAMPLES = {
+    "GET /health": sample("health", "/health", auth=None),
+    "GET /products": sample("products-list", "/products", auth=None, query={"limit": 5}),
+    "GET /products/{slug}": sample("products-get", "/products/kuber-brass-urli", auth=None, path_params={"slug": "kuber-brass-urli"}),
+    "GET /cart": sample("cart-get", "/cart"),
+    "POST /cart/add": sample("cart-add", "/cart/add", {"productId": PRODUCT, "quantity": 2}),
+    "POST /cart/update": sample("cart-update", "/cart/update", {"productId": PRODUCT, "quantity": 1}),
+    "POST /cart/remove": sample("cart-remove", "/cart/remove", {"productId": PRODUCT}),
+    "DELETE /cart/clear": sample("cart-clear", "/cart/clear"),
+    "POST /checkout/apply-coupon": sample("coupons-apply", "/checkout/apply-coupon", {"code": "WELCOME10"}),
+    "POST /orders/create": sample("orders-create", "/orders/create", {"shippingAddress": ADDRESS, "couponCode": "WELCOME10"}, headers={"idempotency-key": "checkout-7f3a9c"}),
+    "GET /orders/my": sample("orders-my", "/orders/my", query={"limit": 10}),
+    "GET /orders/{id}": sample("orders-get", f"/orders/{ORDER}", path_params={"id": ORDER}),
+    "GET /orders/{id}/invoice": sample("orders-invoice", "/orders/PIT-1001/invoice", path_params={"id": "PIT-1001"}),
+    "GET /orders/{id}/invoice.pdf": sample("orders-invoice-pdf", "/orders/PIT-1001/invoice.pdf", path_params={"id": "PIT-1001"}),
+    "POST /payments/phonepe/initiate": sample("payments-initiate", "/payments/phonepe/initiate", {"orderId": ORDER}),
+    "POST /payments/phonepe/webhook": sample("payments-webhook", "/payments/phonepe/webhook", {
         "event": "checkout.order.completed", "type": "CHECKOUT_ORDER_COMPLETED",
         "payload": {"orderId": "OMO2611241000000001234567", "merchantId": "PITALYASIM", "merchantOrderId": f"PIT-{ORDER}-1",
                     "state": "COMPLETED", "amount": 129900, "expireAt": 1795516200000,
                     "paymentDetails": [{"transactionId": "OM2611241000010001234567", "paymentMode": "UPI_QR", "timestamp": 1795514500000,
                                         "amount": 129900, "state": "COMPLETED"}]}},
         auth=None, headers={"authorization": "bc842c31a9e54efe320d30d948be61291f3ceee4766e36ab25fa65243cd76e0e"}),
-    "admin-ship-ship": http_event("POST", "/admin/orders/{id}/ship", f"/admin/orders/{ORDER}/ship",
+    "POST /admin/orders/{id}/ship": sample("admin-ship-ship", f"/admin/orders/{ORDER}/ship",
         {"trackingNumber": "1234567890123", "carrier": "Delhivery", "description": "1 box, 2.1 kg"}, auth="admin", path_params={"id": ORDER}),
-    "admin-ship-pack": http_event("POST", "/admin/orders/{id}/pack", f"/admin/orders/{ORDER}/pack", {}, auth="admin", path_params={"id": ORDER}),
-    "admin-ship-deliver": http_event("POST", "/admin/orders/{id}/deliver", f"/admin/orders/{ORDER}/deliver", {}, auth="admin", path_params={"id": ORDER}),
-    "admin-ship-cancel": http_event("POST", "/admin/orders/{id}/cancel", f"/admin/orders/{ORDER}/cancel", {"reason": "Customer asked to cancel"}, auth="admin", path_params={"id": ORDER}),
+    "POST /admin/orders/{id}/pack": sample("admin-ship-pack", f"/admin/orders/{ORDER}/pack", {}, auth="admin", path_params={"id": ORDER}),
+    "POST /admin/orders/{id}/deliver": sample("admin-ship-deliver", f"/admin/orders/{ORDER}/deliver", {}, auth="admin", path_params={"id": ORDER}),
+    "POST /admin/orders/{id}/cancel": sample("admin-ship-cancel", f"/admin/orders/{ORDER}/cancel", {"reason": "Customer asked to cancel"}, auth="admin", path_params={"id": ORDER}),
     # The owner's desk.
-    "admin-ship-refund": http_event("POST", "/admin/orders/{id}/refund", f"/admin/orders/{ORDER}/refund",
+    "POST /admin/orders/{id}/refund": sample("admin-ship-refund", f"/admin/orders/{ORDER}/refund",
         {"lines": [{"productId": PRODUCT, "quantity": 1}], "restock": True, "reason": "Arrived dented"}, auth="admin",
         path_params={"id": ORDER}, headers={"idempotency-key": "refund-2f9c"}),
-    "admin-ship-orders-list": http_event("GET", "/admin/orders", "/admin/orders", auth="admin", query={"status": "paid,packed", "sort": "oldest"}),
-    "admin-ship-orders-get": http_event("GET", "/admin/orders/{id}", "/admin/orders/PIT-1001", auth="admin", path_params={"id": "PIT-1001"}),
-    "admin-ship-orders-export": http_event("GET", "/admin/orders/export.csv", "/admin/orders/export.csv", auth="admin",
+    "GET /admin/orders": sample("admin-ship-orders-list", "/admin/orders", auth="admin", query={"status": "paid,packed", "sort": "oldest"}),
+    "GET /admin/orders/{id}": sample("admin-ship-orders-get", "/admin/orders/PIT-1001", auth="admin", path_params={"id": "PIT-1001"}),
+    "GET /admin/orders/export.csv": sample("admin-ship-orders-export", "/admin/orders/export.csv", auth="admin",
         query={"from": "2026-11-01T00:00:00%2B05:30", "to": "2026-12-01T00:00:00%2B05:30"}),
-    "admin-ship-products-list": http_event("GET", "/admin/products", "/admin/products", auth="admin", query={"isActive": "false"}),
-    "admin-ship-products-create": http_event("POST", "/admin/products", "/admin/products", {"name": "Brass Kindi", "slug": "brass-kindi",
+    "GET /admin/products": sample("admin-ship-products-list", "/admin/products", auth="admin", query={"isActive": "false"}),
+    "POST /admin/products": sample("admin-ship-products-create", "/admin/products", {"name": "Brass Kindi", "slug": "brass-kindi",
         "price": 149900, "stock": 12, "hsn": "7418", "gstRate": 500, "images": ["https://images.pitalya.example/products/brass-kindi/1.jpg"]}, auth="admin"),
-    "admin-ship-products-patch": http_event("PATCH", "/admin/products/{id}", f"/admin/products/{PRODUCT}", {"price": 259900}, auth="admin", path_params={"id": PRODUCT}),
-    "admin-ship-products-stock": http_event("POST", "/admin/products/{id}/stock", f"/admin/products/{PRODUCT}/stock", {"delta": 5, "reason": "Workshop delivery"}, auth="admin", path_params={"id": PRODUCT}),
-    "admin-ship-products-movements": http_event("GET", "/admin/products/{id}/stock-movements", f"/admin/products/{PRODUCT}/stock-movements", auth="admin", path_params={"id": PRODUCT}),
-    "admin-ship-coupons-list": http_event("GET", "/admin/coupons", "/admin/coupons", auth="admin"),
-    "admin-ship-coupons-create": http_event("POST", "/admin/coupons", "/admin/coupons", {"code": "DIWALI20", "type": "percent", "value": 20, "maxDiscount": 50000}, auth="admin"),
-    "admin-ship-coupons-patch": http_event("PATCH", "/admin/coupons/{code}", "/admin/coupons/WELCOME10", {"isActive": False}, auth="admin", path_params={"code": "WELCOME10"}),
-    "admin-ship-console": http_event("GET", "/admin", "/admin", auth=None),
-    "admin-ship-invoice": http_event("GET", "/admin/orders/{id}/invoice", "/admin/orders/PIT-1001/invoice", auth="admin", path_params={"id": "PIT-1001"}),
-    "admin-ship-invoice-pdf": http_event("GET", "/admin/orders/{id}/invoice.pdf", "/admin/orders/PIT-1001/invoice.pdf", auth="admin", path_params={"id": "PIT-1001"}),
-    "admin-ship-credit-note-pdf": http_event("GET", "/admin/orders/{id}/credit-notes/{number}", "/admin/orders/PIT-1001/credit-notes/PCN-2627-000001.pdf",
+    "PATCH /admin/products/{id}": sample("admin-ship-products-patch", f"/admin/products/{PRODUCT}", {"price": 259900}, auth="admin", path_params={"id": PRODUCT}),
+    "POST /admin/products/{id}/stock": sample("admin-ship-products-stock", f"/admin/products/{PRODUCT}/stock", {"delta": 5, "reason": "Workshop delivery"}, auth="admin", path_params={"id": PRODUCT}),
+    "GET /admin/products/{id}/stock-movements": sample("admin-ship-products-movements", f"/admin/products/{PRODUCT}/stock-movements", auth="admin", path_params={"id": PRODUCT}),
+    "GET /admin/coupons": sample("admin-ship-coupons-list", "/admin/coupons", auth="admin"),
+    "POST /admin/coupons": sample("admin-ship-coupons-create", "/admin/coupons", {"code": "DIWALI20", "type": "percent", "value": 20, "maxDiscount": 50000}, auth="admin"),
+    "PATCH /admin/coupons/{code}": sample("admin-ship-coupons-patch", "/admin/coupons/WELCOME10", {"isActive": False}, auth="admin", path_params={"code": "WELCOME10"}),
+    "GET /admin": sample("admin-ship-console", "/admin", auth=None),
+    "GET /admin/orders/{id}/invoice": sample("admin-ship-invoice", "/admin/orders/PIT-1001/invoice", auth="admin", path_params={"id": "PIT-1001"}),
+    "GET /admin/orders/{id}/invoice.pdf": sample("admin-ship-invoice-pdf", "/admin/orders/PIT-1001/invoice.pdf", auth="admin", path_params={"id": "PIT-1001"}),
+    "GET /admin/orders/{id}/credit-notes/{number}": sample("admin-ship-credit-note-pdf", "/admin/orders/PIT-1001/credit-notes/PCN-2627-000001.pdf",
         auth="admin", path_params={"id": "PIT-1001", "number": "PCN-2627-000001.pdf"}),
-    # Direct invocations of admin-ship (console, sam local invoke, cargo lambda invoke).
+    "GET /admin/console.js": sample("admin-ship-console-js", "/admin/console.js", auth=None),
+    "GET /admin/console.css": sample("admin-ship-console-css", "/admin/console.css", auth=None),
+}
+
+# Direct invocations of admin-ship (console, sam local invoke, cargo lambda invoke).
+events = {
     "admin-direct-refund": {"action": "refund", "orderId": "PIT-1001", "amount": 20000, "restock": False, "reason": "Goodwill: late delivery", "idempotencyKey": "refund-goodwill-1"},
     "admin-direct-adjust-stock": {"action": "adjustStock", "slug": "kuber-brass-urli", "delta": -1, "reason": "Damaged in the workshop"},
     "admin-direct-list-orders": {"action": "listOrders", "status": "paid,packed", "sort": "oldest", "limit": 20},
@@ -112,6 +125,29 @@ events = {
         "source": "aws.events", "account": "123456789012", "time": "2026-11-24T10:00:00Z", "region": "ap-south-1",
         "resources": ["arn:aws:events:ap-south-1:123456789012:rule/pitalya-jobs"], "detail": {}},
 }
+
+def template_routes():
+    """{"METHOD /path"} for every HttpApi event in template.yaml (Path: is followed by Method:)."""
+    text = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "template.yaml")).read()
+    routes, path = set(), None
+    for line in text.splitlines():
+        m = re.match(r"\s*Path:\s*['\"]?([^'\"\s]+)", line)
+        if m:
+            path = m.group(1)
+        m = re.match(r"\s*Method:\s*['\"]?([A-Za-z]+)", line)
+        if m:
+            routes.add(f"{m.group(1).upper()} {path}")
+    return routes
+
+deployed = template_routes()
+unsampled = sorted(deployed - SAMPLES.keys())
+undeployed = sorted(SAMPLES.keys() - deployed)
+if unsampled or undeployed:
+    sys.exit(f"gen-events: routes without a sample: {unsampled}; samples of routes template.yaml does not deploy: {undeployed}")
+for key, make in SAMPLES.items():
+    method, route = key.split(" ", 1)
+    name, ev = make(method, route)
+    events[name] = ev
 
 # API Gateway as it really sends events: a named stage in rawPath, a base64 body, cookies and
 # headers in whatever case the client used.

@@ -125,6 +125,29 @@ fn every_function_folder_is_served_deployed_and_has_a_sample_event() {
     }
 }
 
+/// `scripts/gen-events.py` writes one sample event per route `template.yaml` deploys; a
+/// route added without regenerating them (or an event left for a removed route) shows here.
+#[test]
+fn every_deployed_route_has_exactly_its_sample_events() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut sampled = BTreeSet::new();
+    for entry in std::fs::read_dir(root.join("events")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if let Some(key) = event["routeKey"].as_str() {
+            sampled.insert(key.to_owned());
+        }
+    }
+    let deployed: BTreeSet<String> = template_routes()
+        .into_iter()
+        .map(|(_, method, path)| format!("{method} {path}"))
+        .collect();
+    assert_eq!(
+        sampled, deployed,
+        "events/ vs template.yaml: run make events"
+    );
+}
+
 /// `Globals` reach every function, so a secret there would reach functions that never read
 /// it; each secret is on the functions that do.
 #[test]
