@@ -45,7 +45,8 @@ pub enum Error {
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
     /// A transaction body found a document changed under it (a guarded write matched
-    /// nothing) and asks `Db::transaction` to run it again, as for a write conflict. Typed, so
+    /// nothing) and asks `Db::transaction` to run it again at once, on a fresh snapshot
+    /// (unlike a write conflict, there is no other writer to back off from). Typed, so
     /// the retry loop matches it rather than searching an error chain; should it ever reach a
     /// client, it is the same retryable 503 as a conflict that outlasted the retries.
     #[error("a document changed concurrently; retrying the transaction")]
