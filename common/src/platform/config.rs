@@ -202,6 +202,7 @@ tuple_section!(A, B, C);
 tuple_section!(A, B, C, D);
 tuple_section!(A, B, C, D, E);
 tuple_section!(A, B, C, D, E, F);
+tuple_section!(A, B, C, D, E, F, G);
 
 impl Section for Config {
     fn read(r: &mut Reader<'_>) -> Option<Self> {

@@ -21,6 +21,7 @@ pub type Settings = (
     PaymentRedirect,
     MailConfig,
     SellerConfig,
+    admin_ship::console::ConsoleConfig,
 );
 
 /// Every function's dependencies, built once from every section as each Lambda's `main.rs`
@@ -35,11 +36,12 @@ pub struct Functions {
     pub webhook_phonepe: Arc<PhonePe>,
     pub webhook_credentials: WebhookCredentials,
     pub redirect: PaymentRedirect,
+    pub console: admin_ship::console::ConsoleConfig,
 }
 
 impl Functions {
     pub async fn build(settings: Settings) -> anyhow::Result<Functions> {
-        let (config, phonepe, webhook_credentials, redirect, mail, seller) = settings;
+        let (config, phonepe, webhook_credentials, redirect, mail, seller, console) = settings;
         Ok(Functions {
             services: Services::init(config).await?,
             seller: Arc::new(seller),
@@ -51,6 +53,7 @@ impl Functions {
             )?),
             webhook_credentials,
             redirect,
+            console,
         })
     }
 
@@ -59,6 +62,7 @@ impl Functions {
             self.services.clone(),
             self.seller.clone(),
             self.mailer.clone(),
+            self.console.clone(),
         )
     }
 

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine;
+use common::config::{Reader, Section};
 use common::Error;
 
 const PAGE: &str = include_str!("../console/index.html");
@@ -65,31 +66,40 @@ pub fn clerk_from_key(key: &str) -> Result<Clerk, String> {
     })
 }
 
-/// What the page needs to know: Clerk, unset, or a key that does not parse (shown to whoever
-/// opens the console, who is the person able to fix the setting).
+/// The console's setting, `CLERK_PUBLISHABLE_KEY`, read at cold start with the function's
+/// other sections: Clerk, unset (sign-in by a token in the URL fragment only), or a key that
+/// does not parse. That last is not a start-up failure, since the owner's API does not depend
+/// on it: the page tells whoever opens it, who is the person able to fix the setting.
 #[derive(Clone)]
-struct Settings {
+pub struct ConsoleConfig {
     clerk: Result<Option<Clerk>, String>,
 }
 
-/// The console's routes, configured from `CLERK_PUBLISHABLE_KEY` (read once, at cold start).
-pub fn router() -> Router {
-    let key = std::env::var("CLERK_PUBLISHABLE_KEY").ok();
-    router_with(key.as_deref().filter(|k| !k.trim().is_empty()))
+impl ConsoleConfig {
+    pub fn with_key(publishable_key: Option<&str>) -> Self {
+        let clerk = publishable_key.map(clerk_from_key).transpose();
+        if let Err(e) = &clerk {
+            tracing::error!(error = %e, "the owner console cannot sign in with Clerk");
+        }
+        ConsoleConfig { clerk }
+    }
 }
 
-/// The console's routes for this publishable key (`None`: sign-in by a token in the URL
-/// fragment only), so tests can serve both kinds side by side.
-pub fn router_with(publishable_key: Option<&str>) -> Router {
-    let clerk = publishable_key.map(clerk_from_key).transpose();
-    if let Err(e) = &clerk {
-        tracing::error!(error = %e, "the owner console cannot sign in with Clerk");
+impl Section for ConsoleConfig {
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
+        Some(ConsoleConfig::with_key(
+            r.get("CLERK_PUBLISHABLE_KEY").as_deref(),
+        ))
     }
+}
+
+/// The console's routes: the page, its script and its styles.
+pub fn router(config: ConsoleConfig) -> Router {
     Router::new()
         .route("/admin", get(page))
         .route("/admin/console.js", get(script))
         .route("/admin/console.css", get(styles))
-        .with_state(Settings { clerk })
+        .with_state(config)
 }
 
 /// Inserted values are attribute text: escaping keeps a key from ever becoming markup.
@@ -132,7 +142,7 @@ fn common_headers(content_type: &'static str) -> HeaderMap {
     h
 }
 
-async fn page(State(settings): State<Settings>) -> Response {
+async fn page(State(settings): State<ConsoleConfig>) -> Response {
     let clerk = match &settings.clerk {
         Ok(c) => c.as_ref(),
         Err(e) => {

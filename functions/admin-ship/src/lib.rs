@@ -26,6 +26,7 @@ use common::outbox::MailEvent;
 use common::seller::SellerConfig;
 use common::services::Services;
 use common::{Error, Result};
+use console::ConsoleConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -34,7 +35,7 @@ use std::sync::Arc;
 /// The settings this function reads at cold start: owner actions mail the customer right
 /// after their commit, and shipping issues the GST invoice as the seller. `main.rs` and the
 /// tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, SellerConfig, MailConfig);
+pub type Settings = (Config, SellerConfig, MailConfig, ConsoleConfig);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -73,6 +74,7 @@ pub struct AdminShip {
     services: Services,
     seller: Arc<SellerConfig>,
     mailer: Arc<Mailer>,
+    console: ConsoleConfig,
 }
 
 #[derive(Clone, FromRef)]
@@ -93,11 +95,17 @@ impl AppState {
 }
 
 impl AdminShip {
-    pub fn new(services: Services, seller: Arc<SellerConfig>, mailer: Arc<Mailer>) -> Self {
+    pub fn new(
+        services: Services,
+        seller: Arc<SellerConfig>,
+        mailer: Arc<Mailer>,
+        console: ConsoleConfig,
+    ) -> Self {
         AdminShip {
             services,
             seller,
             mailer,
+            console,
         }
     }
 
@@ -129,7 +137,7 @@ fn router(app: &AdminShip) -> Router {
         .with_state(AppState::of(app))
         .merge(catalog_routes::router(app))
         .merge(invoice_routes::router(app))
-        .merge(console::router())
+        .merge(console::router(app.console.clone()))
 }
 
 /// `POST /admin/orders/{id}/ship` body (and the fields of the direct `ship` action).

@@ -139,10 +139,10 @@ async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>)
             payments_webhook::router(&services, phonepe, credentials, mailer)
         }
         "admin-ship" => {
-            let (config, seller, mail): admin_ship::Settings = from_vars(vars).unwrap();
+            let (config, seller, mail, console): admin_ship::Settings = from_vars(vars).unwrap();
             let services = Services::init(config).await.unwrap();
             let mailer = Arc::new(Mailer::new(&mail).await);
-            admin_ship::AdminShip::new(services, Arc::new(seller), mailer).router()
+            admin_ship::AdminShip::new(services, Arc::new(seller), mailer, console).router()
         }
         other => panic!("{other} is not a known function"),
     };
