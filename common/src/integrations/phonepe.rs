@@ -162,14 +162,17 @@ impl State {
 
 impl From<&str> for State {
     fn from(s: &str) -> Self {
-        match s {
-            "PENDING" => State::Pending,
-            "CONFIRMED" => State::Confirmed,
-            "COMPLETED" => State::Completed,
-            "FAILED" => State::Failed,
-            "" => State::Missing,
-            other => State::Unknown(other.to_owned()),
-        }
+        const KNOWN: [State; 5] = [
+            State::Pending,
+            State::Confirmed,
+            State::Completed,
+            State::Failed,
+            State::Missing,
+        ];
+        KNOWN
+            .into_iter()
+            .find(|known| known.as_str() == s)
+            .unwrap_or_else(|| State::Unknown(s.to_owned()))
     }
 }
 
