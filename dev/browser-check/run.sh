@@ -2,6 +2,7 @@
 # Headless chromium through a real payment: initiate -> simulator page -> Pay -> redirect -> paid;
 # then the owner console packs, ships, delivers and refunds that order, adjusts stock, creates a
 # coupon and downloads the CSV (console.mjs; screenshots in $CARGO_TARGET_DIR/browser-check);
+# then the console signs in through (a stand-in of) Clerk's browser SDK (console-clerk.mjs);
 # then a page on another origin calls the API across CORS, and one on an origin the stack's
 # CORS_ALLOWED_ORIGINS leaves out is blocked (cors.mjs).
 # Installs Debian's chromium when missing (root, as on CI) and playwright-core from the lock file.
@@ -23,4 +24,13 @@ ORDER_ID=$(stack_place_order)
 export ORDER_ID
 SCREENSHOT="${SCREENSHOT:-$CARGO_TARGET_DIR/phonepe-page.png}" node "$here/pay.mjs"
 SCREENSHOT="${CONSOLE_SCREENSHOT:-$CARGO_TARGET_DIR/owner-console.png}" node "$here/console.mjs"
+# The console as production serves it: a second API server on the same database whose
+# CLERK_PUBLISHABLE_KEY names a Frontend API, where the browser finds a stand-in of Clerk's SDK.
+CLERK_HOST=clerk.pitalya.example
+CLERK_PORT=$(free_port)
+PORT=$CLERK_PORT CLERK_PUBLISHABLE_KEY="pk_test_$(printf '%s$' "$CLERK_HOST" | base64 -w0)" \
+  LOG_FORMAT=text "$(stack_bin)/pitalya-dev" serve >"$STACK_LOGS/api-clerk.log" 2>&1 &
+STACK_PIDS+=($!)
+wait_port "$CLERK_PORT" 60
+API_URL="http://127.0.0.1:$CLERK_PORT" CLERK_ORIGIN="https://$CLERK_HOST" node "$here/console-clerk.mjs"
 node "$here/cors.mjs"
