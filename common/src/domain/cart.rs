@@ -7,6 +7,7 @@ use crate::models::rfc3339;
 use crate::models::Product;
 use crate::money::Paise;
 use crate::pricing;
+use crate::problem_codes::ProblemCode;
 use crate::seller::ShippingConfig;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::DateTime;
@@ -144,7 +145,7 @@ pub fn check_orderable(cart: &Cart, products: &HashMap<ProductId, Product>) -> R
             .iter()
             .map(|l| json!({ "productId": l.product_id.to_hex(), "name": l.name }))
             .collect();
-        return Err(Error::conflict("PRODUCT_UNAVAILABLE", detail).with("lines", lines));
+        return Err(Error::conflict(ProblemCode::ProductUnavailable, detail).with("lines", lines));
     }
     untaxable(cart, products)
 }
@@ -187,5 +188,5 @@ fn untaxable(cart: &Cart, products: &HashMap<ProductId, Product>) -> Result<()> 
         .iter()
         .map(|p| json!({ "productId": p.id.to_hex(), "name": p.name }))
         .collect();
-    Err(Error::conflict("PRODUCT_NOT_TAXABLE", detail).with("lines", lines))
+    Err(Error::conflict(ProblemCode::ProductNotTaxable, detail).with("lines", lines))
 }

@@ -11,6 +11,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::{OrderId, ProductId};
 use crate::models::{now, rfc3339, Coupon, CouponType, Product, ProductView};
 use crate::money::Paise;
+use crate::problem_codes::ProblemCode;
 use crate::tax::{GstRate, Hsn};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, to_bson, Bson, DateTime, Document};
@@ -269,12 +270,12 @@ fn stock_field(errors: &mut Vec<FieldError>, stock: Option<i64>) -> i64 {
 }
 
 fn product_not_found() -> Error {
-    Error::not_found("PRODUCT_NOT_FOUND", "No such product")
+    Error::not_found(ProblemCode::ProductNotFound, "No such product")
 }
 
 fn slug_taken(slug: &str) -> Error {
     Error::conflict(
-        "SLUG_TAKEN",
+        ProblemCode::SlugTaken,
         format!("A product with the slug '{slug}' already exists"),
     )
 }
@@ -663,7 +664,7 @@ async fn move_or_refuse_in(
     }
     let current = load_in(db, session, product_id).await?;
     Err(Error::conflict(
-        "STOCK_WOULD_GO_NEGATIVE",
+        ProblemCode::StockWouldGoNegative,
         format!(
             "'{}' has {} in stock; removing {} would go below zero",
             current.name,
@@ -1004,7 +1005,7 @@ pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
         Ok(_) => {}
         Err(e) if is_duplicate_key(&e) => {
             return Err(Error::conflict(
-                "COUPON_CODE_TAKEN",
+                ProblemCode::CouponCodeTaken,
                 format!("A coupon {code} already exists"),
             ))
         }
@@ -1017,7 +1018,7 @@ pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
 }
 
 fn coupon_not_found(code: &str) -> Error {
-    Error::not_found("COUPON_NOT_FOUND", format!("No coupon {code}"))
+    Error::not_found(ProblemCode::CouponNotFound, format!("No coupon {code}"))
 }
 
 /// `PATCH /admin/coupons/{code}`. A `usageLimit` below the uses already made is `422
@@ -1122,7 +1123,7 @@ pub async fn patch_coupon(db: &Db, raw_code: &str, patch: CouponPatch) -> Result
 
 fn usage_below_used(used: i64) -> Error {
     Error::unprocessable(
-        "USAGE_LIMIT_BELOW_USED",
+        ProblemCode::UsageLimitBelowUsed,
         format!("The coupon has already been used {used} times; usageLimit cannot be lower"),
     )
     .with("usedCount", used)

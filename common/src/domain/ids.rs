@@ -1,12 +1,13 @@
 //! Typed identifiers, so an order id can never be passed where a product id is expected.
 
 use crate::error::{Error, Result};
+use crate::problem_codes::ProblemCode;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 macro_rules! object_id {
-    ($name:ident, $not_found:literal, $what:literal) => {
+    ($name:ident, $not_found:ident, $what:literal) => {
         /// Stored as the ObjectId it is; in JSON (any human-readable format) written as its
         /// 24-hex string, which is also read back, as is an ObjectId.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -33,9 +34,9 @@ macro_rules! object_id {
 
             /// For ids in a URL path: a malformed id names nothing, so it is a 404.
             pub fn from_path(s: &str) -> Result<Self> {
-                ObjectId::parse_str(s)
-                    .map(Self)
-                    .map_err(|_| Error::not_found($not_found, concat!("No such ", $what)))
+                ObjectId::parse_str(s).map(Self).map_err(|_| {
+                    Error::not_found(ProblemCode::$not_found, concat!("No such ", $what))
+                })
             }
 
             /// For ids in a request body: a malformed id is a validation failure of that field.
@@ -81,8 +82,8 @@ macro_rules! object_id {
     };
 }
 
-object_id!(ProductId, "PRODUCT_NOT_FOUND", "product");
-object_id!(OrderId, "ORDER_NOT_FOUND", "order");
+object_id!(ProductId, ProductNotFound, "product");
+object_id!(OrderId, OrderNotFound, "order");
 
 /// Who signed in is the platform's (`auth`); the shop names users by the same type.
 pub use crate::auth::UserId;

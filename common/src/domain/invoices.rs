@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::ids::{OrderId, UserId};
 use crate::models::{now, rfc3339, Address, Order};
 use crate::money::Paise;
+use crate::problem_codes::ProblemCode;
 use crate::refunds::Refund;
 use crate::seller::SellerConfig;
 use crate::tax::{
@@ -204,13 +205,16 @@ struct StoredCreditNote {
 
 pub fn invoice_not_found() -> Error {
     Error::not_found(
-        "INVOICE_NOT_FOUND",
+        ProblemCode::InvoiceNotFound,
         "This order has no tax invoice yet: it is issued when the order ships",
     )
 }
 
 pub fn credit_note_not_found() -> Error {
-    Error::not_found("CREDIT_NOTE_NOT_FOUND", "No such credit note on this order")
+    Error::not_found(
+        ProblemCode::CreditNoteNotFound,
+        "No such credit note on this order",
+    )
 }
 
 /// `PIT/2627/000001` as a file name: `PIT-2627-000001.pdf`.

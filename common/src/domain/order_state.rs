@@ -1,6 +1,7 @@
 //! The order lifecycle: one enum and one transition function that every writer goes through.
 
 use crate::error::{Error, Result};
+use crate::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -92,7 +93,7 @@ pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<Move> {
         Ok(Move::Apply)
     } else {
         Err(Error::conflict(
-            "INVALID_TRANSITION",
+            ProblemCode::InvalidTransition,
             format!("An order that is {from} cannot become {to}"),
         ))
     }

@@ -8,6 +8,7 @@ use crate::ids::OrderId;
 use crate::models::{now, Order};
 use crate::order_state::{transition, OrderStatus};
 use crate::outbox::{self, MailEvent};
+use crate::problem_codes::ProblemCode;
 use crate::refunds::{self, NewRefund, RefundKind};
 use crate::Paise;
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
@@ -195,7 +196,7 @@ pub async fn resolve(db: &Db, raw: &str) -> Result<OrderId> {
 }
 
 pub fn order_not_found() -> Error {
-    Error::not_found("ORDER_NOT_FOUND", "No such order")
+    Error::not_found(ProblemCode::OrderNotFound, "No such order")
 }
 
 /// Reads an order inside the caller's transaction.

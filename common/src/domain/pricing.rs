@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::models::{Coupon, CouponType};
 use crate::money::Paise;
+use crate::problem_codes::ProblemCode;
 use crate::seller::ShippingConfig;
 use crate::tax;
 use mongodb::bson::DateTime;
@@ -85,21 +86,24 @@ pub fn discount(coupon: &Coupon, subtotal: Paise) -> Paise {
 /// success, the discount. `subtotal == 0` is an empty cart.
 pub fn evaluate(coupon: &Coupon, subtotal: Paise, now: DateTime) -> Result<Paise> {
     if subtotal.get() <= 0 {
-        return Err(Error::unprocessable("CART_EMPTY", "The cart is empty"));
+        return Err(Error::unprocessable(
+            ProblemCode::CartEmpty,
+            "The cart is empty",
+        ));
     }
     if !coupon.is_active {
         return Err(coupon_not_found(&coupon.code));
     }
     if coupon.expires_at.is_some_and(|t| t <= now) {
         return Err(Error::unprocessable(
-            "COUPON_EXPIRED",
+            ProblemCode::CouponExpired,
             format!("Coupon {} has expired", coupon.code),
         ));
     }
     if let Some(min) = coupon.min_order_value {
         if subtotal < min {
             return Err(Error::unprocessable(
-                "MIN_ORDER_NOT_MET",
+                ProblemCode::MinOrderNotMet,
                 format!(
                     "Coupon {} needs an order of at least {}",
                     coupon.code,
@@ -119,12 +123,15 @@ pub fn evaluate(coupon: &Coupon, subtotal: Paise, now: DateTime) -> Result<Paise
 }
 
 pub fn coupon_not_found(code: &str) -> Error {
-    Error::not_found("COUPON_NOT_FOUND", format!("No active coupon {code}"))
+    Error::not_found(
+        ProblemCode::CouponNotFound,
+        format!("No active coupon {code}"),
+    )
 }
 
 pub fn exhausted(code: &str) -> Error {
     Error::conflict(
-        "COUPON_EXHAUSTED",
+        ProblemCode::CouponExhausted,
         format!("Coupon {code} has been used up"),
     )
 }

@@ -21,6 +21,7 @@ use crate::models::{now, rfc3339, Order, PaymentStatus};
 use crate::money::Paise;
 use crate::outbox;
 use crate::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
+use crate::problem_codes::ProblemCode;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime, Document};
 use mongodb::ClientSession;
@@ -266,7 +267,7 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
         let already = refunded_units(order, line.product_id);
         if already + line.quantity > item.quantity {
             return Err(crate::Error::unprocessable(
-                "UNITS_ALREADY_REFUNDED",
+                ProblemCode::UnitsAlreadyRefunded,
                 format!(
                     "Only {} of the {} × '{}' on this order can still be refunded",
                     item.quantity - already,
@@ -302,7 +303,7 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
             {
                 if earlier.request_hash.as_deref() != Some(hash) {
                     return Err(crate::Error::unprocessable(
-                        "IDEMPOTENCY_KEY_REUSED",
+                        ProblemCode::IdempotencyKeyReused,
                         "This Idempotency-Key was already used with a different request body",
                     ));
                 }
@@ -316,14 +317,14 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
             .filter(|_| collected(&order) > Paise::ZERO)
         else {
             return Err(crate::Error::conflict(
-                "NOTHING_TO_REFUND",
+                ProblemCode::NothingToRefund,
                 "Nothing was collected through PhonePe for this order, so there is nothing to refund",
             ));
         };
         let left = refundable(&order);
         if left == Paise::ZERO {
             return Err(crate::Error::conflict(
-                "NOTHING_TO_REFUND",
+                ProblemCode::NothingToRefund,
                 "Everything collected for this order has already been refunded",
             ));
         }
@@ -334,7 +335,7 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
         };
         if amount > left {
             return Err(crate::Error::unprocessable(
-                "REFUND_EXCEEDS_PAID",
+                ProblemCode::RefundExceedsPaid,
                 format!(
                     "At most {} of this order can still be refunded",
                     left.format_inr()
@@ -344,7 +345,7 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
         }
         if amount < MIN_REFUND {
             return Err(crate::Error::unprocessable(
-                "REFUND_BELOW_MINIMUM",
+                ProblemCode::RefundBelowMinimum,
                 "PhonePe cannot refund less than ₹1.00",
             ));
         }

@@ -5,6 +5,7 @@
 //! PhonePe's own SDKs use) or after a 401, retrying that call once.
 
 use crate::config::{PhonePeConfig, Secret};
+use crate::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -70,7 +71,7 @@ impl From<PhonePeError> for crate::Error {
     fn from(e: PhonePeError) -> Self {
         tracing::warn!(error = %e, "PhonePe call failed");
         crate::Error::bad_gateway(
-            "PAYMENT_PROVIDER_ERROR",
+            ProblemCode::PaymentProviderError,
             "The payment provider could not be reached; please try again",
         )
     }

@@ -3,6 +3,7 @@
 //! Expected failures carry a stable machine-readable `code` and an HTTP status; anything
 //! unexpected is `Internal`, logged in full and shown to the client only as a generic 500.
 
+use crate::problem_codes::ProblemCode;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -30,7 +31,7 @@ impl FieldError {
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ProblemCode,
     pub detail: String,
     pub extra: Map<String, Value>,
     pub retry_after: Option<u64>,
@@ -54,7 +55,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn problem(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn problem(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
         Error::Problem(Box::new(Problem {
             status,
             code,
@@ -80,7 +81,12 @@ impl Error {
             [one] => format!("{}: {}", one.field, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        Self::problem(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", detail).with("errors", errors)
+        Self::problem(
+            StatusCode::BAD_REQUEST,
+            ProblemCode::ValidationFailed,
+            detail,
+        )
+        .with("errors", errors)
     }
 
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -88,37 +94,41 @@ impl Error {
     }
 
     pub fn invalid_json(detail: impl Into<String>) -> Self {
-        Self::problem(StatusCode::BAD_REQUEST, "INVALID_JSON", detail)
+        Self::problem(StatusCode::BAD_REQUEST, ProblemCode::InvalidJson, detail)
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
-        Self::problem(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", detail)
+        Self::problem(
+            StatusCode::UNAUTHORIZED,
+            ProblemCode::Unauthenticated,
+            detail,
+        )
     }
 
     pub fn forbidden() -> Self {
         Self::problem(
             StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            ProblemCode::Forbidden,
             "This action needs an administrator",
         )
     }
 
-    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn not_found(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::problem(StatusCode::NOT_FOUND, code, detail)
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::problem(StatusCode::CONFLICT, code, detail)
     }
 
-    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unprocessable(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::problem(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
     pub fn payload_too_large() -> Self {
         Self::problem(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            ProblemCode::PayloadTooLarge,
             "Request bodies are limited to 64 KiB",
         )
     }
@@ -126,7 +136,7 @@ impl Error {
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         let mut e = Self::problem(
             StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
+            ProblemCode::RateLimited,
             format!("Too many requests; try again in {retry_after_secs} s"),
         );
         if let Error::Problem(p) = &mut e {
@@ -139,7 +149,11 @@ impl Error {
     /// (typically a transaction left open by a crashed process, which the database aborts
     /// within a minute). Nothing changed; the same request can simply be sent again.
     pub fn busy(retry_after_secs: u64) -> Self {
-        let mut e = Self::problem(StatusCode::SERVICE_UNAVAILABLE, "TRY_AGAIN", BUSY_DETAIL);
+        let mut e = Self::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemCode::TryAgain,
+            BUSY_DETAIL,
+        );
         if let Error::Problem(p) = &mut e {
             p.retry_after = Some(retry_after_secs);
         }
@@ -149,7 +163,11 @@ impl Error {
     /// Something this request depends on is briefly unreachable; the same request will
     /// likely succeed after `retry_after_secs`.
     pub fn try_again(retry_after_secs: u64, detail: impl Into<String>) -> Self {
-        let mut e = Self::problem(StatusCode::SERVICE_UNAVAILABLE, "TRY_AGAIN", detail);
+        let mut e = Self::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemCode::TryAgain,
+            detail,
+        );
         if let Error::Problem(p) = &mut e {
             p.retry_after = Some(retry_after_secs);
         }
@@ -159,12 +177,12 @@ impl Error {
     pub fn unsupported_media_type() -> Self {
         Self::problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ProblemCode::UnsupportedMediaType,
             "Send the body as application/json",
         )
     }
 
-    pub fn bad_gateway(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_gateway(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::problem(StatusCode::BAD_GATEWAY, code, detail)
     }
 
@@ -179,11 +197,16 @@ impl Error {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Problem(p) => p.code,
-            Error::Internal(_) if self.is_unavailable() => "TRY_AGAIN",
-            Error::Internal(_) => "INTERNAL",
-            Error::Retry => "TRY_AGAIN",
+            Error::Problem(p) => p.code.as_str(),
+            Error::Internal(_) if self.is_unavailable() => ProblemCode::TryAgain.as_str(),
+            Error::Internal(_) => ProblemCode::Internal.as_str(),
+            Error::Retry => ProblemCode::TryAgain.as_str(),
         }
+    }
+
+    /// Whether this is the expected failure `code`.
+    pub fn is(&self, code: ProblemCode) -> bool {
+        matches!(self, Error::Problem(p) if p.code == code)
     }
 
     /// The human-readable detail as the client would see it.
@@ -346,9 +369,9 @@ impl IntoResponse for Error {
             }
             Error::Internal(e) => tracing::error!(error = ?e, "internal error"),
             Error::Problem(p) if p.status.is_server_error() => {
-                tracing::warn!(code = p.code, "server-side problem")
+                tracing::warn!(code = p.code.as_str(), "server-side problem")
             }
-            Error::Problem(p) => tracing::info!(code = p.code, "request refused"),
+            Error::Problem(p) => tracing::info!(code = p.code.as_str(), "request refused"),
             Error::Retry => tracing::warn!("a transaction's retry signal reached the client"),
         }
         let body = self.to_problem(request_id.as_deref());

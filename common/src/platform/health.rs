@@ -2,6 +2,7 @@
 
 use crate::db::Db;
 use crate::error::Error;
+use crate::problem_codes::ProblemCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -19,7 +20,7 @@ async fn health(State(db): State<Db>) -> Result<Json<Value>, Error> {
             tracing::warn!(error = ?e, "health check: MongoDB did not answer");
             Err(Error::problem(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "UNAVAILABLE",
+                ProblemCode::Unavailable,
                 "The database is not answering",
             ))
         }

@@ -2,6 +2,7 @@
 //! a strict JSON body extractor, pagination parameters and the shared router layers.
 
 use crate::error::{Error, FieldError, Result};
+use crate::problem_codes::ProblemCode;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -73,29 +74,29 @@ fn as_problem(res: Response) -> Response {
         return res;
     }
     let (code, detail) = match status.as_u16() {
-        404 => ("ROUTE_NOT_FOUND", "No such route"),
+        404 => (ProblemCode::RouteNotFound, "No such route"),
         405 => (
-            "METHOD_NOT_ALLOWED",
+            ProblemCode::MethodNotAllowed,
             "This route does not accept that method",
         ),
         413 => return Error::payload_too_large().into_response(),
         415 => return Error::unsupported_media_type().into_response(),
         500..=599 => (
-            "INTERNAL",
+            ProblemCode::Internal,
             "Something went wrong on our side; it has been logged",
         ),
-        _ => ("BAD_REQUEST", "The request is malformed"),
+        _ => (ProblemCode::BadRequest, "The request is malformed"),
     };
     tracing::info!(
         status = status.as_u16(),
-        code,
+        code = code.as_str(),
         "framework rejection rewritten as a problem"
     );
     Error::problem(status, code, detail).into_response()
 }
 
 async fn fallback() -> Error {
-    Error::not_found("ROUTE_NOT_FOUND", "No such route")
+    Error::not_found(ProblemCode::RouteNotFound, "No such route")
 }
 
 /// Wraps a function's router with the layers every function shares; the Lambda binaries and
@@ -106,7 +107,7 @@ pub fn finish(router: Router) -> Router {
         .method_not_allowed_fallback(|| async {
             Error::problem(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
+                ProblemCode::MethodNotAllowed,
                 "This route does not accept that method",
             )
         })

@@ -17,6 +17,7 @@ use common::error::FieldError;
 use common::http::{List, Page};
 use common::ids::ProductId;
 use common::models::{Coupon, Product};
+use common::problem_codes::ProblemCode;
 use common::services::Services;
 use common::{Error, Result};
 use futures::TryStreamExt;
@@ -215,7 +216,7 @@ async fn stock_movements(
         .find_one(doc! { "_id": id.oid() })
         .projection(doc! { "_id": 1 })
         .await?
-        .ok_or_else(|| Error::not_found("PRODUCT_NOT_FOUND", "No such product"))?;
+        .ok_or_else(|| Error::not_found(ProblemCode::ProductNotFound, "No such product"))?;
     let ledger = db.collection::<StockMovement>(STOCK_MOVEMENTS);
     let mut filter = doc! { "productId": id.oid() };
     if let Some(after) = page.after {

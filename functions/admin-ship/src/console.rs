@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine;
 use common::config::{Reader, Section};
+use common::problem_codes::ProblemCode;
 use common::Error;
 
 const PAGE: &str = include_str!("../console/index.html");
@@ -148,7 +149,7 @@ async fn page(State(settings): State<ConsoleConfig>) -> Response {
         Err(e) => {
             return Error::problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "CONSOLE_MISCONFIGURED",
+                ProblemCode::ConsoleMisconfigured,
                 e.clone(),
             )
             .into_response()

@@ -14,6 +14,7 @@ use common::ids::OrderId;
 use common::models::{india_time, rfc3339, Order, OrderView};
 use common::order_state::OrderStatus;
 use common::orders;
+use common::problem_codes::ProblemCode;
 use common::services::Services;
 use common::{Error, Paise, Result};
 use futures::TryStreamExt;
@@ -432,7 +433,7 @@ pub async fn export_csv(
         .await?;
     if rows.len() > EXPORT_MAX_ROWS {
         return Err(Error::unprocessable(
-            "EXPORT_TOO_LARGE",
+            ProblemCode::ExportTooLarge,
             format!("More than {EXPORT_MAX_ROWS} orders match; export a shorter period with from and to"),
         ));
     }

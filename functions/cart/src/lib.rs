@@ -15,6 +15,7 @@ use common::db::{is_duplicate_key, Db, CARTS, PRODUCTS};
 use common::error::FieldError;
 use common::ids::ProductId;
 use common::models::{now, Product};
+use common::problem_codes::ProblemCode;
 use common::seller::{SellerConfig, ShippingConfig};
 use common::services::Services;
 use common::{Error, Result};
@@ -180,12 +181,15 @@ async fn active_product(db: &Db, product_id: ProductId) -> Result<Option<Product
 }
 
 fn product_not_found(product_id: ProductId) -> Error {
-    Error::not_found("PRODUCT_NOT_FOUND", format!("No product {product_id}"))
+    Error::not_found(
+        ProblemCode::ProductNotFound,
+        format!("No product {product_id}"),
+    )
 }
 
 fn not_in_cart(product_id: ProductId) -> Error {
     Error::not_found(
-        "NOT_IN_CART",
+        ProblemCode::NotInCart,
         format!("Product {product_id} is not in the cart"),
     )
 }
@@ -195,7 +199,7 @@ fn not_in_cart(product_id: ProductId) -> Error {
 fn refusal(product: &Product, wanted: i64) -> Option<Error> {
     if wanted > MAX_QUANTITY_PER_LINE {
         return Some(Error::unprocessable(
-            "CART_LIMIT",
+            ProblemCode::CartLimit,
             format!(
                 "A cart holds at most {MAX_QUANTITY_PER_LINE} of '{}'",
                 product.name
@@ -209,14 +213,16 @@ fn refusal(product: &Product, wanted: i64) -> Option<Error> {
         } else {
             format!("Only {stock} of '{}' left", product.name)
         };
-        return Some(Error::conflict("INSUFFICIENT_STOCK", detail).with("available", stock));
+        return Some(
+            Error::conflict(ProblemCode::InsufficientStock, detail).with("available", stock),
+        );
     }
     None
 }
 
 fn too_many_lines() -> Error {
     Error::unprocessable(
-        "CART_LIMIT",
+        ProblemCode::CartLimit,
         format!("A cart holds at most {MAX_LINES} different products"),
     )
 }

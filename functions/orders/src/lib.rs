@@ -243,14 +243,14 @@ struct IdempotencyRecord {
 
 fn key_reused() -> Error {
     Error::unprocessable(
-        "IDEMPOTENCY_KEY_REUSED",
+        ProblemCode::IdempotencyKeyReused,
         "This Idempotency-Key was already used with a different request body",
     )
 }
 
 fn key_in_use() -> Error {
     Error::conflict(
-        "IDEMPOTENCY_KEY_IN_USE",
+        ProblemCode::IdempotencyKeyInUse,
         "Another request with this Idempotency-Key is being processed; retry shortly",
     )
 }
@@ -362,14 +362,14 @@ async fn create(
         }
         Ok(Placed::Replayed(order)) => Ok((StatusCode::OK, Json(order.into()))),
         Ok(Placed::PriceChanged(cart, lines)) => Err(Error::conflict(
-            "PRICE_CHANGED",
+            ProblemCode::PriceChanged,
             "Prices changed since these items were added to the cart; the cart now shows \
              the current prices — review it and place the order again",
         )
         .with("lines", lines)
         .with("cart", CartView::new(&cart, seller.shipping))),
         // The concurrent twin committed between our check and our claim: answer with its order.
-        Err(e) if e.code() == ProblemCode::IdempotencyKeyInUse.as_str() => {
+        Err(e) if e.is(ProblemCode::IdempotencyKeyInUse) => {
             let (key, hash) = req.key.unwrap_or_default();
             match replay(db, None, &user, key, hash).await? {
                 Some(order) => Ok((StatusCode::OK, Json(order.into()))),
@@ -533,7 +533,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
 }
 
 fn cart_empty() -> Error {
-    Error::unprocessable("CART_EMPTY", "The cart is empty")
+    Error::unprocessable(ProblemCode::CartEmpty, "The cart is empty")
 }
 
 /// The order's lines at the catalog's prices, and their sum, before any coupon.
@@ -876,7 +876,7 @@ async fn take_stock(
             })
         })
         .collect();
-    Err(Error::conflict("INSUFFICIENT_STOCK", detail).with("lines", lines))
+    Err(Error::conflict(ProblemCode::InsufficientStock, detail).with("lines", lines))
 }
 
 async fn by_id(

@@ -13,6 +13,7 @@ use common::order_state::OrderStatus;
 use common::orders::Change;
 use common::payments::{new_attempt, new_merchant_order_id, AttemptState};
 use common::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
+use common::problem_codes::ProblemCode;
 use common::rate_limit::{self, Action};
 use common::services::Services;
 use common::{Error, Result};
@@ -77,7 +78,7 @@ enum Recorded {
 }
 
 fn not_payable(detail: impl Into<String>) -> Error {
-    Error::conflict("ORDER_NOT_PAYABLE", detail)
+    Error::conflict(ProblemCode::OrderNotPayable, detail)
 }
 
 async fn initiate(
@@ -92,7 +93,7 @@ async fn initiate(
         .collection::<Order>(ORDERS)
         .find_one(doc! { "_id": order_id.oid(), "userId": user.id.as_str() })
         .await?
-        .ok_or_else(|| Error::not_found("ORDER_NOT_FOUND", "No such order"))?;
+        .ok_or_else(|| Error::not_found(ProblemCode::OrderNotFound, "No such order"))?;
     if !matches!(
         order.status,
         OrderStatus::Created | OrderStatus::PaymentPending
@@ -162,7 +163,7 @@ async fn initiate(
             .find_one(doc! { "_id": order.id })
             .session(&mut *session)
             .await?
-            .ok_or_else(|| Error::not_found("ORDER_NOT_FOUND", "No such order"))?;
+            .ok_or_else(|| Error::not_found(ProblemCode::OrderNotFound, "No such order"))?;
         // The shopper can be quicker than us: PhonePe's webhook for this very attempt may
         // have been applied between PhonePe's answer and this transaction.
         if current.payment.merchant_order_id.as_deref() == Some(merchant_order_id.as_str())
@@ -220,7 +221,7 @@ async fn initiate(
         }
         Recorded::AttemptFailed => {
             return Err(Error::conflict(
-                "PAYMENT_ATTEMPT_FAILED",
+                ProblemCode::PaymentAttemptFailed,
                 "PhonePe reports that this payment failed already; the order can still be paid with a new attempt",
             ));
         }

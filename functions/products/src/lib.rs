@@ -7,6 +7,7 @@ use common::catalog::is_valid_slug;
 use common::db::{Db, PRODUCTS};
 use common::http::{List, Page};
 use common::models::{Product, ProductView};
+use common::problem_codes::ProblemCode;
 use common::services::Services;
 use common::{Error, Result};
 use mongodb::bson::doc;
@@ -46,7 +47,7 @@ async fn list(State(db): State<Db>, page: Page) -> Result<List<ProductView>> {
 async fn by_slug(State(db): State<Db>, Path(slug): Path<String>) -> Result<Json<ProductView>> {
     let not_found = || {
         Error::not_found(
-            "PRODUCT_NOT_FOUND",
+            ProblemCode::ProductNotFound,
             format!("No product '{}'", truncate(&slug)),
         )
     };
