@@ -62,12 +62,6 @@ macro_rules! object_id {
             }
         }
 
-        impl From<ObjectId> for $name {
-            fn from(id: ObjectId) -> Self {
-                Self(id)
-            }
-        }
-
         impl Default for $name {
             fn default() -> Self {
                 Self::new()

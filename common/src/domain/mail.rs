@@ -187,7 +187,7 @@ impl Mailer {
             return;
         }
         for &event in events {
-            // Mail before the lease, so nothing but the SES call lies between the
+            // Rendered before the lease, so nothing but the SES call lies between the
             // dispatch stamp and SES.
             let Ok(mail) = render_for(event, order, None) else {
                 return;

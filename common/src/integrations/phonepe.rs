@@ -135,8 +135,9 @@ pub struct PayResponse {
 }
 
 /// A PhonePe `state`. Orders, their payment details and refunds share the vocabulary
-/// (`CONFIRMED` is a refund's only). A state PhonePe may add later, or a missing one, is
-/// `Unknown`, kept verbatim for the logs, and is never acted on as money moved or failed.
+/// (`CONFIRMED` is a refund's only). A state PhonePe may add later is `Unknown`, kept
+/// verbatim for the logs; a missing or null one is `Missing`. Neither is ever acted on as
+/// money moved or failed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum State {
     Pending,
