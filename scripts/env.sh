@@ -27,7 +27,12 @@ export PHONEPE_CLIENT_SECRET="${PHONEPE_CLIENT_SECRET:-dev-client-secret}"
 export PHONEPE_CLIENT_VERSION="${PHONEPE_CLIENT_VERSION:-1}"
 export PHONEPE_WEBHOOK_USERNAME="${PHONEPE_WEBHOOK_USERNAME:-pitalya_hook}"
 export PHONEPE_WEBHOOK_PASSWORD="${PHONEPE_WEBHOOK_PASSWORD:-hookpass123}"
-export PHONEPE_REDIRECT_URL="${PHONEPE_REDIRECT_URL:-http://127.0.0.1:$PORT/health?orderId={orderId}}"
+# Not `${PHONEPE_REDIRECT_URL:-…{orderId}}`: bash ends that default at the first `}`, and the
+# second one lands on any URL set by hand (`…?orderId={orderId}}`).
+if [ -z "${PHONEPE_REDIRECT_URL:-}" ]; then
+  PHONEPE_REDIRECT_URL="http://127.0.0.1:$PORT/health?orderId={orderId}"
+fi
+export PHONEPE_REDIRECT_URL
 
 export MOTO_PORT="${MOTO_PORT:-4566}"
 export SES_FROM="${SES_FROM:-orders@pitalya.local}"
