@@ -46,6 +46,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Whether 127.0.0.1:$1 is taken (something listens there, or the port cannot be bound).
+port_taken() {
+  ! python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.close()' "$1" 2>/dev/null
+}
+
 # Waits until something accepts connections on 127.0.0.1:$1 (or gives up after $2 seconds).
 wait_port() {
   local port=$1 limit=${2:-30} i=0
