@@ -29,8 +29,9 @@ export PHONEPE_WEBHOOK_USERNAME="${PHONEPE_WEBHOOK_USERNAME:-pitalya_hook}"
 export PHONEPE_WEBHOOK_PASSWORD="${PHONEPE_WEBHOOK_PASSWORD:-hookpass123}"
 # Not `${PHONEPE_REDIRECT_URL:-…{orderId}}`: bash ends that default at the first `}`, and the
 # second one lands on any URL set by hand (`…?orderId={orderId}}`).
+# The default is the dev server's own return page, which shows the order until it is paid.
 if [ -z "${PHONEPE_REDIRECT_URL:-}" ]; then
-  PHONEPE_REDIRECT_URL="http://127.0.0.1:$PORT/health?orderId={orderId}"
+  PHONEPE_REDIRECT_URL="http://127.0.0.1:$PORT/dev/return?orderId={orderId}"
 fi
 export PHONEPE_REDIRECT_URL
 

@@ -24,12 +24,11 @@ redirect_set_by_hand_is_kept_as_given() {
     || fail "PHONEPE_REDIRECT_URL set to '$url' became '$got'"
 }
 
-default_redirect_names_the_order_once() {
+default_redirect_is_the_dev_return_page() {
   local got; got=$(env_after_sourcing PHONEPE_REDIRECT_URL PORT=3456)
-  case "$got" in
-    http://127.0.0.1:3456/*'{orderId}') pass "the default PHONEPE_REDIRECT_URL ends in {orderId}: $got" ;;
-    *) fail "the default PHONEPE_REDIRECT_URL is '$got'" ;;
-  esac
+  local want='http://127.0.0.1:3456/dev/return?orderId={orderId}'
+  [ "$got" = "$want" ] && pass "the default PHONEPE_REDIRECT_URL is the dev server's return page: $got" \
+    || fail "the default PHONEPE_REDIRECT_URL is '$got', not '$want'"
 }
 
 # A second `make dev` while the API port is taken: it must stop before building, printing a
@@ -58,7 +57,7 @@ second_make_dev_leaves_the_running_stack_alone() {
 }
 
 redirect_set_by_hand_is_kept_as_given
-default_redirect_names_the_order_once
+default_redirect_is_the_dev_return_page
 second_make_dev_leaves_the_running_stack_alone
 
 if [ "$failures" -gt 0 ]; then

@@ -48,7 +48,7 @@ if [ -x "$ROOT/dev/sdk-check/run.sh" ]; then
   SIM_BIN="$CARGO_TARGET_DIR/debug/phonepe-sim" "$ROOT/dev/sdk-check/run.sh"
 fi
 
-step "headless chromium: initiate -> PhonePe page -> Pay -> redirect -> paid"
+step "headless chromium: initiate -> PhonePe page -> Pay -> the return page shows the order paid"
 cargo build --quiet -p dev-server -p phonepe-sim
 "$ROOT/dev/browser-check/run.sh"
 
