@@ -86,17 +86,11 @@ Tokens (valid 24 h; make more with: make token USER=user_123 [ADMIN=1]):
 Owner console (the token is in the fragment, which the browser never sends; docs/console.md):
   $B/admin#token=$ADMIN_TOKEN
 
-Walk-through (paste into another shell after the two exports above):
-  curl -s $B/health
-  curl -s "$B/products?limit=3"
-  curl -s $B/products/kuber-brass-urli
-  PID=\$(curl -s $B/products/kuber-brass-urli | python3 -c 'import sys,json; print(json.load(sys.stdin)["id"])')
-  curl -s -H "Authorization: Bearer \$CUSTOMER_TOKEN" -H 'content-type: application/json' -d "{\"productId\":\"\$PID\",\"quantity\":2}" $B/cart/add
-  curl -s -H "Authorization: Bearer \$CUSTOMER_TOKEN" -H 'content-type: application/json' -d '{"code":"welcome10"}' $B/checkout/apply-coupon
-  curl -s -H "Authorization: Bearer \$CUSTOMER_TOKEN" -H 'content-type: application/json' -H 'Idempotency-Key: demo-1' \\
-       -d '{"couponCode":"WELCOME10","shippingAddress":{"name":"Asha Iyer","phone":"+919876543210","line1":"12 Temple Street","city":"Chennai","state":"Tamil Nadu","pincode":"600004"}}' $B/orders/create
-  curl -s -H "Authorization: Bearer \$CUSTOMER_TOKEN" $B/orders/my
-  (README.md continues with payment, shipping and the admin flow.)
+Next, in another bash shell at the repository root: README.md's "A screenful of curl", then
+docs/walkthrough.md (every call). Both mint their own shopper, so they can be pasted again and
+again; on ports other than the defaults, set their B=, SIM= and SES= to the URLs above.
+After Pay on the simulator's page, the browser lands on $B/dev/return?orderId=…,
+which shows the order until it is paid.
 
 TXT
 wait

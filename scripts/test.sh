@@ -55,6 +55,9 @@ cargo build --quiet -p dev-server -p phonepe-sim
 step "typed storefront flow (clients/typescript, tsc --strict) on the local stack, every response against openapi.yaml"
 "$ROOT/scripts/storefront-check.sh"
 
+step "README's screenful of curl and docs/walkthrough.md, as written, twice, on a stack of their own"
+"$ROOT/scripts/walkthrough-check.sh"
+
 step "schemathesis against openapi.yaml on the local stack (make fuzz, 10 examples per operation)"
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-10}" FUZZ_REPORT="$CARGO_TARGET_DIR/fuzz-short.md" "$ROOT/scripts/fuzz.sh"
 
