@@ -47,9 +47,10 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Whether 127.0.0.1:$1 is taken (something listens there, or the port cannot be bound).
+# Whether 127.0.0.1:$1 is taken: something listens there. SO_REUSEADDR, as the servers bind
+# with, so the TIME_WAIT connections a just-stopped make dev leaves behind do not count.
 port_taken() {
-  ! python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.close()' "$1" 2>/dev/null
+  ! python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.close()' "$1" 2>/dev/null
 }
 
 # Waits until something accepts connections on 127.0.0.1:$1 (or gives up after $2 seconds).
