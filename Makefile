@@ -14,6 +14,7 @@ dev: ## run DB, SES emulator, PhonePe simulator and every route on 127.0.0.1:$$P
 	@scripts/dev.sh
 
 test: ## everything CI runs: fmt, clippy, cfn-lint, all tests against a throw-away stack, browser checks, the typed storefront flow, short fuzz and prove
+	@scripts/scripts-check.sh
 	@scripts/lint-openapi.sh
 	@scripts/client.sh --check
 	@scripts/test.sh

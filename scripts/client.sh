@@ -4,7 +4,9 @@
 #                               openapi.yaml, type-check src/ and examples/   (make client)
 #   scripts/client.sh --check   the same, but fail if the checked-in src/schema.d.ts differs from
 #                               a fresh generation instead of rewriting it     (make test)
-# Both then run test/*.test.mjs (node --test) against src/index.ts compiled to JavaScript.
+# Both then pack the package (npm pack: src/ compiled into dist/), run test/*.test.mjs
+# (node --test) against dist/index.js, and install the tarball into a fresh ESM project that
+# imports it on node and type-checks against its declarations.
 # The versions (typescript, openapi-typescript, openapi-fetch) are pinned exactly in
 # clients/typescript/package.json and package-lock.json; only node and npm need to be installed.
 set -euo pipefail
@@ -54,9 +56,37 @@ fi
 echo "==> clients/typescript: tsc --noEmit (src/, examples/)"
 node_modules/.bin/tsc --noEmit -p tsconfig.json
 
-echo "==> clients/typescript: node --test (the client against a fake fetch)"
-build="$dir/node_modules/.cache/pitalya-client"
-rm -rf "$build"
-node_modules/.bin/tsc --outDir "$build" --target ES2022 --lib ES2022,DOM --module NodeNext \
-  --moduleResolution NodeNext --strict --skipLibCheck src/index.ts
-PITALYA_CLIENT_BUILD="$build/index.js" node --test --test-reporter=spec test/*.test.mjs
+echo "==> clients/typescript: npm pack (prepack compiles src/ into dist/: ES modules and .d.ts)"
+pack="$(mktemp -d)"
+trap 'rm -rf "$pack" "${tmp:-}"' EXIT
+npm pack --silent --pack-destination "$pack" >/dev/null
+tarball=("$pack"/pitalya-client-*.tgz)
+
+echo "==> clients/typescript: node --test (the packed dist/index.js against a fake fetch)"
+PITALYA_CLIENT_BUILD="$dir/dist/index.js" node --test --test-reporter=spec test/*.test.mjs
+
+# What a storefront gets from the registry: only the tarball, no bundler, no TypeScript
+# sources. A fresh ESM project installs it (openapi-fetch comes along as a dependency),
+# imports it on node and type-checks against its declarations.
+echo "==> clients/typescript: a fresh ESM project installs ${tarball[0]##*/}, imports it and type-checks against it"
+mkdir "$pack/app"
+cd "$pack/app"
+echo '{"name":"storefront","private":true,"type":"module"}' >package.json
+npm install --prefer-offline --no-package-lock --loglevel=error "${tarball[0]}"
+node --input-type=module -e '
+import { createPitalyaClient, isProblem, PitalyaProblem } from "@pitalya/client";
+const api = createPitalyaClient({ baseUrl: "http://api.test", getToken: () => "tok",
+  fetch: async (req) => req.headers.get("authorization") === "Bearer tok"
+    ? new Response(JSON.stringify({ items: [], nextCursor: null }), { headers: { "content-type": "application/json" } })
+    : new Response("{}", { status: 500 }) });
+const page = await api.listProducts({ limit: 1 });
+if (!Array.isArray(page.items) || typeof isProblem !== "function" || typeof PitalyaProblem !== "function")
+  throw new Error("the packed client did not work: " + JSON.stringify(page));
+console.log("  the packed @pitalya/client imports and calls on node");'
+cat >storefront.ts <<'TS'
+import { createPitalyaClient, type Order, type Paise } from "@pitalya/client";
+const api = createPitalyaClient({ baseUrl: "http://127.0.0.1:3000", getToken: () => null });
+export const total = async (id: string): Promise<Paise> => ((await api.getOrder(id)) satisfies Order).total;
+TS
+"$dir/node_modules/.bin/tsc" --noEmit --strict --module NodeNext --moduleResolution NodeNext --lib ES2022,DOM storefront.ts
+echo "  tsc --strict type-checks a storefront against the packed declarations"

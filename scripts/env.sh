@@ -27,7 +27,13 @@ export PHONEPE_CLIENT_SECRET="${PHONEPE_CLIENT_SECRET:-dev-client-secret}"
 export PHONEPE_CLIENT_VERSION="${PHONEPE_CLIENT_VERSION:-1}"
 export PHONEPE_WEBHOOK_USERNAME="${PHONEPE_WEBHOOK_USERNAME:-pitalya_hook}"
 export PHONEPE_WEBHOOK_PASSWORD="${PHONEPE_WEBHOOK_PASSWORD:-hookpass123}"
-export PHONEPE_REDIRECT_URL="${PHONEPE_REDIRECT_URL:-http://127.0.0.1:$PORT/health?orderId={orderId}}"
+# Not `${PHONEPE_REDIRECT_URL:-…{orderId}}`: bash ends that default at the first `}`, and the
+# second one lands on any URL set by hand (`…?orderId={orderId}}`).
+# The default is the dev server's own return page, which shows the order until it is paid.
+if [ -z "${PHONEPE_REDIRECT_URL:-}" ]; then
+  PHONEPE_REDIRECT_URL="http://127.0.0.1:$PORT/dev/return?orderId={orderId}"
+fi
+export PHONEPE_REDIRECT_URL
 
 export MOTO_PORT="${MOTO_PORT:-4566}"
 export SES_FROM="${SES_FROM:-orders@pitalya.local}"
@@ -39,6 +45,12 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 # A free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Whether 127.0.0.1:$1 is taken: something listens there. SO_REUSEADDR, as the servers bind
+# with, so the TIME_WAIT connections a just-stopped make dev leaves behind do not count.
+port_taken() {
+  ! python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.close()' "$1" 2>/dev/null
 }
 
 # Waits until something accepts connections on 127.0.0.1:$1 (or gives up after $2 seconds).

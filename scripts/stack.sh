@@ -89,7 +89,7 @@ stack_up() {
   stack_ses "$(free_port)"
   export PORT; PORT=$(free_port)
   export API_URL="http://127.0.0.1:$PORT"
-  export PHONEPE_REDIRECT_URL="$API_URL/health?orderId={orderId}"
+  export PHONEPE_REDIRECT_URL="$API_URL/dev/return?orderId={orderId}"
   stack_sim "$(free_port)"
   export JOBS_INTERVAL_SECS="${JOBS_INTERVAL_SECS:-2}"
   # STACK_NO_API=1 leaves the API server to the caller (prove kills and restarts it): it

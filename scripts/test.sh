@@ -48,12 +48,15 @@ if [ -x "$ROOT/dev/sdk-check/run.sh" ]; then
   SIM_BIN="$CARGO_TARGET_DIR/debug/phonepe-sim" "$ROOT/dev/sdk-check/run.sh"
 fi
 
-step "headless chromium: initiate -> PhonePe page -> Pay -> redirect -> paid"
+step "headless chromium: initiate -> PhonePe page -> Pay -> the return page shows the order paid"
 cargo build --quiet -p dev-server -p phonepe-sim
 "$ROOT/dev/browser-check/run.sh"
 
 step "typed storefront flow (clients/typescript, tsc --strict) on the local stack, every response against openapi.yaml"
 "$ROOT/scripts/storefront-check.sh"
+
+step "README's screenful of curl and docs/walkthrough.md, as written, twice, on a stack of their own"
+"$ROOT/scripts/walkthrough-check.sh"
 
 step "schemathesis against openapi.yaml on the local stack (make fuzz, 10 examples per operation)"
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-10}" FUZZ_REPORT="$CARGO_TARGET_DIR/fuzz-short.md" "$ROOT/scripts/fuzz.sh"

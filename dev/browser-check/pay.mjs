@@ -1,5 +1,6 @@
 // A shopper's payment in a real browser: initiate over the API, open PhonePe's hosted page
-// (the simulator), press Pay, land back on the storefront URL, and see the order paid.
+// (the simulator), press Pay, land back on make dev's return page (/dev/return, the stack's
+// PHONEPE_REDIRECT_URL), see it show the order paid, and see the order paid over the API.
 // Needs a running stack: API_URL, CUSTOMER_TOKEN, ORDER_ID (an unpaid order of that customer).
 import { chromium } from 'playwright-core';
 
@@ -35,6 +36,18 @@ try {
     page.getByRole('button', { name: /^Pay/ }).click(),
   ]);
   check(page.url().includes(orderId), `the browser is back on the storefront: ${page.url()}`);
+  // The return page reloads itself every second until the payment is settled; the browser
+  // has no token, so what it shows is the page's own reading of the order.
+  let shown;
+  for (let i = 0; i < 50; i++) {
+    shown = await page.locator('#order').getAttribute('data-status', { timeout: 2000 }).catch(() => undefined);
+    if (shown === 'paid') break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const headline = await page.locator('#headline').textContent().catch(() => '');
+  check(new URL(page.url()).pathname === '/dev/return' && shown === 'paid' && /Paid/.test(headline),
+    `the return page shows the order paid (${shown}: ${headline})`);
+  await page.screenshot({ path: (process.env.SCREENSHOT || 'phonepe-page.png').replace(/\.png$/, '-return.png') });
   let order;
   for (let i = 0; i < 50; i++) {
     order = await call(`/orders/${orderId}`);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Headless chromium through a real payment: initiate -> simulator page -> Pay -> redirect -> paid;
+# Headless chromium through a real payment: initiate -> simulator page -> Pay -> make dev's return
+# page (/dev/return) showing the order paid;
 # then the owner console packs, ships, delivers and refunds that order, adjusts stock, creates a
 # coupon and downloads the CSV (console.mjs; screenshots in $CARGO_TARGET_DIR/browser-check);
 # then the console signs in through (a stand-in of) Clerk's browser SDK (console-clerk.mjs);

@@ -1,11 +1,11 @@
 // What the client does on the wire, against a fake fetch (no server): the Bearer token, the
 // Idempotency-Key, and problem documents thrown as PitalyaProblem with code, detail, errors,
-// requestId and retryAfter. scripts/client.sh compiles src/index.ts into BUILD first.
+// requestId and retryAfter. scripts/client.sh packs the package (dist/) first.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
 const { createPitalyaClient, isProblem, newIdempotencyKey, PitalyaError, PitalyaProblem } = await import(
-  process.env.PITALYA_CLIENT_BUILD ?? "../node_modules/.cache/pitalya-client/index.js"
+  process.env.PITALYA_CLIENT_BUILD ?? "../dist/index.js"
 );
 
 const json = (status, body, headers = {}) =>

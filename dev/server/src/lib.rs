@@ -2,6 +2,7 @@
 //! them, plus demo seeding and dev token minting. Tests build the same app.
 
 pub mod cors;
+pub mod return_page;
 pub mod seed;
 pub mod token;
 
@@ -88,7 +89,8 @@ pub fn all_routes() -> Vec<(&'static str, &'static str, &'static str)> {
         .collect()
 }
 
-/// The whole API as one router, built from the same handler code each Lambda runs.
+/// The whole API as one router, built from the same handler code each Lambda runs, plus
+/// `make dev`'s own return page for the PhonePe redirect (`return_page`; deployed nowhere).
 pub fn app(f: &Functions) -> Router {
     let services = &f.services;
     common::http::finish(
@@ -108,6 +110,7 @@ pub fn app(f: &Functions) -> Router {
                 f.webhook_credentials.clone(),
                 f.mailer.clone(),
             ))
-            .merge(f.admin_ship().router()),
+            .merge(f.admin_ship().router())
+            .merge(return_page::router(services)),
     )
 }

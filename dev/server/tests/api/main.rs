@@ -25,6 +25,7 @@ mod payments;
 mod products;
 mod rate_limits;
 mod refunds;
+mod return_page;
 mod routes;
 mod schema;
 mod security;
