@@ -47,7 +47,7 @@ latin="U+0000-036F,U+0370-03FF,U+0400-04FF,U+1E00-1EFF,U+2000-206F,U+20A0-20CF,U
 latin="$latin,U+2190-21FF,U+2212,U+25CC,U+FB00-FB06,U+FEFF,U+FFFD"
 for w in Regular Bold; do
   subset "$NOTO/NotoSans-$w.ttf" "NotoSans-$w.ttf" "$latin"
-  for s in Devanagari Bengali Gurmukhi Gujarati Oriya Tamil Telugu Kannada Malayalam; do
+  for s in Devanagari Bengali Gurmukhi Gujarati Oriya Tamil Telugu Kannada Malayalam OlChiki MeeteiMayek; do
     subset "$NOTO/NotoSans$s-$w.ttf" "NotoSans$s-$w.ttf" '*'
   done
   subset "$NOTO/NotoNaskhArabic-$w.ttf" "NotoNaskhArabic-$w.ttf" '*'

@@ -35,11 +35,12 @@ macro_rules! font {
 }
 
 /// Regular and bold of each family, in fallback order. Noto Sans comes first because every
-/// label and amount is Latin (and it has ₹). India's scripts share no letters, so their order
-/// matters only for common signs (the danda ।), which any of them draws alike. Emoji come last:
+/// label and amount is Latin (and it has ₹). Then the scripts of all 22 languages of the
+/// Eighth Schedule (Ol Chiki for Santali, Meetei Mayek for Manipuri); they share no letters,
+/// so their order matters only for common signs (the danda ।), which any of them draws alike. Emoji come last:
 /// Noto Emoji also maps the digits and `#` (for keycaps), which text takes from Noto Sans.
 /// (`common/fonts/README.md` says where each file comes from.)
-const FAMILIES: [(&[u8], &[u8]); 12] = [
+const FAMILIES: [(&[u8], &[u8]); 14] = [
     (font!("NotoSans-Regular.ttf"), font!("NotoSans-Bold.ttf")),
     (
         font!("NotoSansDevanagari-Regular.ttf"),
@@ -76,6 +77,14 @@ const FAMILIES: [(&[u8], &[u8]); 12] = [
     (
         font!("NotoSansMalayalam-Regular.ttf"),
         font!("NotoSansMalayalam-Bold.ttf"),
+    ),
+    (
+        font!("NotoSansOlChiki-Regular.ttf"),
+        font!("NotoSansOlChiki-Bold.ttf"),
+    ),
+    (
+        font!("NotoSansMeeteiMayek-Regular.ttf"),
+        font!("NotoSansMeeteiMayek-Bold.ttf"),
     ),
     (
         font!("NotoNaskhArabic-Regular.ttf"),
