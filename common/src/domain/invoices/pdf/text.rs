@@ -7,7 +7,8 @@
 //! HarfBuzz would: conjuncts form, a vowel sign like ि is drawn before its consonant, Arabic
 //! letters join. The Unicode bidi algorithm puts right-to-left runs (Urdu) in visual order.
 //! krilla records which text each glyph stands for (an ActualText span where glyphs and
-//! characters do not pair one to one), so `pdftotext` returns the text in logical order.
+//! characters do not pair one to one, reversed characters for a right-to-left run), so
+//! `pdftotext` returns the text in the order it was typed.
 //!
 //! A cluster no font has is drawn as `�` from Noto Sans, never as an empty box, and still
 //! extracts as the characters it stands for.
@@ -37,9 +38,9 @@ macro_rules! font {
 /// Regular and bold of each family, in fallback order. Noto Sans comes first because every
 /// label and amount is Latin (and it has ₹). Then the scripts of all 22 languages of the
 /// Eighth Schedule (Ol Chiki for Santali, Meetei Mayek for Manipuri); they share no letters,
-/// so their order matters only for common signs (the danda ।), which any of them draws alike. Emoji come last:
-/// Noto Emoji also maps the digits and `#` (for keycaps), which text takes from Noto Sans.
-/// (`common/fonts/README.md` says where each file comes from.)
+/// so their order matters only for common signs (the danda ।), which any of them draws
+/// alike. Emoji come last: Noto Emoji also maps the digits and `#` (for keycaps), which text
+/// takes from Noto Sans. (`common/fonts/README.md` says where each file comes from.)
 const FAMILIES: [(&[u8], &[u8]); 14] = [
     (font!("NotoSans-Regular.ttf"), font!("NotoSans-Bold.ttf")),
     (
