@@ -46,6 +46,11 @@ mail-preview: ## render every mail template from sample data into target/mail-pr
 
 .PHONY: mail-preview
 
+fonts: ## refresh common/fonts/ (the invoice PDFs' Noto fonts, subset) from Debian's fonts-noto-core and npm's Noto Emoji
+	@scripts/fonts.sh
+
+.PHONY: fonts
+
 events: ## regenerate events/*.json from scripts/gen-events.py
 	python3 scripts/gen-events.py
 

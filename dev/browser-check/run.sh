@@ -15,6 +15,16 @@ if ! command -v chromium >/dev/null; then
   echo "installing Debian's chromium for the browser check"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
 fi
+# The fonts the invoices embed (Noto, for every script of India) and colour emoji, so a buyer
+# named आशा अय्यर or ஆஷா ஐயர் shows in the console's and the mails' screenshots as letters,
+# not boxes: a bare machine has only DejaVu, which has none of India's scripts.
+fonts=()
+[ -f /usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf ] || fonts+=(fonts-noto-core)
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || fonts+=(fonts-noto-color-emoji)
+if [ ${#fonts[@]} -gt 0 ]; then
+  echo "installing Debian's ${fonts[*]} for the browser check"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${fonts[@]}") >/dev/null
+fi
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 trap stack_down EXIT
 # The storefront origin cors.mjs serves its page from: the only one the API allows.

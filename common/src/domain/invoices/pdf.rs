@@ -1,10 +1,10 @@
 //! Invoices and credit notes as A4 PDFs.
 //!
 //! Drawn with krilla (the typst project's PDF writer): it subsets and embeds TrueType fonts
-//! with a ToUnicode map, so a viewer shows `₹` without the font installed, the file stays a
-//! few tens of kilobytes, and `pdftotext` (and an accountant's copy-paste) gets the text back.
-//! The font is DejaVu Sans, committed under `common/fonts/` with its licence, because it has
-//! the rupee sign (U+20B9), which many fonts still lack.
+//! with a ToUnicode map, so a viewer shows `₹` and a buyer's name in Tamil without the fonts
+//! installed, the file stays a few tens of kilobytes, and `pdftotext` (and an accountant's
+//! copy-paste) gets the text back. The fonts are Noto, one per script of India (committed
+//! under `common/fonts/` with their licence); `text` picks one per character and shapes.
 //!
 //! Layout is done here with fixed columns: a document has at most a cart's worth of rows,
 //! and a fixed grid is what accountants expect to see on a tax invoice.
@@ -18,13 +18,10 @@ use krilla::geom::{PathBuilder, Point};
 use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
-use krilla::text::{Font, TextDirection};
 use krilla::Document;
-use skrifa::instance::{LocationRef, Size};
-use skrifa::{FontRef, MetadataProvider};
+use text::{Fonts, Weight};
 
-const REGULAR: &[u8] = include_bytes!("../../../fonts/DejaVuSans.ttf");
-const BOLD: &[u8] = include_bytes!("../../../fonts/DejaVuSans-Bold.ttf");
+mod text;
 
 /// A4 in points.
 const PAGE_W: f32 = 595.28;
@@ -47,12 +44,6 @@ pub fn invoice(inv: &Invoice) -> Result<Vec<u8>> {
 /// The credit note as a PDF.
 pub fn credit_note(note: &CreditNote) -> Result<Vec<u8>> {
     render(Kind::CreditNote(note))
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Weight {
-    Regular,
-    Bold,
 }
 
 #[derive(Clone, Copy)]
@@ -85,78 +76,44 @@ enum Op {
     },
 }
 
-/// Advance widths from the font's own metrics, for right-aligned amounts and wrapping.
-struct Metrics {
-    regular: FontRef<'static>,
-    bold: FontRef<'static>,
-}
-
-impl Metrics {
-    fn new() -> Result<Metrics> {
-        let load = |bytes: &'static [u8]| {
-            FontRef::new(bytes).map_err(|e| Error::Internal(anyhow::anyhow!("invoice font: {e}")))
+/// Greedy word wrap to `width`; a word longer than a line is broken between grapheme
+/// clusters.
+fn wrap(fonts: &Fonts, text: &str, size: f32, weight: Weight, width: f32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if current.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{current} {word}")
         };
-        Ok(Metrics {
-            regular: load(REGULAR)?,
-            bold: load(BOLD)?,
-        })
-    }
-
-    fn width(&self, text: &str, size: f32, weight: Weight) -> f32 {
-        let font = match weight {
-            Weight::Regular => &self.regular,
-            Weight::Bold => &self.bold,
-        };
-        let charmap = font.charmap();
-        let metrics = font.glyph_metrics(Size::new(size), LocationRef::default());
-        text.chars()
-            .map(|c| {
-                charmap
-                    .map(c)
-                    .and_then(|g| metrics.advance_width(g))
-                    .unwrap_or(size * 0.6)
-            })
-            .sum()
-    }
-
-    /// Greedy word wrap to `width`; a word longer than a line is broken by characters.
-    fn wrap(&self, text: &str, size: f32, weight: Weight, width: f32) -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut current = String::new();
-        for word in text.split_whitespace() {
-            let candidate = if current.is_empty() {
-                word.to_owned()
-            } else {
-                format!("{current} {word}")
-            };
-            if self.width(&candidate, size, weight) <= width {
-                current = candidate;
-                continue;
-            }
-            if !current.is_empty() {
-                lines.push(std::mem::take(&mut current));
-            }
-            let mut piece = String::new();
-            for c in word.chars() {
-                piece.push(c);
-                if self.width(&piece, size, weight) > width && piece.chars().count() > 1 {
-                    let last = piece.pop().expect("just pushed");
-                    lines.push(std::mem::take(&mut piece));
-                    piece.push(last);
-                }
-            }
-            current = piece;
+        if fonts.width(&candidate, size, weight) <= width {
+            current = candidate;
+            continue;
         }
-        if !current.is_empty() || lines.is_empty() {
-            lines.push(current);
+        if !current.is_empty() {
+            lines.push(std::mem::take(&mut current));
         }
-        lines
+        let mut piece = String::new();
+        for cluster in text::clusters(word) {
+            let before = piece.len();
+            piece.push_str(cluster);
+            if fonts.width(&piece, size, weight) > width && before > 0 {
+                lines.push(piece[..before].to_owned());
+                piece.replace_range(..before, "");
+            }
+        }
+        current = piece;
     }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    lines
 }
 
 /// Collects ops page by page, with a cursor `y` from the top.
 struct Pages {
-    metrics: Metrics,
+    fonts: Fonts,
     pages: Vec<Vec<Op>>,
     y: f32,
 }
@@ -181,7 +138,7 @@ impl Pages {
     }
 
     fn text_right(&mut self, right: f32, y: f32, size: f32, weight: Weight, text: &str) {
-        let w = self.metrics.width(text, size, weight);
+        let w = self.fonts.width(text, size, weight);
         self.text(right - w, y, size, weight, text);
     }
 
@@ -198,7 +155,7 @@ impl Pages {
     /// Wrapped text from the cursor, moving it down; returns the lines' height.
     fn para(&mut self, x: f32, width: f32, size: f32, weight: Weight, text: &str) -> f32 {
         let lead = size * 1.35;
-        let lines = self.metrics.wrap(text, size, weight, width);
+        let lines = wrap(&self.fonts, text, size, weight, width);
         let start = self.y;
         for l in lines {
             self.y += lead;
@@ -399,7 +356,7 @@ fn table_head(p: &mut Pages, cols: &[Column]) {
 fn render(kind: Kind<'_>) -> Result<Vec<u8>> {
     let s = sheet(&kind);
     let mut p = Pages {
-        metrics: Metrics::new()?,
+        fonts: Fonts::new()?,
         pages: vec![Vec::new()],
         y: MARGIN,
     };
@@ -417,7 +374,7 @@ fn render(kind: Kind<'_>) -> Result<Vec<u8>> {
     for (label, value) in &s.heading {
         p.y += BODY * 1.4;
         p.text(left, p.y, BODY, Weight::Bold, format!("{label}:"));
-        let lines = p.metrics.wrap(value, BODY, Weight::Regular, width - 110.0);
+        let lines = wrap(&p.fonts, value, BODY, Weight::Regular, width - 110.0);
         for (i, l) in lines.into_iter().enumerate() {
             if i > 0 {
                 p.y += BODY * 1.35;
@@ -450,7 +407,8 @@ fn render(kind: Kind<'_>) -> Result<Vec<u8>> {
     table_head(&mut p, &cols);
     let bottom = PAGE_H - MARGIN - 40.0;
     for (i, line) in s.rows.iter().enumerate() {
-        let desc = p.metrics.wrap(
+        let desc = wrap(
+            &p.fonts,
             &line.description,
             SMALL,
             Weight::Regular,
@@ -571,11 +529,6 @@ fn render(kind: Kind<'_>) -> Result<Vec<u8>> {
 }
 
 fn draw(p: &Pages, title: &str, number: &str) -> Result<Vec<u8>> {
-    let font = |bytes: &'static [u8]| {
-        Font::new(bytes.into(), 0)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("invoice font cannot be read")))
-    };
-    let (regular, bold) = (font(REGULAR)?, font(BOLD)?);
     let black = Fill {
         paint: rgb::Color::new(0, 0, 0).into(),
         ..Default::default()
@@ -613,19 +566,8 @@ fn draw(p: &Pages, title: &str, number: &str) -> Result<Vec<u8>> {
                 } => {
                     surface.set_stroke(None);
                     surface.set_fill(Some(black.clone()));
-                    let f = if *weight == Weight::Bold {
-                        bold.clone()
-                    } else {
-                        regular.clone()
-                    };
-                    surface.draw_text(
-                        Point::from_xy(*x, *y),
-                        f,
-                        *size,
-                        text,
-                        false,
-                        TextDirection::Auto,
-                    );
+                    p.fonts
+                        .draw(&mut surface, Point::from_xy(*x, *y), *size, *weight, text)?;
                 }
                 Op::Rule {
                     x1,
@@ -675,10 +617,44 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
-    fn the_font_has_the_rupee_sign() {
-        for bytes in [REGULAR, BOLD] {
-            let f = FontRef::new(bytes).unwrap();
-            assert!(f.charmap().map('₹').is_some());
+    fn every_script_of_india_and_the_rupee_sign_have_a_font_in_both_weights() {
+        let fonts = Fonts::new().unwrap();
+        for text in [
+            "₹1,29,900.00 Asha Iyer Ελένη Ольга Nguyễn Thị",
+            "आशा अय्यर क्षत्रिय",
+            "আশা আইয়ার",
+            "ਆਸ਼ਾ ਅੱਯਰ",
+            "આશા ઐયર",
+            "ଆଶା ଆୟାର",
+            "ஆஷா ஐயர்",
+            "ఆశా అయ్యర్",
+            "ಆಶಾ ಅಯ್ಯರ್",
+            "ആശ അയ്യർ",
+            "ᱥᱟᱱᱛᱟᱲᱤ",
+            "ꯃꯤꯇꯩ ꯃꯌꯦꯛ",
+            "عائشہ ایّر",
+            "🪔 👍🏽 🇮🇳 👨‍👩‍👧",
+        ] {
+            for weight in [Weight::Regular, Weight::Bold] {
+                assert!(fonts.draws_all_of(text, weight), "{text}");
+            }
+        }
+        // What none has is drawn as a replacement, not a box, and keeps its width.
+        assert!(!fonts.draws_all_of("\u{1E900}", Weight::Regular));
+        assert!(fonts.width("\u{1E900}", 10.0, Weight::Regular) > 0.0);
+    }
+
+    #[test]
+    fn a_word_too_long_for_its_line_breaks_between_letters_never_before_a_vowel_sign() {
+        let fonts = Fonts::new().unwrap();
+        let word = "हस्तनिर्मितपीतलदीपकसाथमेंश्रृंखला";
+        let lines = wrap(&fonts, word, BODY, Weight::Regular, 30.0);
+        assert!(lines.len() > 2, "{lines:?}");
+        assert_eq!(lines.concat(), word);
+        for line in &lines {
+            // Dependent vowel signs, virama and nukta belong to the letter before them.
+            let first = line.chars().next().unwrap();
+            assert!(!('\u{093C}'..='\u{094D}').contains(&first), "{lines:?}");
         }
     }
 

@@ -35,9 +35,19 @@ async fn taxed_product(app: &TestApp, slug: &str, price: i64, hsn: &str, rate: i
 
 /// An order placed through checkout by `user` and marked paid through PhonePe.
 async fn paid_order(app: &TestApp, user: &str, lines: &[(ObjectId, i64)], email: &str) -> String {
-    fill_cart(app, user, lines).await;
     let mut body = order_body();
     body["email"] = json!(email);
+    paid_order_with(app, user, lines, body).await
+}
+
+/// `paid_order` with the checkout's own body (another buyer's name, say).
+async fn paid_order_with(
+    app: &TestApp,
+    user: &str,
+    lines: &[(ObjectId, i64)],
+    body: Value,
+) -> String {
+    fill_cart(app, user, lines).await;
     let res = create(app, user, body, None).await;
     assert_eq!(res.status, 201, "{}", res.body);
     let id = res.body["id"].as_str().unwrap().to_owned();
@@ -576,4 +586,78 @@ async fn the_shipped_mail_attaches_the_invoice_and_the_refund_mail_the_credit_no
         text.contains(&number("PCN", 1)) && text.contains(&number("PIT", 1)),
         "{text}"
     );
+}
+
+/// Buyers named in the scripts of India (and one emoji), each once on an invoice.
+const NAMES: [&str; 6] = [
+    "आशा अय्यर",
+    "ஆஷா ஐயர்",
+    "আশা আইয়ার",
+    "આશા ઐયર",
+    "ఆశా అయ్యర్",
+    // Without the optional shadda (ایّر): pdftotext's bidi pass moves Arabic marks out of
+    // place (the page shows them right); Urdu is written without them as a rule.
+    "آشا ائیر",
+];
+
+#[tokio::test]
+async fn invoices_and_credit_notes_print_names_in_indian_scripts_that_extract_exactly() {
+    let app = TestApp::spawn().await;
+    // A product named in Hindi, with conjuncts (स्त, र्म), a vowel sign drawn before its consonant
+    // (ि), and an emoji; made as the owner makes one.
+    let diya = "पीतल का दीया, हस्तनिर्मित 🪔";
+    let res = app
+        .post(
+            "/admin/products",
+            Some(&app.admin_token()),
+            json!({ "name": diya, "slug": "peetal-diya", "price": 49_900, "stock": 100,
+                    "hsn": "9405", "gstRate": 500 }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let product = ObjectId::parse_str(res.body["id"].as_str().unwrap()).unwrap();
+
+    let mut first = None;
+    for (i, name) in NAMES.into_iter().enumerate() {
+        // A buyer each: checkout is rate-limited per customer.
+        let user = &format!("user_inv_scripts_{i}");
+        let mut body = order_body();
+        body["shippingAddress"]["name"] = json!(name);
+        body["email"] = json!("scripts@example.com");
+        let id = paid_order_with(&app, user, &[(product, 1)], body).await;
+        ship(&app, &id).await.ok();
+        let (status, _, pdf) =
+            get_bytes(&app, &format!("/orders/{id}/invoice.pdf"), &app.token(user)).await;
+        assert_eq!(status, 200);
+        let text = pdf_text(&pdf);
+        for want in [name, diya, &number("PIT", i as u32 + 1)] {
+            assert!(text.contains(want), "{want:?} not in:\n{text}");
+        }
+        first.get_or_insert(id);
+    }
+
+    let id = first.unwrap();
+    let (_, _, pdf) = get_bytes(
+        &app,
+        &format!("/admin/orders/{id}/invoice.pdf"),
+        &app.admin_token(),
+    )
+    .await;
+    assert!(pdf_text(&pdf).contains(NAMES[0]));
+    refund_completed(&app, &id, None, Some(10_000)).await;
+    let listed = app
+        .get(
+            &format!("/admin/orders/{id}/invoice"),
+            Some(&app.admin_token()),
+        )
+        .await
+        .ok()["creditNotes"]
+        .clone();
+    let (status, _, pdf) =
+        get_bytes(&app, listed[0]["pdf"].as_str().unwrap(), &app.admin_token()).await;
+    assert_eq!(status, 200);
+    let text = pdf_text(&pdf);
+    for want in [NAMES[0], diya, &number("PCN", 1)] {
+        assert!(text.contains(want), "{want:?} not in:\n{text}");
+    }
 }
