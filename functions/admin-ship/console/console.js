@@ -756,7 +756,7 @@
       notice('The CSV is downloading');
     });
     show(h('section', { id: 'export' }, h('h2', {}, 'Orders as CSV'),
-      h('p', { class: 'muted' }, 'One row per order line, for the accountant. Dates are India time.'), form));
+      h('p', { class: 'muted' }, 'One row per order, for the accountant: its amounts, GST (empty for orders never paid), payment, refunds, invoice number and shipment. Dates are India time.'), form));
   }
 
   // ---------------------------------------------------------------------------------------
