@@ -7,6 +7,9 @@
 // request nothing outside its own origin, break no CSP rule and keep the token out of the URL
 // and of every storage that outlives the tab. The API is called directly only to confirm
 // what the page did.
+// On a phone (a 390×844 viewport) every screen — queue, order, orders, products, product,
+// coupons, coupon form, export — must fit the screen's width, with its main buttons on screen
+// and at least 44 px tall; one screenshot each (phone-*.png).
 // Needs a running stack: API_URL, ADMIN_TOKEN, ORDER_ID (a paid order).
 // SCREENSHOT: the shipped queue; SHOTS_DIR (default $CARGO_TARGET_DIR/browser-check): one
 // screenshot a step.
@@ -33,6 +36,23 @@ async function call(method, path, body) {
   return { status: res.status, body: await res.json() };
 }
 
+const PHONE = { width: 390, height: 844 };
+let phoneShots = 0;
+/** At phone width: nothing wider than the screen, and each of `buttons` (name → locator)
+ * within the screen's width and tall enough for a finger. */
+async function fitsPhone(page, screen, buttons = {}) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= PHONE.width, `phone, ${screen}: the page is ${width} px wide, no wider than the screen`);
+  for (const [name, locator] of Object.entries(buttons)) {
+    const box = await locator.first().boundingBox();
+    const seen = box ? `${Math.round(box.x)}–${Math.round(box.x + box.width)} px, ${Math.round(box.height)} px tall` : 'not shown';
+    check(box && box.x >= 0 && box.x + box.width <= PHONE.width && box.height >= 43.5,
+      `phone, ${screen}: ${name} is on screen and a finger tall (${seen})`);
+  }
+  phoneShots++;
+  await page.screenshot({ path: join(shots, `phone-${String(phoneShots).padStart(2, '0')}-${screen.replace(/\W+/g, '-')}.png`), fullPage: true });
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -43,15 +63,61 @@ const broken = [];
 try {
   const before = await call('GET', `/admin/orders/${orderId}`);
   check(before.body.status === 'paid', `the order starts paid (${before.body.status})`);
-  const page = await browser.newPage();
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin) outside.push(u);
+  const watch = (p) => {
+    p.on('request', (r) => {
+      const u = r.url();
+      if (!u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin) outside.push(u);
+    });
+    p.on('pageerror', (e) => broken.push(`page error: ${e.message}`));
+    p.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) broken.push(`console: ${m.text()}`);
+    });
+    return p;
+  };
+
+  // The owner on a phone, while the order waits in the queue: every screen fits.
+  const phone = watch(await browser.newPage({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }));
+  await phone.goto(`${api}/admin#token=${encodeURIComponent(token)}`);
+  const phoneRow = phone.locator(`#queue tr[data-order="${orderId}"]`);
+  await phoneRow.waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'queue', {
+    Pack: phoneRow.getByRole('button', { name: 'Pack' }),
+    Ship: phoneRow.getByRole('button', { name: 'Ship' }),
+    'the tracking number': phoneRow.locator('input[name="trackingNumber"]'),
+    'the Export tab': phone.locator('#nav button[data-view="export"]'),
   });
-  page.on('pageerror', (e) => broken.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) broken.push(`console: ${m.text()}`);
+  await phoneRow.locator('td a').first().click();
+  await phone.locator(`#order[data-order="${orderId}"]`).waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'order', {
+    Pack: phone.locator('#order').getByRole('button', { name: 'Pack' }),
+    Ship: phone.locator('#order').getByRole('button', { name: 'Ship' }),
+    'Cancel order': phone.locator('#order').getByRole('button', { name: 'Cancel order' }),
   });
+  await phone.locator('#nav button[data-view="orders"]').click();
+  await phone.locator(`#main tr[data-order="${orderId}"]`).waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'orders', { Search: phone.locator('#order-search').getByRole('button', { name: 'Search' }) });
+  await phone.locator('#nav button[data-view="products"]').click();
+  const phoneProduct = phone.locator('#products tr[data-product]').first();
+  await phoneProduct.waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'products', {
+    'New product': phone.locator('#products').getByRole('button', { name: 'New product' }),
+    'Edit / stock / ledger': phoneProduct.getByRole('button', { name: 'Edit / stock / ledger' }),
+  });
+  await phoneProduct.getByRole('button', { name: 'Edit / stock / ledger' }).click();
+  await phone.locator('#product table.ledger').waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'product', {
+    'Adjust stock': phone.locator('#product').getByRole('button', { name: 'Adjust stock' }),
+    Save: phone.locator('#product').getByRole('button', { name: 'Save' }),
+  });
+  await phone.locator('#nav button[data-view="coupons"]').click();
+  await phone.locator('#coupons').getByRole('button', { name: 'New coupon' }).waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'coupons', { 'New coupon': phone.locator('#coupons').getByRole('button', { name: 'New coupon' }) });
+  await phone.locator('#coupons').getByRole('button', { name: 'New coupon' }).click();
+  await fitsPhone(phone, 'coupon form', { Create: phone.locator('form.coupon-form').getByRole('button', { name: 'Create' }) });
+  await phone.locator('#nav button[data-view="export"]').click();
+  await fitsPhone(phone, 'export', { 'Download CSV': phone.locator('#export').getByRole('button', { name: 'Download CSV' }) });
+
+  const page = watch(await browser.newPage());
 
   const res = await page.goto(`${api}/admin#token=${encodeURIComponent(token)}`);
   check(res.status() === 200, `GET /admin answers 200 (${res.status()})`);

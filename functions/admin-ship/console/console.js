@@ -94,6 +94,21 @@
 
   function badge(status) { return h('span', { class: `badge ${status}` }, String(status).replaceAll('_', ' ')); }
 
+  /** Labels every cell with its column's heading, so that on a phone, where console.css shows
+   * each row as a card instead of a table too wide for the screen, each value keeps its name
+   * beside it. A cell's content is wrapped in one box, to stand in one place beside the name. */
+  function cards(table) {
+    const heads = [...table.querySelectorAll(':scope > thead > tr > th')].map((th) => th.textContent);
+    for (const tr of table.querySelectorAll(':scope > tbody > tr')) {
+      [...tr.children].forEach((td, i) => {
+        td.dataset.label = heads[i] || '';
+        if (td.dataset.label && td.childNodes.length && !td.classList.contains('wide-cell')) td.replaceChildren(h('div', {}, [...td.childNodes]));
+      });
+    }
+    table.classList.add('cards');
+    return table;
+  }
+
   // ---------------------------------------------------------------------------------------
   // The API
   // ---------------------------------------------------------------------------------------
@@ -287,13 +302,13 @@
         h('td', {}, itemsOf(o)),
         h('td', { class: 'num' }, rupees(o.total)),
         h('td', {}, badge(o.status)),
-        withActions ? h('td', {}, h('div', { class: 'actions' }, orderActions(o, reload, slot)), slot) : null);
+        withActions ? h('td', { class: 'wide-cell' }, h('div', { class: 'actions' }, orderActions(o, reload, slot)), slot) : null);
     });
-    return h('table', { class: 'orders' },
+    return cards(h('table', { class: 'orders' },
       h('thead', {}, h('tr', {},
         h('th', {}, 'Order'), h('th', {}, 'Placed'), h('th', {}, 'Customer'), h('th', {}, 'Items'),
         h('th', { class: 'num' }, 'Total'), h('th', {}, 'Status'), withActions ? h('th', {}, 'Next step') : null)),
-      h('tbody', {}, rows));
+      h('tbody', {}, rows)));
   }
 
   /** A list with "Load more" over `nextCursor`. */
@@ -394,8 +409,8 @@
     if (!arr.length) return h('span', { class: 'muted' }, 'none');
     if (arr.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
       const cols = [...new Set(arr.flatMap((x) => Object.keys(x)))];
-      return h('table', {}, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, label(c))))),
-        h('tbody', {}, arr.map((x) => h('tr', {}, cols.map((c) => h('td', { class: typeof x[c] === 'number' ? 'num' : '' }, valueNode(c, x[c])))))));
+      return cards(h('table', {}, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, label(c))))),
+        h('tbody', {}, arr.map((x) => h('tr', {}, cols.map((c) => h('td', { class: typeof x[c] === 'number' ? 'num' : '' }, valueNode(c, x[c]))))))));
     }
     return arr.map((x) => String(x)).join(', ');
   }
@@ -568,13 +583,13 @@
     setNav('products');
     const ledger = pagedList(
       (cursor) => api('GET', `/admin/products/${encodeURIComponent(p.id)}/stock-movements${query({ limit: PAGE_SIZE, cursor })}`),
-      (items) => h('table', { class: 'ledger' },
+      (items) => cards(h('table', { class: 'ledger' },
         h('thead', {}, h('tr', {}, ['When', 'Change', 'Stock after', 'Reason', 'Order', 'By'].map((c) => h('th', {}, c)))),
         h('tbody', {}, items.map((m) => h('tr', {},
           h('td', {}, when(m.at)), h('td', { class: 'num' }, m.delta > 0 ? `+${m.delta}` : String(m.delta)),
           h('td', { class: 'num' }, String(m.stockAfter)), h('td', {}, m.reason),
           h('td', {}, m.orderId ? h('a', { href: '#', on: { click: (e) => { e.preventDefault(); viewOrder(m.orderId); } } }, m.orderId) : '—'),
-          h('td', {}, m.by))))),
+          h('td', {}, m.by)))))),
       'No movements yet.');
     const reopen = (saved) => viewProduct(saved);
     show(h('section', { id: 'product', dataset: { product: p.id } },
@@ -605,7 +620,7 @@
       const params = { q: String(fd.get('q') || '').trim(), isActive: fd.get('isActive'), limit: PAGE_SIZE };
       const list = pagedList(
         (cursor) => api('GET', `/admin/products${query({ ...params, cursor })}`),
-        (items) => h('table', { class: 'products' },
+        (items) => cards(h('table', { class: 'products' },
           h('thead', {}, h('tr', {}, ['Product', 'Price', 'Stock', 'GST', 'Status', ''].map((c) => h('th', {}, c)))),
           h('tbody', {}, items.map((p) => {
             const slot = h('div');
@@ -617,7 +632,7 @@
               h('td', {}, h('div', { class: 'actions' },
                 actionButton('Edit / stock / ledger', async () => viewProduct(p), { slot }),
                 actionButton(p.isActive ? 'Deactivate' : 'Activate', async () => { await setActive(p, !p.isActive); form.requestSubmit(); }, { slot })), slot));
-          }))),
+          })))),
         'No products match.');
       results.replaceChildren(list.node);
       await list.load();
@@ -706,7 +721,7 @@
     setNav('coupons');
     const list = pagedList(
       (cursor) => api('GET', `/admin/coupons${query({ limit: PAGE_SIZE, cursor })}`),
-      (items) => h('table', { class: 'coupons' },
+      (items) => cards(h('table', { class: 'coupons' },
         h('thead', {}, h('tr', {}, ['Code', 'Discount', 'Min. order', 'Max. discount', 'Expires', 'Used', 'Status', ''].map((c) => h('th', {}, c)))),
         h('tbody', {}, items.map((c) => {
           const slot = h('div');
@@ -724,7 +739,7 @@
                 notice(`Coupon ${saved.code} is now ${saved.isActive ? 'active' : 'inactive'}`);
                 await viewCoupons();
               }, { slot })), slot));
-        }))),
+        })))),
       'No coupons yet.');
     show(h('section', { id: 'coupons' }, h('h2', {}, 'Coupons'),
       h('p', {}, h('button', { type: 'button', class: 'primary', on: { click: () => show(couponForm(null, () => viewCoupons())) } }, 'New coupon')),
