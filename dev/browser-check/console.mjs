@@ -201,6 +201,34 @@ try {
     `the order detail shows the refund, its amount and its state (${r ? money(r.amount) : '?'} ${state})`);
   await page.screenshot({ path: join(shots, '03-refunded.png'), fullPage: true });
 
+  // The GST documents, as the customer got them: the invoice issued at shipping, and the
+  // credit note issued once PhonePe has confirmed the refund (the stack's jobs loop).
+  let withNote = refunded;
+  for (let i = 0; i < 60 && !(withNote.body.creditNotes || []).length; i++) {
+    await new Promise((ok) => setTimeout(ok, 500));
+    withNote = await call('GET', `/admin/orders/${orderId}`);
+  }
+  const note = (withNote.body.creditNotes || [])[0];
+  check(note, `the refund completed and issued a credit note (${note ? note.number : 'none after 30 s'})`);
+  await page.locator('#nav button[data-view="orders"]').click();
+  await page.locator(`#main tr[data-order="${orderId}"] td a`).first().click();
+  await page.locator(`#order[data-order="${orderId}"]`).waitFor({ timeout: 15000 });
+  const pdfs = [[`Invoice ${withNote.body.invoice.number} (PDF)`, '/invoice.pdf']];
+  if (note) pdfs.push([`Credit note ${note.number} (PDF)`, `/credit-notes/${note.number.replaceAll('/', '-')}.pdf`]);
+  for (const [name, tail] of pdfs) {
+    const [pdfResponse, pdfDownload] = await Promise.all([
+      page.waitForResponse((x) => new URL(x.url()).pathname === `/admin/orders/${orderId}${tail}`, { timeout: 15000 }),
+      page.waitForEvent('download', { timeout: 15000 }),
+      page.locator('#order').getByRole('button', { name, exact: true }).click(),
+    ]);
+    const pdfPath = join(shots, pdfDownload.suggestedFilename());
+    await pdfDownload.saveAs(pdfPath);
+    const head = readFileSync(pdfPath).subarray(0, 5).toString('latin1');
+    check(pdfResponse.status() === 200 && pdfResponse.headers()['content-type'] === 'application/pdf' && head === '%PDF-',
+      `${name} downloads a PDF (${pdfResponse.status()} ${pdfResponse.headers()['content-type']}, ${pdfDownload.suggestedFilename()} starts "${head}")`);
+  }
+  await page.screenshot({ path: join(shots, '03b-documents.png'), fullPage: true });
+
   // The product's stock: the restock is in the ledger, then an adjustment with a reason.
   await page.locator('#nav button[data-view="products"]').click();
   const productRow = page.locator(`#products tr[data-product="${line.productId}"]`);

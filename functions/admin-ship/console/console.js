@@ -157,6 +157,17 @@
     return data;
   }
 
+  /** Hands a fetched file to the browser as a download. Files behind the API need the token,
+   * which a plain link cannot carry, so the page fetches them and saves the blob. */
+  function saveBlob(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
   function query(params) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) if (v != null && v !== '') q.set(k, v);
@@ -417,6 +428,35 @@
 
   function section(title, ...body) { return h('div', { class: 'card' }, h('h3', {}, title), ...body); }
 
+  /** A button that downloads one of the order's GST documents as the customer got it. */
+  function pdfButton(text, path, number, slot) {
+    // The server's file name: the number with its slashes as dashes (PIT-2627-000001.pdf).
+    const name = `${String(number).replaceAll('/', '-')}.pdf`;
+    return actionButton(text, async () => {
+      saveBlob(await api('GET', path, { blob: true }), name);
+      notice(`${name} is downloading`);
+    }, { slot, cls: 'pdf' });
+  }
+
+  function invoiceSection(o) {
+    if (!o.invoice) return section('Invoice', h('span', { class: 'muted' }, 'not issued (an order is invoiced when it ships)'));
+    const slot = h('div');
+    return section('Invoice',
+      h('div', { class: 'actions' }, pdfButton(`Invoice ${o.invoice.number} (PDF)`, `/admin/orders/${encodeURIComponent(o.id)}/invoice.pdf`, o.invoice.number, slot)),
+      slot,
+      // The whole document is long (seller, buyer, every line's tax): folded until asked for.
+      h('details', {}, h('summary', {}, `Every field of invoice ${o.invoice.number}`), valueNode('invoice', o.invoice)));
+  }
+
+  function creditNotesSection(o) {
+    const notes = o.creditNotes || [];
+    const slot = h('div');
+    return section('Credit notes',
+      arrayNode(notes.map(({ pdf, ...rest }) => rest)),
+      notes.length ? h('div', { class: 'actions' }, notes.map((n) => pdfButton(`Credit note ${n.number} (PDF)`, n.pdf, n.number, slot))) : null,
+      slot);
+  }
+
   function refundForm(order, done) {
     // One key per submitted form: a resubmission after the API did not answer reuses it, so a
     // retried refund cannot pay twice; any answer, or a changed form, starts a new one.
@@ -509,8 +549,8 @@
       section('Refunds', arrayNode(o.refunds || []), refundable ? h('h3', {}, 'New refund') : null, refundable ? refundForm(o, reload) : null),
       section('Payment attempts', arrayNode(o.attempts || [])),
       section('Mails', arrayNode(o.mails || [])),
-      section('Invoice', o.invoice ? valueNode('invoice', o.invoice) : h('span', { class: 'muted' }, 'not issued')),
-      section('Credit notes', arrayNode(o.creditNotes || [])),
+      invoiceSection(o),
+      creditNotesSection(o),
       Object.keys(rest).length ? section('Other fields', kv(rest)) : null));
   }
 
@@ -761,13 +801,7 @@
     onSubmit(form, async (fd) => {
       const from = String(fd.get('from') || ''), to = String(fd.get('to') || '');
       const blob = await api('GET', `/admin/orders/export.csv${query({ from: istDate(from, false), to: istDate(to, true), status: fd.get('status') })}`, { blob: true });
-      // The file needs the token, so it is fetched here and handed to the browser as a blob.
-      const url = URL.createObjectURL(blob);
-      const a = h('a', { href: url, download: `pitalya-orders${from ? `-${from}` : ''}${to ? `-to-${to}` : ''}.csv` });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      saveBlob(blob, `pitalya-orders${from ? `-${from}` : ''}${to ? `-to-${to}` : ''}.csv`);
       notice('The CSV is downloading');
     });
     show(h('section', { id: 'export' }, h('h2', {}, 'Orders as CSV'),
