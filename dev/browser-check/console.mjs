@@ -182,12 +182,37 @@ try {
   const line = delivered.body.items[0];
   const reason = `browser check refund ${run}`;
   const refund = page.locator('#order form.refund-form');
+  check(await refund.locator('input[name="mode"]:checked').count() === 0, 'the refund form chooses nothing for the owner (no "everything" by default)');
+  const money = (p) => `₹${Math.floor(p / 100).toLocaleString('en-IN')}.${String(p % 100).padStart(2, '0')}`;
+  const previewShows = (amount) => refund.locator('.refund-preview', { has: page.locator('strong', { hasText: money(amount) }) });
+  await refund.locator('input[name="mode"][value="amount"]').check();
+  await refund.locator('input[name="amount"]').fill('100.50');
+  await previewShows(10050).waitFor({ timeout: 15000 });
+  check(true, `an amount typed is previewed as the refund (${await refund.locator('.refund-preview').textContent()})`);
   await refund.locator('input[name="mode"][value="lines"]').check();
   await refund.locator(`input[data-product="${line.productId}"]`).fill(String(line.quantity));
   await refund.locator('input[name="restock"]').check();
   await refund.locator('input[name="reason"]').fill(reason);
-  await refund.getByRole('button', { name: 'Refund', exact: true }).click();
-  await page.locator('#flash .notice', { hasText: 'Refund recorded' }).waitFor({ timeout: 15000 });
+  // The amount shown is the API's own preview of this refund, before anything is sent.
+  const expectedRefund = await call('POST', `/admin/orders/${orderId}/refund/preview`,
+    { lines: [{ productId: line.productId, quantity: line.quantity }] });
+  check(expectedRefund.status === 200, `the API previews the refund (${expectedRefund.status} ${JSON.stringify(expectedRefund.body)})`);
+  const shown = previewShows(expectedRefund.body.amount);
+  await shown.waitFor({ timeout: 15000 });
+  check(true, `the form shows the amount it will refund before sending (${await shown.textContent()})`);
+  await refund.getByRole('button', { name: 'Review refund', exact: true }).click();
+  const confirmRefund = refund.getByRole('button', { name: `Confirm refund of ${money(expectedRefund.body.amount)}`, exact: true });
+  await confirmRefund.waitFor({ timeout: 15000 });
+  const notYet = await call('GET', `/admin/orders/${orderId}`);
+  check(!(notYet.body.refunds || []).some((x) => x.reason === reason), 'reviewing records nothing: the refund waits for the confirmation');
+  await page.screenshot({ path: join(shots, '03a-refund-confirm.png'), fullPage: true });
+  // Changing the form voids the confirmation: the owner confirms only what they were shown.
+  await refund.locator('input[name="reason"]').fill(`${reason}.`);
+  check(await confirmRefund.count() === 0, 'a change to the form takes the confirmation away');
+  await refund.locator('input[name="reason"]').fill(reason);
+  await refund.getByRole('button', { name: 'Review refund', exact: true }).click();
+  await confirmRefund.click();
+  await page.locator('#flash .notice', { hasText: 'Refund of' }).waitFor({ timeout: 15000 });
   await card('Refunds').locator('table', { hasText: reason }).waitFor({ timeout: 15000 });
   const refunded = await call('GET', `/admin/orders/${orderId}`);
   const r = (refunded.body.refunds || []).find((x) => x.reason === reason);
@@ -195,7 +220,7 @@ try {
   // The jobs loop may settle it between the page's read and the API's: any state will do here.
   const refundRow = card('Refunds').locator('tbody tr', { hasText: reason }).first();
   const rowText = await refundRow.textContent();
-  const money = (p) => `₹${Math.floor(p / 100).toLocaleString('en-IN')}.${String(p % 100).padStart(2, '0')}`;
+  check(r && r.amount === expectedRefund.body.amount, `the refund recorded is the amount confirmed (${r ? money(r.amount) : '?'})`);
   const state = (await refundRow.locator('.badge').allTextContents()).find((t) => ['pending', 'completed', 'failed'].includes(t));
   check(r && rowText.includes(money(r.amount)) && state,
     `the order detail shows the refund, its amount and its state (${r ? money(r.amount) : '?'} ${state})`);
@@ -292,6 +317,25 @@ try {
     `the browser downloaded ${download.suggestedFilename()} (${csv.length} bytes) with the order's row`);
   await page.locator('#flash .notice', { hasText: 'The CSV is downloading' }).waitFor({ timeout: 15000 });
   await page.screenshot({ path: join(shots, '06-export.png'), fullPage: true });
+
+  // The same order on the phone once it is delivered and refunded: its documents, and the
+  // refund form with its confirmation, fit the screen too.
+  await phone.locator('#nav button[data-view="orders"]').click();
+  await phone.locator(`#main tr[data-order="${orderId}"] td a`).first().click();
+  await phone.locator(`#order[data-order="${orderId}"][data-status="delivered"]`).waitFor({ timeout: 15000 });
+  const phoneRefund = phone.locator('#order form.refund-form');
+  await phoneRefund.locator('input[name="mode"][value="amount"]').check();
+  await phoneRefund.locator('input[name="amount"]').fill('1');
+  await phoneRefund.locator('input[name="reason"]').fill('phone check');
+  await phoneRefund.getByRole('button', { name: 'Review refund' }).click();
+  await phoneRefund.locator('.refund-confirm button, .problem').first().waitFor({ timeout: 15000 });
+  const phoneButtons = {
+    'the invoice PDF': phone.locator('#order button.pdf', { hasText: 'Invoice' }),
+    'Review refund': phoneRefund.getByRole('button', { name: 'Review refund' }),
+  };
+  if (await phone.locator('#order button.pdf', { hasText: 'Credit note' }).count()) phoneButtons['the credit note PDF'] = phone.locator('#order button.pdf', { hasText: 'Credit note' });
+  if (await phoneRefund.locator('.refund-confirm button').count()) phoneButtons['the refund confirmation'] = phoneRefund.locator('.refund-confirm button');
+  await fitsPhone(phone, 'delivered order', phoneButtons);
 
   check(outside.length === 0, `no request left the origin ${origin}${outside.length ? `: ${outside.join(', ')}` : ''}`);
   check(broken.length === 0, `no script error or CSP violation${broken.length ? `: ${broken.join(' | ')}` : ''}`);

@@ -199,7 +199,8 @@
     }
   }
 
-  /** Runs `fn(form data)` on submit with the buttons disabled, showing any problem in the form. */
+  /** Runs `fn(form data, the button pressed)` on submit with the buttons disabled, showing any
+   * problem in the form. */
   function onSubmit(form, fn) {
     const slot = h('div', { class: 'slot' });
     form.append(slot);
@@ -210,7 +211,7 @@
       const buttons = [...form.querySelectorAll('button')];
       buttons.forEach((b) => { b.disabled = true; });
       try {
-        await fn(new FormData(form));
+        await fn(new FormData(form), ev.submitter);
       } catch (e) {
         slot.replaceChildren(problemBox(e));
         markFields(form, e);
@@ -458,27 +459,39 @@
   }
 
   function refundForm(order, done) {
-    // One key per submitted form: a resubmission after the API did not answer reuses it, so a
-    // retried refund cannot pay twice; any answer, or a changed form, starts a new one.
+    // One key per confirmed refund: a resubmission after the API did not answer reuses it, so
+    // a retried refund cannot pay twice; any answer, or a changed form, starts a new one.
     let pending = null;
+    // What the owner was shown and confirms: the body and the amount the API previewed for it.
+    let reviewed = null;
     const lines = (order.items || []).map((i) => h('label', {}, `${i.name} (${i.quantity} bought)`,
       h('input', { type: 'number', min: 0, max: i.quantity, step: 1, value: 0, name: `line:${i.productId}`, dataset: { product: i.productId } })));
+    const amountField = h('label', { class: 'refund-amount' }, 'Amount (₹)', h('input', { name: 'amount', inputmode: 'decimal', placeholder: '499.00' }));
+    const linesField = h('div', { class: 'refund-lines' }, lines);
+    const restockField = h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'restock' }), 'Return the refunded units to stock');
+    const previewBox = h('p', { class: 'refund-preview', 'aria-live': 'polite' });
+    const confirmBox = h('div', { class: 'refund-confirm', role: 'alert', hidden: true });
+    // No mode is chosen for the owner: refunding everything is a choice, never a default.
     const form = h('form', { class: 'refund-form' },
-      h('div', {},
-        h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'full', checked: true }), 'Everything not yet refunded'),
+      h('fieldset', { class: 'refund-mode' }, h('legend', {}, 'What to refund'),
+        h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'lines' }), 'Units of some lines'),
         h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'amount' }), 'An amount'),
-        h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'lines' }), 'Lines')),
-      h('label', {}, 'Amount (₹)', h('input', { name: 'amount', inputmode: 'decimal', placeholder: '499.00' })),
-      h('div', {}, lines),
-      h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'restock' }), 'Return the refunded units to stock'),
+        h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'full' }), 'Everything not yet refunded')),
+      linesField, restockField, amountField,
       h('label', { class: 'wide' }, 'Reason (kept on the order and told to the customer)', h('input', { name: 'reason', size: 60 })),
-      h('button', { type: 'submit', class: 'danger' }, 'Refund'));
-    return onSubmit(form, async (fd) => {
-      const body = { restock: fd.get('restock') === 'on', reason: String(fd.get('reason') || '') };
+      previewBox,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', name: 'review', class: 'primary' }, 'Review refund')),
+      confirmBox);
+
+    /** The refund the form describes, as the API takes it; throws a local problem if unfinished. */
+    function bodyOf(fd) {
+      const body = { restock: false, reason: String(fd.get('reason') || '') };
       const mode = fd.get('mode');
+      if (!mode) throw localProblem('mode', 'choose what to refund');
       if (mode === 'amount') {
         try { body.amount = parsePaise(fd.get('amount'), { allowZero: false }); } catch (e) { throw localProblem('amount', e.message); }
       } else if (mode === 'lines') {
+        body.restock = fd.get('restock') === 'on';
         body.lines = [];
         for (const input of form.querySelectorAll('input[data-product]')) {
           const q = Number(input.value);
@@ -487,17 +500,82 @@
         }
         if (!body.lines.length) throw localProblem('lines', 'name at least one unit to refund');
       }
+      return body;
+    }
+
+    // The amount comes from the API, which decides it exactly as the refund will (each line at
+    // its price after its share of the discount), so the page holds no money rules of its own.
+    const previewOf = ({ amount, lines: l }) => api('POST', `/admin/orders/${encodeURIComponent(order.id)}/refund/preview`, { body: { amount, lines: l } });
+    const amountText = (p) => ['This refunds ', h('strong', {}, rupees(p.amount)), ` of the ${rupees(p.refundable)} still refundable.`];
+    let asked = 0;
+    let timer = null;
+    async function showPreview() {
+      const mine = ++asked;
+      let body = null;
+      let unfinished = null;
+      try { body = bodyOf(new FormData(form)); } catch (e) {
+        unfinished = e.problem.errors[0].field === 'mode' ? 'Choose what to refund' : 'Fill in what to refund';
+      }
+      try {
+        // An unfinished form still shows what is left to refund: the preview of "everything".
+        const p = await previewOf(body || {});
+        if (mine !== asked) return;
+        previewBox.replaceChildren(...(unfinished
+          ? [h('span', { class: 'muted' }, `${unfinished}: ${rupees(p.refundable)} is still refundable.`)]
+          : amountText(p)));
+      } catch (e) {
+        if (mine === asked) previewBox.replaceChildren(problemBox(e));
+      }
+    }
+    function changed() {
+      const mode = new FormData(form).get('mode');
+      linesField.hidden = mode !== 'lines';
+      restockField.hidden = mode !== 'lines';
+      amountField.hidden = mode !== 'amount';
+      // Any change voids what was reviewed: the owner confirms only what they were shown.
+      reviewed = null;
+      confirmBox.hidden = true;
+      confirmBox.replaceChildren();
+      clearTimeout(timer);
+      timer = setTimeout(showPreview, 250);
+    }
+    form.addEventListener('input', changed);
+    form.addEventListener('change', changed);
+    changed();
+
+    return onSubmit(form, async (fd, submitter) => {
+      const body = bodyOf(fd);
       const text = JSON.stringify(body);
-      if (!pending || pending.text !== text) pending = { text, key: newKey() };
+      if (!(submitter && submitter.name === 'confirm' && reviewed && reviewed.text === text)) {
+        // The review step: ask the API what this refund comes to and wait for a second press.
+        // A refusal shows once, where the form shows its problems.
+        clearTimeout(timer);
+        asked++;
+        previewBox.replaceChildren();
+        const p = await previewOf(body);
+        previewBox.replaceChildren(...amountText(p));
+        // "Everything" is sent as the amount shown, so a refund recorded meanwhile cannot make
+        // this one give back something other than what the owner confirmed.
+        const sent = fd.get('mode') === 'full' ? { ...body, amount: p.amount } : body;
+        reviewed = { text, sent, amount: p.amount };
+        confirmBox.replaceChildren(
+          h('p', {}, `Refund ${rupees(p.amount)} of order ${order.number} to the customer through PhonePe${body.restock ? ', returning the units to stock' : ''}? This cannot be undone.`),
+          h('div', { class: 'actions' }, h('button', { type: 'submit', name: 'confirm', class: 'danger' }, `Confirm refund of ${rupees(p.amount)}`)));
+        confirmBox.hidden = false;
+        return;
+      }
+      const sentText = JSON.stringify(reviewed.sent);
+      if (!pending || pending.text !== sentText) pending = { text: sentText, key: newKey() };
       let o;
       try {
-        o = await api('POST', `/admin/orders/${encodeURIComponent(order.id)}/refund`, { body, idempotencyKey: pending.key });
+        o = await api('POST', `/admin/orders/${encodeURIComponent(order.id)}/refund`, { body: reviewed.sent, idempotencyKey: pending.key });
       } catch (e) {
-        if (!(e instanceof Problem && e.network)) pending = null;
+        if (!(e instanceof Problem && e.network)) { pending = null; reviewed = null; confirmBox.hidden = true; }
         throw e;
       }
       pending = null;
-      notice(`Refund recorded on ${o.number}; it is sent to PhonePe in the background`);
+      const recorded = (o.refunds || []).at(-1);
+      notice(`Refund of ${rupees(recorded ? recorded.amount : reviewed.amount)} recorded on ${o.number}; it is sent to PhonePe in the background`);
       await done(o);
     });
   }
