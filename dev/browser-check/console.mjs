@@ -297,6 +297,36 @@ try {
   const couponText = await couponRow.textContent();
   check(couponText.includes('10%') && couponText.includes('₹500.00') && couponText.includes('active'),
     `the coupon is listed with its discount, minimum and state (${couponText})`);
+  // A coupon past its expiry, and one used as often as its limit allows, are not "active".
+  const expiredCode = `BX${run}`;
+  await page.locator('#coupons').getByRole('button', { name: 'New coupon' }).click();
+  await couponForm.locator('input[name="code"]').fill(expiredCode);
+  await couponForm.locator('input[name="value"]').fill('15');
+  await couponForm.locator('input[name="expiresAt"]').fill('2025-01-31T23:59');
+  await couponForm.getByRole('button', { name: 'Create' }).click();
+  const expiredRow = page.locator(`#coupons tr[data-coupon="${expiredCode}"]`);
+  await expiredRow.waitFor({ timeout: 15000 });
+  const expiredBadges = await expiredRow.locator('.badge').allTextContents();
+  check(expiredBadges.includes('expired') && !expiredBadges.includes('active'), `an expired coupon says so (${expiredBadges.join(', ')})`);
+  const usedCode = `BU${run}`;
+  const made = await call('POST', '/admin/coupons', { code: usedCode, type: 'flat', value: 100, usageLimit: 1 });
+  check(made.status === 201, `a coupon for one use (${made.status})`);
+  const shopper = async (method, path, body) => {
+    const res = await fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${process.env.CUSTOMER_TOKEN}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: await res.json() };
+  };
+  const urli = await shopper('GET', '/products/kuber-brass-urli');
+  await shopper('POST', '/cart/add', { productId: urli.body.id, quantity: 1 });
+  const usedOrder = await shopper('POST', '/orders/create', { couponCode: usedCode, shippingAddress: {
+    name: 'Asha Iyer', phone: '9876543210', line1: '12 Temple Street', city: 'Chennai', state: 'Tamil Nadu', pincode: '600004' } });
+  check(usedOrder.status === 201 && usedOrder.body.couponCode === usedCode, `a shopper used it (${usedOrder.status})`);
+  await page.locator('#nav button[data-view="coupons"]').click();
+  const usedRow = page.locator(`#coupons tr[data-coupon="${usedCode}"]`);
+  await usedRow.waitFor({ timeout: 15000 });
+  const usedBadges = await usedRow.locator('.badge').allTextContents();
+  check(usedBadges.includes('used up') && !usedBadges.includes('active'), `a used-up coupon says so (${usedBadges.join(', ')}; ${await usedRow.locator('td').nth(5).textContent()} used)`);
+  const freshBadges = await page.locator(`#coupons tr[data-coupon="${code}"] .badge`).allTextContents();
+  check(freshBadges.join() === 'active', `the new coupon is active (${freshBadges.join(', ')})`);
   await page.screenshot({ path: join(shots, '05-coupon.png'), fullPage: true });
 
   // The CSV export: the request answers 200 text/csv and the browser downloads the file.

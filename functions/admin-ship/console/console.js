@@ -765,6 +765,16 @@
 
   function couponValue(c) { return c.type === 'percent' ? `${c.value}%` : rupees(c.value); }
 
+  /** Whether shoppers can use the coupon now, as checkout decides it: switched on, not past
+   * its expiry and not used up. Each reason it cannot is its own badge. */
+  function couponBadges(c) {
+    const out = [];
+    if (!c.isActive) out.push(h('span', { class: 'badge off' }, 'inactive'));
+    if (c.expiresAt && !(new Date(c.expiresAt).getTime() > Date.now())) out.push(h('span', { class: 'badge expired' }, 'expired'));
+    if (c.usageLimit != null && (c.usedCount ?? 0) >= c.usageLimit) out.push(h('span', { class: 'badge used-up' }, 'used up'));
+    return out.length ? out : [h('span', { class: 'badge on' }, 'active')];
+  }
+
   /** datetime-local (read as India time) → RFC 3339, and back. */
   function istToRfc(local) { return local ? `${local.length === 16 ? `${local}:00` : local}+05:30` : ''; }
   function rfcToIst(iso) {
@@ -849,7 +859,7 @@
             h('td', { class: 'num' }, c.maxDiscount == null ? '—' : rupees(c.maxDiscount)),
             h('td', {}, c.expiresAt ? when(c.expiresAt) : 'never'),
             h('td', { class: 'num' }, `${c.usedCount ?? 0}${c.usageLimit == null ? '' : ` / ${c.usageLimit}`}`),
-            h('td', {}, h('span', { class: `badge ${c.isActive ? 'on' : 'off'}` }, c.isActive ? 'active' : 'inactive')),
+            h('td', { class: 'coupon-state' }, couponBadges(c)),
             h('td', {}, h('div', { class: 'actions' },
               actionButton('Edit', async () => show(couponForm(c, () => viewCoupons())), { slot }),
               actionButton(c.isActive ? 'Deactivate' : 'Activate', async () => {
