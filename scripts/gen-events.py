@@ -83,6 +83,8 @@ SAMPLES = {
     "POST /admin/orders/{id}/refund": sample("admin-ship-refund", f"/admin/orders/{ORDER}/refund",
         {"lines": [{"productId": PRODUCT, "quantity": 1}], "restock": True, "reason": "Arrived dented"}, auth="admin",
         path_params={"id": ORDER}, headers={"idempotency-key": "refund-2f9c"}),
+    "POST /admin/orders/{id}/refund/preview": sample("admin-ship-refund-preview", f"/admin/orders/{ORDER}/refund/preview",
+        {"lines": [{"productId": PRODUCT, "quantity": 1}]}, auth="admin", path_params={"id": ORDER}),
     "GET /admin/orders": sample("admin-ship-orders-list", "/admin/orders", auth="admin", query={"status": "paid,packed", "sort": "oldest"}),
     "GET /admin/orders/{id}": sample("admin-ship-orders-get", "/admin/orders/PIT-1001", auth="admin", path_params={"id": "PIT-1001"}),
     "GET /admin/orders/export.csv": sample("admin-ship-orders-export", "/admin/orders/export.csv", auth="admin",

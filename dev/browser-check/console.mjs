@@ -7,6 +7,9 @@
 // request nothing outside its own origin, break no CSP rule and keep the token out of the URL
 // and of every storage that outlives the tab. The API is called directly only to confirm
 // what the page did.
+// On a phone (a 390×844 viewport) every screen — queue, order, orders, products, product,
+// coupons, coupon form, export — must fit the screen's width, with its main buttons on screen
+// and at least 44 px tall; one screenshot each (phone-*.png).
 // Needs a running stack: API_URL, ADMIN_TOKEN, ORDER_ID (a paid order).
 // SCREENSHOT: the shipped queue; SHOTS_DIR (default $CARGO_TARGET_DIR/browser-check): one
 // screenshot a step.
@@ -33,6 +36,23 @@ async function call(method, path, body) {
   return { status: res.status, body: await res.json() };
 }
 
+const PHONE = { width: 390, height: 844 };
+let phoneShots = 0;
+/** At phone width: nothing wider than the screen, and each of `buttons` (name → locator)
+ * within the screen's width and tall enough for a finger. */
+async function fitsPhone(page, screen, buttons = {}) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= PHONE.width, `phone, ${screen}: the page is ${width} px wide, no wider than the screen`);
+  for (const [name, locator] of Object.entries(buttons)) {
+    const box = await locator.first().boundingBox();
+    const seen = box ? `${Math.round(box.x)}–${Math.round(box.x + box.width)} px, ${Math.round(box.height)} px tall` : 'not shown';
+    check(box && box.x >= 0 && box.x + box.width <= PHONE.width && box.height >= 43.5,
+      `phone, ${screen}: ${name} is on screen and a finger tall (${seen})`);
+  }
+  phoneShots++;
+  await page.screenshot({ path: join(shots, `phone-${String(phoneShots).padStart(2, '0')}-${screen.replace(/\W+/g, '-')}.png`), fullPage: true });
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -43,15 +63,61 @@ const broken = [];
 try {
   const before = await call('GET', `/admin/orders/${orderId}`);
   check(before.body.status === 'paid', `the order starts paid (${before.body.status})`);
-  const page = await browser.newPage();
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin) outside.push(u);
+  const watch = (p) => {
+    p.on('request', (r) => {
+      const u = r.url();
+      if (!u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin) outside.push(u);
+    });
+    p.on('pageerror', (e) => broken.push(`page error: ${e.message}`));
+    p.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) broken.push(`console: ${m.text()}`);
+    });
+    return p;
+  };
+
+  // The owner on a phone, while the order waits in the queue: every screen fits.
+  const phone = watch(await browser.newPage({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }));
+  await phone.goto(`${api}/admin#token=${encodeURIComponent(token)}`);
+  const phoneRow = phone.locator(`#queue tr[data-order="${orderId}"]`);
+  await phoneRow.waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'queue', {
+    Pack: phoneRow.getByRole('button', { name: 'Pack' }),
+    Ship: phoneRow.getByRole('button', { name: 'Ship' }),
+    'the tracking number': phoneRow.locator('input[name="trackingNumber"]'),
+    'the Export tab': phone.locator('#nav button[data-view="export"]'),
   });
-  page.on('pageerror', (e) => broken.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) broken.push(`console: ${m.text()}`);
+  await phoneRow.locator('td a').first().click();
+  await phone.locator(`#order[data-order="${orderId}"]`).waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'order', {
+    Pack: phone.locator('#order').getByRole('button', { name: 'Pack' }),
+    Ship: phone.locator('#order').getByRole('button', { name: 'Ship' }),
+    'Cancel order': phone.locator('#order').getByRole('button', { name: 'Cancel order' }),
   });
+  await phone.locator('#nav button[data-view="orders"]').click();
+  await phone.locator(`#main tr[data-order="${orderId}"]`).waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'orders', { Search: phone.locator('#order-search').getByRole('button', { name: 'Search' }) });
+  await phone.locator('#nav button[data-view="products"]').click();
+  const phoneProduct = phone.locator('#products tr[data-product]').first();
+  await phoneProduct.waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'products', {
+    'New product': phone.locator('#products').getByRole('button', { name: 'New product' }),
+    'Edit / stock / ledger': phoneProduct.getByRole('button', { name: 'Edit / stock / ledger' }),
+  });
+  await phoneProduct.getByRole('button', { name: 'Edit / stock / ledger' }).click();
+  await phone.locator('#product table.ledger').waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'product', {
+    'Adjust stock': phone.locator('#product').getByRole('button', { name: 'Adjust stock' }),
+    Save: phone.locator('#product').getByRole('button', { name: 'Save' }),
+  });
+  await phone.locator('#nav button[data-view="coupons"]').click();
+  await phone.locator('#coupons').getByRole('button', { name: 'New coupon' }).waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'coupons', { 'New coupon': phone.locator('#coupons').getByRole('button', { name: 'New coupon' }) });
+  await phone.locator('#coupons').getByRole('button', { name: 'New coupon' }).click();
+  await fitsPhone(phone, 'coupon form', { Create: phone.locator('form.coupon-form').getByRole('button', { name: 'Create' }) });
+  await phone.locator('#nav button[data-view="export"]').click();
+  await fitsPhone(phone, 'export', { 'Download CSV': phone.locator('#export').getByRole('button', { name: 'Download CSV' }) });
+
+  const page = watch(await browser.newPage());
 
   const res = await page.goto(`${api}/admin#token=${encodeURIComponent(token)}`);
   check(res.status() === 200, `GET /admin answers 200 (${res.status()})`);
@@ -116,12 +182,37 @@ try {
   const line = delivered.body.items[0];
   const reason = `browser check refund ${run}`;
   const refund = page.locator('#order form.refund-form');
+  check(await refund.locator('input[name="mode"]:checked').count() === 0, 'the refund form chooses nothing for the owner (no "everything" by default)');
+  const money = (p) => `₹${Math.floor(p / 100).toLocaleString('en-IN')}.${String(p % 100).padStart(2, '0')}`;
+  const previewShows = (amount) => refund.locator('.refund-preview', { has: page.locator('strong', { hasText: money(amount) }) });
+  await refund.locator('input[name="mode"][value="amount"]').check();
+  await refund.locator('input[name="amount"]').fill('100.50');
+  await previewShows(10050).waitFor({ timeout: 15000 });
+  check(true, `an amount typed is previewed as the refund (${await refund.locator('.refund-preview').textContent()})`);
   await refund.locator('input[name="mode"][value="lines"]').check();
   await refund.locator(`input[data-product="${line.productId}"]`).fill(String(line.quantity));
   await refund.locator('input[name="restock"]').check();
   await refund.locator('input[name="reason"]').fill(reason);
-  await refund.getByRole('button', { name: 'Refund', exact: true }).click();
-  await page.locator('#flash .notice', { hasText: 'Refund recorded' }).waitFor({ timeout: 15000 });
+  // The amount shown is the API's own preview of this refund, before anything is sent.
+  const expectedRefund = await call('POST', `/admin/orders/${orderId}/refund/preview`,
+    { lines: [{ productId: line.productId, quantity: line.quantity }] });
+  check(expectedRefund.status === 200, `the API previews the refund (${expectedRefund.status} ${JSON.stringify(expectedRefund.body)})`);
+  const shown = previewShows(expectedRefund.body.amount);
+  await shown.waitFor({ timeout: 15000 });
+  check(true, `the form shows the amount it will refund before sending (${await shown.textContent()})`);
+  await refund.getByRole('button', { name: 'Review refund', exact: true }).click();
+  const confirmRefund = refund.getByRole('button', { name: `Confirm refund of ${money(expectedRefund.body.amount)}`, exact: true });
+  await confirmRefund.waitFor({ timeout: 15000 });
+  const notYet = await call('GET', `/admin/orders/${orderId}`);
+  check(!(notYet.body.refunds || []).some((x) => x.reason === reason), 'reviewing records nothing: the refund waits for the confirmation');
+  await page.screenshot({ path: join(shots, '03a-refund-confirm.png'), fullPage: true });
+  // Changing the form voids the confirmation: the owner confirms only what they were shown.
+  await refund.locator('input[name="reason"]').fill(`${reason}.`);
+  check(await confirmRefund.count() === 0, 'a change to the form takes the confirmation away');
+  await refund.locator('input[name="reason"]').fill(reason);
+  await refund.getByRole('button', { name: 'Review refund', exact: true }).click();
+  await confirmRefund.click();
+  await page.locator('#flash .notice', { hasText: 'Refund of' }).waitFor({ timeout: 15000 });
   await card('Refunds').locator('table', { hasText: reason }).waitFor({ timeout: 15000 });
   const refunded = await call('GET', `/admin/orders/${orderId}`);
   const r = (refunded.body.refunds || []).find((x) => x.reason === reason);
@@ -129,11 +220,39 @@ try {
   // The jobs loop may settle it between the page's read and the API's: any state will do here.
   const refundRow = card('Refunds').locator('tbody tr', { hasText: reason }).first();
   const rowText = await refundRow.textContent();
-  const money = (p) => `₹${Math.floor(p / 100).toLocaleString('en-IN')}.${String(p % 100).padStart(2, '0')}`;
+  check(r && r.amount === expectedRefund.body.amount, `the refund recorded is the amount confirmed (${r ? money(r.amount) : '?'})`);
   const state = (await refundRow.locator('.badge').allTextContents()).find((t) => ['pending', 'completed', 'failed'].includes(t));
   check(r && rowText.includes(money(r.amount)) && state,
     `the order detail shows the refund, its amount and its state (${r ? money(r.amount) : '?'} ${state})`);
   await page.screenshot({ path: join(shots, '03-refunded.png'), fullPage: true });
+
+  // The GST documents, as the customer got them: the invoice issued at shipping, and the
+  // credit note issued once PhonePe has confirmed the refund (the stack's jobs loop).
+  let withNote = refunded;
+  for (let i = 0; i < 60 && !(withNote.body.creditNotes || []).length; i++) {
+    await new Promise((ok) => setTimeout(ok, 500));
+    withNote = await call('GET', `/admin/orders/${orderId}`);
+  }
+  const note = (withNote.body.creditNotes || [])[0];
+  check(note, `the refund completed and issued a credit note (${note ? note.number : 'none after 30 s'})`);
+  await page.locator('#nav button[data-view="orders"]').click();
+  await page.locator(`#main tr[data-order="${orderId}"] td a`).first().click();
+  await page.locator(`#order[data-order="${orderId}"]`).waitFor({ timeout: 15000 });
+  const pdfs = [[`Invoice ${withNote.body.invoice.number} (PDF)`, '/invoice.pdf']];
+  if (note) pdfs.push([`Credit note ${note.number} (PDF)`, `/credit-notes/${note.number.replaceAll('/', '-')}.pdf`]);
+  for (const [name, tail] of pdfs) {
+    const [pdfResponse, pdfDownload] = await Promise.all([
+      page.waitForResponse((x) => new URL(x.url()).pathname === `/admin/orders/${orderId}${tail}`, { timeout: 15000 }),
+      page.waitForEvent('download', { timeout: 15000 }),
+      page.locator('#order').getByRole('button', { name, exact: true }).click(),
+    ]);
+    const pdfPath = join(shots, pdfDownload.suggestedFilename());
+    await pdfDownload.saveAs(pdfPath);
+    const head = readFileSync(pdfPath).subarray(0, 5).toString('latin1');
+    check(pdfResponse.status() === 200 && pdfResponse.headers()['content-type'] === 'application/pdf' && head === '%PDF-',
+      `${name} downloads a PDF (${pdfResponse.status()} ${pdfResponse.headers()['content-type']}, ${pdfDownload.suggestedFilename()} starts "${head}")`);
+  }
+  await page.screenshot({ path: join(shots, '03b-documents.png'), fullPage: true });
 
   // The product's stock: the restock is in the ledger, then an adjustment with a reason.
   await page.locator('#nav button[data-view="products"]').click();
@@ -178,6 +297,36 @@ try {
   const couponText = await couponRow.textContent();
   check(couponText.includes('10%') && couponText.includes('₹500.00') && couponText.includes('active'),
     `the coupon is listed with its discount, minimum and state (${couponText})`);
+  // A coupon past its expiry, and one used as often as its limit allows, are not "active".
+  const expiredCode = `BX${run}`;
+  await page.locator('#coupons').getByRole('button', { name: 'New coupon' }).click();
+  await couponForm.locator('input[name="code"]').fill(expiredCode);
+  await couponForm.locator('input[name="value"]').fill('15');
+  await couponForm.locator('input[name="expiresAt"]').fill('2025-01-31T23:59');
+  await couponForm.getByRole('button', { name: 'Create' }).click();
+  const expiredRow = page.locator(`#coupons tr[data-coupon="${expiredCode}"]`);
+  await expiredRow.waitFor({ timeout: 15000 });
+  const expiredBadges = await expiredRow.locator('.badge').allTextContents();
+  check(expiredBadges.includes('expired') && !expiredBadges.includes('active'), `an expired coupon says so (${expiredBadges.join(', ')})`);
+  const usedCode = `BU${run}`;
+  const made = await call('POST', '/admin/coupons', { code: usedCode, type: 'flat', value: 100, usageLimit: 1 });
+  check(made.status === 201, `a coupon for one use (${made.status})`);
+  const shopper = async (method, path, body) => {
+    const res = await fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${process.env.CUSTOMER_TOKEN}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: await res.json() };
+  };
+  const urli = await shopper('GET', '/products/kuber-brass-urli');
+  await shopper('POST', '/cart/add', { productId: urli.body.id, quantity: 1 });
+  const usedOrder = await shopper('POST', '/orders/create', { couponCode: usedCode, shippingAddress: {
+    name: 'Asha Iyer', phone: '9876543210', line1: '12 Temple Street', city: 'Chennai', state: 'Tamil Nadu', pincode: '600004' } });
+  check(usedOrder.status === 201 && usedOrder.body.couponCode === usedCode, `a shopper used it (${usedOrder.status})`);
+  await page.locator('#nav button[data-view="coupons"]').click();
+  const usedRow = page.locator(`#coupons tr[data-coupon="${usedCode}"]`);
+  await usedRow.waitFor({ timeout: 15000 });
+  const usedBadges = await usedRow.locator('.badge').allTextContents();
+  check(usedBadges.includes('used up') && !usedBadges.includes('active'), `a used-up coupon says so (${usedBadges.join(', ')}; ${await usedRow.locator('td').nth(5).textContent()} used)`);
+  const freshBadges = await page.locator(`#coupons tr[data-coupon="${code}"] .badge`).allTextContents();
+  check(freshBadges.join() === 'active', `the new coupon is active (${freshBadges.join(', ')})`);
   await page.screenshot({ path: join(shots, '05-coupon.png'), fullPage: true });
 
   // The CSV export: the request answers 200 text/csv and the browser downloads the file.
@@ -198,6 +347,25 @@ try {
     `the browser downloaded ${download.suggestedFilename()} (${csv.length} bytes) with the order's row`);
   await page.locator('#flash .notice', { hasText: 'The CSV is downloading' }).waitFor({ timeout: 15000 });
   await page.screenshot({ path: join(shots, '06-export.png'), fullPage: true });
+
+  // The same order on the phone once it is delivered and refunded: its documents, and the
+  // refund form with its confirmation, fit the screen too.
+  await phone.locator('#nav button[data-view="orders"]').click();
+  await phone.locator(`#main tr[data-order="${orderId}"] td a`).first().click();
+  await phone.locator(`#order[data-order="${orderId}"][data-status="delivered"]`).waitFor({ timeout: 15000 });
+  const phoneRefund = phone.locator('#order form.refund-form');
+  await phoneRefund.locator('input[name="mode"][value="amount"]').check();
+  await phoneRefund.locator('input[name="amount"]').fill('1');
+  await phoneRefund.locator('input[name="reason"]').fill('phone check');
+  await phoneRefund.getByRole('button', { name: 'Review refund' }).click();
+  await phoneRefund.locator('.refund-confirm button, .problem').first().waitFor({ timeout: 15000 });
+  const phoneButtons = {
+    'the invoice PDF': phone.locator('#order button.pdf', { hasText: 'Invoice' }),
+    'Review refund': phoneRefund.getByRole('button', { name: 'Review refund' }),
+  };
+  if (await phone.locator('#order button.pdf', { hasText: 'Credit note' }).count()) phoneButtons['the credit note PDF'] = phone.locator('#order button.pdf', { hasText: 'Credit note' });
+  if (await phoneRefund.locator('.refund-confirm button').count()) phoneButtons['the refund confirmation'] = phoneRefund.locator('.refund-confirm button');
+  await fitsPhone(phone, 'delivered order', phoneButtons);
 
   check(outside.length === 0, `no request left the origin ${origin}${outside.length ? `: ${outside.join(', ')}` : ''}`);
   check(broken.length === 0, `no script error or CSP violation${broken.length ? `: ${broken.join(' | ')}` : ''}`);

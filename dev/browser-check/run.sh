@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Headless chromium through a real payment: initiate -> simulator page -> Pay -> make dev's return
 # page (/dev/return) showing the order paid;
-# then the owner console packs, ships, delivers and refunds that order, adjusts stock, creates a
-# coupon and downloads the CSV (console.mjs; screenshots in $CARGO_TARGET_DIR/browser-check);
+# then the owner console packs, ships, delivers and refunds that order (preview, then confirm),
+# downloads its invoice and credit-note PDFs, adjusts stock, marks expired and used-up coupons,
+# downloads the CSV, and fits every screen on a 390 px phone (console.mjs; screenshots in
+# $CARGO_TARGET_DIR/browser-check);
 # then the console signs in through (a stand-in of) Clerk's browser SDK (console-clerk.mjs);
 # then a page on another origin calls the API across CORS, and one on an origin the stack's
 # CORS_ALLOWED_ORIGINS leaves out is blocked (cors.mjs).

@@ -391,6 +391,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/orders/{id}/refund/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a refund would come to, with nothing written
+         * @description Takes the body `refundOrder` takes and decides its amount exactly as `refundOrder` would on the order as it stands, with the same refusals (`409 NOTHING_TO_REFUND`, `422 UNITS_ALREADY_REFUNDED`, `422 REFUND_EXCEEDS_PAID`, `422 REFUND_BELOW_MINIMUM`, `400 VALIDATION_FAILED` for malformed `amount` or `lines`), but records nothing, moves no stock and needs no `Idempotency-Key`. `restock` and `reason` may be left out. The owner console shows this amount before the owner confirms a refund.
+         */
+        post: operations["previewRefund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/orders": {
         parameters: {
             query?: never;
@@ -1135,6 +1155,22 @@ export interface components {
             /** @description true returns the refunded units to stock */
             restock: boolean;
             reason: string;
+        };
+        /** @description A `RefundOrderRequest` whose `restock` and `reason` may be left out: `lines` or `amount`, not both; neither is everything still refundable. */
+        RefundPreviewRequest: {
+            /**
+             * Format: int64
+             * @description Paise, as in `RefundOrderRequest`
+             */
+            amount?: number;
+            lines?: components["schemas"]["RefundOrderRequestLine"][];
+            restock?: boolean;
+            reason?: string;
+        };
+        RefundPreview: {
+            amount: components["schemas"]["Paise"];
+            /** @description What may still be refunded of the order before this refund */
+            refundable: components["schemas"]["Paise"];
         };
         PaymentAttempt: {
             merchantOrderId: string;
@@ -2178,6 +2214,45 @@ export interface operations {
         responses: {
             200: components["responses"]["OrderReplayed"];
             201: components["responses"]["OrderRefunded"];
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    previewRefund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The order's 24-hex id or its number (`PIT-1001`, any case); anything else is `404 ORDER_NOT_FOUND` */
+                id: components["parameters"]["OrderId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundPreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description The amount the refund would give back, and what is still refundable */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundPreview"];
+                };
+            };
             400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];

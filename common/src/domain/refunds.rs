@@ -289,6 +289,77 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
     }
 }
 
+/// What the owner's refund of `lines`, or of `amount`, or (neither) of everything still
+/// refundable comes to on `order` as it stands, with every refusal `decide` would answer.
+fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>) -> Result<Paise> {
+    if collected(order) == Paise::ZERO {
+        return Err(nothing_collected());
+    }
+    let left = refundable(order);
+    if left == Paise::ZERO {
+        return Err(crate::Error::conflict(
+            ProblemCode::NothingToRefund,
+            "Everything collected for this order has already been refunded",
+        ));
+    }
+    let amount = match (lines, amount) {
+        (Some(lines), _) => value_of_lines(order, lines)?,
+        (None, Some(amount)) => amount,
+        (None, None) => left,
+    };
+    if amount > left {
+        return Err(crate::Error::unprocessable(
+            ProblemCode::RefundExceedsPaid,
+            format!(
+                "At most {} of this order can still be refunded",
+                left.format_inr()
+            ),
+        )
+        .with("refundable", left.get()));
+    }
+    if amount < MIN_REFUND {
+        return Err(crate::Error::unprocessable(
+            ProblemCode::RefundBelowMinimum,
+            "PhonePe cannot refund less than ₹1.00",
+        ));
+    }
+    Ok(amount)
+}
+
+fn nothing_collected() -> crate::Error {
+    crate::Error::conflict(
+        ProblemCode::NothingToRefund,
+        "Nothing was collected through PhonePe for this order, so there is nothing to refund",
+    )
+}
+
+/// What an owner's refund would come to, decided exactly as `decide` would, and nothing
+/// written: what the console shows the owner before they confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    pub amount: Paise,
+    /// What may still be refunded of the order before this refund.
+    pub refundable: Paise,
+}
+
+pub async fn preview(
+    db: &Db,
+    id: OrderId,
+    lines: Option<&[RefundLine]>,
+    amount: Option<Paise>,
+) -> Result<Preview> {
+    let order = db
+        .collection::<Order>(ORDERS)
+        .find_one(doc! { "_id": id.oid() })
+        .await?
+        .ok_or_else(crate::orders::order_not_found)?;
+    Ok(Preview {
+        amount: amount_of(&order, lines, amount)?,
+        refundable: refundable(&order),
+    })
+}
+
 /// Decides and records the owner's refund of order `id`, in one transaction with everything
 /// it implies: the amount (never above what is still refundable), the restock, the order's
 /// payment status. `jobs` then takes it to PhonePe like every other refund.
@@ -316,39 +387,9 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
             .clone()
             .filter(|_| collected(&order) > Paise::ZERO)
         else {
-            return Err(crate::Error::conflict(
-                ProblemCode::NothingToRefund,
-                "Nothing was collected through PhonePe for this order, so there is nothing to refund",
-            ));
+            return Err(nothing_collected());
         };
-        let left = refundable(&order);
-        if left == Paise::ZERO {
-            return Err(crate::Error::conflict(
-                ProblemCode::NothingToRefund,
-                "Everything collected for this order has already been refunded",
-            ));
-        }
-        let amount = match (&req.lines, req.amount) {
-            (Some(lines), _) => value_of_lines(&order, lines)?,
-            (None, Some(amount)) => amount,
-            (None, None) => left,
-        };
-        if amount > left {
-            return Err(crate::Error::unprocessable(
-                ProblemCode::RefundExceedsPaid,
-                format!(
-                    "At most {} of this order can still be refunded",
-                    left.format_inr()
-                ),
-            )
-            .with("refundable", left.get()));
-        }
-        if amount < MIN_REFUND {
-            return Err(crate::Error::unprocessable(
-                ProblemCode::RefundBelowMinimum,
-                "PhonePe cannot refund less than ₹1.00",
-            ));
-        }
+        let amount = amount_of(&order, req.lines.as_deref(), req.amount)?;
         if req.restock {
             let reason = format!("restocking refund: {}", req.reason);
             for line in req.lines.iter().flatten() {

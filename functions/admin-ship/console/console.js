@@ -94,6 +94,21 @@
 
   function badge(status) { return h('span', { class: `badge ${status}` }, String(status).replaceAll('_', ' ')); }
 
+  /** Labels every cell with its column's heading, so that on a phone, where console.css shows
+   * each row as a card instead of a table too wide for the screen, each value keeps its name
+   * beside it. A cell's content is wrapped in one box, to stand in one place beside the name. */
+  function cards(table) {
+    const heads = [...table.querySelectorAll(':scope > thead > tr > th')].map((th) => th.textContent);
+    for (const tr of table.querySelectorAll(':scope > tbody > tr')) {
+      [...tr.children].forEach((td, i) => {
+        td.dataset.label = heads[i] || '';
+        if (td.dataset.label && td.childNodes.length && !td.classList.contains('wide-cell')) td.replaceChildren(h('div', {}, [...td.childNodes]));
+      });
+    }
+    table.classList.add('cards');
+    return table;
+  }
+
   // ---------------------------------------------------------------------------------------
   // The API
   // ---------------------------------------------------------------------------------------
@@ -142,6 +157,17 @@
     return data;
   }
 
+  /** Hands a fetched file to the browser as a download. Files behind the API need the token,
+   * which a plain link cannot carry, so the page fetches them and saves the blob. */
+  function saveBlob(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
   function query(params) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) if (v != null && v !== '') q.set(k, v);
@@ -173,7 +199,8 @@
     }
   }
 
-  /** Runs `fn(form data)` on submit with the buttons disabled, showing any problem in the form. */
+  /** Runs `fn(form data, the button pressed)` on submit with the buttons disabled, showing any
+   * problem in the form. */
   function onSubmit(form, fn) {
     const slot = h('div', { class: 'slot' });
     form.append(slot);
@@ -184,7 +211,7 @@
       const buttons = [...form.querySelectorAll('button')];
       buttons.forEach((b) => { b.disabled = true; });
       try {
-        await fn(new FormData(form));
+        await fn(new FormData(form), ev.submitter);
       } catch (e) {
         slot.replaceChildren(problemBox(e));
         markFields(form, e);
@@ -287,13 +314,13 @@
         h('td', {}, itemsOf(o)),
         h('td', { class: 'num' }, rupees(o.total)),
         h('td', {}, badge(o.status)),
-        withActions ? h('td', {}, h('div', { class: 'actions' }, orderActions(o, reload, slot)), slot) : null);
+        withActions ? h('td', { class: 'wide-cell' }, h('div', { class: 'actions' }, orderActions(o, reload, slot)), slot) : null);
     });
-    return h('table', { class: 'orders' },
+    return cards(h('table', { class: 'orders' },
       h('thead', {}, h('tr', {},
         h('th', {}, 'Order'), h('th', {}, 'Placed'), h('th', {}, 'Customer'), h('th', {}, 'Items'),
         h('th', { class: 'num' }, 'Total'), h('th', {}, 'Status'), withActions ? h('th', {}, 'Next step') : null)),
-      h('tbody', {}, rows));
+      h('tbody', {}, rows)));
   }
 
   /** A list with "Load more" over `nextCursor`. */
@@ -394,36 +421,77 @@
     if (!arr.length) return h('span', { class: 'muted' }, 'none');
     if (arr.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
       const cols = [...new Set(arr.flatMap((x) => Object.keys(x)))];
-      return h('table', {}, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, label(c))))),
-        h('tbody', {}, arr.map((x) => h('tr', {}, cols.map((c) => h('td', { class: typeof x[c] === 'number' ? 'num' : '' }, valueNode(c, x[c])))))));
+      return cards(h('table', {}, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, label(c))))),
+        h('tbody', {}, arr.map((x) => h('tr', {}, cols.map((c) => h('td', { class: typeof x[c] === 'number' ? 'num' : '' }, valueNode(c, x[c]))))))));
     }
     return arr.map((x) => String(x)).join(', ');
   }
 
   function section(title, ...body) { return h('div', { class: 'card' }, h('h3', {}, title), ...body); }
 
+  /** A button that downloads one of the order's GST documents as the customer got it. */
+  function pdfButton(text, path, number, slot) {
+    // The server's file name: the number with its slashes as dashes (PIT-2627-000001.pdf).
+    const name = `${String(number).replaceAll('/', '-')}.pdf`;
+    return actionButton(text, async () => {
+      saveBlob(await api('GET', path, { blob: true }), name);
+      notice(`${name} is downloading`);
+    }, { slot, cls: 'pdf' });
+  }
+
+  function invoiceSection(o) {
+    if (!o.invoice) return section('Invoice', h('span', { class: 'muted' }, 'not issued (an order is invoiced when it ships)'));
+    const slot = h('div');
+    return section('Invoice',
+      h('div', { class: 'actions' }, pdfButton(`Invoice ${o.invoice.number} (PDF)`, `/admin/orders/${encodeURIComponent(o.id)}/invoice.pdf`, o.invoice.number, slot)),
+      slot,
+      // The whole document is long (seller, buyer, every line's tax): folded until asked for.
+      h('details', {}, h('summary', {}, `Every field of invoice ${o.invoice.number}`), valueNode('invoice', o.invoice)));
+  }
+
+  function creditNotesSection(o) {
+    const notes = o.creditNotes || [];
+    const slot = h('div');
+    return section('Credit notes',
+      arrayNode(notes.map(({ pdf, ...rest }) => rest)),
+      notes.length ? h('div', { class: 'actions' }, notes.map((n) => pdfButton(`Credit note ${n.number} (PDF)`, n.pdf, n.number, slot))) : null,
+      slot);
+  }
+
   function refundForm(order, done) {
-    // One key per submitted form: a resubmission after the API did not answer reuses it, so a
-    // retried refund cannot pay twice; any answer, or a changed form, starts a new one.
+    // One key per confirmed refund: a resubmission after the API did not answer reuses it, so
+    // a retried refund cannot pay twice; any answer, or a changed form, starts a new one.
     let pending = null;
+    // What the owner was shown and confirms: the body and the amount the API previewed for it.
+    let reviewed = null;
     const lines = (order.items || []).map((i) => h('label', {}, `${i.name} (${i.quantity} bought)`,
       h('input', { type: 'number', min: 0, max: i.quantity, step: 1, value: 0, name: `line:${i.productId}`, dataset: { product: i.productId } })));
+    const amountField = h('label', { class: 'refund-amount' }, 'Amount (₹)', h('input', { name: 'amount', inputmode: 'decimal', placeholder: '499.00' }));
+    const linesField = h('div', { class: 'refund-lines' }, lines);
+    const restockField = h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'restock' }), 'Return the refunded units to stock');
+    const previewBox = h('p', { class: 'refund-preview', 'aria-live': 'polite' });
+    const confirmBox = h('div', { class: 'refund-confirm', role: 'alert', hidden: true });
+    // No mode is chosen for the owner: refunding everything is a choice, never a default.
     const form = h('form', { class: 'refund-form' },
-      h('div', {},
-        h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'full', checked: true }), 'Everything not yet refunded'),
+      h('fieldset', { class: 'refund-mode' }, h('legend', {}, 'What to refund'),
+        h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'lines' }), 'Units of some lines'),
         h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'amount' }), 'An amount'),
-        h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'lines' }), 'Lines')),
-      h('label', {}, 'Amount (₹)', h('input', { name: 'amount', inputmode: 'decimal', placeholder: '499.00' })),
-      h('div', {}, lines),
-      h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'restock' }), 'Return the refunded units to stock'),
+        h('label', { class: 'check' }, h('input', { type: 'radio', name: 'mode', value: 'full' }), 'Everything not yet refunded')),
+      linesField, restockField, amountField,
       h('label', { class: 'wide' }, 'Reason (kept on the order and told to the customer)', h('input', { name: 'reason', size: 60 })),
-      h('button', { type: 'submit', class: 'danger' }, 'Refund'));
-    return onSubmit(form, async (fd) => {
-      const body = { restock: fd.get('restock') === 'on', reason: String(fd.get('reason') || '') };
+      previewBox,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', name: 'review', class: 'primary' }, 'Review refund')),
+      confirmBox);
+
+    /** The refund the form describes, as the API takes it; throws a local problem if unfinished. */
+    function bodyOf(fd) {
+      const body = { restock: false, reason: String(fd.get('reason') || '') };
       const mode = fd.get('mode');
+      if (!mode) throw localProblem('mode', 'choose what to refund');
       if (mode === 'amount') {
         try { body.amount = parsePaise(fd.get('amount'), { allowZero: false }); } catch (e) { throw localProblem('amount', e.message); }
       } else if (mode === 'lines') {
+        body.restock = fd.get('restock') === 'on';
         body.lines = [];
         for (const input of form.querySelectorAll('input[data-product]')) {
           const q = Number(input.value);
@@ -432,17 +500,82 @@
         }
         if (!body.lines.length) throw localProblem('lines', 'name at least one unit to refund');
       }
+      return body;
+    }
+
+    // The amount comes from the API, which decides it exactly as the refund will (each line at
+    // its price after its share of the discount), so the page holds no money rules of its own.
+    const previewOf = ({ amount, lines: l }) => api('POST', `/admin/orders/${encodeURIComponent(order.id)}/refund/preview`, { body: { amount, lines: l } });
+    const amountText = (p) => ['This refunds ', h('strong', {}, rupees(p.amount)), ` of the ${rupees(p.refundable)} still refundable.`];
+    let asked = 0;
+    let timer = null;
+    async function showPreview() {
+      const mine = ++asked;
+      let body = null;
+      let unfinished = null;
+      try { body = bodyOf(new FormData(form)); } catch (e) {
+        unfinished = e.problem.errors[0].field === 'mode' ? 'Choose what to refund' : 'Fill in what to refund';
+      }
+      try {
+        // An unfinished form still shows what is left to refund: the preview of "everything".
+        const p = await previewOf(body || {});
+        if (mine !== asked) return;
+        previewBox.replaceChildren(...(unfinished
+          ? [h('span', { class: 'muted' }, `${unfinished}: ${rupees(p.refundable)} is still refundable.`)]
+          : amountText(p)));
+      } catch (e) {
+        if (mine === asked) previewBox.replaceChildren(problemBox(e));
+      }
+    }
+    function changed() {
+      const mode = new FormData(form).get('mode');
+      linesField.hidden = mode !== 'lines';
+      restockField.hidden = mode !== 'lines';
+      amountField.hidden = mode !== 'amount';
+      // Any change voids what was reviewed: the owner confirms only what they were shown.
+      reviewed = null;
+      confirmBox.hidden = true;
+      confirmBox.replaceChildren();
+      clearTimeout(timer);
+      timer = setTimeout(showPreview, 250);
+    }
+    form.addEventListener('input', changed);
+    form.addEventListener('change', changed);
+    changed();
+
+    return onSubmit(form, async (fd, submitter) => {
+      const body = bodyOf(fd);
       const text = JSON.stringify(body);
-      if (!pending || pending.text !== text) pending = { text, key: newKey() };
+      if (!(submitter && submitter.name === 'confirm' && reviewed && reviewed.text === text)) {
+        // The review step: ask the API what this refund comes to and wait for a second press.
+        // A refusal shows once, where the form shows its problems.
+        clearTimeout(timer);
+        asked++;
+        previewBox.replaceChildren();
+        const p = await previewOf(body);
+        previewBox.replaceChildren(...amountText(p));
+        // "Everything" is sent as the amount shown, so a refund recorded meanwhile cannot make
+        // this one give back something other than what the owner confirmed.
+        const sent = fd.get('mode') === 'full' ? { ...body, amount: p.amount } : body;
+        reviewed = { text, sent, amount: p.amount };
+        confirmBox.replaceChildren(
+          h('p', {}, `Refund ${rupees(p.amount)} of order ${order.number} to the customer through PhonePe${body.restock ? ', returning the units to stock' : ''}? This cannot be undone.`),
+          h('div', { class: 'actions' }, h('button', { type: 'submit', name: 'confirm', class: 'danger' }, `Confirm refund of ${rupees(p.amount)}`)));
+        confirmBox.hidden = false;
+        return;
+      }
+      const sentText = JSON.stringify(reviewed.sent);
+      if (!pending || pending.text !== sentText) pending = { text: sentText, key: newKey() };
       let o;
       try {
-        o = await api('POST', `/admin/orders/${encodeURIComponent(order.id)}/refund`, { body, idempotencyKey: pending.key });
+        o = await api('POST', `/admin/orders/${encodeURIComponent(order.id)}/refund`, { body: reviewed.sent, idempotencyKey: pending.key });
       } catch (e) {
-        if (!(e instanceof Problem && e.network)) pending = null;
+        if (!(e instanceof Problem && e.network)) { pending = null; reviewed = null; confirmBox.hidden = true; }
         throw e;
       }
       pending = null;
-      notice(`Refund recorded on ${o.number}; it is sent to PhonePe in the background`);
+      const recorded = (o.refunds || []).at(-1);
+      notice(`Refund of ${rupees(recorded ? recorded.amount : reviewed.amount)} recorded on ${o.number}; it is sent to PhonePe in the background`);
       await done(o);
     });
   }
@@ -494,8 +627,8 @@
       section('Refunds', arrayNode(o.refunds || []), refundable ? h('h3', {}, 'New refund') : null, refundable ? refundForm(o, reload) : null),
       section('Payment attempts', arrayNode(o.attempts || [])),
       section('Mails', arrayNode(o.mails || [])),
-      section('Invoice', o.invoice ? valueNode('invoice', o.invoice) : h('span', { class: 'muted' }, 'not issued')),
-      section('Credit notes', arrayNode(o.creditNotes || [])),
+      invoiceSection(o),
+      creditNotesSection(o),
       Object.keys(rest).length ? section('Other fields', kv(rest)) : null));
   }
 
@@ -568,13 +701,13 @@
     setNav('products');
     const ledger = pagedList(
       (cursor) => api('GET', `/admin/products/${encodeURIComponent(p.id)}/stock-movements${query({ limit: PAGE_SIZE, cursor })}`),
-      (items) => h('table', { class: 'ledger' },
+      (items) => cards(h('table', { class: 'ledger' },
         h('thead', {}, h('tr', {}, ['When', 'Change', 'Stock after', 'Reason', 'Order', 'By'].map((c) => h('th', {}, c)))),
         h('tbody', {}, items.map((m) => h('tr', {},
           h('td', {}, when(m.at)), h('td', { class: 'num' }, m.delta > 0 ? `+${m.delta}` : String(m.delta)),
           h('td', { class: 'num' }, String(m.stockAfter)), h('td', {}, m.reason),
           h('td', {}, m.orderId ? h('a', { href: '#', on: { click: (e) => { e.preventDefault(); viewOrder(m.orderId); } } }, m.orderId) : '—'),
-          h('td', {}, m.by))))),
+          h('td', {}, m.by)))))),
       'No movements yet.');
     const reopen = (saved) => viewProduct(saved);
     show(h('section', { id: 'product', dataset: { product: p.id } },
@@ -605,7 +738,7 @@
       const params = { q: String(fd.get('q') || '').trim(), isActive: fd.get('isActive'), limit: PAGE_SIZE };
       const list = pagedList(
         (cursor) => api('GET', `/admin/products${query({ ...params, cursor })}`),
-        (items) => h('table', { class: 'products' },
+        (items) => cards(h('table', { class: 'products' },
           h('thead', {}, h('tr', {}, ['Product', 'Price', 'Stock', 'GST', 'Status', ''].map((c) => h('th', {}, c)))),
           h('tbody', {}, items.map((p) => {
             const slot = h('div');
@@ -617,7 +750,7 @@
               h('td', {}, h('div', { class: 'actions' },
                 actionButton('Edit / stock / ledger', async () => viewProduct(p), { slot }),
                 actionButton(p.isActive ? 'Deactivate' : 'Activate', async () => { await setActive(p, !p.isActive); form.requestSubmit(); }, { slot })), slot));
-          }))),
+          })))),
         'No products match.');
       results.replaceChildren(list.node);
       await list.load();
@@ -631,6 +764,16 @@
   // ---------------------------------------------------------------------------------------
 
   function couponValue(c) { return c.type === 'percent' ? `${c.value}%` : rupees(c.value); }
+
+  /** Whether shoppers can use the coupon now, as checkout decides it: switched on, not past
+   * its expiry and not used up. Each reason it cannot is its own badge. */
+  function couponBadges(c) {
+    const out = [];
+    if (!c.isActive) out.push(h('span', { class: 'badge off' }, 'inactive'));
+    if (c.expiresAt && !(new Date(c.expiresAt).getTime() > Date.now())) out.push(h('span', { class: 'badge expired' }, 'expired'));
+    if (c.usageLimit != null && (c.usedCount ?? 0) >= c.usageLimit) out.push(h('span', { class: 'badge used-up' }, 'used up'));
+    return out.length ? out : [h('span', { class: 'badge on' }, 'active')];
+  }
 
   /** datetime-local (read as India time) → RFC 3339, and back. */
   function istToRfc(local) { return local ? `${local.length === 16 ? `${local}:00` : local}+05:30` : ''; }
@@ -706,7 +849,7 @@
     setNav('coupons');
     const list = pagedList(
       (cursor) => api('GET', `/admin/coupons${query({ limit: PAGE_SIZE, cursor })}`),
-      (items) => h('table', { class: 'coupons' },
+      (items) => cards(h('table', { class: 'coupons' },
         h('thead', {}, h('tr', {}, ['Code', 'Discount', 'Min. order', 'Max. discount', 'Expires', 'Used', 'Status', ''].map((c) => h('th', {}, c)))),
         h('tbody', {}, items.map((c) => {
           const slot = h('div');
@@ -716,7 +859,7 @@
             h('td', { class: 'num' }, c.maxDiscount == null ? '—' : rupees(c.maxDiscount)),
             h('td', {}, c.expiresAt ? when(c.expiresAt) : 'never'),
             h('td', { class: 'num' }, `${c.usedCount ?? 0}${c.usageLimit == null ? '' : ` / ${c.usageLimit}`}`),
-            h('td', {}, h('span', { class: `badge ${c.isActive ? 'on' : 'off'}` }, c.isActive ? 'active' : 'inactive')),
+            h('td', { class: 'coupon-state' }, couponBadges(c)),
             h('td', {}, h('div', { class: 'actions' },
               actionButton('Edit', async () => show(couponForm(c, () => viewCoupons())), { slot }),
               actionButton(c.isActive ? 'Deactivate' : 'Activate', async () => {
@@ -724,7 +867,7 @@
                 notice(`Coupon ${saved.code} is now ${saved.isActive ? 'active' : 'inactive'}`);
                 await viewCoupons();
               }, { slot })), slot));
-        }))),
+        })))),
       'No coupons yet.');
     show(h('section', { id: 'coupons' }, h('h2', {}, 'Coupons'),
       h('p', {}, h('button', { type: 'button', class: 'primary', on: { click: () => show(couponForm(null, () => viewCoupons())) } }, 'New coupon')),
@@ -746,17 +889,11 @@
     onSubmit(form, async (fd) => {
       const from = String(fd.get('from') || ''), to = String(fd.get('to') || '');
       const blob = await api('GET', `/admin/orders/export.csv${query({ from: istDate(from, false), to: istDate(to, true), status: fd.get('status') })}`, { blob: true });
-      // The file needs the token, so it is fetched here and handed to the browser as a blob.
-      const url = URL.createObjectURL(blob);
-      const a = h('a', { href: url, download: `pitalya-orders${from ? `-${from}` : ''}${to ? `-to-${to}` : ''}.csv` });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      saveBlob(blob, `pitalya-orders${from ? `-${from}` : ''}${to ? `-to-${to}` : ''}.csv`);
       notice('The CSV is downloading');
     });
     show(h('section', { id: 'export' }, h('h2', {}, 'Orders as CSV'),
-      h('p', { class: 'muted' }, 'One row per order line, for the accountant. Dates are India time.'), form));
+      h('p', { class: 'muted' }, 'One row per order, for the accountant: its amounts, GST (empty for orders never paid), payment, refunds, invoice number and shipment. Dates are India time.'), form));
   }
 
   // ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use common::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
 use common::error::FieldError;
 use common::http::{List, Page};
 use common::ids::OrderId;
-use common::models::{india_time, rfc3339, Order, OrderView};
+use common::models::{india_time, rfc3339, Order, OrderView, PaymentStatus};
 use common::order_state::OrderStatus;
 use common::orders;
 use common::problem_codes::ProblemCode;
@@ -366,9 +366,16 @@ const CSV_HEADER: &[&str] = &[
 
 fn csv_row(o: &Order, invoice: Option<&str>) -> String {
     let a = &o.shipping.address;
-    // An order placed before GST was modelled has no tax: its tax columns stay empty rather
-    // than showing a zero that an accountant could take for a fact.
-    let tax = |f: fn(&common::tax::OrderTax) -> Paise| o.tax.as_ref().map(f).map(rupees);
+    // An order placed before GST was modelled has no tax, and an order never paid (still
+    // waiting, or cancelled unpaid) was never a supply: their tax columns stay empty rather
+    // than showing tax that an accountant could take for tax owed.
+    let never_paid = matches!(
+        o.payment.status,
+        PaymentStatus::Pending | PaymentStatus::Failed
+    );
+    let tax = |f: fn(&common::tax::OrderTax) -> Paise| {
+        o.tax.as_ref().filter(|_| !never_paid).map(f).map(rupees)
+    };
     let cells = [
         o.display_number(),
         o.id.to_hex(),

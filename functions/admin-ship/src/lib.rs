@@ -44,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/orders/{id}/deliver"),
     ("POST", "/admin/orders/{id}/cancel"),
     ("POST", "/admin/orders/{id}/refund"),
+    ("POST", "/admin/orders/{id}/refund/preview"),
     ("GET", "/admin/orders"),
     ("GET", "/admin/orders/export.csv"),
     ("GET", "/admin/orders/{id}"),
@@ -128,6 +129,10 @@ fn router(app: &AdminShip) -> Router {
         .route("/admin/orders/{id}/deliver", post(deliver_http))
         .route("/admin/orders/{id}/cancel", post(cancel_http))
         .route("/admin/orders/{id}/refund", post(refund_http))
+        .route(
+            "/admin/orders/{id}/refund/preview",
+            post(refund_preview_http),
+        )
         .route("/admin/orders", axum::routing::get(desk::list))
         .route(
             "/admin/orders/export.csv",
@@ -397,6 +402,16 @@ async fn refund_http(
     let key = common::http::idempotency_key(&headers)?;
     let (status, order) = refund::refund(&services, id, &input, user.id.as_str(), key).await?;
     Ok((status, Json(order.into())))
+}
+
+async fn refund_preview_http(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+    common::http::Json(input): common::http::Json<refund::RefundInput>,
+) -> Result<Json<common::refunds::Preview>> {
+    let id = orders::resolve(&services.db, &id).await?;
+    Ok(Json(refund::preview(&services, id, &input).await?))
 }
 
 async fn invoke(app: &AdminShip, event: Value) -> Value {

@@ -47,6 +47,32 @@ fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerR
             "is required: true returns the refunded units to stock",
         ));
     }
+    let (amount, lines) = money_of(input, &mut errors);
+    if input.restock == Some(true) && input.lines.is_none() {
+        errors.push(FieldError::new(
+            "restock",
+            "needs lines: a refund by amount returns no units",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let fingerprint = common::http::fingerprint(input);
+    Ok(OwnerRefund {
+        amount,
+        lines,
+        restock: input.restock.unwrap_or(false),
+        reason: reason.unwrap_or_default(),
+        by: by.to_owned(),
+        idempotency: key.map(|k| (k, fingerprint)),
+    })
+}
+
+/// What the refund gives back: `amount` or `lines` (well formed, not both), or neither.
+fn money_of(
+    input: &RefundInput,
+    errors: &mut Vec<FieldError>,
+) -> (Option<Paise>, Option<Vec<RefundLine>>) {
     let amount = match input.amount {
         Some(_) if input.lines.is_some() => {
             errors.push(FieldError::new(
@@ -100,24 +126,23 @@ fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerR
             });
         }
     }
-    if input.restock == Some(true) && input.lines.is_none() {
-        errors.push(FieldError::new(
-            "restock",
-            "needs lines: a refund by amount returns no units",
-        ));
-    }
+    (amount, input.lines.is_some().then_some(lines))
+}
+
+/// What the refund would come to, decided as `refund` would decide it and nothing written.
+/// `reason` and `restock` are neither needed nor checked, so the console can ask while the
+/// owner is still filling the form, with the body it will send.
+pub async fn preview(
+    services: &Services,
+    id: OrderId,
+    input: &RefundInput,
+) -> Result<refunds::Preview> {
+    let mut errors = Vec::new();
+    let (amount, lines) = money_of(input, &mut errors);
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    let fingerprint = common::http::fingerprint(input);
-    Ok(OwnerRefund {
-        amount,
-        lines: input.lines.is_some().then_some(lines),
-        restock: input.restock.unwrap_or(false),
-        reason: reason.unwrap_or_default(),
-        by: by.to_owned(),
-        idempotency: key.map(|k| (k, fingerprint)),
-    })
+    refunds::preview(&services.db, id, lines.as_deref(), amount).await
 }
 
 /// Decides the refund and answers `201` with the order (`200` when an earlier request with

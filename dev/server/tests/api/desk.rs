@@ -329,24 +329,66 @@ async fn the_csv_export_has_one_quoted_row_per_order_for_the_accountant() {
     for l in &lines[1..] {
         assert_eq!(csv_columns(l), 22, "{l}");
     }
-    let none = app
-        .http
-        .get(format!(
-            "{}/admin/orders/export.csv?status=delivered",
-            app.base
-        ))
-        .bearer_auth(app.admin_token())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let none = admin_get_text(&app, "/admin/orders/export.csv?status=delivered").await;
     assert_eq!(
         none.split("\r\n").filter(|l| !l.is_empty()).count(),
         1,
         "just the header"
     );
+}
+
+#[tokio::test]
+async fn the_csv_export_leaves_tax_empty_for_orders_never_paid() {
+    let (app, sim) = app_with_sim().await;
+    let diya = product(&app, "csv-tax-diya", 59_900, 20).await;
+    let cancelled = place(&app, "user_ct1", diya, "Asha Iyer", "9876543210").await;
+    let paid = place(&app, "user_ct2", diya, "Bala Murugan", "9876543211").await;
+    let waiting = place(&app, "user_ct3", diya, "Chitra Rao", "9876543212").await;
+    let res = app
+        .post(
+            &format!("/admin/orders/{}/cancel", cancelled["id"].as_str().unwrap()),
+            Some(&app.admin_token()),
+            json!({ "reason": "customer changed their mind before paying" }),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let oid = ObjectId::parse_str(paid["id"].as_str().unwrap()).unwrap();
+    let mid = initiate_mid(&app, "user_ct2", oid).await;
+    sim.complete_order(&mid, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+
+    let text = admin_get_text(&app, "/admin/orders/export.csv").await;
+    let row = |order: &Value| -> Vec<String> {
+        let number = order["number"].as_str().unwrap();
+        let line = text
+            .split("\r\n")
+            .find(|l| l.starts_with(&format!("{number},")))
+            .unwrap_or_else(|| panic!("{number} in {text}"));
+        line.split(',').map(str::to_owned).collect()
+    };
+    // taxable value, CGST, SGST, IGST
+    let tax = |r: &[String]| r[12..16].to_vec();
+    let (c, p, w) = (row(&cancelled), row(&paid), row(&waiting));
+    assert_eq!(&c[3], "cancelled", "{c:?}");
+    assert_eq!(tax(&c), ["", "", "", ""], "cancelled unpaid: {c:?}");
+    assert_eq!(tax(&w), ["", "", "", ""], "still unpaid: {w:?}");
+    assert_eq!(&p[3], "paid", "{p:?}");
+    // ₹599 at 5 % within Tamil Nadu: 28.52 tax (14.26 + 14.26) on 570.48.
+    assert_eq!(tax(&p), ["570.48", "14.26", "14.26", "0.00"], "paid: {p:?}");
+}
+
+async fn admin_get_text(app: &TestApp, path: &str) -> String {
+    let res = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(app.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
 }
 
 /// Counts RFC 4180 fields in one line (quotes may hold commas).

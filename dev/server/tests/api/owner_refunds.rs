@@ -441,3 +441,108 @@ async fn the_direct_refund_action_refunds_like_the_route() {
     assert_eq!(bad["error"]["code"], "VALIDATION_FAILED");
     assert_eq!(refunds_of(&order(&app, &id).await).len(), 1);
 }
+
+async fn preview(app: &TestApp, id: &str, body: Value) -> Resp {
+    app.post(
+        &format!("/admin/orders/{id}/refund/preview"),
+        Some(&app.admin_token()),
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_refund_preview_answers_what_the_refund_will_give_back_and_writes_nothing() {
+    let (app, sim) = app_with_sim().await;
+    let urli = product(&app, "preview-urli", 100_000, 10).await;
+    let diya = product(&app, "preview-diya", 50_000, 10).await;
+    coupon(
+        &app,
+        json!({ "code": "FLAT301", "type": "flat", "value": 30_100, "isActive": true }),
+    )
+    .await;
+    let (id, _) = paid(
+        &app,
+        &sim,
+        "user_preview",
+        &[(urli, 3), (diya, 1)],
+        Some("FLAT301"),
+    )
+    .await;
+    // Subtotal ₹3,500.00, discount ₹301.00: the urli line carries ₹258.00 of it, so its
+    // ₹2,742.00 paid splits into units worth 914.00 each, and the diya's ₹457.00.
+    let before = order(&app, &id).await;
+    let one_urli = json!({ "lines": [{ "productId": urli.to_hex(), "quantity": 1 }] });
+    let res = preview(&app, &id, one_urli.clone()).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body, json!({ "amount": 91_400, "refundable": 319_900 }));
+    let res = preview(&app, &id, json!({})).await;
+    assert_eq!(
+        res.body,
+        json!({ "amount": 319_900, "refundable": 319_900 }),
+        "neither lines nor amount: everything"
+    );
+    let res = preview(
+        &app,
+        &id,
+        json!({ "amount": 12_345, "restock": false, "reason": "" }),
+    )
+    .await;
+    assert_eq!(res.body["amount"], 12_345, "{}", res.body);
+    assert_eq!(
+        order(&app, &id).await,
+        before,
+        "previews record nothing and move no stock"
+    );
+    assert_eq!(stock(&app, urli).await, 7);
+
+    // The preview is the amount the refund then records, to the paisa.
+    let mut body = json!({ "lines": [{ "productId": urli.to_hex(), "quantity": 2 }] });
+    let previewed = preview(&app, &id, body.clone()).await.body["amount"].clone();
+    body["restock"] = json!(false);
+    body["reason"] = json!("two cracked");
+    let res = refund(&app, &id, body, None).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["refunds"][0]["amount"], previewed);
+
+    // The refusals the refund would answer, and nothing more.
+    let res = preview(
+        &app,
+        &id,
+        json!({ "lines": [{ "productId": urli.to_hex(), "quantity": 2 }] }),
+    )
+    .await;
+    res.problem(422, "UNITS_ALREADY_REFUNDED");
+    assert_eq!(res.body["refundableUnits"], 1);
+    let left = 319_900 - previewed.as_i64().unwrap();
+    let res = preview(&app, &id, json!({ "amount": left + 1 })).await;
+    res.problem(422, "REFUND_EXCEEDS_PAID");
+    assert_eq!(res.body["refundable"], left);
+    for (body, field) in [
+        (json!({ "amount": 99 }), "amount"),
+        (json!({ "amount": 500, "lines": [] }), "amount"),
+        (
+            json!({ "lines": [{ "productId": "nope", "quantity": 1 }] }),
+            "lines[0].productId",
+        ),
+        (json!({ "colour": "red" }), "colour"),
+    ] {
+        let res = preview(&app, &id, body.clone()).await;
+        res.problem(400, "VALIDATION_FAILED");
+        assert!(
+            res.body.to_string().contains(field),
+            "{body} → {}",
+            res.body
+        );
+    }
+    app.post(
+        &format!("/admin/orders/{id}/refund/preview"),
+        Some(&app.token("user_preview")),
+        json!({}),
+    )
+    .await
+    .problem(403, "FORBIDDEN");
+    preview(&app, &ObjectId::new().to_hex(), json!({}))
+        .await
+        .problem(404, "ORDER_NOT_FOUND");
+}

@@ -312,6 +312,7 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/admin/orders/{id}/deliver", Access::Admin),
     ("POST", "/admin/orders/{id}/cancel", Access::Admin),
     ("POST", "/admin/orders/{id}/refund", Access::Admin),
+    ("POST", "/admin/orders/{id}/refund/preview", Access::Admin),
     ("GET", "/admin/orders", Access::Admin),
     ("GET", "/admin/orders/export.csv", Access::Admin),
     ("GET", "/admin/orders/{id}", Access::Admin),
@@ -503,6 +504,11 @@ impl Fixture {
             ("POST", "/admin/orders/{id}/refund") => same(
                 format!("/admin/orders/{}/refund", self.paid.to_hex()),
                 Some(json!({ "restock": false, "reason": "security suite" })),
+                (409, Some("NOTHING_TO_REFUND")),
+            ),
+            ("POST", "/admin/orders/{id}/refund/preview") => same(
+                format!("/admin/orders/{}/refund/preview", self.paid.to_hex()),
+                Some(json!({})),
                 (409, Some("NOTHING_TO_REFUND")),
             ),
             ("GET", "/admin/orders") => same(path.into(), None, ok),
