@@ -120,6 +120,9 @@ pub struct Coupon {
     pub expires_at: Option<DateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_limit: Option<i64>,
+    /// How many of the uses one customer may make (`coupon_uses` counts them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_customer_limit: Option<i64>,
     #[serde(default)]
     pub used_count: i64,
     #[serde(default)]
