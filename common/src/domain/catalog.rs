@@ -9,7 +9,7 @@
 use crate::db::{is_duplicate_key, retry_transaction, Db, COUPONS, PRODUCTS, STOCK_MOVEMENTS};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{OrderId, ProductId};
-use crate::models::{now, rfc3339, Coupon, CouponType, Product, ProductView};
+use crate::models::{now, parse_time, rfc3339, Coupon, CouponType, Product, ProductView};
 use crate::money::Paise;
 use crate::problem_codes::ProblemCode;
 use crate::tax::{GstRate, Hsn};
@@ -941,14 +941,10 @@ fn check_per_customer_limit(errors: &mut Vec<FieldError>, v: Option<i64>) {
 }
 
 fn expiry(errors: &mut Vec<FieldError>, raw: Option<&str>) -> Option<DateTime> {
-    match raw.map(chrono::DateTime::parse_from_rfc3339) {
-        None => None,
-        Some(Ok(t)) => Some(DateTime::from_millis(t.timestamp_millis())),
-        Some(Err(_)) => {
-            errors.push(FieldError::new(
-                "expiresAt",
-                "must be an RFC 3339 timestamp",
-            ));
+    match parse_time("expiresAt", raw?) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(e);
             None
         }
     }
