@@ -321,6 +321,7 @@ def wait_port(port, limit):
 def mail_event(subject):
     """The outbox event a subject line belongs to (see `subject` in common/src/domain/mail/render.rs)."""
     for needle, event in [("We have received", "order_placed"), ("is confirmed", "payment_success"),
+                          ("did not go through", "payment_failed"),
                           ("has shipped", "order_shipped"), ("has been delivered", "order_delivered"),
                           ("has been cancelled", "order_cancelled"), ("Your refund", "refund_issued")]:
         if needle in subject:
