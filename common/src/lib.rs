@@ -53,8 +53,8 @@ pub mod integrations {
 pub mod services;
 
 pub use domain::{
-    address, cart, catalog, coupon_uses, ids, invoices, mail, models, money, order_state, orders, outbox,
-    payments, pricing, refunds, seller, tax,
+    address, cart, catalog, coupon_uses, ids, invoices, mail, models, money, order_state, orders,
+    outbox, payments, pricing, refunds, seller, tax,
 };
 pub use integrations::{phonepe, ses};
 pub use platform::{

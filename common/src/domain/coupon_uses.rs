@@ -8,7 +8,7 @@
 //! expired order gives the use back in the transaction that releases it (`orders::release_in`),
 //! together with the coupon's shop-wide `usedCount`.
 
-use crate::db::{Db, COUPONS, COUPON_USES};
+use crate::db::{is_duplicate_key, retry_transaction, Db, COUPONS, COUPON_USES};
 use crate::error::Result;
 use crate::models::now;
 use mongodb::bson::{doc, Bson, Document};
@@ -47,8 +47,14 @@ pub async fn take_in(
         .upsert(true)
         .return_document(ReturnDocument::Before)
         .session(&mut *session)
-        .await?;
-    Ok(count(before.as_ref()))
+        .await;
+    match before {
+        Ok(before) => Ok(count(before.as_ref())),
+        // Another checkout of this customer created the counter first (a server may say so
+        // instead of reporting a write conflict): run again and count on it.
+        Err(e) if is_duplicate_key(&e) => Err(retry_transaction()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Gives back the use an order made of `code`: the coupon's shop-wide count and its

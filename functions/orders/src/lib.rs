@@ -440,12 +440,12 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
     let priced = order_items(&cart, &products);
     let priced = match &req.checkout.coupon_code {
         None => priced,
-        Some(code) => match claim_coupon_quickly(db, session, code, user_id, priced.subtotal)
-            .await?
-        {
-            Some((code, discount)) => priced.with_coupon(code, discount),
-            None => return Ok(None),
-        },
+        Some(code) => {
+            match claim_coupon_quickly(db, session, code, user_id, priced.subtotal).await? {
+                Some((code, discount)) => priced.with_coupon(code, discount),
+                None => return Ok(None),
+            }
+        }
     };
     let order = write_order(req, session, priced, &products).await?;
     req.fail_at(Fault::BeforeCommit)?;

@@ -81,6 +81,7 @@ async fn welcome10_is_once_per_customer_and_a_cancelled_or_expired_order_gives_t
     assert_eq!(create(&app, asha, order_body(), None).await.status, 201);
 
     // Another customer has a use of their own.
+    fill_cart(&app, ravi, &[(urli, 1)]).await;
     quote(&app, ravi, "WELCOME10").await.ok();
     assert_eq!(order_with(&app, ravi, urli, "WELCOME10").await.status, 201);
     assert_eq!(used(&app, "WELCOME10").await, 2);
@@ -192,7 +193,11 @@ async fn one_customer_racing_checkouts_on_three_instances_never_passes_the_limit
     assert_eq!(uses(app, "TWICE", user).await, placed);
     assert_eq!(used(app, "TWICE").await, placed);
     let quoted = apps[2]
-        .post("/checkout/apply-coupon", Some(&token), json!({ "code": "TWICE" }))
+        .post(
+            "/checkout/apply-coupon",
+            Some(&token),
+            json!({ "code": "TWICE" }),
+        )
         .await;
     if placed == 2 {
         quoted.problem(409, "COUPON_ALREADY_USED");
@@ -223,7 +228,11 @@ async fn the_owner_sets_changes_and_clears_a_per_customer_limit() {
             .await;
         assert_eq!(res.status, 400, "{bad}: {}", res.body);
         assert_eq!(res.body["code"], "VALIDATION_FAILED", "{bad}");
-        assert!(res.body.to_string().contains("perCustomerLimit"), "{bad}: {}", res.body);
+        assert!(
+            res.body.to_string().contains("perCustomerLimit"),
+            "{bad}: {}",
+            res.body
+        );
     }
 
     let patch = |body: Value| {
