@@ -496,7 +496,10 @@ async fn coupon_expiry_outside_2000_to_9999_or_not_rfc3339_is_a_400_naming_expir
         let invoked = app
             .invoke_admin(json!({ "action": "upsertCoupon", "coupon": coupon(raw) }))
             .await;
-        assert_eq!(invoked["error"]["code"], "VALIDATION_FAILED", "{raw}: {invoked}");
+        assert_eq!(
+            invoked["error"]["code"], "VALIDATION_FAILED",
+            "{raw}: {invoked}"
+        );
     }
     assert_eq!(
         app.db()
@@ -517,7 +520,11 @@ async fn coupon_expiry_outside_2000_to_9999_or_not_rfc3339_is_a_400_naming_expir
         assert_eq!(fields(&patched), ["expiresAt"], "{raw}");
     }
     let list = app.get("/admin/coupons", Some(&admin)).await;
-    assert_eq!(list.ok()["items"][0]["expiresAt"], last, "unchanged by the refusals");
+    assert_eq!(
+        list.ok()["items"][0]["expiresAt"],
+        last,
+        "unchanged by the refusals"
+    );
 }
 
 #[tokio::test]
