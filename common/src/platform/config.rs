@@ -80,9 +80,10 @@ pub struct PaymentRedirect {
 }
 
 impl PaymentRedirect {
-    /// The page of the order with this id (24 hex).
-    pub fn for_order(&self, order_id: &str) -> String {
-        self.url.replace("{orderId}", order_id)
+    /// The page of the order named `order`: its id or its number, which every order route
+    /// takes alike.
+    pub fn for_order(&self, order: &str) -> String {
+        self.url.replace("{orderId}", order)
     }
 }
 

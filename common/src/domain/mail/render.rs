@@ -200,7 +200,8 @@ impl View {
             nothing_to_pay: order.payment.status == PaymentStatus::NotRequired,
             reason,
             money_note: money_note(event, order, refund),
-            order_url: order_page.for_order(&order.id.to_hex()),
+            // By its number, as everywhere in mail; every order route takes either.
+            order_url: order_page.for_order(&order.display_number()),
         }
     }
 }
@@ -410,9 +411,17 @@ mod tests {
             mail.subject,
             "Your payment for Pitalya order PIT-1042 did not go through"
         );
-        let link = "https://shop.pitalya.example/orders/65f0a1b2c3d4e5f601234567";
-        assert!(mail.html.contains(&format!("href=\"{link}\"")), "{}", mail.html);
-        assert!(mail.text.contains(&format!("Pay for your order: {link}")), "{}", mail.text);
+        let link = "https://shop.pitalya.example/orders/PIT-1042";
+        assert!(
+            mail.html.contains(&format!("href=\"{link}\"")),
+            "{}",
+            mail.html
+        );
+        assert!(
+            mail.text.contains(&format!("Pay for your order: {link}")),
+            "{}",
+            mail.text
+        );
         for part in [&mail.html, &mail.text] {
             assert!(part.contains("₹1,20,407.30"), "{part}");
             assert!(part.contains("No money was taken"), "{part}");
@@ -424,10 +433,13 @@ mod tests {
         };
         let mail = super::render(MailEvent::PaymentFailed, &order, &odd).unwrap();
         assert!(!mail.html.contains("\"><script>"), "{}", mail.html);
-        assert!(!mail.html.contains("&from"), "an ampersand is escaped in HTML");
+        assert!(
+            !mail.html.contains("&from"),
+            "an ampersand is escaped in HTML"
+        );
         assert!(mail
             .text
-            .contains("https://shop.example/pay?o=65f0a1b2c3d4e5f601234567&from=mail"));
+            .contains("https://shop.example/pay?o=PIT-1042&from=mail"));
     }
 
     fn all(order: &Order) -> Vec<(MailEvent, Mail)> {
