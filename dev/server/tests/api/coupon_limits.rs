@@ -119,6 +119,7 @@ async fn welcome10_is_once_per_customer_and_a_cancelled_or_expired_order_gives_t
     let expired = order_doc(&app, &second_id.to_hex()).await;
     assert_eq!(expired.get_str("status").unwrap(), "cancelled");
     assert_eq!(uses(&app, "WELCOME10", asha).await, 0);
+    fill_cart(&app, asha, &[(urli, 1)]).await;
     quote(&app, asha, "WELCOME10").await.ok();
 }
 
