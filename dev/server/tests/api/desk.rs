@@ -268,7 +268,10 @@ async fn the_order_detail_shows_attempts_mails_and_who_did_what() {
         .map(|m| m["event"].as_str().unwrap())
         .collect();
     // The failed attempt queued its "pay again" mail before the second one paid.
-    assert_eq!(events, ["order_placed", "payment_failed", "payment_success"]);
+    assert_eq!(
+        events,
+        ["order_placed", "payment_failed", "payment_success"]
+    );
     assert!(d["refunds"].as_array().unwrap().is_empty());
     assert!(d["invoice"].is_null());
     admin_get(&app, "/admin/orders/PIT-7777")
