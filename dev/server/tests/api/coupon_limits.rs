@@ -3,18 +3,10 @@
 
 use crate::orders::{coupon, create, fill_cart, order_body, order_doc, product, stock, used};
 use crate::support::{inside_one_window, Resp, TestApp};
+use crate::tax::quote;
 use futures::future::join_all;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use serde_json::{json, Value};
-
-async fn quote(app: &TestApp, user: &str, code: &str) -> Resp {
-    app.post(
-        "/checkout/apply-coupon",
-        Some(&app.token(user)),
-        json!({ "code": code }),
-    )
-    .await
-}
 
 async fn order_with(app: &TestApp, user: &str, product: ObjectId, code: &str) -> Resp {
     fill_cart(app, user, &[(product, 1)]).await;
@@ -123,26 +115,9 @@ async fn welcome10_is_once_per_customer_and_a_cancelled_or_expired_order_gives_t
     quote(&app, asha, "WELCOME10").await.ok();
 }
 
-/// Several instances, each with its own driver client and pool, over one database.
-async fn instances(n: usize) -> Vec<TestApp> {
-    let first = TestApp::spawn().await;
-    let db = first.db().name().to_owned();
-    let mut apps = vec![first];
-    for _ in 1..n {
-        let db = db.clone();
-        apps.push(
-            TestApp::spawn_with(move |vars| {
-                vars.insert("MONGODB_DB".into(), db);
-            })
-            .await,
-        );
-    }
-    apps
-}
-
 #[tokio::test]
 async fn one_customer_racing_checkouts_on_three_instances_never_passes_the_limit() {
-    let apps = instances(3).await;
+    let apps = crate::rate_limits::instances(3).await;
     let app = &apps[0];
     let diya = product(app, "race-diya", 59_900, 100).await;
     coupon(

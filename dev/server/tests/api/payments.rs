@@ -157,6 +157,18 @@ pub fn webhook_auth(sim: &SimHandle) -> String {
     )
 }
 
+/// Sends `body` to the webhook as PhonePe would (with its Authorization); returns the status.
+pub async fn post_webhook(app: &TestApp, sim: &SimHandle, body: &Value) -> reqwest::StatusCode {
+    app.http
+        .post(format!("{}/payments/phonepe/webhook", app.base))
+        .header("authorization", webhook_auth(sim))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 fn status_of(doc: &Document) -> &str {
     doc.get_str("status").unwrap()
 }
@@ -343,15 +355,7 @@ async fn a_failed_attempt_leaves_the_order_payable_and_a_retry_can_pay() {
     assert_eq!(status_of(&order_doc(&app, order).await), "paid");
     // A late failure for the first attempt must not touch the paid order.
     let late = json!({ "event": "checkout.order.failed", "payload": { "merchantOrderId": first, "state": "FAILED", "amount": 59_900 } });
-    let res = app
-        .http
-        .post(format!("{}/payments/phonepe/webhook", app.base))
-        .header("authorization", webhook_auth(&sim))
-        .json(&late)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(post_webhook(&app, &sim, &late).await, 200);
     assert_eq!(
         order_doc(&app, order)
             .await
@@ -1000,17 +1004,7 @@ async fn a_failed_payment_mails_one_link_back_to_pay_however_often_phonepe_says_
             },
         )
     };
-    let replay = || async {
-        let res = app
-            .http
-            .post(format!("{}/payments/phonepe/webhook", app.base))
-            .header("authorization", webhook_auth(&sim))
-            .json(&failed)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-    };
+    let replay = || async { assert_eq!(post_webhook(&app, &sim, &failed).await, 200) };
     let jobs = app.jobs();
     tokio::join!(
         async { resend().await.unwrap() },
