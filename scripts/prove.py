@@ -19,7 +19,9 @@ simulator and the SES emulator:
 
   stock     initial stock = current stock + units in non-cancelled orders − units restocked
             by refunds, never negative; stock = the sum of its stock_movements ledger
-  coupons   usedCount = non-cancelled orders using the coupon, and never above usageLimit
+  coupons   usedCount = non-cancelled orders using the coupon, and never above usageLimit;
+            per customer, coupon_uses count = their non-cancelled orders using it, never above
+            perCustomerLimit
   states    no order paid twice, none both paid and expired, every order settled; no order's
             statusHistory ever shrank (a lost write)
   money     per order, what PhonePe collected minus what PhonePe refunded is what the order
@@ -321,6 +323,7 @@ def wait_port(port, limit):
 def mail_event(subject):
     """The outbox event a subject line belongs to (see `subject` in common/src/domain/mail/render.rs)."""
     for needle, event in [("We have received", "order_placed"), ("is confirmed", "payment_success"),
+                          ("did not go through", "payment_failed"),
                           ("has shipped", "order_shipped"), ("has been delivered", "order_delivered"),
                           ("has been cancelled", "order_cancelled"), ("Your refund", "refund_issued")]:
         if needle in subject:
@@ -786,6 +789,18 @@ class Run:
                                 f"{live_uses[c['code']]} live orders use it")
             if c.get("usageLimit") is not None and c.get("usedCount", 0) > c["usageLimit"]:
                 fail("coupons", f"{c['code']}: used {c['usedCount']} > limit {c['usageLimit']}")
+        per_customer = Counter((o["userId"], o.get("couponCode")) for o in orders
+                               if o.get("couponCode") and o["status"] != "cancelled")
+        limits = {c["code"]: c.get("perCustomerLimit") for c in self.db.coupons.find({})}
+        counted = {(u["userId"], u["code"]): u.get("count", 0) for u in self.db.coupon_uses.find({})}
+        for key in set(per_customer) | set(counted):
+            user, code = key
+            if counted.get(key, 0) != per_customer[key]:
+                fail("coupons", f"{code} by {user}: coupon_uses says {counted.get(key, 0)}, "
+                                f"{per_customer[key]} live orders use it")
+            if limits.get(code) is not None and per_customer[key] > limits[code]:
+                fail("coupons", f"{code} by {user}: {per_customer[key]} live orders > "
+                                f"perCustomerLimit {limits[code]}")
 
         # refunds as recorded, against what the watcher saw during the run
         final_refunds = {}

@@ -4,7 +4,7 @@
 //!
 //! Usage: cargo run -p common --example mail_preview [-- <dir>]   (default target/mail-preview)
 
-use common::mail::{render, sample_order};
+use common::mail::{render, sample_order, sample_order_page};
 use common::models::PaymentStatus;
 use common::order_state::OrderStatus;
 use common::outbox::MailEvent;
@@ -27,6 +27,12 @@ fn main() -> anyhow::Result<()> {
                 order.payment.transaction_id = None;
             }
             MailEvent::PaymentSuccess => order.status = OrderStatus::Paid,
+            MailEvent::PaymentFailed => {
+                order.status = OrderStatus::PaymentPending;
+                order.payment.status = PaymentStatus::Failed;
+                order.payment.paid_at = None;
+                order.payment.transaction_id = None;
+            }
             MailEvent::OrderShipped => order.status = OrderStatus::Shipped,
             MailEvent::OrderDelivered => order.status = OrderStatus::Delivered,
             MailEvent::OrderCancelled => {
@@ -38,7 +44,7 @@ fn main() -> anyhow::Result<()> {
                 order.payment.status = PaymentStatus::Refunded;
             }
         }
-        let mail = render(event, &order)?;
+        let mail = render(event, &order, &sample_order_page())?;
         let html = dir.join(format!("{}.html", event.as_str()));
         let text = dir.join(format!("{}.txt", event.as_str()));
         std::fs::write(&html, &mail.html)?;

@@ -28,6 +28,7 @@ pub mod domain {
     pub mod address;
     pub mod cart;
     pub mod catalog;
+    pub mod coupon_uses;
     pub mod ids;
     pub mod invoices;
     pub mod mail;
@@ -52,8 +53,8 @@ pub mod integrations {
 pub mod services;
 
 pub use domain::{
-    address, cart, catalog, ids, invoices, mail, models, money, order_state, orders, outbox,
-    payments, pricing, refunds, seller, tax,
+    address, cart, catalog, coupon_uses, ids, invoices, mail, models, money, order_state, orders,
+    outbox, payments, pricing, refunds, seller, tax,
 };
 pub use integrations::{phonepe, ses};
 pub use platform::{

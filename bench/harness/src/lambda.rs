@@ -902,6 +902,7 @@ const WHY: &[(&str, &str, &str, Option<bool>, &str)] = &[
     // POST /checkout/apply-coupon.
     ("coupons", "aggregate", "carts", None, "the shopper's cart and the coupon, in one read (`$unionWith`)"),
     ("coupons", "find", "products", None, "the cart's products at today's prices"),
+    ("coupons", "find", "coupon_uses", None, "the shopper's uses of a coupon with a perCustomerLimit"),
     // POST /orders/create.
     ("orders", "find", "idempotency_keys", Some(false), "a replay? an earlier answer to the same Idempotency-Key"),
     ("orders", "find", "idempotency_keys", Some(true), "the replay check again, inside the transaction (careful path)"),
@@ -910,6 +911,7 @@ const WHY: &[(&str, &str, &str, Option<bool>, &str)] = &[
     ("orders", "find", "carts", None, "the shopper's cart (careful path)"),
     ("orders", "find", "products", None, "the cart's products: price and stock (careful path)"),
     ("orders", "findAndModify", "coupons", None, "one use of the coupon taken, guarded by its limit; the coupon as it was, to price the discount"),
+    ("orders", "findAndModify", "coupon_uses", None, "the shopper's use of the coupon counted, judged by the count before it (perCustomerLimit)"),
     ("orders", "find", "coupons", None, "the coupon, checked as checkout charges it (careful path)"),
     ("orders", "update", "coupons", None, "the coupon's use is counted (careful path)"),
     ("orders", "findAndModify", "products", None, "stock is taken, guarded by active, taxable, in stock and the price the shopper saw (one per cart line)"),

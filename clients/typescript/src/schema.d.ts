@@ -160,7 +160,7 @@ export interface paths {
         put?: never;
         /**
          * Price the caller's cart with a coupon (reserves nothing)
-         * @description Refusals: `400 VALIDATION_FAILED`, `404 COUPON_NOT_FOUND`, `409 COUPON_EXHAUSTED`, `422 CART_EMPTY`, `422 COUPON_EXPIRED`, `422 MIN_ORDER_NOT_MET` (with `minOrderValue`), `429 RATE_LIMITED` (counted before the body is read).
+         * @description Refusals: `400 VALIDATION_FAILED`, `404 COUPON_NOT_FOUND`, `409 COUPON_EXHAUSTED`, `409 COUPON_ALREADY_USED` (the caller has used it `perCustomerLimit` times in orders not cancelled), `422 CART_EMPTY`, `422 COUPON_EXPIRED`, `422 MIN_ORDER_NOT_MET` (with `minOrderValue`), `429 RATE_LIMITED` (counted before the body is read).
          */
         post: operations["applyCoupon"];
         delete?: never;
@@ -180,7 +180,7 @@ export interface paths {
         put?: never;
         /**
          * Turn the cart into an order (one transaction)
-         * @description Re-prices every cart line from the catalog, takes the stock and one coupon use, writes the order (`created`, discount locked) with its "order placed" mail and empties the cart, all in one MongoDB transaction: on any refusal nothing changes, except that on `PRICE_CHANGED` the cart is refreshed to today's prices (returned as `cart`). Refusals: `400 VALIDATION_FAILED` (fields such as `shippingAddress.pincode`, `email`, `couponCode`, `Idempotency-Key`), `404 COUPON_NOT_FOUND`, `409 PRICE_CHANGED` (`lines`, `cart`), `409 PRODUCT_UNAVAILABLE` (`lines`), `409 INSUFFICIENT_STOCK` (`lines` with `requested` and `available`), `409 COUPON_EXHAUSTED`, `409 IDEMPOTENCY_KEY_IN_USE` (a twin request is still running; retry), `422 CART_EMPTY`, `422 COUPON_EXPIRED`, `422 MIN_ORDER_NOT_MET`, `422 IDEMPOTENCY_KEY_REUSED`, `429 RATE_LIMITED` (5 a minute per user). `email` is required unless the session token carries one.
+         * @description Re-prices every cart line from the catalog, takes the stock and one coupon use, writes the order (`created`, discount locked) with its "order placed" mail and empties the cart, all in one MongoDB transaction: on any refusal nothing changes, except that on `PRICE_CHANGED` the cart is refreshed to today's prices (returned as `cart`). Refusals: `400 VALIDATION_FAILED` (fields such as `shippingAddress.pincode`, `email`, `couponCode`, `Idempotency-Key`), `404 COUPON_NOT_FOUND`, `409 PRICE_CHANGED` (`lines`, `cart`), `409 PRODUCT_UNAVAILABLE` (`lines`), `409 INSUFFICIENT_STOCK` (`lines` with `requested` and `available`), `409 COUPON_EXHAUSTED`, `409 COUPON_ALREADY_USED` (the customer's `perCustomerLimit`, counted in the same transaction, so concurrent checkouts on several instances cannot pass it together), `409 IDEMPOTENCY_KEY_IN_USE` (a twin request is still running; retry), `422 CART_EMPTY`, `422 COUPON_EXPIRED`, `422 MIN_ORDER_NOT_MET`, `422 IDEMPOTENCY_KEY_REUSED`, `429 RATE_LIMITED` (5 a minute per user). `email` is required unless the session token carries one.
          */
         post: operations["createOrder"];
         delete?: never;
@@ -633,7 +633,7 @@ export interface paths {
         head?: never;
         /**
          * Change any field of a coupon but its code and usedCount
-         * @description `null` clears `minOrderValue`, `maxDiscount`, `expiresAt` or `usageLimit`. Refusals: `400 VALIDATION_FAILED` (also for `code` and `usedCount`), `404 COUPON_NOT_FOUND`, `422 USAGE_LIMIT_BELOW_USED` (with `usedCount`).
+         * @description `null` clears `minOrderValue`, `maxDiscount`, `expiresAt`, `usageLimit` or `perCustomerLimit`. Refusals: `400 VALIDATION_FAILED` (also for `code` and `usedCount`), `404 COUPON_NOT_FOUND`, `422 USAGE_LIMIT_BELOW_USED` (with `usedCount`).
          */
         patch: operations["updateCoupon"];
         trace?: never;
@@ -727,7 +727,7 @@ export interface components {
          * @description Every `code` the API sends in a problem document.
          * @enum {string}
          */
-        ProblemCode: "BAD_REQUEST" | "CART_EMPTY" | "CART_LIMIT" | "CONSOLE_MISCONFIGURED" | "COUPON_CODE_TAKEN" | "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_FOUND" | "CREDIT_NOTE_NOT_FOUND" | "EXPORT_TOO_LARGE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_REUSED" | "INSUFFICIENT_STOCK" | "INTERNAL" | "INVALID_JSON" | "INVOICE_NOT_FOUND" | "INVALID_TRANSITION" | "METHOD_NOT_ALLOWED" | "MIN_ORDER_NOT_MET" | "NOTHING_TO_REFUND" | "NOT_IN_CART" | "ORDER_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "PAYLOAD_TOO_LARGE" | "PAYMENT_ATTEMPT_FAILED" | "PAYMENT_PROVIDER_ERROR" | "PRICE_CHANGED" | "PRODUCT_NOT_FOUND" | "PRODUCT_NOT_TAXABLE" | "PRODUCT_UNAVAILABLE" | "RATE_LIMITED" | "REFUND_BELOW_MINIMUM" | "REFUND_EXCEEDS_PAID" | "ROUTE_NOT_FOUND" | "SLUG_TAKEN" | "STOCK_WOULD_GO_NEGATIVE" | "TRY_AGAIN" | "UNAUTHENTICATED" | "UNAVAILABLE" | "UNITS_ALREADY_REFUNDED" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_LIMIT_BELOW_USED" | "VALIDATION_FAILED";
+        ProblemCode: "BAD_REQUEST" | "CART_EMPTY" | "CART_LIMIT" | "CONSOLE_MISCONFIGURED" | "COUPON_ALREADY_USED" | "COUPON_CODE_TAKEN" | "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_FOUND" | "CREDIT_NOTE_NOT_FOUND" | "EXPORT_TOO_LARGE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_REUSED" | "INSUFFICIENT_STOCK" | "INTERNAL" | "INVALID_JSON" | "INVOICE_NOT_FOUND" | "INVALID_TRANSITION" | "METHOD_NOT_ALLOWED" | "MIN_ORDER_NOT_MET" | "NOTHING_TO_REFUND" | "NOT_IN_CART" | "ORDER_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "PAYLOAD_TOO_LARGE" | "PAYMENT_ATTEMPT_FAILED" | "PAYMENT_PROVIDER_ERROR" | "PRICE_CHANGED" | "PRODUCT_NOT_FOUND" | "PRODUCT_NOT_TAXABLE" | "PRODUCT_UNAVAILABLE" | "RATE_LIMITED" | "REFUND_BELOW_MINIMUM" | "REFUND_EXCEEDS_PAID" | "ROUTE_NOT_FOUND" | "SLUG_TAKEN" | "STOCK_WOULD_GO_NEGATIVE" | "TRY_AGAIN" | "UNAUTHENTICATED" | "UNAVAILABLE" | "UNITS_ALREADY_REFUNDED" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_LIMIT_BELOW_USED" | "VALIDATION_FAILED";
         FieldError: {
             /** @description The offending field, e.g. `shippingAddress.pincode`, `lines[0].quantity`, `Idempotency-Key` or `body` */
             field: string;
@@ -1295,6 +1295,11 @@ export interface components {
             expiresAt: string | null;
             /** Format: int64 */
             usageLimit: number | null;
+            /**
+             * Format: int64
+             * @description How many times one customer may use the coupon (orders cancelled or expired give their use back); `null` is no limit
+             */
+            perCustomerLimit: number | null;
             /** Format: int64 */
             usedCount: number;
             isActive: boolean;
@@ -1316,6 +1321,8 @@ export interface components {
             expiresAt?: string;
             /** Format: int64 */
             usageLimit?: number;
+            /** Format: int64 */
+            perCustomerLimit?: number;
             /** @default true */
             isActive: boolean;
         };
@@ -1332,6 +1339,8 @@ export interface components {
             expiresAt?: string | null;
             /** Format: int64 */
             usageLimit?: number | null;
+            /** Format: int64 */
+            perCustomerLimit?: number | null;
             isActive?: boolean;
         };
     };
@@ -1709,9 +1718,9 @@ export interface components {
         ProductId: components["schemas"]["ObjectId"];
         /** @description Only orders in these statuses, comma-separated */
         StatusFilter: components["schemas"]["OrderStatus"][];
-        /** @description Only orders created at or after this time */
+        /** @description Only orders created at or after this time (2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z) */
         CreatedFrom: string;
-        /** @description Only orders created at or before this time (not before `from`) */
+        /** @description Only orders created at or before this time (not before `from`; 2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z) */
         CreatedTo: string;
         /** @description Per user, kept 24 h. Repeating the key with the same body returns the order it made (`200`) and creates nothing; with a different body it is `422 IDEMPOTENCY_KEY_REUSED`. */
         CheckoutIdempotencyKey: components["schemas"]["IdempotencyKey"];
@@ -2274,9 +2283,9 @@ export interface operations {
                 /** @description Only orders in these statuses, comma-separated */
                 status?: components["parameters"]["StatusFilter"];
                 q?: string;
-                /** @description Only orders created at or after this time */
+                /** @description Only orders created at or after this time (2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z) */
                 from?: components["parameters"]["CreatedFrom"];
-                /** @description Only orders created at or before this time (not before `from`) */
+                /** @description Only orders created at or before this time (not before `from`; 2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z) */
                 to?: components["parameters"]["CreatedTo"];
                 sort?: "newest" | "oldest";
             };
@@ -2300,9 +2309,9 @@ export interface operations {
             query?: {
                 /** @description Only orders in these statuses, comma-separated */
                 status?: components["parameters"]["StatusFilter"];
-                /** @description Only orders created at or after this time */
+                /** @description Only orders created at or after this time (2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z) */
                 from?: components["parameters"]["CreatedFrom"];
-                /** @description Only orders created at or before this time (not before `from`) */
+                /** @description Only orders created at or before this time (not before `from`; 2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z) */
                 to?: components["parameters"]["CreatedTo"];
             };
             header?: never;

@@ -9,7 +9,7 @@
 use crate::db::{is_duplicate_key, retry_transaction, Db, COUPONS, PRODUCTS, STOCK_MOVEMENTS};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{OrderId, ProductId};
-use crate::models::{now, rfc3339, Coupon, CouponType, Product, ProductView};
+use crate::models::{now, parse_time, rfc3339, Coupon, CouponType, Product, ProductView};
 use crate::money::Paise;
 use crate::problem_codes::ProblemCode;
 use crate::tax::{GstRate, Hsn};
@@ -849,6 +849,8 @@ pub struct CouponInput {
     pub expires_at: Option<String>,
     #[serde(default)]
     pub usage_limit: Option<i64>,
+    #[serde(default)]
+    pub per_customer_limit: Option<i64>,
     #[serde(default = "yes")]
     pub is_active: bool,
 }
@@ -874,6 +876,8 @@ pub struct CouponPatch {
     pub expires_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub usage_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub per_customer_limit: Option<Option<i64>>,
     #[serde(default)]
     pub is_active: Option<bool>,
     #[serde(default)]
@@ -926,15 +930,21 @@ fn check_usage_limit(errors: &mut Vec<FieldError>, v: Option<i64>) {
     );
 }
 
+/// Zero would stop everyone using the coupon, which is what deactivating it says plainly.
+fn check_per_customer_limit(errors: &mut Vec<FieldError>, v: Option<i64>) {
+    check(
+        errors,
+        v.is_none_or(|v| v >= 1),
+        "perCustomerLimit",
+        "must be at least 1 (to stop a coupon's use, deactivate it)",
+    );
+}
+
 fn expiry(errors: &mut Vec<FieldError>, raw: Option<&str>) -> Option<DateTime> {
-    match raw.map(chrono::DateTime::parse_from_rfc3339) {
-        None => None,
-        Some(Ok(t)) => Some(DateTime::from_millis(t.timestamp_millis())),
-        Some(Err(_)) => {
-            errors.push(FieldError::new(
-                "expiresAt",
-                "must be an RFC 3339 timestamp",
-            ));
+    match parse_time("expiresAt", raw?) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(e);
             None
         }
     }
@@ -958,6 +968,7 @@ fn coupon_fields(input: &CouponInput) -> Result<(String, Document)> {
     check_min_order(&mut errors, input.min_order_value);
     check_max_discount(&mut errors, input.max_discount);
     check_usage_limit(&mut errors, input.usage_limit);
+    check_per_customer_limit(&mut errors, input.per_customer_limit);
     let expires_at = expiry(&mut errors, input.expires_at.as_deref());
     if !errors.is_empty() {
         return Err(Error::validation(errors));
@@ -969,6 +980,7 @@ fn coupon_fields(input: &CouponInput) -> Result<(String, Document)> {
         "maxDiscount": opt(input.max_discount),
         "expiresAt": expires_at,
         "usageLimit": opt(input.usage_limit),
+        "perCustomerLimit": opt(input.per_customer_limit),
         "isActive": input.is_active,
         "updatedAt": now(),
     };
@@ -1047,6 +1059,9 @@ pub async fn patch_coupon(db: &Db, raw_code: &str, patch: CouponPatch) -> Result
     if let Some(v) = patch.usage_limit {
         check_usage_limit(&mut errors, v);
     }
+    if let Some(v) = patch.per_customer_limit {
+        check_per_customer_limit(&mut errors, v);
+    }
     let expires_at = patch
         .expires_at
         .as_ref()
@@ -1091,6 +1106,11 @@ pub async fn patch_coupon(db: &Db, raw_code: &str, patch: CouponPatch) -> Result
         }
         if let Some(v) = patch.usage_limit {
             set.insert("usageLimit", opt(v));
+        }
+        // Unlike `usageLimit`, a limit below what some customer has used is allowed: it is
+        // one rule for many customers, and it stops their next use without undoing any.
+        if let Some(v) = patch.per_customer_limit {
+            set.insert("perCustomerLimit", opt(v));
         }
         if let Some(v) = patch.is_active {
             set.insert("isActive", v);

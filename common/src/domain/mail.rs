@@ -30,16 +30,18 @@
 //! An order cancelled before its `order_placed`, `order_shipped` or `order_delivered` mail
 //! went out gets that mail `skipped` (with a `skipReason`): the cancellation mail, which
 //! lists the items and says what happens to the money, replaces it. `payment_success` is
-//! still sent, because money was taken and the refund mail refers to it.
+//! still sent, because money was taken and the refund mail refers to it. A `payment_failed`
+//! mail ("pay again") is `skipped` once the order is paid, cancelled or has a newer payment
+//! attempt under way: it would ask for what is done or happening.
 
 mod render;
 
-pub use render::{render, render_for, sample_order, subject, BRAND};
+pub use render::{render, render_for, sample_order, sample_order_page, subject, BRAND};
 
 use crate::config::MailConfig;
 use crate::db::{Db, MAIL_OUTBOX, ORDERS};
 use crate::ids::OrderId;
-use crate::models::Order;
+use crate::models::{Order, PaymentStatus};
 use crate::order_state::OrderStatus;
 use crate::outbox::{MailEvent, MailStatus};
 use crate::ses::{self, Mail, SendError, Ses};
@@ -189,7 +191,7 @@ impl Mailer {
         for &event in events {
             // Rendered before the lease, so nothing but the SES call lies between the
             // dispatch stamp and SES.
-            let Ok(mail) = render_for(event, order, None) else {
+            let Ok(mail) = render_for(event, order, None, &self.config.order_page) else {
                 return;
             };
             if deadline.saturating_duration_since(Instant::now()) < MIN_CALL {
@@ -405,6 +407,9 @@ impl Mailer {
         {
             return Finish::Skip("order cancelled before this mail was sent");
         }
+        if entry.event == MailEvent::PaymentFailed && !still_failed(&order) {
+            return Finish::Skip("paid, cancelled or being paid again before this mail was sent");
+        }
         if !order.email.is_valid() {
             return Finish::Fail("order has no usable email address".into());
         }
@@ -412,7 +417,7 @@ impl Mailer {
             .refund_id
             .as_deref()
             .and_then(|id| order.refunds.iter().find(|r| r.merchant_refund_id == id));
-        let mail = match render_for(entry.event, &order, refund) {
+        let mail = match render_for(entry.event, &order, refund, &self.config.order_page) {
             Ok(mail) => mail,
             Err(e) => return Finish::Fail(format!("render: {e}")),
         };
@@ -535,6 +540,15 @@ impl Mailer {
         }
         outcome
     }
+}
+
+/// Whether a payment-failed mail still asks for something the customer can do: the order
+/// waits for payment and no newer attempt is under way.
+fn still_failed(order: &Order) -> bool {
+    matches!(
+        order.status,
+        OrderStatus::Created | OrderStatus::PaymentPending
+    ) && order.payment.status == PaymentStatus::Failed
 }
 
 /// The GST document a mail carries: the invoice with the shipped mail, the refund's credit

@@ -2,7 +2,7 @@
 //! goes through `change_in`, so the state machine, the status history, the stock and coupon
 //! release of a cancellation and the mail it causes can never disagree with each other.
 
-use crate::db::{Db, COUPONS, ORDERS};
+use crate::db::{Db, ORDERS};
 use crate::error::{Error, Result};
 use crate::ids::OrderId;
 use crate::models::{now, Order};
@@ -392,13 +392,7 @@ pub async fn release_as_in(
         crate::catalog::try_move_stock_in(db, session, &back, false).await?;
     }
     if let Some(code) = &order.coupon_code {
-        db.docs(COUPONS)
-            .update_one(
-                doc! { "code": code, "usedCount": { "$gt": 0_i64 } },
-                doc! { "$inc": { "usedCount": -1_i64 } },
-            )
-            .session(&mut *session)
-            .await?;
+        crate::coupon_uses::give_back_in(db, session, code, order.user_id.as_str()).await?;
     }
     Ok(true)
 }

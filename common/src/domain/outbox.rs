@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 pub enum MailEvent {
     OrderPlaced,
     PaymentSuccess,
+    /// PhonePe said an attempt failed: a link back to pay. One per order, however many
+    /// attempts fail, so a shopper trying again and again is not mailed each time.
+    PaymentFailed,
     OrderShipped,
     OrderDelivered,
     OrderCancelled,
@@ -51,9 +54,10 @@ impl MailStatus {
 }
 
 impl MailEvent {
-    pub const ALL: [MailEvent; 6] = [
+    pub const ALL: [MailEvent; 7] = [
         MailEvent::OrderPlaced,
         MailEvent::PaymentSuccess,
+        MailEvent::PaymentFailed,
         MailEvent::OrderShipped,
         MailEvent::OrderDelivered,
         MailEvent::OrderCancelled,
@@ -64,6 +68,7 @@ impl MailEvent {
         match self {
             MailEvent::OrderPlaced => "order_placed",
             MailEvent::PaymentSuccess => "payment_success",
+            MailEvent::PaymentFailed => "payment_failed",
             MailEvent::OrderShipped => "order_shipped",
             MailEvent::OrderDelivered => "order_delivered",
             MailEvent::OrderCancelled => "order_cancelled",

@@ -10,7 +10,7 @@ use crate::models::{now, Order, PaymentStatus};
 use crate::money::Paise;
 use crate::order_state::OrderStatus;
 use crate::orders::{self, Change};
-use crate::outbox::MailEvent;
+use crate::outbox::{self, MailEvent};
 use crate::phonepe::{OrderStatus as PhonePeOrder, PhonePe, State as PhonePeState};
 use crate::refunds::{self, NewRefund, RefundKind};
 use futures::TryStreamExt;
@@ -368,31 +368,39 @@ async fn flag_in(
     Ok(())
 }
 
+/// Marks the attempt failed and, if it is the order's current one, the order's payment too,
+/// queueing the payment-failed mail (a link back to pay) in the same transaction: only the
+/// delivery that moves `payment.status` to `failed` queues it, and the outbox keeps one per
+/// order, so duplicate webhooks and reconciliation racing them mail the customer once.
 async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Result<Applied> {
     let code = status.error_code.clone().unwrap_or_else(|| "FAILED".into());
-    db.docs(PAYMENT_ATTEMPTS)
-        .update_one(
-            doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending] } },
-            doc! { "$set": { "state": AttemptState::Failed, "lastError": &code } },
-        )
-        .await?;
-    // Only the order's current attempt decides its payment status, and never once paid.
-    let res = db
-        .docs(ORDERS)
-        .update_one(
-            doc! {
-                "_id": attempt.order_id,
-                "status": { "$in": [OrderStatus::Created, OrderStatus::PaymentPending] },
-                "payment.status": PaymentStatus::Pending,
-                "payment.merchantOrderId": &attempt.merchant_order_id,
-            },
-            doc! { "$set": { "payment.status": PaymentStatus::Failed, "updatedAt": now() } },
-        )
-        .await?;
-    Ok(if res.modified_count > 0 {
-        Applied::MarkedFailed
-    } else {
-        Applied::Ignored
+    crate::transaction!(db, |session| {
+        db.docs(PAYMENT_ATTEMPTS)
+            .update_one(
+                doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending] } },
+                doc! { "$set": { "state": AttemptState::Failed, "lastError": &code } },
+            )
+            .session(&mut *session)
+            .await?;
+        // Only the order's current attempt decides its payment status, and never once paid.
+        let res = db
+            .docs(ORDERS)
+            .update_one(
+                doc! {
+                    "_id": attempt.order_id,
+                    "status": { "$in": [OrderStatus::Created, OrderStatus::PaymentPending] },
+                    "payment.status": PaymentStatus::Pending,
+                    "payment.merchantOrderId": &attempt.merchant_order_id,
+                },
+                doc! { "$set": { "payment.status": PaymentStatus::Failed, "updatedAt": now() } },
+            )
+            .session(&mut *session)
+            .await?;
+        if res.modified_count == 0 {
+            return Ok(Applied::Ignored);
+        }
+        outbox::enqueue(db, session, attempt.order_id, MailEvent::PaymentFailed).await?;
+        Ok(Applied::MarkedFailed)
     })
 }
 

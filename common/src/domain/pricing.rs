@@ -83,8 +83,14 @@ pub fn discount(coupon: &Coupon, subtotal: Paise) -> Paise {
 }
 
 /// Why a coupon cannot be used on this cart right now, as the contract's typed errors; on
-/// success, the discount. `subtotal == 0` is an empty cart.
-pub fn evaluate(coupon: &Coupon, subtotal: Paise, now: DateTime) -> Result<Paise> {
+/// success, the discount. `subtotal == 0` is an empty cart; `customer_uses` is how often the
+/// shopper has used the coupon already (orders not cancelled).
+pub fn evaluate(
+    coupon: &Coupon,
+    subtotal: Paise,
+    now: DateTime,
+    customer_uses: i64,
+) -> Result<Paise> {
     if subtotal.get() <= 0 {
         return Err(Error::unprocessable(
             ProblemCode::CartEmpty,
@@ -113,6 +119,13 @@ pub fn evaluate(coupon: &Coupon, subtotal: Paise, now: DateTime) -> Result<Paise
             .with("minOrderValue", min));
         }
     }
+    // Before the shop-wide limit: "you have used it" is the answer that is true for ever.
+    if coupon
+        .per_customer_limit
+        .is_some_and(|limit| customer_uses >= limit)
+    {
+        return Err(already_used(&coupon.code));
+    }
     if coupon
         .usage_limit
         .is_some_and(|limit| coupon.used_count >= limit)
@@ -126,6 +139,13 @@ pub fn coupon_not_found(code: &str) -> Error {
     Error::not_found(
         ProblemCode::CouponNotFound,
         format!("No active coupon {code}"),
+    )
+}
+
+pub fn already_used(code: &str) -> Error {
+    Error::conflict(
+        ProblemCode::CouponAlreadyUsed,
+        format!("You have already used coupon {code} as often as it allows"),
     )
 }
 
@@ -195,6 +215,7 @@ mod tests {
             max_discount: max.map(Paise),
             expires_at: None,
             usage_limit: None,
+            per_customer_limit: None,
             used_count: 0,
             is_active: true,
         }
@@ -228,33 +249,41 @@ mod tests {
         let now = DateTime::now();
         let mut c = coupon(CouponType::Percent, 10, None);
         assert_eq!(
-            evaluate(&c, Paise(0), now).unwrap_err().code(),
+            evaluate(&c, Paise(0), now, 0).unwrap_err().code(),
             "CART_EMPTY"
         );
         c.is_active = false;
         assert_eq!(
-            evaluate(&c, Paise(100), now).unwrap_err().code(),
+            evaluate(&c, Paise(100), now, 0).unwrap_err().code(),
             "COUPON_NOT_FOUND"
         );
         c.is_active = true;
         c.expires_at = Some(DateTime::from_millis(now.timestamp_millis() - 1));
         assert_eq!(
-            evaluate(&c, Paise(100), now).unwrap_err().code(),
+            evaluate(&c, Paise(100), now, 0).unwrap_err().code(),
             "COUPON_EXPIRED"
         );
         c.expires_at = None;
         c.min_order_value = Some(Paise(1000));
         assert_eq!(
-            evaluate(&c, Paise(999), now).unwrap_err().code(),
+            evaluate(&c, Paise(999), now, 0).unwrap_err().code(),
             "MIN_ORDER_NOT_MET"
         );
-        assert!(evaluate(&c, Paise(1000), now).is_ok());
+        assert!(evaluate(&c, Paise(1000), now, 0).is_ok());
         c.usage_limit = Some(5);
         c.used_count = 5;
         assert_eq!(
-            evaluate(&c, Paise(1000), now).unwrap_err().code(),
+            evaluate(&c, Paise(1000), now, 0).unwrap_err().code(),
             "COUPON_EXHAUSTED"
         );
+        c.per_customer_limit = Some(1);
+        assert_eq!(
+            evaluate(&c, Paise(1000), now, 1).unwrap_err().code(),
+            "COUPON_ALREADY_USED",
+            "the customer's own limit is named before the shop-wide one"
+        );
+        c.used_count = 0;
+        assert!(evaluate(&c, Paise(1000), now, 0).is_ok());
     }
 
     #[test]
@@ -264,26 +293,26 @@ mod tests {
         let mut c = coupon(CouponType::Percent, 10, Some(20_000));
         c.expires_at = at(0);
         assert_eq!(
-            evaluate(&c, Paise(1000), now).unwrap_err().code(),
+            evaluate(&c, Paise(1000), now, 0).unwrap_err().code(),
             "COUPON_EXPIRED",
             "a coupon is expired from its expiry instant on"
         );
         c.expires_at = at(1);
-        assert_eq!(evaluate(&c, Paise(500_000), now).unwrap(), Paise(20_000));
+        assert_eq!(evaluate(&c, Paise(500_000), now, 0).unwrap(), Paise(20_000));
         c.usage_limit = Some(0);
         assert_eq!(
-            evaluate(&c, Paise(1000), now).unwrap_err().code(),
+            evaluate(&c, Paise(1000), now, 0).unwrap_err().code(),
             "COUPON_EXHAUSTED",
             "a limit of zero allows no use"
         );
         c.usage_limit = Some(5);
         c.used_count = 4;
-        assert_eq!(evaluate(&c, Paise(1000), now).unwrap(), Paise(100));
+        assert_eq!(evaluate(&c, Paise(1000), now, 0).unwrap(), Paise(100));
         // An empty cart is the answer before anything about the coupon.
         c.expires_at = at(-1);
         c.used_count = 5;
         assert_eq!(
-            evaluate(&c, Paise(0), now).unwrap_err().code(),
+            evaluate(&c, Paise(0), now, 0).unwrap_err().code(),
             "CART_EMPTY"
         );
     }
@@ -312,7 +341,7 @@ mod tests {
         ) {
             let kind = if percent { CouponType::Percent } else { CouponType::Flat };
             let c = coupon(kind, value, Some(20_000));
-            let quoted = evaluate(&c, Paise(subtotal), DateTime::now()).unwrap();
+            let quoted = evaluate(&c, Paise(subtotal), DateTime::now(), 0).unwrap();
             prop_assert_eq!(quoted, discount(&c, Paise(subtotal)));
             prop_assert!(Paise(subtotal) - quoted >= Paise::ZERO);
         }

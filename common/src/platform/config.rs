@@ -72,11 +72,19 @@ pub struct WebhookCredentials {
     pub password: Secret<String>,
 }
 
-/// Storefront URL PhonePe sends the shopper back to; `{orderId}` is replaced. Only the
-/// function that opens payment pages reads it.
+/// The storefront's page of one order (`{orderId}` is replaced): PhonePe sends the shopper
+/// back to it after paying, and the payment-failed mail links to it to pay again.
 #[derive(Debug, Clone)]
 pub struct PaymentRedirect {
     pub url: String,
+}
+
+impl PaymentRedirect {
+    /// The page of the order named `order`: its id or its number, which every order route
+    /// takes alike.
+    pub fn for_order(&self, order: &str) -> String {
+        self.url.replace("{orderId}", order)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +94,9 @@ pub struct MailConfig {
     pub region: String,
     /// Points the SES client at an emulator (moto) in dev and tests.
     pub endpoint_url: Option<String>,
+    /// Where a mail sends the customer to see their order and pay for it
+    /// (`PHONEPE_REDIRECT_URL`, the page PhonePe returns them to).
+    pub order_page: PaymentRedirect,
 }
 
 /// The settings every function reads: the database, Clerk, and the order rules.
@@ -176,11 +187,14 @@ pub fn from_vars<S: Section>(vars: &HashMap<String, String>) -> Result<S, Config
         problems: Vec::new(),
     };
     let section = S::read(&mut r);
+    // Two sections may read one variable (the mail and the redirect both read
+    // `PHONEPE_REDIRECT_URL`): its problem is listed once.
+    let mut seen = std::collections::HashSet::new();
+    let mut problems = r.problems;
+    problems.retain(|p| seen.insert(p.clone()));
     match section {
-        Some(s) if r.problems.is_empty() => Ok(s),
-        _ => Err(ConfigError {
-            problems: r.problems,
-        }),
+        Some(s) if problems.is_empty() => Ok(s),
+        _ => Err(ConfigError { problems }),
     }
 }
 
@@ -359,11 +373,14 @@ impl Section for MailConfig {
             r.problem("SES_FROM must be an email address (orders@… or Name <orders@…>)");
         }
         let endpoint = r.get("AWS_ENDPOINT_URL_SES");
+        let endpoint_url = r.url("AWS_ENDPOINT_URL_SES", endpoint);
+        let order_page = PaymentRedirect::read(r);
         Some(MailConfig {
             from,
             reply_to: r.get("SES_REPLY_TO"),
             region: r.get("AWS_REGION").unwrap_or_else(|| "ap-south-1".into()),
-            endpoint_url: r.url("AWS_ENDPOINT_URL_SES", endpoint),
+            endpoint_url,
+            order_page: order_page?,
         })
     }
 }
@@ -402,6 +419,8 @@ pub(crate) mod tests {
         ] {
             assert!(text.contains(name), "{name} missing from: {text}");
         }
+        // Read by the redirect and the mail sections alike, reported once.
+        assert_eq!(text.matches("PHONEPE_REDIRECT_URL").count(), 1, "{text}");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::time::Duration;
 pub const PRODUCTS: &str = "products";
 pub const CARTS: &str = "carts";
 pub const COUPONS: &str = "coupons";
+/// How often each customer has used each coupon: one document per (code, userId).
+pub const COUPON_USES: &str = "coupon_uses";
 pub const ORDERS: &str = "orders";
 pub const PAYMENT_ATTEMPTS: &str = "payment_attempts";
 pub const MAIL_OUTBOX: &str = "mail_outbox";
@@ -26,7 +28,7 @@ pub const CREDIT_NOTES: &str = "credit_notes";
 
 /// Bumped whenever `ensure_indexes` changes: a database whose `meta` schema document is older
 /// gets the indexes built on the next cold start, any other cold start skips them.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 const SCHEMA_DOC: &str = "schema";
 
 #[derive(Clone, Debug)]
@@ -192,6 +194,8 @@ impl Db {
                 ],
             ),
             (COUPONS, vec![unique(doc! { "code": 1 })]),
+            // One counter per customer and coupon, so concurrent checkouts write the same one.
+            (COUPON_USES, vec![unique(doc! { "code": 1, "userId": 1 })]),
             (CARTS, vec![unique(doc! { "userId": 1 })]),
             (
                 ORDERS,

@@ -8,6 +8,7 @@ pub enum ProblemCode {
     CartEmpty,
     CartLimit,
     ConsoleMisconfigured,
+    CouponAlreadyUsed,
     CouponCodeTaken,
     CreditNoteNotFound,
     CouponExhausted,
@@ -51,11 +52,12 @@ pub enum ProblemCode {
 }
 
 impl ProblemCode {
-    pub const ALL: [ProblemCode; 44] = [
+    pub const ALL: [ProblemCode; 45] = [
         ProblemCode::BadRequest,
         ProblemCode::CartEmpty,
         ProblemCode::CartLimit,
         ProblemCode::ConsoleMisconfigured,
+        ProblemCode::CouponAlreadyUsed,
         ProblemCode::CouponCodeTaken,
         ProblemCode::CreditNoteNotFound,
         ProblemCode::CouponExhausted,
@@ -104,6 +106,7 @@ impl ProblemCode {
             ProblemCode::CartEmpty => "CART_EMPTY",
             ProblemCode::CartLimit => "CART_LIMIT",
             ProblemCode::ConsoleMisconfigured => "CONSOLE_MISCONFIGURED",
+            ProblemCode::CouponAlreadyUsed => "COUPON_ALREADY_USED",
             ProblemCode::CouponCodeTaken => "COUPON_CODE_TAKEN",
             ProblemCode::CreditNoteNotFound => "CREDIT_NOTE_NOT_FOUND",
             ProblemCode::CouponExhausted => "COUPON_EXHAUSTED",

@@ -140,7 +140,8 @@ pub fn demo_products() -> Vec<Value> {
 
 pub fn demo_coupons() -> Vec<Value> {
     vec![
-        json!({ "code": "WELCOME10", "type": "percent", "value": 10, "maxDiscount": 20_000 }),
+        // A welcome is once per customer; a cancelled or expired order gives the use back.
+        json!({ "code": "WELCOME10", "type": "percent", "value": 10, "maxDiscount": 20_000, "perCustomerLimit": 1 }),
         json!({ "code": "FLAT250", "type": "flat", "value": 25_000, "minOrderValue": 150_000 }),
         json!({ "code": "DIWALI20", "type": "percent", "value": 20, "maxDiscount": 50_000, "usageLimit": 100, "expiresAt": "2030-11-01T00:00:00Z" }),
         json!({ "code": "FIRST1", "type": "flat", "value": 10_000, "usageLimit": 1 }),

@@ -798,6 +798,7 @@
       h('label', {}, 'Maximum discount (₹)', optionalMoney('maxDiscount', v.maxDiscount)),
       h('label', {}, 'Expires (India time)', h('input', { type: 'datetime-local', name: 'expiresAt', value: rfcToIst(v.expiresAt) })),
       h('label', {}, 'Usage limit', h('input', { type: 'number', min: 1, step: 1, name: 'usageLimit', value: v.usageLimit ?? '', placeholder: 'none' })),
+      h('label', {}, 'Uses per customer', h('input', { type: 'number', min: 1, step: 1, name: 'perCustomerLimit', value: v.perCustomerLimit ?? '', placeholder: 'no limit' })),
       h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'isActive', checked: v.isActive }), 'Active'),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, editing ? 'Save' : 'Create'),
         h('button', { type: 'button', on: { click: () => viewCoupons() } }, 'Back')));
@@ -816,14 +817,19 @@
         if (!s) return null;
         try { return parsePaise(s); } catch (e) { throw localProblem(name, e.message); }
       };
-      const limit = String(fd.get('usageLimit') || '').trim();
-      if (limit && !/^\d+$/.test(limit)) throw localProblem('usageLimit', 'must be a whole number');
+      const count = (name) => {
+        const s = String(fd.get(name) || '').trim();
+        if (!s) return null;
+        if (!/^\d+$/.test(s)) throw localProblem(name, 'must be a whole number');
+        return Number(s);
+      };
       const body = {
         type, value,
         minOrderValue: money('minOrderValue'),
         maxDiscount: money('maxDiscount'),
         expiresAt: istToRfc(String(fd.get('expiresAt') || '')) || null,
-        usageLimit: limit ? Number(limit) : null,
+        usageLimit: count('usageLimit'),
+        perCustomerLimit: count('perCustomerLimit'),
         isActive: fd.get('isActive') === 'on',
       };
       let saved;

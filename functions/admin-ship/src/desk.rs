@@ -11,7 +11,7 @@ use common::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
 use common::error::FieldError;
 use common::http::{List, Page};
 use common::ids::OrderId;
-use common::models::{india_time, rfc3339, Order, OrderView, PaymentStatus};
+use common::models::{india_time, parse_time, rfc3339, Order, OrderView, PaymentStatus};
 use common::order_state::OrderStatus;
 use common::orders;
 use common::problem_codes::ProblemCode;
@@ -75,13 +75,10 @@ fn parse_filters(pairs: Vec<(String, String)>, allow_q: bool) -> Result<Filters>
                     f.q = Some(q.to_owned());
                 }
             }
-            "from" | "to" => match DateTime::parse_rfc3339_str(v.trim()) {
+            "from" | "to" => match parse_time(&k, &v) {
                 Ok(t) if k == "from" => f.from = Some(t),
                 Ok(t) => f.to = Some(t),
-                Err(_) => errors.push(FieldError::new(
-                    k.clone(),
-                    "must be an RFC 3339 time such as 2026-11-01T00:00:00+05:30",
-                )),
+                Err(e) => errors.push(e),
             },
             "sort" if allow_q => match v.as_str() {
                 "newest" => f.sort = Sort::Newest,

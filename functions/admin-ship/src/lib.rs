@@ -576,6 +576,7 @@ fn coupon_json(c: &common::models::Coupon) -> Value {
         "maxDiscount": c.max_discount,
         "expiresAt": c.expires_at.map(common::models::rfc3339),
         "usageLimit": c.usage_limit,
+        "perCustomerLimit": c.per_customer_limit,
         "usedCount": c.used_count,
         "isActive": c.is_active,
     })

@@ -8,7 +8,7 @@ use common::auth::{Auth, User};
 use common::cart::Cart;
 use common::catalog::normalize_coupon_code;
 use common::config::Config;
-use common::db::{Db, CARTS, COUPONS, PRODUCTS};
+use common::db::{Db, CARTS, COUPONS, COUPON_USES, PRODUCTS};
 use common::ids::ProductId;
 use common::models::{now, Coupon, Product};
 use common::rate_limit::{self, Action};
@@ -112,7 +112,16 @@ async fn apply(
     };
     common::cart::check_orderable(&cart, &products)?;
     let subtotal = common::cart::subtotal_at_catalog_prices(&cart, &products);
-    let discount = pricing::evaluate(&coupon, subtotal, now())?;
+    // Read only for a coupon that limits it: a quote of any other coupon stays one round trip.
+    let uses = match coupon.per_customer_limit {
+        None => 0,
+        Some(_) => {
+            let filter = common::coupon_uses::filter(&coupon.code, user.id.as_str());
+            let found = db.docs(COUPON_USES).find_one(filter).await?;
+            common::coupon_uses::count(found.as_ref())
+        }
+    };
+    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
     let quote = pricing::quote(subtotal, discount, seller.shipping);
     Ok(Json(Quote {
         code: coupon.code,

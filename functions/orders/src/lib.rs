@@ -440,10 +440,12 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
     let priced = order_items(&cart, &products);
     let priced = match &req.checkout.coupon_code {
         None => priced,
-        Some(code) => match claim_coupon_quickly(db, session, code, priced.subtotal).await? {
-            Some((code, discount)) => priced.with_coupon(code, discount),
-            None => return Ok(None),
-        },
+        Some(code) => {
+            match claim_coupon_quickly(db, session, code, user_id, priced.subtotal).await? {
+                Some((code, discount)) => priced.with_coupon(code, discount),
+                None => return Ok(None),
+            }
+        }
     };
     let order = write_order(req, session, priced, &products).await?;
     req.fail_at(Fault::BeforeCommit)?;
@@ -507,7 +509,8 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
     let priced = match &req.checkout.coupon_code {
         None => priced,
         Some(code) => {
-            let (code, discount) = claim_coupon(db, session, code, priced.subtotal).await?;
+            let (code, discount) =
+                claim_coupon(db, session, code, user_id, priced.subtotal).await?;
             priced.with_coupon(code, discount)
         }
     };
@@ -766,13 +769,14 @@ async fn refresh_cart(
     Ok(Placed::PriceChanged(cart, moved))
 }
 
-/// Takes one use of the coupon, never past its limit, and returns the discount it gives;
-/// `None` when it is missing, inactive, used up or does not apply (the careful path then
-/// says which).
+/// Takes one use of the coupon, never past its limits, and returns the discount it gives;
+/// `None` when it is missing, inactive, used up (by everyone or by this customer) or does not
+/// apply (the careful path then says which).
 async fn claim_coupon_quickly(
     db: &Db,
     session: &mut ClientSession,
     code: &str,
+    user_id: &str,
     subtotal: Paise,
 ) -> Result<Option<(String, Paise)>> {
     let Some(coupon) = db
@@ -794,17 +798,19 @@ async fn claim_coupon_quickly(
     else {
         return Ok(None);
     };
-    Ok(pricing::evaluate(&coupon, subtotal, now())
+    let uses = common::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
+    Ok(pricing::evaluate(&coupon, subtotal, now(), uses)
         .ok()
         .map(|discount| (coupon.code, discount)))
 }
 
-/// Checks the coupon as apply-coupon does and takes one use of it, never past its limit.
+/// Checks the coupon as apply-coupon does and takes one use of it, never past its limits.
 /// Returns the stored code and the discount it locks in.
 async fn claim_coupon(
     db: &Db,
     session: &mut ClientSession,
     code: &str,
+    user_id: &str,
     subtotal: Paise,
 ) -> Result<(String, Paise)> {
     let coupon = db
@@ -813,7 +819,11 @@ async fn claim_coupon(
         .session(&mut *session)
         .await?
         .ok_or_else(|| pricing::coupon_not_found(code))?;
-    let discount = pricing::evaluate(&coupon, subtotal, now())?;
+    // The customer's use is taken first and judged by the count it had: a refusal aborts the
+    // transaction and takes the increment back, and a concurrent checkout of the same
+    // customer writes the same counter, so it conflicts and retries rather than both passing.
+    let uses = common::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
+    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
     let mut filter = doc! { "code": &coupon.code, "isActive": true };
     if let Some(limit) = coupon.usage_limit {
         // The guard, not the read above, is what keeps the count within the limit.

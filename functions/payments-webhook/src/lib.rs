@@ -126,7 +126,9 @@ async fn webhook(
         applied = ?applied,
         "webhook applied"
     );
-    if matches!(applied, Applied::MarkedPaid) {
+    // What the change queued (the payment's confirmation, or the link to pay again) goes
+    // out now; `jobs` sends it otherwise.
+    if matches!(applied, Applied::MarkedPaid | Applied::MarkedFailed) {
         if let Some(mid) = payload.order.merchant_order_id.as_deref() {
             if let Some(attempt) = find_attempt(db, mid).await? {
                 state.mailer.send_now(db, attempt.order_id).await;

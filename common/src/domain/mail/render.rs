@@ -5,6 +5,7 @@
 //! product names, cancellation reasons) cannot inject markup; `.txt` templates are not
 //! escaped, so plain-text mail shows `<` as `<` rather than `&lt;`.
 
+use crate::config::PaymentRedirect;
 use crate::models::{Order, PaymentStatus};
 use crate::order_state::OrderStatus;
 use crate::outbox::MailEvent;
@@ -16,9 +17,14 @@ use mongodb::bson::DateTime;
 
 pub const BRAND: &str = "Pitalya";
 
-/// Renders the mail for `event` from the order as it is now.
-pub fn render(event: MailEvent, order: &Order) -> askama::Result<Mail> {
-    render_for(event, order, None)
+/// Renders the mail for `event` from the order as it is now; `order_page` is the storefront's
+/// page of an order, which a mail links to.
+pub fn render(
+    event: MailEvent,
+    order: &Order,
+    order_page: &PaymentRedirect,
+) -> askama::Result<Mail> {
+    render_for(event, order, None, order_page)
 }
 
 /// Renders the mail for `event`; a refund mail names the one refund it announces (an order
@@ -27,8 +33,9 @@ pub fn render_for(
     event: MailEvent,
     order: &Order,
     refund: Option<&Refund>,
+    order_page: &PaymentRedirect,
 ) -> askama::Result<Mail> {
-    let v = View::of(event, order, refund);
+    let v = View::of(event, order, refund, order_page);
     let subject = subject(event, order, refund);
     let s = subject.as_str();
     let v = &v;
@@ -40,6 +47,10 @@ pub fn render_for(
         MailEvent::PaymentSuccess => (
             PaymentSuccessHtml { v, subject: s }.render()?,
             PaymentSuccessText { v }.render()?,
+        ),
+        MailEvent::PaymentFailed => (
+            PaymentFailedHtml { v, subject: s }.render()?,
+            PaymentFailedText { v }.render()?,
         ),
         MailEvent::OrderShipped => (
             OrderShippedHtml { v, subject: s }.render()?,
@@ -72,6 +83,9 @@ pub fn subject(event: MailEvent, order: &Order, refund: Option<&Refund>) -> Stri
     match event {
         MailEvent::OrderPlaced => format!("We have received your {BRAND} order {id}"),
         MailEvent::PaymentSuccess => format!("Your {BRAND} order {id} is confirmed"),
+        MailEvent::PaymentFailed => {
+            format!("Your payment for {BRAND} order {id} did not go through")
+        }
         MailEvent::OrderShipped => format!("Your {BRAND} order {id} has shipped"),
         MailEvent::OrderDelivered => format!("Your {BRAND} order {id} has been delivered"),
         MailEvent::OrderCancelled => format!("Your {BRAND} order {id} has been cancelled"),
@@ -108,6 +122,8 @@ struct View {
     nothing_to_pay: bool,
     reason: Option<String>,
     money_note: String,
+    /// The storefront's page of the order, where the customer can pay (again).
+    order_url: String,
 }
 
 struct ItemView {
@@ -118,7 +134,12 @@ struct ItemView {
 }
 
 impl View {
-    fn of(event: MailEvent, order: &Order, refund: Option<&Refund>) -> View {
+    fn of(
+        event: MailEvent,
+        order: &Order,
+        refund: Option<&Refund>,
+        order_page: &PaymentRedirect,
+    ) -> View {
         let a = &order.shipping.address;
         let mut address_lines = vec![a.name.clone(), a.line1.clone()];
         address_lines.extend(a.line2.clone().filter(|l| !l.trim().is_empty()));
@@ -179,6 +200,8 @@ impl View {
             nothing_to_pay: order.payment.status == PaymentStatus::NotRequired,
             reason,
             money_note: money_note(event, order, refund),
+            // By its number, as everywhere in mail; every order route takes either.
+            order_url: order_page.for_order(&order.display_number()),
         }
     }
 }
@@ -218,6 +241,10 @@ fn money_note(event: MailEvent, order: &Order, refund: Option<&Refund>) -> Strin
         (MailEvent::OrderCancelled, _) => "No payment was completed for this order, so you have \
              not been charged. If your bank shows a debit for it, it will be reversed \
              automatically, usually within 5 to 7 working days."
+            .to_owned(),
+        (MailEvent::PaymentFailed, _) => "No money was taken for this attempt. If your bank \
+             shows a debit for it, it will be reversed automatically, usually within 5 to 7 \
+             working days."
             .to_owned(),
         _ => String::new(),
     }
@@ -261,10 +288,18 @@ macro_rules! templates {
 templates! {
     OrderPlacedHtml "mail/order_placed.html", OrderPlacedText "mail/order_placed.txt";
     PaymentSuccessHtml "mail/payment_success.html", PaymentSuccessText "mail/payment_success.txt";
+    PaymentFailedHtml "mail/payment_failed.html", PaymentFailedText "mail/payment_failed.txt";
     OrderShippedHtml "mail/order_shipped.html", OrderShippedText "mail/order_shipped.txt";
     OrderDeliveredHtml "mail/order_delivered.html", OrderDeliveredText "mail/order_delivered.txt";
     OrderCancelledHtml "mail/order_cancelled.html", OrderCancelledText "mail/order_cancelled.txt";
     RefundIssuedHtml "mail/refund_issued.html", RefundIssuedText "mail/refund_issued.txt";
+}
+
+/// The storefront's order page previews and tests link to.
+pub fn sample_order_page() -> PaymentRedirect {
+    PaymentRedirect {
+        url: "https://shop.pitalya.example/orders/{orderId}".into(),
+    }
 }
 
 /// A realistic order for previews and tests: every field filled, with the awkward inputs a
@@ -359,6 +394,53 @@ pub fn sample_order() -> Order {
 mod tests {
     use super::*;
     use crate::Paise;
+
+    fn render(event: MailEvent, order: &Order) -> askama::Result<Mail> {
+        super::render(event, order, &sample_order_page())
+    }
+
+    #[test]
+    fn the_payment_failed_mail_links_back_to_the_order_page_to_pay_again() {
+        let mut order = sample_order();
+        order.status = OrderStatus::PaymentPending;
+        order.payment.status = PaymentStatus::Failed;
+        order.payment.transaction_id = None;
+        order.payment.paid_at = None;
+        let mail = render(MailEvent::PaymentFailed, &order).unwrap();
+        assert_eq!(
+            mail.subject,
+            "Your payment for Pitalya order PIT-1042 did not go through"
+        );
+        let link = "https://shop.pitalya.example/orders/PIT-1042";
+        assert!(
+            mail.html.contains(&format!("href=\"{link}\"")),
+            "{}",
+            mail.html
+        );
+        assert!(
+            mail.text.contains(&format!("Pay for your order: {link}")),
+            "{}",
+            mail.text
+        );
+        for part in [&mail.html, &mail.text] {
+            assert!(part.contains("₹1,20,407.30"), "{part}");
+            assert!(part.contains("No money was taken"), "{part}");
+        }
+
+        // The page comes from a setting: whatever it holds stays inside the attribute.
+        let odd = PaymentRedirect {
+            url: "https://shop.example/pay?o={orderId}&from=mail\"><script>x</script>".into(),
+        };
+        let mail = super::render(MailEvent::PaymentFailed, &order, &odd).unwrap();
+        assert!(!mail.html.contains("\"><script>"), "{}", mail.html);
+        assert!(
+            !mail.html.contains("&from"),
+            "an ampersand is escaped in HTML"
+        );
+        assert!(mail
+            .text
+            .contains("https://shop.example/pay?o=PIT-1042&from=mail"));
+    }
 
     fn all(order: &Order) -> Vec<(MailEvent, Mail)> {
         MailEvent::ALL

@@ -486,6 +486,44 @@ async fn coupons_are_created_listed_and_patched_but_never_their_usage() {
 }
 
 #[tokio::test]
+async fn coupon_expiry_outside_2000_to_9999_or_not_rfc3339_is_a_400_naming_expires_at() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token();
+    let coupon = |expires: &str| json!({ "code": "DATED", "type": "percent", "value": 10, "expiresAt": expires });
+    for raw in crate::desk::BAD_TIMES {
+        let created = app.post("/admin/coupons", Some(&admin), coupon(raw)).await;
+        assert_eq!(fields(&created), ["expiresAt"], "{raw}");
+        let invoked = app
+            .invoke_admin(json!({ "action": "upsertCoupon", "coupon": coupon(raw) }))
+            .await;
+        assert_eq!(
+            invoked["error"]["code"], "VALIDATION_FAILED",
+            "{raw}: {invoked}"
+        );
+    }
+    assert_eq!(
+        crate::orders::count(&app, "coupons", doc! {}).await,
+        0,
+        "nothing refused was stored"
+    );
+
+    let last = "9999-12-31T23:59:59.999Z";
+    let created = app.post("/admin/coupons", Some(&admin), coupon(last)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["expiresAt"], last);
+    for raw in crate::desk::BAD_TIMES {
+        let patched = patch(&app, "/admin/coupons/DATED", json!({ "expiresAt": raw })).await;
+        assert_eq!(fields(&patched), ["expiresAt"], "{raw}");
+    }
+    let list = app.get("/admin/coupons", Some(&admin)).await;
+    assert_eq!(
+        list.ok()["items"][0]["expiresAt"],
+        last,
+        "unchanged by the refusals"
+    );
+}
+
+#[tokio::test]
 async fn every_catalog_route_needs_an_admin() {
     let app = TestApp::spawn().await;
     let p = create_product(&app, lota()).await;

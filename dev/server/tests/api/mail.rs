@@ -33,11 +33,15 @@ fn moto_url() -> String {
     std::env::var("TEST_AWS_ENDPOINT_URL_SES").expect(HOW)
 }
 
+fn ses_vars(v: &mut HashMap<String, String>, endpoint: &str, from: &str) {
+    v.insert("SES_FROM".into(), from.into());
+    v.insert("AWS_ENDPOINT_URL_SES".into(), endpoint.into());
+    v.insert("AWS_REGION".into(), "ap-south-1".into());
+}
+
 async fn app_with_ses(endpoint: &str, from: &str, reply_to: Option<&str>) -> TestApp {
     TestApp::spawn_with(|v| {
-        v.insert("SES_FROM".into(), from.into());
-        v.insert("AWS_ENDPOINT_URL_SES".into(), endpoint.into());
-        v.insert("AWS_REGION".into(), "ap-south-1".into());
+        ses_vars(v, endpoint, from);
         if let Some(r) = reply_to {
             v.insert("SES_REPLY_TO".into(), r.into());
         }
@@ -45,16 +49,25 @@ async fn app_with_ses(endpoint: &str, from: &str, reply_to: Option<&str>) -> Tes
     .await
 }
 
-/// An app whose mail goes to moto, from a sender moto has verified.
-pub(crate) async fn app_with_moto() -> TestApp {
-    let app = app_with_ses(&moto_url(), SENDER, None).await;
-    mailer(&app)
+/// Settings that send an app's mail to moto; `verify_moto_sender` once it runs.
+pub(crate) fn moto_vars(v: &mut HashMap<String, String>) {
+    ses_vars(v, &moto_url(), SENDER);
+}
+
+pub(crate) async fn verify_moto_sender(app: &TestApp) {
+    mailer(app)
         .ses_client()
         .verify_email_identity()
         .email_address(SENDER)
         .send()
         .await
         .expect("verify the sender in moto");
+}
+
+/// An app whose mail goes to moto, from a sender moto has verified.
+pub(crate) async fn app_with_moto() -> TestApp {
+    let app = app_with_ses(&moto_url(), SENDER, None).await;
+    verify_moto_sender(&app).await;
     app
 }
 
@@ -759,4 +772,26 @@ async fn racing_drains_and_immediate_sends_deliver_each_mail_exactly_once_and_in
     }
     assert_eq!(total, 16);
     assert!(sent_by_drains <= 16);
+}
+
+#[tokio::test]
+async fn a_payment_failed_mail_is_skipped_once_the_order_is_paid_or_paid_again() {
+    let app = app_with_moto().await;
+    for later in [
+        doc! { "status": "paid", "payment.status": "paid" },
+        doc! { "status": "payment_pending", "payment.status": "pending" },
+        doc! { "status": "cancelled" },
+    ] {
+        let to = recipient();
+        let order = new_order(&to);
+        let id = order.id;
+        insert(&app, &order).await;
+        set_order(&app, id, doc! { "payment.status": "failed" }).await;
+        queue(&app, id, &[MailEvent::PaymentFailed]).await;
+        set_order(&app, id, later.clone()).await;
+        mailer(&app).send_now(&app.services.db, id).await;
+        let e = entry(&app, id, MailEvent::PaymentFailed).await;
+        assert_eq!(e.get_str("status"), Ok("skipped"), "{later}: {e}");
+        assert!(moto_messages(&to).await.is_empty(), "{later}");
+    }
 }

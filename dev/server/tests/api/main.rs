@@ -11,6 +11,7 @@ mod bodies;
 mod cart;
 mod console;
 mod cors;
+mod coupon_limits;
 mod coupons;
 mod desk;
 mod expiry;

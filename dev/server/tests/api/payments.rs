@@ -17,6 +17,13 @@ use std::time::Duration;
 pub const STOREFRONT: &str = "https://shop.pitalya.example/orders/{orderId}";
 
 pub async fn app_with_sim() -> (TestApp, SimHandle) {
+    app_with_sim_and(|_| {}).await
+}
+
+/// `app_with_sim`, with more settings of the test's own.
+pub async fn app_with_sim_and(
+    more: impl FnOnce(&mut std::collections::HashMap<String, String>),
+) -> (TestApp, SimHandle) {
     let (_, sim) = phonepe_sim::spawn(SimConfig {
         refund_delay_ms: 100,
         ..SimConfig::default()
@@ -39,6 +46,7 @@ pub async fn app_with_sim() -> (TestApp, SimHandle) {
             cfg.webhook_password.clone(),
         );
         v.insert("PHONEPE_REDIRECT_URL".into(), STOREFRONT.into());
+        more(v);
     })
     .await;
     sim.set_webhook_url(Some(format!("{}/payments/phonepe/webhook", app.base)));
@@ -147,6 +155,18 @@ pub fn webhook_auth(sim: &SimHandle) -> String {
         &sim.config().webhook_username,
         &sim.config().webhook_password,
     )
+}
+
+/// Sends `body` to the webhook as PhonePe would (with its Authorization); returns the status.
+pub async fn post_webhook(app: &TestApp, sim: &SimHandle, body: &Value) -> reqwest::StatusCode {
+    app.http
+        .post(format!("{}/payments/phonepe/webhook", app.base))
+        .header("authorization", webhook_auth(sim))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 fn status_of(doc: &Document) -> &str {
@@ -335,15 +355,7 @@ async fn a_failed_attempt_leaves_the_order_payable_and_a_retry_can_pay() {
     assert_eq!(status_of(&order_doc(&app, order).await), "paid");
     // A late failure for the first attempt must not touch the paid order.
     let late = json!({ "event": "checkout.order.failed", "payload": { "merchantOrderId": first, "state": "FAILED", "amount": 59_900 } });
-    let res = app
-        .http
-        .post(format!("{}/payments/phonepe/webhook", app.base))
-        .header("authorization", webhook_auth(&sim))
-        .json(&late)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(post_webhook(&app, &sim, &late).await, 200);
     assert_eq!(
         order_doc(&app, order)
             .await
@@ -941,4 +953,97 @@ async fn typed_ids_and_amounts_are_stored_exactly_as_before() {
     assert_eq!(taken.get_i64("delta"), Ok(-1), "{taken}");
     let product = one("products", doc! { "_id": lamp }).await;
     assert_eq!(product.get_i64("stock"), Ok(4));
+}
+
+/// Waits until every webhook the simulator recorded has been answered.
+async fn all_webhooks_answered(sim: &SimHandle, n: usize) {
+    for _ in 0..250 {
+        let hooks = sim.wait_for_webhooks(n, Duration::from_secs(5)).await;
+        if hooks.len() >= n && hooks.iter().all(|h| h.delivered()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("webhooks unanswered: {:?}", sim.webhooks());
+}
+
+#[tokio::test]
+async fn a_failed_payment_mails_one_link_back_to_pay_however_often_phonepe_says_so() {
+    let (app, sim) = app_with_sim_and(crate::mail::moto_vars).await;
+    crate::mail::verify_moto_sender(&app).await;
+    // moto keeps every message for the life of the emulator: a fresh customer per run.
+    let user = format!("user_failmail_{}", ObjectId::new().to_hex());
+    let order = insert_order(&app, &user, 59_900).await;
+    app.db()
+        .collection::<Document>(ORDERS)
+        .update_one(
+            doc! { "_id": order },
+            doc! { "$set": { "number": "PIT-4242" } },
+        )
+        .await
+        .unwrap();
+    let mid = initiate_mid(&app, &user, order).await;
+    // Due for reconciliation at once, so the jobs runs below race the webhooks.
+    app.db()
+        .collection::<Document>("payment_attempts")
+        .update_one(
+            doc! { "merchantOrderId": &mid },
+            doc! { "$set": { "nextCheckAt": DateTime::now() } },
+        )
+        .await
+        .unwrap();
+
+    sim.fail_order(&mid, HookOptions::default()).await.unwrap();
+    let failed = json!({ "event": "checkout.order.failed", "payload": { "merchantOrderId": &mid, "state": "FAILED", "amount": 59_900 } });
+    let resend = || {
+        sim.fail_order(
+            &mid,
+            HookOptions {
+                resend_webhook: true,
+                ..HookOptions::default()
+            },
+        )
+    };
+    let replay = || async { assert_eq!(post_webhook(&app, &sim, &failed).await, 200) };
+    let jobs = app.jobs();
+    tokio::join!(
+        async { resend().await.unwrap() },
+        async { resend().await.unwrap() },
+        replay(),
+        replay(),
+        jobs::run_once(&jobs),
+        jobs::run_once(&jobs),
+    );
+    all_webhooks_answered(&sim, 3).await;
+    jobs::run_once(&jobs).await;
+
+    let doc = order_doc(&app, order).await;
+    assert_eq!(status_of(&doc), "payment_pending", "still payable");
+    assert_eq!(
+        doc.get_document("payment").unwrap().get_str("status"),
+        Ok("failed")
+    );
+    assert_eq!(mails(&app, order, "payment_failed").await, 1);
+    let to = format!("{user}@example.com");
+    let messages = crate::mail::moto_messages(&to).await;
+    assert_eq!(
+        crate::mail::subjects(&messages),
+        ["Your payment for Pitalya order PIT-4242 did not go through"]
+    );
+    let body = messages[0]["body"].as_str().unwrap();
+    // The page PhonePe returns the shopper to, named by the order's number as mails do.
+    let link = STOREFRONT.replace("{orderId}", "PIT-4242");
+    assert!(body.contains(&format!("href=\"{link}\"")), "{body}");
+    assert!(body.contains("₹599.00"), "{body}");
+    assert!(body.contains("No money was taken"), "{body}");
+
+    // The shopper tries again and fails again: they are paying, so no second mail.
+    let second = initiate_mid(&app, &user, order).await;
+    sim.fail_order(&second, HookOptions::default())
+        .await
+        .unwrap();
+    all_webhooks_answered(&sim, 4).await;
+    jobs::run_once(&jobs).await;
+    assert_eq!(mails(&app, order, "payment_failed").await, 1);
+    assert_eq!(crate::mail::moto_messages(&to).await.len(), 1);
 }

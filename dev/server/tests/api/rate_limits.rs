@@ -10,12 +10,12 @@ const INSTANCES: usize = 3;
 const BURST: usize = 30;
 const LIMIT: usize = 10;
 
-/// Several instances, each with its own driver client and pool, over one database.
-async fn instances() -> Vec<TestApp> {
+/// `n` instances, each with its own driver client and pool, over one database.
+pub(crate) async fn instances(n: usize) -> Vec<TestApp> {
     let first = TestApp::spawn().await;
     let db = first.db().name().to_owned();
     let mut apps = vec![first];
-    for _ in 1..INSTANCES {
+    for _ in 1..n {
         let db = db.clone();
         apps.push(
             TestApp::spawn_with(move |vars| {
@@ -29,7 +29,7 @@ async fn instances() -> Vec<TestApp> {
 
 #[tokio::test]
 async fn a_concurrent_burst_across_instances_gets_exactly_the_limit_through() {
-    let apps = instances().await;
+    let apps = instances(INSTANCES).await;
     for round in 0..4 {
         let user = format!("user_burst_{round}_{}", uuid::Uuid::new_v4().simple());
         let token = apps[0].token(&user);
@@ -70,7 +70,7 @@ async fn a_concurrent_burst_across_instances_gets_exactly_the_limit_through() {
 async fn first_requests_of_a_window_racing_on_every_instance_are_all_counted() {
     // Exactly the limit, all at once: any lost increment or spurious refusal shows up as a 429
     // below the limit, and one more request must then be the first refusal.
-    let apps = instances().await;
+    let apps = instances(INSTANCES).await;
     for round in 0..4 {
         let user = format!("user_edge_{round}_{}", uuid::Uuid::new_v4().simple());
         let token = apps[0].token(&user);

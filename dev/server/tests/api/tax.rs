@@ -22,7 +22,7 @@ async fn spawn_shipping(fee: i64, free_min: i64) -> TestApp {
     .await
 }
 
-async fn quote(app: &TestApp, user: &str, code: &str) -> Resp {
+pub(crate) async fn quote(app: &TestApp, user: &str, code: &str) -> Resp {
     app.post(
         "/checkout/apply-coupon",
         Some(&app.token(user)),
