@@ -14,6 +14,7 @@ mod cors;
 mod coupons;
 mod desk;
 mod expiry;
+mod integer_edges;
 mod invoices;
 mod lambda_events;
 mod mail;
