@@ -5,7 +5,8 @@ Many concurrent customers, spread over several API instances (each a dev server 
 jobs loop, all on one database), drive the local stack over HTTP (carts, coupons, orders,
 PhonePe initiations, payments through the simulator with duplicated, delayed and dropped
 webhooks, two payment pages paid at once, payment after an owner's cancel, abandoned orders
-left to expire) while the owner packs, ships, delivers, cancels and refunds random parts of
+left to expire) while the owner packs, ships, delivers, cancels (some orders right after
+refunding part of their units with restocking) and refunds random parts of
 shipped and delivered orders (by amount, by lines, in full, with and without restocking,
 Idempotency-Keys replayed, concurrently too) and, now and then, of paid or packed orders
 before they ship (whose credit notes are then issued with the invoice, in the ship). For the middle of the run the simulator is
@@ -18,7 +19,10 @@ stops and the stack has settled, the invariants are checked from the database, t
 simulator and the SES emulator:
 
   stock     initial stock = current stock + units in non-cancelled orders − units restocked
-            by refunds, never negative; stock = the sum of its stock_movements ledger
+            by their refunds, never negative; stock = the sum of its stock_movements ledger
+  restocks  per order and product, the units put back (ledger entries with the order's id that
+            add stock: restocking refunds, cancellation, expiry) never exceed the units taken
+            (its entries that remove stock), however refunds and a cancellation interleave
   coupons   usedCount = non-cancelled orders using the coupon, and never above usageLimit;
             per customer, coupon_uses count = their non-cancelled orders using it, never above
             perCustomerLimit
@@ -503,7 +507,8 @@ class Run:
                 self.stats.add(f"admin_cancel_{st}")
             try:
                 docs = list(self.db.orders.find({"status": {"$in": ["paid", "packed", "shipped"]}},
-                                                {"status": 1, "refunds.state": 1}).limit(50))
+                                                {"status": 1, "refunds.state": 1, "items": 1})
+                            .limit(50))
             except pymongo.errors.PyMongoError:
                 time.sleep(0.5)
                 continue
@@ -516,6 +521,9 @@ class Run:
                     # issues its credit note together with the invoice.
                     continue
                 roll = rng.random()
+                if roll < 0.05 and status in ("paid", "packed") and \
+                        self.refund_then_cancel(rng, d, uuid.uuid4().hex, rng.randrange(n)):
+                    continue
                 if roll < 0.1 and status in ("paid", "packed"):
                     path, body = f"/admin/orders/{oid}/cancel", {"reason": "prove: customer asked"}
                 elif status == "paid" and roll < 0.5:
@@ -610,6 +618,22 @@ class Run:
                 elif style == "other_body":
                     other = dict(body, reason=body["reason"] + " (edited)")
                     self.send_refund(oid, key, other, via + 2, "other_body")
+
+    def refund_then_cancel(self, rng, order, key, via):
+        """Part of the order's units refunded with restocking, then the order cancelled: the
+        cancellation must give back only the units still out (the restocks invariant). False,
+        with nothing cancelled, when the refund was refused (nothing paid, already refunded)."""
+        oid = str(order["_id"])
+        lines = [{"productId": str(i["productId"]), "quantity": rng.randint(1, i["quantity"])}
+                 for i in rng.sample(order["items"], rng.randint(1, len(order["items"])))]
+        body = {"lines": lines, "restock": True, "reason": "prove: returned before shipping"}
+        if self.send_refund(oid, key, body, via, "first") != 201:
+            return False
+        st, _, _ = self.owner_api.call("POST", f"/admin/orders/{oid}/cancel", self.admin_token,
+                                       {"reason": "prove: refunded in part, then cancelled"},
+                                       via=via + 1)
+        self.stats.add(f"refund_restock_then_cancel_{st}")
+        return True
 
     # --- the weather ----------------------------------------------------------------------
 
@@ -753,16 +777,23 @@ class Run:
         # stock, and its ledger
         held = defaultdict(int)
         for o in orders:
-            if o["status"] != "cancelled":
-                for it in o["items"]:
-                    held[str(it["productId"])] += it["quantity"]
+            mine = defaultdict(int)
+            for it in o["items"]:
+                mine[str(it["productId"])] += it["quantity"]
             # Units a refund put back on the shelf (decided once; a replacement of a failed
-            # refund carries the lines again but restocks nothing).
+            # refund carries the lines again but restocks nothing), never more than it took.
             for r in o.get("refunds") or []:
                 if r.get("restock") and not r.get("replaces"):
                     for line in r.get("lines") or []:
-                        held[str(line["productId"])] -= line["quantity"]
-                        self.stats.add("units_restocked", line["quantity"])
+                        pid = str(line["productId"])
+                        back = min(line["quantity"], mine[pid])
+                        mine[pid] -= back
+                        self.stats.add("units_restocked", back)
+            # A cancelled order holds nothing: its cancellation gave back whatever its refunds
+            # had not already put back on the shelf.
+            if o["status"] != "cancelled":
+                for pid, units in mine.items():
+                    held[pid] += units
         ledger = defaultdict(int)
         entries = 0
         for m in self.db.stock_movements.find({}, {"productId": 1, "delta": 1}):
@@ -1058,7 +1089,28 @@ class Run:
         self.stats.add("refund_count", len(final_refunds))
 
         self.check_invoices(by_id, fail)
+        self.check_restocks(fail)
         return failures
+
+    def check_restocks(self, fail):
+        """Per order and product, the units its ledger entries put back never exceed the units
+        they took. The ledger still sums to the stock when an order's units come back twice (a
+        restocking refund, then the cancellation returning every unit again), so only this sees
+        it."""
+        taken, back = defaultdict(int), defaultdict(int)
+        for m in self.db.stock_movements.find({"orderId": {"$ne": None}},
+                                              {"orderId": 1, "productId": 1, "delta": 1}):
+            key = (str(m["orderId"]), str(m["productId"]))
+            if m["delta"] < 0:
+                taken[key] -= m["delta"]
+            else:
+                back[key] += m["delta"]
+        for key in sorted(back):
+            if back[key] > taken[key]:
+                order, product = key
+                fail("restocks", f"order {order} took {taken[key]} of product {product} but its "
+                                 f"ledger put {back[key]} back")
+        self.stats.add("order_products_restocked", len(back))
 
     def check_invoices(self, by_id, fail):
         """The GST invoices and credit notes (common/src/domain/invoices.rs, docs/gst.md)."""
@@ -1261,8 +1313,8 @@ class Run:
             and r.get("kind") != "extra_charge"))
 
 
-INVARIANTS = ["stock", "ledger", "coupons", "states", "money", "refunds", "refund keys", "mail",
-              "orders", "invoices", "invoice numbers", "credit notes", "5xx"]
+INVARIANTS = ["stock", "ledger", "restocks", "coupons", "states", "money", "refunds",
+              "refund keys", "mail", "orders", "invoices", "invoice numbers", "credit notes", "5xx"]
 
 
 def free_port():
@@ -1427,7 +1479,9 @@ def main():
              f"- owner refunds: {pick('refund_kind_')}; styles {pick('refund_style_')}; answers "
              f"{', '.join(f'{k[7:]} {v}' for k, v in sorted(c.items()) if k.startswith('refund_') and k.split('_')[1] in ('first', 'second', 'replay', 'other'))}",
              f"- refunds on orders at the end: {c['refund_count']} ({pick('refunds_')}), "
-             f"{c['paise_refunded'] / 100:.2f} ₹ refunded, {c['units_restocked']} units restocked, "
+             f"{c['paise_refunded'] / 100:.2f} ₹ refunded, {c['units_restocked']} units restocked "
+             f"({c['order_products_restocked']} order × product pairs given units back; "
+             f"cancels right after a restocking refund: {pick('refund_restock_then_cancel_')}), "
              f"{c['orders_flagged_refund_failed']} orders flagged refund_failed for a person; "
              f"the watcher took {run.watch_passes} snapshots of {len(run.seen_refunds)} refund ids",
              f"- {c['orders']} orders: " + ", ".join(

@@ -526,7 +526,12 @@ pub async fn try_move_stock_in(
 ) -> Result<Option<StockMovement>> {
     let mut filter = doc! { "_id": mv.product_id };
     if mv.delta < 0 {
-        filter.insert("stock", doc! { "$gte": -mv.delta });
+        // Callers pass validated deltas; should one ever slip through unchecked, i64::MIN has
+        // no negation, and no product holds that many units anyway.
+        let Some(needed) = mv.delta.checked_neg() else {
+            return Ok(None);
+        };
+        filter.insert("stock", doc! { "$gte": needed });
     }
     if only_active {
         filter.insert("isActive", true);
@@ -669,7 +674,7 @@ async fn move_or_refuse_in(
             "'{}' has {} in stock; removing {} would go below zero",
             current.name,
             current.stock.max(0),
-            -delta
+            delta.unsigned_abs()
         ),
     )
     .with("stock", current.stock.max(0)))
@@ -772,7 +777,8 @@ pub fn validate_adjustment(delta: Option<i64>, reason: Option<&str>) -> Result<(
         Some(d) => {
             check(
                 &mut errors,
-                d != 0 && d.abs() <= MAX_STOCK,
+                // A range test, not `d.abs()`: the absolute value of i64::MIN overflows.
+                d != 0 && (-MAX_STOCK..=MAX_STOCK).contains(&d),
                 "delta",
                 "must be a non-zero whole number of units, at most 1,000,000 either way",
             );
@@ -1225,5 +1231,13 @@ mod tests {
             fields_of(validate_adjustment(Some(MAX_STOCK + 1), Some("x\ny")).unwrap_err()),
             ["delta", "reason"]
         );
+        for edge in [i64::MIN, i64::MIN + 1, -MAX_STOCK - 1, i64::MAX] {
+            assert_eq!(
+                fields_of(validate_adjustment(Some(edge), Some("x")).unwrap_err()),
+                ["delta"],
+                "{edge}"
+            );
+        }
+        assert!(validate_adjustment(Some(-MAX_STOCK), Some("x")).is_ok());
     }
 }

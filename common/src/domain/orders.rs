@@ -4,7 +4,7 @@
 
 use crate::db::{Db, ORDERS};
 use crate::error::{Error, Result};
-use crate::ids::OrderId;
+use crate::ids::{OrderId, ProductId};
 use crate::models::{now, Order};
 use crate::order_state::{transition, OrderStatus};
 use crate::outbox::{self, MailEvent};
@@ -352,9 +352,48 @@ pub async fn change(db: &Db, id: OrderId, change: &Change) -> Result<Outcome> {
     crate::transaction!(db, |session| { change_in(db, session, id, change).await })
 }
 
-/// Gives back what an order took at checkout: its stock, line by line, and its coupon use.
-/// Guarded by the order's `stockReleased` flag, set in the same transaction, so however
-/// often and from wherever it is called (cancel, expiry, a refund), it happens once.
+/// Units of each product the order took at checkout and has not given back yet, in the order
+/// of its lines: none once it is cancelled (the cancellation or expiry released them, and
+/// `Cancelled` is final), else its quantity less what restocking refunds put back. Everything
+/// that returns an order's units to stock returns at most these, so per order and product the
+/// units restocked never exceed the units taken, however refunds and a cancellation interleave.
+pub fn units_held(order: &Order) -> Vec<(ProductId, i64)> {
+    let mut held: Vec<(ProductId, i64)> = Vec::new();
+    if order.status == OrderStatus::Cancelled {
+        return held;
+    }
+    for item in &order.items {
+        match held.iter_mut().find(|(p, _)| *p == item.product_id) {
+            Some((_, units)) => *units = units.saturating_add(item.quantity),
+            None => held.push((item.product_id, item.quantity)),
+        }
+    }
+    // A restock is decided once, by the refund the owner asked for; a replacement of a failed
+    // refund carries its lines again but put nothing back.
+    let restocked = order
+        .refunds
+        .iter()
+        .filter(|r| r.restock && r.replaces.is_none())
+        .flat_map(|r| r.lines.iter().flatten());
+    for line in restocked {
+        take_held(&mut held, line.product_id, line.quantity);
+    }
+    held
+}
+
+/// Takes up to `wanted` units of `product` out of `held`; returns how many it took.
+pub fn take_held(held: &mut [(ProductId, i64)], product: ProductId, wanted: i64) -> i64 {
+    let Some((_, units)) = held.iter_mut().find(|(p, _)| *p == product) else {
+        return 0;
+    };
+    let taken = wanted.clamp(0, *units);
+    *units -= taken;
+    taken
+}
+
+/// Gives back what an order took at checkout: the units it still holds (`units_held`), and
+/// its coupon use. Guarded by the order's `stockReleased` flag, set in the same transaction,
+/// so however often and from wherever it is called (cancel, expiry), it happens once.
 /// Returns whether it released anything.
 pub async fn release_in(db: &Db, session: &mut ClientSession, order: &Order) -> Result<bool> {
     release_as_in(db, session, order, "order released", "system").await
@@ -379,12 +418,15 @@ pub async fn release_as_in(
     if claimed.modified_count == 0 {
         return Ok(false);
     }
-    for item in &order.items {
+    for (product_id, units) in units_held(order) {
+        if units == 0 {
+            continue;
+        }
         // Inactive products get their stock back too: reactivating one must not lose units.
         // A product deleted since has no stock to return to, so `None` is fine here.
         let back = crate::catalog::StockMove {
-            product_id: item.product_id,
-            delta: item.quantity,
+            product_id,
+            delta: units,
             reason,
             order_id: Some(order.id),
             by,

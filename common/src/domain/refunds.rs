@@ -392,12 +392,19 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
         let amount = amount_of(&order, req.lines.as_deref(), req.amount)?;
         if req.restock {
             let reason = format!("restocking refund: {}", req.reason);
+            // Units an earlier restocking refund or the order's cancellation already put back
+            // are on the shelf: the money goes back, the units do not come back twice.
+            let mut held = crate::orders::units_held(&order);
             for line in req.lines.iter().flatten() {
+                let units = crate::orders::take_held(&mut held, line.product_id, line.quantity);
+                if units == 0 {
+                    continue;
+                }
                 // Inactive products get their units back too: reactivating must not lose them.
                 // A product deleted since has nothing to return the units to.
                 let back = crate::catalog::StockMove {
                     product_id: line.product_id,
-                    delta: line.quantity,
+                    delta: units,
                     reason: &reason,
                     order_id: Some(order.id),
                     by: &req.by,

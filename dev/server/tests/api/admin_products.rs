@@ -342,6 +342,27 @@ async fn removing_more_than_is_in_stock_is_a_409_and_changes_nothing() {
     assert_eq!(ledger(&app, id).await.len(), 1);
 }
 
+/// i64::MIN has no absolute value: a range check by `abs()` panicked on it in a debug build
+/// and, with overflow unchecked, let it through to write a stock of −9223372036854775803.
+#[tokio::test]
+async fn a_delta_at_the_ends_of_i64_is_a_400_by_route_and_by_direct_invocation() {
+    let app = TestApp::spawn().await;
+    let p = create_product(&app, lota()).await;
+    let id = p["id"].as_str().unwrap();
+    for delta in [i64::MIN, i64::MIN + 1, i64::MAX] {
+        let res = adjust(&app, id, delta, "stocktake").await;
+        assert_eq!(fields(&res), ["delta"], "{delta}");
+        let direct = app
+            .invoke_admin(json!({ "action": "adjustStock", "productId": id, "delta": delta, "reason": "stocktake" }))
+            .await;
+        assert_eq!(direct["ok"], false, "{delta}: {direct}");
+        assert_eq!(direct["error"]["code"], "VALIDATION_FAILED", "{direct}");
+        assert_eq!(direct["error"]["errors"][0]["field"], "delta", "{direct}");
+    }
+    assert_eq!(stored(&app, id).await.get_i64("stock").unwrap(), 10);
+    assert_eq!(ledger(&app, id).await.len(), 1, "only the opening entry");
+}
+
 #[tokio::test]
 async fn twenty_concurrent_removals_from_ten_units_let_exactly_ten_through() {
     let app = TestApp::spawn().await;

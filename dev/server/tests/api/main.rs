@@ -15,6 +15,7 @@ mod coupon_limits;
 mod coupons;
 mod desk;
 mod expiry;
+mod integer_edges;
 mod invoices;
 mod lambda_events;
 mod mail;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// An order placed through checkout and paid through the simulator.
-async fn paid(
+pub(crate) async fn paid(
     app: &TestApp,
     sim: &SimHandle,
     user: &str,
@@ -53,6 +53,24 @@ async fn refund(app: &TestApp, id: &str, body: Value, key: Option<&str>) -> Resp
         req = req.header("idempotency-key", k);
     }
     TestApp::read(req.send().await.unwrap()).await
+}
+
+/// The owner refunds `quantity` units of `product` with restocking; the order as answered.
+async fn refund_restocking(
+    app: &TestApp,
+    id: &str,
+    product: ObjectId,
+    quantity: i64,
+    reason: &str,
+) -> Value {
+    let body = json!({
+        "lines": [{ "productId": product.to_hex(), "quantity": quantity }],
+        "restock": true,
+        "reason": reason,
+    });
+    let res = refund(app, id, body, None).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    res.body
 }
 
 async fn owner(app: &TestApp, id: &str, action: &str, body: Value) {
@@ -215,19 +233,12 @@ async fn refunding_lines_gives_back_their_price_after_the_discount_and_can_resto
     owner(&app, &id, "pack", json!({})).await;
     assert_eq!(stock(&app, urli).await, 8);
 
-    let res = refund(
-        &app,
-        &id,
-        json!({ "lines": [{ "productId": urli.to_hex(), "quantity": 1 }], "restock": true, "reason": "cracked" }),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 201, "{}", res.body);
+    let answer = refund_restocking(&app, &id, urli, 1, "cracked").await;
     assert_eq!(
-        res.body["refunds"][0]["amount"], 90_000,
+        answer["refunds"][0]["amount"], 90_000,
         "₹1,000 less its ₹100 share"
     );
-    assert_eq!(res.body["refunds"][0]["lines"][0]["quantity"], 1);
+    assert_eq!(answer["refunds"][0]["lines"][0]["quantity"], 1);
     assert_eq!(
         stock(&app, urli).await,
         9,
@@ -440,6 +451,95 @@ async fn the_direct_refund_action_refunds_like_the_route() {
     assert_eq!(bad["ok"], false);
     assert_eq!(bad["error"]["code"], "VALIDATION_FAILED");
     assert_eq!(refunds_of(&order(&app, &id).await).len(), 1);
+}
+
+/// The order's entries in a product's stock ledger, oldest first, as the owner reads them.
+async fn ledger_of_order(app: &TestApp, product: ObjectId, order: &str) -> Vec<i64> {
+    let res = app
+        .get(
+            &format!("/admin/products/{}/stock-movements", product.to_hex()),
+            Some(&app.admin_token()),
+        )
+        .await;
+    let mut deltas: Vec<i64> = res.ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["orderId"] == order)
+        .map(|m| m["delta"].as_i64().unwrap())
+        .collect();
+    deltas.reverse();
+    deltas
+}
+
+/// A paid order of two urlis, taken from 25 in stock: (app, simulator, urli, order id).
+async fn two_of_25_paid(name: &str) -> (TestApp, SimHandle, ObjectId, String) {
+    let (app, sim) = app_with_sim().await;
+    let urli = product(&app, &format!("{name}-urli"), 100_000, 25).await;
+    let (id, _) = paid(&app, &sim, &format!("user_{name}"), &[(urli, 2)], None).await;
+    assert_eq!(stock(&app, urli).await, 23);
+    (app, sim, urli, id)
+}
+
+#[tokio::test]
+async fn cancelling_after_a_restocking_refund_gives_back_only_the_units_still_out() {
+    let (app, _sim, urli, id) = two_of_25_paid("restock-cancel").await;
+
+    refund_restocking(&app, &id, urli, 1, "cracked").await;
+    assert_eq!(stock(&app, urli).await, 24);
+
+    owner(&app, &id, "cancel", json!({ "reason": "changed mind" })).await;
+    assert_eq!(
+        stock(&app, urli).await,
+        25,
+        "the refunded urli is already back: only the other one returns"
+    );
+    assert_eq!(ledger_of_order(&app, urli, &id).await, [-2, 1, 1]);
+}
+
+#[tokio::test]
+async fn a_restocking_refund_after_the_cancellation_puts_nothing_back_twice() {
+    let (app, sim, urli, id) = two_of_25_paid("cancel-restock").await;
+    // PhonePe fails the cancellation's refund until the order is flagged for a person, who
+    // then refunds the units again by hand, ticking "restock" out of habit.
+    sim.update_switches(|s| s.fail_refunds = true);
+    owner(&app, &id, "cancel", json!({ "reason": "changed mind" })).await;
+    assert_eq!(stock(&app, urli).await, 25);
+    let doc = settle_all(&app, &id).await;
+    assert!(
+        payment(&doc)
+            .get_str("flag")
+            .unwrap()
+            .starts_with("refund_failed"),
+        "{doc:?}"
+    );
+    sim.update_switches(|s| s.fail_refunds = false);
+
+    let answer = refund_restocking(&app, &id, urli, 2, "by hand").await;
+    assert_eq!(answer["refunds"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        stock(&app, urli).await,
+        25,
+        "the cancellation put them back"
+    );
+    assert_eq!(ledger_of_order(&app, urli, &id).await, [-2, 2]);
+}
+
+#[tokio::test]
+async fn a_restocking_refund_of_units_a_failed_refund_restocked_puts_nothing_back_twice() {
+    let (app, sim, urli, id) = two_of_25_paid("refail-restock").await;
+    sim.update_switches(|s| s.fail_refunds = true);
+    refund_restocking(&app, &id, urli, 1, "cracked").await;
+    settle_all(&app, &id).await;
+    sim.update_switches(|s| s.fail_refunds = false);
+    assert_eq!(stock(&app, urli).await, 24);
+
+    // PhonePe never paid it back, so the same urli may be refunded again; it is on the shelf.
+    refund_restocking(&app, &id, urli, 2, "both, by hand").await;
+    assert_eq!(stock(&app, urli).await, 25, "one unit was still out");
+    owner(&app, &id, "cancel", json!({ "reason": "closing it" })).await;
+    assert_eq!(stock(&app, urli).await, 25);
+    assert_eq!(ledger_of_order(&app, urli, &id).await, [-2, 1, 1]);
 }
 
 async fn preview(app: &TestApp, id: &str, body: Value) -> Resp {
