@@ -163,7 +163,8 @@ fn base(op: &Operation, place: &Place, f: &Fixture, n: usize) -> Call {
     let product = f.product.to_hex();
     let (token, body) = match op.id.as_str() {
         "addToCart" | "updateCartItem" => (shopper, json!({ "productId": product, "quantity": 1 })),
-        "refundOrder" => {
+        // A preview takes the refund's body, so the same base request serves both.
+        "refundOrder" | "previewRefund" => {
             let body = match place {
                 Place::Body(steps) if steps[0] == Step::Key("lines".into()) => {
                     json!({ "lines": [{ "productId": product, "quantity": 1 }], "restock": true, "reason": "edges" })
