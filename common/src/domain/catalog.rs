@@ -22,6 +22,11 @@ use serde_json::Value;
 
 /// Units a product may hold, and the most one adjustment may move.
 pub const MAX_STOCK: i64 = 1_000_000;
+/// The most paise any amount the owner types may be (₹10 crore): far above any brassware
+/// price, and far below 2^53, so every client (JavaScript's numbers included) reads it exactly.
+pub const MAX_PAISE: i64 = 10_000_000_000;
+/// The most uses a coupon limit may name; a larger one means "no limit", which is `null`.
+pub const MAX_USES: i64 = 1_000_000_000;
 
 /// True for `brass-diya-large`: lower-case ASCII words joined by single hyphens. Anything
 /// else (unicode look-alikes, spaces, operators) can never name a product.
@@ -186,7 +191,7 @@ impl Fields {
         if let Some(price) = self.price {
             check(
                 errors,
-                (100..=10_000_000_000).contains(&price),
+                (100..=MAX_PAISE).contains(&price),
                 "price",
                 "must be paise from 100 to 10,00,00,000.00",
             );
@@ -902,9 +907,9 @@ fn check_value(errors: &mut Vec<FieldError>, kind: CouponType, value: i64) {
         ),
         CouponType::Flat => check(
             errors,
-            value >= 1,
+            (1..=MAX_PAISE).contains(&value),
             "value",
-            "flat discounts are positive paise",
+            "flat discounts are paise from 1 to 10,00,00,000.00",
         ),
     }
 }
@@ -912,27 +917,27 @@ fn check_value(errors: &mut Vec<FieldError>, kind: CouponType, value: i64) {
 fn check_min_order(errors: &mut Vec<FieldError>, v: Option<i64>) {
     check(
         errors,
-        v.is_none_or(|v| v >= 0),
+        v.is_none_or(|v| (0..=MAX_PAISE).contains(&v)),
         "minOrderValue",
-        "must not be negative",
+        "must be paise from 0 to 10,00,00,000.00",
     );
 }
 
 fn check_max_discount(errors: &mut Vec<FieldError>, v: Option<i64>) {
     check(
         errors,
-        v.is_none_or(|v| v >= 1),
+        v.is_none_or(|v| (1..=MAX_PAISE).contains(&v)),
         "maxDiscount",
-        "must be positive paise",
+        "must be paise from 1 to 10,00,00,000.00",
     );
 }
 
 fn check_usage_limit(errors: &mut Vec<FieldError>, v: Option<i64>) {
     check(
         errors,
-        v.is_none_or(|v| v >= 0),
+        v.is_none_or(|v| (0..=MAX_USES).contains(&v)),
         "usageLimit",
-        "must not be negative",
+        "must be from 0 to 1,000,000,000 (null for no limit)",
     );
 }
 
@@ -940,9 +945,9 @@ fn check_usage_limit(errors: &mut Vec<FieldError>, v: Option<i64>) {
 fn check_per_customer_limit(errors: &mut Vec<FieldError>, v: Option<i64>) {
     check(
         errors,
-        v.is_none_or(|v| v >= 1),
+        v.is_none_or(|v| (1..=MAX_USES).contains(&v)),
         "perCustomerLimit",
-        "must be at least 1 (to stop a coupon's use, deactivate it)",
+        "must be from 1 to 1,000,000,000 (to stop a coupon's use, deactivate it)",
     );
 }
 

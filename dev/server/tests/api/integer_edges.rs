@@ -343,3 +343,33 @@ async fn no_integer_of_any_route_gets_a_5xx_or_changes_anything_when_refused() {
     );
     println!("{}", tried.join("\n"));
 }
+
+/// Amounts and limits a JavaScript client could not read back exactly (above 2^53) are refused
+/// with the field named, rather than stored: the console and storefronts are JavaScript.
+#[tokio::test]
+async fn coupon_amounts_and_limits_beyond_a_javascript_number_are_refused_by_name() {
+    let app = TestApp::spawn().await;
+    let admin = Some(app.admin_token());
+    let too_big = (1_i64 << 53) + 1;
+    for field in [
+        "value",
+        "minOrderValue",
+        "maxDiscount",
+        "usageLimit",
+        "perCustomerLimit",
+    ] {
+        let mut body =
+            json!({ "code": format!("BIG{}", field.len()), "type": "flat", "value": 100 });
+        body[field] = json!(too_big);
+        let res = app.post("/admin/coupons", admin.as_deref(), body).await;
+        let problem = res.problem(400, "VALIDATION_FAILED");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    let coupons = app
+        .db()
+        .collection::<Document>("coupons")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(coupons, 0, "nothing was stored");
+}
