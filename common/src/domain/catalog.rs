@@ -9,7 +9,7 @@
 use crate::db::{is_duplicate_key, retry_transaction, Db, COUPONS, PRODUCTS, STOCK_MOVEMENTS};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{OrderId, ProductId};
-use crate::models::{now, rfc3339, Coupon, CouponType, Product, ProductView};
+use crate::models::{now, rfc3339, Coupon, CouponType, Product};
 use crate::money::Paise;
 use crate::problem_codes::ProblemCode;
 use crate::tax::{GstRate, Hsn};
@@ -113,28 +113,6 @@ pub struct ProductPatch {
     /// instead of a bare "unknown field".
     #[serde(default)]
     pub stock: Option<Value>,
-}
-
-/// A product as the owner sees it: the shop's view plus its tax classification.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminProductView {
-    #[serde(flatten)]
-    pub product: ProductView,
-    pub hsn: Option<String>,
-    pub gst_rate: Option<GstRate>,
-}
-
-impl From<Product> for AdminProductView {
-    fn from(p: Product) -> Self {
-        let hsn = p.hsn.as_ref().map(|h| h.as_str().to_owned());
-        let gst_rate = p.gst_rate;
-        AdminProductView {
-            product: p.into(),
-            hsn,
-            gst_rate,
-        }
-    }
 }
 
 fn check(errors: &mut Vec<FieldError>, ok: bool, field: &str, message: &str) {

@@ -436,7 +436,7 @@ async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
             only(&fields, &["product"])?;
             let input: ProductInput = take(&mut fields, "product")?;
             let product = upsert_product(&services.db, input, DIRECT_ACTOR).await?;
-            Ok(json!({ "product": common::catalog::AdminProductView::from(product) }))
+            Ok(json!({ "product": common::models::ProductView::from(product) }))
         }
         "adjustStock" => catalog_routes::adjust_stock_action(services, fields).await,
         "listOrders" => {

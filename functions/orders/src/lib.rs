@@ -639,6 +639,7 @@ async fn write_order(
         },
         refunds: Vec::new(),
         notes: req.checkout.notes.clone(),
+        invoice: None,
         created_at: t,
         updated_at: t,
     };

@@ -94,6 +94,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
         },
         refunds: Vec::new(),
         notes: None,
+        invoice: None,
         created_at: now,
         updated_at: now,
     };
