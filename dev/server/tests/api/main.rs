@@ -17,6 +17,7 @@ mod expiry;
 mod invoices;
 mod lambda_events;
 mod mail;
+mod openapi;
 mod order_numbers;
 mod orders;
 mod outage;
