@@ -739,6 +739,72 @@ async fn initiate_refuses_what_cannot_be_paid() {
     .problem(409, "ORDER_NOT_PAYABLE");
 }
 
+/// Found by review: every route that names an order takes its number too, but initiate
+/// answered `{"orderId":"PIT-1001"}` with a 400.
+#[tokio::test]
+async fn initiate_accepts_the_orders_number_in_any_case() {
+    let (app, sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_number", 59_900).await;
+    app.db()
+        .collection::<Document>(ORDERS)
+        .update_one(
+            doc! { "_id": order },
+            doc! { "$set": { "number": "PIT-1001" } },
+        )
+        .await
+        .unwrap();
+    let stranger = app
+        .post(
+            "/payments/phonepe/initiate",
+            Some(&app.token("user_stranger")),
+            json!({ "orderId": "PIT-1001" }),
+        )
+        .await;
+    stranger.problem(404, "ORDER_NOT_FOUND");
+    let res = app
+        .post(
+            "/payments/phonepe/initiate",
+            Some(&app.token("user_number")),
+            json!({ "orderId": "pit-1001" }),
+        )
+        .await;
+    let started = res.ok();
+    assert_eq!(
+        started["orderId"],
+        order.to_hex(),
+        "answered with the order's id"
+    );
+    let mid = started["merchantOrderId"].as_str().unwrap();
+    assert_eq!(status_of(&order_doc(&app, order).await), "payment_pending");
+    assert_eq!(
+        order_doc(&app, order)
+            .await
+            .get_document("payment")
+            .unwrap()
+            .get_str("merchantOrderId")
+            .unwrap(),
+        mid
+    );
+    sim.complete_order(mid, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    app.post(
+        "/payments/phonepe/initiate",
+        Some(&app.token("user_number")),
+        json!({ "orderId": "PIT-1001" }),
+    )
+    .await
+    .problem(409, "ORDER_NOT_PAYABLE");
+    app.post(
+        "/payments/phonepe/initiate",
+        Some(&app.token("user_number")),
+        json!({ "orderId": "PIT-9999" }),
+    )
+    .await
+    .problem(404, "ORDER_NOT_FOUND");
+}
+
 #[tokio::test]
 async fn initiate_is_rate_limited_per_user() {
     let (app, _sim) = app_with_sim().await;
