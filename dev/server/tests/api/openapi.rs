@@ -148,7 +148,10 @@ impl Spec {
     }
 
     fn validator(&self, key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
-        if let Some(v) = self.compiled.lock().unwrap().get(key) {
+        // Compiled under the lock: a burst of concurrent answers (a hundred webhooks at once)
+        // must not compile the same schema a hundred times over on the server's thread.
+        let mut compiled = self.compiled.lock().unwrap();
+        if let Some(v) = compiled.get(key) {
             return v.clone();
         }
         let root = serde_json::json!({
@@ -165,10 +168,7 @@ impl Spec {
                     panic!("openapi.yaml: the schema of {key} does not compile: {e}")
                 }),
         );
-        self.compiled
-            .lock()
-            .unwrap()
-            .insert(key.to_owned(), validator.clone());
+        compiled.insert(key.to_owned(), validator.clone());
         validator
     }
 }
