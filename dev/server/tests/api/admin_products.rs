@@ -60,6 +60,14 @@ async fn ledger(app: &TestApp, id: &str) -> Vec<Document> {
         .unwrap()
 }
 
+async fn products(app: &TestApp) -> u64 {
+    app.db()
+        .collection::<Document>("products")
+        .count_documents(doc! {})
+        .await
+        .unwrap()
+}
+
 async fn stored(app: &TestApp, id: &str) -> Document {
     app.db()
         .collection::<Document>("products")
@@ -150,13 +158,7 @@ async fn a_bad_hsn_or_gst_rate_is_a_field_error_and_creates_nothing() {
         .post("/admin/products", Some(&app.admin_token()), missing)
         .await;
     assert_eq!(fields(&res), ["hsn", "gstRate", "stock"]);
-    let n = app
-        .db()
-        .collection::<Document>("products")
-        .count_documents(doc! {})
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(products(&app).await, 0);
 }
 
 /// Found by review: product names took NUL and BEL, which every customer field refuses, and
@@ -179,13 +181,7 @@ async fn product_texts_follow_the_rule_for_every_text_a_person_reads() {
             .await;
         assert_eq!(fields(&res), [field], "{field}: {value:?}");
     }
-    let n = app
-        .db()
-        .collection::<Document>("products")
-        .count_documents(doc! {})
-        .await
-        .unwrap();
-    assert_eq!(n, 0, "nothing was created");
+    assert_eq!(products(&app).await, 0, "nothing was created");
 
     let p = create_product(&app, lota()).await;
     let id = p["id"].as_str().unwrap();

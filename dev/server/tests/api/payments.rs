@@ -1,7 +1,7 @@
 //! PhonePe payments end to end against the in-process PhonePe simulator: initiate, the hosted
 //! page, webhooks (duplicated, reordered, forged), reconciliation and refunds.
 
-use crate::support::TestApp;
+use crate::support::{Resp, TestApp};
 use common::db::{MAIL_OUTBOX, ORDERS};
 use common::ids::{OrderId, ProductId};
 use common::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
@@ -133,6 +133,16 @@ pub async fn initiate(app: &TestApp, user: &str, order: ObjectId) -> Value {
         )
         .await;
     res.ok().clone()
+}
+
+/// `POST /payments/phonepe/initiate` by `user` for the order `reference` names (id or number).
+pub async fn initiate_by(app: &TestApp, user: &str, reference: &str) -> Resp {
+    app.post(
+        "/payments/phonepe/initiate",
+        Some(&app.token(user)),
+        json!({ "orderId": reference }),
+    )
+    .await
 }
 
 /// Initiates a payment and returns its PhonePe `merchantOrderId`.
@@ -753,21 +763,9 @@ async fn initiate_accepts_the_orders_number_in_any_case() {
         )
         .await
         .unwrap();
-    let stranger = app
-        .post(
-            "/payments/phonepe/initiate",
-            Some(&app.token("user_stranger")),
-            json!({ "orderId": "PIT-1001" }),
-        )
-        .await;
+    let stranger = initiate_by(&app, "user_stranger", "PIT-1001").await;
     stranger.problem(404, "ORDER_NOT_FOUND");
-    let res = app
-        .post(
-            "/payments/phonepe/initiate",
-            Some(&app.token("user_number")),
-            json!({ "orderId": "pit-1001" }),
-        )
-        .await;
+    let res = initiate_by(&app, "user_number", "pit-1001").await;
     let started = res.ok();
     assert_eq!(
         started["orderId"],
@@ -789,20 +787,12 @@ async fn initiate_accepts_the_orders_number_in_any_case() {
         .await
         .unwrap();
     sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
-    app.post(
-        "/payments/phonepe/initiate",
-        Some(&app.token("user_number")),
-        json!({ "orderId": "PIT-1001" }),
-    )
-    .await
-    .problem(409, "ORDER_NOT_PAYABLE");
-    app.post(
-        "/payments/phonepe/initiate",
-        Some(&app.token("user_number")),
-        json!({ "orderId": "PIT-9999" }),
-    )
-    .await
-    .problem(404, "ORDER_NOT_FOUND");
+    initiate_by(&app, "user_number", "PIT-1001")
+        .await
+        .problem(409, "ORDER_NOT_PAYABLE");
+    initiate_by(&app, "user_number", "PIT-9999")
+        .await
+        .problem(404, "ORDER_NOT_FOUND");
 }
 
 #[tokio::test]
