@@ -22,6 +22,7 @@ pub mod platform {
     pub mod rate_limit;
     pub mod request_id;
     pub mod telemetry;
+    pub mod text;
 }
 
 pub mod domain {
@@ -59,7 +60,7 @@ pub use domain::{
 pub use integrations::{phonepe, ses};
 pub use platform::{
     auth, config, db, email, error, health, http, lambda, problem_codes, rate_limit, request_id,
-    telemetry,
+    telemetry, text,
 };
 
 pub use error::{Error, Result};

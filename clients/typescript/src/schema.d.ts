@@ -791,6 +791,13 @@ export interface components {
             images: string[];
             stock: number;
             isActive: boolean;
+            /** @description `Hsn`, or null on products stored before GST was modelled (checkout refuses those) */
+            hsn: string | null;
+            /**
+             * @description `GstRate`, or null on products stored before GST was modelled
+             * @enum {integer|null}
+             */
+            gstRate: 0 | 500 | 1200 | 1800 | 2800 | 4000 | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -953,7 +960,7 @@ export interface components {
             /** @description subtotal − discount + shippingFee */
             total: components["schemas"]["Paise"];
             /** @description Computed once at checkout (null on orders placed before tax was recorded) */
-            tax?: components["schemas"]["OrderTax"] | null;
+            tax?: components["schemas"]["OrderTax"] | (never | null);
             couponCode?: string;
             /** @enum {string} */
             currency: "INR";
@@ -963,6 +970,12 @@ export interface components {
             shipping: components["schemas"]["Shipping"];
             refunds: components["schemas"]["Refund"][];
             notes?: string;
+            /** @description The GST invoice's number and time of issue, once the order has shipped (absent before; the owner's `OrderDetail` says `null` and carries the whole invoice) */
+            invoice?: {
+                number: components["schemas"]["DocumentNumber"];
+                /** Format: date-time */
+                issuedAt: string;
+            } | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1111,7 +1124,11 @@ export interface components {
             nextCursor: string | null;
         };
         InitiatePhonePePaymentRequest: {
-            orderId: components["schemas"]["ObjectId"];
+            /**
+             * @description The order's id or its number (`PIT-1001`), as every route that names an order takes
+             * @example PIT-1001
+             */
+            orderId: string;
         };
         PaymentInitiation: {
             orderId: components["schemas"]["ObjectId"];
@@ -1198,7 +1215,7 @@ export interface components {
             attempts: components["schemas"]["PaymentAttempt"][];
             mails: components["schemas"]["MailRecord"][];
             /** @description The GST invoice, issued when the order shipped; null before */
-            invoice: components["schemas"]["Invoice"] | null;
+            invoice: components["schemas"]["Invoice"] | (never | null);
             /** @description The credit notes issued against the invoice, oldest first */
             creditNotes: components["schemas"]["CreditNoteSummary"][];
         };
@@ -1211,16 +1228,8 @@ export interface components {
         GstRate: 0 | 500 | 1200 | 1800 | 2800 | 4000;
         /** @description An HSN code of 4, 6 or 8 digits, as text: leading zeros matter */
         Hsn: string;
-        /** @description A product as `Product`, plus its tax fields (null on products stored before them). */
-        AdminProduct: components["schemas"]["Product"] & {
-            /** @description `Hsn`, or null */
-            hsn: string | null;
-            /**
-             * @description `GstRate`, or null
-             * @enum {integer|null}
-             */
-            gstRate: 0 | 500 | 1200 | 1800 | 2800 | 4000 | null;
-        };
+        /** @description A product as the owner sees it, which is the product as shoppers see it (`Product`, tax fields included). */
+        AdminProduct: components["schemas"]["Product"];
         AdminProductPage: {
             items: components["schemas"]["AdminProduct"][];
             nextCursor: string | null;
@@ -1788,6 +1797,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Product"];
+            400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             429: components["responses"]["Throttled"];
             503: components["responses"]["TryAgain"];
@@ -1990,6 +2000,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Order"];
+            400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["Problem"];
             429: components["responses"]["Throttled"];
@@ -2010,6 +2021,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Invoice"];
+            400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["Problem"];
             429: components["responses"]["Throttled"];
@@ -2030,6 +2042,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Pdf"];
+            400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["Problem"];
             429: components["responses"]["Throttled"];
@@ -2343,6 +2356,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["OrderDetail"];
+            400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
@@ -2364,6 +2378,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["AdminInvoice"];
+            400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
@@ -2385,6 +2400,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Pdf"];
+            400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
@@ -2408,6 +2424,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Pdf"];
+            400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];

@@ -3,6 +3,7 @@
 
 use crate::error::FieldError;
 use crate::models::Address;
+use crate::text::{self, Rule};
 use serde::{Deserialize, Serialize};
 
 /// An address as the storefront sends it; `validate` turns it into a stored `Address`.
@@ -130,49 +131,37 @@ pub fn is_valid_pincode(s: &str) -> bool {
     s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0')
 }
 
-/// A trimmed free-text field of 1..=max characters (0..=max when optional), without
-/// control characters, which have no business on a parcel label.
-fn text(
-    errors: &mut Vec<FieldError>,
-    field: String,
-    value: Option<&str>,
-    max: usize,
-    required: bool,
-) -> Option<String> {
-    let value = value.map(str::trim).filter(|v| !v.is_empty());
-    match value {
-        None if required => {
-            errors.push(FieldError::new(field, "is required"));
-            None
-        }
-        None => None,
-        Some(v) if v.chars().count() > max => {
-            errors.push(FieldError::new(
-                field,
-                format!("must be at most {max} characters"),
-            ));
-            None
-        }
-        Some(v) if v.chars().any(char::is_control) => {
-            errors.push(FieldError::new(
-                field,
-                "must not contain control characters",
-            ));
-            None
-        }
-        Some(v) => Some(v.to_owned()),
-    }
-}
-
 /// Validates and normalises an address. Every problem is reported, each under
 /// `{prefix}.{field}` (e.g. `shippingAddress.pincode`).
 pub fn validate(prefix: &str, input: &AddressInput) -> Result<Address, Vec<FieldError>> {
     let f = |name: &str| format!("{prefix}.{name}");
     let mut errors = Vec::new();
-    let name = text(&mut errors, f("name"), input.name.as_deref(), 100, true);
-    let line1 = text(&mut errors, f("line1"), input.line1.as_deref(), 200, true);
-    let line2 = text(&mut errors, f("line2"), input.line2.as_deref(), 200, false);
-    let city = text(&mut errors, f("city"), input.city.as_deref(), 100, true);
+    // The label, the invoice and the owner's screen print these: the rule for every text a
+    // person reads.
+    let name = text::field(
+        &mut errors,
+        f("name"),
+        input.name.as_deref(),
+        Rule::line(100),
+    );
+    let line1 = text::field(
+        &mut errors,
+        f("line1"),
+        input.line1.as_deref(),
+        Rule::line(200),
+    );
+    let line2 = text::field(
+        &mut errors,
+        f("line2"),
+        input.line2.as_deref(),
+        Rule::line(200).optional(),
+    );
+    let city = text::field(
+        &mut errors,
+        f("city"),
+        input.city.as_deref(),
+        Rule::line(100),
+    );
 
     let phone = match input.phone.as_deref().map(str::trim) {
         None | Some("") => {

@@ -9,10 +9,11 @@
 use crate::db::{is_duplicate_key, retry_transaction, Db, COUPONS, PRODUCTS, STOCK_MOVEMENTS};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{OrderId, ProductId};
-use crate::models::{now, parse_time, rfc3339, Coupon, CouponType, Product, ProductView};
+use crate::models::{now, parse_time, rfc3339, Coupon, CouponType, Product};
 use crate::money::Paise;
 use crate::problem_codes::ProblemCode;
 use crate::tax::{GstRate, Hsn};
+use crate::text::{self, Rule};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, to_bson, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -119,28 +120,6 @@ pub struct ProductPatch {
     pub stock: Option<Value>,
 }
 
-/// A product as the owner sees it: the shop's view plus its tax classification.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminProductView {
-    #[serde(flatten)]
-    pub product: ProductView,
-    pub hsn: Option<String>,
-    pub gst_rate: Option<GstRate>,
-}
-
-impl From<Product> for AdminProductView {
-    fn from(p: Product) -> Self {
-        let hsn = p.hsn.as_ref().map(|h| h.as_str().to_owned());
-        let gst_rate = p.gst_rate;
-        AdminProductView {
-            product: p.into(),
-            hsn,
-            gst_rate,
-        }
-    }
-}
-
 fn check(errors: &mut Vec<FieldError>, ok: bool, field: &str, message: &str) {
     if !ok {
         errors.push(FieldError::new(field, message));
@@ -169,24 +148,20 @@ struct Fields {
 impl Fields {
     fn validate(self, errors: &mut Vec<FieldError>) -> Document {
         let mut set = Document::new();
+        // The shop, the cart, the order, the mail and the invoice print these: the rule for
+        // every text a person reads.
         if let Some(name) = self.name {
-            let name = name.trim().to_owned();
-            check(
-                errors,
-                (1..=200).contains(&name.chars().count()),
-                "name",
-                "must be 1–200 characters",
-            );
-            set.insert("name", name);
+            let name = text::field(errors, "name", Some(&name), Rule::line(200));
+            set.insert("name", name.unwrap_or_default());
         }
         if let Some(description) = self.description {
-            check(
+            let description = text::field(
                 errors,
-                description.chars().count() <= 5000,
                 "description",
-                "must be at most 5000 characters",
+                Some(&description),
+                Rule::paragraphs(5000),
             );
-            set.insert("description", description);
+            set.insert("description", description.unwrap_or_default());
         }
         if let Some(price) = self.price {
             check(
@@ -790,21 +765,8 @@ pub fn validate_adjustment(delta: Option<i64>, reason: Option<&str>) -> Result<(
             d
         }
     };
-    let reason = match reason.map(str::trim) {
-        None | Some("") => {
-            errors.push(FieldError::new("reason", "is required"));
-            String::new()
-        }
-        Some(r) => {
-            check(
-                &mut errors,
-                r.chars().count() <= 200 && !r.chars().any(char::is_control),
-                "reason",
-                "must be at most 200 characters, on one line",
-            );
-            r.to_owned()
-        }
-    };
+    // The ledger shows the reason to whoever reads it later.
+    let reason = text::field(&mut errors, "reason", reason, Rule::line(200)).unwrap_or_default();
     if errors.is_empty() {
         Ok((delta, reason))
     } else {

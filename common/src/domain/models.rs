@@ -90,6 +90,8 @@ pub struct Product {
     pub updated_at: DateTime,
 }
 
+/// A product as the shop shows it, to shoppers and the owner alike: what it is, what it costs,
+/// how many are left and how it is taxed (the contract's Product).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductView {
@@ -101,6 +103,9 @@ pub struct ProductView {
     pub images: Vec<String>,
     pub stock: i64,
     pub is_active: bool,
+    /// `null` only on products stored before GST was modelled, which checkout refuses.
+    pub hsn: Option<String>,
+    pub gst_rate: Option<crate::tax::GstRate>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -116,6 +121,8 @@ impl From<Product> for ProductView {
             images: p.images,
             stock: p.stock.max(0),
             is_active: p.is_active,
+            hsn: p.hsn.map(|h| h.as_str().to_owned()),
+            gst_rate: p.gst_rate,
             created_at: rfc3339(p.created_at),
             updated_at: rfc3339(p.updated_at),
         }
@@ -311,8 +318,27 @@ pub struct Order {
     pub refunds: Vec<Refund>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// Set in the transaction that issues the GST invoice (the move to `shipped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<InvoiceStamp>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+}
+
+/// Which tax invoice an order has, and since when: the number the customer and the
+/// accountant quote. The invoice itself is a document of its own (`invoices`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceStamp {
+    pub number: String,
+    pub issued_at: DateTime,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceStampView {
+    pub number: String,
+    pub issued_at: String,
 }
 
 impl Order {
@@ -371,6 +397,9 @@ pub struct OrderView {
     pub refunds: Vec<RefundView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// Absent until the order ships and its GST invoice is issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<InvoiceStampView>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -412,6 +441,10 @@ impl From<Order> for OrderView {
             shipping: o.shipping,
             refunds: o.refunds.iter().map(RefundView::from).collect(),
             notes: o.notes,
+            invoice: o.invoice.map(|i| InvoiceStampView {
+                number: i.number,
+                issued_at: rfc3339(i.issued_at),
+            }),
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
         }

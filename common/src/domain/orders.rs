@@ -11,7 +11,7 @@ use crate::outbox::{self, MailEvent};
 use crate::problem_codes::ProblemCode;
 use crate::refunds::{self, NewRefund, RefundKind};
 use crate::Paise;
-use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
@@ -298,7 +298,21 @@ pub async fn change_loaded_in(
     }
     if change.to == OrderStatus::Shipped {
         // In this transaction, so the invoice exists exactly when the order has shipped.
-        crate::invoices::on_shipped_in(db, session, &order, change.seller.as_ref()).await?;
+        let issued =
+            crate::invoices::on_shipped_in(db, session, &order, change.seller.as_ref()).await?;
+        // The order names its invoice, so every answer about it (the customer's, the owner's,
+        // the ship action's) can say which one without looking it up.
+        if let Some(invoice) = issued {
+            let at = DateTime::parse_rfc3339_str(&invoice.issued_at)
+                .map_err(|e| Error::Internal(anyhow::anyhow!("invoice issuedAt: {e}")))?;
+            db.docs(ORDERS)
+                .update_one(
+                    doc! { "_id": id.oid() },
+                    doc! { "$set": { "invoice": { "number": &invoice.number, "issuedAt": at } } },
+                )
+                .session(&mut *session)
+                .await?;
+        }
     }
     for event in &change.mail {
         outbox::enqueue(db, session, id, *event).await?;

@@ -18,7 +18,9 @@ impl Email {
     pub fn parse(s: &str) -> Option<Email> {
         let s = s.trim();
         let (local, domain) = s.split_once('@')?;
+        // A bidirectional control would show the address in another order than it is sent to.
         let plausible = s.len() <= 254
+            && !s.chars().any(crate::text::is_bidi_control)
             && (1..=64).contains(&local.len())
             && !domain.contains('@')
             && domain.contains('.')

@@ -20,6 +20,11 @@ pub async fn handle_http_event(
     event: Value,
     ctx: lambda_runtime::Context,
 ) -> anyhow::Result<Value> {
+    if is_unreadable_query(event.get("rawQueryString").and_then(Value::as_str)) {
+        return Ok(serde_json::to_value(
+            unreadable_query(&ctx.request_id).await,
+        )?);
+    }
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
         // An event lambda_http cannot read (a malformed query string, say) is still the
@@ -40,6 +45,12 @@ pub async fn handle_http_event(
 }
 
 async fn render(response: axum::response::Response) -> anyhow::Result<Value> {
+    Ok(serde_json::to_value(gateway_response(response).await?)?)
+}
+
+async fn gateway_response(
+    response: axum::response::Response,
+) -> anyhow::Result<ApiGatewayV2httpResponse> {
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await?;
     let mut out = ApiGatewayV2httpResponse::default();
@@ -48,7 +59,44 @@ async fn render(response: axum::response::Response) -> anyhow::Result<Value> {
     out.body = Some(EventBody::Text(
         String::from_utf8_lossy(&bytes).into_owned(),
     ));
-    Ok(serde_json::to_value(out)?)
+    Ok(out)
+}
+
+/// Whether an event's `rawQueryString` cannot be part of a URI (a raw space, `"`, `<`, …).
+/// API Gateway passes such a query on as the client sent it, and lambda_http panics turning
+/// the event into a request.
+pub fn is_unreadable_query(raw: Option<&str>) -> bool {
+    raw.is_some_and(|q| {
+        !q.is_empty() && format!("/?{q}").parse::<http::uri::PathAndQuery>().is_err()
+    })
+}
+
+/// The answer to an event whose query string cannot be read: `400 VALIDATION_FAILED` naming
+/// the query, with Lambda's request id in the problem and its header, as every answer has.
+pub async fn unreadable_query(request_id: &str) -> ApiGatewayV2httpResponse {
+    let problem = crate::Error::field(
+        "query",
+        "must be percent-encoded: a raw space, '\"' or other character a URL cannot carry is not a query string",
+    );
+    let mut response = crate::request_id::REQUEST_ID
+        .scope(request_id.to_owned(), async {
+            axum::response::IntoResponse::into_response(problem)
+        })
+        .await;
+    if let Ok(id) = http::HeaderValue::from_str(request_id) {
+        response
+            .headers_mut()
+            .insert(crate::request_id::X_REQUEST_ID.clone(), id);
+    }
+    match gateway_response(response).await {
+        Ok(out) => out,
+        // A problem document's body is in memory: reading it cannot fail.
+        Err(_) => {
+            let mut out = ApiGatewayV2httpResponse::default();
+            out.status_code = 400;
+            out
+        }
+    }
 }
 
 /// Runs a Lambda whose events are either HTTP API requests (served by `router`) or direct

@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<SimState> {
     Router::new()
         .route("/v1/oauth/token", post(oauth_token))
         .route("/checkout/v2/pay", post(pay))
+        .route("/checkout/v2/sdk/order", post(sdk_order))
         .route("/checkout/v2/order/{id}/status", get(order_status))
         .route(
             "/checkout/v2/transaction/{id}/status",
@@ -321,7 +322,28 @@ fn payment_flow(m: &Map<String, Value>) -> Result<Option<String>, SimError> {
 // ---------------------------------------------------------------------------------------------
 // Pay and status
 
+/// What creating an order answers besides its id, state and expiry: the hosted page for the
+/// browser flow, a token for PhonePe's app SDK.
+#[derive(Clone, Copy)]
+enum Checkout {
+    HostedPage,
+    AppSdk,
+}
+
+/// `POST /checkout/v2/pay`: the Standard Checkout order, paid on the hosted page.
 async fn pay(Sim(sim): Sim<SimState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    create_order(sim, headers, body, Checkout::HostedPage).await
+}
+
+/// `POST /checkout/v2/sdk/order`: the same order for PhonePe's app SDK, which the official
+/// SDKs create with the pay request's body (`merchantOrderId`, `amount`, `expireAfter`,
+/// `metaInfo`, `paymentFlow` of type `PG_CHECKOUT`) and which answers a `token` the app
+/// opens the payment with instead of a `redirectUrl`.
+async fn sdk_order(Sim(sim): Sim<SimState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    create_order(sim, headers, body, Checkout::AppSdk).await
+}
+
+async fn create_order(sim: SimState, headers: HeaderMap, body: Bytes, kind: Checkout) -> ApiResult {
     guard(&sim, &headers).await?;
     hold(sim.switches().slow_pay_ms).await;
     let req = json_object(&body)?;
@@ -356,16 +378,25 @@ async fn pay(Sim(sim): Sim<SimState>, headers: HeaderMap, body: Bytes) -> ApiRes
             error: None,
             attempts: Vec::new(),
         };
-        let response = json!({
+        // The app SDK's token opens the same order the hosted page shows, so an SDK order
+        // can be paid in a browser, or with the script hooks, like any other.
+        let (key, handle) = match kind {
+            Checkout::HostedPage => (
+                "redirectUrl",
+                format!(
+                    "{}/pay/{}",
+                    sim.config().public_base_url.trim_end_matches('/'),
+                    order.page_token
+                ),
+            ),
+            Checkout::AppSdk => ("token", order.page_token.clone()),
+        };
+        let mut response = json!({
             "orderId": order.order_id,
             "state": "PENDING",
             "expireAt": order.expire_at,
-            "redirectUrl": format!(
-                "{}/pay/{}",
-                sim.config().public_base_url.trim_end_matches('/'),
-                order.page_token
-            ),
         });
+        response[key] = json!(handle);
         store
             .by_page_token
             .insert(order.page_token.clone(), merchant_order_id.clone());

@@ -272,6 +272,87 @@ async fn pay_returns_pending_order_with_hosted_page_url() {
     assert_eq!(status["paymentDetails"], json!([]));
 }
 
+/// PhonePe's SDK flow for apps: the official SDKs' `create_sdk_order` posts the pay body to
+/// `/checkout/v2/sdk/order` and gets `{orderId, state, expireAt, token}` back; the order is
+/// then like any other (status, completion, webhook).
+#[tokio::test]
+async fn sdk_order_returns_a_token_for_the_app_and_completes_like_any_order() {
+    let sim = start().await;
+    let (url, hits) = receiver().await;
+    sim.handle.set_webhook_url(Some(url));
+    let before = chrono::Utc::now().timestamp_millis();
+    // As the Python SDK's `CreateSdkOrderRequest.build_standard_checkout_request` sends it.
+    let (status, body) = sim
+        .post(
+            "/checkout/v2/sdk/order",
+            json!({
+                "merchantOrderId": "MO-sdk-1",
+                "amount": 49_900,
+                "metaInfo": { "udf1": "order-42" },
+                "paymentFlow": {
+                    "type": "PG_CHECKOUT",
+                    "message": "Pitalya order",
+                    "merchantUrls": { "redirectUrl": "https://shop.example/orders/42" }
+                },
+                "expireAfter": 900,
+                "disablePaymentRetry": null
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 4, "{body}");
+    let order_id = body["orderId"].as_str().unwrap();
+    assert!(order_id.starts_with("OMO"), "{order_id}");
+    assert_eq!(body["state"], "PENDING");
+    let expire_at = body["expireAt"].as_i64().unwrap();
+    assert!(
+        (expire_at - before - 900_000).abs() < 5_000,
+        "expireAt is ms"
+    );
+    let token = body["token"].as_str().unwrap();
+    assert!(!token.is_empty());
+    assert!(body.get("redirectUrl").is_none(), "{body}");
+
+    let status = sim.status("MO-sdk-1").await;
+    assert_eq!(status["orderId"], order_id);
+    assert_eq!(status["amount"], 49_900);
+    assert_eq!(status["state"], "PENDING");
+    sim.handle
+        .complete_order("MO-sdk-1", HookOptions::default())
+        .await
+        .unwrap();
+    sim.handle
+        .wait_for_webhooks(1, Duration::from_secs(5))
+        .await;
+    assert_eq!(sim.status("MO-sdk-1").await["state"], "COMPLETED");
+    assert_eq!(hits.lock().unwrap().len(), 1);
+
+    // One merchantOrderId is one order, whichever flow created it; bad bodies are refused as
+    // pay refuses them.
+    let (dup, body) = sim
+        .post("/checkout/v2/sdk/order", pay_body("MO-sdk-1", 49_900))
+        .await;
+    assert_eq!(dup, StatusCode::BAD_REQUEST, "{body}");
+    let (dup, _) = sim
+        .post("/checkout/v2/pay", pay_body("MO-sdk-1", 49_900))
+        .await;
+    assert_eq!(dup, StatusCode::BAD_REQUEST);
+    let mut no_flow = pay_body("MO-sdk-2", 49_900);
+    no_flow.as_object_mut().unwrap().remove("paymentFlow");
+    let (bad, body) = sim.post("/checkout/v2/sdk/order", no_flow).await;
+    assert_eq!(bad, StatusCode::BAD_REQUEST);
+    assert_phonepe_error(&body, "BAD_REQUEST");
+    let unauthenticated = sim
+        .http
+        .post(sim.url("/checkout/v2/sdk/order"))
+        .json(&pay_body("MO-sdk-3", 49_900))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn completing_via_script_hook_marks_order_completed_and_sends_signed_webhook() {
     let sim = start().await;

@@ -9,14 +9,14 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use common::auth::Admin;
 use common::catalog::{
-    self, AdminProductView, CouponInput, CouponPatch, ProductInput, ProductPatch, ProductRef,
-    StockMovement, StockMovementView,
+    self, CouponInput, CouponPatch, ProductInput, ProductPatch, ProductRef, StockMovement,
+    StockMovementView,
 };
 use common::db::{COUPONS, PRODUCTS, STOCK_MOVEMENTS};
 use common::error::FieldError;
 use common::http::{List, Page};
 use common::ids::ProductId;
-use common::models::{Coupon, Product};
+use common::models::{Coupon, Product, ProductView};
 use common::problem_codes::ProblemCode;
 use common::services::Services;
 use common::{Error, Result};
@@ -84,7 +84,7 @@ async fn list_products(
     State(services): State<Services>,
     _: Admin,
     uri: Uri,
-) -> Result<List<AdminProductView>> {
+) -> Result<List<ProductView>> {
     let (q, active, page) = product_query(&uri)?;
     let mut filter = doc! {};
     if let Some(q) = q {
@@ -107,7 +107,7 @@ async fn list_products(
         rows,
         page,
         |p| p.id.oid(),
-        AdminProductView::from,
+        ProductView::from,
     ))
 }
 
@@ -115,7 +115,7 @@ async fn create_product(
     State(services): State<Services>,
     Admin(user): Admin,
     common::http::Json(input): common::http::Json<ProductInput>,
-) -> Result<(StatusCode, Json<AdminProductView>)> {
+) -> Result<(StatusCode, Json<ProductView>)> {
     let product = catalog::create_product(&services.db, input, user.id.as_str()).await?;
     Ok((StatusCode::CREATED, Json(product.into())))
 }
@@ -125,7 +125,7 @@ async fn patch_product(
     _: Admin,
     Path(id): Path<String>,
     common::http::Json(input): common::http::Json<ProductPatch>,
-) -> Result<Json<AdminProductView>> {
+) -> Result<Json<ProductView>> {
     let id = ProductId::from_path(&id)?;
     let product = catalog::patch_product(&services.db, id, input).await?;
     Ok(Json(product.into()))
@@ -143,7 +143,7 @@ pub struct StockInput {
 
 fn adjusted(product: Product, movement: StockMovement) -> Value {
     json!({
-        "product": AdminProductView::from(product),
+        "product": ProductView::from(product),
         "movement": StockMovementView::from(movement),
     })
 }

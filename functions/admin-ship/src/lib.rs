@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use common::auth::{Admin, Auth};
 use common::catalog::{upsert_coupon, upsert_product, CouponInput, ProductInput};
 use common::config::{Config, MailConfig};
-use common::error::FieldError;
 use common::http::JsonBytes;
 use common::ids::OrderId;
 use common::mail::Mailer;
@@ -25,6 +24,7 @@ use common::orders::{self, Change};
 use common::outbox::MailEvent;
 use common::seller::SellerConfig;
 use common::services::Services;
+use common::text::{self, Rule};
 use common::{Error, Result};
 use console::ConsoleConfig;
 use serde::de::DeserializeOwned;
@@ -237,58 +237,30 @@ pub fn tracking_link(carrier: &str, tracking_number: &str) -> (String, Option<St
         .unwrap_or_else(|| (carrier.to_owned(), None))
 }
 
-/// A trimmed one-line text field of at most `max` characters.
-fn text_field(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-    required: bool,
-) -> Option<String> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None if required => {
-            errors.push(FieldError::new(field, "is required"));
-            None
-        }
-        None => None,
-        Some(v) if v.chars().count() > max => {
-            errors.push(FieldError::new(
-                field,
-                format!("must be at most {max} characters"),
-            ));
-            None
-        }
-        Some(v) if v.chars().any(char::is_control) => {
-            errors.push(FieldError::new(
-                field,
-                "must not contain control characters",
-            ));
-            None
-        }
-        Some(v) => Some(v.to_owned()),
-    }
-}
-
 fn validate(action: OrderAction) -> Result<Change> {
     let mut errors = Vec::new();
     let change = match action {
         OrderAction::Pack => Change::to(OrderStatus::Packed),
         OrderAction::Deliver => Change::to(OrderStatus::Delivered).mail(MailEvent::OrderDelivered),
         OrderAction::Ship(input) => {
-            let number = text_field(
+            // The customer's mail and the owner's screen show these.
+            let number = text::field(
                 &mut errors,
                 "trackingNumber",
                 input.tracking_number.as_deref(),
-                64,
-                true,
+                Rule::line(64),
             );
-            let carrier = text_field(&mut errors, "carrier", input.carrier.as_deref(), 64, true);
-            let description = text_field(
+            let carrier = text::field(
+                &mut errors,
+                "carrier",
+                input.carrier.as_deref(),
+                Rule::line(64),
+            );
+            let description = text::field(
                 &mut errors,
                 "description",
                 input.description.as_deref(),
-                500,
-                false,
+                Rule::line(500).optional(),
             );
             let (Some(number), Some(carrier)) = (number, carrier) else {
                 return Err(Error::validation(errors));
@@ -307,7 +279,12 @@ fn validate(action: OrderAction) -> Result<Change> {
             change
         }
         OrderAction::Cancel(input) => {
-            let reason = text_field(&mut errors, "reason", input.reason.as_deref(), 500, false);
+            let reason = text::field(
+                &mut errors,
+                "reason",
+                input.reason.as_deref(),
+                Rule::line(500).optional(),
+            );
             Change::to(OrderStatus::Cancelled)
                 .note(reason.unwrap_or_else(|| "cancelled by the shop".into()))
                 .mail(MailEvent::OrderCancelled)
@@ -474,7 +451,7 @@ async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
             only(&fields, &["product"])?;
             let input: ProductInput = take(&mut fields, "product")?;
             let product = upsert_product(&services.db, input, DIRECT_ACTOR).await?;
-            Ok(json!({ "product": common::catalog::AdminProductView::from(product) }))
+            Ok(json!({ "product": common::models::ProductView::from(product) }))
         }
         "adjustStock" => catalog_routes::adjust_stock_action(services, fields).await,
         "listOrders" => {

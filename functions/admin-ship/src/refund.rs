@@ -40,7 +40,12 @@ const MAX_UNITS: i64 = 10_000;
 
 fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerRefund> {
     let mut errors = Vec::new();
-    let reason = crate::text_field(&mut errors, "reason", input.reason.as_deref(), 500, true);
+    let reason = common::text::field(
+        &mut errors,
+        "reason",
+        input.reason.as_deref(),
+        common::text::Rule::line(500),
+    );
     if input.restock.is_none() {
         errors.push(FieldError::new(
             "restock",

@@ -167,33 +167,19 @@ fn validate(user: &User, body: CreateOrder) -> Result<Checkout> {
             }
         },
     };
-    let notes = body
-        .notes
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    if let Some(n) = notes {
-        if n.chars().count() > MAX_NOTES {
-            errors.push(FieldError::new(
-                "notes",
-                format!("must be at most {MAX_NOTES} characters"),
-            ));
-        } else if n
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            errors.push(FieldError::new(
-                "notes",
-                "must not contain control characters",
-            ));
-        }
-    }
+    // The owner reads the notes on the order: the rule for every text a person reads.
+    let notes = common::text::field(
+        &mut errors,
+        "notes",
+        body.notes.as_deref(),
+        common::text::Rule::paragraphs(MAX_NOTES),
+    );
     match (address, email) {
         (Some(address), Some(email)) if errors.is_empty() => Ok(Checkout {
             address,
             email,
             coupon_code,
-            notes: notes.map(str::to_owned),
+            notes,
         }),
         _ => Err(Error::validation(errors)),
     }
@@ -656,6 +642,7 @@ async fn write_order(
         },
         refunds: Vec::new(),
         notes: req.checkout.notes.clone(),
+        invoice: None,
         created_at: t,
         updated_at: t,
     };

@@ -7,7 +7,6 @@ use common::auth::{Auth, User};
 use common::config::{Config, PaymentRedirect, PhonePeConfig};
 use common::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use common::http::Json;
-use common::ids::OrderId;
 use common::models::{rfc3339, Order, PaymentStatus};
 use common::order_state::OrderStatus;
 use common::orders::Change;
@@ -86,14 +85,21 @@ async fn initiate(
     user: User,
     Json(req): Json<InitiateRequest>,
 ) -> Result<axum::Json<InitiateResponse>> {
-    let order_id = OrderId::from_field("orderId", &req.order_id)?;
+    // The order's id or its number (`PIT-1001`), as every route that names an order takes.
+    let mut filter = common::orders::filter_for(req.order_id.trim()).map_err(|_| {
+        Error::field(
+            "orderId",
+            "must be an order's 24-character hex id or its number (PIT-1001)",
+        )
+    })?;
     rate_limit::check(&state.db, &user.id, Action::InitiatePayment).await?;
     let db = &state.db;
+    filter.insert("userId", user.id.as_str());
     let order = db
         .collection::<Order>(ORDERS)
-        .find_one(doc! { "_id": order_id.oid(), "userId": user.id.as_str() })
+        .find_one(filter)
         .await?
-        .ok_or_else(|| Error::not_found(ProblemCode::OrderNotFound, "No such order"))?;
+        .ok_or_else(common::orders::order_not_found)?;
     if !matches!(
         order.status,
         OrderStatus::Created | OrderStatus::PaymentPending

@@ -385,6 +385,7 @@ pub fn sample_order() -> Order {
         },
         refunds: Vec::new(),
         notes: None,
+        invoice: None,
         created_at: placed,
         updated_at: later(5),
     }

@@ -60,6 +60,14 @@ async fn ledger(app: &TestApp, id: &str) -> Vec<Document> {
         .unwrap()
 }
 
+async fn products(app: &TestApp) -> u64 {
+    app.db()
+        .collection::<Document>("products")
+        .count_documents(doc! {})
+        .await
+        .unwrap()
+}
+
 async fn stored(app: &TestApp, id: &str) -> Document {
     app.db()
         .collection::<Document>("products")
@@ -150,13 +158,62 @@ async fn a_bad_hsn_or_gst_rate_is_a_field_error_and_creates_nothing() {
         .post("/admin/products", Some(&app.admin_token()), missing)
         .await;
     assert_eq!(fields(&res), ["hsn", "gstRate", "stock"]);
-    let n = app
-        .db()
-        .collection::<Document>("products")
-        .count_documents(doc! {})
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(products(&app).await, 0);
+}
+
+/// Found by review: product names took NUL and BEL, which every customer field refuses, and
+/// a bidirectional override or nothing visible at all, which the shop and the invoice print.
+#[tokio::test]
+async fn product_texts_follow_the_rule_for_every_text_a_person_reads() {
+    let app = TestApp::spawn().await;
+    for (field, value) in [
+        ("name", "Brass\u{0}Lota"),
+        ("name", "Brass\u{7}Lota"),
+        ("name", "Brass \u{202e}atol"),
+        ("name", "\u{200b}\u{2060}"),
+        ("description", "Hand-beaten\u{0}"),
+        ("description", "Hand-beaten \u{2067}pot\u{2069}"),
+    ] {
+        let mut body = lota();
+        body[field] = json!(value);
+        let res = app
+            .post("/admin/products", Some(&app.admin_token()), body)
+            .await;
+        assert_eq!(fields(&res), [field], "{field}: {value:?}");
+    }
+    assert_eq!(products(&app).await, 0, "nothing was created");
+
+    let p = create_product(&app, lota()).await;
+    let id = p["id"].as_str().unwrap();
+    for body in [
+        json!({ "name": "Lota\u{7}" }),
+        json!({ "name": "\u{200e}\u{200b}" }),
+        json!({ "description": "pot \u{202d}" }),
+    ] {
+        let res = patch(&app, &format!("/admin/products/{id}"), body.clone()).await;
+        let field = body.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(fields(&res), [field], "{body}");
+    }
+    let direct = app
+        .invoke_admin(json!({ "action": "upsertProduct", "product": {
+            "slug": "brass-lota", "name": "Lota\u{0}" } }))
+        .await;
+    assert_eq!(direct["ok"], false, "{direct}");
+    assert_eq!(
+        stored(&app, id).await.get_str("name").unwrap(),
+        "Brass Lota"
+    );
+
+    // A Hindi name with its joiners, and a description in paragraphs, are fine.
+    let res = patch(
+        &app,
+        &format!("/admin/products/{id}"),
+        json!({ "name": "पीतल का लोटा क्\u{200d}ष", "description": "Hand-beaten.\n\nPolish with tamarind." }),
+    )
+    .await;
+    assert_eq!(res.ok()["name"], "पीतल का लोटा क्\u{200d}ष");
+    let reason = adjust(&app, id, 1, "found \u{202e}kcab").await;
+    assert_eq!(fields(&reason), ["reason"]);
 }
 
 #[tokio::test]

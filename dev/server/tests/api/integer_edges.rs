@@ -16,7 +16,6 @@ use mongodb::bson::{doc, oid::ObjectId, Document};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::fmt;
-use std::path::PathBuf;
 
 const EDGES: [i64; 5] = [0, -1, i64::MIN, i64::MAX, (1 << 53) + 1];
 
@@ -62,11 +61,7 @@ struct Operation {
 }
 
 fn spec() -> Value {
-    let text = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi.yaml"),
-    )
-    .unwrap();
-    serde_norway::from_str(&text).expect("openapi.yaml parses")
+    crate::openapi::document()
 }
 
 /// `node` with its `$ref` (if any) followed.

@@ -230,6 +230,59 @@ async fn shipping_issues_exactly_one_invoice_numbered_from_one() {
     assert!(row.contains(&format!(",{},", number("PIT", 1))), "{row}");
 }
 
+/// Found by review: the contract's Order carries `invoice: {number, issuedAt}` once invoiced,
+/// but only the owner's detail said which invoice an order had, and the ship answer did not.
+#[tokio::test]
+async fn every_answer_about_a_shipped_order_names_its_invoice() {
+    let app = TestApp::spawn().await;
+    let urli = taxed_product(&app, "urli-stamp", 249_900, "74181022", 1200).await;
+    let id = paid_order(&app, "user_stamp", &[(urli, 1)], "s@example.com").await;
+    let token = app.token("user_stamp");
+    let admin = app.admin_token();
+
+    let before = app.get(&format!("/orders/{id}"), Some(&token)).await;
+    assert!(before.ok().get("invoice").is_none(), "{}", before.body);
+    let detail = app.get(&format!("/admin/orders/{id}"), Some(&admin)).await;
+    assert_eq!(detail.ok()["invoice"], Value::Null);
+
+    let shipped = ship(&app, &id).await;
+    let stamp = shipped.ok()["invoice"].clone();
+    assert_eq!(
+        stamp["number"],
+        number("PIT", 1),
+        "the ship answer: {}",
+        shipped.body
+    );
+    let issued_at = stamp["issuedAt"].as_str().unwrap().to_owned();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&issued_at).is_ok(),
+        "{issued_at}"
+    );
+    let invoice = app
+        .get(&format!("/orders/{id}/invoice"), Some(&token))
+        .await;
+    assert_eq!(invoice.ok()["issuedAt"], issued_at.as_str());
+
+    let want = json!({ "number": number("PIT", 1), "issuedAt": issued_at });
+    let own = app.get(&format!("/orders/{id}"), Some(&token)).await;
+    assert_eq!(own.ok()["invoice"], want, "GET /orders/{{id}}");
+    let mine = app.get("/orders/my", Some(&token)).await;
+    assert_eq!(mine.ok()["items"][0]["invoice"], want, "GET /orders/my");
+    let listed = app.get("/admin/orders", Some(&admin)).await;
+    assert_eq!(
+        listed.ok()["items"][0]["invoice"],
+        want,
+        "GET /admin/orders"
+    );
+    // The owner's detail carries the whole invoice, which names the same number and time.
+    let detail = app.get(&format!("/admin/orders/{id}"), Some(&admin)).await;
+    assert_eq!(detail.ok()["invoice"]["number"], number("PIT", 1));
+    assert_eq!(detail.body["invoice"]["issuedAt"], issued_at.as_str());
+    assert!(detail.body["invoice"]["lines"].is_array());
+    // Shipping again is a no-op that still names the invoice.
+    assert_eq!(ship(&app, &id).await.ok()["invoice"], want);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_ships_take_consecutive_numbers_with_no_gap_or_repeat() {
     let app = TestApp::spawn().await;

@@ -272,3 +272,57 @@ async fn named_stages_base64_bodies_cookies_and_mixed_case_headers_reach_their_r
     let res = res.expect("answered, not an invocation error");
     assert_eq!(res["statusCode"], 400, "{res}");
 }
+
+/// Found by review: API Gateway hands on a query string as the client sent it, and a raw
+/// space or `"` made lambda_http panic turning the event into a request, so the invocation
+/// failed before any handler ran. Both Lambda paths now answer a problem document.
+#[tokio::test]
+async fn a_raw_space_or_quote_in_the_query_string_is_a_problem_not_a_failed_invocation() {
+    use tower::ServiceExt;
+    let app = TestApp::spawn().await;
+    let event = load_event("products-list-raw-query");
+    assert_eq!(event["rawQueryString"], "q=a b\"");
+    let router = dev_server::app(&app.functions);
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.request_id = "lambda-raw-query".into();
+
+    let assert_problem = |res: &Value, path: &str| {
+        assert_eq!(res["statusCode"], 400, "{path}: {res}");
+        assert_eq!(
+            res["headers"]["content-type"], "application/problem+json",
+            "{path}: {res}"
+        );
+        assert_eq!(res["headers"]["x-request-id"], "lambda-raw-query", "{path}");
+        let body: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["code"], "VALIDATION_FAILED", "{path}: {body}");
+        assert_eq!(body["errors"][0]["field"], "query", "{path}: {body}");
+        assert_eq!(body["requestId"], "lambda-raw-query", "{path}: {body}");
+    };
+
+    // The six functions `run_lambda` runs: lambda_http's own parsing, behind the guard.
+    let request: lambda_http::request::LambdaRequest =
+        serde_json::from_value(event.clone()).unwrap();
+    let answer = common::http::lambda_handler(router.clone())
+        .oneshot(lambda_runtime::LambdaEvent::new(request, ctx.clone()))
+        .await
+        .unwrap();
+    assert_problem(&serde_json::to_value(answer).unwrap(), "run_lambda");
+
+    // admin-ship's adapter, which also takes direct invocations.
+    let res = common::lambda::handle_http_event(router.clone(), event, ctx.clone())
+        .await
+        .expect("answered, not an invocation error");
+    assert_problem(&res, "admin-ship");
+
+    // The same query percent-encoded, as browsers send it, is served.
+    let mut encoded = load_event("products-list");
+    encoded["rawQueryString"] = "limit=2&cursor=a%20b%22".into();
+    let request: lambda_http::request::LambdaRequest = serde_json::from_value(encoded).unwrap();
+    let answer = common::http::lambda_handler(router)
+        .oneshot(lambda_runtime::LambdaEvent::new(request, ctx))
+        .await
+        .unwrap();
+    let res = serde_json::to_value(answer).unwrap();
+    assert_ne!(res["statusCode"], 500, "{res}");
+    assert!(res["body"].as_str().unwrap().contains("cursor"), "{res}");
+}

@@ -19,6 +19,7 @@ mod integer_edges;
 mod invoices;
 mod lambda_events;
 mod mail;
+mod openapi;
 mod order_numbers;
 mod orders;
 mod outage;

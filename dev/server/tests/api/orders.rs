@@ -592,6 +592,58 @@ async fn malformed_requests_are_field_errors_and_change_nothing() {
     assert_eq!(snapshot(&app).await, before);
 }
 
+/// Found by review: `Asha \u{202e}remmah` displayed as "Asha hammer" on every screen, and a
+/// name of only zero-width characters printed a blank buyer on the label and the invoice.
+#[tokio::test]
+async fn names_that_display_otherwise_or_not_at_all_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let urli = product(&app, "urli", 249_900, 5).await;
+    for user in ["user_text", "user_text_notes"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((0..6).map(|i| format!("user_text_{i}")))
+    {
+        fill_cart(&app, &user, &[(urli, 1)]).await;
+    }
+    let before = snapshot(&app).await;
+    // One shopper per refusal: checkout is rate limited per user.
+    for (i, (field, value)) in [
+        ("name", "Asha \u{202e}remmah"),
+        ("name", "\u{200b}\u{200c}\u{200d}"),
+        ("name", "\u{2066}Asha\u{2069}"),
+        ("line1", "12 Temple Street\u{200f}"),
+        ("city", "\u{2060}\u{feff}"),
+        ("line2", "Mylapore\u{7}"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = order_body();
+        body["shippingAddress"][field] = json!(value);
+        let res = create(&app, &format!("user_text_{i}"), body, None).await;
+        assert_eq!(
+            fields(&res),
+            [format!("shippingAddress.{field}")],
+            "{field}: {value:?}"
+        );
+    }
+    let mut notes = order_body();
+    notes["notes"] = json!("Leave at the gate \u{202e}ton");
+    assert_eq!(
+        fields(&create(&app, "user_text_notes", notes, None).await),
+        ["notes"]
+    );
+    assert_eq!(snapshot(&app).await, before);
+
+    // Zero-width joiners are how Indic scripts are spelled: visible text keeps them.
+    let mut indic = order_body();
+    indic["shippingAddress"]["name"] = json!("आशा क्\u{200d}षमा");
+    indic["notes"] = json!("दरवाज़े पर छोड़ दें।\nधन्यवाद");
+    let res = create(&app, "user_text", indic, None).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["shipping"]["address"]["name"], "आशा क्\u{200d}षमा");
+}
+
 #[tokio::test]
 async fn email_is_required_only_when_the_token_has_none() {
     let app = TestApp::spawn().await;

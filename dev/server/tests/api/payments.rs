@@ -1,7 +1,7 @@
 //! PhonePe payments end to end against the in-process PhonePe simulator: initiate, the hosted
 //! page, webhooks (duplicated, reordered, forged), reconciliation and refunds.
 
-use crate::support::TestApp;
+use crate::support::{Resp, TestApp};
 use common::db::{MAIL_OUTBOX, ORDERS};
 use common::ids::{OrderId, ProductId};
 use common::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
@@ -102,6 +102,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
         },
         refunds: Vec::new(),
         notes: None,
+        invoice: None,
         created_at: now,
         updated_at: now,
     };
@@ -140,6 +141,16 @@ pub async fn initiate(app: &TestApp, user: &str, order: ObjectId) -> Value {
         )
         .await;
     res.ok().clone()
+}
+
+/// `POST /payments/phonepe/initiate` by `user` for the order `reference` names (id or number).
+pub async fn initiate_by(app: &TestApp, user: &str, reference: &str) -> Resp {
+    app.post(
+        "/payments/phonepe/initiate",
+        Some(&app.token(user)),
+        json!({ "orderId": reference }),
+    )
+    .await
 }
 
 /// Initiates a payment and returns its PhonePe `merchantOrderId`.
@@ -748,6 +759,52 @@ async fn initiate_refuses_what_cannot_be_paid() {
     )
     .await
     .problem(409, "ORDER_NOT_PAYABLE");
+}
+
+/// Found by review: every route that names an order takes its number too, but initiate
+/// answered `{"orderId":"PIT-1001"}` with a 400.
+#[tokio::test]
+async fn initiate_accepts_the_orders_number_in_any_case() {
+    let (app, sim) = app_with_sim().await;
+    let order = insert_order(&app, "user_number", 59_900).await;
+    app.db()
+        .collection::<Document>(ORDERS)
+        .update_one(
+            doc! { "_id": order },
+            doc! { "$set": { "number": "PIT-1001" } },
+        )
+        .await
+        .unwrap();
+    let stranger = initiate_by(&app, "user_stranger", "PIT-1001").await;
+    stranger.problem(404, "ORDER_NOT_FOUND");
+    let res = initiate_by(&app, "user_number", "pit-1001").await;
+    let started = res.ok();
+    assert_eq!(
+        started["orderId"],
+        order.to_hex(),
+        "answered with the order's id"
+    );
+    let mid = started["merchantOrderId"].as_str().unwrap();
+    assert_eq!(status_of(&order_doc(&app, order).await), "payment_pending");
+    assert_eq!(
+        order_doc(&app, order)
+            .await
+            .get_document("payment")
+            .unwrap()
+            .get_str("merchantOrderId")
+            .unwrap(),
+        mid
+    );
+    sim.complete_order(mid, HookOptions::default())
+        .await
+        .unwrap();
+    sim.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    initiate_by(&app, "user_number", "PIT-1001")
+        .await
+        .problem(409, "ORDER_NOT_PAYABLE");
+    initiate_by(&app, "user_number", "PIT-9999")
+        .await
+        .problem(404, "ORDER_NOT_FOUND");
 }
 
 #[tokio::test]

@@ -31,6 +31,27 @@ async fn catalog_lists_only_active_products_newest_first() {
     }
 }
 
+/// Found by review: the contract's Product carries its HSN code and GST rate, which a
+/// storefront needs to show "incl. 12 % GST", but only the owner's answers had them.
+#[tokio::test]
+async fn public_products_carry_their_hsn_code_and_gst_rate() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .invoke_admin(json!({ "action": "upsertProduct", "product": {
+            "name": "Brass Urli", "slug": "brass-urli", "price": 249_900, "stock": 5,
+            "hsn": "74181022", "gstRate": 1200,
+        }}))
+        .await;
+    assert_eq!(res["ok"], true, "{res}");
+    let one = app.get("/products/brass-urli", None).await;
+    assert_eq!(one.ok()["hsn"], "74181022");
+    assert_eq!(one.body["gstRate"], 1200);
+    let list = app.get("/products", None).await;
+    let first = &list.ok()["items"][0];
+    assert_eq!(first["hsn"], "74181022");
+    assert_eq!(first["gstRate"], 1200);
+}
+
 #[tokio::test]
 async fn pagination_walks_every_product_once() {
     let app = TestApp::spawn().await;

@@ -2,6 +2,11 @@
 
 #![allow(dead_code)]
 
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use common::services::Services;
 use dev_server::token::{self, TokenSpec};
 use dev_server::Functions;
@@ -9,6 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 pub const ISSUER: &str = "https://clerk.test.pitalya.example";
 pub const KID: &str = "ins_test_key_1";
@@ -48,6 +54,61 @@ pub struct TestApp {
     /// What every function was built from; `services` is its core.
     pub functions: Functions,
     pub http: reqwest::Client,
+    /// Every answer of this app that did not match `openapi.yaml` (see `openapi.rs`).
+    violations: Violations,
+}
+
+type Violations = Arc<Mutex<Vec<String>>>;
+
+/// The header a response that broke the spec carries to the test that asked for it, so
+/// `read` fails right there, at the request, with the whole account.
+const VIOLATION_HEADER: &str = "x-test-openapi-violation";
+
+/// Holds every answer to `openapi.yaml` on its way out (whoever sent the request: `call`,
+/// `read` or a test's own reqwest), and records what does not match.
+async fn check_against_openapi(
+    State(violations): State<Violations>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .expect("a response body");
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    if let Err(violation) =
+        crate::openapi::check(&method, &path, parts.status.as_u16(), content_type, &bytes)
+    {
+        // Header values are visible ASCII: the account travels escaped, `read` unescapes it.
+        let mut escaped: String = violation.escape_default().collect();
+        escaped.truncate(6000);
+        if let Ok(v) = HeaderValue::from_str(&escaped) {
+            parts.headers.insert(VIOLATION_HEADER, v);
+        }
+        violations.lock().unwrap().push(violation);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+impl Drop for TestApp {
+    /// A response that broke the spec fails its test even when the test read it with its own
+    /// client and never looked.
+    fn drop(&mut self) {
+        let violations = self.violations.lock().unwrap();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "{} response(s) did not match openapi.yaml:\n{}",
+                violations.len(),
+                violations.join("\n\n")
+            );
+        }
+    }
 }
 
 pub struct Resp {
@@ -106,7 +167,11 @@ impl TestApp {
 
     /// Serves the whole API built from `functions` on a fresh port.
     pub async fn serve(functions: Functions) -> TestApp {
-        let app = dev_server::app(&functions);
+        let violations = Violations::default();
+        let app = dev_server::app(&functions).layer(middleware::from_fn_with_state(
+            violations.clone(),
+            check_against_openapi,
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -116,6 +181,7 @@ impl TestApp {
             services: functions.services.clone(),
             functions,
             http: reqwest::Client::new(),
+            violations,
         }
     }
 
@@ -152,9 +218,27 @@ impl TestApp {
         Self::read(res).await
     }
 
-    pub async fn read(res: reqwest::Response) -> Resp {
-        let status = res.status();
-        let headers = res.headers().clone();
+    #[track_caller]
+    pub fn read(res: reqwest::Response) -> impl std::future::Future<Output = Resp> {
+        let caller = std::panic::Location::caller();
+        async move {
+            let status = res.status();
+            let headers = res.headers().clone();
+            if let Some(v) = headers.get(VIOLATION_HEADER) {
+                panic!(
+                    "at {caller}: the response does not match openapi.yaml:\n{}",
+                    unescape(v.to_str().unwrap_or_default())
+                );
+            }
+            Self::body_of(res, status, headers).await
+        }
+    }
+
+    async fn body_of(
+        res: reqwest::Response,
+        status: StatusCode,
+        headers: reqwest::header::HeaderMap,
+    ) -> Resp {
         let text = res.text().await.unwrap();
         let body = if text.is_empty() {
             Value::Null
@@ -188,6 +272,32 @@ impl TestApp {
     pub fn db(&self) -> &mongodb::Database {
         &self.services.db.db
     }
+}
+
+/// Undoes `escape_default` (`\\n`, `\\"`, `\\u{…}`), for the account a header carried.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('u') => {
+                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                if let Some(c) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    out.push(c);
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
 }
 
 /// A test opts into PhonePe or SES by giving their settings; without them, the functions
