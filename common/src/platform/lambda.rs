@@ -55,11 +55,35 @@ async fn gateway_response(
     let bytes = axum::body::to_bytes(body, usize::MAX).await?;
     let mut out = ApiGatewayV2httpResponse::default();
     out.status_code = parts.status.as_u16() as i64;
+    // A PDF read as UTF-8 would reach the owner with every non-UTF-8 byte replaced: API
+    // Gateway takes anything that is not text as base64, and decodes it on the way out.
+    let is_text = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(is_text_content_type);
     out.headers = parts.headers;
-    out.body = Some(EventBody::Text(
-        String::from_utf8_lossy(&bytes).into_owned(),
-    ));
+    match is_text
+        .then(|| String::from_utf8(bytes.to_vec()).ok())
+        .flatten()
+    {
+        Some(text) => out.body = Some(EventBody::Text(text)),
+        None => {
+            out.is_base64_encoded = true;
+            out.body = Some(EventBody::Binary(bytes.to_vec()));
+        }
+    }
     Ok(out)
+}
+
+/// Whether a body of this media type is text API Gateway can pass on as it is.
+fn is_text_content_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.starts_with("text/")
+        || essence.ends_with("json")
+        || essence.ends_with("+xml")
+        || essence == "application/xml"
+        || essence == "application/javascript"
 }
 
 /// Whether an event's `rawQueryString` cannot be part of a URI (a raw space, `"`, `<`, …).

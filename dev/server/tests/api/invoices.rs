@@ -69,6 +69,15 @@ async fn paid_order_with(
     id
 }
 
+/// A shipped, invoiced order (one urli to Chennai); its number, `PIT-…`.
+pub async fn shipped_order_number(app: &TestApp) -> String {
+    let urli = taxed_product(app, "lambda-urli", 250_000, "7418", 1200).await;
+    let id = paid_order(app, "user_lambda_pdf", &[(urli, 1)], "asha@example.com").await;
+    let res = ship(app, &id).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body["number"].as_str().unwrap().to_owned()
+}
+
 async fn ship(app: &TestApp, id: &str) -> crate::support::Resp {
     app.post(
         &format!("/admin/orders/{id}/ship"),

@@ -326,3 +326,43 @@ async fn a_raw_space_or_quote_in_the_query_string_is_a_problem_not_a_failed_invo
     assert_ne!(res["statusCode"], 500, "{res}");
     assert!(res["body"].as_str().unwrap().contains("cursor"), "{res}");
 }
+
+/// admin-ship answers API Gateway itself (it also takes direct invocations), so it must hand a
+/// PDF over as base64, as lambda_http does for the other functions: read as text, every byte
+/// that is not UTF-8 would reach the owner replaced.
+#[tokio::test]
+async fn a_pdf_leaves_admin_ships_lambda_as_base64_byte_for_byte() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let number = crate::invoices::shipped_order_number(&app).await;
+    let mut event = with_tokens(&app, load_event("admin-ship-invoice-pdf"));
+    let path = format!("/admin/orders/{number}/invoice.pdf");
+    event["rawPath"] = Value::String(path.clone());
+    event["requestContext"]["http"]["path"] = Value::String(path.clone());
+    event["pathParameters"]["id"] = Value::String(number.clone());
+    let router = dev_server::app(&app.functions);
+    let res = common::lambda::handle_http_event(router, event, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(res["statusCode"], 200, "{res}");
+    assert_eq!(res["isBase64Encoded"], true, "{res}");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(res["body"].as_str().unwrap())
+        .unwrap();
+    let served = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(app.admin_token())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert_eq!(bytes, served.to_vec(), "the same bytes as over HTTP");
+
+    // Problem documents and JSON stay text.
+    let json = invoke(&app, "admin-ship-invoice").await;
+    assert_eq!(json["isBase64Encoded"], false, "{json}");
+}
