@@ -362,7 +362,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel an order (returns stock; a paid order is refunded in full)
-         * @description From created, payment_pending, paid or packed. Returns the stock and the coupon use in the same transaction (once, however often it is called), records `reason` in the status history and queues the cancellation mail. A paid order's `payment.status` becomes `refund_pending` for the refund through PhonePe.
+         * @description From created, payment_pending, paid or packed. Returns the units still out (not those a restocking refund already put back) and the coupon use in the same transaction (once, however often it is called), records `reason` in the status history and queues the cancellation mail. A paid order's `payment.status` becomes `refund_pending` for the refund through PhonePe.
          */
         post: operations["cancelOrder"];
         delete?: never;
@@ -1169,7 +1169,7 @@ export interface components {
             amount?: number;
             /** @description Units to refund, each product at most once */
             lines?: components["schemas"]["RefundOrderRequestLine"][];
-            /** @description true returns the refunded units to stock */
+            /** @description true returns the refunded units to stock, except units already back (put back by an earlier restocking refund or the order's cancellation): per order and product, stock never gets back more units than the order took */
             restock: boolean;
             reason: string;
         };
@@ -1269,7 +1269,7 @@ export interface components {
             /** Format: int64 */
             delta: number;
             reason: string;
-            /** @description The order that moved the stock (checkout, cancellation, expiry) */
+            /** @description The order that moved the stock (checkout, a restocking refund, cancellation, expiry) */
             orderId: string | null;
             /** @description An admin's user id, the customer's (checkout), `direct-invocation`, `jobs` (expiry) or `seed` */
             by: string;
@@ -1320,7 +1320,10 @@ export interface components {
         CreateCouponRequest: {
             code: string;
             type: components["schemas"]["CouponType"];
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description percent 1–100; flat: paise up to ₹10 crore
+             */
             value: number;
             /** Format: int64 */
             minOrderValue?: number;
@@ -1338,7 +1341,10 @@ export interface components {
         /** @description Only the fields sent change; `null` clears an optional limit. `code` and `usedCount` are refused. */
         UpdateCouponRequest: {
             type?: components["schemas"]["CouponType"];
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description percent 1–100; flat: paise up to ₹10 crore
+             */
             value?: number;
             /** Format: int64 */
             minOrderValue?: number | null;
