@@ -45,13 +45,15 @@ subset() { # source, output, unicodes
 
 latin="U+0000-036F,U+0370-03FF,U+0400-04FF,U+1E00-1EFF,U+2000-206F,U+20A0-20CF,U+2100-214F"
 latin="$latin,U+2190-21FF,U+2212,U+25CC,U+FB00-FB06,U+FEFF,U+FFFD"
+# Bold only for Latin: the other scripts' bold faces would push admin-ship's zip past 10 MB
+# (pdf/text.rs draws their bold text in the regular face).
 for w in Regular Bold; do
   subset "$NOTO/NotoSans-$w.ttf" "NotoSans-$w.ttf" "$latin"
-  for s in Devanagari Bengali Gurmukhi Gujarati Oriya Tamil Telugu Kannada Malayalam OlChiki MeeteiMayek; do
-    subset "$NOTO/NotoSans$s-$w.ttf" "NotoSans$s-$w.ttf" '*'
-  done
-  subset "$NOTO/NotoNaskhArabic-$w.ttf" "NotoNaskhArabic-$w.ttf" '*'
 done
+for s in Devanagari Bengali Gurmukhi Gujarati Oriya Tamil Telugu Kannada Malayalam OlChiki MeeteiMayek; do
+  subset "$NOTO/NotoSans$s-Regular.ttf" "NotoSans$s-Regular.ttf" '*'
+done
+subset "$NOTO/NotoNaskhArabic-Regular.ttf" "NotoNaskhArabic-Regular.ttf" '*'
 
 (cd "$work" && npm pack --silent "$EMOJI_PACKAGE" >/dev/null && tar xzf ./*.tgz)
 subset "$work/package/400Regular/NotoEmoji_400Regular.ttf" NotoEmoji-Regular.ttf '*'

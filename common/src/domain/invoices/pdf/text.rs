@@ -41,55 +41,60 @@ macro_rules! font {
 /// so their order matters only for common signs (the danda ।), which any of them draws
 /// alike. Emoji come last: Noto Emoji also maps the digits and `#` (for keycaps), which text
 /// takes from Noto Sans. (`common/fonts/README.md` says where each file comes from.)
+///
+/// Only Latin has a bold face: bold text in another script is drawn in its regular face. The
+/// bold faces of the other scripts would add 0.42 MiB to every zip that renders a PDF, which
+/// pushes admin-ship past the 10 MB budget; a buyer's name in regular weight reads as well.
+/// (Identical `include_bytes!` are stored once, so naming a regular face twice costs nothing.)
 const FAMILIES: [(&[u8], &[u8]); 14] = [
     (font!("NotoSans-Regular.ttf"), font!("NotoSans-Bold.ttf")),
     (
         font!("NotoSansDevanagari-Regular.ttf"),
-        font!("NotoSansDevanagari-Bold.ttf"),
+        font!("NotoSansDevanagari-Regular.ttf"),
     ),
     (
         font!("NotoSansBengali-Regular.ttf"),
-        font!("NotoSansBengali-Bold.ttf"),
+        font!("NotoSansBengali-Regular.ttf"),
     ),
     (
         font!("NotoSansGurmukhi-Regular.ttf"),
-        font!("NotoSansGurmukhi-Bold.ttf"),
+        font!("NotoSansGurmukhi-Regular.ttf"),
     ),
     (
         font!("NotoSansGujarati-Regular.ttf"),
-        font!("NotoSansGujarati-Bold.ttf"),
+        font!("NotoSansGujarati-Regular.ttf"),
     ),
     (
         font!("NotoSansOriya-Regular.ttf"),
-        font!("NotoSansOriya-Bold.ttf"),
+        font!("NotoSansOriya-Regular.ttf"),
     ),
     (
         font!("NotoSansTamil-Regular.ttf"),
-        font!("NotoSansTamil-Bold.ttf"),
+        font!("NotoSansTamil-Regular.ttf"),
     ),
     (
         font!("NotoSansTelugu-Regular.ttf"),
-        font!("NotoSansTelugu-Bold.ttf"),
+        font!("NotoSansTelugu-Regular.ttf"),
     ),
     (
         font!("NotoSansKannada-Regular.ttf"),
-        font!("NotoSansKannada-Bold.ttf"),
+        font!("NotoSansKannada-Regular.ttf"),
     ),
     (
         font!("NotoSansMalayalam-Regular.ttf"),
-        font!("NotoSansMalayalam-Bold.ttf"),
+        font!("NotoSansMalayalam-Regular.ttf"),
     ),
     (
         font!("NotoSansOlChiki-Regular.ttf"),
-        font!("NotoSansOlChiki-Bold.ttf"),
+        font!("NotoSansOlChiki-Regular.ttf"),
     ),
     (
         font!("NotoSansMeeteiMayek-Regular.ttf"),
-        font!("NotoSansMeeteiMayek-Bold.ttf"),
+        font!("NotoSansMeeteiMayek-Regular.ttf"),
     ),
     (
         font!("NotoNaskhArabic-Regular.ttf"),
-        font!("NotoNaskhArabic-Bold.ttf"),
+        font!("NotoNaskhArabic-Regular.ttf"),
     ),
     // Monochrome, in one weight: bold text gets the same emoji.
     (
