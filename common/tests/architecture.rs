@@ -92,7 +92,7 @@ fn order_statuses_are_written_only_by_orders_change_in() {
     }
     assert!(
         offenders.is_empty(),
-        "order status changes must go through common::shop::orders::change_in: {offenders:#?}"
+        "order status changes must go through common::shop::order::lifecycle::change_in: {offenders:#?}"
     );
 }
 
@@ -147,7 +147,7 @@ fn code_of(path: &str) -> String {
     code(&fs::read_to_string(repo().join(path)).unwrap())
 }
 
-/// Whether code names `module` of the crate (`crate::orders::…` or `use crate::orders;`).
+/// Whether code names `module` of the crate (`crate::order::lifecycle::…` or `use crate::order::lifecycle;`).
 fn names(code: &str, module: &str) -> bool {
     code.contains(&format!("crate::{module}::")) || code.contains(&format!("crate::{module};"))
 }

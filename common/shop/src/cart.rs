@@ -1,12 +1,12 @@
 //! The cart document (one per user) and its API view. Totals are always derived here, on
 //! the server, from the snapshotted lines.
 
-use crate::ids::{ProductId, UserId};
-use crate::models::rfc3339;
-use crate::models::Product;
-use crate::money::Paise;
+use crate::catalog::Product;
 use crate::pricing;
-use crate::seller::ShippingConfig;
+use crate::tax::seller::ShippingConfig;
+use crate::vocabulary::ids::{ProductId, UserId};
+use crate::vocabulary::money::Paise;
+use crate::vocabulary::time::rfc3339;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::DateTime;
 use platform::error::{Error, Result};

@@ -6,10 +6,16 @@
 //! and one `stock_movements` entry in the same transaction, so for every product the
 //! ledger sums to its stock.
 
-use crate::ids::{OrderId, ProductId};
-use crate::models::{now, parse_time, rfc3339, Coupon, CouponType, Product};
-use crate::money::Paise;
+mod coupon;
+mod product;
+
+pub use coupon::{Coupon, CouponType};
+pub use product::{Product, ProductView};
+
 use crate::tax::{GstRate, Hsn};
+use crate::vocabulary::ids::{OrderId, ProductId};
+use crate::vocabulary::money::Paise;
+use crate::vocabulary::time::{now, parse_time, rfc3339};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, to_bson, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;

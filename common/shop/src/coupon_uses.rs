@@ -8,7 +8,7 @@
 //! expired order gives the use back in the transaction that releases it (`orders::release_in`),
 //! together with the coupon's shop-wide `usedCount`.
 
-use crate::models::now;
+use crate::vocabulary::time::now;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;

@@ -15,15 +15,17 @@
 
 pub mod pdf;
 
-use crate::ids::{OrderId, UserId};
-use crate::models::{now, rfc3339, Address, Order};
-use crate::money::Paise;
-use crate::refunds::Refund;
-use crate::seller::SellerConfig;
+use crate::order::model::refund::Refund;
+use crate::order::model::Order;
+use crate::tax::seller::SellerConfig;
 use crate::tax::{
     amount_in_words, document_number, financial_year, DocumentPrefix, GstRate, GstState, Hsn,
     OrderTax,
 };
+use crate::vocabulary::address::Address;
+use crate::vocabulary::ids::{OrderId, UserId};
+use crate::vocabulary::money::Paise;
+use crate::vocabulary::time::{now, rfc3339};
 use chrono::{DateTime as ChronoDateTime, FixedOffset, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime};
@@ -397,7 +399,7 @@ pub async fn order_id(db: &Db, filter: mongodb::bson::Document) -> Result<OrderI
         .find_one(filter)
         .projection(doc! { "_id": 1 })
         .await?
-        .ok_or_else(crate::orders::order_not_found)?;
+        .ok_or_else(crate::order::model::order_not_found)?;
     found
         .get_object_id("_id")
         .map(OrderId)
@@ -481,7 +483,7 @@ pub async fn on_shipped_in(
     for refund in order
         .refunds
         .iter()
-        .filter(|r| r.state == crate::refunds::RefundState::Completed)
+        .filter(|r| r.state == crate::order::model::refund::RefundState::Completed)
     {
         credit_note_in(db, session, order, refund).await?;
     }
@@ -730,14 +732,14 @@ pub async fn credit_note_in(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::ids::ProductId;
-    use crate::models::{OrderItem, Payment, Shipping};
-    use crate::order_state::OrderStatus;
-    use crate::refunds::{RefundKind, RefundLine, RefundState};
-    use crate::seller::ShippingConfig;
+    use crate::order::model::refund::{RefundKind, RefundLine, RefundState};
+    use crate::order::model::{OrderItem, Payment, Shipping};
+    use crate::order::status::OrderStatus;
+    use crate::tax::seller::ShippingConfig;
     use crate::tax::{compute_tax, Gstin, TaxLineInput};
+    use crate::vocabulary::ids::ProductId;
 
     pub(crate) fn seller() -> SellerConfig {
         SellerConfig {
@@ -791,7 +793,7 @@ mod tests {
         ];
         let tax =
             compute_tax(&seller().gstin, state, &inputs, Paise(10_000), Paise(4_900)).unwrap();
-        let mut o = crate::mail::sample_order();
+        let mut o = crate::order::model::sample_order();
         o.id = OrderId(ObjectId::parse_str("6745f0c2a1b2c3d4e5f607aa").unwrap());
         o.number = Some("PIT-1001".into());
         o.items = items;

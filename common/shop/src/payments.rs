@@ -3,18 +3,21 @@
 //! rules: an order is paid once, by one transaction, for exactly its total; failures never
 //! undo a payment; refunds move `payment.status` forward only.
 
-use crate::ids::{OrderId, UserId};
-use crate::models::{now, Order, PaymentStatus};
-use crate::money::Paise;
-use crate::order_state::OrderStatus;
-use crate::orders::{self, Change};
-use crate::outbox::{self, MailEvent};
-use crate::refunds::{self, NewRefund, RefundKind};
+use crate::messages::outbox::{self, MailEvent};
+use crate::order::model::refund::RefundKind;
+use crate::order::model::{Order, PaymentStatus};
+use crate::order::refund_entry::{self, NewRefund};
+use crate::order::status::OrderStatus;
+use crate::order::transition::{self, Actor, Transition};
+use crate::vocabulary::ids::{OrderId, UserId};
+use crate::vocabulary::money::Paise;
+use crate::vocabulary::time::now;
 use futures::TryStreamExt;
 use integrations::phonepe::{OrderStatus as PhonePeOrder, PhonePe, State as PhonePeState};
-use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime};
+use mongodb::bson::{doc, oid::ObjectId, DateTime};
 use platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use platform::error::{Error, Result};
+use platform::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
 
 /// One call to PhonePe's pay API for an order. Recorded before PhonePe is called, so a crash
@@ -197,7 +200,7 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
             // Only the delivery that moved the attempt records its refund (in this same
             // transaction); replays find the attempt moved already.
             if moved {
-                refunds::record_in(
+                refund_entry::record_in(
                     db,
                     session,
                     &order,
@@ -301,7 +304,7 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 .session(&mut *session)
                 .await?;
             if recorded.modified_count == 1 {
-                refunds::record_in(
+                refund_entry::record_in(
                     db,
                     session,
                     &order,
@@ -325,19 +328,12 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
         }
         // Through the one writer of order statuses: the state machine, the history entry,
         // the compare-and-set on the status just read and the mail all come with it.
-        let change = Change::to(OrderStatus::Paid)
-            .note(format!("PhonePe transaction {txn}"))
-            .by("phonepe")
-            .set("payment.status", PaymentStatus::Paid)
-            .set("payment.transactionId", txn.as_str())
-            .set(
-                "payment.merchantOrderId",
-                attempt.merchant_order_id.as_str(),
-            )
-            .set("payment.paidAt", now())
-            .set("payment.flag", Bson::Null)
-            .mail(MailEvent::PaymentSuccess);
-        if !orders::change_loaded_in(db, session, order, &change)
+        let pay = Transition::Pay {
+            txn: &txn,
+            merchant_order_id: &attempt.merchant_order_id,
+            by: Actor::PhonePe,
+        };
+        if !transition::apply_loaded_in(db, session, order, &pay)
             .await?
             .moved()
         {
@@ -559,4 +555,72 @@ pub fn new_attempt(order: &Order, merchant_order_id: String) -> Attempt {
         expire_at: None,
         last_error: None,
     }
+}
+
+/// What recording PhonePe's answer to a new attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The order now waits for this attempt.
+    Pending,
+    /// This attempt's webhook paid the order before we recorded it.
+    AlreadyPaid,
+    /// This attempt's webhook failed it before we recorded it: the order stays as it was.
+    AttemptFailed,
+}
+
+/// Records, in one transaction, that PhonePe opened a payment page (`phonepe_order_id`,
+/// open until `expire_at`) for `attempt`, and that its order now waits for that attempt.
+pub async fn record_page_opened(
+    db: &Db,
+    attempt: &Attempt,
+    phonepe_order_id: &str,
+    expire_at: DateTime,
+) -> Result<Recorded> {
+    let merchant_order_id = attempt.merchant_order_id.as_str();
+    platform::transaction!(db, |session| {
+        let recorded = db.docs(PAYMENT_ATTEMPTS)
+                .update_one(
+                    doc! { "_id": attempt.id, "state": AttemptState::Creating },
+                    doc! { "$set": { "state": AttemptState::Pending, "phonepeOrderId": phonepe_order_id, "expireAt": expire_at } },
+                )
+                .session(&mut *session)
+                .await?;
+        let current = crate::order::lifecycle::load_in(db, session, attempt.order_id).await?;
+        // The shopper can be quicker than us: PhonePe's webhook for this very attempt may
+        // have been applied between PhonePe's answer and this transaction.
+        if current.payment.merchant_order_id.as_deref() == Some(merchant_order_id)
+            && current.status.is_paid_state()
+        {
+            return Ok(Recorded::AlreadyPaid);
+        }
+        // Still `creating` when PhonePe's answer was recorded: nothing else touched it. Only
+        // otherwise is it worth a read to see what did.
+        let now_attempt = if recorded.matched_count == 1 {
+            None
+        } else {
+            db.collection::<Attempt>(PAYMENT_ATTEMPTS)
+                .find_one(doc! { "_id": attempt.id })
+                .session(&mut *session)
+                .await?
+        };
+        if now_attempt
+            .is_some_and(|a| matches!(a.state, AttemptState::Failed | AttemptState::Error))
+        {
+            return Ok(Recorded::AttemptFailed);
+        }
+        if !matches!(
+            current.status,
+            OrderStatus::Created | OrderStatus::PaymentPending
+        ) {
+            return Err(Error::conflict(
+                ProblemCode::OrderNotPayable,
+                format!("The order became {} meanwhile", current.status),
+            ));
+        }
+        // Through the one writer of order statuses; an order already waiting for payment
+        // still records which attempt it now waits for.
+        let wait = Transition::AwaitPayment { merchant_order_id };
+        transition::apply_loaded_in(db, session, current, &wait).await?;
+        Ok(Recorded::Pending)
+    })
 }

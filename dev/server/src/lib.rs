@@ -12,8 +12,8 @@ use common::platform::config::{
     Config, MailConfig, PaymentRedirect, PhonePeConfig, WebhookCredentials,
 };
 use common::platform::services::Services;
-use common::shop::mail::Mailer;
-use common::shop::seller::SellerConfig;
+use common::shop::messages::mail::Mailer;
+use common::shop::tax::seller::SellerConfig;
 use std::sync::Arc;
 
 /// Every section any function reads: the dev server runs them all.

@@ -18,8 +18,8 @@ use common::shop::catalog::{
     self, CouponInput, CouponPatch, ProductInput, ProductPatch, ProductRef, StockMovement,
     StockMovementView,
 };
-use common::shop::ids::ProductId;
-use common::shop::models::{Coupon, Product, ProductView};
+use common::shop::catalog::{Coupon, Product, ProductView};
+use common::shop::vocabulary::ids::ProductId;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Regex};
 use serde::Deserialize;

@@ -13,10 +13,11 @@ use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
-use common::shop::ids::OrderId;
-use common::shop::models::{india_time, parse_time, rfc3339, Order, OrderView, PaymentStatus};
-use common::shop::order_state::OrderStatus;
-use common::shop::orders;
+use common::shop::order::lifecycle as orders;
+use common::shop::order::model::{Order, OrderView, PaymentStatus};
+use common::shop::order::status::OrderStatus;
+use common::shop::vocabulary::ids::OrderId;
+use common::shop::vocabulary::time::{india_time, parse_time, rfc3339};
 use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, Regex};
@@ -131,7 +132,7 @@ async fn search_filter(services: &Services, q: &str) -> Result<Document> {
     if q.contains('@') {
         any.push(doc! { "email": ci(format!("^{}$", escape(q))) });
     }
-    if let Some(phone) = common::shop::address::normalize_mobile(q) {
+    if let Some(phone) = common::shop::vocabulary::address::normalize_mobile(q) {
         any.push(doc! { "shipping.address.phone": phone });
     }
     any.push(doc! { "shipping.address.name": ci(format!("^{}", escape(q))) });
@@ -249,7 +250,7 @@ pub async fn detail(services: &Services, raw: &str) -> Result<Value> {
         .collection::<Order>(ORDERS)
         .find_one(doc! { "_id": id.oid() })
         .await?
-        .ok_or_else(orders::order_not_found)?;
+        .ok_or_else(common::shop::order::model::order_not_found)?;
     let attempts: Vec<AttemptView> = services
         .db
         .docs(PAYMENT_ATTEMPTS)

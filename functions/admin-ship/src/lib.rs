@@ -19,13 +19,12 @@ use common::platform::services::Services;
 use common::platform::text::{self, Rule};
 use common::platform::{Error, Result};
 use common::shop::catalog::{upsert_coupon, upsert_product, CouponInput, ProductInput};
-use common::shop::ids::OrderId;
-use common::shop::mail::Mailer;
-use common::shop::models::{Order, OrderView};
-use common::shop::order_state::OrderStatus;
-use common::shop::orders::{self, Change};
-use common::shop::outbox::MailEvent;
-use common::shop::seller::SellerConfig;
+use common::shop::messages::mail::Mailer;
+use common::shop::order::lifecycle as orders;
+use common::shop::order::model::{Order, OrderView};
+use common::shop::order::transition::{self as order_transition, Actor, Shipment, Transition};
+use common::shop::tax::seller::SellerConfig;
+use common::shop::vocabulary::ids::OrderId;
 use console::ConsoleConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -237,11 +236,39 @@ pub fn tracking_link(carrier: &str, tracking_number: &str) -> (String, Option<St
         .unwrap_or_else(|| (carrier.to_owned(), None))
 }
 
-fn validate(action: OrderAction) -> Result<Change> {
+/// One of the owner's actions, validated: what its transition is built from.
+#[derive(Debug)]
+enum Valid {
+    Pack,
+    Ship(Shipment),
+    Deliver,
+    Cancel(Option<String>),
+}
+
+impl Valid {
+    fn transition<'a>(&'a self, seller: &'a SellerConfig, by: &'a str) -> Transition<'a> {
+        let by = Actor::Owner(by);
+        match self {
+            Valid::Pack => Transition::Pack { by },
+            Valid::Ship(shipment) => Transition::Ship {
+                shipment,
+                seller,
+                by,
+            },
+            Valid::Deliver => Transition::Deliver { by },
+            Valid::Cancel(reason) => Transition::Cancel {
+                reason: reason.as_deref(),
+                by,
+            },
+        }
+    }
+}
+
+fn validate(action: OrderAction) -> Result<Valid> {
     let mut errors = Vec::new();
-    let change = match action {
-        OrderAction::Pack => Change::to(OrderStatus::Packed),
-        OrderAction::Deliver => Change::to(OrderStatus::Delivered).mail(MailEvent::OrderDelivered),
+    let valid = match action {
+        OrderAction::Pack => Valid::Pack,
+        OrderAction::Deliver => Valid::Deliver,
         OrderAction::Ship(input) => {
             // The customer's mail and the owner's screen show these.
             let number = text::field(
@@ -265,48 +292,36 @@ fn validate(action: OrderAction) -> Result<Change> {
             let (Some(number), Some(carrier)) = (number, carrier) else {
                 return Err(Error::validation(errors));
             };
-            let (carrier, url) = tracking_link(&carrier, &number);
-            let mut change = Change::to(OrderStatus::Shipped)
-                .set("shipping.carrier", carrier)
-                .set("shipping.trackingNumber", number)
-                .mail(MailEvent::OrderShipped);
-            if let Some(url) = url {
-                change = change.set("shipping.trackingUrl", url);
-            }
-            if let Some(d) = description {
-                change = change.set("shipping.description", d);
-            }
-            change
+            let (carrier, tracking_url) = tracking_link(&carrier, &number);
+            Valid::Ship(Shipment {
+                carrier,
+                tracking_number: number,
+                tracking_url,
+                description,
+            })
         }
-        OrderAction::Cancel(input) => {
-            let reason = text::field(
-                &mut errors,
-                "reason",
-                input.reason.as_deref(),
-                Rule::line(500).optional(),
-            );
-            Change::to(OrderStatus::Cancelled)
-                .note(reason.unwrap_or_else(|| "cancelled by the shop".into()))
-                .mail(MailEvent::OrderCancelled)
-        }
+        OrderAction::Cancel(input) => Valid::Cancel(text::field(
+            &mut errors,
+            "reason",
+            input.reason.as_deref(),
+            Rule::line(500).optional(),
+        )),
     };
     if errors.is_empty() {
-        Ok(change)
+        Ok(valid)
     } else {
         Err(Error::validation(errors))
     }
 }
 
-/// Applies one of the owner's actions through the shared state machine and, once the
+/// Applies one of the owner's actions through the order's one writer and, once the
 /// transaction has committed, tries to send the mail it queued. Repeating the action an
 /// order is already in changes nothing and returns the order.
 async fn act(app: &AdminShip, id: OrderId, action: OrderAction, by: &str) -> Result<Order> {
-    let mut change = validate(action)?.by(by);
-    if change.to == OrderStatus::Shipped {
-        change = change.invoiced_by(&app.seller);
-    }
-    let outcome = orders::change(&app.services.db, id, &change).await?;
-    if outcome.moved() && !change.mail.is_empty() {
+    let valid = validate(action)?;
+    let transition = valid.transition(&app.seller, by);
+    let outcome = order_transition::apply(&app.services.db, id, &transition).await?;
+    if outcome.moved() && !transition.mail().is_empty() {
         app.mailer.send_now(&app.services.db, id).await;
     }
     Ok(outcome.into_order())
@@ -451,7 +466,7 @@ async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
             only(&fields, &["product"])?;
             let input: ProductInput = take(&mut fields, "product")?;
             let product = upsert_product(&services.db, input, DIRECT_ACTOR).await?;
-            Ok(json!({ "product": common::shop::models::ProductView::from(product) }))
+            Ok(json!({ "product": common::shop::catalog::ProductView::from(product) }))
         }
         "adjustStock" => catalog_routes::adjust_stock_action(services, fields).await,
         "listOrders" => {
@@ -544,14 +559,14 @@ async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
     }
 }
 
-fn coupon_json(c: &common::shop::models::Coupon) -> Value {
+fn coupon_json(c: &common::shop::catalog::Coupon) -> Value {
     json!({
         "code": c.code,
         "type": c.kind,
         "value": c.value,
         "minOrderValue": c.min_order_value,
         "maxDiscount": c.max_discount,
-        "expiresAt": c.expires_at.map(common::shop::models::rfc3339),
+        "expiresAt": c.expires_at.map(common::shop::vocabulary::time::rfc3339),
         "usageLimit": c.usage_limit,
         "perCustomerLimit": c.per_customer_limit,
         "usedCount": c.used_count,

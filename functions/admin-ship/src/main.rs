@@ -1,6 +1,6 @@
 use admin_ship::AdminShip;
 use common::platform::services::Services;
-use common::shop::mail::Mailer;
+use common::shop::messages::mail::Mailer;
 use std::sync::Arc;
 
 #[tokio::main]

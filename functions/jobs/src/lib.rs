@@ -6,15 +6,14 @@ use common::platform::config::{Config, MailConfig, PhonePeConfig};
 use common::platform::db::Db;
 use common::platform::db::ORDERS;
 use common::platform::services::Services;
-use common::shop::ids::OrderId;
-use common::shop::mail::Mailer;
-use common::shop::models::Order;
-use common::shop::order_state::OrderStatus;
-use common::shop::orders::{self, Change};
-use common::shop::outbox::{MailEvent, MailStatus};
+use common::shop::messages::mail::Mailer;
+use common::shop::messages::outbox::MailStatus;
+use common::shop::order::model::Order;
+use common::shop::order::transition::{self, Transition, UNPAID};
 use common::shop::payments;
 use common::shop::payments::AttemptState;
 use common::shop::refunds;
+use common::shop::vocabulary::ids::OrderId;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, DateTime};
 use serde::Serialize;
@@ -180,8 +179,6 @@ async fn deliver_mail(jobs: &Jobs) -> Value {
 /// Unpaid orders one run may expire; an older backlog drains over consecutive runs.
 const EXPIRY_BATCH: i64 = 100;
 
-const UNPAID: [OrderStatus; 2] = [OrderStatus::Created, OrderStatus::PaymentPending];
-
 /// What one expiry step did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct ExpiryReport {
@@ -223,12 +220,6 @@ pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport
         .try_collect()
         .await?;
     let mut report = ExpiryReport::default();
-    let change = Change::to(OrderStatus::Cancelled)
-        .note("payment window expired")
-        .mail(MailEvent::OrderCancelled)
-        // A paid order may be cancelled by the owner, never by expiry: this is re-checked
-        // inside the cancelling transaction, so a payment landing meanwhile wins.
-        .only_from(&UNPAID);
     for order in due {
         let id = order.id;
         match final_payment_check(jobs, &order).await {
@@ -243,7 +234,7 @@ pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport
                 continue;
             }
         }
-        match orders::change(&jobs.db, id, &change).await {
+        match transition::apply(&jobs.db, id, &Transition::Expire).await {
             Ok(outcome) if outcome.moved() => {
                 report.expired += 1;
                 jobs.send_mail_now(order.id).await;

@@ -1,6 +1,6 @@
 use common::integrations::phonepe::PhonePe;
 use common::platform::services::Services;
-use common::shop::mail::Mailer;
+use common::shop::messages::mail::Mailer;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::sync::Arc;

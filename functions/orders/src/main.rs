@@ -1,5 +1,5 @@
 use common::platform::services::Services;
-use common::shop::mail::Mailer;
+use common::shop::messages::mail::Mailer;
 use std::sync::Arc;
 
 #[tokio::main]

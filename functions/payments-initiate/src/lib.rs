@@ -12,10 +12,10 @@ use common::platform::problem_codes::ProblemCode;
 use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
-use common::shop::models::{rfc3339, Order, PaymentStatus};
-use common::shop::order_state::OrderStatus;
-use common::shop::orders::Change;
-use common::shop::payments::{new_attempt, new_merchant_order_id, AttemptState};
+use common::shop::order::model::Order;
+use common::shop::order::status::OrderStatus;
+use common::shop::payments::{self, new_attempt, new_merchant_order_id, AttemptState, Recorded};
+use common::shop::vocabulary::time::rfc3339;
 use mongodb::bson::{doc, DateTime};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -66,16 +66,6 @@ struct InitiateResponse {
     expire_at: String,
 }
 
-/// What recording PhonePe's answer found.
-enum Recorded {
-    /// The order now waits for this attempt.
-    Pending,
-    /// This attempt's webhook paid the order before we recorded it.
-    AlreadyPaid,
-    /// This attempt's webhook failed it before we recorded it: the order stays as it was.
-    AttemptFailed,
-}
-
 fn not_payable(detail: impl Into<String>) -> Error {
     Error::conflict(ProblemCode::OrderNotPayable, detail)
 }
@@ -86,12 +76,13 @@ async fn initiate(
     Json(req): Json<InitiateRequest>,
 ) -> Result<axum::Json<InitiateResponse>> {
     // The order's id or its number (`PIT-1001`), as every route that names an order takes.
-    let mut filter = common::shop::orders::filter_for(req.order_id.trim()).map_err(|_| {
-        Error::field(
-            "orderId",
-            "must be an order's 24-character hex id or its number (PIT-1001)",
-        )
-    })?;
+    let mut filter =
+        common::shop::order::lifecycle::filter_for(req.order_id.trim()).map_err(|_| {
+            Error::field(
+                "orderId",
+                "must be an order's 24-character hex id or its number (PIT-1001)",
+            )
+        })?;
     rate_limit::check(&state.db, &user.id, Action::InitiatePayment).await?;
     let db = &state.db;
     filter.insert("userId", user.id.as_str());
@@ -99,7 +90,7 @@ async fn initiate(
         .collection::<Order>(ORDERS)
         .find_one(filter)
         .await?
-        .ok_or_else(common::shop::orders::order_not_found)?;
+        .ok_or_else(common::shop::order::model::order_not_found)?;
     if !matches!(
         order.status,
         OrderStatus::Created | OrderStatus::PaymentPending
@@ -156,65 +147,7 @@ async fn initiate(
     };
     let expire_at = DateTime::from_millis(created.expire_at);
 
-    let moved = common::platform::transaction!(db, |session| {
-        let recorded = db.docs(PAYMENT_ATTEMPTS)
-                .update_one(
-                    doc! { "_id": attempt.id, "state": AttemptState::Creating },
-                    doc! { "$set": { "state": AttemptState::Pending, "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
-                )
-                .session(&mut *session)
-                .await?;
-        let current: Order = db
-            .collection::<Order>(ORDERS)
-            .find_one(doc! { "_id": order.id })
-            .session(&mut *session)
-            .await?
-            .ok_or_else(|| Error::not_found(ProblemCode::OrderNotFound, "No such order"))?;
-        // The shopper can be quicker than us: PhonePe's webhook for this very attempt may
-        // have been applied between PhonePe's answer and this transaction.
-        if current.payment.merchant_order_id.as_deref() == Some(merchant_order_id.as_str())
-            && current.status.is_paid_state()
-        {
-            return Ok(Recorded::AlreadyPaid);
-        }
-        // Still `creating` when PhonePe's answer was recorded: nothing else touched it. Only
-        // otherwise is it worth a read to see what did.
-        let now_attempt = if recorded.matched_count == 1 {
-            None
-        } else {
-            db.collection::<common::shop::payments::Attempt>(PAYMENT_ATTEMPTS)
-                .find_one(doc! { "_id": attempt.id })
-                .session(&mut *session)
-                .await?
-        };
-        if now_attempt.is_some_and(|a| {
-            matches!(
-                a.state,
-                common::shop::payments::AttemptState::Failed
-                    | common::shop::payments::AttemptState::Error
-            )
-        }) {
-            return Ok(Recorded::AttemptFailed);
-        }
-        if !matches!(
-            current.status,
-            OrderStatus::Created | OrderStatus::PaymentPending
-        ) {
-            return Err(not_payable(format!(
-                "The order became {} meanwhile",
-                current.status
-            )));
-        }
-        // Through the one writer of order statuses; an order already waiting for payment
-        // still records which attempt it now waits for.
-        let change = Change::to(OrderStatus::PaymentPending)
-            .by("customer")
-            .set("payment.status", PaymentStatus::Pending)
-            .set("payment.merchantOrderId", merchant_order_id.as_str())
-            .set_if_there();
-        common::shop::orders::change_loaded_in(db, session, current, &change).await?;
-        Ok(Recorded::Pending)
-    });
+    let moved = payments::record_page_opened(db, &attempt, &created.order_id, expire_at).await;
     match moved? {
         Recorded::Pending => {}
         Recorded::AlreadyPaid => {

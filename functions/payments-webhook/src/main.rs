@@ -1,6 +1,6 @@
 use common::integrations::phonepe::PhonePe;
 use common::platform::services::Services;
-use common::shop::mail::Mailer;
+use common::shop::messages::mail::Mailer;
 use std::sync::Arc;
 
 #[tokio::main]

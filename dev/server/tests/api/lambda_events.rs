@@ -99,7 +99,7 @@ async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>)
     use common::integrations::phonepe::PhonePe;
     use common::platform::config::from_vars;
     use common::platform::services::Services;
-    use common::shop::mail::Mailer;
+    use common::shop::messages::mail::Mailer;
     use std::sync::Arc;
     let router = match name {
         "products" => {

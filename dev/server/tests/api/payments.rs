@@ -3,11 +3,12 @@
 
 use crate::support::{Resp, TestApp};
 use common::platform::db::{MAIL_OUTBOX, ORDERS};
-use common::shop::ids::{OrderId, ProductId};
-use common::shop::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
-use common::shop::order_state::OrderStatus;
+use common::shop::order::model::{Order, OrderItem, Payment, Shipping, StatusChange};
+use common::shop::order::status::OrderStatus;
 use common::shop::payments::{self, Applied};
 use common::shop::refunds;
+use common::shop::vocabulary::address::Address;
+use common::shop::vocabulary::ids::{OrderId, ProductId};
 use common::shop::Paise;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use phonepe_sim::{FailMode, HookOptions, SimConfig, SimHandle};

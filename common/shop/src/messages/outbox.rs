@@ -1,10 +1,10 @@
 //! The mail outbox: one document per (order, event) — per (order, refund) for refund mails — written in the same transaction as the
 //! state change that causes it, so a mail is never lost and never queued twice.
 //!
-//! Delivery (SES, retries, leases) lives in `crate::mail`; this module only queues.
+//! Delivery (SES, retries, leases) lives in `crate::messages::mail`; this module only queues.
 
-use crate::ids::OrderId;
-use crate::models::now;
+use crate::vocabulary::ids::OrderId;
+use crate::vocabulary::time::now;
 use mongodb::bson::{doc, Document};
 use mongodb::ClientSession;
 use platform::db::{Db, MAIL_OUTBOX};
@@ -25,7 +25,7 @@ pub enum MailEvent {
     RefundIssued,
 }
 
-/// Where an outbox entry is in its delivery (see `crate::mail`).
+/// Where an outbox entry is in its delivery (see `crate::messages::mail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailStatus {
