@@ -1,5 +1,5 @@
 //! The rules of ARCHITECTURE.md that the compiler cannot check, checked on the source and the
-//! manifests: the layers' direction, and one writer of each state.
+//! manifests: the layers' direction, the shop's declared order, and one writer of each state.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -64,8 +64,8 @@ const ORDER_STATUS_VALUES: &[&str] = &[
 ];
 
 #[test]
-fn order_statuses_are_written_only_by_orders_change_in() {
-    let writer = "common/shop/src/orders.rs";
+fn order_statuses_are_written_only_by_the_orders_transitions() {
+    let writer = "common/shop/src/order/transition.rs";
     let mut offenders = Vec::new();
     for (path, text) in sources() {
         if path == writer {
@@ -76,7 +76,9 @@ fn order_statuses_are_written_only_by_orders_change_in() {
             offenders.push(format!("{path}: writes statusHistory"));
         }
         // Other collections have a `status` too (the mail outbox): only an order status
-        // value being set counts.
+        // value being set counts, or, in code that writes orders, any `status` being set
+        // (a typed value such as `to` or `plan.to.as_str()` gives no status away).
+        let writes_orders = squashed.contains("(ORDERS)") || squashed.contains("\"orders\"");
         for set in [
             "\"$set\":{\"status\":",
             "\"$set\":doc!{\"status\":",
@@ -88,11 +90,20 @@ fn order_statuses_are_written_only_by_orders_change_in() {
                     offenders.push(format!("{path}: {needle}"));
                 }
             }
+            if writes_orders {
+                for (at, _) in squashed.match_indices(set) {
+                    let value = &squashed[at + set.len()..];
+                    if !value.starts_with("MailStatus::") {
+                        let shown: String = value.chars().take(30).collect();
+                        offenders.push(format!("{path}: {set}{shown}"));
+                    }
+                }
+            }
         }
     }
     assert!(
         offenders.is_empty(),
-        "order status changes must go through common::shop::order::lifecycle::change_in: {offenders:#?}"
+        "order status changes must go through common::shop::order::transition: {offenders:#?}"
     );
 }
 
@@ -284,5 +295,194 @@ fn queries_name_states_by_their_enums_never_as_string_literals() {
     assert!(
         offenders.is_empty(),
         "use the state enum (it converts to Bson): {offenders:#?}"
+    );
+}
+
+/// The shop's modules, lowest first: a module uses only modules declared before it, so the
+/// shop has no cycles and a newcomer can read it bottom-up. Some modules are split where the
+/// code needs it: the outbox is below everything that queues a message and the mail above
+/// everything it reads; the order's statuses and model are below invoices (drawn from the
+/// model), the rest of the order above them (a shipment issues one).
+const SHOP_ORDER: &[&str] = &[
+    "vocabulary",
+    "tax",
+    "catalog",
+    "coupons",
+    "cart",
+    "messages::outbox",
+    "order::status",
+    "order::model",
+    "invoices",
+    "order",
+    "payments",
+    "refunds",
+    "messages",
+];
+
+/// The top-level files that `coupons` gathers, counted as `coupons` until it does.
+const COUPONS_TODAY: &[&str] = &["pricing", "coupon_uses"];
+
+/// The declared module of the shop a module path (`order::model::refund`) belongs to: the
+/// longest entry of `SHOP_ORDER` it starts with.
+fn shop_entry(path: &[String]) -> Option<usize> {
+    let mut path = path.to_vec();
+    if path
+        .first()
+        .is_some_and(|m| COUPONS_TODAY.contains(&m.as_str()))
+    {
+        path[0] = "coupons".into();
+    }
+    SHOP_ORDER
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| {
+            let entry: Vec<&str> = entry.split("::").collect();
+            entry.len() <= path.len() && entry.iter().zip(&path).all(|(e, p)| e == p)
+        })
+        .max_by_key(|(_, entry)| entry.len())
+        .map(|(i, _)| i)
+}
+
+/// The byte ranges of the inline modules (`mod tests { … }`) of `code`, inside which `super`
+/// is the file's own module.
+fn inline_modules(code: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let bytes = code.as_bytes();
+    for (at, _) in code.match_indices("mod ") {
+        let rest = &code[at + 4..];
+        let name_len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if name_len == 0 || !rest[name_len..].trim_start().starts_with('{') {
+            continue;
+        }
+        let open = at + 4 + name_len + rest[name_len..].find('{').unwrap();
+        let mut depth = 0;
+        for (i, b) in bytes.iter().enumerate().skip(open) {
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        out.push((open, i));
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The paths `code` starts with (`order::model::Order` after a `crate::`, or each item of
+/// `order::{model, status}`).
+fn paths_at(code: &str) -> Vec<Vec<String>> {
+    let ident = |s: &str| -> (String, usize) {
+        let n = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        (s[..n].to_owned(), n)
+    };
+    let mut segments = Vec::new();
+    let mut rest = code;
+    loop {
+        let (name, n) = ident(rest);
+        if name.is_empty() {
+            break;
+        }
+        segments.push(name);
+        rest = &rest[n..];
+        match rest.strip_prefix("::") {
+            Some(more) => rest = more.trim_start(),
+            None => return vec![segments],
+        }
+    }
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![segments];
+    };
+    let end = group.find('}').unwrap_or(group.len());
+    group[..end]
+        .split(',')
+        .map(|item| {
+            let mut path = segments.clone();
+            path.extend(paths_at(item.trim()).into_iter().next().unwrap_or_default());
+            path
+        })
+        .collect()
+}
+
+/// Each module of the shop names (`crate::…`, or `super::…` resolved from the file) only
+/// modules declared before it in `SHOP_ORDER`, or its own.
+#[test]
+fn shop_modules_use_only_modules_declared_before_them() {
+    let mut offenders = Vec::new();
+    let mut files = 0;
+    for (path, text) in sources() {
+        let Some(rel) = path.strip_prefix("common/shop/src/") else {
+            continue;
+        };
+        if rel == "lib.rs" {
+            for line in code(&text).lines() {
+                if let Some(name) = line.trim().strip_prefix("pub mod ") {
+                    let name = name.trim_end_matches(';').to_owned();
+                    if shop_entry(std::slice::from_ref(&name)).is_none() {
+                        offenders.push(format!("lib.rs: module {name} is not in SHOP_ORDER"));
+                    }
+                }
+            }
+            continue;
+        }
+        files += 1;
+        let module: Vec<String> = rel
+            .trim_end_matches(".rs")
+            .trim_end_matches("/mod")
+            .split('/')
+            .map(str::to_owned)
+            .collect();
+        let Some(own) = shop_entry(&module) else {
+            offenders.push(format!("{rel}: its module is not in SHOP_ORDER"));
+            continue;
+        };
+        let code = code(&text);
+        let inline = inline_modules(&code);
+        let mut named = Vec::new();
+        for (at, _) in code.match_indices("crate::") {
+            named.extend(paths_at(&code[at + "crate::".len()..]));
+        }
+        for (at, _) in code.match_indices("super::") {
+            let mut base = module.clone();
+            if !inline
+                .iter()
+                .any(|(open, close)| (*open..*close).contains(&at))
+            {
+                base.pop();
+            }
+            for path in paths_at(&code[at + "super::".len()..]) {
+                let mut full = base.clone();
+                full.extend(path);
+                named.push(full);
+            }
+        }
+        for path in named {
+            match shop_entry(&path) {
+                Some(used) if used > own => offenders.push(format!(
+                    "{rel} ({}) uses {} ({}), declared after it",
+                    SHOP_ORDER[own],
+                    path.join("::"),
+                    SHOP_ORDER[used]
+                )),
+                Some(_) => {}
+                None => offenders.push(format!(
+                    "{rel} uses crate::{}, which is not in SHOP_ORDER",
+                    path.join("::")
+                )),
+            }
+        }
+    }
+    assert!(files > 30, "found the shop's files: {files}");
+    assert!(
+        offenders.is_empty(),
+        "the shop's modules use only those declared before them (SHOP_ORDER): {offenders:#?}"
     );
 }
