@@ -391,7 +391,7 @@ async fn next_number_in(
         })
 }
 
-/// The id of the order `filter` finds (`orders::filter_for`, plus `userId` for a customer),
+/// The id of the order `filter` finds (`order::lifecycle::filter_for`, plus `userId` for a customer),
 /// or `404 ORDER_NOT_FOUND`: another customer's order looks like none.
 pub async fn order_id(db: &Db, filter: mongodb::bson::Document) -> Result<OrderId> {
     let found = db
@@ -458,25 +458,19 @@ pub async fn credit_note_for_refund(
         .map(|s| s.note))
 }
 
-/// What `change_in` does on a move to `shipped`: issues the order's invoice in the same
+/// What `order::transition` does on a move to `shipped`: issues the order's invoice in the same
 /// transaction, and a credit note for each refund that completed before it. An order placed
-/// before GST was modelled has no tax to draw one from and is shipped without; any other
-/// order cannot ship unless the seller is known.
+/// before GST was modelled has no tax to draw one from and is shipped without.
 pub async fn on_shipped_in(
     db: &Db,
     session: &mut ClientSession,
     order: &Order,
-    seller: Option<&SellerConfig>,
+    seller: &SellerConfig,
 ) -> Result<Option<Invoice>> {
     if order.tax.is_none() {
         tracing::warn!(order_id = %order.id.to_hex(), "shipped without a tax invoice: the order was placed before GST was modelled");
         return Ok(None);
     }
-    let seller = seller.ok_or_else(|| {
-        Error::Internal(anyhow::anyhow!(
-            "shipping issues the tax invoice, which needs the seller: the change was not `invoiced_by` one"
-        ))
-    })?;
     let invoice = issue_in(db, session, order, seller).await?;
     // Money already given back before the goods left: the invoice is for the whole supply,
     // so each such refund gets its credit note now, as it would have had it come later.

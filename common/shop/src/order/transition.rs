@@ -338,7 +338,7 @@ pub async fn apply_loaded_in(
     }
     if let Some(seller) = plan.invoice {
         // In this transaction, so the invoice exists exactly when the order has shipped.
-        let issued = invoices::on_shipped_in(db, session, &order, Some(seller)).await?;
+        let issued = invoices::on_shipped_in(db, session, &order, seller).await?;
         // The order names its invoice, so every answer about it (the customer's, the owner's,
         // the ship action's) can say which one without looking it up.
         if let Some(invoice) = issued {
