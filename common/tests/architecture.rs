@@ -486,3 +486,20 @@ fn shop_modules_use_only_modules_declared_before_them() {
         "the shop's modules use only those declared before them (SHOP_ORDER): {offenders:#?}"
     );
 }
+
+/// A transaction is the shop's to open, around one shop function: a function crate parses,
+/// validates, calls the shop and answers, so what must happen together is in one place.
+#[test]
+fn function_crates_open_no_transaction_of_their_own() {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, text)| {
+            path.starts_with("functions/") && code(text).contains("transaction!")
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "move the transaction into a common::shop function: {offenders:#?}"
+    );
+}
