@@ -1,7 +1,8 @@
-//! The shop: the business, on top of the platform and the integrations, as modules in a
-//! declared order. A module uses only those listed before it here (`common/tests/
-//! architecture.rs` holds the code to it); where two needed each other, the lower one takes a
-//! loaded value or returns what the higher one applies.
+//! The shop: the business, on top of the platform and the integrations. Its modules form a
+//! declared order, lowest first — vocabulary, tax, catalog, coupons (pricing, coupon_uses),
+//! cart, messages::outbox, order::status, order::model, invoices, order, payments, refunds,
+//! messages — and a module uses only those before it. `SHOP_ORDER` in
+//! `common/tests/architecture.rs` is that list, and the test that holds the code to it.
 
 pub mod cart;
 pub mod catalog;

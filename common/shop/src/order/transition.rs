@@ -10,13 +10,12 @@
 //! history or the fields a move sets.
 
 use super::lifecycle::{load_in, release_in};
-use super::model::refund::refundable;
+use super::model::refund::{refundable, RefundKind};
 use super::model::{Order, PaymentStatus};
 use super::refund_entry::{self, NewRefund};
 use super::status::{check_move, OrderStatus};
 use crate::invoices;
 use crate::messages::outbox::{self, MailEvent};
-use crate::order::model::refund::RefundKind;
 use crate::tax::seller::SellerConfig;
 use crate::vocabulary::ids::OrderId;
 use crate::vocabulary::money::Paise;
