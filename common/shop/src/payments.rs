@@ -400,6 +400,24 @@ async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Resu
     })
 }
 
+/// The attempt whose money paid an already-paid order has had it back (`refunds::settle`, in
+/// the transaction that completes the refund).
+pub async fn extra_charge_refunded_in(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    merchant_order_id: &str,
+    at: DateTime,
+) -> Result<()> {
+    db.docs(PAYMENT_ATTEMPTS)
+        .update_one(
+            doc! { "merchantOrderId": merchant_order_id },
+            doc! { "$set": { "state": AttemptState::Refunded, "refundedAt": at } },
+        )
+        .session(session)
+        .await?;
+    Ok(())
+}
+
 /// Seconds until the next status check after `checks` checks: PhonePe advises polling
 /// often at first and then backing off.
 pub fn next_check_delay_secs(checks: i32) -> i64 {

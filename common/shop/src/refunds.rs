@@ -20,13 +20,14 @@ use crate::order::model::refund::{
 };
 use crate::order::model::{Order, PaymentStatus};
 use crate::order::refund_entry::{self, NewRefund};
+use crate::payments;
 use crate::vocabulary::ids::{OrderId, ProductId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use futures::TryStreamExt;
 use integrations::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
-use platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use platform::db::{Db, ORDERS};
 use platform::error::Result;
 use platform::problem_codes::ProblemCode;
 use serde::Serialize;
@@ -427,13 +428,13 @@ pub async fn settle(
         match verdict {
             Verdict::Completed => {
                 if refund.kind == RefundKind::ExtraCharge {
-                    db.docs(PAYMENT_ATTEMPTS)
-                        .update_one(
-                            doc! { "merchantOrderId": &refund.original_merchant_order_id },
-                            doc! { "$set": { "state": crate::payments::AttemptState::Refunded, "refundedAt": t } },
-                        )
-                        .session(&mut *session)
-                        .await?;
+                    payments::extra_charge_refunded_in(
+                        db,
+                        session,
+                        &refund.original_merchant_order_id,
+                        t,
+                    )
+                    .await?;
                     // No mail: the shopper's order mails already say what they paid for,
                     // and PhonePe tells them about the returned double charge itself.
                     return Ok(Settled::Completed(order.id));
@@ -476,7 +477,7 @@ fn after_ms(t: DateTime, ms: i64) -> DateTime {
 
 /// Seconds until the next look at a refund PhonePe has not settled after `checks` looks.
 fn next_check_delay_ms(checks: i32) -> i64 {
-    1000 * crate::payments::next_check_delay_secs(checks).min(600)
+    1000 * payments::next_check_delay_secs(checks).min(600)
 }
 
 /// The one refund loop: requests every due pending refund from PhonePe (under its fixed id)

@@ -58,7 +58,19 @@ pub struct Shipment {
     pub description: Option<String>,
 }
 
-/// Every move of an order, with what it needs.
+/// Every move of an order, with what it needs. A shipment cannot be recorded without the
+/// seller who invoices it:
+///
+/// ```compile_fail,E0063
+/// use shop::order::transition::{Actor, Shipment, Transition};
+/// let shipment = Shipment {
+///     carrier: "Delhivery".into(),
+///     tracking_number: "1234567890123".into(),
+///     tracking_url: None,
+///     description: None,
+/// };
+/// let ship = Transition::Ship { shipment: &shipment, by: Actor::Owner("user_owner") };
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub enum Transition<'a> {
     /// A payment page was opened for PhonePe order `merchant_order_id`: the order waits for
