@@ -378,7 +378,7 @@ def refund_keys(facts, tally):
 
 
 def mail_event(subject):
-    """The outbox event a subject line belongs to (see `subject` in the shop's mail/render.rs)."""
+    """The outbox event a subject line belongs to (see `subject` in common/shop/src/mail/render.rs)."""
     for needle, event in [("We have received", "order_placed"), ("is confirmed", "payment_success"),
                           ("did not go through", "payment_failed"),
                           ("has shipped", "order_shipped"), ("has been delivered", "order_delivered"),
@@ -544,7 +544,8 @@ def invoices(facts, tally):
     invoice and no other order has one; the invoice names its order, its financial year is
     that of its issue in India time, and its totals agree with the order (total = the order's
     total; taxable value, CGST, SGST, IGST = the order's locked-in tax; taxable + tax = total,
-    row by row and in all; IGST only if inter-state); it bills the order's units."""
+    row by row and in all; IGST only if inter-state); it bills the order's units. (The GST
+    documents: common/shop/src/invoices.rs, docs/gst.md.)"""
     broken = []
     by_order = invoices_by_order(facts)
     shipped = {oid for oid, o in facts.orders.items()

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use common::services::Services;
+use common::platform::services::Services;
 use dev_server::token::{self, TokenSpec};
 use dev_server::Functions;
 use reqwest::{Method, StatusCode};
@@ -160,7 +160,7 @@ impl TestApp {
         let mut vars = base_vars(&db);
         tweak(&mut vars);
         unreachable_unless_given(&mut vars);
-        let settings = common::config::from_vars(&vars).expect("test config");
+        let settings = common::platform::config::from_vars(&vars).expect("test config");
         let functions = Functions::build(settings).await.expect("functions");
         Self::serve(functions).await
     }
@@ -271,6 +271,15 @@ impl TestApp {
 
     pub fn db(&self) -> &mongodb::Database {
         &self.services.db.db
+    }
+
+    /// How many documents a collection holds, for "nothing was stored" checks.
+    pub async fn count(&self, collection: &str) -> u64 {
+        self.db()
+            .collection::<mongodb::bson::Document>(collection)
+            .count_documents(mongodb::bson::doc! {})
+            .await
+            .unwrap()
     }
 }
 
