@@ -25,6 +25,9 @@ step "cfn-lint template.yaml"
 step "no unused dependencies (scripts/unused-deps.py)"
 "$VENV/bin/python" "$ROOT/scripts/unused-deps.py"
 
+step "make prove's invariants each fail on a world that breaks them (scripts/prove/test_invariants.py)"
+PYTHONPATH="$ROOT/scripts" "$VENV/bin/python" -m unittest -q prove.test_invariants
+
 if [ -z "${MONGODB_URI:-}" ]; then
   step "throw-away SecantusDB and SES emulator (moto) for the tests (logs: $STACK_LOGS)"
 fi
