@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything CI runs. Starts a throw-away SecantusDB (unless MONGODB_URI is set),
-# then formatting, lints, the owner console's types, every unit and integration test, the SAM template lint and the
-# official PhonePe SDK check against the simulator.
+# then formatting, lints, the owner console's types, every unit and integration test, the SAM
+# template lint and the official PhonePe SDK check against the simulator.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 "$ROOT/scripts/tools.sh"
