@@ -42,11 +42,11 @@ lint: ## fmt check, clippy, cfn-lint
 	.venv/bin/cfn-lint template.yaml
 
 mail-preview: ## render every mail template from sample data into target/mail-preview/<event>.html and .txt
-	cargo run --quiet -p common --example mail_preview -- "$(CURDIR)/target/mail-preview"
+	cargo run --quiet -p shop --example mail_preview -- "$(CURDIR)/target/mail-preview"
 
 .PHONY: mail-preview
 
-fonts: ## refresh common/fonts/ (the invoice PDFs' Noto fonts, subset) from Debian's fonts-noto-core and npm's Noto Emoji
+fonts: ## refresh common/shop/fonts/ (the invoice PDFs' Noto fonts, subset) from Debian's fonts-noto-core and npm's Noto Emoji
 	@scripts/fonts.sh
 
 .PHONY: fonts

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refreshes the fonts the invoice and credit-note PDFs embed (common/fonts/*.ttf), from
+# Refreshes the fonts the invoice and credit-note PDFs embed (common/shop/fonts/*.ttf), from
 # Debian's fonts-noto-core and npm's @expo-google-fonts/noto-emoji (Google's monochrome
 # Noto Emoji). The fonts are committed, so a build never needs this; run it (`make fonts`)
 # only to move to newer upstream fonts or to change which characters are kept.
@@ -12,7 +12,7 @@
 # shaping table (GSUB, GPOS, GDEF) stays, so conjuncts, vowel signs and Arabic joining work.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-OUT="$ROOT/common/fonts"
+OUT="$ROOT/common/shop/fonts"
 NOTO=/usr/share/fonts/truetype/noto
 EMOJI_PACKAGE=@expo-google-fonts/noto-emoji@0.4.7
 # fontTools stamps "modified" with this instead of now: the same sources give the same bytes.

@@ -325,7 +325,7 @@ def wait_port(port, limit):
 
 
 def mail_event(subject):
-    """The outbox event a subject line belongs to (see `subject` in common/src/domain/mail/render.rs)."""
+    """The outbox event a subject line belongs to (see `subject` in common/shop/src/mail/render.rs)."""
     for needle, event in [("We have received", "order_placed"), ("is confirmed", "payment_success"),
                           ("did not go through", "payment_failed"),
                           ("has shipped", "order_shipped"), ("has been delivered", "order_delivered"),
@@ -1113,7 +1113,7 @@ class Run:
         self.stats.add("order_products_restocked", len(back))
 
     def check_invoices(self, by_id, fail):
-        """The GST invoices and credit notes (common/src/domain/invoices.rs, docs/gst.md)."""
+        """The GST invoices and credit notes (common/shop/src/invoices.rs, docs/gst.md)."""
         invoices = list(self.db.invoices.find({}))
         notes = list(self.db.credit_notes.find({}))
         counters = {c["_id"]: c.get("seq") for c in self.db.counters.find(

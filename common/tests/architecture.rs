@@ -1,5 +1,5 @@
-//! The rules of ARCHITECTURE.md that the compiler cannot check, checked on the source: one
-//! writer of order statuses, and a platform layer that does not reach into the shop.
+//! The rules of ARCHITECTURE.md that the compiler cannot check, checked on the source and the
+//! manifests: the layers' direction, and one writer of each state.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,10 @@ fn repo() -> PathBuf {
 /// Every Rust source of the functions and the shared crate, with its path from the repo root.
 fn sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut dirs = vec![repo().join("common/src")];
+    let mut dirs: Vec<PathBuf> = LAYERS
+        .iter()
+        .map(|layer| repo().join("common").join(layer).join("src"))
+        .collect();
     for f in fs::read_dir(repo().join("functions")).unwrap() {
         dirs.push(f.unwrap().path().join("src"));
     }
@@ -62,7 +65,7 @@ const ORDER_STATUS_VALUES: &[&str] = &[
 
 #[test]
 fn order_statuses_are_written_only_by_orders_change_in() {
-    let writer = "common/src/domain/orders.rs";
+    let writer = "common/shop/src/orders.rs";
     let mut offenders = Vec::new();
     for (path, text) in sources() {
         if path == writer {
@@ -89,30 +92,59 @@ fn order_statuses_are_written_only_by_orders_change_in() {
     }
     assert!(
         offenders.is_empty(),
-        "order status changes must go through common::orders::change_in: {offenders:#?}"
+        "order status changes must go through common::shop::orders::change_in: {offenders:#?}"
     );
 }
 
-/// The modules of a layer: the files (and folders) of `common/src/<layer>/`.
-fn modules_of(layer: &str) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(repo().join("common/src").join(layer))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter_map(|p| Some(p.file_stem()?.to_str()?.to_owned()))
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+/// The layers, each a crate under `common/`, lowest first.
+const LAYERS: [&str; 3] = ["platform", "integrations", "shop"];
+
+/// The workspace crates a manifest depends on (normal dependencies only).
+fn workspace_dependencies(manifest: &str) -> Vec<String> {
+    let text = fs::read_to_string(repo().join(manifest)).unwrap();
+    let deps = text
+        .split("[dependencies]")
+        .nth(1)
+        .expect("a [dependencies] table")
+        .split("\n[")
+        .next()
+        .unwrap();
+    let ours = ["common", "platform", "integrations", "shop"];
+    deps.lines()
+        .filter_map(|l| l.split(['.', ' ', '=']).next())
+        .filter(|name| ours.contains(name))
+        .map(str::to_owned)
+        .collect()
 }
 
-/// The code (comments removed) of every source file under `common/src/<layer>/`.
-fn in_layer(layer: &str) -> Vec<(String, String)> {
-    let prefix = format!("common/src/{layer}/");
-    sources()
-        .into_iter()
-        .filter(|(path, _)| path.starts_with(&prefix))
-        .map(|(path, text)| (path, code(&text)))
-        .collect()
+/// The direction of the layers is Cargo's to enforce: a crate cannot name one it does not
+/// depend on. This holds the manifests to the direction, so that nobody "fixes" a compile error
+/// by adding the dependency that would point a layer the wrong way.
+#[test]
+fn layers_depend_only_downwards_and_functions_only_on_common() {
+    assert_eq!(
+        workspace_dependencies("common/platform/Cargo.toml"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        workspace_dependencies("common/integrations/Cargo.toml"),
+        ["platform"]
+    );
+    assert_eq!(
+        workspace_dependencies("common/shop/Cargo.toml"),
+        ["platform", "integrations"]
+    );
+    for f in fs::read_dir(repo().join("functions")).unwrap() {
+        let dir = f.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let manifest = format!("functions/{name}/Cargo.toml");
+        assert_eq!(workspace_dependencies(&manifest), ["common"], "{manifest}");
+    }
+}
+
+/// The code of a file, comments removed, for the source rules below.
+fn code_of(path: &str) -> String {
+    code(&fs::read_to_string(repo().join(path)).unwrap())
 }
 
 /// Whether code names `module` of the crate (`crate::orders::…` or `use crate::orders;`).
@@ -120,53 +152,11 @@ fn names(code: &str, module: &str) -> bool {
     code.contains(&format!("crate::{module}::")) || code.contains(&format!("crate::{module};"))
 }
 
-/// The layer rule, read off the folders so a new module is covered the day it is added:
-/// no file under `platform/` names a module of `domain/` or `integrations/` (through the
-/// crate root's re-exports or their layer's path).
-#[test]
-fn the_platform_layer_never_imports_the_shop() {
-    let platform = modules_of("platform");
-    assert!(platform.contains(&"db".to_owned()), "{platform:?}");
-    let mut shop: Vec<String> = vec!["domain".into(), "integrations".into(), "services".into()];
-    shop.extend(modules_of("domain"));
-    shop.extend(modules_of("integrations"));
-    assert!(shop.contains(&"orders".to_owned()) && shop.contains(&"phonepe".to_owned()));
-    let mut offenders = Vec::new();
-    for (path, text) in in_layer("platform") {
-        for module in &shop {
-            if names(&text, module) {
-                offenders.push(format!("{path} uses {module}"));
-            }
-        }
-    }
-    assert!(offenders.is_empty(), "{offenders:#?}");
-}
-
-/// Integrations are clients of other services: they may use the platform, never the shop's
-/// domain (which uses them).
-#[test]
-fn integrations_never_import_the_domain() {
-    let domain = modules_of("domain");
-    let mut offenders = Vec::new();
-    for (path, text) in in_layer("integrations") {
-        for module in domain
-            .iter()
-            .map(String::as_str)
-            .chain(["domain", "services"])
-        {
-            if names(&text, module) {
-                offenders.push(format!("{path} uses {module}"));
-            }
-        }
-    }
-    assert!(offenders.is_empty(), "{offenders:#?}");
-}
-
 /// `error` renders problem documents with the request id and `http` turns errors into
 /// responses: the id lives in `request_id`, so only `http` imports `error`, not the reverse.
 #[test]
 fn error_does_not_import_http() {
-    let text = code(&fs::read_to_string(repo().join("common/src/platform/error.rs")).unwrap());
+    let text = code_of("common/platform/src/error.rs");
     assert!(!names(&text, "http"), "error imports http again");
 }
 
@@ -188,7 +178,7 @@ fn codes_named_in(text: &str) -> Vec<String> {
 /// sources use must be in it, and it must be exactly the spec's enum.
 #[test]
 fn every_problem_code_is_in_the_one_enum_and_in_openapi() {
-    use common::problem_codes::ProblemCode;
+    use common::platform::problem_codes::ProblemCode;
     let known: Vec<&str> = ProblemCode::ALL.iter().map(|c| c.as_str()).collect();
     let listed: Vec<String> = ProblemCode::ALL.iter().map(|c| format!("{c:?}")).collect();
     let mut used = Vec::new();
@@ -225,7 +215,7 @@ fn every_problem_code_is_in_the_one_enum_and_in_openapi() {
     enumerated.sort_unstable();
     assert_eq!(
         documented, enumerated,
-        "openapi.yaml's ProblemCode enum and common::problem_codes::ProblemCode differ"
+        "openapi.yaml's ProblemCode enum and common::platform::problem_codes::ProblemCode differ"
     );
 }
 
@@ -235,15 +225,17 @@ fn product_stock_and_refund_ids_each_have_one_writer() {
     for (path, text) in sources() {
         let squashed: String = code(&text).split_whitespace().collect();
         // Stock moves only with its ledger entry, in `catalog::move_stock_in`.
-        if path != "common/src/domain/catalog.rs" && squashed.contains("\"$inc\":{\"stock\"") {
-            offenders.push(format!("{path}: changes stock outside common::catalog"));
+        if path != "common/shop/src/catalog.rs" && squashed.contains("\"$inc\":{\"stock\"") {
+            offenders.push(format!(
+                "{path}: changes stock outside common::shop::catalog"
+            ));
         }
         // A refund's id is fixed by `refunds` when the refund is recorded, and only there.
-        if path != "common/src/domain/refunds.rs"
+        if path != "common/shop/src/refunds.rs"
             && squashed.contains("\"refunds.$.merchantRefundId\"")
         {
             offenders.push(format!(
-                "{path}: writes a merchantRefundId outside common::refunds"
+                "{path}: writes a merchantRefundId outside common::shop::refunds"
             ));
         }
     }

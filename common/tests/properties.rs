@@ -3,14 +3,16 @@
 //! Case counts stay modest so `make test` stays quick; a failure prints the shrunk input.
 
 use base64::Engine;
-use common::address::{
+use common::integrations::phonepe::{
+    verify_webhook, webhook_authorization, WebhookBody, WebhookEvent,
+};
+use common::platform::auth::Verifier;
+use common::platform::config::{ClerkConfig, ClerkKey};
+use common::platform::http::parse_json;
+use common::shop::address::{
     canonical_state, normalize_mobile, validate, AddressInput, STATES_AND_UNION_TERRITORIES,
 };
-use common::auth::Verifier;
-use common::config::{ClerkConfig, ClerkKey};
-use common::http::parse_json;
-use common::models::Address;
-use common::phonepe::{verify_webhook, webhook_authorization, WebhookBody, WebhookEvent};
+use common::shop::models::Address;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -190,7 +192,7 @@ static VERIFIER: LazyLock<Verifier> = LazyLock::new(|| {
     .unwrap()
 });
 
-fn verify(token: &str) -> Result<common::auth::User, common::Error> {
+fn verify(token: &str) -> Result<common::platform::auth::User, common::platform::Error> {
     futures::executor::block_on(VERIFIER.verify(token))
 }
 
@@ -675,7 +677,7 @@ proptest! {
     #[test]
     fn bodies_over_the_limit_are_413(extra in 1usize..1024) {
         let mut body = b"{}".to_vec();
-        body.resize(common::http::MAX_BODY_BYTES + extra, b' ');
+        body.resize(common::platform::http::MAX_BODY_BYTES + extra, b' ');
         prop_assert_eq!(parse_json::<Line>(&body).unwrap_err().code(), "PAYLOAD_TOO_LARGE");
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Each function issues the same commands, in the same order, as the route it mirrors
 //! (`functions/products`, `functions/cart`, `functions/orders` plus the immediate mail send
-//! of `common::mail`), so the database does the same work for both.
+//! of `common::shop::mail`), so the database does the same work for both.
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
@@ -170,7 +170,7 @@ impl Bare {
             .unwrap_or_default();
 
         let mut session = self.db.client().start_session().await?;
-        // Retried on write conflicts like `common::db::TxRetry` (same attempts, same backoff):
+        // Retried on write conflicts like `common::platform::db::TxRetry` (same attempts, same backoff):
         // under load both sides pay for the conflicts, or the comparison would be unfair.
         let mut attempt = 0;
         let (order_id, order) = loop {
@@ -352,7 +352,7 @@ fn transient(e: &anyhow::Error) -> bool {
     })
 }
 
-/// `common::db`'s backoff: full jitter under a cap doubling from 10 ms to 400 ms.
+/// `common::platform::db`'s backoff: full jitter under a cap doubling from 10 ms to 400 ms.
 async fn backoff(attempt: u32) {
     let cap_ms = (5u64 << attempt.min(7)).min(400);
     let nanos = std::time::SystemTime::now()

@@ -7,11 +7,13 @@ pub mod seed;
 pub mod token;
 
 use axum::Router;
-use common::config::{Config, MailConfig, PaymentRedirect, PhonePeConfig, WebhookCredentials};
-use common::mail::Mailer;
-use common::phonepe::PhonePe;
-use common::seller::SellerConfig;
-use common::services::Services;
+use common::integrations::phonepe::PhonePe;
+use common::platform::config::{
+    Config, MailConfig, PaymentRedirect, PhonePeConfig, WebhookCredentials,
+};
+use common::platform::services::Services;
+use common::shop::mail::Mailer;
+use common::shop::seller::SellerConfig;
 use std::sync::Arc;
 
 /// Every section any function reads: the dev server runs them all.
@@ -93,7 +95,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str, &'static str)> {
 /// `make dev`'s own return page for the PhonePe redirect (`return_page`; deployed nowhere).
 pub fn app(f: &Functions) -> Router {
     let services = &f.services;
-    common::http::finish(
+    common::platform::http::finish(
         Router::new()
             .merge(products::router(services))
             .merge(cart::router(services, f.seller.clone()))

@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("serve") | None => serve().await,
         Some("seed") => {
-            common::telemetry::init();
+            common::platform::telemetry::init();
             let functions = functions().await?;
             let (p, c) = dev_server::seed::run(&functions.services).await?;
             println!(
@@ -35,11 +35,11 @@ async fn main() -> anyhow::Result<()> {
 async fn functions() -> anyhow::Result<Functions> {
     // Everything on, as in AWS: API calls send mail at once, payments reach the simulator,
     // and the jobs loop below drains the outbox, reconciles and expires.
-    Functions::build(common::config::from_env()?).await
+    Functions::build(common::platform::config::from_env()?).await
 }
 
 async fn serve() -> anyhow::Result<()> {
-    common::telemetry::init();
+    common::platform::telemetry::init();
     // Checked before connecting, so a bad setting fails at once. `make dev` serves
     // storefronts on any port by default, as the contract says.
     let origins = dev_server::cors::AllowedOrigins::parse(

@@ -15,10 +15,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::db::ORDERS;
-use common::models::{Order, PaymentStatus};
-use common::order_state::OrderStatus;
-use common::services::Services;
+use common::platform::db::ORDERS;
+use common::platform::services::Services;
+use common::shop::models::{Order, PaymentStatus};
+use common::shop::order_state::OrderStatus;
 use std::collections::HashMap;
 
 pub const PATH: &str = "/dev/return";
@@ -93,13 +93,15 @@ async fn show(
             html,
         )
             .into_response(),
-        Err(e) => common::Error::Internal(anyhow::anyhow!("return page: {e}")).into_response(),
+        Err(e) => {
+            common::platform::Error::Internal(anyhow::anyhow!("return page: {e}")).into_response()
+        }
     }
 }
 
 /// The order `raw` names (its id or its number), or `None` for anything that names none.
-async fn find(services: &Services, raw: &str) -> common::Result<Option<Order>> {
-    let Ok(filter) = common::orders::filter_for(raw) else {
+async fn find(services: &Services, raw: &str) -> common::platform::Result<Option<Order>> {
+    let Ok(filter) = common::shop::orders::filter_for(raw) else {
         return Ok(None);
     };
     Ok(services

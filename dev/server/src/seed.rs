@@ -1,10 +1,10 @@
-//! A realistic demo catalog and coupons, created through the same `common::catalog`
+//! A realistic demo catalog and coupons, created through the same `common::shop::catalog`
 //! functions the owner's routes use, so seeding exercises the real validation. Seeding only
 //! adds what is missing: a product or coupon that exists (by slug or code) is left exactly
 //! as it is, so its stock, price and coupon use survive every `make seed` and `make dev`.
 
-use common::catalog::{self, CouponInput, ProductInput};
-use common::services::Services;
+use common::platform::services::Services;
+use common::shop::catalog::{self, CouponInput, ProductInput};
 use serde_json::{json, Value};
 
 fn img(slug: &str) -> Vec<String> {

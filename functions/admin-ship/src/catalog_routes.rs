@@ -1,5 +1,5 @@
 //! The owner's catalog over HTTP: every product (inactive ones too) with its stock and
-//! ledger, stock adjustments, and coupons. Writes go through `common::catalog`, which the
+//! ledger, stock adjustments, and coupons. Writes go through `common::shop::catalog`, which the
 //! direct invocations and `make seed` use too.
 
 use crate::coupon_json;
@@ -7,19 +7,19 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use common::auth::Admin;
-use common::catalog::{
+use common::platform::auth::Admin;
+use common::platform::db::{COUPONS, PRODUCTS, STOCK_MOVEMENTS};
+use common::platform::error::FieldError;
+use common::platform::http::{List, Page};
+use common::platform::problem_codes::ProblemCode;
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::catalog::{
     self, CouponInput, CouponPatch, ProductInput, ProductPatch, ProductRef, StockMovement,
     StockMovementView,
 };
-use common::db::{COUPONS, PRODUCTS, STOCK_MOVEMENTS};
-use common::error::FieldError;
-use common::http::{List, Page};
-use common::ids::ProductId;
-use common::models::{Coupon, Product, ProductView};
-use common::problem_codes::ProblemCode;
-use common::services::Services;
-use common::{Error, Result};
+use common::shop::ids::ProductId;
+use common::shop::models::{Coupon, Product, ProductView};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Regex};
 use serde::Deserialize;
@@ -114,7 +114,7 @@ async fn list_products(
 async fn create_product(
     State(services): State<Services>,
     Admin(user): Admin,
-    common::http::Json(input): common::http::Json<ProductInput>,
+    common::platform::http::Json(input): common::platform::http::Json<ProductInput>,
 ) -> Result<(StatusCode, Json<ProductView>)> {
     let product = catalog::create_product(&services.db, input, user.id.as_str()).await?;
     Ok((StatusCode::CREATED, Json(product.into())))
@@ -124,7 +124,7 @@ async fn patch_product(
     State(services): State<Services>,
     _: Admin,
     Path(id): Path<String>,
-    common::http::Json(input): common::http::Json<ProductPatch>,
+    common::platform::http::Json(input): common::platform::http::Json<ProductPatch>,
 ) -> Result<Json<ProductView>> {
     let id = ProductId::from_path(&id)?;
     let product = catalog::patch_product(&services.db, id, input).await?;
@@ -152,7 +152,7 @@ async fn adjust_stock(
     State(services): State<Services>,
     Admin(user): Admin,
     Path(id): Path<String>,
-    common::http::Json(input): common::http::Json<StockInput>,
+    common::platform::http::Json(input): common::platform::http::Json<StockInput>,
 ) -> Result<Json<Value>> {
     let id = ProductId::from_path(&id)?;
     let (delta, reason) = catalog::validate_adjustment(input.delta, input.reason.as_deref())?;
@@ -185,7 +185,8 @@ pub async fn adjust_stock_action(
         (Some(_), None) => return Err(Error::field("productId", "must be a string")),
         (None, Some(_)) => return Err(Error::field("slug", "must be a string")),
     };
-    let input: StockInput = common::http::parse_json(Value::Object(fields).to_string().as_bytes())?;
+    let input: StockInput =
+        common::platform::http::parse_json(Value::Object(fields).to_string().as_bytes())?;
     let (delta, reason) = catalog::validate_adjustment(input.delta, input.reason.as_deref())?;
     let (product, movement) =
         catalog::adjust_stock(&services.db, &target, delta, &reason, crate::DIRECT_ACTOR).await?;
@@ -270,7 +271,7 @@ async fn list_coupons(
 async fn create_coupon(
     State(services): State<Services>,
     _: Admin,
-    common::http::Json(input): common::http::Json<CouponInput>,
+    common::platform::http::Json(input): common::platform::http::Json<CouponInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let coupon = catalog::create_coupon(&services.db, input).await?;
     Ok((StatusCode::CREATED, Json(coupon_json(&coupon))))
@@ -280,7 +281,7 @@ async fn patch_coupon(
     State(services): State<Services>,
     _: Admin,
     Path(code): Path<String>,
-    common::http::Json(input): common::http::Json<CouponPatch>,
+    common::platform::http::Json(input): common::platform::http::Json<CouponPatch>,
 ) -> Result<Json<Value>> {
     let coupon = catalog::patch_coupon(&services.db, &code, input).await?;
     Ok(Json(coupon_json(&coupon)))

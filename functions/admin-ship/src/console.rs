@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine;
-use common::config::{Reader, Section};
-use common::problem_codes::ProblemCode;
-use common::Error;
+use common::platform::config::{Reader, Section};
+use common::platform::problem_codes::ProblemCode;
+use common::platform::Error;
 
 const PAGE: &str = include_str!("../console/index.html");
 const SCRIPT: &str = include_str!("../console/console.js");

@@ -6,17 +6,18 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use common::auth::Admin;
-use common::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
-use common::error::FieldError;
-use common::http::{List, Page};
-use common::ids::OrderId;
-use common::models::{india_time, parse_time, rfc3339, Order, OrderView, PaymentStatus};
-use common::order_state::OrderStatus;
-use common::orders;
-use common::problem_codes::ProblemCode;
-use common::services::Services;
-use common::{Error, Paise, Result};
+use common::platform::auth::Admin;
+use common::platform::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
+use common::platform::error::FieldError;
+use common::platform::http::{List, Page};
+use common::platform::problem_codes::ProblemCode;
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::ids::OrderId;
+use common::shop::models::{india_time, parse_time, rfc3339, Order, OrderView, PaymentStatus};
+use common::shop::order_state::OrderStatus;
+use common::shop::orders;
+use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, Regex};
 use serde::Serialize;
@@ -130,7 +131,7 @@ async fn search_filter(services: &Services, q: &str) -> Result<Document> {
     if q.contains('@') {
         any.push(doc! { "email": ci(format!("^{}$", escape(q))) });
     }
-    if let Some(phone) = common::address::normalize_mobile(q) {
+    if let Some(phone) = common::shop::address::normalize_mobile(q) {
         any.push(doc! { "shipping.address.phone": phone });
     }
     any.push(doc! { "shipping.address.name": ci(format!("^{}", escape(q))) });
@@ -292,12 +293,12 @@ pub async fn detail(services: &Services, raw: &str) -> Result<Value> {
     let mut view = serde_json::to_value(OrderView::from(order)).map_err(anyhow::Error::from)?;
     view["attempts"] = json!(attempts);
     view["mails"] = json!(mails);
-    view["invoice"] = match common::invoices::find(&services.db, id).await? {
+    view["invoice"] = match common::shop::invoices::find(&services.db, id).await? {
         Some(invoice) => serde_json::to_value(invoice).map_err(anyhow::Error::from)?,
         None => Value::Null,
     };
     view["creditNotes"] = json!(crate::invoice_routes::summaries(
-        common::invoices::credit_notes(&services.db, id).await?
+        common::shop::invoices::credit_notes(&services.db, id).await?
     ));
     Ok(view)
 }
@@ -370,7 +371,7 @@ fn csv_row(o: &Order, invoice: Option<&str>) -> String {
         o.payment.status,
         PaymentStatus::Pending | PaymentStatus::Failed
     );
-    let tax = |f: fn(&common::tax::OrderTax) -> Paise| {
+    let tax = |f: fn(&common::shop::tax::OrderTax) -> Paise| {
         o.tax.as_ref().filter(|_| !never_paid).map(f).map(rupees)
     };
     let cells = [
@@ -407,7 +408,7 @@ pub async fn export_csv(
     _: Admin,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
-    let pairs = common::http::query_pairs(query.as_deref())?;
+    let pairs = common::platform::http::query_pairs(query.as_deref())?;
     let mut f = parse_filters(pairs, false)?;
     // A year is what an accountant closes at once; more would not fit one Lambda answer.
     // Without `from`, the export is the year up to `to` (or now).
@@ -444,7 +445,7 @@ pub async fn export_csv(
     let ids: Vec<OrderId> = rows.iter().map(|o| o.id).collect();
     let invoices: std::collections::HashMap<OrderId, String> = services
         .db
-        .docs(common::db::INVOICES)
+        .docs(common::platform::db::INVOICES)
         .find(doc! { "orderId": { "$in": ids } })
         .projection(doc! { "orderId": 1, "number": 1 })
         .await?

@@ -6,11 +6,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use common::auth::Admin;
-use common::invoices::{self, CreditNote, Invoice};
-use common::orders::filter_for;
-use common::services::Services;
-use common::{Paise, Result};
+use common::platform::auth::Admin;
+use common::platform::services::Services;
+use common::platform::Result;
+use common::shop::invoices::{self, CreditNote, Invoice};
+use common::shop::orders::filter_for;
+use common::shop::Paise;
 use serde::Serialize;
 use serde_json::Value;
 

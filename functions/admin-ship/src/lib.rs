@@ -12,20 +12,20 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use common::auth::{Admin, Auth};
-use common::catalog::{upsert_coupon, upsert_product, CouponInput, ProductInput};
-use common::config::{Config, MailConfig};
-use common::http::JsonBytes;
-use common::ids::OrderId;
-use common::mail::Mailer;
-use common::models::{Order, OrderView};
-use common::order_state::OrderStatus;
-use common::orders::{self, Change};
-use common::outbox::MailEvent;
-use common::seller::SellerConfig;
-use common::services::Services;
-use common::text::{self, Rule};
-use common::{Error, Result};
+use common::platform::auth::{Admin, Auth};
+use common::platform::config::{Config, MailConfig};
+use common::platform::http::JsonBytes;
+use common::platform::services::Services;
+use common::platform::text::{self, Rule};
+use common::platform::{Error, Result};
+use common::shop::catalog::{upsert_coupon, upsert_product, CouponInput, ProductInput};
+use common::shop::ids::OrderId;
+use common::shop::mail::Mailer;
+use common::shop::models::{Order, OrderView};
+use common::shop::order_state::OrderStatus;
+use common::shop::orders::{self, Change};
+use common::shop::outbox::MailEvent;
+use common::shop::seller::SellerConfig;
 use console::ConsoleConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -316,7 +316,7 @@ async fn ship_http(
     State(app): State<AdminShip>,
     Admin(user): Admin,
     Path(id): Path<String>,
-    common::http::Json(input): common::http::Json<ShipInput>,
+    common::platform::http::Json(input): common::platform::http::Json<ShipInput>,
 ) -> Result<Json<OrderView>> {
     let id = orders::resolve(&app.services.db, &id).await?;
     let order = act(&app, id, OrderAction::Ship(input), user.id.as_str()).await?;
@@ -373,10 +373,10 @@ async fn refund_http(
     Admin(user): Admin,
     Path(id): Path<String>,
     headers: HeaderMap,
-    common::http::Json(input): common::http::Json<refund::RefundInput>,
+    common::platform::http::Json(input): common::platform::http::Json<refund::RefundInput>,
 ) -> Result<(StatusCode, Json<OrderView>)> {
     let id = orders::resolve(&services.db, &id).await?;
-    let key = common::http::idempotency_key(&headers)?;
+    let key = common::platform::http::idempotency_key(&headers)?;
     let (status, order) = refund::refund(&services, id, &input, user.id.as_str(), key).await?;
     Ok((status, Json(order.into())))
 }
@@ -385,8 +385,8 @@ async fn refund_preview_http(
     State(services): State<Services>,
     _: Admin,
     Path(id): Path<String>,
-    common::http::Json(input): common::http::Json<refund::RefundInput>,
-) -> Result<Json<common::refunds::Preview>> {
+    common::platform::http::Json(input): common::platform::http::Json<refund::RefundInput>,
+) -> Result<Json<common::shop::refunds::Preview>> {
     let id = orders::resolve(&services.db, &id).await?;
     Ok(Json(refund::preview(&services, id, &input).await?))
 }
@@ -425,7 +425,7 @@ fn take<T: DeserializeOwned>(fields: &mut Map<String, Value>, key: &str) -> Resu
     let value = fields
         .remove(key)
         .ok_or_else(|| Error::field(key, "is required"))?;
-    common::http::parse_json(value.to_string().as_bytes())
+    common::platform::http::parse_json(value.to_string().as_bytes())
 }
 
 async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
@@ -451,7 +451,7 @@ async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
             only(&fields, &["product"])?;
             let input: ProductInput = take(&mut fields, "product")?;
             let product = upsert_product(&services.db, input, DIRECT_ACTOR).await?;
-            Ok(json!({ "product": common::models::ProductView::from(product) }))
+            Ok(json!({ "product": common::shop::models::ProductView::from(product) }))
         }
         "adjustStock" => catalog_routes::adjust_stock_action(services, fields).await,
         "listOrders" => {
@@ -508,7 +508,7 @@ async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
                 }
             };
             let rest = Value::Object(fields).to_string();
-            let input: refund::RefundInput = common::http::parse_json(rest.as_bytes())?;
+            let input: refund::RefundInput = common::platform::http::parse_json(rest.as_bytes())?;
             let (status, order) = refund::refund(services, id, &input, DIRECT_ACTOR, key).await?;
             Ok(json!({ "order": OrderView::from(order), "created": status == StatusCode::CREATED }))
         }
@@ -526,16 +526,16 @@ async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
             // What is left are the action's own fields, parsed exactly as the HTTP body is.
             let rest = Value::Object(fields).to_string();
             let action = match action.as_str() {
-                "ship" => OrderAction::Ship(common::http::parse_json(rest.as_bytes())?),
+                "ship" => OrderAction::Ship(common::platform::http::parse_json(rest.as_bytes())?),
                 "pack" => {
-                    let NoInput {} = common::http::parse_json(rest.as_bytes())?;
+                    let NoInput {} = common::platform::http::parse_json(rest.as_bytes())?;
                     OrderAction::Pack
                 }
                 "deliver" => {
-                    let NoInput {} = common::http::parse_json(rest.as_bytes())?;
+                    let NoInput {} = common::platform::http::parse_json(rest.as_bytes())?;
                     OrderAction::Deliver
                 }
-                _ => OrderAction::Cancel(common::http::parse_json(rest.as_bytes())?),
+                _ => OrderAction::Cancel(common::platform::http::parse_json(rest.as_bytes())?),
             };
             let order = act(app, id, action, DIRECT_ACTOR).await?;
             Ok(json!({ "order": OrderView::from(order) }))
@@ -544,14 +544,14 @@ async fn dispatch(app: &AdminShip, event: Value) -> Result<Value> {
     }
 }
 
-fn coupon_json(c: &common::models::Coupon) -> Value {
+fn coupon_json(c: &common::shop::models::Coupon) -> Value {
     json!({
         "code": c.code,
         "type": c.kind,
         "value": c.value,
         "minOrderValue": c.min_order_value,
         "maxDiscount": c.max_discount,
-        "expiresAt": c.expires_at.map(common::models::rfc3339),
+        "expiresAt": c.expires_at.map(common::shop::models::rfc3339),
         "usageLimit": c.usage_limit,
         "perCustomerLimit": c.per_customer_limit,
         "usedCount": c.used_count,

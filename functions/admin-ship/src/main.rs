@@ -1,17 +1,18 @@
 use admin_ship::AdminShip;
-use common::mail::Mailer;
-use common::services::Services;
+use common::platform::services::Services;
+use common::shop::mail::Mailer;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    common::telemetry::init();
-    let (config, seller, mail, console): admin_ship::Settings = common::config::from_env()?;
+    common::platform::telemetry::init();
+    let (config, seller, mail, console): admin_ship::Settings =
+        common::platform::config::from_env()?;
     let services = Services::init(config).await?;
     let mailer = Arc::new(Mailer::new(&mail).await);
     let app = AdminShip::new(services, Arc::new(seller), mailer, console);
-    let router = common::http::finish(app.router());
-    common::lambda::run_mixed(router, move |event| {
+    let router = common::platform::http::finish(app.router());
+    common::platform::lambda::run_mixed(router, move |event| {
         let app = app.clone();
         async move { app.invoke(event).await }
     })

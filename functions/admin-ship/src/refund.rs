@@ -1,15 +1,16 @@
 //! `POST /admin/orders/{id}/refund` and the direct `refund` action: the owner gives money back
 //! on a paid order — a return, a damaged or lost parcel — by lines, by amount or in full. The
-//! decision is recorded on the order in one transaction (`common::refunds::decide`); `jobs`
+//! decision is recorded on the order in one transaction (`common::shop::refunds::decide`); `jobs`
 //! then takes it to PhonePe through the same loop as every other refund.
 
 use axum::http::StatusCode;
-use common::error::FieldError;
-use common::ids::{OrderId, ProductId};
-use common::models::Order;
-use common::refunds::{self, Decided, OwnerRefund, RefundLine, MIN_REFUND};
-use common::services::Services;
-use common::{Error, Paise, Result};
+use common::platform::error::FieldError;
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::ids::{OrderId, ProductId};
+use common::shop::models::Order;
+use common::shop::refunds::{self, Decided, OwnerRefund, RefundLine, MIN_REFUND};
+use common::shop::Paise;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
 
@@ -40,11 +41,11 @@ const MAX_UNITS: i64 = 10_000;
 
 fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerRefund> {
     let mut errors = Vec::new();
-    let reason = common::text::field(
+    let reason = common::platform::text::field(
         &mut errors,
         "reason",
         input.reason.as_deref(),
-        common::text::Rule::line(500),
+        common::platform::text::Rule::line(500),
     );
     if input.restock.is_none() {
         errors.push(FieldError::new(
@@ -62,7 +63,7 @@ fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerR
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    let fingerprint = common::http::fingerprint(input);
+    let fingerprint = common::platform::http::fingerprint(input);
     Ok(OwnerRefund {
         amount,
         lines,

@@ -8,17 +8,17 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use common::auth::{Auth, User};
-use common::cart::{Cart, CartView, MAX_LINES, MAX_QUANTITY_PER_LINE};
-use common::config::Config;
-use common::db::{is_duplicate_key, Db, CARTS, PRODUCTS};
-use common::error::FieldError;
-use common::ids::ProductId;
-use common::models::{now, Product};
-use common::problem_codes::ProblemCode;
-use common::seller::{SellerConfig, ShippingConfig};
-use common::services::Services;
-use common::{Error, Result};
+use common::platform::auth::{Auth, User};
+use common::platform::config::Config;
+use common::platform::db::{is_duplicate_key, Db, CARTS, PRODUCTS};
+use common::platform::error::FieldError;
+use common::platform::problem_codes::ProblemCode;
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::cart::{Cart, CartView, MAX_LINES, MAX_QUANTITY_PER_LINE};
+use common::shop::ids::ProductId;
+use common::shop::models::{now, Product};
+use common::shop::seller::{SellerConfig, ShippingConfig};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, from_document};
 use mongodb::options::ReturnDocument;
@@ -235,7 +235,7 @@ async fn add(
     State(db): State<Db>,
     user: User,
     rates: Rates,
-    common::http::Json(body): common::http::Json<LineBody>,
+    common::platform::http::Json(body): common::platform::http::Json<LineBody>,
 ) -> Result<Json<CartView>> {
     let (product_id, quantity) = body.validate(1..=MAX_QUANTITY_PER_LINE)?;
     let (product, mut cart) = product_and_cart(&db, product_id, &user).await?;
@@ -377,7 +377,7 @@ async fn update(
     State(db): State<Db>,
     user: User,
     rates: Rates,
-    common::http::Json(body): common::http::Json<LineBody>,
+    common::platform::http::Json(body): common::platform::http::Json<LineBody>,
 ) -> Result<Json<CartView>> {
     let (product_id, quantity) = body.validate(0..=MAX_QUANTITY_PER_LINE)?;
     let carts = db.collection::<Cart>(CARTS);
@@ -427,7 +427,7 @@ async fn remove(
     State(db): State<Db>,
     user: User,
     rates: Rates,
-    common::http::Json(body): common::http::Json<RemoveBody>,
+    common::platform::http::Json(body): common::platform::http::Json<RemoveBody>,
 ) -> Result<Json<CartView>> {
     let product_id = body.validate()?;
     let pid = product_id.oid();

@@ -1,11 +1,11 @@
-use common::services::Services;
+use common::platform::services::Services;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    common::telemetry::init();
-    let (config, seller): cart::Settings = common::config::from_env()?;
+    common::platform::telemetry::init();
+    let (config, seller): cart::Settings = common::platform::config::from_env()?;
     let services = Services::init(config).await?;
     let router = cart::router(&services, Arc::new(seller));
-    common::http::run_lambda(common::http::finish(router)).await
+    common::platform::http::run_lambda(common::platform::http::finish(router)).await
 }

@@ -4,17 +4,19 @@
 use axum::extract::{FromRef, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use common::auth::{Auth, User};
-use common::cart::Cart;
-use common::catalog::normalize_coupon_code;
-use common::config::Config;
-use common::db::{Db, CARTS, COUPONS, COUPON_USES, PRODUCTS};
-use common::ids::ProductId;
-use common::models::{now, Coupon, Product};
-use common::rate_limit::{self, Action};
-use common::seller::SellerConfig;
-use common::services::Services;
-use common::{pricing, Error, Paise, Result};
+use common::platform::auth::{Auth, User};
+use common::platform::config::Config;
+use common::platform::db::{Db, CARTS, COUPONS, COUPON_USES, PRODUCTS};
+use common::platform::rate_limit::{self, Action};
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::cart::Cart;
+use common::shop::catalog::normalize_coupon_code;
+use common::shop::ids::ProductId;
+use common::shop::models::{now, Coupon, Product};
+use common::shop::pricing;
+use common::shop::seller::SellerConfig;
+use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, from_document};
 use serde::{Deserialize, Serialize};
@@ -68,12 +70,12 @@ async fn apply(
     State(db): State<Db>,
     State(seller): State<Arc<SellerConfig>>,
     user: User,
-    body: Result<common::http::Json<ApplyCoupon>>,
+    body: Result<common::platform::http::Json<ApplyCoupon>>,
 ) -> Result<Json<Quote>> {
     // Counted before the body is even read, so probing for codes with malformed requests
     // uses up the same budget as probing with well-formed ones.
     rate_limit::check(&db, &user.id, Action::ApplyCoupon).await?;
-    let common::http::Json(body) = body?;
+    let common::platform::http::Json(body) = body?;
     let raw = body
         .code
         .as_deref()
@@ -110,15 +112,15 @@ async fn apply(
             .map(|p| (p.id, p))
             .collect()
     };
-    common::cart::check_orderable(&cart, &products)?;
-    let subtotal = common::cart::subtotal_at_catalog_prices(&cart, &products);
+    common::shop::cart::check_orderable(&cart, &products)?;
+    let subtotal = common::shop::cart::subtotal_at_catalog_prices(&cart, &products);
     // Read only for a coupon that limits it: a quote of any other coupon stays one round trip.
     let uses = match coupon.per_customer_limit {
         None => 0,
         Some(_) => {
-            let filter = common::coupon_uses::filter(&coupon.code, user.id.as_str());
+            let filter = common::shop::coupon_uses::filter(&coupon.code, user.id.as_str());
             let found = db.docs(COUPON_USES).find_one(filter).await?;
-            common::coupon_uses::count(found.as_ref())
+            common::shop::coupon_uses::count(found.as_ref())
         }
     };
     let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;

@@ -1,20 +1,20 @@
 //! `jobs`: scheduled work — mail outbox delivery, PhonePe reconciliation and expiry of
 //! unpaid orders. Triggered by an EventBridge schedule; each run does a bounded amount of work.
 
-use common::config::{Config, MailConfig, PhonePeConfig};
-use common::db::Db;
-use common::db::ORDERS;
-use common::ids::OrderId;
-use common::mail::Mailer;
-use common::models::Order;
-use common::order_state::OrderStatus;
-use common::orders::{self, Change};
-use common::outbox::{MailEvent, MailStatus};
-use common::payments;
-use common::payments::AttemptState;
-use common::phonepe::PhonePe;
-use common::refunds;
-use common::services::Services;
+use common::integrations::phonepe::PhonePe;
+use common::platform::config::{Config, MailConfig, PhonePeConfig};
+use common::platform::db::Db;
+use common::platform::db::ORDERS;
+use common::platform::services::Services;
+use common::shop::ids::OrderId;
+use common::shop::mail::Mailer;
+use common::shop::models::Order;
+use common::shop::order_state::OrderStatus;
+use common::shop::orders::{self, Change};
+use common::shop::outbox::{MailEvent, MailStatus};
+use common::shop::payments;
+use common::shop::payments::AttemptState;
+use common::shop::refunds;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, DateTime};
 use serde::Serialize;
@@ -100,8 +100,8 @@ pub struct Backlog {
     pub products_untaxed: u64,
 }
 
-pub async fn measure_backlog(jobs: &Jobs) -> common::Result<Backlog> {
-    use common::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS, PRODUCTS};
+pub async fn measure_backlog(jobs: &Jobs) -> common::platform::Result<Backlog> {
+    use common::platform::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS, PRODUCTS};
     let db = &jobs.db;
     let ago = |mins: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - mins * 60_000);
     let count =
@@ -209,7 +209,7 @@ async fn expire_unpaid_orders(jobs: &Jobs) -> Value {
     }
 }
 
-pub async fn expire_unpaid(jobs: &Jobs) -> common::Result<ExpiryReport> {
+pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport> {
     let timeout_ms = jobs.config.order_payment_timeout_minutes * 60_000;
     let cutoff = DateTime::from_millis(DateTime::now().timestamp_millis() - timeout_ms);
     let unpaid: Vec<&str> = UNPAID.iter().map(|s| s.as_str()).collect();
@@ -261,7 +261,7 @@ pub async fn expire_unpaid(jobs: &Jobs) -> common::Result<ExpiryReport> {
 /// The final PhonePe status check before an unpaid order is expired: applies whatever
 /// PhonePe says about the order's open attempts (a completed payment marks it paid) and
 /// answers `false` — keep the order for now — unless expiring is known to be safe.
-async fn final_payment_check(jobs: &Jobs, order: &Order) -> common::Result<bool> {
+async fn final_payment_check(jobs: &Jobs, order: &Order) -> common::platform::Result<bool> {
     let safe = payments::safe_to_expire(&jobs.db, &jobs.phonepe, order.id).await?;
     if !safe {
         // The check may have marked it paid; its mail should not wait for the next run.

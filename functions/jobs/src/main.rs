@@ -1,14 +1,14 @@
-use common::mail::Mailer;
-use common::phonepe::PhonePe;
-use common::services::Services;
+use common::integrations::phonepe::PhonePe;
+use common::platform::services::Services;
+use common::shop::mail::Mailer;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    common::telemetry::init();
-    let (config, phonepe, mail): jobs::Settings = common::config::from_env()?;
+    common::platform::telemetry::init();
+    let (config, phonepe, mail): jobs::Settings = common::platform::config::from_env()?;
     let services = Services::init(config).await?;
     let phonepe = Arc::new(PhonePe::new(&phonepe)?);
     let mailer = Arc::new(Mailer::new(&mail).await);

@@ -8,32 +8,34 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::address::{self, AddressInput};
-use common::auth::{Auth, User};
-use common::cart::{Cart, CartLine, CartView};
-use common::catalog::{normalize_coupon_code, CheckoutTake};
-use common::config::{Config, MailConfig};
-use common::db::{
+use common::platform::auth::{Auth, User};
+use common::platform::config::{Config, MailConfig};
+use common::platform::db::{
     is_duplicate_key, retry_transaction, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
 };
-use common::email::Email;
-use common::error::FieldError;
-use common::http::{List, Page};
-use common::ids::{OrderId, ProductId};
-use common::mail::Mailer;
-use common::models::{
+use common::platform::email::Email;
+use common::platform::error::FieldError;
+use common::platform::http::{List, Page};
+use common::platform::problem_codes::ProblemCode;
+use common::platform::rate_limit::{self, Action};
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::address::{self, AddressInput};
+use common::shop::cart::{Cart, CartLine, CartView};
+use common::shop::catalog::{normalize_coupon_code, CheckoutTake};
+use common::shop::ids::{OrderId, ProductId};
+use common::shop::mail::Mailer;
+use common::shop::models::{
     now, Address, Coupon, Order, OrderItem, OrderView, Payment, PaymentStatus, Product, Shipping,
     StatusChange,
 };
-use common::order_state::OrderStatus;
-use common::orders::order_not_found;
-use common::outbox::{self, MailEvent};
-use common::problem_codes::ProblemCode;
-use common::rate_limit::{self, Action};
-use common::seller::SellerConfig;
-use common::services::Services;
-use common::tax::{self, OrderTax, TaxError, TaxLineInput};
-use common::{pricing, Error, Paise, Result};
+use common::shop::order_state::OrderStatus;
+use common::shop::orders::order_not_found;
+use common::shop::outbox::{self, MailEvent};
+use common::shop::pricing;
+use common::shop::seller::SellerConfig;
+use common::shop::tax::{self, OrderTax, TaxError, TaxLineInput};
+use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, to_bson};
 use mongodb::options::ReturnDocument;
@@ -58,8 +60,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{id}/invoice.pdf"),
 ];
 
-use common::http::idempotency_key;
-pub use common::http::IDEMPOTENCY_KEY_HEADER;
+use common::platform::http::idempotency_key;
+pub use common::platform::http::IDEMPOTENCY_KEY_HEADER;
 /// Honoured only when the configuration has `TEST_FAULTS=1` (tests, never a deployment).
 pub const TEST_FAULT_HEADER: &str = "x-test-fault";
 
@@ -168,11 +170,11 @@ fn validate(user: &User, body: CreateOrder) -> Result<Checkout> {
         },
     };
     // The owner reads the notes on the order: the rule for every text a person reads.
-    let notes = common::text::field(
+    let notes = common::platform::text::field(
         &mut errors,
         "notes",
         body.notes.as_deref(),
-        common::text::Rule::paragraphs(MAX_NOTES),
+        common::platform::text::Rule::paragraphs(MAX_NOTES),
     );
     match (address, email) {
         (Some(address), Some(email)) if errors.is_empty() => Ok(Checkout {
@@ -186,7 +188,7 @@ fn validate(user: &User, body: CreateOrder) -> Result<Checkout> {
 }
 
 fn fingerprint(body: &CreateOrder) -> String {
-    common::http::fingerprint(body)
+    common::platform::http::fingerprint(body)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,7 +312,7 @@ async fn create(
     State(mailer): State<Arc<Mailer>>,
     user: User,
     headers: HeaderMap,
-    body: Result<common::http::Json<CreateOrder>>,
+    body: Result<common::platform::http::Json<CreateOrder>>,
 ) -> Result<(StatusCode, Json<OrderView>)> {
     let db = &services.db;
     let key = idempotency_key(&headers)?;
@@ -323,10 +325,11 @@ async fn create(
         }
     }
     rate_limit::check(db, &user.id, Action::CreateOrder).await?;
-    let common::http::Json(body) = body?;
+    let common::platform::http::Json(body) = body?;
     let hash = hash.unwrap_or_default();
     let checkout = validate(&user, body)?;
-    let number = common::orders::allocate_number(db, &services.config.order_number_prefix).await?;
+    let number =
+        common::shop::orders::allocate_number(db, &services.config.order_number_prefix).await?;
     let req = Request {
         db,
         user: &user,
@@ -338,7 +341,7 @@ async fn create(
         seller: &seller,
         careful: AtomicBool::new(false),
     };
-    let placed = common::transaction!(db, |session| { place(&req, session).await });
+    let placed = common::platform::transaction!(db, |session| { place(&req, session).await });
     match placed {
         Ok(Placed::Created(order)) => {
             mailer
@@ -418,7 +421,8 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
         })
         .collect();
     let Some(taken) =
-        common::catalog::take_for_checkout_in(db, session, &takes, req.order_id, user_id).await?
+        common::shop::catalog::take_for_checkout_in(db, session, &takes, req.order_id, user_id)
+            .await?
     else {
         return Ok(None);
     };
@@ -470,7 +474,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         .map(|p| (p.id, p))
         .collect();
 
-    common::cart::check_orderable(&cart, &products)?;
+    common::shop::cart::check_orderable(&cart, &products)?;
 
     // Every line is active from here on, so the lookups below cannot miss.
     let product = |l: &CartLine| &products[&l.product_id];
@@ -785,7 +789,7 @@ async fn claim_coupon_quickly(
     else {
         return Ok(None);
     };
-    let uses = common::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
+    let uses = common::shop::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
     Ok(pricing::evaluate(&coupon, subtotal, now(), uses)
         .ok()
         .map(|discount| (coupon.code, discount)))
@@ -809,7 +813,7 @@ async fn claim_coupon(
     // The customer's use is taken first and judged by the count it had: a refusal aborts the
     // transaction and takes the increment back, and a concurrent checkout of the same
     // customer writes the same counter, so it conflicts and retries rather than both passing.
-    let uses = common::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
+    let uses = common::shop::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
     let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
     let mut filter = doc! { "code": &coupon.code, "isActive": true };
     if let Some(limit) = coupon.usage_limit {
@@ -841,14 +845,14 @@ async fn take_stock(
     for line in &cart.items {
         // Each take writes its ledger entry in this transaction, so a refused checkout
         // leaves neither stock nor ledger changed.
-        let take = common::catalog::StockMove {
+        let take = common::shop::catalog::StockMove {
             product_id: line.product_id,
             delta: -line.quantity,
-            reason: common::catalog::CHECKOUT,
+            reason: common::shop::catalog::CHECKOUT,
             order_id: Some(order_id),
             by: user_id,
         };
-        let taken = common::catalog::try_move_stock_in(db, session, &take, true).await?;
+        let taken = common::shop::catalog::try_move_stock_in(db, session, &take, true).await?;
         if taken.is_none() {
             let p = &products[&line.product_id];
             short.push((p, line.quantity));
@@ -881,7 +885,7 @@ async fn by_id(
     user: User,
     Path(id): Path<String>,
 ) -> Result<Json<OrderView>> {
-    let mut filter = common::orders::filter_for(&id)?;
+    let mut filter = common::shop::orders::filter_for(&id)?;
     // Someone else's order is indistinguishable from no order at all.
     filter.insert("userId", user.id.as_str());
     db.db
@@ -893,17 +897,17 @@ async fn by_id(
 }
 
 /// The customer's own order's tax invoice, once it has shipped.
-async fn own_invoice(db: &Db, user: &User, id: &str) -> Result<common::invoices::Invoice> {
-    let mut filter = common::orders::filter_for(id)?;
+async fn own_invoice(db: &Db, user: &User, id: &str) -> Result<common::shop::invoices::Invoice> {
+    let mut filter = common::shop::orders::filter_for(id)?;
     filter.insert("userId", user.id.as_str());
-    common::invoices::for_order(db, filter).await
+    common::shop::invoices::for_order(db, filter).await
 }
 
 async fn invoice(
     State(services): State<Services>,
     user: User,
     Path(id): Path<String>,
-) -> Result<Json<common::invoices::Invoice>> {
+) -> Result<Json<common::shop::invoices::Invoice>> {
     Ok(Json(own_invoice(&services.db, &user, &id).await?))
 }
 
@@ -915,10 +919,10 @@ async fn invoice_pdf(
     use axum::http::header;
     use axum::response::IntoResponse;
     let inv = own_invoice(&services.db, &user, &id).await?;
-    let bytes = common::invoices::pdf::invoice(&inv)?;
+    let bytes = common::shop::invoices::pdf::invoice(&inv)?;
     let disposition = format!(
         "inline; filename=\"{}\"",
-        common::invoices::file_name(&inv.number)
+        common::shop::invoices::file_name(&inv.number)
     );
     Ok((
         [

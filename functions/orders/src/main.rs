@@ -1,13 +1,13 @@
-use common::mail::Mailer;
-use common::services::Services;
+use common::platform::services::Services;
+use common::shop::mail::Mailer;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    common::telemetry::init();
-    let (config, seller, mail): orders::Settings = common::config::from_env()?;
+    common::platform::telemetry::init();
+    let (config, seller, mail): orders::Settings = common::platform::config::from_env()?;
     let services = Services::init(config).await?;
     let mailer = Arc::new(Mailer::new(&mail).await);
     let router = orders::router(&services, Arc::new(seller), mailer);
-    common::http::run_lambda(common::http::finish(router)).await
+    common::platform::http::run_lambda(common::platform::http::finish(router)).await
 }

@@ -3,19 +3,19 @@
 use axum::extract::{FromRef, State};
 use axum::routing::post;
 use axum::Router;
-use common::auth::{Auth, User};
-use common::config::{Config, PaymentRedirect, PhonePeConfig};
-use common::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
-use common::http::Json;
-use common::models::{rfc3339, Order, PaymentStatus};
-use common::order_state::OrderStatus;
-use common::orders::Change;
-use common::payments::{new_attempt, new_merchant_order_id, AttemptState};
-use common::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
-use common::problem_codes::ProblemCode;
-use common::rate_limit::{self, Action};
-use common::services::Services;
-use common::{Error, Result};
+use common::integrations::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
+use common::platform::auth::{Auth, User};
+use common::platform::config::{Config, PaymentRedirect, PhonePeConfig};
+use common::platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use common::platform::http::Json;
+use common::platform::problem_codes::ProblemCode;
+use common::platform::rate_limit::{self, Action};
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::models::{rfc3339, Order, PaymentStatus};
+use common::shop::order_state::OrderStatus;
+use common::shop::orders::Change;
+use common::shop::payments::{new_attempt, new_merchant_order_id, AttemptState};
 use mongodb::bson::{doc, DateTime};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -86,7 +86,7 @@ async fn initiate(
     Json(req): Json<InitiateRequest>,
 ) -> Result<axum::Json<InitiateResponse>> {
     // The order's id or its number (`PIT-1001`), as every route that names an order takes.
-    let mut filter = common::orders::filter_for(req.order_id.trim()).map_err(|_| {
+    let mut filter = common::shop::orders::filter_for(req.order_id.trim()).map_err(|_| {
         Error::field(
             "orderId",
             "must be an order's 24-character hex id or its number (PIT-1001)",
@@ -99,7 +99,7 @@ async fn initiate(
         .collection::<Order>(ORDERS)
         .find_one(filter)
         .await?
-        .ok_or_else(common::orders::order_not_found)?;
+        .ok_or_else(common::shop::orders::order_not_found)?;
     if !matches!(
         order.status,
         OrderStatus::Created | OrderStatus::PaymentPending
@@ -119,7 +119,7 @@ async fn initiate(
     // trail that reconciliation resolves.
     let merchant_order_id = new_merchant_order_id(order.id);
     let attempt = new_attempt(&order, merchant_order_id.clone());
-    db.collection::<common::payments::Attempt>(PAYMENT_ATTEMPTS)
+    db.collection::<common::shop::payments::Attempt>(PAYMENT_ATTEMPTS)
         .insert_one(&attempt)
         .await?;
 
@@ -156,7 +156,7 @@ async fn initiate(
     };
     let expire_at = DateTime::from_millis(created.expire_at);
 
-    let moved = common::transaction!(db, |session| {
+    let moved = common::platform::transaction!(db, |session| {
         let recorded = db.docs(PAYMENT_ATTEMPTS)
                 .update_one(
                     doc! { "_id": attempt.id, "state": AttemptState::Creating },
@@ -182,7 +182,7 @@ async fn initiate(
         let now_attempt = if recorded.matched_count == 1 {
             None
         } else {
-            db.collection::<common::payments::Attempt>(PAYMENT_ATTEMPTS)
+            db.collection::<common::shop::payments::Attempt>(PAYMENT_ATTEMPTS)
                 .find_one(doc! { "_id": attempt.id })
                 .session(&mut *session)
                 .await?
@@ -190,7 +190,8 @@ async fn initiate(
         if now_attempt.is_some_and(|a| {
             matches!(
                 a.state,
-                common::payments::AttemptState::Failed | common::payments::AttemptState::Error
+                common::shop::payments::AttemptState::Failed
+                    | common::shop::payments::AttemptState::Error
             )
         }) {
             return Ok(Recorded::AttemptFailed);
@@ -211,7 +212,7 @@ async fn initiate(
             .set("payment.status", PaymentStatus::Pending)
             .set("payment.merchantOrderId", merchant_order_id.as_str())
             .set_if_there();
-        common::orders::change_loaded_in(db, session, current, &change).await?;
+        common::shop::orders::change_loaded_in(db, session, current, &change).await?;
         Ok(Recorded::Pending)
     });
     match moved? {

@@ -6,15 +6,15 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
-use common::config::{Config, MailConfig, PhonePeConfig, WebhookCredentials};
-use common::db::Db;
-use common::mail::Mailer;
-use common::payments::{check_attempt, find_attempt, Applied};
-use common::phonepe::PhonePe;
-use common::phonepe::{verify_webhook, WebhookBody, WebhookEvent};
-use common::refunds::{self, Asked, Settled};
-use common::services::Services;
-use common::{Error, Result};
+use common::integrations::phonepe::PhonePe;
+use common::integrations::phonepe::{verify_webhook, WebhookBody, WebhookEvent};
+use common::platform::config::{Config, MailConfig, PhonePeConfig, WebhookCredentials};
+use common::platform::db::Db;
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::mail::Mailer;
+use common::shop::payments::{check_attempt, find_attempt, Applied};
+use common::shop::refunds::{self, Asked, Settled};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +74,7 @@ async fn webhook(
     }
     // Read only once the caller is known, and never past the limit: the `Bytes` extractor
     // buffered up to 2 MB for anyone and answered a larger body with a plain-text 413.
-    let body = axum::body::to_bytes(body, common::http::MAX_BODY_BYTES)
+    let body = axum::body::to_bytes(body, common::platform::http::MAX_BODY_BYTES)
         .await
         .map_err(|_| Error::payload_too_large())?;
     let parsed: WebhookBody = serde_json::from_slice(&body).map_err(|e| {

@@ -1,13 +1,13 @@
-use common::mail::Mailer;
-use common::phonepe::PhonePe;
-use common::services::Services;
+use common::integrations::phonepe::PhonePe;
+use common::platform::services::Services;
+use common::shop::mail::Mailer;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    common::telemetry::init();
+    common::platform::telemetry::init();
     let (config, phonepe, credentials, mail): payments_webhook::Settings =
-        common::config::from_env()?;
+        common::platform::config::from_env()?;
     let services = Services::init(config).await?;
     let phonepe = Arc::new(PhonePe::with_timeout(
         &phonepe,
@@ -15,5 +15,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     )?);
     let mailer = Arc::new(Mailer::new(&mail).await);
     let router = payments_webhook::router(&services, phonepe, credentials, mailer);
-    common::http::run_lambda(common::http::finish(router)).await
+    common::platform::http::run_lambda(common::platform::http::finish(router)).await
 }

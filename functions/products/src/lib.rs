@@ -3,18 +3,18 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use common::catalog::is_valid_slug;
-use common::db::{Db, PRODUCTS};
-use common::http::{List, Page};
-use common::models::{Product, ProductView};
-use common::problem_codes::ProblemCode;
-use common::services::Services;
-use common::{Error, Result};
+use common::platform::db::{Db, PRODUCTS};
+use common::platform::http::{List, Page};
+use common::platform::problem_codes::ProblemCode;
+use common::platform::services::Services;
+use common::platform::{Error, Result};
+use common::shop::catalog::is_valid_slug;
+use common::shop::models::{Product, ProductView};
 use mongodb::bson::doc;
 
 /// The settings this function reads at cold start: the catalog needs only the core.
 /// `main.rs` and the tests read this one type, so they cannot drift apart.
-pub type Settings = common::config::Config;
+pub type Settings = common::platform::config::Config;
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -28,7 +28,7 @@ pub fn router(services: &Services) -> Router {
         .route("/products", get(list))
         .route("/products/{slug}", get(by_slug))
         .with_state(services.db.clone())
-        .merge(common::health::router(services.db.clone()))
+        .merge(common::platform::health::router(services.db.clone()))
 }
 
 async fn list(State(db): State<Db>, page: Page) -> Result<List<ProductView>> {

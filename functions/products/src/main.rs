@@ -1,9 +1,10 @@
-use common::services::Services;
+use common::platform::services::Services;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    common::telemetry::init();
-    let config: products::Settings = common::config::from_env()?;
+    common::platform::telemetry::init();
+    let config: products::Settings = common::platform::config::from_env()?;
     let services = Services::init(config).await?;
-    common::http::run_lambda(common::http::finish(products::router(&services))).await
+    common::platform::http::run_lambda(common::platform::http::finish(products::router(&services)))
+        .await
 }

@@ -7,9 +7,9 @@ use crate::orders::{
     count, coupon, create, fill_cart, order_body, order_doc, product, stock, used,
 };
 use crate::support::{Resp, TestApp};
-use common::ids::OrderId;
-use common::order_state::{transition, Move, OrderStatus};
-use common::orders::{self, Change};
+use common::shop::ids::OrderId;
+use common::shop::order_state::{transition, Move, OrderStatus};
+use common::shop::orders::{self, Change};
 use futures::future::join_all;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, DateTime, Document};

@@ -5,7 +5,7 @@ use crate::support::{
     PUBLIC_PEM,
 };
 use base64::Engine;
-use common::auth::{JwksTiming, Verifier};
+use common::platform::auth::{JwksTiming, Verifier};
 use dev_server::token;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -274,7 +274,7 @@ async fn spawn_jwks_timed(url: &str, timing: JwksTiming) -> TestApp {
     vars.remove("CLERK_JWT_KEY");
     vars.insert("CLERK_JWKS_URL".into(), url.into());
     support::unreachable_unless_given(&mut vars);
-    let settings = common::config::from_vars(&vars).expect("test config");
+    let settings = common::platform::config::from_vars(&vars).expect("test config");
     let mut functions = dev_server::Functions::build(settings)
         .await
         .expect("functions");

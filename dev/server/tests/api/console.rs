@@ -18,7 +18,7 @@ fn clerk_key(host: &str) -> String {
 /// Only the console's routes, for a given key: the key is read once per cold start, so each
 /// configuration is its own server.
 async fn console_with(key: Option<&str>) -> String {
-    let app = common::http::finish(admin_ship::console::router(
+    let app = common::platform::http::finish(admin_ship::console::router(
         admin_ship::console::ConsoleConfig::with_key(key),
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

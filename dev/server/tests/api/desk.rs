@@ -35,10 +35,10 @@ fn numbers(res: &Resp) -> Vec<String> {
 
 async fn mark_paid(app: &TestApp, id: &str) {
     let oid = ObjectId::parse_str(id).unwrap();
-    common::orders::change(
+    common::shop::orders::change(
         &app.services.db,
-        common::ids::OrderId(oid),
-        &common::orders::Change::to(common::order_state::OrderStatus::Paid)
+        common::shop::ids::OrderId(oid),
+        &common::shop::orders::Change::to(common::shop::order_state::OrderStatus::Paid)
             .set("payment.status", "paid"),
     )
     .await

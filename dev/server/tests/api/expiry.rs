@@ -3,9 +3,9 @@
 
 use crate::orders::{coupon, create, fill_cart, order_body, order_doc, product, stock, used};
 use crate::support::TestApp;
-use common::ids::OrderId;
-use common::order_state::OrderStatus;
-use common::orders::{self, Change, Outcome};
+use common::shop::ids::OrderId;
+use common::shop::order_state::OrderStatus;
+use common::shop::orders::{self, Change, Outcome};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use serde_json::json;

@@ -5,10 +5,10 @@
 use crate::orders::{count, create, fill_cart, order_body};
 use crate::support::{TestApp, SELLER_GSTIN};
 use base64::Engine;
-use common::db::{CREDIT_NOTES, INVOICES, ORDERS};
-use common::ids::{OrderId, ProductId};
-use common::refunds::{self, OwnerRefund, RefundLine, Verdict};
-use common::tax::financial_year;
+use common::platform::db::{CREDIT_NOTES, INVOICES, ORDERS};
+use common::shop::ids::{OrderId, ProductId};
+use common::shop::refunds::{self, OwnerRefund, RefundLine, Verdict};
+use common::shop::tax::financial_year;
 use futures::future::join_all;
 use mongodb::bson::{doc, oid::ObjectId, Document};
 use serde_json::{json, Value};
@@ -348,13 +348,13 @@ async fn a_ship_that_is_refused_or_aborts_leaves_no_gap() {
     let db = app.services.db.clone();
     let seller = (*app.functions.seller).clone();
     let oid = ObjectId::parse_str(&a).unwrap();
-    let aborted: common::Result<()> = common::transaction!(db, |session| {
-        let order = common::orders::load_in(&db, session, OrderId(oid)).await?;
-        let inv = common::invoices::issue_in(&db, session, &order, &seller).await?;
+    let aborted: common::platform::Result<()> = common::platform::transaction!(db, |session| {
+        let order = common::shop::orders::load_in(&db, session, OrderId(oid)).await?;
+        let inv = common::shop::invoices::issue_in(&db, session, &order, &seller).await?;
         assert_eq!(inv.number, number("PIT", 1));
         // Any refusal after issuing aborts the transaction; this one stands for them all.
-        Err(common::Error::conflict(
-            common::problem_codes::ProblemCode::InvalidTransition,
+        Err(common::platform::Error::conflict(
+            common::platform::problem_codes::ProblemCode::InvalidTransition,
             "abort after issuing",
         ))
     });
@@ -430,7 +430,7 @@ async fn refund_completed(
         &app.services.db,
         oid,
         &OwnerRefund {
-            amount: amount.map(common::Paise),
+            amount: amount.map(common::shop::Paise),
             lines,
             restock: false,
             reason: "damaged in transit".into(),
@@ -480,9 +480,10 @@ async fn a_completed_refund_of_an_invoiced_order_issues_a_credit_note_in_its_own
         quantity: 1,
     }];
     let refund = refund_completed(&app, &id, Some(one_urli), None).await;
-    let notes = common::invoices::credit_notes(&app.services.db, OrderId::from_path(&id).unwrap())
-        .await
-        .unwrap();
+    let notes =
+        common::shop::invoices::credit_notes(&app.services.db, OrderId::from_path(&id).unwrap())
+            .await
+            .unwrap();
     assert_eq!(notes.len(), 1);
     let note = &notes[0];
     assert_eq!(note.number, number("PCN", 1));
@@ -573,9 +574,10 @@ async fn a_refund_completed_before_shipping_is_credited_when_the_invoice_is_issu
     );
 
     ship(&app, &id).await.ok();
-    let notes = common::invoices::credit_notes(&app.services.db, OrderId::from_path(&id).unwrap())
-        .await
-        .unwrap();
+    let notes =
+        common::shop::invoices::credit_notes(&app.services.db, OrderId::from_path(&id).unwrap())
+            .await
+            .unwrap();
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].number, number("PCN", 1));
     assert_eq!(notes[0].invoice.number, number("PIT", 1));

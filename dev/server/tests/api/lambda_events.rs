@@ -35,7 +35,7 @@ pub async fn invoke(app: &TestApp, name: &str) -> Value {
     let router = dev_server::app(&app.functions);
     let mut ctx = lambda_runtime::Context::default();
     ctx.request_id = "lambda-request-7".into();
-    common::lambda::handle_http_event(router, event, ctx)
+    common::platform::lambda::handle_http_event(router, event, ctx)
         .await
         .unwrap()
 }
@@ -71,7 +71,7 @@ async fn every_http_event_reaches_a_route() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
         let event = load_event(&name);
-        if !common::lambda::is_http_event(&event) {
+        if !common::platform::lambda::is_http_event(&event) {
             continue;
         }
         let res = invoke(&app, &name).await;
@@ -96,10 +96,10 @@ async fn every_http_event_reaches_a_route() {
 /// Each Lambda's router, built exactly as its `main.rs` builds it: from its own `Settings`,
 /// through its own constructor.
 async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>) -> axum::Router {
-    use common::config::from_vars;
-    use common::mail::Mailer;
-    use common::phonepe::PhonePe;
-    use common::services::Services;
+    use common::integrations::phonepe::PhonePe;
+    use common::platform::config::from_vars;
+    use common::platform::services::Services;
+    use common::shop::mail::Mailer;
     use std::sync::Arc;
     let router = match name {
         "products" => {
@@ -146,7 +146,7 @@ async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>)
         }
         other => panic!("{other} is not a known function"),
     };
-    common::http::finish(router)
+    common::platform::http::finish(router)
 }
 
 /// Found by the benchmark: payments-webhook's `main.rs` asked for the mail settings only, so
@@ -200,7 +200,7 @@ async fn each_lambda_serves_its_sample_events_with_only_its_own_settings() {
             let mut event = with_tokens(&app, load_event(&event_name));
             let path_of = event["rawPath"].as_str().unwrap_or_default().to_owned();
             let owns = event_name.starts_with(name) || (name == "products" && path_of == "/health");
-            if !owns || !common::lambda::is_http_event(&event) {
+            if !owns || !common::platform::lambda::is_http_event(&event) {
                 continue;
             }
             if name == "payments-webhook" {
@@ -208,7 +208,7 @@ async fn each_lambda_serves_its_sample_events_with_only_its_own_settings() {
             }
             let mut ctx = lambda_runtime::Context::default();
             ctx.request_id = format!("needs-{event_name}");
-            let res = common::lambda::handle_http_event(router.clone(), event, ctx)
+            let res = common::platform::lambda::handle_http_event(router.clone(), event, ctx)
                 .await
                 .unwrap();
             let status = res["statusCode"].as_u64().unwrap();
@@ -245,9 +245,13 @@ async fn named_stages_base64_bodies_cookies_and_mixed_case_headers_reach_their_r
         .encode(serde_json::json!({ "productId": urli, "quantity": 1 }).to_string())
         .into();
     let router = dev_server::app(&app.functions);
-    let res = common::lambda::handle_http_event(router.clone(), event.clone(), Default::default())
-        .await
-        .unwrap();
+    let res = common::platform::lambda::handle_http_event(
+        router.clone(),
+        event.clone(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(res["statusCode"], 200, "hand adapter: {res}");
     assert_eq!(res["headers"]["x-request-id"], "sample-mixed-case");
 
@@ -258,7 +262,7 @@ async fn named_stages_base64_bodies_cookies_and_mixed_case_headers_reach_their_r
             load_event(name)
         };
         let request = lambda_http::request::from_str(&ev.to_string()).unwrap();
-        let response = common::http::lambda_service(router.clone())
+        let response = common::platform::http::lambda_service(router.clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -268,7 +272,7 @@ async fn named_stages_base64_bodies_cookies_and_mixed_case_headers_reach_their_r
     // An event lambda_http cannot read is still a problem document, not a failed invocation.
     let mut broken = load_event("products-list");
     broken["headers"] = serde_json::json!("not a map");
-    let res = common::lambda::handle_http_event(router, broken, Default::default()).await;
+    let res = common::platform::lambda::handle_http_event(router, broken, Default::default()).await;
     let res = res.expect("answered, not an invocation error");
     assert_eq!(res["statusCode"], 400, "{res}");
 }
@@ -302,14 +306,14 @@ async fn a_raw_space_or_quote_in_the_query_string_is_a_problem_not_a_failed_invo
     // The six functions `run_lambda` runs: lambda_http's own parsing, behind the guard.
     let request: lambda_http::request::LambdaRequest =
         serde_json::from_value(event.clone()).unwrap();
-    let answer = common::http::lambda_handler(router.clone())
+    let answer = common::platform::http::lambda_handler(router.clone())
         .oneshot(lambda_runtime::LambdaEvent::new(request, ctx.clone()))
         .await
         .unwrap();
     assert_problem(&serde_json::to_value(answer).unwrap(), "run_lambda");
 
     // admin-ship's adapter, which also takes direct invocations.
-    let res = common::lambda::handle_http_event(router.clone(), event, ctx.clone())
+    let res = common::platform::lambda::handle_http_event(router.clone(), event, ctx.clone())
         .await
         .expect("answered, not an invocation error");
     assert_problem(&res, "admin-ship");
@@ -318,7 +322,7 @@ async fn a_raw_space_or_quote_in_the_query_string_is_a_problem_not_a_failed_invo
     let mut encoded = load_event("products-list");
     encoded["rawQueryString"] = "limit=2&cursor=a%20b%22".into();
     let request: lambda_http::request::LambdaRequest = serde_json::from_value(encoded).unwrap();
-    let answer = common::http::lambda_handler(router)
+    let answer = common::platform::http::lambda_handler(router)
         .oneshot(lambda_runtime::LambdaEvent::new(request, ctx))
         .await
         .unwrap();
@@ -341,7 +345,7 @@ async fn a_pdf_leaves_admin_ships_lambda_as_base64_byte_for_byte() {
     event["requestContext"]["http"]["path"] = Value::String(path.clone());
     event["pathParameters"]["id"] = Value::String(number.clone());
     let router = dev_server::app(&app.functions);
-    let res = common::lambda::handle_http_event(router, event, Default::default())
+    let res = common::platform::lambda::handle_http_event(router, event, Default::default())
         .await
         .unwrap();
     assert_eq!(res["statusCode"], 200, "{res}");

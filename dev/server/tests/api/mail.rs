@@ -9,12 +9,12 @@ use crate::support::TestApp;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
-use common::db::{MAIL_OUTBOX, ORDERS};
-use common::ids::OrderId;
-use common::mail::{self, Mailer};
-use common::models::{Order, PaymentStatus};
-use common::order_state::OrderStatus;
-use common::outbox::{self, MailEvent};
+use common::platform::db::{MAIL_OUTBOX, ORDERS};
+use common::shop::ids::OrderId;
+use common::shop::mail::{self, Mailer};
+use common::shop::models::{Order, PaymentStatus};
+use common::shop::order_state::OrderStatus;
+use common::shop::outbox::{self, MailEvent};
 use mongodb::bson::{doc, DateTime, Document};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -116,7 +116,7 @@ async fn set_order(app: &TestApp, id: OrderId, fields: Document) {
 /// Queues mails the way a state change does: inside a transaction.
 async fn queue(app: &TestApp, order_id: OrderId, events: &[MailEvent]) {
     let db = app.services.db.clone();
-    let queued: common::Result<()> = common::transaction!(db, |session| {
+    let queued: common::platform::Result<()> = common::platform::transaction!(db, |session| {
         for event in events {
             outbox::enqueue(&db, &mut *session, order_id, *event).await?;
         }

@@ -5,7 +5,7 @@
 use crate::orders::{coupon, create, fill_cart, order_body, product, stock};
 use crate::payments::{app_with_sim, initiate_mid, mails};
 use crate::support::{Resp, TestApp};
-use common::refunds;
+use common::shop::refunds;
 use futures::future::join_all;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use phonepe_sim::{HookOptions, SimHandle};

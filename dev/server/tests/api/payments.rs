@@ -2,13 +2,13 @@
 //! page, webhooks (duplicated, reordered, forged), reconciliation and refunds.
 
 use crate::support::{Resp, TestApp};
-use common::db::{MAIL_OUTBOX, ORDERS};
-use common::ids::{OrderId, ProductId};
-use common::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
-use common::order_state::OrderStatus;
-use common::payments::{self, Applied};
-use common::refunds;
-use common::Paise;
+use common::platform::db::{MAIL_OUTBOX, ORDERS};
+use common::shop::ids::{OrderId, ProductId};
+use common::shop::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
+use common::shop::order_state::OrderStatus;
+use common::shop::payments::{self, Applied};
+use common::shop::refunds;
+use common::shop::Paise;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use phonepe_sim::{FailMode, HookOptions, SimConfig, SimHandle};
 use serde_json::{json, Value};
@@ -60,7 +60,7 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
         id: OrderId::new(),
         number: None,
         user_id: user.into(),
-        email: common::email::Email::parse(&format!("{user}@example.com")).unwrap(),
+        email: common::platform::email::Email::parse(&format!("{user}@example.com")).unwrap(),
         items: vec![OrderItem {
             product_id: ProductId::new(),
             name: "Kuber Brass Urli".into(),
@@ -887,7 +887,7 @@ async fn money_arriving_after_cancellation_is_refunded() {
 
 async fn attempt_doc(app: &TestApp, merchant_order_id: &str) -> Document {
     app.db()
-        .collection::<Document>(common::db::PAYMENT_ATTEMPTS)
+        .collection::<Document>(common::platform::db::PAYMENT_ATTEMPTS)
         .find_one(doc! { "merchantOrderId": merchant_order_id })
         .await
         .unwrap()
@@ -951,12 +951,15 @@ async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
         .expect("the extra charge's refund is on the order");
     let refund_id = extra.get_str("merchantRefundId").unwrap();
     let refund = phonepe.refund_status(refund_id).await.unwrap();
-    assert_eq!(refund.state, common::phonepe::State::Completed);
+    assert_eq!(
+        refund.state,
+        common::integrations::phonepe::State::Completed
+    );
     assert_eq!(refund.amount, Some(79_900));
     // The order's own money is untouched, and a replayed webhook for either attempt changes nothing.
     assert_eq!(status_of(&order_doc(&app, order).await), "paid");
     for mid in [&first, &second] {
-        let status: common::phonepe::OrderStatus =
+        let status: common::integrations::phonepe::OrderStatus =
             serde_json::from_value(sim.order_status(mid).unwrap()).unwrap();
         payments::apply_order_state(db, &status).await.unwrap();
     }

@@ -5,8 +5,8 @@
 
 use crate::payments::{app_with_sim, initiate_mid, insert_order, mails, order_doc, webhook_auth};
 use crate::support::TestApp;
-use common::db::ORDERS;
-use common::refunds;
+use common::platform::db::ORDERS;
+use common::shop::refunds;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use phonepe_sim::{HookOptions, SimHandle};
 use serde_json::{json, Value};

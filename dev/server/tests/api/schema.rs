@@ -1,7 +1,7 @@
 //! Cold starts build indexes only on a database older than the code.
 
 use crate::support::TestApp;
-use common::db::SCHEMA_VERSION;
+use common::platform::db::SCHEMA_VERSION;
 use mongodb::bson::{doc, Document};
 
 async fn spawn_on(db: &str) -> TestApp {

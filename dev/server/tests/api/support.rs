@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use common::services::Services;
+use common::platform::services::Services;
 use dev_server::token::{self, TokenSpec};
 use dev_server::Functions;
 use reqwest::{Method, StatusCode};
@@ -160,7 +160,7 @@ impl TestApp {
         let mut vars = base_vars(&db);
         tweak(&mut vars);
         unreachable_unless_given(&mut vars);
-        let settings = common::config::from_vars(&vars).expect("test config");
+        let settings = common::platform::config::from_vars(&vars).expect("test config");
         let functions = Functions::build(settings).await.expect("functions");
         Self::serve(functions).await
     }

@@ -7,8 +7,8 @@ use crate::orders::{
     cart_doc, count, coupon, create, fill_cart, order_body, order_doc, product, stock, used,
 };
 use crate::support::{base_vars, Resp, TestApp};
-use common::config::{from_vars, Config, Section};
-use common::seller::SellerConfig;
+use common::platform::config::{from_vars, Config, Section};
+use common::shop::seller::SellerConfig;
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
 
@@ -340,7 +340,7 @@ fn a_bad_seller_gstin_fails_the_cold_start() {
     assert_eq!(seller.gstin.as_str(), "33AABCP1234Q1ZE");
     assert_eq!(seller.invoice_prefix.as_str(), "PIT");
     assert_eq!(seller.credit_note_prefix.as_str(), "PCN");
-    assert_eq!(seller.shipping.fee, common::Paise::ZERO);
+    assert_eq!(seller.shipping.fee, common::shop::Paise::ZERO);
 
     let err = from_vars::<Seller>(&seller_vars(&[("SELLER_GSTIN", "33AABCP1234Q1ZF")]))
         .unwrap_err()

@@ -6,8 +6,8 @@ use crate::payments::{
     app_with_sim, initiate, initiate_mid, insert_order, order_doc, webhook_auth,
 };
 use crate::support::TestApp;
-use common::db::{ORDERS, PAYMENT_ATTEMPTS};
-use common::payments;
+use common::platform::db::{ORDERS, PAYMENT_ATTEMPTS};
+use common::shop::payments;
 use mongodb::bson::{doc, DateTime, Document};
 use phonepe_sim::{FailMode, HookOptions, SettleOnPay, SimHandle};
 use serde_json::{json, Value};
@@ -247,11 +247,12 @@ async fn completed_without_a_completed_transaction_says_so_instead_of_amount_mis
     let (app, sim) = app_with_sim().await;
     let order = insert_order(&app, "user_no_txn", 49_900).await;
     let mid = initiate_mid(&app, "user_no_txn", order).await;
-    let status_without_txn: common::phonepe::OrderStatus = serde_json::from_value(json!({
-        "merchantOrderId": mid, "state": "COMPLETED", "amount": 49_900,
-        "paymentDetails": [{ "transactionId": "", "state": "COMPLETED", "amount": 49_900 }]
-    }))
-    .unwrap();
+    let status_without_txn: common::integrations::phonepe::OrderStatus =
+        serde_json::from_value(json!({
+            "merchantOrderId": mid, "state": "COMPLETED", "amount": 49_900,
+            "paymentDetails": [{ "transactionId": "", "state": "COMPLETED", "amount": 49_900 }]
+        }))
+        .unwrap();
     let applied = payments::apply_order_state(&app.services.db, &status_without_txn)
         .await
         .unwrap();

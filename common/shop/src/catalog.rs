@@ -1,0 +1,1211 @@
+//! Catalog writes: creating and changing products and coupons, and every change of a
+//! product's stock together with its ledger entry. Used by `admin-ship` (HTTP routes and
+//! direct invocations), by checkout and cancellation, and by `make seed`.
+//!
+//! Stock is never set, only moved: each move is a conditional `$inc` (never below zero)
+//! and one `stock_movements` entry in the same transaction, so for every product the
+//! ledger sums to its stock.
+
+use crate::ids::{OrderId, ProductId};
+use crate::models::{now, parse_time, rfc3339, Coupon, CouponType, Product};
+use crate::money::Paise;
+use crate::tax::{GstRate, Hsn};
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{doc, to_bson, Bson, DateTime, Document};
+use mongodb::options::ReturnDocument;
+use mongodb::ClientSession;
+use platform::db::{is_duplicate_key, retry_transaction, Db, COUPONS, PRODUCTS, STOCK_MOVEMENTS};
+use platform::error::{Error, FieldError, Result};
+use platform::problem_codes::ProblemCode;
+use platform::text::{self, Rule};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Units a product may hold, and the most one adjustment may move.
+pub const MAX_STOCK: i64 = 1_000_000;
+/// The most paise any amount the owner types may be (₹10 crore): far above any brassware
+/// price, and far below 2^53, so every client (JavaScript's numbers included) reads it exactly.
+pub const MAX_PAISE: i64 = 10_000_000_000;
+/// The most uses a coupon limit may name; a larger one means "no limit", which is `null`.
+pub const MAX_USES: i64 = 1_000_000_000;
+
+/// True for `brass-diya-large`: lower-case ASCII words joined by single hyphens. Anything
+/// else (unicode look-alikes, spaces, operators) can never name a product.
+pub fn is_valid_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 80
+        && s.split('-').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// Upper-cases a coupon code and refuses anything that is not 3–32 of `A-Z 0-9 _ -`.
+pub fn normalize_coupon_code(field: &str, raw: &str) -> Result<String> {
+    // Trimmed here, for every caller alike: a code pasted with a space must not be valid at
+    // checkout and refused by the quote.
+    let code = raw.trim().to_ascii_uppercase();
+    let ok = (3..=32).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(code)
+    } else {
+        Err(Error::field(
+            field,
+            "must be 3–32 letters, digits, '_' or '-'",
+        ))
+    }
+}
+
+/// Tells a field sent as `null` (`Some(None)`, "clear it") from a field not sent (`None`,
+/// "keep it").
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A new product (`POST /admin/products`) or an `upsertProduct` by slug. Every field is
+/// optional here so that every missing one is named at once; which are required depends on
+/// whether the slug is new.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub price: Option<i64>,
+    #[serde(default)]
+    pub images: Option<Vec<String>>,
+    #[serde(default)]
+    pub stock: Option<i64>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub hsn: Option<String>,
+    #[serde(default)]
+    pub gst_rate: Option<i64>,
+}
+
+/// `PATCH /admin/products/{id}`: only the fields named change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub price: Option<i64>,
+    #[serde(default)]
+    pub images: Option<Vec<String>>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub hsn: Option<String>,
+    #[serde(default)]
+    pub gst_rate: Option<i64>,
+    /// Accepted by the parser only to be refused with a message naming the stock route,
+    /// instead of a bare "unknown field".
+    #[serde(default)]
+    pub stock: Option<Value>,
+}
+
+fn check(errors: &mut Vec<FieldError>, ok: bool, field: &str, message: &str) {
+    if !ok {
+        errors.push(FieldError::new(field, message));
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    (s.starts_with("https://") || s.starts_with("http://"))
+        && s.len() <= 2048
+        && !s.chars().any(char::is_whitespace)
+}
+
+/// The fields a creation, an upsert and a patch share, validated into the `$set` of the
+/// write: only the fields given appear in it.
+#[derive(Default)]
+struct Fields {
+    name: Option<String>,
+    description: Option<String>,
+    price: Option<i64>,
+    images: Option<Vec<String>>,
+    is_active: Option<bool>,
+    hsn: Option<String>,
+    gst_rate: Option<i64>,
+}
+
+impl Fields {
+    fn validate(self, errors: &mut Vec<FieldError>) -> Document {
+        let mut set = Document::new();
+        // The shop, the cart, the order, the mail and the invoice print these: the rule for
+        // every text a person reads.
+        if let Some(name) = self.name {
+            let name = text::field(errors, "name", Some(&name), Rule::line(200));
+            set.insert("name", name.unwrap_or_default());
+        }
+        if let Some(description) = self.description {
+            let description = text::field(
+                errors,
+                "description",
+                Some(&description),
+                Rule::paragraphs(5000),
+            );
+            set.insert("description", description.unwrap_or_default());
+        }
+        if let Some(price) = self.price {
+            check(
+                errors,
+                (100..=MAX_PAISE).contains(&price),
+                "price",
+                "must be paise from 100 to 10,00,00,000.00",
+            );
+            set.insert("price", price);
+        }
+        if let Some(images) = self.images {
+            check(errors, images.len() <= 10, "images", "at most 10 images");
+            for (i, url) in images.iter().enumerate() {
+                check(
+                    errors,
+                    is_http_url(url),
+                    &format!("images[{i}]"),
+                    "must be an http(s) URL",
+                );
+            }
+            set.insert("images", images);
+        }
+        if let Some(active) = self.is_active {
+            set.insert("isActive", active);
+        }
+        if let Some(raw) = self.hsn {
+            match Hsn::parse("hsn", &raw) {
+                Ok(hsn) => {
+                    set.insert("hsn", hsn.as_str());
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(bps) = self.gst_rate {
+            match GstRate::parse("gstRate", bps) {
+                Ok(rate) => {
+                    set.insert("gstRate", i64::from(rate));
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        set
+    }
+}
+
+fn required(errors: &mut Vec<FieldError>, missing: bool, field: &str) {
+    if missing {
+        errors.push(FieldError::new(field, "is required"));
+    }
+}
+
+fn slug_field(errors: &mut Vec<FieldError>, slug: Option<&str>) -> String {
+    match slug {
+        None => {
+            errors.push(FieldError::new("slug", "is required"));
+            String::new()
+        }
+        Some(s) => {
+            check(
+                errors,
+                is_valid_slug(s),
+                "slug",
+                "must be lower-case words joined by '-', at most 80",
+            );
+            s.to_owned()
+        }
+    }
+}
+
+fn stock_field(errors: &mut Vec<FieldError>, stock: Option<i64>) -> i64 {
+    match stock {
+        None => {
+            errors.push(FieldError::new("stock", "is required"));
+            0
+        }
+        Some(n) => {
+            check(
+                errors,
+                (0..=MAX_STOCK).contains(&n),
+                "stock",
+                "must be 0 to 1,000,000",
+            );
+            n
+        }
+    }
+}
+
+fn product_not_found() -> Error {
+    Error::not_found(ProblemCode::ProductNotFound, "No such product")
+}
+
+fn slug_taken(slug: &str) -> Error {
+    Error::conflict(
+        ProblemCode::SlugTaken,
+        format!("A product with the slug '{slug}' already exists"),
+    )
+}
+
+/// Splits a creation input into its validated parts; `errors` collects every problem.
+fn creation(errors: &mut Vec<FieldError>, input: ProductInput) -> (String, i64, Document) {
+    let slug = slug_field(errors, input.slug.as_deref());
+    required(errors, input.name.is_none(), "name");
+    required(errors, input.price.is_none(), "price");
+    required(errors, input.hsn.is_none(), "hsn");
+    required(errors, input.gst_rate.is_none(), "gstRate");
+    let stock = stock_field(errors, input.stock);
+    let mut set = Fields {
+        name: input.name,
+        description: Some(input.description.unwrap_or_default()),
+        price: input.price,
+        images: Some(input.images.unwrap_or_default()),
+        is_active: Some(input.is_active.unwrap_or(true)),
+        hsn: input.hsn,
+        gst_rate: input.gst_rate,
+    }
+    .validate(errors);
+    set.insert("slug", slug.as_str());
+    (slug, stock, set)
+}
+
+/// Inserts a validated new product and its opening ledger entry in the caller's
+/// transaction. `Ok(None)` when the slug is already taken.
+async fn insert_in(
+    db: &Db,
+    session: &mut ClientSession,
+    mut product: Document,
+    stock: i64,
+    by: &str,
+) -> Result<Option<Product>> {
+    let id = ProductId::new();
+    let t = now();
+    product.insert("_id", id);
+    product.insert("stock", 0_i64);
+    product.insert("createdAt", t);
+    product.insert("updatedAt", t);
+    match db
+        .docs(PRODUCTS)
+        .insert_one(product)
+        .session(&mut *session)
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_duplicate_key(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    // Inserted at zero and moved up, so the initial stock is a ledger entry like any other.
+    move_stock_in(db, session, id, stock, "initial stock", None, by).await?;
+    load_in(db, session, id).await.map(Some)
+}
+
+/// `POST /admin/products`: a new product, or `409 SLUG_TAKEN`.
+pub async fn create_product(db: &Db, input: ProductInput, by: &str) -> Result<Product> {
+    let mut errors = Vec::new();
+    let (slug, stock, set) = creation(&mut errors, input);
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    platform::transaction!(db, |session| {
+        insert_in(db, session, set.clone(), stock, by)
+            .await?
+            .ok_or_else(|| slug_taken(&slug))
+    })
+}
+
+/// `upsertProduct`: creates the product with its initial stock, or changes only the fields
+/// named on the product that has this slug. Stock of an existing product only moves
+/// (`adjustStock`), so naming it there is refused.
+pub async fn upsert_product(db: &Db, input: ProductInput, by: &str) -> Result<Product> {
+    // What is wrong whether or not the slug exists is reported before looking.
+    let mut errors = Vec::new();
+    let slug = slug_field(&mut errors, input.slug.as_deref());
+    if input.stock.is_some() {
+        stock_field(&mut errors, input.stock);
+    }
+    fields_of(&input).validate(&mut errors);
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    platform::transaction!(db, |session| {
+        let existing = db
+            .collection::<Product>(PRODUCTS)
+            .find_one(doc! { "slug": &slug })
+            .session(&mut *session)
+            .await?;
+        match existing {
+            None => {
+                let mut errors = Vec::new();
+                let (_, stock, set) = creation(&mut errors, input.clone());
+                if !errors.is_empty() {
+                    return Err(Error::validation(errors));
+                }
+                // A concurrent upsert created it first: run again and update theirs.
+                insert_in(db, session, set, stock, by)
+                    .await?
+                    .ok_or_else(retry_transaction)
+            }
+            Some(product) => {
+                let mut errors = Vec::new();
+                check(
+                    &mut errors,
+                    input.stock.is_none(),
+                    "stock",
+                    "an existing product's stock only moves: use the adjustStock action",
+                );
+                let set = fields_of(&input).validate(&mut errors);
+                if !errors.is_empty() {
+                    return Err(Error::validation(errors));
+                }
+                update_in(db, session, product.id, set).await
+            }
+        }
+    })
+}
+
+fn fields_of(i: &ProductInput) -> Fields {
+    Fields {
+        name: i.name.clone(),
+        description: i.description.clone(),
+        price: i.price,
+        images: i.images.clone(),
+        is_active: i.is_active,
+        hsn: i.hsn.clone(),
+        gst_rate: i.gst_rate,
+    }
+}
+
+async fn update_in(
+    db: &Db,
+    session: &mut ClientSession,
+    id: ProductId,
+    mut set: Document,
+) -> Result<Product> {
+    if set.is_empty() {
+        return load_in(db, session, id).await;
+    }
+    set.insert("updatedAt", now());
+    db.collection::<Product>(PRODUCTS)
+        .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
+        .return_document(ReturnDocument::After)
+        .session(&mut *session)
+        .await?
+        .ok_or_else(product_not_found)
+}
+
+async fn load_in(db: &Db, session: &mut ClientSession, id: ProductId) -> Result<Product> {
+    db.collection::<Product>(PRODUCTS)
+        .find_one(doc! { "_id": id })
+        .session(&mut *session)
+        .await?
+        .ok_or_else(product_not_found)
+}
+
+/// `PATCH /admin/products/{id}`.
+pub async fn patch_product(db: &Db, id: ProductId, patch: ProductPatch) -> Result<Product> {
+    let mut errors = Vec::new();
+    check(
+        &mut errors,
+        patch.stock.is_none(),
+        "stock",
+        "stock only moves: use POST /admin/products/{id}/stock",
+    );
+    let set = Fields {
+        name: patch.name,
+        description: patch.description,
+        price: patch.price,
+        images: patch.images,
+        is_active: patch.is_active,
+        hsn: patch.hsn,
+        gst_rate: patch.gst_rate,
+    }
+    .validate(&mut errors);
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    platform::transaction!(db, |session| {
+        update_in(db, session, id, set.clone()).await
+    })
+}
+
+/// One entry of a product's stock ledger.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockMovement {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub product_id: ProductId,
+    pub delta: i64,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    pub by: String,
+    pub at: DateTime,
+    pub stock_after: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockMovementView {
+    pub id: String,
+    pub product_id: String,
+    pub delta: i64,
+    pub reason: String,
+    pub order_id: Option<String>,
+    pub by: String,
+    pub at: String,
+    pub stock_after: i64,
+}
+
+impl From<StockMovement> for StockMovementView {
+    fn from(m: StockMovement) -> Self {
+        StockMovementView {
+            id: m.id.to_hex(),
+            product_id: m.product_id.to_hex(),
+            delta: m.delta,
+            reason: m.reason,
+            order_id: m.order_id.map(|o| o.to_hex()),
+            by: m.by,
+            at: rfc3339(m.at),
+            stock_after: m.stock_after,
+        }
+    }
+}
+
+/// A stock move, for [`try_move_stock_in`].
+#[derive(Debug, Clone, Copy)]
+pub struct StockMove<'a> {
+    pub product_id: ProductId,
+    pub delta: i64,
+    pub reason: &'a str,
+    pub order_id: Option<OrderId>,
+    pub by: &'a str,
+}
+
+/// Moves a product's stock by `delta` and writes its ledger entry, in the caller's
+/// transaction. `Ok(None)`, with nothing written, when the product does not exist, the move
+/// would take it below zero, or `only_active` is set and the product is inactive.
+pub async fn try_move_stock_in(
+    db: &Db,
+    session: &mut ClientSession,
+    mv: &StockMove<'_>,
+    only_active: bool,
+) -> Result<Option<StockMovement>> {
+    let mut filter = doc! { "_id": mv.product_id };
+    if mv.delta < 0 {
+        // Callers pass validated deltas; should one ever slip through unchecked, i64::MIN has
+        // no negation, and no product holds that many units anyway.
+        let Some(needed) = mv.delta.checked_neg() else {
+            return Ok(None);
+        };
+        filter.insert("stock", doc! { "$gte": needed });
+    }
+    if only_active {
+        filter.insert("isActive", true);
+    }
+    let Some(after) = db
+        .docs(PRODUCTS)
+        .find_one_and_update(filter, doc! { "$inc": { "stock": mv.delta } })
+        .projection(doc! { "stock": 1 })
+        .return_document(ReturnDocument::After)
+        .session(&mut *session)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let stock_after = match after.get("stock") {
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Double(f)) => *f as i64,
+        _ => mv.delta,
+    };
+    let movement = StockMovement {
+        id: ObjectId::new(),
+        product_id: mv.product_id,
+        delta: mv.delta,
+        reason: mv.reason.to_owned(),
+        order_id: mv.order_id,
+        by: mv.by.to_owned(),
+        at: now(),
+        stock_after,
+    };
+    db.collection::<StockMovement>(STOCK_MOVEMENTS)
+        .insert_one(&movement)
+        .session(&mut *session)
+        .await?;
+    Ok(Some(movement))
+}
+
+/// One line of a checkout's stock take: the product, how many, and the price the shopper
+/// saw for it.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutTake {
+    pub product_id: ProductId,
+    pub quantity: i64,
+    pub price: Paise,
+}
+
+/// Checkout's stock take, in the caller's transaction, in one round trip per line plus one
+/// for the whole ledger: each product's stock goes down only while it is active, taxable
+/// (an HSN code and a GST rate), has the stock, and still costs what the shopper saw. Returns the products as they are after the
+/// take, or `Ok(None)` as soon as a line does not match — the caller must then abort the
+/// transaction, since the lines before it were taken.
+pub async fn take_for_checkout_in(
+    db: &Db,
+    session: &mut ClientSession,
+    lines: &[CheckoutTake],
+    order_id: OrderId,
+    by: &str,
+) -> Result<Option<Vec<Product>>> {
+    let mut taken = Vec::with_capacity(lines.len());
+    let mut movements = Vec::with_capacity(lines.len());
+    for line in lines {
+        let Some(product) = db
+            .collection::<Product>(PRODUCTS)
+            .find_one_and_update(
+                doc! {
+                    "_id": line.product_id,
+                    "isActive": true,
+                    "hsn": { "$ne": null },
+                    "gstRate": { "$ne": null },
+                    "stock": { "$gte": line.quantity },
+                    "price": line.price.get(),
+                },
+                doc! { "$inc": { "stock": -line.quantity } },
+            )
+            .return_document(ReturnDocument::After)
+            .session(&mut *session)
+            .await?
+        else {
+            return Ok(None);
+        };
+        movements.push(StockMovement {
+            id: ObjectId::new(),
+            product_id: line.product_id,
+            delta: -line.quantity,
+            reason: CHECKOUT.to_owned(),
+            order_id: Some(order_id),
+            by: by.to_owned(),
+            at: now(),
+            stock_after: product.stock,
+        });
+        taken.push(product);
+    }
+    if !movements.is_empty() {
+        db.collection::<StockMovement>(STOCK_MOVEMENTS)
+            .insert_many(&movements)
+            .session(&mut *session)
+            .await?;
+    }
+    Ok(Some(taken))
+}
+
+/// The ledger reason of stock taken by an order.
+pub const CHECKOUT: &str = "checkout";
+
+/// Moves a product's stock by `delta` (never below zero) and writes its ledger entry, in
+/// the caller's transaction; returns the stock after the move. `404 PRODUCT_NOT_FOUND` or
+/// `409 STOCK_WOULD_GO_NEGATIVE`, with nothing changed, otherwise.
+pub async fn move_stock_in(
+    db: &Db,
+    session: &mut ClientSession,
+    product_id: ProductId,
+    delta: i64,
+    reason: &str,
+    order_id: Option<OrderId>,
+    by: &str,
+) -> Result<i64> {
+    let mv = StockMove {
+        product_id,
+        delta,
+        reason,
+        order_id,
+        by,
+    };
+    Ok(move_or_refuse_in(db, session, &mv).await?.stock_after)
+}
+
+async fn move_or_refuse_in(
+    db: &Db,
+    session: &mut ClientSession,
+    mv: &StockMove<'_>,
+) -> Result<StockMovement> {
+    let (product_id, delta) = (mv.product_id, mv.delta);
+    if let Some(m) = try_move_stock_in(db, session, mv, false).await? {
+        return Ok(m);
+    }
+    let current = load_in(db, session, product_id).await?;
+    Err(Error::conflict(
+        ProblemCode::StockWouldGoNegative,
+        format!(
+            "'{}' has {} in stock; removing {} would go below zero",
+            current.name,
+            current.stock.max(0),
+            delta.unsigned_abs()
+        ),
+    )
+    .with("stock", current.stock.max(0)))
+}
+
+/// The reason of the entry that gives a product stored before the ledger existed its
+/// opening balance.
+pub const OPENING_BALANCE: &str = "opening balance (stock before the ledger)";
+
+/// Gives every product whose ledger does not sum to its stock (products stored before the
+/// ledger existed) one entry making up the difference, so the invariant holds for old
+/// products too. Returns how many products it opened; running it again finds none.
+pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
+    use futures::TryStreamExt;
+    let ids: Vec<ProductId> = db
+        .docs(PRODUCTS)
+        .find(doc! {})
+        .projection(doc! { "_id": 1 })
+        .await?
+        .try_collect::<Vec<Document>>()
+        .await?
+        .iter()
+        .filter_map(|d| d.get_object_id("_id").ok().map(ProductId))
+        .collect();
+    let mut opened = 0;
+    for id in ids {
+        let wrote = platform::transaction!(db, |session| {
+            let stock = load_in(db, session, id).await?.stock;
+            let mut sums = db
+                .docs(STOCK_MOVEMENTS)
+                .aggregate([
+                    doc! { "$match": { "productId": id } },
+                    doc! { "$group": { "_id": null, "sum": { "$sum": "$delta" } } },
+                ])
+                .session(&mut *session)
+                .await?;
+            let sum = match sums.next(&mut *session).await.transpose()? {
+                Some(d) => match d.get("sum") {
+                    Some(Bson::Int64(n)) => *n,
+                    Some(Bson::Int32(n)) => i64::from(*n),
+                    _ => 0,
+                },
+                None => 0,
+            };
+            drop(sums);
+            if sum == stock {
+                return Ok(false);
+            }
+            // Writing the product makes a stock move racing this one conflict and retry,
+            // so the difference is taken from one consistent view of stock and ledger.
+            db.docs(PRODUCTS)
+                .update_one(
+                    doc! { "_id": id },
+                    doc! { "$set": { "stockLedgerOpenedAt": now() } },
+                )
+                .session(&mut *session)
+                .await?;
+            let entry = StockMovement {
+                id: ObjectId::new(),
+                product_id: id,
+                delta: stock - sum,
+                reason: OPENING_BALANCE.to_owned(),
+                order_id: None,
+                by: by.to_owned(),
+                at: now(),
+                stock_after: stock,
+            };
+            db.collection::<StockMovement>(STOCK_MOVEMENTS)
+                .insert_one(&entry)
+                .session(&mut *session)
+                .await?;
+            Ok(true)
+        });
+        match wrote {
+            Ok(true) => opened += 1,
+            Ok(false) => {}
+            // A product deleted meanwhile has no ledger to open.
+            Err(e)
+                if e.code() == platform::problem_codes::ProblemCode::ProductNotFound.as_str() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(opened)
+}
+
+/// Names a product by id or by slug, as the direct `adjustStock` action allows.
+#[derive(Debug, Clone)]
+pub enum ProductRef {
+    Id(ProductId),
+    Slug(String),
+}
+
+/// Checks an owner's adjustment; every problem is named at once.
+pub fn validate_adjustment(delta: Option<i64>, reason: Option<&str>) -> Result<(i64, String)> {
+    let mut errors = Vec::new();
+    let delta = match delta {
+        None => {
+            errors.push(FieldError::new("delta", "is required"));
+            0
+        }
+        Some(d) => {
+            check(
+                &mut errors,
+                // A range test, not `d.abs()`: the absolute value of i64::MIN overflows.
+                d != 0 && (-MAX_STOCK..=MAX_STOCK).contains(&d),
+                "delta",
+                "must be a non-zero whole number of units, at most 1,000,000 either way",
+            );
+            d
+        }
+    };
+    // The ledger shows the reason to whoever reads it later.
+    let reason = text::field(&mut errors, "reason", reason, Rule::line(200)).unwrap_or_default();
+    if errors.is_empty() {
+        Ok((delta, reason))
+    } else {
+        Err(Error::validation(errors))
+    }
+}
+
+/// The owner adds or removes units: atomically, never below zero, with its ledger entry.
+pub async fn adjust_stock(
+    db: &Db,
+    product: &ProductRef,
+    delta: i64,
+    reason: &str,
+    by: &str,
+) -> Result<(Product, StockMovement)> {
+    platform::transaction!(db, |session| {
+        let filter = match product {
+            ProductRef::Id(id) => doc! { "_id": id },
+            ProductRef::Slug(slug) if is_valid_slug(slug) => doc! { "slug": slug },
+            ProductRef::Slug(_) => return Err(product_not_found()),
+        };
+        let found = db
+            .collection::<Product>(PRODUCTS)
+            .find_one(filter)
+            .session(&mut *session)
+            .await?
+            .ok_or_else(product_not_found)?;
+        let mv = StockMove {
+            product_id: found.id,
+            delta,
+            reason,
+            order_id: None,
+            by,
+        };
+        let movement = move_or_refuse_in(db, session, &mv).await?;
+        Ok((load_in(db, session, found.id).await?, movement))
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CouponInput {
+    pub code: String,
+    #[serde(rename = "type")]
+    pub kind: CouponType,
+    pub value: i64,
+    #[serde(default)]
+    pub min_order_value: Option<i64>,
+    #[serde(default)]
+    pub max_discount: Option<i64>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub usage_limit: Option<i64>,
+    #[serde(default)]
+    pub per_customer_limit: Option<i64>,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `PATCH /admin/coupons/{code}`: only the fields named change; `null` clears an optional
+/// one. `code` and `usedCount` are parsed only to be refused by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CouponPatch {
+    #[serde(default, rename = "type")]
+    pub kind: Option<CouponType>,
+    #[serde(default)]
+    pub value: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    pub min_order_value: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub max_discount: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub expires_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub usage_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub per_customer_limit: Option<Option<i64>>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub code: Option<Value>,
+    #[serde(default)]
+    pub used_count: Option<Value>,
+}
+
+fn check_value(errors: &mut Vec<FieldError>, kind: CouponType, value: i64) {
+    match kind {
+        CouponType::Percent => check(
+            errors,
+            (1..=100).contains(&value),
+            "value",
+            "a percent must be 1–100",
+        ),
+        CouponType::Flat => check(
+            errors,
+            (1..=MAX_PAISE).contains(&value),
+            "value",
+            "flat discounts are paise from 1 to 10,00,00,000.00",
+        ),
+    }
+}
+
+fn check_min_order(errors: &mut Vec<FieldError>, v: Option<i64>) {
+    check(
+        errors,
+        v.is_none_or(|v| (0..=MAX_PAISE).contains(&v)),
+        "minOrderValue",
+        "must be paise from 0 to 10,00,00,000.00",
+    );
+}
+
+fn check_max_discount(errors: &mut Vec<FieldError>, v: Option<i64>) {
+    check(
+        errors,
+        v.is_none_or(|v| (1..=MAX_PAISE).contains(&v)),
+        "maxDiscount",
+        "must be paise from 1 to 10,00,00,000.00",
+    );
+}
+
+fn check_usage_limit(errors: &mut Vec<FieldError>, v: Option<i64>) {
+    check(
+        errors,
+        v.is_none_or(|v| (0..=MAX_USES).contains(&v)),
+        "usageLimit",
+        "must be from 0 to 1,000,000,000 (null for no limit)",
+    );
+}
+
+/// Zero would stop everyone using the coupon, which is what deactivating it says plainly.
+fn check_per_customer_limit(errors: &mut Vec<FieldError>, v: Option<i64>) {
+    check(
+        errors,
+        v.is_none_or(|v| (1..=MAX_USES).contains(&v)),
+        "perCustomerLimit",
+        "must be from 1 to 1,000,000,000 (to stop a coupon's use, deactivate it)",
+    );
+}
+
+fn expiry(errors: &mut Vec<FieldError>, raw: Option<&str>) -> Option<DateTime> {
+    match parse_time("expiresAt", raw?) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
+}
+
+fn opt(v: Option<i64>) -> Bson {
+    v.map(Bson::Int64).unwrap_or(Bson::Null)
+}
+
+/// A validated coupon input: its code and the `$set` of everything but usage.
+fn coupon_fields(input: &CouponInput) -> Result<(String, Document)> {
+    let mut errors = Vec::new();
+    let code = normalize_coupon_code("code", &input.code).ok();
+    check(
+        &mut errors,
+        code.is_some(),
+        "code",
+        "must be 3–32 letters, digits, '_' or '-'",
+    );
+    check_value(&mut errors, input.kind, input.value);
+    check_min_order(&mut errors, input.min_order_value);
+    check_max_discount(&mut errors, input.max_discount);
+    check_usage_limit(&mut errors, input.usage_limit);
+    check_per_customer_limit(&mut errors, input.per_customer_limit);
+    let expires_at = expiry(&mut errors, input.expires_at.as_deref());
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let set = doc! {
+        "type": to_bson(&input.kind)?,
+        "value": input.value,
+        "minOrderValue": opt(input.min_order_value),
+        "maxDiscount": opt(input.max_discount),
+        "expiresAt": expires_at,
+        "usageLimit": opt(input.usage_limit),
+        "perCustomerLimit": opt(input.per_customer_limit),
+        "isActive": input.is_active,
+        "updatedAt": now(),
+    };
+    Ok((code.unwrap_or_default(), set))
+}
+
+/// `upsertCoupon`: sets every field but `usedCount`, which only checkout and cancellation
+/// move.
+pub async fn upsert_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
+    let (code, set) = coupon_fields(&input)?;
+    let coupon = db
+        .collection::<Coupon>(COUPONS)
+        .find_one_and_update(
+            doc! { "code": &code },
+            doc! {
+                "$set": set,
+                "$setOnInsert": { "code": &code, "usedCount": 0_i64, "createdAt": now() },
+            },
+        )
+        .upsert(true)
+        .return_document(ReturnDocument::After)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("upsert returned no coupon")))?;
+    Ok(coupon)
+}
+
+/// `POST /admin/coupons`: a new coupon, or `409 COUPON_CODE_TAKEN`.
+pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
+    let (code, mut set) = coupon_fields(&input)?;
+    set.insert("code", code.as_str());
+    set.insert("usedCount", 0_i64);
+    set.insert("createdAt", now());
+    match db.docs(COUPONS).insert_one(set).await {
+        Ok(_) => {}
+        Err(e) if is_duplicate_key(&e) => {
+            return Err(Error::conflict(
+                ProblemCode::CouponCodeTaken,
+                format!("A coupon {code} already exists"),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    db.collection::<Coupon>(COUPONS)
+        .find_one(doc! { "code": &code })
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("coupon just inserted is gone")))
+}
+
+fn coupon_not_found(code: &str) -> Error {
+    Error::not_found(ProblemCode::CouponNotFound, format!("No coupon {code}"))
+}
+
+/// `PATCH /admin/coupons/{code}`. A `usageLimit` below the uses already made is `422
+/// USAGE_LIMIT_BELOW_USED`: it would not undo them, only hide them.
+pub async fn patch_coupon(db: &Db, raw_code: &str, patch: CouponPatch) -> Result<Coupon> {
+    let code = normalize_coupon_code("code", raw_code).map_err(|_| coupon_not_found(raw_code))?;
+    let mut errors = Vec::new();
+    check(
+        &mut errors,
+        patch.code.is_none(),
+        "code",
+        "a coupon's code never changes; create a new coupon instead",
+    );
+    check(
+        &mut errors,
+        patch.used_count.is_none(),
+        "usedCount",
+        "only orders change how often a coupon was used",
+    );
+    if let Some(v) = patch.min_order_value {
+        check_min_order(&mut errors, v);
+    }
+    if let Some(v) = patch.max_discount {
+        check_max_discount(&mut errors, v);
+    }
+    if let Some(v) = patch.usage_limit {
+        check_usage_limit(&mut errors, v);
+    }
+    if let Some(v) = patch.per_customer_limit {
+        check_per_customer_limit(&mut errors, v);
+    }
+    let expires_at = patch
+        .expires_at
+        .as_ref()
+        .map(|e| expiry(&mut errors, e.as_deref()));
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    platform::transaction!(db, |session| {
+        let current = db
+            .collection::<Coupon>(COUPONS)
+            .find_one(doc! { "code": &code })
+            .session(&mut *session)
+            .await?
+            .ok_or_else(|| coupon_not_found(&code))?;
+        // A new type or value is checked against the other as it will be after the patch.
+        let mut errors = Vec::new();
+        if patch.kind.is_some() || patch.value.is_some() {
+            check_value(
+                &mut errors,
+                patch.kind.unwrap_or(current.kind),
+                patch.value.unwrap_or(current.value),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
+        let mut set = Document::new();
+        if let Some(kind) = patch.kind {
+            set.insert("type", to_bson(&kind)?);
+        }
+        if let Some(v) = patch.value {
+            set.insert("value", v);
+        }
+        if let Some(v) = patch.min_order_value {
+            set.insert("minOrderValue", opt(v));
+        }
+        if let Some(v) = patch.max_discount {
+            set.insert("maxDiscount", opt(v));
+        }
+        if let Some(v) = expires_at {
+            set.insert("expiresAt", v);
+        }
+        if let Some(v) = patch.usage_limit {
+            set.insert("usageLimit", opt(v));
+        }
+        // Unlike `usageLimit`, a limit below what some customer has used is allowed: it is
+        // one rule for many customers, and it stops their next use without undoing any.
+        if let Some(v) = patch.per_customer_limit {
+            set.insert("perCustomerLimit", opt(v));
+        }
+        if let Some(v) = patch.is_active {
+            set.insert("isActive", v);
+        }
+        let mut filter = doc! { "code": &code };
+        if let Some(Some(limit)) = patch.usage_limit {
+            if current.used_count > limit {
+                return Err(usage_below_used(current.used_count));
+            }
+            // Checkout claims a use with a conditional update in its own transaction; this
+            // condition makes a claim racing this patch conflict instead of slipping past.
+            filter.insert("usedCount", doc! { "$lte": limit });
+        }
+        if set.is_empty() {
+            return Ok(current);
+        }
+        set.insert("updatedAt", now());
+        match db
+            .collection::<Coupon>(COUPONS)
+            .find_one_and_update(filter, doc! { "$set": set })
+            .return_document(ReturnDocument::After)
+            .session(&mut *session)
+            .await?
+        {
+            Some(c) => Ok(c),
+            None => Err(retry_transaction()),
+        }
+    })
+}
+
+fn usage_below_used(used: i64) -> Error {
+    Error::unprocessable(
+        ProblemCode::UsageLimitBelowUsed,
+        format!("The coupon has already been used {used} times; usageLimit cannot be lower"),
+    )
+    .with("usedCount", used)
+}
+
+/// Paise from a whole-rupee literal, for seed data readability.
+pub const fn rupees(r: i64) -> Paise {
+    Paise(r * 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_plain_ascii_words() {
+        for ok in ["brass-diya", "diya", "a1-b2-c3"] {
+            assert!(is_valid_slug(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Brass",
+            "brass--diya",
+            "-diya",
+            "diya-",
+            "bráss",
+            "brass diya",
+            "diya\u{200b}",
+            "{$gt:''}",
+        ] {
+            assert!(!is_valid_slug(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn coupon_codes_are_upper_cased_and_plain() {
+        assert_eq!(
+            normalize_coupon_code("code", "diwali10").unwrap(),
+            "DIWALI10"
+        );
+        // Surrounding spaces are trimmed, for the quote and checkout alike.
+        assert_eq!(
+            normalize_coupon_code("code", " diwali10 ").unwrap(),
+            "DIWALI10"
+        );
+        for bad in ["", "  ", "ab", "DIWALI 10", "{\"$ne\":1}", "दिवाली"] {
+            assert!(normalize_coupon_code("code", bad).is_err(), "{bad}");
+        }
+    }
+
+    fn fields_of(e: Error) -> Vec<String> {
+        e.to_problem(None)["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_creation_names_every_missing_field() {
+        let mut errors = Vec::new();
+        creation(&mut errors, ProductInput::default());
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["slug", "name", "price", "hsn", "gstRate", "stock"]);
+    }
+
+    #[test]
+    fn adjustments_are_non_zero_and_have_a_reason() {
+        assert_eq!(
+            validate_adjustment(Some(-3), Some(" damaged ")).unwrap(),
+            (-3, "damaged".to_owned())
+        );
+        assert_eq!(
+            fields_of(validate_adjustment(Some(0), Some("  ")).unwrap_err()),
+            ["delta", "reason"]
+        );
+        assert_eq!(
+            fields_of(validate_adjustment(Some(MAX_STOCK + 1), Some("x\ny")).unwrap_err()),
+            ["delta", "reason"]
+        );
+        for edge in [i64::MIN, i64::MIN + 1, -MAX_STOCK - 1, i64::MAX] {
+            assert_eq!(
+                fields_of(validate_adjustment(Some(edge), Some("x")).unwrap_err()),
+                ["delta"],
+                "{edge}"
+            );
+        }
+        assert!(validate_adjustment(Some(-MAX_STOCK), Some("x")).is_ok());
+    }
+}
