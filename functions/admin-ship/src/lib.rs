@@ -6,6 +6,7 @@ mod catalog_routes;
 pub mod console;
 mod desk;
 mod invoice_routes;
+mod meta;
 mod refund;
 
 use axum::extract::{FromRef, Path, State};
@@ -59,8 +60,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/orders/{id}/invoice"),
     ("GET", "/admin/orders/{id}/invoice.pdf"),
     ("GET", "/admin/orders/{id}/credit-notes/{number}"),
+    ("GET", "/admin/meta"),
     ("GET", "/admin"),
     ("GET", "/admin/console.js"),
+    ("GET", "/admin/console.modules/{module}"),
     ("GET", "/admin/console.css"),
 ];
 
@@ -142,6 +145,7 @@ fn router(app: &AdminShip) -> Router {
         .with_state(AppState::of(app))
         .merge(catalog_routes::router(app))
         .merge(invoice_routes::router(app))
+        .merge(meta::router(app))
         .merge(console::router(app.console.clone()))
 }
 
@@ -199,6 +203,11 @@ const CARRIERS: &[(&str, &[&str], &str)] = &[
     ("Shadowfax", &[], "https://tracker.shadowfax.in/#/track/{}"),
     ("Ecom Express", &[], "https://www.ecomexpress.in/tracking/?awb_field={}"),
 ];
+
+/// The carriers [`tracking_link`] knows, by the name it stores.
+pub(crate) fn carrier_names() -> impl Iterator<Item = &'static str> {
+    CARRIERS.iter().map(|(name, _, _)| *name)
+}
 
 /// Letters and digits only, lower-cased: "Blue Dart", "BLUEDART" and "blue-dart" are one.
 fn carrier_key(s: &str) -> String {
