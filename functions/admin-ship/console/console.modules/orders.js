@@ -59,28 +59,35 @@ function shipForm(order, done) {
   });
 }
 
+/** The steps that take no fields: their route, button and what the notice says after. */
+const STEPS = /** @type {const} */ ({
+  pack: { route: '/admin/orders/{id}/pack', button: 'Pack', done: 'packed' },
+  deliver: { route: '/admin/orders/{id}/deliver', button: 'Delivered', done: 'delivered' },
+});
+
+/** @param {AdminOrder} order
+ * @param {keyof STEPS} step
+ * @param {Done} done
+ * @param {HTMLElement} slot */
+function stepButton(order, step, done, slot) {
+  const { route, button, done: said } = STEPS[step];
+  return actionButton(button, async () => {
+    const o = await call('post', route, { path: { id: order.id }, body: {} });
+    notice(`Order ${o.number} ${said}`);
+    await done(o);
+  }, { slot, cls: step });
+}
+
 /** The buttons for the steps the order may take next: pack, ship, delivered.
  * @param {AdminOrder} order
  * @param {Done} done
  * @param {HTMLElement} slot */
 function orderActions(order, done, slot) {
-  const out = [];
-  if (allows(order, 'pack')) {
-    out.push(actionButton('Pack', async () => {
-      const o = await call('post', '/admin/orders/{id}/pack', { path: { id: order.id }, body: {} });
-      notice(`Order ${o.number} packed`);
-      await done(o);
-    }, { slot, cls: 'pack' }));
-  }
-  if (allows(order, 'ship')) out.push(shipForm(order, done));
-  if (allows(order, 'deliver')) {
-    out.push(actionButton('Delivered', async () => {
-      const o = await call('post', '/admin/orders/{id}/deliver', { path: { id: order.id }, body: {} });
-      notice(`Order ${o.number} delivered`);
-      await done(o);
-    }, { slot, cls: 'deliver' }));
-  }
-  return out;
+  return [
+    allows(order, 'pack') ? stepButton(order, 'pack', done, slot) : null,
+    allows(order, 'ship') ? shipForm(order, done) : null,
+    allows(order, 'deliver') ? stepButton(order, 'deliver', done, slot) : null,
+  ];
 }
 
 /** @param {AdminOrder[]} orders
