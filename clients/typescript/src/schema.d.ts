@@ -1170,7 +1170,7 @@ export interface components {
         OwnerAction: "pack" | "ship" | "deliver" | "cancel" | "refund";
         /** @description An order as `Order`, plus what the owner may do to it now. */
         AdminOrder: components["schemas"]["Order"] & {
-            /** @description Decided by the order's state machine: `pack`, `ship`, `deliver` and `cancel` where its status may move that way (pack from paid, ship from paid or packed, deliver from shipped, cancel before shipping); `refund` once PhonePe collected money for it (how much is left to refund is `POST /admin/orders/{id}/refund/preview`'s `refundable`). Any other action is refused (`409 INVALID_TRANSITION`, `409 NOTHING_TO_REFUND`). */
+            /** @description Decided by the order's state machine: `pack`, `ship`, `deliver` and `cancel` where its status may move that way (pack from paid, ship from paid or packed, deliver from shipped, cancel before shipping); `refund` once PhonePe collected money for it (how much is left to refund is `POST /admin/orders/{id}/refund/preview`'s `refundable`). Any other action is refused (`409 INVALID_TRANSITION`, `409 NOTHING_TO_REFUND`), but for repeating the move the order has already made, which answers it unchanged. */
             allowedActions: components["schemas"]["OwnerAction"][];
         };
         AdminOrderPage: {

@@ -24,10 +24,22 @@ const SCRIPT: &str = include_str!("../console/console.js");
 pub const MODULES: &[(&str, &str)] = &[
     ("api.js", include_str!("../console/console.modules/api.js")),
     ("dom.js", include_str!("../console/console.modules/dom.js")),
-    ("format.js", include_str!("../console/console.modules/format.js")),
-    ("orders.js", include_str!("../console/console.modules/orders.js")),
-    ("products.js", include_str!("../console/console.modules/products.js")),
-    ("coupons.js", include_str!("../console/console.modules/coupons.js")),
+    (
+        "format.js",
+        include_str!("../console/console.modules/format.js"),
+    ),
+    (
+        "orders.js",
+        include_str!("../console/console.modules/orders.js"),
+    ),
+    (
+        "products.js",
+        include_str!("../console/console.modules/products.js"),
+    ),
+    (
+        "coupons.js",
+        include_str!("../console/console.modules/coupons.js"),
+    ),
 ];
 const STYLES: &str = include_str!("../console/console.css");
 
@@ -207,9 +219,7 @@ async fn module(Path(name): Path<String>) -> Response {
     match MODULES.iter().find(|(n, _)| *n == name) {
         Some((_, source)) => javascript(source),
         // Exactly as for a path nobody serves.
-        None => {
-            Error::not_found(ProblemCode::RouteNotFound, "No such route").into_response()
-        }
+        None => Error::not_found(ProblemCode::RouteNotFound, "No such route").into_response(),
     }
 }
 

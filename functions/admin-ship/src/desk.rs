@@ -207,10 +207,7 @@ pub async fn list(
 }
 
 /// `GET /admin/orders` and the direct `listOrders` action.
-pub async fn list_orders(
-    services: &Services,
-    query: Option<&str>,
-) -> Result<List<AdminOrderView>> {
+pub async fn list_orders(services: &Services, query: Option<&str>) -> Result<List<AdminOrderView>> {
     let (page, rest) = Page::parse_with(query, &["status", "q", "from", "to", "sort"])?;
     let f = parse_filters(rest, true)?;
     let mut filter = filter_of(services, &f).await?;
@@ -230,7 +227,12 @@ pub async fn list_orders(
         .await?
         .try_collect()
         .await?;
-    Ok(List::from_rows(rows, page, |o| o.id.oid(), AdminOrderView::from))
+    Ok(List::from_rows(
+        rows,
+        page,
+        |o| o.id.oid(),
+        AdminOrderView::from,
+    ))
 }
 
 #[derive(Debug, Serialize)]

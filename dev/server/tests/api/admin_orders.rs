@@ -16,7 +16,12 @@ use mongodb::bson::{doc, DateTime, Document};
 use serde_json::{json, Value};
 
 /// Places an order through checkout (so it holds stock and maybe a coupon use).
-pub(crate) async fn checkout(app: &TestApp, user: &str, product: ObjectId, coupon: Option<&str>) -> String {
+pub(crate) async fn checkout(
+    app: &TestApp,
+    user: &str,
+    product: ObjectId,
+    coupon: Option<&str>,
+) -> String {
     fill_cart(app, user, &[(product, 1)]).await;
     let mut body = order_body();
     if let Some(c) = coupon {

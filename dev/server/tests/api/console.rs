@@ -282,13 +282,19 @@ fn imports(source: &str) -> Vec<&str> {
 #[tokio::test]
 async fn every_module_the_console_imports_is_served_as_a_type_checked_script() {
     let app = TestApp::spawn().await;
-    let served: Vec<&str> = admin_ship::console::MODULES.iter().map(|(n, _)| *n).collect();
+    let served: Vec<&str> = admin_ship::console::MODULES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
     for (name, source) in scripts() {
         // tsc checks every file of the console (scripts/test.sh); the marker keeps an editor
         // checking a module opened on its own too.
         assert!(source.starts_with("// @ts-check\n"), "{name}");
         for import in imports(source) {
-            assert!(served.contains(&import), "{name} imports {import}, which is not served");
+            assert!(
+                served.contains(&import),
+                "{name} imports {import}, which is not served"
+            );
         }
     }
     for (name, source) in admin_ship::console::MODULES {
@@ -296,7 +302,10 @@ async fn every_module_the_console_imports_is_served_as_a_type_checked_script() {
         let (res, text) = get(&app.base, &path).await;
         assert_eq!(res.status.as_u16(), 200, "{path}");
         // Browsers run a module only when it is served as JavaScript.
-        assert_eq!(header(&res, "content-type"), "text/javascript; charset=utf-8");
+        assert_eq!(
+            header(&res, "content-type"),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(header(&res, "x-content-type-options"), "nosniff", "{path}");
         assert_eq!(header(&res, "cache-control"), "no-store", "{path}");
         assert_eq!(&text, source, "{path}");
