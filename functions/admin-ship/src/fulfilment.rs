@@ -91,6 +91,11 @@ const CARRIERS: &[(&str, &[&str], &str)] = &[
     ("Ecom Express", &[], "https://www.ecomexpress.in/tracking/?awb_field={}"),
 ];
 
+/// The carriers [`tracking_link`] knows, by the name it stores.
+pub(crate) fn carrier_names() -> impl Iterator<Item = &'static str> {
+    CARRIERS.iter().map(|(name, _, _)| *name)
+}
+
 /// Letters and digits only, lower-cased: "Blue Dart", "BLUEDART" and "blue-dart" are one.
 fn carrier_key(s: &str) -> String {
     s.chars()

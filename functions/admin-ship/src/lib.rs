@@ -22,6 +22,7 @@ mod coupons;
 mod direct;
 mod fulfilment;
 mod invoices;
+mod meta;
 mod orders;
 mod refunds;
 
@@ -119,6 +120,7 @@ impl AdminShip {
             .merge(catalog::router())
             .merge(coupons::router())
             .merge(invoices::router())
+            .merge(meta::router())
             .with_state(state)
             .merge(console::router(self.console.clone()))
     }

@@ -18,8 +18,9 @@ use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::ids::OrderId;
 use common::shop::models::{india_time, parse_time, rfc3339, Order, OrderView, PaymentStatus};
-use common::shop::order_state::OrderStatus;
+use common::shop::order_state::{owner_actions, OrderStatus, OwnerAction};
 use common::shop::orders;
+use common::shop::refunds;
 use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, Regex};
@@ -283,16 +284,36 @@ async fn filter_of(services: &Services, f: &Filters) -> Result<Document> {
     })
 }
 
+/// An order as the owner's desk shows it: the order, and what the owner may do to it now, so
+/// that the console offers only those actions and keeps no copy of the rules.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminOrderView {
+    #[serde(flatten)]
+    order: OrderView,
+    allowed_actions: Vec<OwnerAction>,
+}
+
+impl From<Order> for AdminOrderView {
+    fn from(order: Order) -> Self {
+        let collected = refunds::collected(&order) > Paise::ZERO;
+        AdminOrderView {
+            allowed_actions: owner_actions(order.status, collected),
+            order: OrderView::from(order),
+        }
+    }
+}
+
 async fn list(
     State(services): State<Services>,
     _: Admin,
     RawQuery(query): RawQuery,
-) -> Result<List<OrderView>> {
+) -> Result<List<AdminOrderView>> {
     list_orders(&services, OrderQuery::from_query(query.as_deref())?).await
 }
 
 /// `GET /admin/orders` and the direct `listOrders` action.
-pub(crate) async fn list_orders(services: &Services, query: OrderQuery) -> Result<List<OrderView>> {
+pub(crate) async fn list_orders(services: &Services, query: OrderQuery) -> Result<List<AdminOrderView>> {
     let OrderQuery { filters: f, page } = query;
     let mut filter = filter_of(services, &f).await?;
     let (direction, op) = match f.sort {
@@ -311,7 +332,12 @@ pub(crate) async fn list_orders(services: &Services, query: OrderQuery) -> Resul
         .await?
         .try_collect()
         .await?;
-    Ok(List::from_rows(rows, page, |o| o.id.oid(), OrderView::from))
+    Ok(List::from_rows(
+        rows,
+        page,
+        |o| o.id.oid(),
+        AdminOrderView::from,
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -395,7 +421,8 @@ pub(crate) async fn detail(services: &Services, raw: &str) -> Result<Value> {
             last_error: text_of(m, "lastError"),
         })
         .collect();
-    let mut view = serde_json::to_value(OrderView::from(order)).map_err(anyhow::Error::from)?;
+    let mut view =
+        serde_json::to_value(AdminOrderView::from(order)).map_err(anyhow::Error::from)?;
     view["attempts"] = json!(attempts);
     view["mails"] = json!(mails);
     view["invoice"] = match common::shop::invoices::find(&services.db, id).await? {

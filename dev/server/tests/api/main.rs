@@ -24,6 +24,7 @@ mod openapi;
 mod order_numbers;
 mod orders;
 mod outage;
+mod owner_meta;
 mod owner_refunds;
 mod payments;
 mod products;
