@@ -13,7 +13,8 @@
 //! | `GET`, `POST /admin/products`, `PATCH /admin/products/{id}`, `POST …/stock`, `GET …/stock-movements`; `upsertProduct`, `adjustStock`, `openStockLedgers` | `catalog.rs` |
 //! | `GET`, `POST /admin/coupons`, `PATCH /admin/coupons/{code}`; `upsertCoupon` | `coupons.rs` |
 //! | `GET /admin/orders/{id}/invoice`, `/invoice.pdf`, `/credit-notes/{number}` | `invoices.rs` |
-//! | `GET /admin`, `/admin/console.js`, `/admin/console.css` | `console.rs` |
+//! | `GET /admin/meta` (carriers, GST rates, statuses) | `meta.rs` |
+//! | `GET /admin`, `/admin/console.js`, `/admin/console.modules/{module}`, `/admin/console.css` | `console.rs` |
 //! | a direct invocation's event (`{"action": …}`) | `direct.rs` |
 
 mod catalog;
@@ -64,8 +65,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/orders/{id}/invoice"),
     ("GET", "/admin/orders/{id}/invoice.pdf"),
     ("GET", "/admin/orders/{id}/credit-notes/{number}"),
+    ("GET", "/admin/meta"),
     ("GET", "/admin"),
     ("GET", "/admin/console.js"),
+    ("GET", "/admin/console.modules/{module}"),
     ("GET", "/admin/console.css"),
 ];
 

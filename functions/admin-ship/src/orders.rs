@@ -313,7 +313,10 @@ async fn list(
 }
 
 /// `GET /admin/orders` and the direct `listOrders` action.
-pub(crate) async fn list_orders(services: &Services, query: OrderQuery) -> Result<List<AdminOrderView>> {
+pub(crate) async fn list_orders(
+    services: &Services,
+    query: OrderQuery,
+) -> Result<List<AdminOrderView>> {
     let OrderQuery { filters: f, page } = query;
     let mut filter = filter_of(services, &f).await?;
     let (direction, op) = match f.sort {
