@@ -254,10 +254,8 @@ pub fn parse_rupees(raw: &str) -> Result<Paise, RupeesError> {
     let s = raw.trim();
     if let Some(rest) = s.strip_prefix('-') {
         return Err(match parse_rupees(rest) {
-            Ok(_) | Err(RupeesError::TooLarge | RupeesError::TooManyDecimals) => {
-                RupeesError::Negative
-            }
-            Err(e) => e,
+            Err(RupeesError::NotANumber | RupeesError::Negative) => RupeesError::NotANumber,
+            _ => RupeesError::Negative,
         });
     }
     let (whole, fraction) = match s.split_once('.') {
@@ -594,6 +592,7 @@ impl<'c> Reading<'c> {
                     self.columns.names.len()
                 ),
             );
+            return;
         }
         let index = match self.by_handle.get(&handle) {
             Some(i) => *i,
