@@ -344,34 +344,34 @@ enum Field {
     VariantImage,
 }
 
-/// Every column the importer reads: (legacy export, current template), lower case.
+/// Every column the importer reads, as (legacy export, current template) spell them.
 const COLUMNS: [(&str, &str, Field); 18] = [
-    ("handle", "url handle", Field::Handle),
-    ("title", "title", Field::Title),
-    ("body (html)", "description", Field::Body),
-    ("vendor", "vendor", Field::Vendor),
-    ("type", "type", Field::Type),
-    ("tags", "tags", Field::Tags),
-    ("published", "published on online store", Field::Published),
-    ("status", "status", Field::Status),
-    ("variant sku", "sku", Field::Sku),
-    ("variant barcode", "barcode", Field::Barcode),
-    ("variant price", "price", Field::Price),
+    ("Handle", "URL handle", Field::Handle),
+    ("Title", "Title", Field::Title),
+    ("Body (HTML)", "Description", Field::Body),
+    ("Vendor", "Vendor", Field::Vendor),
+    ("Type", "Type", Field::Type),
+    ("Tags", "Tags", Field::Tags),
+    ("Published", "Published on online store", Field::Published),
+    ("Status", "Status", Field::Status),
+    ("Variant SKU", "SKU", Field::Sku),
+    ("Variant Barcode", "Barcode", Field::Barcode),
+    ("Variant Price", "Price", Field::Price),
     (
-        "variant compare at price",
-        "compare-at price",
+        "Variant Compare At Price",
+        "Compare-at price",
         Field::CompareAt,
     ),
-    ("variant grams", "weight value (grams)", Field::Grams),
+    ("Variant Grams", "Weight value (grams)", Field::Grams),
     (
-        "variant inventory qty",
-        "inventory quantity",
+        "Variant Inventory Qty",
+        "Inventory quantity",
         Field::Inventory,
     ),
-    ("image src", "product image url", Field::ImageSrc),
-    ("image position", "image position", Field::ImagePosition),
-    ("image alt text", "image alt text", Field::ImageAlt),
-    ("variant image", "variant image url", Field::VariantImage),
+    ("Image Src", "Product image URL", Field::ImageSrc),
+    ("Image Position", "Image position", Field::ImagePosition),
+    ("Image Alt Text", "Image alt text", Field::ImageAlt),
+    ("Variant Image", "Variant image URL", Field::VariantImage),
 ];
 
 /// `option2 value` → `OptionValue(1)`, for any number, so that a fourth option is seen (and
@@ -404,18 +404,20 @@ impl Columns {
         let mut ignored = Vec::new();
         let mut dialect = None;
         for (i, name) in names.iter().enumerate() {
-            let lower = name.to_lowercase();
             let known = COLUMNS
                 .iter()
                 .find_map(|(legacy, current, field)| {
-                    if lower == *legacy && lower != *current {
-                        dialect.get_or_insert(Dialect::Legacy);
-                    } else if lower == *current && lower != *legacy {
-                        dialect.get_or_insert(Dialect::Current);
+                    let legacy = name.eq_ignore_ascii_case(legacy);
+                    let current = name.eq_ignore_ascii_case(current);
+                    // Columns both dialects spell alike say nothing of the dialect.
+                    match (legacy, current) {
+                        (true, false) => _ = dialect.get_or_insert(Dialect::Legacy),
+                        (false, true) => _ = dialect.get_or_insert(Dialect::Current),
+                        _ => {}
                     }
-                    (lower == *legacy || lower == *current).then_some(*field)
+                    (legacy || current).then_some(*field)
                 })
-                .or_else(|| option_field(&lower));
+                .or_else(|| option_field(&name.to_lowercase()));
             match known {
                 // A second column of the same meaning is not read; say so.
                 Some(field) if !at.contains_key(&field) => {
@@ -474,18 +476,10 @@ impl Columns {
             _ => COLUMNS
                 .iter()
                 .find(|(_, _, f)| *f == field)
-                .map(|(l, c, _)| title_case(if legacy { l } else { c }))
+                .map(|(l, c, _)| if legacy { l } else { c }.to_string())
                 .unwrap_or_default(),
         }
     }
-}
-
-fn title_case(lower: &str) -> String {
-    let mut chars = lower.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// The columns that make a row a variant; a later row of a handle without any of them only

@@ -732,3 +732,80 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn a_bad_handle_an_empty_title_and_a_value_for_an_unnamed_option_are_errors() {
+    let csv = "Handle,Title,Option1 Name,Option1 Value,Option2 Value,Variant SKU,Variant Price\n\
+               Brass Diya,Diya,Title,Default Title,,D-1,100.00\n\
+               brass-urli,,Title,Default Title,,U-1,100.00\n\
+               brass-lamp,Lamp,Size,8 in,Antique,L-1,100.00\n\
+               brass-bell,Bell,Title,Default Title,,B-1,100.00\n";
+    let parsed = parse(csv.as_bytes(), ImportDefaults::default()).unwrap();
+    let errors = problems(&parsed, Level::Error);
+    let at: Vec<_> = errors.iter().map(|e| (e.0, e.1, e.2)).collect();
+    assert_eq!(
+        at,
+        [
+            (2, "Brass Diya", Some("Handle")),
+            (3, "brass-urli", Some("Title")),
+            (4, "brass-lamp", Some("Option2 Value")),
+        ],
+        "{errors:?}"
+    );
+    assert_eq!(handles(&parsed), ["brass-bell"]);
+}
+
+#[test]
+fn rows_of_one_handle_group_even_when_apart_and_odd_cells_are_warnings() {
+    let csv = "Handle,Title,Status,Option1 Name,Option1 Value,Variant SKU,Variant Price,\
+               Variant Compare At Price,Image Src,Image Position\n\
+               brass-urli,Urli,Paused,Size,8 in,,2499.00,2499.00,ftp://x/urli.jpg,1\n\
+               brass-bell,Bell,active,Title,Default Title,B-1,100.00,,,\n\
+               brass-urli,,,,12 in,U-12,4999.00,,https://cdn.shopify.com/u.jpg,first\n";
+    let parsed = parse(csv.as_bytes(), ImportDefaults::default()).unwrap();
+    assert!(problems(&parsed, Level::Error).is_empty(), "{parsed:#?}");
+    let urli = product(&parsed, "brass-urli");
+    assert_eq!(urli.options[0].values, ["8 in", "12 in"]);
+    assert_eq!(urli.variants[0].sku, None);
+    assert_eq!(urli.variants[0].compare_at_price, None);
+    assert_eq!(urli.status, Status::Draft);
+    assert_eq!(urli.images.len(), 1);
+    let warned: Vec<_> = problems(&parsed, Level::Warning)
+        .into_iter()
+        .filter(|w| w.1 == "brass-urli" && !w.3.contains("HSN"))
+        .map(|w| (w.0, w.2))
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            (2, Some("Status")),
+            (2, Some("Variant SKU")),
+            (2, Some("Variant Compare At Price")),
+            (2, Some("Variant Grams")),
+            (2, Some("Image Src")),
+            (2, Some("Status")),
+            (4, Some("Variant Grams")),
+            (4, Some("Image Position")),
+        ]
+    );
+}
+
+#[test]
+fn more_than_fifty_values_of_one_option_is_an_error() {
+    let mut csv = String::from("Handle,Title,Option1 Name,Option1 Value,Variant Price\n");
+    for n in 1..=51 {
+        let (title, name) = if n == 1 { ("Diya", "Size") } else { ("", "") };
+        writeln!(csv, "brass-diya,{title},{name},{n} in,100.00").unwrap();
+    }
+    let parsed = parse(csv.as_bytes(), ImportDefaults::default()).unwrap();
+    let errors = problems(&parsed, Level::Error);
+    assert_eq!(
+        errors,
+        [(
+            52,
+            "brass-diya",
+            Some("Option1 Value"),
+            "'Size' has more than 50 values"
+        )]
+    );
+}
