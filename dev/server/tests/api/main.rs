@@ -14,6 +14,7 @@ mod cors;
 mod coupon_limits;
 mod coupons;
 mod desk;
+mod direct;
 mod expiry;
 mod integer_edges;
 mod invoices;
