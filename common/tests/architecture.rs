@@ -307,6 +307,7 @@ const SHOP_ORDER: &[&str] = &[
     "vocabulary",
     "tax",
     "catalog",
+    "shopify",
     "coupons",
     "cart",
     "messages::outbox",

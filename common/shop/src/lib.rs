@@ -1,7 +1,7 @@
 //! The shop: the business, on top of the platform and the integrations. Its modules form a
-//! declared order, lowest first — vocabulary, tax, catalog, coupons (pricing, coupon_uses),
-//! cart, messages::outbox, order::status, order::model, invoices, order, payments, refunds,
-//! messages — and a module uses only those before it. `SHOP_ORDER` in
+//! declared order, lowest first — vocabulary, tax, catalog, shopify, coupons (pricing,
+//! coupon_uses), cart, messages::outbox, order::status, order::model, invoices, order,
+//! payments, refunds, messages — and a module uses only those before it. `SHOP_ORDER` in
 //! `common/tests/architecture.rs` is that list, and the test that holds the code to it.
 
 pub mod cart;
@@ -13,6 +13,7 @@ pub mod order;
 pub mod payments;
 pub mod pricing;
 pub mod refunds;
+pub mod shopify;
 pub mod tax;
 pub mod vocabulary;
 

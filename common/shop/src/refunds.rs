@@ -29,6 +29,7 @@ use integrations::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use platform::db::{Db, ORDERS};
 use platform::error::Result;
+use platform::idempotency::{NextAction, Saved};
 use platform::problem_codes::ProblemCode;
 use serde::Serialize;
 
@@ -50,8 +51,8 @@ pub struct OwnerRefund {
     pub restock: bool,
     pub reason: String,
     pub by: String,
-    /// `(Idempotency-Key, hash of the request)`.
-    pub idempotency: Option<(String, String)>,
+    /// The owner's `Idempotency-Key` with the fingerprint of the request.
+    pub idempotency: Option<platform::idempotency::Keyed>,
 }
 
 /// What `decide` did.
@@ -209,18 +210,17 @@ pub async fn decide(
 ) -> Result<Decided> {
     platform::transaction!(db, |session| {
         let order = crate::order::lifecycle::load_in(db, session, id).await?;
-        if let Some((key, hash)) = &req.idempotency {
-            if let Some(earlier) = order
+        if let Some(keyed) = &req.idempotency {
+            // The saved response is the refund on the order, which is answered as it is now.
+            let saved = order
                 .refunds
                 .iter()
-                .find(|r| r.idempotency_key.as_deref() == Some(key))
-            {
-                if earlier.request_hash.as_deref() != Some(hash) {
-                    return Err(platform::Error::unprocessable(
-                        ProblemCode::IdempotencyKeyReused,
-                        "This Idempotency-Key was already used with a different request body",
-                    ));
-                }
+                .find(|r| r.idempotency_key.as_deref() == Some(keyed.key.as_str()))
+                .map(|r| Saved {
+                    request_hash: r.request_hash.clone().unwrap_or_default(),
+                    response: (),
+                });
+            if let NextAction::ReturnSavedResponse(()) = keyed.next_action(saved)? {
                 return Ok(Decided::Replayed(order));
             }
         }
@@ -268,9 +268,9 @@ pub async fn decide(
                 original_merchant_order_id: original,
             },
         );
-        if let Some((key, hash)) = &req.idempotency {
-            refund.idempotency_key = Some(key.clone());
-            refund.request_hash = Some(hash.clone());
+        if let Some(keyed) = &req.idempotency {
+            refund.idempotency_key = Some(keyed.key.as_str().to_owned());
+            refund.request_hash = Some(keyed.request_hash.clone());
         }
         refund_entry::push_in(db, session, &order, refund).await?;
         Ok(Decided::Created(

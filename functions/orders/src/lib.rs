@@ -42,8 +42,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{id}/invoice.pdf"),
 ];
 
-use common::platform::http::idempotency_key;
-pub use common::platform::http::IDEMPOTENCY_KEY_HEADER;
+pub use common::platform::idempotency::HEADER as IDEMPOTENCY_KEY_HEADER;
+use common::platform::idempotency::{IdempotencyKey, Keyed, NextAction};
 /// Honoured only when the configuration has `TEST_FAULTS=1` (tests, never a deployment).
 pub const TEST_FAULT_HEADER: &str = "x-test-fault";
 
@@ -160,10 +160,6 @@ fn validate(user: &User, body: CreateOrder) -> Result<Checkout> {
     }
 }
 
-fn fingerprint(body: &CreateOrder) -> String {
-    common::platform::http::fingerprint(body)
-}
-
 fn fault(config: &Config, headers: &HeaderMap) -> Option<Fault> {
     if !config.test_faults {
         return None;
@@ -184,25 +180,28 @@ async fn create(
     body: Result<common::platform::http::Json<CreateOrder>>,
 ) -> Result<(StatusCode, Json<OrderView>)> {
     let db = &services.db;
-    let key = idempotency_key(&headers)?;
-    let hash = body.as_ref().ok().map(|b| fingerprint(&b.0));
+    let key = IdempotencyKey::from_headers(&headers)?;
+    let keyed = match (key, &body) {
+        (Some(key), Ok(body)) => Some(Keyed::new(key, &body.0)),
+        _ => None,
+    };
     // A replay is answered before the rate limit: retrying a request whose answer was lost
     // must not use up the shopper's budget.
-    if let (Some(key), Some(hash)) = (&key, &hash) {
-        if let Some(order) = checkout::replayed(db, &user, key, hash).await? {
+    if let Some(keyed) = &keyed {
+        if let NextAction::ReturnSavedResponse(order) = checkout::replayed(db, &user, keyed).await?
+        {
             return Ok((StatusCode::OK, Json(order.into())));
         }
     }
     rate_limit::check(db, &user.id, Action::CreateOrder).await?;
     let common::platform::http::Json(body) = body?;
-    let hash = hash.unwrap_or_default();
     let valid = validate(&user, body)?;
     let placed = checkout::place(
         db,
         &Placing {
             user: &user,
             checkout: &valid,
-            key: key.as_deref().map(|k| (k, hash.as_str())),
+            key: keyed.as_ref(),
             fault: fault(&services.config, &headers),
             seller: &seller,
             number_prefix: &services.config.order_number_prefix,
@@ -293,6 +292,7 @@ async fn mine(State(services): State<Services>, user: User, page: Page) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::platform::idempotency::fingerprint;
 
     #[test]
     fn the_fingerprint_ignores_layout_but_not_values() {

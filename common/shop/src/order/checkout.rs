@@ -22,13 +22,12 @@ use mongodb::bson::{doc, oid::ObjectId, to_bson};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use platform::auth::User;
-use platform::db::{
-    is_duplicate_key, retry_transaction, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
-};
+use platform::db::{retry_transaction, Db, CARTS, COUPONS, ORDERS, PRODUCTS};
 use platform::email::Email;
 use platform::error::{Error, Result};
+use platform::idempotency::{self, Keyed, NextAction};
 use platform::problem_codes::ProblemCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,65 +62,40 @@ impl Request<'_> {
     }
 }
 
-/// The stored record of a key: which body it was used with and which order it made.
-#[derive(Debug, Deserialize)]
+/// What checkout saves under a key: the order it made, answered as it is now on a replay.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct IdempotencyRecord {
-    request_hash: String,
+struct MadeOrder {
     order_id: ObjectId,
-}
-
-fn key_reused() -> Error {
-    Error::unprocessable(
-        ProblemCode::IdempotencyKeyReused,
-        "This Idempotency-Key was already used with a different request body",
-    )
-}
-
-fn key_in_use() -> Error {
-    Error::conflict(
-        ProblemCode::IdempotencyKeyInUse,
-        "Another request with this Idempotency-Key is being processed; retry shortly",
-    )
 }
 
 /// The order an earlier request with this key made, if there was one.
 async fn replay(
     db: &Db,
-    session: Option<&mut ClientSession>,
+    mut session: Option<&mut ClientSession>,
     user: &User,
-    key: &str,
-    hash: &str,
-) -> Result<Option<Order>> {
-    let filter = doc! { "userId": user.id.as_str(), "key": key };
-    let keys = db.collection::<IdempotencyRecord>(IDEMPOTENCY_KEYS);
-    let orders = db.collection::<Order>(ORDERS);
-    let (record, order) = match session {
-        Some(session) => {
-            let Some(record) = keys.find_one(filter).session(&mut *session).await? else {
-                return Ok(None);
-            };
-            let order = orders
-                .find_one(doc! { "_id": record.order_id })
-                .session(&mut *session)
-                .await?;
-            (record, order)
-        }
-        None => {
-            let Some(record) = keys.find_one(filter).await? else {
-                return Ok(None);
-            };
-            let order = orders.find_one(doc! { "_id": record.order_id }).await?;
-            (record, order)
-        }
+    keyed: &Keyed,
+) -> Result<NextAction<Order>> {
+    let saved = idempotency::find(db, session.as_deref_mut(), user.id.as_str(), &keyed.key).await?;
+    let MadeOrder { order_id } = match keyed.next_action(saved)? {
+        NextAction::StartProcessing => return Ok(NextAction::StartProcessing),
+        NextAction::ReturnSavedResponse(made) => made,
     };
-    if record.request_hash != hash {
-        return Err(key_reused());
-    }
+    let orders = db.collection::<Order>(ORDERS);
+    let order = match session {
+        Some(session) => {
+            orders
+                .find_one(doc! { "_id": order_id })
+                .session(session)
+                .await?
+        }
+        None => orders.find_one(doc! { "_id": order_id }).await?,
+    };
     match order {
-        Some(order) if order.user_id == user.id => Ok(Some(order)),
+        Some(order) if order.user_id == user.id => Ok(NextAction::ReturnSavedResponse(order)),
         _ => Err(Error::Internal(anyhow::anyhow!(
-            "idempotency key {key} points at a missing order"
+            "idempotency key {} points at a missing order",
+            keyed.key.as_str()
         ))),
     }
 }
@@ -141,7 +115,7 @@ struct Request<'a> {
     checkout: &'a Checkout,
     order_id: OrderId,
     number: String,
-    key: Option<(&'a str, &'a str)>,
+    key: Option<&'a Keyed>,
     fault: Option<Fault>,
     seller: &'a SellerConfig,
     /// Set once the quick path found the world not as it assumes; every later run of the
@@ -153,8 +127,8 @@ struct Request<'a> {
 pub struct Placing<'a> {
     pub user: &'a User,
     pub checkout: &'a Checkout,
-    /// `(Idempotency-Key, fingerprint of the request)`.
-    pub key: Option<(&'a str, &'a str)>,
+    /// The request's Idempotency-Key, with its fingerprint.
+    pub key: Option<&'a Keyed>,
     pub fault: Option<Fault>,
     pub seller: &'a SellerConfig,
     /// The order numbers' prefix (`PIT`).
@@ -180,21 +154,21 @@ pub async fn place(db: &Db, placing: &Placing<'_>) -> Result<Placed> {
     };
     match platform::transaction!(db, |session| { place_in(&req, session).await }) {
         // The concurrent twin committed between our check and our claim: answer with its order.
-        Err(e) if e.is(ProblemCode::IdempotencyKeyInUse) => {
-            let (key, hash) = req.key.unwrap_or_default();
-            match replay(db, None, req.user, key, hash).await? {
-                Some(order) => Ok(Placed::Replayed(order)),
-                None => Err(e),
-            }
-        }
+        Err(e) if e.is(ProblemCode::IdempotencyKeyInUse) => match req.key {
+            Some(keyed) => match replay(db, None, req.user, keyed).await? {
+                NextAction::ReturnSavedResponse(order) => Ok(Placed::Replayed(order)),
+                NextAction::StartProcessing => Err(e),
+            },
+            None => Err(e),
+        },
         placed => placed,
     }
 }
 
 /// The order an earlier request with this Idempotency-Key made, if there was one; a key
 /// used with another request is refused.
-pub async fn replayed(db: &Db, user: &User, key: &str, hash: &str) -> Result<Option<Order>> {
-    replay(db, None, user, key, hash).await
+pub async fn replayed(db: &Db, user: &User, keyed: &Keyed) -> Result<NextAction<Order>> {
+    replay(db, None, user, keyed).await
 }
 
 /// The checkout transaction. It may run several times (write conflicts retry it), so it
@@ -220,10 +194,10 @@ async fn place_in(req: &Request<'_>, session: &mut ClientSession) -> Result<Plac
 async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result<Option<Placed>> {
     let db = req.db;
     let user_id = req.user.id.as_str();
-    if let Some((key, hash)) = req.key {
+    if let Some(keyed) = req.key {
         // First, so a twin that committed before us fails us here rather than on the cart
         // it emptied; `place` then answers with the twin's order.
-        claim_key(req, session, key, hash).await?;
+        claim_key(req, session, keyed).await?;
     }
     // Read and emptied in one write; an aborted checkout leaves it as it was.
     let cart = db
@@ -272,8 +246,10 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
 async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed> {
     let db = req.db;
     let user_id = req.user.id.as_str();
-    if let Some((key, hash)) = req.key {
-        if let Some(order) = replay(db, Some(&mut *session), req.user, key, hash).await? {
+    if let Some(keyed) = req.key {
+        if let NextAction::ReturnSavedResponse(order) =
+            replay(db, Some(&mut *session), req.user, keyed).await?
+        {
             return Ok(Placed::Replayed(order));
         }
     }
@@ -345,8 +321,8 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         )
         .session(&mut *session)
         .await?;
-    if let Some((key, hash)) = req.key {
-        claim_key(req, session, key, hash).await?;
+    if let Some(keyed) = req.key {
+        claim_key(req, session, keyed).await?;
     }
     req.fail_at(Fault::BeforeCommit)?;
     Ok(Placed::Created(order))
@@ -499,28 +475,11 @@ pub fn queued_mails(order: &Order) -> &'static [MailEvent] {
 /// Claims the Idempotency-Key in the checkout transaction, with the order: a concurrent twin
 /// either conflicts here and retries (then finds this key) or fails on the unique index;
 /// either way it cannot make a second order.
-async fn claim_key(
-    req: &Request<'_>,
-    session: &mut ClientSession,
-    key: &str,
-    hash: &str,
-) -> Result<()> {
-    let claimed = req
-        .db
-        .docs(IDEMPOTENCY_KEYS)
-        .insert_one(doc! {
-            "userId": req.user.id.as_str(),
-            "key": key,
-            "requestHash": hash,
-            "orderId": req.order_id.oid(),
-            "createdAt": now(),
-        })
-        .session(&mut *session)
-        .await;
-    match claimed {
-        Err(e) if is_duplicate_key(&e) => Err(key_in_use()),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
+async fn claim_key(req: &Request<'_>, session: &mut ClientSession, keyed: &Keyed) -> Result<()> {
+    let made = MadeOrder {
+        order_id: req.order_id.oid(),
+    };
+    idempotency::save(req.db, session, req.user.id.as_str(), keyed, &made).await
 }
 
 /// The order's GST, locked in at checkout from the prices and discount just settled.
