@@ -1,11 +1,11 @@
 //! The cart document (one per user) and its API view. Totals are always derived here, on
 //! the server, from the snapshotted lines.
 
+use crate::coupons::pricing;
 use crate::ids::{ProductId, UserId};
 use crate::models::rfc3339;
 use crate::models::Product;
 use crate::money::Paise;
-use crate::pricing;
 use crate::seller::ShippingConfig;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::DateTime;

@@ -4,7 +4,7 @@
 pub mod address;
 pub mod cart;
 pub mod catalog;
-pub mod coupon_uses;
+pub mod coupons;
 pub mod ids;
 pub mod invoices;
 pub mod mail;
@@ -14,7 +14,6 @@ pub mod order_state;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
-pub mod pricing;
 pub mod refunds;
 pub mod seller;
 pub mod tax;

@@ -448,7 +448,7 @@ pub async fn release_as_in(
         crate::catalog::try_move_stock_in(db, session, &back, false).await?;
     }
     if let Some(code) = &order.coupon_code {
-        crate::coupon_uses::give_back_in(db, session, code, order.user_id.as_str()).await?;
+        crate::coupons::uses::give_back_in(db, session, code, order.user_id.as_str()).await?;
     }
     Ok(true)
 }

@@ -15,9 +15,9 @@ use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::{
-    self, CouponInput, CouponPatch, ProductInput, ProductPatch, ProductRef, StockMovement,
-    StockMovementView,
+    self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView,
 };
+use common::shop::coupons::{self, CouponInput, CouponPatch};
 use common::shop::ids::ProductId;
 use common::shop::models::{Coupon, Product, ProductView};
 use futures::TryStreamExt;
@@ -273,7 +273,7 @@ async fn create_coupon(
     _: Admin,
     common::platform::http::Json(input): common::platform::http::Json<CouponInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let coupon = catalog::create_coupon(&services.db, input).await?;
+    let coupon = coupons::create_coupon(&services.db, input).await?;
     Ok((StatusCode::CREATED, Json(coupon_json(&coupon))))
 }
 
@@ -283,7 +283,7 @@ async fn patch_coupon(
     Path(code): Path<String>,
     common::platform::http::Json(input): common::platform::http::Json<CouponPatch>,
 ) -> Result<Json<Value>> {
-    let coupon = catalog::patch_coupon(&services.db, &code, input).await?;
+    let coupon = coupons::patch_coupon(&services.db, &code, input).await?;
     Ok(Json(coupon_json(&coupon)))
 }
 

@@ -11,10 +11,9 @@ use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::cart::Cart;
-use common::shop::catalog::normalize_coupon_code;
+use common::shop::coupons::{normalize_coupon_code, pricing};
 use common::shop::ids::ProductId;
 use common::shop::models::{now, Coupon, Product};
-use common::shop::pricing;
 use common::shop::seller::SellerConfig;
 use common::shop::Paise;
 use futures::TryStreamExt;
@@ -118,9 +117,9 @@ async fn apply(
     let uses = match coupon.per_customer_limit {
         None => 0,
         Some(_) => {
-            let filter = common::shop::coupon_uses::filter(&coupon.code, user.id.as_str());
+            let filter = common::shop::coupons::uses::filter(&coupon.code, user.id.as_str());
             let found = db.docs(COUPON_USES).find_one(filter).await?;
-            common::shop::coupon_uses::count(found.as_ref())
+            common::shop::coupons::uses::count(found.as_ref())
         }
     };
     let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;

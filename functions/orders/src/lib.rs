@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
 use common::platform::config::{Config, MailConfig};
 use common::platform::db::{
-    is_duplicate_key, retry_transaction, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
+    is_duplicate_key, retry_transaction, Db, CARTS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
 };
 use common::platform::email::Email;
 use common::platform::error::FieldError;
@@ -22,17 +22,17 @@ use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::address::{self, AddressInput};
 use common::shop::cart::{Cart, CartLine, CartView};
-use common::shop::catalog::{normalize_coupon_code, CheckoutTake};
+use common::shop::catalog::CheckoutTake;
+use common::shop::coupons::{self, normalize_coupon_code, pricing};
 use common::shop::ids::{OrderId, ProductId};
 use common::shop::mail::Mailer;
 use common::shop::models::{
-    now, Address, Coupon, Order, OrderItem, OrderView, Payment, PaymentStatus, Product, Shipping,
+    now, Address, Order, OrderItem, OrderView, Payment, PaymentStatus, Product, Shipping,
     StatusChange,
 };
 use common::shop::order_state::OrderStatus;
 use common::shop::orders::order_not_found;
 use common::shop::outbox::{self, MailEvent};
-use common::shop::pricing;
 use common::shop::seller::SellerConfig;
 use common::shop::tax::{self, OrderTax, TaxError, TaxLineInput};
 use common::shop::Paise;
@@ -431,7 +431,9 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
     let priced = match &req.checkout.coupon_code {
         None => priced,
         Some(code) => {
-            match claim_coupon_quickly(db, session, code, user_id, priced.subtotal).await? {
+            match coupons::uses::claim_quickly_in(db, session, code, user_id, priced.subtotal)
+                .await?
+            {
                 Some((code, discount)) => priced.with_coupon(code, discount),
                 None => return Ok(None),
             }
@@ -500,7 +502,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         None => priced,
         Some(code) => {
             let (code, discount) =
-                claim_coupon(db, session, code, user_id, priced.subtotal).await?;
+                coupons::uses::claim_in(db, session, code, user_id, priced.subtotal).await?;
             priced.with_coupon(code, discount)
         }
     };
@@ -758,78 +760,6 @@ async fn refresh_cart(
         .session(&mut *session)
         .await?;
     Ok(Placed::PriceChanged(cart, moved))
-}
-
-/// Takes one use of the coupon, never past its limits, and returns the discount it gives;
-/// `None` when it is missing, inactive, used up (by everyone or by this customer) or does not
-/// apply (the careful path then says which).
-async fn claim_coupon_quickly(
-    db: &Db,
-    session: &mut ClientSession,
-    code: &str,
-    user_id: &str,
-    subtotal: Paise,
-) -> Result<Option<(String, Paise)>> {
-    let Some(coupon) = db
-        .collection::<Coupon>(COUPONS)
-        .find_one_and_update(
-            doc! {
-                "code": code,
-                "isActive": true,
-                "$or": [
-                    { "usageLimit": null },
-                    { "$expr": { "$lt": ["$usedCount", "$usageLimit"] } },
-                ],
-            },
-            doc! { "$inc": { "usedCount": 1_i64 } },
-        )
-        .return_document(ReturnDocument::Before)
-        .session(&mut *session)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let uses = common::shop::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
-    Ok(pricing::evaluate(&coupon, subtotal, now(), uses)
-        .ok()
-        .map(|discount| (coupon.code, discount)))
-}
-
-/// Checks the coupon as apply-coupon does and takes one use of it, never past its limits.
-/// Returns the stored code and the discount it locks in.
-async fn claim_coupon(
-    db: &Db,
-    session: &mut ClientSession,
-    code: &str,
-    user_id: &str,
-    subtotal: Paise,
-) -> Result<(String, Paise)> {
-    let coupon = db
-        .collection::<Coupon>(COUPONS)
-        .find_one(doc! { "code": code })
-        .session(&mut *session)
-        .await?
-        .ok_or_else(|| pricing::coupon_not_found(code))?;
-    // The customer's use is taken first and judged by the count it had: a refusal aborts the
-    // transaction and takes the increment back, and a concurrent checkout of the same
-    // customer writes the same counter, so it conflicts and retries rather than both passing.
-    let uses = common::shop::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
-    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
-    let mut filter = doc! { "code": &coupon.code, "isActive": true };
-    if let Some(limit) = coupon.usage_limit {
-        // The guard, not the read above, is what keeps the count within the limit.
-        filter.insert("usageLimit", limit);
-        filter.insert("usedCount", doc! { "$lt": limit });
-    }
-    let claimed = db
-        .docs(COUPONS)
-        .update_one(filter, doc! { "$inc": { "usedCount": 1_i64 } })
-        .session(&mut *session)
-        .await?;
-    if claimed.matched_count == 0 {
-        return Err(pricing::exhausted(&coupon.code));
-    }
-    Ok((coupon.code, discount))
 }
 
 /// Takes every line's quantity from stock, or refuses naming every line that is short.
