@@ -15,14 +15,15 @@
 //!   still be on its way.
 
 use crate::ids::{OrderId, ProductId};
-use crate::models::{now, rfc3339, Order, PaymentStatus};
+use crate::models::{now, rfc3339, FlagReason, Order, PaymentFlag, PaymentStatus};
 use crate::money::Paise;
 use crate::outbox;
+use crate::payments::{self, AttemptMove, AttemptRef, PaymentMove};
 use futures::TryStreamExt;
 use integrations::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
 use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime, Document};
 use mongodb::ClientSession;
-use platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use platform::db::{Db, ORDERS};
 use platform::error::Result;
 use platform::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
@@ -499,7 +500,7 @@ async fn push_in(
 ) -> Result<Refund> {
     let mut set = doc! { "updatedAt": now() };
     if refund.counts_against_order() {
-        set.insert("payment.status", PaymentStatus::RefundPending.as_str());
+        set.extend(PaymentMove::RefundDecided.fields());
     }
     let pushed = db
         .docs(ORDERS)
@@ -632,19 +633,17 @@ pub async fn settle(
             set.insert("refunds.$.lastError", code.as_str());
             if !replace {
                 tracing::error!(order_id = %order.id.to_hex(), merchant_refund_id, "refunds keep failing at PhonePe; flagged for a person");
-                set.insert(
-                    "payment.flag",
-                    format!("refund_failed: {merchant_refund_id}"),
-                );
+                let flag = PaymentFlag::new(FlagReason::RefundFailed, merchant_refund_id);
+                set.extend(PaymentMove::Flagged(flag).fields());
             }
         }
         if refund.counts_against_order() && !replace {
-            let status = payment_status_after(&order, &after);
-            set.insert("payment.status", status.as_str());
-            set.insert("payment.refundedAmount", refunded_amount(&after).get());
-            if status == PaymentStatus::Refunded {
-                set.insert("payment.refundedAt", t);
-            }
+            let refunded = PaymentMove::Refunded {
+                status: payment_status_after(&order, &after),
+                refunded: refunded_amount(&after),
+                at: t,
+            };
+            set.extend(refunded.fields());
         }
         let changed = db
             .docs(ORDERS)
@@ -666,13 +665,9 @@ pub async fn settle(
         match verdict {
             Verdict::Completed => {
                 if refund.kind == RefundKind::ExtraCharge {
-                    db.docs(PAYMENT_ATTEMPTS)
-                        .update_one(
-                            doc! { "merchantOrderId": &refund.original_merchant_order_id },
-                            doc! { "$set": { "state": crate::payments::AttemptState::Refunded, "refundedAt": t } },
-                        )
-                        .session(&mut *session)
-                        .await?;
+                    let attempt = AttemptRef::MerchantOrderId(&refund.original_merchant_order_id);
+                    let refunded = AttemptMove::Refunded { at: t };
+                    payments::move_attempt(db, Some(&mut *session), attempt, refunded).await?;
                     // No mail: the shopper's order mails already say what they paid for,
                     // and PhonePe tells them about the returned double charge itself.
                     return Ok(Settled::Completed(order.id));

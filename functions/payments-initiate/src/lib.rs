@@ -12,10 +12,10 @@ use common::platform::problem_codes::ProblemCode;
 use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
-use common::shop::models::{rfc3339, Order, PaymentStatus};
+use common::shop::models::{rfc3339, Order};
 use common::shop::order_state::OrderStatus;
 use common::shop::orders::Change;
-use common::shop::payments::{new_attempt, new_merchant_order_id, AttemptState};
+use common::shop::payments::{self, Attempt, AttemptMove, AttemptRef, AttemptState, PaymentMove};
 use mongodb::bson::{doc, DateTime};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -117,11 +117,8 @@ async fn initiate(
 
     // The attempt is on record before PhonePe hears of it, so a crash in between leaves a
     // trail that reconciliation resolves.
-    let merchant_order_id = new_merchant_order_id(order.id);
-    let attempt = new_attempt(&order, merchant_order_id.clone());
-    db.collection::<common::shop::payments::Attempt>(PAYMENT_ATTEMPTS)
-        .insert_one(&attempt)
-        .await?;
+    let attempt = payments::record_attempt(db, &order).await?;
+    let merchant_order_id = attempt.merchant_order_id.clone();
 
     let pay = PayRequest {
         merchant_order_id: merchant_order_id.clone(),
@@ -143,26 +140,25 @@ async fn initiate(
             // created the order, and the shopper may pay it: the attempt stays `creating`,
             // and reconciliation asks PhonePe which it was (found by `make prove`: written
             // off as an error, such an attempt's money was kept when the order expired).
-            let update = if e.is_refusal() {
-                doc! { "$set": { "state": AttemptState::Error, "lastError": e.to_string() } }
+            let error = e.to_string();
+            if e.is_refusal() {
+                let refused = AttemptMove::Refused { error: &error };
+                payments::move_attempt(db, None, AttemptRef::Id(attempt.id), refused).await?;
             } else {
-                doc! { "$set": { "lastError": e.to_string() } }
-            };
-            db.docs(PAYMENT_ATTEMPTS)
-                .update_one(doc! { "_id": attempt.id }, update)
-                .await?;
+                payments::note_attempt_error(db, attempt.id, &error).await?;
+            }
             return Err(e.into());
         }
     };
     let expire_at = DateTime::from_millis(created.expire_at);
 
     let moved = common::platform::transaction!(db, |session| {
-        let recorded = db.docs(PAYMENT_ATTEMPTS)
-                .update_one(
-                    doc! { "_id": attempt.id, "state": AttemptState::Creating },
-                    doc! { "$set": { "state": AttemptState::Pending, "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
-                )
-                .session(&mut *session)
+        let opened = AttemptMove::Opened {
+            phonepe_order_id: &created.order_id,
+            expire_at,
+        };
+        let recorded =
+            payments::move_attempt(db, Some(&mut *session), AttemptRef::Id(attempt.id), opened)
                 .await?;
         let current: Order = db
             .collection::<Order>(ORDERS)
@@ -179,21 +175,17 @@ async fn initiate(
         }
         // Still `creating` when PhonePe's answer was recorded: nothing else touched it. Only
         // otherwise is it worth a read to see what did.
-        let now_attempt = if recorded.matched_count == 1 {
+        let now_attempt = if recorded {
             None
         } else {
-            db.collection::<common::shop::payments::Attempt>(PAYMENT_ATTEMPTS)
+            db.collection::<Attempt>(PAYMENT_ATTEMPTS)
                 .find_one(doc! { "_id": attempt.id })
                 .session(&mut *session)
                 .await?
         };
-        if now_attempt.is_some_and(|a| {
-            matches!(
-                a.state,
-                common::shop::payments::AttemptState::Failed
-                    | common::shop::payments::AttemptState::Error
-            )
-        }) {
+        if now_attempt
+            .is_some_and(|a| matches!(a.state, AttemptState::Failed | AttemptState::Error))
+        {
             return Ok(Recorded::AttemptFailed);
         }
         if !matches!(
@@ -207,11 +199,15 @@ async fn initiate(
         }
         // Through the one writer of order statuses; an order already waiting for payment
         // still records which attempt it now waits for.
-        let change = Change::to(OrderStatus::PaymentPending)
+        let mut change = Change::to(OrderStatus::PaymentPending)
             .by("customer")
-            .set("payment.status", PaymentStatus::Pending)
-            .set("payment.merchantOrderId", merchant_order_id.as_str())
             .set_if_there();
+        change.set.extend(
+            PaymentMove::Awaiting {
+                merchant_order_id: &merchant_order_id,
+            }
+            .fields(),
+        );
         common::shop::orders::change_loaded_in(db, session, current, &change).await?;
         Ok(Recorded::Pending)
     });
