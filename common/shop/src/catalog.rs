@@ -14,12 +14,25 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
-use platform::db::{is_duplicate_key, retry_transaction, Db, PRODUCTS, STOCK_MOVEMENTS};
+use platform::db::{is_duplicate_key, retry_transaction, Db, IndexSpec};
 use platform::error::{Error, FieldError, Result};
 use platform::problem_codes::ProblemCode;
 use platform::text::{self, Rule};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+/// The products, one document per slug.
+pub const PRODUCTS: &str = "products";
+/// One entry per change of a product's stock, written in the transaction of the change.
+pub const STOCK_MOVEMENTS: &str = "stock_movements";
+
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::unique(PRODUCTS, doc! { "slug": 1 }),
+        IndexSpec::plain(PRODUCTS, doc! { "isActive": 1, "_id": -1 }),
+        IndexSpec::plain(STOCK_MOVEMENTS, doc! { "productId": 1, "at": -1 }),
+    ]
+}
 
 /// Units a product may hold, and the most one adjustment may move.
 pub const MAX_STOCK: i64 = 1_000_000;

@@ -11,7 +11,18 @@ pub use owner::{
     create_coupon, normalize_coupon_code, patch_coupon, upsert_coupon, CouponInput, CouponPatch,
 };
 
+use mongodb::bson::doc;
+use platform::db::IndexSpec;
+
 /// The coupons, one document per code.
-pub const COLLECTION: &str = "coupons";
+pub const COUPONS: &str = "coupons";
 /// How often each customer has used each coupon: one document per (code, userId).
-pub const USES_COLLECTION: &str = "coupon_uses";
+pub const COUPON_USES: &str = "coupon_uses";
+
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::unique(COUPONS, doc! { "code": 1 }),
+        // One counter per customer and coupon, so concurrent checkouts write the same one.
+        IndexSpec::unique(COUPON_USES, doc! { "code": 1, "userId": 1 }),
+    ]
+}

@@ -19,3 +19,19 @@ pub mod seller;
 pub mod tax;
 
 pub use money::Paise;
+
+/// Every index of every collection the shop owns, each declared by its owner, for
+/// `Services::init` to build on a database older than the code.
+pub fn indexes() -> Vec<platform::db::IndexSpec> {
+    [
+        catalog::indexes(),
+        coupons::indexes(),
+        cart::indexes(),
+        orders::indexes(),
+        payments::indexes(),
+        refunds::indexes(),
+        invoices::indexes(),
+        outbox::indexes(),
+    ]
+    .concat()
+}

@@ -41,12 +41,14 @@ pub use render::{render, render_for, sample_order, sample_order_page, subject, B
 use crate::ids::OrderId;
 use crate::models::{Order, PaymentStatus};
 use crate::order_state::OrderStatus;
+use crate::orders::ORDERS;
+use crate::outbox::MAIL_OUTBOX;
 use crate::outbox::{MailEvent, MailStatus};
 use integrations::ses::{self, Mail, SendError, Ses};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use platform::config::MailConfig;
-use platform::db::{Db, MAIL_OUTBOX, ORDERS};
+use platform::db::Db;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -11,9 +11,26 @@ use crate::Paise;
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
-use platform::db::{Db, ORDERS};
+use platform::db::{Db, IndexSpec};
 use platform::error::{Error, Result};
 use platform::problem_codes::ProblemCode;
+
+/// The orders, one document per order.
+pub const ORDERS: &str = "orders";
+
+/// The orders' own indexes; payments and refunds declare those of their fields.
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::plain(ORDERS, doc! { "userId": 1, "_id": -1 }),
+        IndexSpec::plain(ORDERS, doc! { "status": 1, "createdAt": 1 }),
+        // Numbers are looked up by routes and search, and must never repeat.
+        IndexSpec::unique_where(
+            ORDERS,
+            doc! { "number": 1 },
+            doc! { "number": { "$type": "string" } },
+        ),
+    ]
+}
 
 /// A requested status change and what goes with it.
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ use crate::ids::{OrderId, UserId};
 use crate::models::{now, FlagReason, Order, PaymentFlag, PaymentStatus};
 use crate::money::Paise;
 use crate::order_state::OrderStatus;
+use crate::orders::ORDERS;
 use crate::orders::{self, Change};
 use crate::outbox::{self, MailEvent};
 use crate::refunds::{self, NewRefund, RefundKind};
@@ -19,9 +20,28 @@ use futures::TryStreamExt;
 use integrations::phonepe::{OrderStatus as PhonePeOrder, PhonePe, State as PhonePeState};
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::ClientSession;
-use platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use platform::db::{Db, IndexSpec};
 use platform::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+
+/// The payment attempts, one document per call to PhonePe's pay API.
+pub const PAYMENT_ATTEMPTS: &str = "payment_attempts";
+
+/// The attempts' indexes, and those of the orders' payment fields.
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::unique(PAYMENT_ATTEMPTS, doc! { "merchantOrderId": 1 }),
+        IndexSpec::plain(PAYMENT_ATTEMPTS, doc! { "orderId": 1 }),
+        IndexSpec::plain(PAYMENT_ATTEMPTS, doc! { "state": 1, "nextCheckAt": 1 }),
+        IndexSpec::plain(ORDERS, doc! { "payment.status": 1 }),
+        // One PhonePe transaction can pay one order only, ever.
+        IndexSpec::unique_where(
+            ORDERS,
+            doc! { "payment.transactionId": 1 },
+            doc! { "payment.transactionId": { "$type": "string" } },
+        ),
+    ]
+}
 
 /// One call to PhonePe's pay API for an order. Recorded before PhonePe is called, so a crash
 /// between the two leaves a trace that reconciliation can resolve.

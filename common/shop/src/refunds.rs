@@ -17,16 +17,28 @@
 use crate::ids::{OrderId, ProductId};
 use crate::models::{now, rfc3339, FlagReason, Order, PaymentFlag, PaymentStatus};
 use crate::money::Paise;
+use crate::orders::ORDERS;
 use crate::outbox;
 use crate::payments::{self, AttemptMove, AttemptRef, PaymentMove};
 use futures::TryStreamExt;
 use integrations::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
 use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime, Document};
 use mongodb::ClientSession;
-use platform::db::{Db, ORDERS};
+use platform::db::{Db, IndexSpec};
 use platform::error::Result;
 use platform::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
+
+/// The indexes of the orders' refunds: found by their id (webhooks) and by what is due.
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::plain(ORDERS, doc! { "refunds.merchantRefundId": 1 }),
+        IndexSpec::plain(
+            ORDERS,
+            doc! { "refunds.state": 1, "refunds.nextCheckAt": 1 },
+        ),
+    ]
+}
 
 /// How long a refund request may still be on its way to PhonePe after we sent it. Well past
 /// the PhonePe client's own timeout, so an instance that sent a request and is still waiting

@@ -46,7 +46,7 @@ impl Functions {
     pub async fn build(settings: Settings) -> anyhow::Result<Functions> {
         let (config, phonepe, webhook_credentials, redirect, mail, seller, console) = settings;
         Ok(Functions {
-            services: Services::init(config).await?,
+            services: Services::init(config, &common::shop::indexes()).await?,
             seller: Arc::new(seller),
             mailer: Arc::new(Mailer::new(&mail).await),
             phonepe: Arc::new(PhonePe::new(&phonepe)?),

@@ -15,10 +15,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::platform::db::ORDERS;
 use common::platform::services::Services;
 use common::shop::models::{Order, PaymentStatus};
 use common::shop::order_state::OrderStatus;
+use common::shop::orders::ORDERS;
 use std::collections::HashMap;
 
 pub const PATH: &str = "/dev/return";

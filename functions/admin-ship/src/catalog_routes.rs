@@ -8,7 +8,6 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use common::platform::auth::Admin;
-use common::platform::db::{COUPONS, PRODUCTS, STOCK_MOVEMENTS};
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
@@ -17,6 +16,8 @@ use common::platform::{Error, Result};
 use common::shop::catalog::{
     self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView,
 };
+use common::shop::catalog::{PRODUCTS, STOCK_MOVEMENTS};
+use common::shop::coupons::COUPONS;
 use common::shop::coupons::{self, CouponInput, CouponPatch};
 use common::shop::ids::ProductId;
 use common::shop::models::{Coupon, Product, ProductView};

@@ -7,7 +7,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use common::platform::auth::Admin;
-use common::platform::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
@@ -17,6 +16,9 @@ use common::shop::ids::OrderId;
 use common::shop::models::{india_time, parse_time, rfc3339, Order, OrderView, PaymentStatus};
 use common::shop::order_state::OrderStatus;
 use common::shop::orders;
+use common::shop::orders::ORDERS;
+use common::shop::outbox::MAIL_OUTBOX;
+use common::shop::payments::PAYMENT_ATTEMPTS;
 use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, Regex};
@@ -445,7 +447,7 @@ pub async fn export_csv(
     let ids: Vec<OrderId> = rows.iter().map(|o| o.id).collect();
     let invoices: std::collections::HashMap<OrderId, String> = services
         .db
-        .docs(common::platform::db::INVOICES)
+        .docs(common::shop::invoices::INVOICES)
         .find(doc! { "orderId": { "$in": ids } })
         .projection(doc! { "orderId": 1, "number": 1 })
         .await?

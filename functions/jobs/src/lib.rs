@@ -4,12 +4,12 @@
 use common::integrations::phonepe::PhonePe;
 use common::platform::config::{Config, MailConfig, PhonePeConfig};
 use common::platform::db::Db;
-use common::platform::db::ORDERS;
 use common::platform::services::Services;
 use common::shop::ids::OrderId;
 use common::shop::mail::Mailer;
 use common::shop::models::Order;
 use common::shop::order_state::OrderStatus;
+use common::shop::orders::ORDERS;
 use common::shop::orders::{self, Change};
 use common::shop::outbox::{MailEvent, MailStatus};
 use common::shop::payments;
@@ -101,7 +101,9 @@ pub struct Backlog {
 }
 
 pub async fn measure_backlog(jobs: &Jobs) -> common::platform::Result<Backlog> {
-    use common::platform::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS, PRODUCTS};
+    use common::shop::catalog::PRODUCTS;
+    use common::shop::outbox::MAIL_OUTBOX;
+    use common::shop::payments::PAYMENT_ATTEMPTS;
     let db = &jobs.db;
     let ago = |mins: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - mins * 60_000);
     let count =

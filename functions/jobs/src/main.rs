@@ -9,7 +9,7 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_runtime::Error> {
     common::platform::telemetry::init();
     let (config, phonepe, mail): jobs::Settings = common::platform::config::from_env()?;
-    let services = Services::init(config).await?;
+    let services = Services::init(config, &common::shop::indexes()).await?;
     let phonepe = Arc::new(PhonePe::new(&phonepe)?);
     let mailer = Arc::new(Mailer::new(&mail).await);
     let jobs = jobs::Jobs::new(&services, phonepe, mailer);

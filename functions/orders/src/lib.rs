@@ -10,9 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
 use common::platform::config::{Config, MailConfig};
-use common::platform::db::{
-    is_duplicate_key, retry_transaction, Db, CARTS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
-};
+use common::platform::db::{is_duplicate_key, retry_transaction, Db, IDEMPOTENCY_KEYS};
 use common::platform::email::Email;
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
@@ -21,8 +19,10 @@ use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::address::{self, AddressInput};
+use common::shop::cart::CARTS;
 use common::shop::cart::{Cart, CartLine, CartView};
 use common::shop::catalog::CheckoutTake;
+use common::shop::catalog::PRODUCTS;
 use common::shop::coupons::{self, normalize_coupon_code, pricing};
 use common::shop::ids::{OrderId, ProductId};
 use common::shop::mail::Mailer;
@@ -32,6 +32,7 @@ use common::shop::models::{
 };
 use common::shop::order_state::OrderStatus;
 use common::shop::orders::order_not_found;
+use common::shop::orders::ORDERS;
 use common::shop::outbox::{self, MailEvent};
 use common::shop::seller::SellerConfig;
 use common::shop::tax::{self, OrderTax, TaxError, TaxLineInput};

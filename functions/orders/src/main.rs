@@ -6,7 +6,7 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_http::Error> {
     common::platform::telemetry::init();
     let (config, seller, mail): orders::Settings = common::platform::config::from_env()?;
-    let services = Services::init(config).await?;
+    let services = Services::init(config, &common::shop::indexes()).await?;
     let mailer = Arc::new(Mailer::new(&mail).await);
     let router = orders::router(&services, Arc::new(seller), mailer);
     common::platform::http::run_lambda(common::platform::http::finish(router)).await

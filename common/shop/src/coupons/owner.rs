@@ -3,7 +3,7 @@
 //! [`super::uses`] moves it.
 
 use super::uses;
-use super::COLLECTION;
+use super::COUPONS;
 use crate::catalog::{check, present, MAX_PAISE, MAX_USES};
 use crate::models::{now, parse_time, Coupon, CouponType};
 use mongodb::bson::{doc, to_bson, Bson, DateTime, Document};
@@ -194,7 +194,7 @@ pub async fn upsert_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
     let mut on_insert = doc! { "code": &code, "createdAt": now() };
     uses::none_yet(&mut on_insert);
     let coupon = db
-        .collection::<Coupon>(COLLECTION)
+        .collection::<Coupon>(COUPONS)
         .find_one_and_update(
             doc! { "code": &code },
             doc! {
@@ -215,7 +215,7 @@ pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
     set.insert("code", code.as_str());
     uses::none_yet(&mut set);
     set.insert("createdAt", now());
-    match db.docs(COLLECTION).insert_one(set).await {
+    match db.docs(COUPONS).insert_one(set).await {
         Ok(_) => {}
         Err(e) if is_duplicate_key(&e) => {
             return Err(Error::conflict(
@@ -225,7 +225,7 @@ pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
         }
         Err(e) => return Err(e.into()),
     }
-    db.collection::<Coupon>(COLLECTION)
+    db.collection::<Coupon>(COUPONS)
         .find_one(doc! { "code": &code })
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("coupon just inserted is gone")))
@@ -273,7 +273,7 @@ pub async fn patch_coupon(db: &Db, raw_code: &str, patch: CouponPatch) -> Result
     }
     platform::transaction!(db, |session| {
         let current = db
-            .collection::<Coupon>(COLLECTION)
+            .collection::<Coupon>(COUPONS)
             .find_one(doc! { "code": &code })
             .session(&mut *session)
             .await?
@@ -329,7 +329,7 @@ pub async fn patch_coupon(db: &Db, raw_code: &str, patch: CouponPatch) -> Result
         }
         set.insert("updatedAt", now());
         match db
-            .collection::<Coupon>(COLLECTION)
+            .collection::<Coupon>(COUPONS)
             .find_one_and_update(filter, doc! { "$set": set })
             .return_document(ReturnDocument::After)
             .session(&mut *session)

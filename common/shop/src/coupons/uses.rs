@@ -12,7 +12,7 @@
 //! together with the coupon's shop-wide `usedCount`.
 
 use super::pricing;
-use super::{COLLECTION, USES_COLLECTION};
+use super::{COUPONS, COUPON_USES};
 use crate::models::{now, Coupon};
 use crate::money::Paise;
 use mongodb::bson::{doc, Bson, Document};
@@ -40,7 +40,7 @@ pub fn count(found: Option<&Document>) -> i64 {
 /// taking this write back with it) when that is already the coupon's `perCustomerLimit`.
 async fn take_in(db: &Db, session: &mut ClientSession, code: &str, user_id: &str) -> Result<i64> {
     let before = db
-        .docs(USES_COLLECTION)
+        .docs(COUPON_USES)
         .find_one_and_update(
             filter(code, user_id),
             doc! { "$inc": { "count": 1_i64 }, "$set": { "updatedAt": now() } },
@@ -66,7 +66,7 @@ pub async fn give_back_in(
     code: &str,
     user_id: &str,
 ) -> Result<()> {
-    db.docs(COLLECTION)
+    db.docs(COUPONS)
         .update_one(
             doc! { "code": code, "usedCount": { "$gt": 0_i64 } },
             doc! { "$inc": { "usedCount": -1_i64 } },
@@ -75,7 +75,7 @@ pub async fn give_back_in(
         .await?;
     let mut mine = filter(code, user_id);
     mine.insert("count", doc! { "$gt": 0_i64 });
-    db.docs(USES_COLLECTION)
+    db.docs(COUPON_USES)
         .update_one(
             mine,
             doc! { "$inc": { "count": -1_i64 }, "$set": { "updatedAt": now() } },
@@ -96,7 +96,7 @@ pub async fn claim_quickly_in(
     subtotal: Paise,
 ) -> Result<Option<(String, Paise)>> {
     let Some(coupon) = db
-        .collection::<Coupon>(COLLECTION)
+        .collection::<Coupon>(COUPONS)
         .find_one_and_update(
             doc! {
                 "code": code,
@@ -130,7 +130,7 @@ pub async fn claim_in(
     subtotal: Paise,
 ) -> Result<(String, Paise)> {
     let coupon = db
-        .collection::<Coupon>(COLLECTION)
+        .collection::<Coupon>(COUPONS)
         .find_one(doc! { "code": code })
         .session(&mut *session)
         .await?
@@ -147,7 +147,7 @@ pub async fn claim_in(
         filter.insert("usedCount", doc! { "$lt": limit });
     }
     let claimed = db
-        .docs(COLLECTION)
+        .docs(COUPONS)
         .update_one(filter, doc! { "$inc": { "usedCount": 1_i64 } })
         .session(&mut *session)
         .await?;

@@ -2,10 +2,11 @@
 //! page, webhooks (duplicated, reordered, forged), reconciliation and refunds.
 
 use crate::support::{Resp, TestApp};
-use common::platform::db::{MAIL_OUTBOX, ORDERS};
 use common::shop::ids::{OrderId, ProductId};
 use common::shop::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
 use common::shop::order_state::OrderStatus;
+use common::shop::orders::ORDERS;
+use common::shop::outbox::MAIL_OUTBOX;
 use common::shop::payments::{self, Applied};
 use common::shop::refunds;
 use common::shop::Paise;
@@ -887,7 +888,7 @@ async fn money_arriving_after_cancellation_is_refunded() {
 
 async fn attempt_doc(app: &TestApp, merchant_order_id: &str) -> Document {
     app.db()
-        .collection::<Document>(common::platform::db::PAYMENT_ATTEMPTS)
+        .collection::<Document>(common::shop::payments::PAYMENT_ATTEMPTS)
         .find_one(doc! { "merchantOrderId": merchant_order_id })
         .await
         .unwrap()
