@@ -10,6 +10,7 @@ pub mod invoices;
 pub mod mail;
 pub mod models;
 pub mod money;
+pub mod order_settings;
 pub mod order_state;
 pub mod orders;
 pub mod outbox;

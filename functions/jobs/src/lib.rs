@@ -8,6 +8,7 @@ use common::platform::services::Services;
 use common::shop::ids::OrderId;
 use common::shop::mail::Mailer;
 use common::shop::models::Order;
+use common::shop::order_settings::PaymentWindow;
 use common::shop::order_state::OrderStatus;
 use common::shop::orders::ORDERS;
 use common::shop::orders::{self, Change};
@@ -24,24 +25,29 @@ use std::sync::Arc;
 /// The settings this function reads at cold start: jobs reconciles with PhonePe and drains
 /// the mail outbox; it prices nothing, so the seller settings are not its own. `main.rs` and
 /// the tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, PhonePeConfig, MailConfig);
+pub type Settings = (Config, PhonePeConfig, MailConfig, PaymentWindow);
 
 /// What a run is built from, once per cold start.
 #[derive(Clone)]
 pub struct Jobs {
     db: Db,
-    config: Arc<Config>,
     phonepe: Arc<PhonePe>,
     mailer: Arc<Mailer>,
+    window: PaymentWindow,
 }
 
 impl Jobs {
-    pub fn new(services: &Services, phonepe: Arc<PhonePe>, mailer: Arc<Mailer>) -> Self {
+    pub fn new(
+        services: &Services,
+        phonepe: Arc<PhonePe>,
+        mailer: Arc<Mailer>,
+        window: PaymentWindow,
+    ) -> Self {
         Jobs {
             db: services.db.clone(),
-            config: services.config.clone(),
             phonepe,
             mailer,
+            window,
         }
     }
 
@@ -212,7 +218,7 @@ async fn expire_unpaid_orders(jobs: &Jobs) -> Value {
 }
 
 pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport> {
-    let timeout_ms = jobs.config.order_payment_timeout_minutes * 60_000;
+    let timeout_ms = jobs.window.millis();
     let cutoff = DateTime::from_millis(DateTime::now().timestamp_millis() - timeout_ms);
     let unpaid: Vec<&str> = UNPAID.iter().map(|s| s.as_str()).collect();
     let due: Vec<Order> = jobs

@@ -30,6 +30,7 @@ use common::shop::models::{
     now, Address, Order, OrderItem, OrderView, Payment, PaymentStatus, Product, Shipping,
     StatusChange,
 };
+use common::shop::order_settings::OrderNumbering;
 use common::shop::order_state::OrderStatus;
 use common::shop::orders::order_not_found;
 use common::shop::orders::ORDERS;
@@ -48,9 +49,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The settings this function reads at cold start: checkout mails the "order placed" mail
-/// right after its commit, and prices and taxes the order as the seller. `main.rs` and the
-/// tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, SellerConfig, MailConfig);
+/// right after its commit, prices and taxes the order as the seller, and numbers it.
+/// `main.rs` and the tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, SellerConfig, MailConfig, OrderNumbering);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -72,9 +73,15 @@ struct AppState {
     auth: Auth,
     seller: Arc<SellerConfig>,
     mailer: Arc<Mailer>,
+    numbering: Arc<OrderNumbering>,
 }
 
-pub fn router(services: &Services, seller: Arc<SellerConfig>, mailer: Arc<Mailer>) -> Router {
+pub fn router(
+    services: &Services,
+    seller: Arc<SellerConfig>,
+    mailer: Arc<Mailer>,
+    numbering: OrderNumbering,
+) -> Router {
     Router::new()
         .route("/orders/create", post(create))
         .route("/orders/my", get(mine))
@@ -86,6 +93,7 @@ pub fn router(services: &Services, seller: Arc<SellerConfig>, mailer: Arc<Mailer
             auth: services.auth.clone(),
             seller,
             mailer,
+            numbering: Arc::new(numbering),
         })
 }
 
@@ -311,6 +319,7 @@ async fn create(
     State(services): State<Services>,
     State(seller): State<Arc<SellerConfig>>,
     State(mailer): State<Arc<Mailer>>,
+    State(numbering): State<Arc<OrderNumbering>>,
     user: User,
     headers: HeaderMap,
     body: Result<common::platform::http::Json<CreateOrder>>,
@@ -329,8 +338,7 @@ async fn create(
     let common::platform::http::Json(body) = body?;
     let hash = hash.unwrap_or_default();
     let checkout = validate(&user, body)?;
-    let number =
-        common::shop::orders::allocate_number(db, &services.config.order_number_prefix).await?;
+    let number = common::shop::orders::allocate_number(db, &numbering.prefix).await?;
     let req = Request {
         db,
         user: &user,

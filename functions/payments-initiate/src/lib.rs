@@ -13,6 +13,7 @@ use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::models::{rfc3339, Order};
+use common::shop::order_settings::PaymentWindow;
 use common::shop::order_state::OrderStatus;
 use common::shop::orders::Change;
 use common::shop::orders::ORDERS;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 /// The settings this function reads at cold start: initiate calls PhonePe and tells it where
 /// to send the shopper back; its mail goes out from the webhook or jobs. `main.rs` and the
 /// tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, PhonePeConfig, PaymentRedirect);
+pub type Settings = (Config, PhonePeConfig, PaymentRedirect, PaymentWindow);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
@@ -39,14 +40,18 @@ struct AppState {
     expire_after_secs: i64,
 }
 
-pub fn router(services: &Services, phonepe: Arc<PhonePe>, redirect: PaymentRedirect) -> Router {
+pub fn router(
+    services: &Services,
+    phonepe: Arc<PhonePe>,
+    redirect: PaymentRedirect,
+    window: PaymentWindow,
+) -> Router {
     let state = AppState {
         db: services.db.clone(),
         auth: services.auth.clone(),
         phonepe,
         redirect_url: redirect.url,
-        // PhonePe accepts 300–3600 s; the link should not outlive our own payment window.
-        expire_after_secs: (services.config.order_payment_timeout_minutes * 60).clamp(300, 3600),
+        expire_after_secs: window.page_expiry_secs(),
     };
     Router::new()
         .route("/payments/phonepe/initiate", post(initiate))

@@ -125,20 +125,21 @@ async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>)
             coupons::router(&services, Arc::new(seller))
         }
         "orders" => {
-            let (config, seller, mail): orders::Settings = from_vars(vars).unwrap();
+            let (config, seller, mail, numbering): orders::Settings = from_vars(vars).unwrap();
             let services = Services::init(config, &common::shop::indexes())
                 .await
                 .unwrap();
             let mailer = Arc::new(Mailer::new(&mail).await);
-            orders::router(&services, Arc::new(seller), mailer)
+            orders::router(&services, Arc::new(seller), mailer, numbering)
         }
         "payments-initiate" => {
-            let (config, phonepe, redirect): payments_initiate::Settings = from_vars(vars).unwrap();
+            let (config, phonepe, redirect, window): payments_initiate::Settings =
+                from_vars(vars).unwrap();
             let services = Services::init(config, &common::shop::indexes())
                 .await
                 .unwrap();
             let phonepe = Arc::new(PhonePe::new(&phonepe).unwrap());
-            payments_initiate::router(&services, phonepe, redirect)
+            payments_initiate::router(&services, phonepe, redirect, window)
         }
         "payments-webhook" => {
             let (config, phonepe, credentials, mail): payments_webhook::Settings =
