@@ -22,7 +22,7 @@ pub const COUNTERS: &str = "counters";
 pub enum IndexSpec {
     Create {
         collection: &'static str,
-        model: IndexModel,
+        model: Box<IndexModel>,
     },
     /// An index an older schema had and the current one must not have: dropped before the
     /// others are built.
@@ -67,7 +67,7 @@ impl IndexSpec {
     fn with(collection: &'static str, keys: Document, options: Option<IndexOptions>) -> IndexSpec {
         IndexSpec::Create {
             collection,
-            model: IndexModel::builder().keys(keys).options(options).build(),
+            model: Box::new(IndexModel::builder().keys(keys).options(options).build()),
         }
     }
 }
@@ -241,8 +241,8 @@ impl Db {
                 }
                 IndexSpec::Create { collection, model } => {
                     match sets.iter_mut().find(|(c, _)| c == collection) {
-                        Some((_, models)) => models.push(model.clone()),
-                        None => sets.push((collection, vec![model.clone()])),
+                        Some((_, models)) => models.push(*model.clone()),
+                        None => sets.push((collection, vec![*model.clone()])),
                     }
                 }
             }
