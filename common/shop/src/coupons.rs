@@ -1,6 +1,6 @@
-//! Coupons: the owner's coupons ([`owner`]), the rules that price a cart with one
-//! ([`pricing`]), and their uses ([`uses`], the one writer of `usedCount` and of each
-//! customer's count). Checkout claims a use through `uses`, a released order gives it back
+//! Coupons: the owner's coupons (`owner`, re-exported here), the rules that price a cart
+//! with one ([`pricing`]), and their uses ([`uses`], the one writer of `usedCount` and of
+//! each customer's count). Checkout claims a use through `uses`, a released order gives it back
 //! through `uses`, and nothing else moves it.
 
 mod owner;
