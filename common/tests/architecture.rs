@@ -230,27 +230,193 @@ fn every_problem_code_is_in_the_one_enum_and_in_openapi() {
     );
 }
 
-#[test]
-fn product_stock_and_refund_ids_each_have_one_writer() {
-    let mut offenders = Vec::new();
-    for (path, text) in sources() {
-        let squashed: String = code(&text).split_whitespace().collect();
-        // Stock moves only with its ledger entry, in `catalog::move_stock_in`.
-        if path != "common/shop/src/catalog.rs" && squashed.contains("\"$inc\":{\"stock\"") {
-            offenders.push(format!(
-                "{path}: changes stock outside common::shop::catalog"
-            ));
+/// The documents an update writes: those of its operators (`"$set": { … }`) and those built
+/// to become one (`let mut set = doc! { … }`).
+const UPDATE_HEADS: &[&str] = &[
+    "\"$set\":",
+    "\"$inc\":",
+    "\"$setOnInsert\":",
+    "\"$unset\":",
+    "\"$push\":",
+    "\"$max\":",
+    "\"$min\":",
+    "set=",
+    "update=",
+];
+
+/// Whether the innermost object open at the end of `before` is a document an update writes.
+fn inside_an_update(before: &str) -> bool {
+    let mut depth = 0;
+    for (i, c) in before.char_indices().rev() {
+        match c {
+            '}' | ']' | ')' => depth += 1,
+            '{' | '[' | '(' if depth > 0 => depth -= 1,
+            '{' => {
+                let head = before[..i].trim_end_matches("doc!");
+                return UPDATE_HEADS.iter().any(|h| head.ends_with(h));
+            }
+            _ if depth == 0 && matches!(c, '[' | '(' | ';') => return false,
+            _ => {}
         }
-        // A refund's id is fixed by `refunds` when the refund is recorded, and only there.
-        if path != "common/shop/src/refunds.rs"
-            && squashed.contains("\"refunds.$.merchantRefundId\"")
-        {
-            offenders.push(format!(
-                "{path}: writes a merchantRefundId outside common::shop::refunds"
-            ));
+    }
+    false
+}
+
+/// The values code writes to `field`: inside an update's document, put into one
+/// (`set.insert("field", v)`), or given to a builder of one (`.set("field", v)`). A filter
+/// naming the field (`filter.insert("field", …)`, `doc! { "field": … }`) is no write.
+fn writes_of(code: &str, field: &str) -> Vec<String> {
+    let squashed: String = code.split_whitespace().collect();
+    let key = format!("\"{field}\"");
+    squashed
+        .match_indices(&key)
+        .filter_map(|(at, _)| {
+            let before = &squashed[..at];
+            let after = &squashed[at + key.len()..];
+            let value = after
+                .strip_prefix(':')
+                .or_else(|| after.strip_prefix(','))?;
+            let written = before.ends_with(".set(")
+                || before.ends_with("set.insert(")
+                || before.ends_with("update.insert(")
+                || inside_an_update(before);
+            written.then(|| value.chars().take(60).collect())
+        })
+        .collect()
+}
+
+/// What counts as writing a field outside its writer.
+enum Write {
+    /// Any update that sets it (`writes_of`); with a name, only values that name it.
+    Update(&'static str, Option<&'static str>),
+    /// Its path spelled at all: orders are read as typed documents, so only a write (or a
+    /// filter, which belongs with the writer) spells it.
+    Spelled(&'static str),
+}
+
+impl Write {
+    fn by(&self, code: &str) -> bool {
+        match self {
+            Write::Update(field, value) => writes_of(code, field)
+                .iter()
+                .any(|v| value.is_none_or(|name| v.contains(name))),
+            Write::Spelled(path) => code.contains(&format!("\"{path}\"")),
+        }
+    }
+}
+
+/// A field with one writer: the file that may write it, and what counts as writing it.
+struct OneWriter {
+    field: &'static str,
+    writer: &'static str,
+    write: Write,
+    /// Files that spell the field only to find documents by it (filters, indexes).
+    finders: &'static [&'static str],
+}
+
+/// Each of these is an invariant one file upholds; a second writer would have to uphold it
+/// too, and would one day forget.
+const ONE_WRITER: &[OneWriter] = &[
+    // Stock moves only with its ledger entry, in `catalog::move_stock_in`.
+    OneWriter {
+        field: "a product's stock",
+        writer: "common/shop/src/catalog.rs",
+        write: Write::Update("stock", None),
+        finders: &[],
+    },
+    // A refund's id is fixed by `refunds` when the refund is recorded (pushed whole, with
+    // its refund), and only there.
+    OneWriter {
+        field: "a refund's merchantRefundId",
+        writer: "common/shop/src/refunds.rs",
+        write: Write::Spelled("refunds.$.merchantRefundId"),
+        finders: &[],
+    },
+    // `payments::move_attempt`: each move leaves only the states it may leave.
+    OneWriter {
+        field: "a payment attempt's state",
+        writer: "common/shop/src/payments.rs",
+        write: Write::Update("state", Some("AttemptState")),
+        finders: &[],
+    },
+    // `PaymentMove` (with the order's model, re-exported by `payments`): the fields each
+    // move of a payment sets, which payments, refunds and the order's transitions carry.
+    OneWriter {
+        field: "an order's payment.status",
+        writer: "common/shop/src/order/model/payment.rs",
+        write: Write::Spelled("payment.status"),
+        finders: &["common/shop/src/payments.rs"],
+    },
+    OneWriter {
+        field: "an order's payment.flag",
+        writer: "common/shop/src/order/model/payment.rs",
+        write: Write::Spelled("payment.flag"),
+        finders: &["common/shop/src/payments.rs"],
+    },
+    // `coupons::uses`: claimed at checkout within the limit, given back once on release.
+    OneWriter {
+        field: "a coupon's usedCount",
+        writer: "common/shop/src/coupons/uses.rs",
+        write: Write::Update("usedCount", None),
+        finders: &[],
+    },
+    // Invoice and credit-note numbers are gapless and never repeat: `invoices` takes them
+    // from their counters in the transaction that issues the document. (Order numbers may
+    // have gaps; their counter is the orders' own.)
+    OneWriter {
+        field: "an invoice or credit-note number's counter",
+        writer: "common/shop/src/invoices.rs",
+        write: Write::Update("seq", None),
+        finders: &[],
+    },
+];
+
+/// The order numbers' counter, which may have gaps and so is not the invoices'.
+const ORDER_NUMBER_COUNTER: &str = "\"orderNumber\"";
+
+#[test]
+fn stock_refund_ids_attempt_states_payments_coupon_uses_and_invoice_numbers_each_have_one_writer() {
+    let sources = sources();
+    let mut offenders = Vec::new();
+    for rule in ONE_WRITER {
+        assert!(
+            sources.iter().any(|(path, _)| path == rule.writer),
+            "{} is gone: point the rule for {} at its writer",
+            rule.writer,
+            rule.field
+        );
+        for (path, text) in &sources {
+            let code = code(text);
+            if path == rule.writer
+                || rule.finders.contains(&path.as_str())
+                || (rule.writer.ends_with("invoices.rs") && code.contains(ORDER_NUMBER_COUNTER))
+            {
+                continue;
+            }
+            if rule.write.by(&code) {
+                offenders.push(format!(
+                    "{path} writes {} (only {} may)",
+                    rule.field, rule.writer
+                ));
+            }
         }
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+/// The rules above see a write where there is one: each writer's own is found.
+#[test]
+fn the_one_writer_rules_see_their_writers_writes() {
+    for rule in ONE_WRITER {
+        let text = code_of(rule.writer);
+        let seen = match rule.write {
+            Write::Update(field, _) => !writes_of(&text, field).is_empty(),
+            // Pushed whole with its refund: there is no path to see.
+            Write::Spelled("refunds.$.merchantRefundId") => continue,
+            Write::Spelled(_) => rule.write.by(&text),
+        };
+        assert!(seen, "no write of {} found in {}", rule.field, rule.writer);
+    }
 }
 
 /// Every state a query names, as stored: orders, payments, payment attempts, refunds, mails.
@@ -320,25 +486,15 @@ const SHOP_ORDER: &[&str] = &[
     "messages",
 ];
 
-/// The top-level files that `coupons` gathers, counted as `coupons` until it does.
-const COUPONS_TODAY: &[&str] = &["pricing", "coupon_uses"];
-
 /// The declared module of the shop a module path (`order::model::refund`) belongs to: the
 /// longest entry of `SHOP_ORDER` it starts with.
 fn shop_entry(path: &[String]) -> Option<usize> {
-    let mut path = path.to_vec();
-    if path
-        .first()
-        .is_some_and(|m| COUPONS_TODAY.contains(&m.as_str()))
-    {
-        path[0] = "coupons".into();
-    }
     SHOP_ORDER
         .iter()
         .enumerate()
         .filter(|(_, entry)| {
             let entry: Vec<&str> = entry.split("::").collect();
-            entry.len() <= path.len() && entry.iter().zip(&path).all(|(e, p)| e == p)
+            entry.len() <= path.len() && entry.iter().zip(path).all(|(e, p)| e == p)
         })
         .max_by_key(|(_, entry)| entry.len())
         .map(|(i, _)| i)
@@ -503,4 +659,33 @@ fn function_crates_open_no_transaction_of_their_own() {
         offenders.is_empty(),
         "move the transaction into a common::shop function: {offenders:#?}"
     );
+}
+
+/// Each shop module owns its collections and declares their indexes; the platform builds
+/// them (`IndexSpec`, under the schema version) without knowing their names.
+#[test]
+fn the_platform_names_no_shop_collection() {
+    let mut shop: Vec<&str> = common::shop::indexes()
+        .iter()
+        .map(|spec| match spec {
+            common::platform::db::IndexSpec::Create { collection, .. }
+            | common::platform::db::IndexSpec::Retire { collection, .. } => *collection,
+        })
+        .collect();
+    shop.sort_unstable();
+    shop.dedup();
+    assert!(shop.len() >= 10, "found the shop's collections: {shop:?}");
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if !path.starts_with("common/platform/") {
+            continue;
+        }
+        let code = code(&text);
+        for name in &shop {
+            if code.contains(&format!("\"{name}\"")) {
+                offenders.push(format!("{path} names the shop's {name}"));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
 }

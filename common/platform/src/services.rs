@@ -4,7 +4,7 @@
 
 use crate::auth::{Auth, Verifier};
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, IndexSpec};
 use anyhow::Context as _;
 use std::sync::Arc;
 
@@ -16,9 +16,11 @@ pub struct Services {
 }
 
 impl Services {
-    pub async fn init(config: Config) -> anyhow::Result<Self> {
+    /// `indexes`: those of the collections the function's modules own (the shop's
+    /// `shop::indexes()`), built on a database older than the code.
+    pub async fn init(config: Config, indexes: &[IndexSpec]) -> anyhow::Result<Self> {
         let auth = Arc::new(Verifier::new(&config.clerk).context("build Clerk verifier")?);
-        let db = Db::connect(config.mongodb_uri.expose(), &config.mongodb_db)
+        let db = Db::connect(config.mongodb_uri.expose(), &config.mongodb_db, indexes)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))
             .context("connect to MongoDB")?;

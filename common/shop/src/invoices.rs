@@ -31,11 +31,27 @@ use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
-use platform::db::{is_duplicate_key, Db, COUNTERS, CREDIT_NOTES, INVOICES};
+use platform::db::{is_duplicate_key, Db, IndexSpec, COUNTERS};
 use platform::error::{Error, Result};
 use platform::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// GST tax invoices, one per shipped order, never changed once issued.
+pub const INVOICES: &str = "invoices";
+/// GST credit notes, one per completed refund of an invoiced order.
+pub const CREDIT_NOTES: &str = "credit_notes";
+
+pub fn indexes() -> Vec<IndexSpec> {
+    // A number is issued once, an order invoiced once, a refund credited once.
+    vec![
+        IndexSpec::unique(INVOICES, doc! { "number": 1 }),
+        IndexSpec::unique(INVOICES, doc! { "orderId": 1 }),
+        IndexSpec::unique(CREDIT_NOTES, doc! { "number": 1 }),
+        IndexSpec::unique(CREDIT_NOTES, doc! { "refundId": 1 }),
+        IndexSpec::plain(CREDIT_NOTES, doc! { "orderId": 1, "at": 1 }),
+    ]
+}
 
 /// Printed on every document: this shop never supplies under reverse charge.
 pub const REVERSE_CHARGE: &str = "No";
@@ -395,7 +411,7 @@ async fn next_number_in(
 /// or `404 ORDER_NOT_FOUND`: another customer's order looks like none.
 pub async fn order_id(db: &Db, filter: mongodb::bson::Document) -> Result<OrderId> {
     let found = db
-        .docs(platform::db::ORDERS)
+        .docs(crate::order::model::ORDERS)
         .find_one(filter)
         .projection(doc! { "_id": 1 })
         .await?

@@ -18,20 +18,31 @@ use crate::messages::outbox;
 use crate::order::model::refund::{
     collected, refundable, Refund, RefundKind, RefundLine, RefundState,
 };
-use crate::order::model::{Order, PaymentStatus};
+use crate::order::model::{FlagReason, Order, PaymentFlag, PaymentStatus, ORDERS};
 use crate::order::refund_entry::{self, NewRefund};
-use crate::payments;
+use crate::payments::{self, AttemptMove, AttemptRef, PaymentMove};
 use crate::vocabulary::ids::{OrderId, ProductId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use futures::TryStreamExt;
 use integrations::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
-use platform::db::{Db, ORDERS};
+use platform::db::{Db, IndexSpec};
 use platform::error::Result;
 use platform::idempotency::{NextAction, Saved};
 use platform::problem_codes::ProblemCode;
 use serde::Serialize;
+
+/// The indexes of the orders' refunds: found by their id (webhooks) and by what is due.
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::plain(ORDERS, doc! { "refunds.merchantRefundId": 1 }),
+        IndexSpec::plain(
+            ORDERS,
+            doc! { "refunds.state": 1, "refunds.nextCheckAt": 1 },
+        ),
+    ]
+}
 
 /// How long a refund request may still be on its way to PhonePe after we sent it. Well past
 /// the PhonePe client's own timeout, so an instance that sent a request and is still waiting
@@ -394,19 +405,17 @@ pub async fn settle(
             set.insert("refunds.$.lastError", code.as_str());
             if !replace {
                 tracing::error!(order_id = %order.id.to_hex(), merchant_refund_id, "refunds keep failing at PhonePe; flagged for a person");
-                set.insert(
-                    "payment.flag",
-                    format!("refund_failed: {merchant_refund_id}"),
-                );
+                let flag = PaymentFlag::new(FlagReason::RefundFailed, merchant_refund_id);
+                set.extend(PaymentMove::Flagged(flag).fields());
             }
         }
         if refund.counts_against_order() && !replace {
-            let status = payment_status_after(&order, &after);
-            set.insert("payment.status", status.as_str());
-            set.insert("payment.refundedAmount", refunded_amount(&after).get());
-            if status == PaymentStatus::Refunded {
-                set.insert("payment.refundedAt", t);
-            }
+            let refunded = PaymentMove::Refunded {
+                status: payment_status_after(&order, &after),
+                refunded: refunded_amount(&after),
+                at: t,
+            };
+            set.extend(refunded.fields());
         }
         let changed = db
             .docs(ORDERS)
@@ -428,13 +437,9 @@ pub async fn settle(
         match verdict {
             Verdict::Completed => {
                 if refund.kind == RefundKind::ExtraCharge {
-                    payments::extra_charge_refunded_in(
-                        db,
-                        session,
-                        &refund.original_merchant_order_id,
-                        t,
-                    )
-                    .await?;
+                    let attempt = AttemptRef::MerchantOrderId(&refund.original_merchant_order_id);
+                    let refunded = AttemptMove::Refunded { at: t };
+                    payments::move_attempt(db, Some(&mut *session), attempt, refunded).await?;
                     // No mail: the shopper's order mails already say what they paid for,
                     // and PhonePe tells them about the returned double charge itself.
                     return Ok(Settled::Completed(order.id));

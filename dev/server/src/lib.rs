@@ -13,6 +13,7 @@ use common::platform::config::{
 };
 use common::platform::services::Services;
 use common::shop::messages::mail::Mailer;
+use common::shop::order::settings::{OrderNumbering, PaymentWindow};
 use common::shop::tax::seller::SellerConfig;
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub type Settings = (
     MailConfig,
     SellerConfig,
     admin_ship::console::ConsoleConfig,
+    PaymentWindow,
+    OrderNumbering,
 );
 
 /// Every function's dependencies, built once from every section as each Lambda's `main.rs`
@@ -40,13 +43,25 @@ pub struct Functions {
     pub webhook_credentials: WebhookCredentials,
     pub redirect: PaymentRedirect,
     pub console: admin_ship::console::ConsoleConfig,
+    pub window: PaymentWindow,
+    pub numbering: OrderNumbering,
 }
 
 impl Functions {
     pub async fn build(settings: Settings) -> anyhow::Result<Functions> {
-        let (config, phonepe, webhook_credentials, redirect, mail, seller, console) = settings;
+        let (
+            config,
+            phonepe,
+            webhook_credentials,
+            redirect,
+            mail,
+            seller,
+            console,
+            window,
+            numbering,
+        ) = settings;
         Ok(Functions {
-            services: Services::init(config).await?,
+            services: Services::init(config, &common::shop::indexes()).await?,
             seller: Arc::new(seller),
             mailer: Arc::new(Mailer::new(&mail).await),
             phonepe: Arc::new(PhonePe::new(&phonepe)?),
@@ -57,6 +72,8 @@ impl Functions {
             webhook_credentials,
             redirect,
             console,
+            window,
+            numbering,
         })
     }
 
@@ -70,7 +87,12 @@ impl Functions {
     }
 
     pub fn jobs(&self) -> jobs::Jobs {
-        jobs::Jobs::new(&self.services, self.phonepe.clone(), self.mailer.clone())
+        jobs::Jobs::new(
+            &self.services,
+            self.phonepe.clone(),
+            self.mailer.clone(),
+            self.window,
+        )
     }
 }
 
@@ -100,11 +122,17 @@ pub fn app(f: &Functions) -> Router {
             .merge(products::router(services))
             .merge(cart::router(services, f.seller.clone()))
             .merge(coupons::router(services, f.seller.clone()))
-            .merge(orders::router(services, f.seller.clone(), f.mailer.clone()))
+            .merge(orders::router(
+                services,
+                f.seller.clone(),
+                f.mailer.clone(),
+                f.numbering.clone(),
+            ))
             .merge(payments_initiate::router(
                 services,
                 f.phonepe.clone(),
                 f.redirect.clone(),
+                f.window,
             ))
             .merge(payments_webhook::router(
                 services,

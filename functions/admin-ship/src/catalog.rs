@@ -9,14 +9,14 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use common::platform::auth::Admin;
-use common::platform::db::{PRODUCTS, STOCK_MOVEMENTS};
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::{
-    self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView,
+    self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView, PRODUCTS,
+    STOCK_MOVEMENTS,
 };
 use common::shop::catalog::{Product, ProductView};
 use common::shop::vocabulary::ids::ProductId;

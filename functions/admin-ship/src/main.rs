@@ -8,7 +8,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     common::platform::telemetry::init();
     let (config, seller, mail, console): admin_ship::Settings =
         common::platform::config::from_env()?;
-    let services = Services::init(config).await?;
+    let services = Services::init(config, &common::shop::indexes()).await?;
     let mailer = Arc::new(Mailer::new(&mail).await);
     let app = AdminShip::new(services, Arc::new(seller), mailer, console);
     let router = common::platform::http::finish(app.router());

@@ -10,16 +10,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use common::platform::auth::Admin;
-use common::platform::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
+use common::shop::messages::outbox::MAIL_OUTBOX;
 use common::shop::order::lifecycle;
 use common::shop::order::model::refund;
+use common::shop::order::model::ORDERS;
 use common::shop::order::model::{Order, OrderView, PaymentStatus};
 use common::shop::order::status::{owner_actions, OrderStatus, OwnerAction};
+use common::shop::payments::PAYMENT_ATTEMPTS;
 use common::shop::vocabulary::ids::OrderId;
 use common::shop::vocabulary::time::{india_time, parse_time, rfc3339};
 use common::shop::Paise;
@@ -581,7 +583,7 @@ async fn export_csv(
     let ids: Vec<OrderId> = rows.iter().map(|o| o.id).collect();
     let invoices: std::collections::HashMap<OrderId, String> = services
         .db
-        .docs(common::platform::db::INVOICES)
+        .docs(common::shop::invoices::INVOICES)
         .find(doc! { "orderId": { "$in": ids } })
         .projection(doc! { "orderId": 1, "number": 1 })
         .await?

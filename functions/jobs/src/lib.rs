@@ -4,11 +4,12 @@
 use common::integrations::phonepe::PhonePe;
 use common::platform::config::{Config, MailConfig, PhonePeConfig};
 use common::platform::db::Db;
-use common::platform::db::ORDERS;
 use common::platform::services::Services;
 use common::shop::messages::mail::Mailer;
 use common::shop::messages::outbox::MailStatus;
 use common::shop::order::model::Order;
+use common::shop::order::model::ORDERS;
+use common::shop::order::settings::PaymentWindow;
 use common::shop::order::transition::{self, Transition, UNPAID};
 use common::shop::payments;
 use common::shop::payments::AttemptState;
@@ -23,24 +24,29 @@ use std::sync::Arc;
 /// The settings this function reads at cold start: jobs reconciles with PhonePe and drains
 /// the mail outbox; it prices nothing, so the seller settings are not its own. `main.rs` and
 /// the tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, PhonePeConfig, MailConfig);
+pub type Settings = (Config, PhonePeConfig, MailConfig, PaymentWindow);
 
 /// What a run is built from, once per cold start.
 #[derive(Clone)]
 pub struct Jobs {
     db: Db,
-    config: Arc<Config>,
     phonepe: Arc<PhonePe>,
     mailer: Arc<Mailer>,
+    window: PaymentWindow,
 }
 
 impl Jobs {
-    pub fn new(services: &Services, phonepe: Arc<PhonePe>, mailer: Arc<Mailer>) -> Self {
+    pub fn new(
+        services: &Services,
+        phonepe: Arc<PhonePe>,
+        mailer: Arc<Mailer>,
+        window: PaymentWindow,
+    ) -> Self {
         Jobs {
             db: services.db.clone(),
-            config: services.config.clone(),
             phonepe,
             mailer,
+            window,
         }
     }
 
@@ -100,7 +106,9 @@ pub struct Backlog {
 }
 
 pub async fn measure_backlog(jobs: &Jobs) -> common::platform::Result<Backlog> {
-    use common::platform::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS, PRODUCTS};
+    use common::shop::catalog::PRODUCTS;
+    use common::shop::messages::outbox::MAIL_OUTBOX;
+    use common::shop::payments::PAYMENT_ATTEMPTS;
     let db = &jobs.db;
     let ago = |mins: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - mins * 60_000);
     let count =
@@ -207,7 +215,7 @@ async fn expire_unpaid_orders(jobs: &Jobs) -> Value {
 }
 
 pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport> {
-    let timeout_ms = jobs.config.order_payment_timeout_minutes * 60_000;
+    let timeout_ms = jobs.window.millis();
     let cutoff = DateTime::from_millis(DateTime::now().timestamp_millis() - timeout_ms);
     let unpaid: Vec<&str> = UNPAID.iter().map(|s| s.as_str()).collect();
     let due: Vec<Order> = jobs

@@ -8,11 +8,11 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     common::platform::telemetry::init();
-    let (config, phonepe, mail): jobs::Settings = common::platform::config::from_env()?;
-    let services = Services::init(config).await?;
+    let (config, phonepe, mail, window): jobs::Settings = common::platform::config::from_env()?;
+    let services = Services::init(config, &common::shop::indexes()).await?;
     let phonepe = Arc::new(PhonePe::new(&phonepe)?);
     let mailer = Arc::new(Mailer::new(&mail).await);
-    let jobs = jobs::Jobs::new(&services, phonepe, mailer);
+    let jobs = jobs::Jobs::new(&services, phonepe, mailer, window);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
         let jobs = jobs.clone();
         async move { Ok::<Value, lambda_runtime::Error>(jobs::run_once(&jobs).await) }

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
 use common::platform::config::{Config, MailConfig};
-use common::platform::db::{Db, ORDERS};
+use common::platform::db::Db;
 use common::platform::email::Email;
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
@@ -18,10 +18,11 @@ use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::cart::CartView;
-use common::shop::catalog::normalize_coupon_code;
+use common::shop::coupons::normalize_coupon_code;
 use common::shop::messages::mail::Mailer;
 use common::shop::order::checkout::{self, Checkout, Fault, Placed, Placing};
-use common::shop::order::model::{order_not_found, Order, OrderView};
+use common::shop::order::model::{order_not_found, Order, OrderView, ORDERS};
+use common::shop::order::settings::OrderNumbering;
 use common::shop::tax::seller::SellerConfig;
 use common::shop::vocabulary::address::{self, AddressInput};
 use mongodb::bson::doc;
@@ -29,9 +30,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The settings this function reads at cold start: checkout mails the "order placed" mail
-/// right after its commit, and prices and taxes the order as the seller. `main.rs` and the
-/// tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, SellerConfig, MailConfig);
+/// right after its commit, prices and taxes the order as the seller, and numbers it.
+/// `main.rs` and the tests read this one type, so they cannot drift apart.
+pub type Settings = (Config, SellerConfig, MailConfig, OrderNumbering);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -53,9 +54,15 @@ struct AppState {
     auth: Auth,
     seller: Arc<SellerConfig>,
     mailer: Arc<Mailer>,
+    numbering: Arc<OrderNumbering>,
 }
 
-pub fn router(services: &Services, seller: Arc<SellerConfig>, mailer: Arc<Mailer>) -> Router {
+pub fn router(
+    services: &Services,
+    seller: Arc<SellerConfig>,
+    mailer: Arc<Mailer>,
+    numbering: OrderNumbering,
+) -> Router {
     Router::new()
         .route("/orders/create", post(create))
         .route("/orders/my", get(mine))
@@ -67,6 +74,7 @@ pub fn router(services: &Services, seller: Arc<SellerConfig>, mailer: Arc<Mailer
             auth: services.auth.clone(),
             seller,
             mailer,
+            numbering: Arc::new(numbering),
         })
 }
 
@@ -175,6 +183,7 @@ async fn create(
     State(services): State<Services>,
     State(seller): State<Arc<SellerConfig>>,
     State(mailer): State<Arc<Mailer>>,
+    State(numbering): State<Arc<OrderNumbering>>,
     user: User,
     headers: HeaderMap,
     body: Result<common::platform::http::Json<CreateOrder>>,
@@ -204,7 +213,7 @@ async fn create(
             key: keyed.as_ref(),
             fault: fault(&services.config, &headers),
             seller: &seller,
-            number_prefix: &services.config.order_number_prefix,
+            number_prefix: &numbering.prefix,
         },
     )
     .await?;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     common::platform::telemetry::init();
-    let (config, seller, mail): orders::Settings = common::platform::config::from_env()?;
-    let services = Services::init(config).await?;
+    let (config, seller, mail, numbering): orders::Settings = common::platform::config::from_env()?;
+    let services = Services::init(config, &common::shop::indexes()).await?;
     let mailer = Arc::new(Mailer::new(&mail).await);
-    let router = orders::router(&services, Arc::new(seller), mailer);
+    let router = orders::router(&services, Arc::new(seller), mailer, numbering);
     common::platform::http::run_lambda(common::platform::http::finish(router)).await
 }

@@ -6,15 +6,17 @@ use axum::Router;
 use common::integrations::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
 use common::platform::auth::{Auth, User};
 use common::platform::config::{Config, PaymentRedirect, PhonePeConfig};
-use common::platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use common::platform::db::Db;
 use common::platform::http::Json;
 use common::platform::problem_codes::ProblemCode;
 use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::order::model::Order;
+use common::shop::order::model::ORDERS;
+use common::shop::order::settings::PaymentWindow;
 use common::shop::order::status::OrderStatus;
-use common::shop::payments::{self, new_attempt, new_merchant_order_id, AttemptState, Recorded};
+use common::shop::payments::{self, AttemptMove, AttemptRef, Recorded};
 use common::shop::vocabulary::time::rfc3339;
 use mongodb::bson::{doc, DateTime};
 use serde::{Deserialize, Serialize};
@@ -23,7 +25,7 @@ use std::sync::Arc;
 /// The settings this function reads at cold start: initiate calls PhonePe and tells it where
 /// to send the shopper back; its mail goes out from the webhook or jobs. `main.rs` and the
 /// tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, PhonePeConfig, PaymentRedirect);
+pub type Settings = (Config, PhonePeConfig, PaymentRedirect, PaymentWindow);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
@@ -37,14 +39,18 @@ struct AppState {
     expire_after_secs: i64,
 }
 
-pub fn router(services: &Services, phonepe: Arc<PhonePe>, redirect: PaymentRedirect) -> Router {
+pub fn router(
+    services: &Services,
+    phonepe: Arc<PhonePe>,
+    redirect: PaymentRedirect,
+    window: PaymentWindow,
+) -> Router {
     let state = AppState {
         db: services.db.clone(),
         auth: services.auth.clone(),
         phonepe,
         redirect_url: redirect.url,
-        // PhonePe accepts 300–3600 s; the link should not outlive our own payment window.
-        expire_after_secs: (services.config.order_payment_timeout_minutes * 60).clamp(300, 3600),
+        expire_after_secs: window.page_expiry_secs(),
     };
     Router::new()
         .route("/payments/phonepe/initiate", post(initiate))
@@ -108,11 +114,8 @@ async fn initiate(
 
     // The attempt is on record before PhonePe hears of it, so a crash in between leaves a
     // trail that reconciliation resolves.
-    let merchant_order_id = new_merchant_order_id(order.id);
-    let attempt = new_attempt(&order, merchant_order_id.clone());
-    db.collection::<common::shop::payments::Attempt>(PAYMENT_ATTEMPTS)
-        .insert_one(&attempt)
-        .await?;
+    let attempt = payments::record_attempt(db, &order).await?;
+    let merchant_order_id = attempt.merchant_order_id.clone();
 
     let pay = PayRequest {
         merchant_order_id: merchant_order_id.clone(),
@@ -134,14 +137,13 @@ async fn initiate(
             // created the order, and the shopper may pay it: the attempt stays `creating`,
             // and reconciliation asks PhonePe which it was (found by `make prove`: written
             // off as an error, such an attempt's money was kept when the order expired).
-            let update = if e.is_refusal() {
-                doc! { "$set": { "state": AttemptState::Error, "lastError": e.to_string() } }
+            let error = e.to_string();
+            if e.is_refusal() {
+                let refused = AttemptMove::Refused { error: &error };
+                payments::move_attempt(db, None, AttemptRef::Id(attempt.id), refused).await?;
             } else {
-                doc! { "$set": { "lastError": e.to_string() } }
-            };
-            db.docs(PAYMENT_ATTEMPTS)
-                .update_one(doc! { "_id": attempt.id }, update)
-                .await?;
+                payments::note_attempt_error(db, attempt.id, &error).await?;
+            }
             return Err(e.into());
         }
     };

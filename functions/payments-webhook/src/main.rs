@@ -8,7 +8,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     common::platform::telemetry::init();
     let (config, phonepe, credentials, mail): payments_webhook::Settings =
         common::platform::config::from_env()?;
-    let services = Services::init(config).await?;
+    let services = Services::init(config, &common::shop::indexes()).await?;
     let phonepe = Arc::new(PhonePe::with_timeout(
         &phonepe,
         payments_webhook::CONFIRM_TIMEOUT,

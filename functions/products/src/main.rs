@@ -4,7 +4,7 @@ use common::platform::services::Services;
 async fn main() -> Result<(), lambda_http::Error> {
     common::platform::telemetry::init();
     let config: products::Settings = common::platform::config::from_env()?;
-    let services = Services::init(config).await?;
+    let services = Services::init(config, &common::shop::indexes()).await?;
     common::platform::http::run_lambda(common::platform::http::finish(products::router(&services)))
         .await
 }

@@ -38,7 +38,9 @@ mod render;
 
 pub use render::{render, render_for, sample_order, sample_order_page, subject, BRAND};
 
+use crate::messages::outbox::MAIL_OUTBOX;
 use crate::messages::outbox::{MailEvent, MailStatus};
+use crate::order::model::ORDERS;
 use crate::order::model::{Order, PaymentStatus};
 use crate::order::status::OrderStatus;
 use crate::vocabulary::ids::OrderId;
@@ -46,7 +48,7 @@ use integrations::ses::{self, Mail, SendError, Ses};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use platform::config::MailConfig;
-use platform::db::{Db, MAIL_OUTBOX, ORDERS};
+use platform::db::Db;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

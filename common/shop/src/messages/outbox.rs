@@ -7,9 +7,27 @@ use crate::vocabulary::ids::OrderId;
 use crate::vocabulary::time::now;
 use mongodb::bson::{doc, Document};
 use mongodb::ClientSession;
-use platform::db::{Db, MAIL_OUTBOX};
+use platform::db::{Db, IndexSpec};
 use platform::error::Result;
 use serde::{Deserialize, Serialize};
+
+/// The mails to send, one document per mail.
+pub const MAIL_OUTBOX: &str = "mail_outbox";
+
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        // Schema 1 deduplicated mails per (order, event) only, which would refuse the second
+        // refund mail of an order refunded in parts.
+        IndexSpec::retired(MAIL_OUTBOX, "orderId_1_event_1"),
+        // `refundId` is absent (null) for every mail but a refund's, so this is one mail per
+        // (order, event), and one per (order, refund) for refund mails.
+        IndexSpec::unique(
+            MAIL_OUTBOX,
+            doc! { "orderId": 1, "event": 1, "refundId": 1 },
+        ),
+        IndexSpec::plain(MAIL_OUTBOX, doc! { "status": 1, "nextAttemptAt": 1 }),
+    ]
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

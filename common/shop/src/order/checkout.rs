@@ -1,16 +1,16 @@
 //! Checkout: the transaction that turns a shopper's cart into an order (`POST /orders/create`
 //! calls `place` with a validated request).
 //!
-//! The coupon's use is taken here too (`claim_coupon`, `claim_coupon_quickly`), and so is the
-//! Idempotency-Key (`claim_key`, `replay`): both are written in the checkout's transaction.
+//! The coupon's use (through `coupons::uses`) and the Idempotency-Key (`claim_key`, `replay`)
+//! are claimed in the checkout's transaction too.
 
 use super::lifecycle::allocate_number;
-use super::model::{Order, OrderItem, Payment, PaymentStatus, Shipping, StatusChange};
+use super::model::{Order, OrderItem, Payment, PaymentStatus, Shipping, StatusChange, ORDERS};
 use super::status::OrderStatus;
-use crate::cart::{Cart, CartLine};
-use crate::catalog::{CheckoutTake, Coupon, Product};
+use crate::cart::{Cart, CartLine, CARTS};
+use crate::catalog::{CheckoutTake, Product, PRODUCTS};
+use crate::coupons::{self, pricing};
 use crate::messages::outbox::{self, MailEvent};
-use crate::pricing;
 use crate::tax::seller::SellerConfig;
 use crate::tax::{self, OrderTax, TaxError, TaxLineInput};
 use crate::vocabulary::address::Address;
@@ -22,7 +22,7 @@ use mongodb::bson::{doc, oid::ObjectId, to_bson};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use platform::auth::User;
-use platform::db::{retry_transaction, Db, CARTS, COUPONS, ORDERS, PRODUCTS};
+use platform::db::{retry_transaction, Db};
 use platform::email::Email;
 use platform::error::{Error, Result};
 use platform::idempotency::{self, Keyed, NextAction};
@@ -232,7 +232,9 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
     let priced = match &req.checkout.coupon_code {
         None => priced,
         Some(code) => {
-            match claim_coupon_quickly(db, session, code, user_id, priced.subtotal).await? {
+            match coupons::uses::claim_quickly_in(db, session, code, user_id, priced.subtotal)
+                .await?
+            {
                 Some((code, discount)) => priced.with_coupon(code, discount),
                 None => return Ok(None),
             }
@@ -303,7 +305,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         None => priced,
         Some(code) => {
             let (code, discount) =
-                claim_coupon(db, session, code, user_id, priced.subtotal).await?;
+                coupons::uses::claim_in(db, session, code, user_id, priced.subtotal).await?;
             priced.with_coupon(code, discount)
         }
     };
@@ -544,78 +546,6 @@ async fn refresh_cart(
         .session(&mut *session)
         .await?;
     Ok(Placed::PriceChanged(cart, moved))
-}
-
-/// Takes one use of the coupon, never past its limits, and returns the discount it gives;
-/// `None` when it is missing, inactive, used up (by everyone or by this customer) or does not
-/// apply (the careful path then says which).
-async fn claim_coupon_quickly(
-    db: &Db,
-    session: &mut ClientSession,
-    code: &str,
-    user_id: &str,
-    subtotal: Paise,
-) -> Result<Option<(String, Paise)>> {
-    let Some(coupon) = db
-        .collection::<Coupon>(COUPONS)
-        .find_one_and_update(
-            doc! {
-                "code": code,
-                "isActive": true,
-                "$or": [
-                    { "usageLimit": null },
-                    { "$expr": { "$lt": ["$usedCount", "$usageLimit"] } },
-                ],
-            },
-            doc! { "$inc": { "usedCount": 1_i64 } },
-        )
-        .return_document(ReturnDocument::Before)
-        .session(&mut *session)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let uses = crate::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
-    Ok(pricing::evaluate(&coupon, subtotal, now(), uses)
-        .ok()
-        .map(|discount| (coupon.code, discount)))
-}
-
-/// Checks the coupon as apply-coupon does and takes one use of it, never past its limits.
-/// Returns the stored code and the discount it locks in.
-async fn claim_coupon(
-    db: &Db,
-    session: &mut ClientSession,
-    code: &str,
-    user_id: &str,
-    subtotal: Paise,
-) -> Result<(String, Paise)> {
-    let coupon = db
-        .collection::<Coupon>(COUPONS)
-        .find_one(doc! { "code": code })
-        .session(&mut *session)
-        .await?
-        .ok_or_else(|| pricing::coupon_not_found(code))?;
-    // The customer's use is taken first and judged by the count it had: a refusal aborts the
-    // transaction and takes the increment back, and a concurrent checkout of the same
-    // customer writes the same counter, so it conflicts and retries rather than both passing.
-    let uses = crate::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
-    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
-    let mut filter = doc! { "code": &coupon.code, "isActive": true };
-    if let Some(limit) = coupon.usage_limit {
-        // The guard, not the read above, is what keeps the count within the limit.
-        filter.insert("usageLimit", limit);
-        filter.insert("usedCount", doc! { "$lt": limit });
-    }
-    let claimed = db
-        .docs(COUPONS)
-        .update_one(filter, doc! { "$inc": { "usedCount": 1_i64 } })
-        .session(&mut *session)
-        .await?;
-    if claimed.matched_count == 0 {
-        return Err(pricing::exhausted(&coupon.code));
-    }
-    Ok((coupon.code, discount))
 }
 
 /// Takes every line's quantity from stock, or refuses naming every line that is short.

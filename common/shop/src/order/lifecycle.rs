@@ -3,14 +3,14 @@
 //! `super::transition`.
 
 use crate::catalog;
-use crate::coupon_uses;
-use crate::order::model::{order_not_found, Order};
+use crate::coupons;
+use crate::order::model::{order_not_found, Order, ORDERS};
 use crate::order::status::OrderStatus;
 use crate::vocabulary::ids::{OrderId, ProductId};
 use crate::vocabulary::time::now;
 use mongodb::bson::{doc, oid::ObjectId, Document};
 use mongodb::ClientSession;
-use platform::db::{Db, ORDERS};
+use platform::db::Db;
 use platform::error::{Error, Result};
 
 /// The first order number a shop hands out: `PIT-1001` reads better than `PIT-1`.
@@ -176,7 +176,7 @@ pub async fn release_in(
         catalog::try_move_stock_in(db, session, &back, false).await?;
     }
     if let Some(code) = &order.coupon_code {
-        coupon_uses::give_back_in(db, session, code, order.user_id.as_str()).await?;
+        coupons::uses::give_back_in(db, session, code, order.user_id.as_str()).await?;
     }
     Ok(true)
 }

@@ -5,13 +5,32 @@ use crate::vocabulary::address::Address;
 use crate::vocabulary::ids::{OrderId, ProductId, UserId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::rfc3339;
-use mongodb::bson::DateTime;
+use mongodb::bson::{doc, Bson, DateTime};
+use platform::db::IndexSpec;
 use platform::email::Email;
 use serde::{Deserialize, Serialize};
 
+pub mod payment;
 pub mod refund;
 
 use refund::{Refund, RefundView};
+
+/// The orders, one document per order.
+pub const ORDERS: &str = "orders";
+
+/// The orders' own indexes; payments and refunds declare those of their fields.
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::plain(ORDERS, doc! { "userId": 1, "_id": -1 }),
+        IndexSpec::plain(ORDERS, doc! { "status": 1, "createdAt": 1 }),
+        // Numbers are looked up by routes and search, and must never repeat.
+        IndexSpec::unique_where(
+            ORDERS,
+            doc! { "number": 1 },
+            doc! { "number": { "$type": "string" } },
+        ),
+    ]
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,6 +73,109 @@ impl PaymentStatus {
     }
 }
 
+/// Why an order's payment waits for a person: what PhonePe said that we would not act on, or
+/// money we must give back by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagReason {
+    /// PhonePe said COMPLETED without a completed transaction: nothing proves the money.
+    NoCompletedTransaction,
+    /// PhonePe reported a completed payment of another amount than the order's total.
+    AmountMismatch,
+    /// The PhonePe transaction reported already paid another order.
+    DuplicateTransaction,
+    /// The money arrived after the order was cancelled: it is being refunded.
+    PaidAfterCancel,
+    /// PhonePe failed the order's refunds as often as they are retried.
+    RefundFailed,
+}
+
+platform::stored_as_str!(FlagReason);
+
+impl FlagReason {
+    pub const ALL: [FlagReason; 5] = [
+        FlagReason::NoCompletedTransaction,
+        FlagReason::AmountMismatch,
+        FlagReason::DuplicateTransaction,
+        FlagReason::PaidAfterCancel,
+        FlagReason::RefundFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagReason::NoCompletedTransaction => "no_completed_transaction",
+            FlagReason::AmountMismatch => "amount_mismatch",
+            FlagReason::DuplicateTransaction => "duplicate_transaction",
+            FlagReason::PaidAfterCancel => "paid_after_cancel",
+            FlagReason::RefundFailed => "refund_failed",
+        }
+    }
+}
+
+/// `payment.flag`: a reason and, for a person, what exactly was seen. Stored as one string,
+/// `reason` or `reason: detail` (`amount_mismatch: PhonePe reported 100 paise for PIT-…`), as
+/// flags were written when they were free text, so orders flagged then read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentFlag {
+    pub reason: FlagReason,
+    pub detail: Option<String>,
+}
+
+impl PaymentFlag {
+    pub fn new(reason: FlagReason, detail: impl Into<String>) -> PaymentFlag {
+        PaymentFlag {
+            reason,
+            detail: Some(detail.into()),
+        }
+    }
+
+    /// The flag as stored.
+    pub fn stored(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{}: {detail}", self.reason.as_str()),
+            None => self.reason.as_str().to_owned(),
+        }
+    }
+
+    /// A stored flag; `None` for a string no flag was ever written as.
+    pub fn parse(stored: &str) -> Option<PaymentFlag> {
+        let (reason, detail) = match stored.split_once(": ") {
+            Some((reason, detail)) => (reason, Some(detail.to_owned())),
+            None => (stored, None),
+        };
+        let reason = FlagReason::ALL.into_iter().find(|r| r.as_str() == reason)?;
+        Some(PaymentFlag { reason, detail })
+    }
+}
+
+impl From<FlagReason> for PaymentFlag {
+    fn from(reason: FlagReason) -> PaymentFlag {
+        PaymentFlag {
+            reason,
+            detail: None,
+        }
+    }
+}
+
+impl From<PaymentFlag> for Bson {
+    fn from(flag: PaymentFlag) -> Bson {
+        Bson::String(flag.stored())
+    }
+}
+
+impl Serialize for PaymentFlag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.stored())
+    }
+}
+
+impl<'de> Deserialize<'de> for PaymentFlag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let stored = String::deserialize(d)?;
+        PaymentFlag::parse(&stored)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a payment flag: {stored:?}")))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
@@ -68,7 +190,7 @@ pub struct Payment {
     /// Set when PhonePe reported something we refuse to act on (e.g. an amount mismatch),
     /// so the owner can look at it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flag: Option<String>,
+    pub flag: Option<PaymentFlag>,
     /// What completed refunds gave back of this payment (extra charges not included).
     #[serde(default)]
     pub refunded_amount: Paise,
@@ -374,5 +496,37 @@ pub fn sample_order() -> Order {
         invoice: None,
         created_at: placed,
         updated_at: later(5),
+    }
+}
+
+#[cfg(test)]
+mod payment_flag_tests {
+    use super::*;
+
+    /// Flags as the code wrote them while they were free text.
+    #[test]
+    fn flags_stored_as_free_text_read_back_typed_and_unchanged() {
+        for (stored, reason) in [
+            (
+                "no_completed_transaction: PhonePe said COMPLETED for PIT-1-2 without a completed transaction",
+                FlagReason::NoCompletedTransaction,
+            ),
+            (
+                "amount_mismatch: PhonePe reported 100 paise for PIT-1-2",
+                FlagReason::AmountMismatch,
+            ),
+            (
+                "duplicate_transaction: PhonePe transaction T1 already paid order 65a",
+                FlagReason::DuplicateTransaction,
+            ),
+            ("paid_after_cancel", FlagReason::PaidAfterCancel),
+            ("refund_failed: PITR-65a-1", FlagReason::RefundFailed),
+        ] {
+            let flag: PaymentFlag =
+                mongodb::bson::from_bson(Bson::String(stored.into())).unwrap();
+            assert_eq!(flag.reason, reason);
+            assert_eq!(Bson::from(flag), Bson::String(stored.into()));
+        }
+        assert!(PaymentFlag::parse("looked at by Asha").is_none());
     }
 }

@@ -3,14 +3,15 @@
 //! refund. The order owns the entry and fixes its `merchantRefundId` for ever; `crate::refunds`
 //! decides the owner's refunds and takes every entry to PhonePe.
 
+use super::model::payment::PaymentMove;
 use super::model::refund::{Refund, RefundKind, RefundLine, RefundState};
-use super::model::{Order, PaymentStatus};
+use super::model::{Order, ORDERS};
 use crate::vocabulary::ids::OrderId;
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use mongodb::bson::{doc, oid::ObjectId, to_bson};
 use mongodb::ClientSession;
-use platform::db::{Db, ORDERS};
+use platform::db::Db;
 use platform::error::Result;
 
 /// A refund decided now, to be recorded by `record_in`.
@@ -79,7 +80,7 @@ pub async fn push_in(
 ) -> Result<Refund> {
     let mut set = doc! { "updatedAt": now() };
     if refund.counts_against_order() {
-        set.insert("payment.status", PaymentStatus::RefundPending.as_str());
+        set.extend(PaymentMove::RefundDecided.fields());
     }
     let pushed = db
         .docs(ORDERS)

@@ -10,8 +10,9 @@
 //! history or the fields a move sets.
 
 use super::lifecycle::{load_in, release_in};
+use super::model::payment::PaymentMove;
 use super::model::refund::{refundable, RefundKind};
-use super::model::{Order, PaymentStatus};
+use super::model::{Order, ORDERS};
 use super::refund_entry::{self, NewRefund};
 use super::status::{check_move, OrderStatus};
 use crate::invoices;
@@ -20,10 +21,10 @@ use crate::tax::seller::SellerConfig;
 use crate::vocabulary::ids::OrderId;
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
-use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
-use platform::db::{Db, ORDERS};
+use platform::db::Db;
 use platform::error::{Error, Result};
 
 /// Who moved an order, as its history and the stock ledger record it.
@@ -166,10 +167,7 @@ impl<'a> Transition<'a> {
         match *self {
             Transition::AwaitPayment { merchant_order_id } => {
                 plan.by = Some(Actor::Customer.as_str());
-                plan.set = doc! {
-                    "payment.status": PaymentStatus::Pending,
-                    "payment.merchantOrderId": merchant_order_id,
-                };
+                plan.set = PaymentMove::Awaiting { merchant_order_id }.fields();
                 plan.set_if_there = true;
             }
             Transition::Pay {
@@ -179,13 +177,11 @@ impl<'a> Transition<'a> {
             } => {
                 plan.note = Some(format!("PhonePe transaction {txn}"));
                 plan.by = Some(by.as_str());
-                plan.set = doc! {
-                    "payment.status": PaymentStatus::Paid,
-                    "payment.transactionId": txn,
-                    "payment.merchantOrderId": merchant_order_id,
-                    "payment.paidAt": now(),
-                    "payment.flag": Bson::Null,
-                };
+                plan.set = PaymentMove::Paid {
+                    transaction_id: txn,
+                    merchant_order_id,
+                }
+                .fields();
             }
             Transition::Pack { by } | Transition::Deliver { by } => plan.by = Some(by.as_str()),
             Transition::Ship {

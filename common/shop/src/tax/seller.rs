@@ -7,7 +7,7 @@ use crate::vocabulary::money::Paise;
 use platform::config::{Reader, Section};
 
 /// What the shop charges for delivery. Plain paise here; the rule that applies them lives in
-/// `pricing::quote`, so the cart, the coupon quote and checkout cannot disagree.
+/// `coupons::pricing::quote`, so the cart, the coupon quote and checkout cannot disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShippingConfig {
     /// `SHIPPING_FEE`: tax-inclusive, charged on every order below the threshold.

@@ -5,8 +5,9 @@
 use crate::orders::{count, create, fill_cart, order_body};
 use crate::support::{TestApp, SELLER_GSTIN};
 use base64::Engine;
-use common::platform::db::{CREDIT_NOTES, INVOICES, ORDERS};
+use common::shop::invoices::{CREDIT_NOTES, INVOICES};
 use common::shop::order::model::refund::RefundLine;
+use common::shop::order::model::ORDERS;
 use common::shop::refunds::{self, OwnerRefund, Verdict};
 use common::shop::tax::financial_year;
 use common::shop::vocabulary::ids::{OrderId, ProductId};

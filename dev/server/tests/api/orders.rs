@@ -689,7 +689,8 @@ async fn coupon_refusals_at_checkout_change_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        common::shop::pricing::evaluate(&quoted, Paise(249_900), DateTime::now(), 0).unwrap(),
+        common::shop::coupons::pricing::evaluate(&quoted, Paise(249_900), DateTime::now(), 0)
+            .unwrap(),
         Paise(5_000)
     );
     // ...and someone else uses it up before they place the order.

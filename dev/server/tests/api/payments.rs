@@ -2,7 +2,8 @@
 //! page, webhooks (duplicated, reordered, forged), reconciliation and refunds.
 
 use crate::support::{Resp, TestApp};
-use common::platform::db::{MAIL_OUTBOX, ORDERS};
+use common::shop::messages::outbox::MAIL_OUTBOX;
+use common::shop::order::model::ORDERS;
 use common::shop::order::model::{Order, OrderItem, Payment, Shipping, StatusChange};
 use common::shop::order::status::OrderStatus;
 use common::shop::payments::{self, Applied};
@@ -888,7 +889,7 @@ async fn money_arriving_after_cancellation_is_refunded() {
 
 async fn attempt_doc(app: &TestApp, merchant_order_id: &str) -> Document {
     app.db()
-        .collection::<Document>(common::platform::db::PAYMENT_ATTEMPTS)
+        .collection::<Document>(common::shop::payments::PAYMENT_ATTEMPTS)
         .find_one(doc! { "merchantOrderId": merchant_order_id })
         .await
         .unwrap()
