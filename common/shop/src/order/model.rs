@@ -20,7 +20,7 @@ pub const ORDERS: &str = "orders";
 
 /// The orders' own indexes; payments and refunds declare those of their fields.
 pub fn indexes() -> Vec<IndexSpec> {
-    vec![
+    let mut specs = vec![
         IndexSpec::plain(ORDERS, doc! { "userId": 1, "_id": -1 }),
         IndexSpec::plain(ORDERS, doc! { "status": 1, "createdAt": 1 }),
         // Numbers are looked up by routes and search, and must never repeat.
@@ -29,7 +29,9 @@ pub fn indexes() -> Vec<IndexSpec> {
             doc! { "number": 1 },
             doc! { "number": { "$type": "string" } },
         ),
-    ]
+    ];
+    specs.extend(payment::indexes());
+    specs
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
