@@ -266,7 +266,7 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
         };
         let already = refunded_units(order, line.product_id);
         if already + line.quantity > item.quantity {
-            return Err(platform::Error::unprocessable(
+            return Err(platform::Error::new(
                 ProblemCode::UnitsAlreadyRefunded,
                 format!(
                     "Only {} of the {} × '{}' on this order can still be refunded",
@@ -297,7 +297,7 @@ fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>)
     }
     let left = refundable(order);
     if left == Paise::ZERO {
-        return Err(platform::Error::conflict(
+        return Err(platform::Error::new(
             ProblemCode::NothingToRefund,
             "Everything collected for this order has already been refunded",
         ));
@@ -308,7 +308,7 @@ fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>)
         (None, None) => left,
     };
     if amount > left {
-        return Err(platform::Error::unprocessable(
+        return Err(platform::Error::new(
             ProblemCode::RefundExceedsPaid,
             format!(
                 "At most {} of this order can still be refunded",
@@ -318,7 +318,7 @@ fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>)
         .with("refundable", left.get()));
     }
     if amount < MIN_REFUND {
-        return Err(platform::Error::unprocessable(
+        return Err(platform::Error::new(
             ProblemCode::RefundBelowMinimum,
             "PhonePe cannot refund less than ₹1.00",
         ));
@@ -327,7 +327,7 @@ fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>)
 }
 
 fn nothing_collected() -> platform::Error {
-    platform::Error::conflict(
+    platform::Error::new(
         ProblemCode::NothingToRefund,
         "Nothing was collected through PhonePe for this order, so there is nothing to refund",
     )
@@ -373,7 +373,7 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
                 .find(|r| r.idempotency_key.as_deref() == Some(key))
             {
                 if earlier.request_hash.as_deref() != Some(hash) {
-                    return Err(platform::Error::unprocessable(
+                    return Err(platform::Error::new(
                         ProblemCode::IdempotencyKeyReused,
                         "This Idempotency-Key was already used with a different request body",
                     ));

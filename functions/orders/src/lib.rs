@@ -230,14 +230,14 @@ struct IdempotencyRecord {
 }
 
 fn key_reused() -> Error {
-    Error::unprocessable(
+    Error::new(
         ProblemCode::IdempotencyKeyReused,
         "This Idempotency-Key was already used with a different request body",
     )
 }
 
 fn key_in_use() -> Error {
-    Error::conflict(
+    Error::new(
         ProblemCode::IdempotencyKeyInUse,
         "Another request with this Idempotency-Key is being processed; retry shortly",
     )
@@ -350,7 +350,7 @@ async fn create(
             Ok((StatusCode::CREATED, Json(order.into())))
         }
         Ok(Placed::Replayed(order)) => Ok((StatusCode::OK, Json(order.into()))),
-        Ok(Placed::PriceChanged(cart, lines)) => Err(Error::conflict(
+        Ok(Placed::PriceChanged(cart, lines)) => Err(Error::new(
             ProblemCode::PriceChanged,
             "Prices changed since these items were added to the cart; the cart now shows \
              the current prices — review it and place the order again",
@@ -526,7 +526,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
 }
 
 fn cart_empty() -> Error {
-    Error::unprocessable(ProblemCode::CartEmpty, "The cart is empty")
+    Error::new(ProblemCode::CartEmpty, "The cart is empty")
 }
 
 /// The order's lines at the catalog's prices, and their sum, before any coupon.
@@ -877,7 +877,7 @@ async fn take_stock(
             })
         })
         .collect();
-    Err(Error::conflict(ProblemCode::InsufficientStock, detail).with("lines", lines))
+    Err(Error::new(ProblemCode::InsufficientStock, detail).with("lines", lines))
 }
 
 async fn by_id(

@@ -77,7 +77,7 @@ enum Recorded {
 }
 
 fn not_payable(detail: impl Into<String>) -> Error {
-    Error::conflict(ProblemCode::OrderNotPayable, detail)
+    Error::new(ProblemCode::OrderNotPayable, detail)
 }
 
 async fn initiate(
@@ -169,7 +169,7 @@ async fn initiate(
             .find_one(doc! { "_id": order.id })
             .session(&mut *session)
             .await?
-            .ok_or_else(|| Error::not_found(ProblemCode::OrderNotFound, "No such order"))?;
+            .ok_or_else(|| Error::new(ProblemCode::OrderNotFound, "No such order"))?;
         // The shopper can be quicker than us: PhonePe's webhook for this very attempt may
         // have been applied between PhonePe's answer and this transaction.
         if current.payment.merchant_order_id.as_deref() == Some(merchant_order_id.as_str())
@@ -227,7 +227,7 @@ async fn initiate(
             }));
         }
         Recorded::AttemptFailed => {
-            return Err(Error::conflict(
+            return Err(Error::new(
                 ProblemCode::PaymentAttemptFailed,
                 "PhonePe reports that this payment failed already; the order can still be paid with a new attempt",
             ));
