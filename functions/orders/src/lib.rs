@@ -324,7 +324,7 @@ async fn create(
             return Ok((StatusCode::OK, Json(order.into())));
         }
     }
-    rate_limit::check(db, &user.id, Action::CreateOrder).await?;
+    rate_limit::check(db, &*services.clock, &user.id, Action::CreateOrder).await?;
     let common::platform::http::Json(body) = body?;
     let hash = hash.unwrap_or_default();
     let checkout = validate(&user, body)?;

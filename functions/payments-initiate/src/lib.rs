@@ -5,6 +5,7 @@ use axum::routing::post;
 use axum::Router;
 use common::integrations::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
 use common::platform::auth::{Auth, User};
+use common::platform::clock::SharedClock;
 use common::platform::config::{Config, PaymentRedirect, PhonePeConfig};
 use common::platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use common::platform::http::Json;
@@ -32,6 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
 struct AppState {
     db: Db,
     auth: Auth,
+    clock: SharedClock,
     phonepe: Arc<PhonePe>,
     redirect_url: String,
     expire_after_secs: i64,
@@ -41,6 +43,7 @@ pub fn router(services: &Services, phonepe: Arc<PhonePe>, redirect: PaymentRedir
     let state = AppState {
         db: services.db.clone(),
         auth: services.auth.clone(),
+        clock: services.clock.clone(),
         phonepe,
         redirect_url: redirect.url,
         // PhonePe accepts 300–3600 s; the link should not outlive our own payment window.
@@ -92,7 +95,7 @@ async fn initiate(
             "must be an order's 24-character hex id or its number (PIT-1001)",
         )
     })?;
-    rate_limit::check(&state.db, &user.id, Action::InitiatePayment).await?;
+    rate_limit::check(&state.db, &*state.clock, &user.id, Action::InitiatePayment).await?;
     let db = &state.db;
     filter.insert("userId", user.id.as_str());
     let order = db

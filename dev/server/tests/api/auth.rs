@@ -6,6 +6,7 @@ use crate::support::{
 };
 use base64::Engine;
 use common::platform::auth::{JwksTiming, Verifier};
+use common::platform::clock::TestClock;
 use dev_server::token;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -275,12 +276,15 @@ async fn spawn_jwks_timed(url: &str, timing: JwksTiming) -> TestApp {
     vars.insert("CLERK_JWKS_URL".into(), url.into());
     support::unreachable_unless_given(&mut vars);
     let settings = common::platform::config::from_vars(&vars).expect("test config");
-    let mut functions = dev_server::Functions::build(settings)
+    let clock = TestClock::new();
+    let mut functions = dev_server::Functions::build(settings, clock.clone())
         .await
         .expect("functions");
     let services = &mut functions.services;
-    services.auth = Arc::new(Verifier::with_jwks_timing(&services.config.clerk, timing).unwrap());
-    TestApp::serve(functions).await
+    services.auth = Arc::new(
+        Verifier::with_jwks_timing(&services.config.clerk, timing, clock.clone()).unwrap(),
+    );
+    TestApp::serve(functions, clock).await
 }
 
 fn token_with_kid(kid: &str) -> String {

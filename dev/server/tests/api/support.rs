@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use common::platform::clock::TestClock;
 use common::platform::services::Services;
 use dev_server::token::{self, TokenSpec};
 use dev_server::Functions;
@@ -53,6 +54,8 @@ pub struct TestApp {
     pub services: Services,
     /// What every function was built from; `services` is its core.
     pub functions: Functions,
+    /// Every function's clock: a test moves it past a deadline instead of sleeping.
+    pub clock: Arc<TestClock>,
     pub http: reqwest::Client,
     /// Every answer of this app that did not match `openapi.yaml` (see `openapi.rs`).
     violations: Violations,
@@ -161,12 +164,15 @@ impl TestApp {
         tweak(&mut vars);
         unreachable_unless_given(&mut vars);
         let settings = common::platform::config::from_vars(&vars).expect("test config");
-        let functions = Functions::build(settings).await.expect("functions");
-        Self::serve(functions).await
+        let clock = TestClock::new();
+        let functions = Functions::build(settings, clock.clone())
+            .await
+            .expect("functions");
+        Self::serve(functions, clock).await
     }
 
-    /// Serves the whole API built from `functions` on a fresh port.
-    pub async fn serve(functions: Functions) -> TestApp {
+    /// Serves the whole API built from `functions`, on `clock`, on a fresh port.
+    pub async fn serve(functions: Functions, clock: Arc<TestClock>) -> TestApp {
         let violations = Violations::default();
         let app = dev_server::app(&functions).layer(middleware::from_fn_with_state(
             violations.clone(),
@@ -180,6 +186,7 @@ impl TestApp {
             addr,
             services: functions.services.clone(),
             functions,
+            clock,
             http: reqwest::Client::new(),
             violations,
         }
