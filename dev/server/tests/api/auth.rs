@@ -386,7 +386,7 @@ async fn a_failed_jwks_fetch_is_retried_within_seconds_not_after_the_floor() {
     // Right after a failure Clerk is not asked again at once, so an outage is not a flood.
     assert_try_again(&app.get(CUSTOMER_ROUTE, Some(&token)).await, "backing off");
     assert_eq!(jwks.hits(), 1);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.clock.advance(Duration::from_millis(1200));
     assert_ne!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
     assert_eq!(jwks.hits(), 2);
 }
@@ -453,7 +453,7 @@ async fn jwks_keys_expire_after_the_cache_ttl_and_removed_keys_stop_working() {
         "still cached"
     );
     assert_eq!(jwks.hits(), 1);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_millis(2100));
     assert_eq!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
     assert_eq!(jwks.hits(), 2, "refetched once the TTL passed");
 }
@@ -470,7 +470,7 @@ async fn an_expired_key_keeps_working_while_the_jwks_is_unreachable() {
     let token = app.token("user_j");
     assert_ne!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
     jwks.answer(|r| r.status = 500);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock.advance(Duration::from_millis(1100));
     for _ in 0..3 {
         let res = app.get(CUSTOMER_ROUTE, Some(&token)).await;
         assert!(res.status != 401 && res.status != 503, "{}", res.body);

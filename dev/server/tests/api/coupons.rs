@@ -347,7 +347,7 @@ async fn applying_a_coupon_reserves_nothing_and_refusals_change_nothing() {
 #[tokio::test]
 async fn the_eleventh_apply_within_a_minute_is_rate_limited() {
     let (app, token) = app_with_cart("kuber-brass-urli", 1).await;
-    crate::support::inside_one_window().await;
+    crate::support::inside_one_window([&app]);
     let mut statuses = Vec::new();
     for _ in 0..11 {
         let res = apply(&app, &token, json!("WELCOME10")).await;

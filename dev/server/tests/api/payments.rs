@@ -823,7 +823,7 @@ async fn initiate_is_rate_limited_per_user() {
     let (app, _sim) = app_with_sim().await;
     let order = insert_order(&app, "user_spam", 59_900).await;
     let token = app.token("user_spam");
-    crate::support::inside_one_window().await;
+    crate::support::inside_one_window([&app]);
     let mut limited = 0;
     for _ in 0..11 {
         let res = app
