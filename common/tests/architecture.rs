@@ -280,14 +280,15 @@ fn each_problem_code_has_the_one_status_of_its_table_in_the_spec_and_the_docs() 
     listed.sort_unstable();
     let mut expected: Vec<(String, u16)> = table.iter().map(|(c, s)| (c.to_string(), *s)).collect();
     expected.sort_unstable();
-    let wanted: String = expected
-        .iter()
-        .map(|(c, s)| format!("        {c}: {s}\n"))
-        .collect();
-    assert_eq!(
-        listed, expected,
-        "openapi.yaml's ProblemCode x-status differs from the table; it should read:\n{wanted}"
-    );
+    if listed != expected {
+        let wanted: String = expected
+            .iter()
+            .map(|(c, s)| format!("        {c}: {s}\n"))
+            .collect();
+        panic!(
+            "openapi.yaml's ProblemCode x-status differs from the table; it should read:\n{wanted}"
+        );
+    }
 
     let codes: Vec<&str> = table.iter().map(|(c, _)| *c).collect();
     let mut texts = vec![("openapi.yaml".to_owned(), spec.clone())];
