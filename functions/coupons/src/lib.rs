@@ -14,7 +14,7 @@ use common::platform::{Error, Result};
 use common::shop::cart::Cart;
 use common::shop::catalog::normalize_coupon_code;
 use common::shop::ids::ProductId;
-use common::shop::models::{now, Coupon, Product};
+use common::shop::models::{Coupon, Product};
 use common::shop::pricing;
 use common::shop::seller::SellerConfig;
 use common::shop::Paise;
@@ -127,7 +127,7 @@ async fn apply(
             common::shop::coupon_uses::count(found.as_ref())
         }
     };
-    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
+    let discount = pricing::evaluate(&coupon, subtotal, clock.now(), uses)?;
     let quote = pricing::quote(subtotal, discount, seller.shipping);
     Ok(Json(Quote {
         code: coupon.code,

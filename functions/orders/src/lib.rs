@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
+use common::platform::clock::Clock;
 use common::platform::config::{Config, MailConfig};
 use common::platform::db::{
     is_duplicate_key, retry_transaction, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
@@ -37,7 +38,7 @@ use common::shop::seller::SellerConfig;
 use common::shop::tax::{self, OrderTax, TaxError, TaxLineInput};
 use common::shop::Paise;
 use futures::TryStreamExt;
-use mongodb::bson::{doc, oid::ObjectId, to_bson};
+use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
@@ -301,6 +302,8 @@ struct Request<'a> {
     key: Option<(&'a str, &'a str)>,
     fault: Option<Fault>,
     seller: &'a SellerConfig,
+    /// A coupon's `expiresAt` is judged by it.
+    clock: &'a dyn Clock,
     /// Set once the quick path found the world not as it assumes; every later run of the
     /// transaction body takes the careful path.
     careful: AtomicBool,
@@ -339,6 +342,7 @@ async fn create(
         key: key.as_deref().map(|k| (k, hash.as_str())),
         fault: fault(&services.config, &headers),
         seller: &seller,
+        clock: &*services.clock,
         careful: AtomicBool::new(false),
     };
     let placed = common::platform::transaction!(db, |session| { place(&req, session).await });
@@ -431,7 +435,9 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
     let priced = match &req.checkout.coupon_code {
         None => priced,
         Some(code) => {
-            match claim_coupon_quickly(db, session, code, user_id, priced.subtotal).await? {
+            match claim_coupon_quickly(db, session, code, user_id, priced.subtotal, req.clock.now())
+                .await?
+            {
                 Some((code, discount)) => priced.with_coupon(code, discount),
                 None => return Ok(None),
             }
@@ -500,7 +506,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         None => priced,
         Some(code) => {
             let (code, discount) =
-                claim_coupon(db, session, code, user_id, priced.subtotal).await?;
+                claim_coupon(db, session, code, user_id, priced.subtotal, req.clock.now()).await?;
             priced.with_coupon(code, discount)
         }
     };
@@ -769,6 +775,7 @@ async fn claim_coupon_quickly(
     code: &str,
     user_id: &str,
     subtotal: Paise,
+    at: DateTime,
 ) -> Result<Option<(String, Paise)>> {
     let Some(coupon) = db
         .collection::<Coupon>(COUPONS)
@@ -790,7 +797,7 @@ async fn claim_coupon_quickly(
         return Ok(None);
     };
     let uses = common::shop::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
-    Ok(pricing::evaluate(&coupon, subtotal, now(), uses)
+    Ok(pricing::evaluate(&coupon, subtotal, at, uses)
         .ok()
         .map(|discount| (coupon.code, discount)))
 }
@@ -803,6 +810,7 @@ async fn claim_coupon(
     code: &str,
     user_id: &str,
     subtotal: Paise,
+    at: DateTime,
 ) -> Result<(String, Paise)> {
     let coupon = db
         .collection::<Coupon>(COUPONS)
@@ -814,7 +822,7 @@ async fn claim_coupon(
     // transaction and takes the increment back, and a concurrent checkout of the same
     // customer writes the same counter, so it conflicts and retries rather than both passing.
     let uses = common::shop::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
-    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
+    let discount = pricing::evaluate(&coupon, subtotal, at, uses)?;
     let mut filter = doc! { "code": &coupon.code, "isActive": true };
     if let Some(limit) = coupon.usage_limit {
         // The guard, not the read above, is what keeps the count within the limit.
