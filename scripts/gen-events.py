@@ -104,7 +104,10 @@ SAMPLES = {
     "GET /admin/orders/{id}/credit-notes/{number}": sample("admin-ship-credit-note-pdf", "/admin/orders/PIT-1001/credit-notes/PCN-2627-000001.pdf",
         auth="admin", path_params={"id": "PIT-1001", "number": "PCN-2627-000001.pdf"}),
     "GET /admin/console.js": sample("admin-ship-console-js", "/admin/console.js", auth=None),
+    "GET /admin/console.modules/{module}": sample("admin-ship-console-module", "/admin/console.modules/orders.js", auth=None,
+        path_params={"module": "orders.js"}),
     "GET /admin/console.css": sample("admin-ship-console-css", "/admin/console.css", auth=None),
+    "GET /admin/meta": sample("admin-ship-meta", "/admin/meta", auth="admin"),
 }
 
 # Direct invocations of admin-ship (console, sam local invoke, cargo lambda invoke).

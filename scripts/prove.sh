@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make prove` (and its short form in `make test`): the invariant suite of scripts/prove.py,
+# `make prove` (and its short form in `make test`): the invariant suite of scripts/prove/,
 # against a stack of its own on free ports with PROVE_INSTANCES (3) API instances on one
 # database, the simulator slow on pay, status and refunds for the middle of the traffic, and
 # the owner refunding: once with everything left running, and once with API instances
@@ -48,7 +48,7 @@ mkdir -p "$(dirname "$report")"
   echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
     "$(nproc) cores, SecantusDB $("$VENV/bin/pip" show secantusdb 2>/dev/null | awk '/^Version/{print $2}')," \
     "$( [ -n "${STACK_BIN:-}" ] && echo "binaries from \`$STACK_BIN\`" || echo "debug build")."
-  echo "Re-run: \`PROVE_SEED=<seed> make prove\`. What each invariant means: \`scripts/prove.py\`."
+  echo "Re-run: \`PROVE_SEED=<seed> make prove\`. What each invariant means: \`scripts/prove/invariants.py\`."
   echo
 } >"$report"
 
@@ -75,7 +75,7 @@ for mode in calm kills; do
     flags+=(--kills --db-kills --db-cmd "$STACK_DB_CMD" --db-pid "$STACK_DB_PID"
       --db-port "$STACK_DB_PORT" --db-log "$STACK_DB_LOG" --db-kill-every $db_kill_every)
   fi
-  "$VENV/bin/python" "$ROOT/scripts/prove.py" \
+  PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" -m prove \
     --api "$API_URL" --sim "$SIM_URL" --ses "$AWS_ENDPOINT_URL_SES" \
     --mongo "$MONGODB_URI" --db "$MONGODB_DB" --port "$PORT" \
     --instances "$instances" --jobs-intervals "$jobs_intervals" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything CI runs. Starts a throw-away SecantusDB (unless MONGODB_URI is set),
-# then formatting, lints, every unit and integration test, the SAM template lint and the
-# official PhonePe SDK check against the simulator.
+# then formatting, lints, the owner console's types, every unit and integration test, the SAM
+# template lint and the official PhonePe SDK check against the simulator.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 "$ROOT/scripts/tools.sh"
@@ -24,6 +24,15 @@ step "cfn-lint template.yaml"
 
 step "no unused dependencies (scripts/unused-deps.py)"
 "$VENV/bin/python" "$ROOT/scripts/unused-deps.py"
+
+step "make prove's invariants each fail on a world that breaks them (scripts/prove/test_invariants.py)"
+PYTHONPATH="$ROOT/scripts" "$VENV/bin/python" -m unittest -q prove.test_invariants
+
+step "tsc --noEmit: the owner console's ES modules against the types generated from openapi.yaml"
+# The TypeScript clients/typescript pins (package-lock.json); `make test` has installed it
+# already (scripts/client.sh --check), a lone scripts/test.sh installs it here.
+[ -x clients/typescript/node_modules/.bin/tsc ] || (cd clients/typescript && npm ci --prefer-offline --loglevel=error)
+clients/typescript/node_modules/.bin/tsc --noEmit -p functions/admin-ship/console
 
 if [ -z "${MONGODB_URI:-}" ]; then
   step "throw-away SecantusDB and SES emulator (moto) for the tests (logs: $STACK_LOGS)"

@@ -638,6 +638,26 @@ export interface paths {
         patch: operations["updateCoupon"];
         trace?: never;
     };
+    "/admin/meta": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the owner's forms choose from, as the API decides it
+         * @description The carriers the API knows a tracking link for (`POST /admin/orders/{id}/ship` takes any other name too, without a link), the GST rates a product may have and the order statuses, in the order an order goes through them. The owner console reads these instead of keeping copies; what the owner may do to one order is that order's `allowedActions`.
+         */
+        get: operations["getOwnerMeta"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin": {
         parameters: {
             query?: never;
@@ -665,8 +685,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The owner console's script */
+        /** The owner console's entry module (it imports the others from /admin/console.modules/) */
         get: operations["getOwnerConsoleScript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/console.modules/{module}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the ES modules the owner console's script imports
+         * @description `/admin/console.js` is the console's entry module; it imports the others from here. A name that is not one of them is `404 ROUTE_NOT_FOUND`.
+         */
+        get: operations["getOwnerConsoleModule"];
         put?: never;
         post?: never;
         delete?: never;
@@ -698,7 +738,7 @@ export interface components {
     schemas: {
         /** @description An HTML document with no inline script or style */
         ConsolePage: string;
-        /** @description Plain JavaScript, no modules */
+        /** @description A native ES module (JavaScript, no build step) */
         ConsoleScript: string;
         /** @description Plain CSS */
         ConsoleStyles: string;
@@ -1123,6 +1163,26 @@ export interface components {
             items: components["schemas"]["Order"][];
             nextCursor: string | null;
         };
+        /**
+         * @description Something the owner may do to an order, named as the last segment of its route (`POST /admin/orders/{id}/pack`, `ship`, `deliver`, `cancel`, `refund`).
+         * @enum {string}
+         */
+        OwnerAction: "pack" | "ship" | "deliver" | "cancel" | "refund";
+        /** @description An order as `Order`, plus what the owner may do to it now. */
+        AdminOrder: components["schemas"]["Order"] & {
+            /** @description Decided by the order's state machine: `pack`, `ship`, `deliver` and `cancel` where its status may move that way (pack from paid, ship from paid or packed, deliver from shipped, cancel before shipping); `refund` once PhonePe collected money for it (how much is left to refund is `POST /admin/orders/{id}/refund/preview`'s `refundable`). Any other action is refused (`409 INVALID_TRANSITION`, `409 NOTHING_TO_REFUND`), but for repeating the move the order has already made, which answers it unchanged. */
+            allowedActions: components["schemas"]["OwnerAction"][];
+        };
+        AdminOrderPage: {
+            items: components["schemas"]["AdminOrder"][];
+            nextCursor: string | null;
+        };
+        AdminMeta: {
+            /** @description The couriers whose tracking link the API makes, by the name it stores */
+            carriers: string[];
+            gstRates: components["schemas"]["GstRate"][];
+            orderStatuses: components["schemas"]["OrderStatus"][];
+        };
         InitiatePhonePePaymentRequest: {
             /**
              * @description The order's id or its number (`PIT-1001`), as every route that names an order takes
@@ -1210,8 +1270,8 @@ export interface components {
             sentAt: string | null;
             lastError: string | null;
         };
-        /** @description An order as `Order`, plus what the owner needs to answer the customer. */
-        OrderDetail: components["schemas"]["Order"] & {
+        /** @description An order as `AdminOrder`, plus what the owner needs to answer the customer. */
+        OrderDetail: components["schemas"]["AdminOrder"] & {
             attempts: components["schemas"]["PaymentAttempt"][];
             mails: components["schemas"]["MailRecord"][];
             /** @description The GST invoice, issued when the order shipped; null before */
@@ -1376,7 +1436,7 @@ export interface components {
                 "text/html": components["schemas"]["ConsolePage"];
             };
         };
-        /** @description The console's JavaScript */
+        /** @description One of the console's ES modules */
         ConsoleScript: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -1570,6 +1630,26 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["OrderPage"];
+            };
+        };
+        /** @description A page of orders, each with what the owner may do to it */
+        AdminOrderPage: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AdminOrderPage"];
+            };
+        };
+        /** @description The carriers, GST rates and order statuses */
+        AdminMeta: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AdminMeta"];
             };
         };
         /** @description Where to send the shopper */
@@ -2314,7 +2394,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            200: components["responses"]["OrderPage"];
+            200: components["responses"]["AdminOrderPage"];
             400: components["responses"]["Problem"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];
@@ -2643,6 +2723,23 @@ export interface operations {
             "5XX": components["responses"]["ServerError"];
         };
     };
+    getOwnerMeta: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["AdminMeta"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
     getOwnerConsole: {
         parameters: {
             query?: never;
@@ -2667,6 +2764,23 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["ConsoleScript"];
+            429: components["responses"]["Throttled"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    getOwnerConsoleModule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                module: "api.js" | "dom.js" | "format.js" | "orders.js" | "products.js" | "coupons.js";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ConsoleScript"];
+            404: components["responses"]["Problem"];
             429: components["responses"]["Throttled"];
             "5XX": components["responses"]["ServerError"];
         };

@@ -6,7 +6,7 @@ use crate::problem_codes::ProblemCode;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -322,20 +322,8 @@ impl Page {
         let mut errors = Vec::new();
         for (k, v) in query_pairs(query)? {
             match k.as_str() {
-                "limit" => match v.parse::<i64>() {
-                    Ok(n) if (1..=100).contains(&n) => page.limit = n,
-                    _ => errors.push(FieldError::new(
-                        "limit",
-                        "must be a whole number from 1 to 100",
-                    )),
-                },
-                "cursor" if v.is_empty() => {}
-                "cursor" => match decode_cursor(&v) {
-                    Some(id) => page.after = Some(id),
-                    None => {
-                        errors.push(FieldError::new("cursor", "is not a cursor this API issued"))
-                    }
-                },
+                "limit" => page.set_limit(v.parse::<i64>().ok(), &mut errors),
+                "cursor" => page.set_cursor(&v, &mut errors),
                 f if filters.contains(&f) => rest.push((k, v)),
                 other => errors.push(FieldError::new(other, "is not a known query parameter")),
             }
@@ -344,6 +332,44 @@ impl Page {
             Ok((page, rest))
         } else {
             Err(Error::validation(errors))
+        }
+    }
+
+    /// `limit` and `cursor` given as typed fields (a direct invocation's), checked as the
+    /// query's are.
+    pub fn from_fields(limit: Option<i64>, cursor: Option<&str>) -> Result<Self> {
+        let mut page = Page::parse(None)?;
+        let mut errors = Vec::new();
+        if limit.is_some() {
+            page.set_limit(limit, &mut errors);
+        }
+        page.set_cursor(cursor.unwrap_or_default(), &mut errors);
+        if errors.is_empty() {
+            Ok(page)
+        } else {
+            Err(Error::validation(errors))
+        }
+    }
+
+    /// `None` is a limit that is not a whole number.
+    fn set_limit(&mut self, limit: Option<i64>, errors: &mut Vec<FieldError>) {
+        match limit {
+            Some(n) if (1..=100).contains(&n) => self.limit = n,
+            _ => errors.push(FieldError::new(
+                "limit",
+                "must be a whole number from 1 to 100",
+            )),
+        }
+    }
+
+    /// An empty cursor is the first page.
+    fn set_cursor(&mut self, cursor: &str, errors: &mut Vec<FieldError>) {
+        if cursor.is_empty() {
+            return;
+        }
+        match decode_cursor(cursor) {
+            Some(id) => self.after = Some(id),
+            None => errors.push(FieldError::new("cursor", "is not a cursor this API issued")),
         }
     }
 }
@@ -515,57 +541,4 @@ pub fn without_stage<B>(mut req: axum::http::Request<B>) -> axum::http::Request<
         }
     }
     req
-}
-
-/// The header that makes a money-moving request safe to repeat.
-pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
-
-/// `Idempotency-Key`: 1–128 visible ASCII characters, when present.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
-        return Ok(None);
-    };
-    let bytes = value.as_bytes();
-    if (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
-        Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
-    } else {
-        Err(Error::field(
-            "Idempotency-Key",
-            "must be 1–128 visible ASCII characters",
-        ))
-    }
-}
-
-/// What identifies "the same request" under one Idempotency-Key: the body as parsed, so
-/// whitespace and key order do not matter but every value does.
-pub fn fingerprint(body: &impl serde::Serialize) -> String {
-    use sha2::{Digest, Sha256};
-    let canonical = serde_json::to_vec(body).unwrap_or_default();
-    hex::encode(Sha256::digest(&canonical))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idempotency_keys_are_visible_ascii() {
-        let mut h = HeaderMap::new();
-        assert_eq!(idempotency_key(&h).unwrap(), None);
-        h.insert(IDEMPOTENCY_KEY_HEADER, "checkout-7f3a9c".parse().unwrap());
-        assert_eq!(
-            idempotency_key(&h).unwrap().as_deref(),
-            Some("checkout-7f3a9c")
-        );
-        for bad in ["", "has space", &"k".repeat(129)] {
-            h.insert(IDEMPOTENCY_KEY_HEADER, bad.parse().unwrap());
-            assert_eq!(
-                idempotency_key(&h).unwrap_err().code(),
-                "VALIDATION_FAILED",
-                "{bad:?}"
-            );
-        }
-        h.insert(IDEMPOTENCY_KEY_HEADER, "k".repeat(128).parse().unwrap());
-        assert!(idempotency_key(&h).is_ok());
-    }
 }

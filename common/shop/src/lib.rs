@@ -17,6 +17,7 @@ pub mod payments;
 pub mod pricing;
 pub mod refunds;
 pub mod seller;
+pub mod shopify;
 pub mod tax;
 
 pub use money::Paise;

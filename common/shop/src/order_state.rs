@@ -99,10 +99,73 @@ pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<Move> {
     }
 }
 
+/// Something the owner may do to an order, named as the last segment of its route
+/// (`POST /admin/orders/{id}/pack`, ...). The console offers an order only its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerAction {
+    Pack,
+    Ship,
+    Deliver,
+    Cancel,
+    Refund,
+}
+
+impl OwnerAction {
+    pub const ALL: [OwnerAction; 5] = [
+        OwnerAction::Pack,
+        OwnerAction::Ship,
+        OwnerAction::Deliver,
+        OwnerAction::Cancel,
+        OwnerAction::Refund,
+    ];
+
+    /// The status the action moves an order to; a refund moves none.
+    pub fn target(self) -> Option<OrderStatus> {
+        match self {
+            OwnerAction::Pack => Some(OrderStatus::Packed),
+            OwnerAction::Ship => Some(OrderStatus::Shipped),
+            OwnerAction::Deliver => Some(OrderStatus::Delivered),
+            OwnerAction::Cancel => Some(OrderStatus::Cancelled),
+            OwnerAction::Refund => None,
+        }
+    }
+}
+
+/// What the owner may do to an order in `status`: each move `transition` applies (one the
+/// order has already made answers unchanged, so it is not offered), and a refund once money
+/// was collected for it, whatever the status. How much is left to give back is the refund's
+/// own decision, which it answers before anything is sent (the refund preview).
+pub fn owner_actions(status: OrderStatus, money_collected: bool) -> Vec<OwnerAction> {
+    OwnerAction::ALL
+        .into_iter()
+        .filter(|action| match action.target() {
+            Some(to) => matches!(transition(status, to), Ok(Move::Apply)),
+            None => money_collected,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use OrderStatus::*;
+
+    #[test]
+    fn the_owner_is_offered_the_moves_the_table_allows_and_a_refund_of_collected_money() {
+        use OwnerAction::*;
+        let offered = |s, collected| owner_actions(s, collected);
+        assert_eq!(offered(Created, false), vec![Cancel]);
+        assert_eq!(offered(PaymentPending, false), vec![Cancel]);
+        assert_eq!(offered(Paid, true), vec![Pack, Ship, Cancel, Refund]);
+        assert_eq!(offered(Packed, true), vec![Ship, Cancel, Refund]);
+        assert_eq!(offered(Shipped, true), vec![Deliver, Refund]);
+        assert_eq!(offered(Delivered, true), vec![Refund]);
+        assert_eq!(offered(Cancelled, true), vec![Refund]);
+        assert_eq!(offered(Cancelled, false), vec![]);
+        // A zero-total order is paid with nothing collected: nothing to refund.
+        assert_eq!(offered(Paid, false), vec![Pack, Ship, Cancel]);
+    }
 
     #[test]
     fn every_pair_follows_the_contract_table() {

@@ -25,6 +25,7 @@ use mongodb::ClientSession;
 use platform::clock::Clock;
 use platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use platform::error::Result;
+use platform::idempotency::{NextAction, Saved};
 use platform::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
 
@@ -212,8 +213,8 @@ pub struct OwnerRefund {
     pub restock: bool,
     pub reason: String,
     pub by: String,
-    /// `(Idempotency-Key, hash of the request)`.
-    pub idempotency: Option<(String, String)>,
+    /// The owner's `Idempotency-Key` with the fingerprint of the request.
+    pub idempotency: Option<platform::idempotency::Keyed>,
 }
 
 /// What `decide` did.
@@ -367,18 +368,17 @@ pub async fn preview(
 pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Result<Decided> {
     platform::transaction!(db, |session| {
         let order = crate::orders::load_in(db, session, id).await?;
-        if let Some((key, hash)) = &req.idempotency {
-            if let Some(earlier) = order
+        if let Some(keyed) = &req.idempotency {
+            // The saved response is the refund on the order, which is answered as it is now.
+            let saved = order
                 .refunds
                 .iter()
-                .find(|r| r.idempotency_key.as_deref() == Some(key))
-            {
-                if earlier.request_hash.as_deref() != Some(hash) {
-                    return Err(platform::Error::new(
-                        ProblemCode::IdempotencyKeyReused,
-                        "This Idempotency-Key was already used with a different request body",
-                    ));
-                }
+                .find(|r| r.idempotency_key.as_deref() == Some(keyed.key.as_str()))
+                .map(|r| Saved {
+                    request_hash: r.request_hash.clone().unwrap_or_default(),
+                    response: (),
+                });
+            if let NextAction::ReturnSavedResponse(()) = keyed.next_action(saved)? {
                 return Ok(Decided::Replayed(order));
             }
         }
@@ -425,9 +425,9 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
                 original_merchant_order_id: original,
             },
         );
-        if let Some((key, hash)) = &req.idempotency {
-            refund.idempotency_key = Some(key.clone());
-            refund.request_hash = Some(hash.clone());
+        if let Some(keyed) = &req.idempotency {
+            refund.idempotency_key = Some(keyed.key.as_str().to_owned());
+            refund.request_hash = Some(keyed.request_hash.clone());
         }
         push_in(db, session, &order, refund).await?;
         Ok(Decided::Created(

@@ -1,12 +1,13 @@
-//! `GET /admin`: the owner console, one HTML page with its script and styles, served by this
-//! function so that in AWS it shares the API's origin and needs no CORS or second host.
+//! `GET /admin`: the owner console, one HTML page with its script (an ES module importing the
+//! others from `/admin/console.modules/`) and styles, embedded in and served by this function
+//! so that in AWS it shares the API's origin and needs no CORS or second host.
 //!
 //! The page is public (it is only HTML); everything it shows comes from the admin routes,
 //! which want the admin's token. Its Content-Security-Policy allows the page's own origin and,
 //! when `CLERK_PUBLISHABLE_KEY` is set, Clerk's Frontend API, derived from that key, and
 //! nothing else: an injected script could not load code or send a token anywhere.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,6 +19,28 @@ use common::platform::Error;
 
 const PAGE: &str = include_str!("../console/index.html");
 const SCRIPT: &str = include_str!("../console/console.js");
+/// The modules `console.js` imports, by the name they are served under
+/// (`/admin/console.modules/{name}`); `openapi.yaml` lists the same names.
+pub const MODULES: &[(&str, &str)] = &[
+    ("api.js", include_str!("../console/console.modules/api.js")),
+    ("dom.js", include_str!("../console/console.modules/dom.js")),
+    (
+        "format.js",
+        include_str!("../console/console.modules/format.js"),
+    ),
+    (
+        "orders.js",
+        include_str!("../console/console.modules/orders.js"),
+    ),
+    (
+        "products.js",
+        include_str!("../console/console.modules/products.js"),
+    ),
+    (
+        "coupons.js",
+        include_str!("../console/console.modules/coupons.js"),
+    ),
+];
 const STYLES: &str = include_str!("../console/console.css");
 
 /// Where the page loads Clerk's browser SDK from, on the instance's own Frontend API host.
@@ -94,11 +117,12 @@ impl Section for ConsoleConfig {
     }
 }
 
-/// The console's routes: the page, its script and its styles.
+/// The console's routes: the page, its script and its modules, and its styles.
 pub fn router(config: ConsoleConfig) -> Router {
     Router::new()
         .route("/admin", get(page))
         .route("/admin/console.js", get(script))
+        .route("/admin/console.modules/{module}", get(module))
         .route("/admin/console.css", get(styles))
         .with_state(config)
 }
@@ -176,7 +200,20 @@ async fn page(State(settings): State<ConsoleConfig>) -> Response {
 }
 
 async fn script() -> Response {
-    (common_headers("text/javascript; charset=utf-8"), SCRIPT).into_response()
+    javascript(SCRIPT)
+}
+
+/// Browsers run a module only when it is served as JavaScript.
+fn javascript(source: &'static str) -> Response {
+    (common_headers("text/javascript; charset=utf-8"), source).into_response()
+}
+
+async fn module(Path(name): Path<String>) -> Response {
+    match MODULES.iter().find(|(n, _)| *n == name) {
+        Some((_, source)) => javascript(source),
+        // Exactly as for a path nobody serves.
+        None => Error::new(ProblemCode::RouteNotFound, "No such route").into_response(),
+    }
 }
 
 async fn styles() -> Response {

@@ -11,9 +11,7 @@ use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
 use common::platform::clock::Clock;
 use common::platform::config::{Config, MailConfig};
-use common::platform::db::{
-    is_duplicate_key, retry_transaction, Db, CARTS, COUPONS, IDEMPOTENCY_KEYS, ORDERS, PRODUCTS,
-};
+use common::platform::db::{retry_transaction, Db, CARTS, COUPONS, ORDERS, PRODUCTS};
 use common::platform::email::Email;
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
@@ -61,8 +59,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{id}/invoice.pdf"),
 ];
 
-use common::platform::http::idempotency_key;
-pub use common::platform::http::IDEMPOTENCY_KEY_HEADER;
+pub use common::platform::idempotency::HEADER as IDEMPOTENCY_KEY_HEADER;
+use common::platform::idempotency::{self, IdempotencyKey, Keyed, NextAction};
 /// Honoured only when the configuration has `TEST_FAULTS=1` (tests, never a deployment).
 pub const TEST_FAULT_HEADER: &str = "x-test-fault";
 
@@ -188,10 +186,6 @@ fn validate(user: &User, body: CreateOrder) -> Result<Checkout> {
     }
 }
 
-fn fingerprint(body: &CreateOrder) -> String {
-    common::platform::http::fingerprint(body)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
     AfterStockDecrement,
@@ -222,65 +216,40 @@ impl Request<'_> {
     }
 }
 
-/// The stored record of a key: which body it was used with and which order it made.
-#[derive(Debug, Deserialize)]
+/// What checkout saves under a key: the order it made, answered as it is now on a replay.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct IdempotencyRecord {
-    request_hash: String,
+struct MadeOrder {
     order_id: ObjectId,
-}
-
-fn key_reused() -> Error {
-    Error::new(
-        ProblemCode::IdempotencyKeyReused,
-        "This Idempotency-Key was already used with a different request body",
-    )
-}
-
-fn key_in_use() -> Error {
-    Error::new(
-        ProblemCode::IdempotencyKeyInUse,
-        "Another request with this Idempotency-Key is being processed; retry shortly",
-    )
 }
 
 /// The order an earlier request with this key made, if there was one.
 async fn replay(
     db: &Db,
-    session: Option<&mut ClientSession>,
+    mut session: Option<&mut ClientSession>,
     user: &User,
-    key: &str,
-    hash: &str,
-) -> Result<Option<Order>> {
-    let filter = doc! { "userId": user.id.as_str(), "key": key };
-    let keys = db.collection::<IdempotencyRecord>(IDEMPOTENCY_KEYS);
-    let orders = db.collection::<Order>(ORDERS);
-    let (record, order) = match session {
-        Some(session) => {
-            let Some(record) = keys.find_one(filter).session(&mut *session).await? else {
-                return Ok(None);
-            };
-            let order = orders
-                .find_one(doc! { "_id": record.order_id })
-                .session(&mut *session)
-                .await?;
-            (record, order)
-        }
-        None => {
-            let Some(record) = keys.find_one(filter).await? else {
-                return Ok(None);
-            };
-            let order = orders.find_one(doc! { "_id": record.order_id }).await?;
-            (record, order)
-        }
+    keyed: &Keyed,
+) -> Result<NextAction<Order>> {
+    let saved = idempotency::find(db, session.as_deref_mut(), user.id.as_str(), &keyed.key).await?;
+    let MadeOrder { order_id } = match keyed.next_action(saved)? {
+        NextAction::StartProcessing => return Ok(NextAction::StartProcessing),
+        NextAction::ReturnSavedResponse(made) => made,
     };
-    if record.request_hash != hash {
-        return Err(key_reused());
-    }
+    let orders = db.collection::<Order>(ORDERS);
+    let order = match session {
+        Some(session) => {
+            orders
+                .find_one(doc! { "_id": order_id })
+                .session(session)
+                .await?
+        }
+        None => orders.find_one(doc! { "_id": order_id }).await?,
+    };
     match order {
-        Some(order) if order.user_id == user.id => Ok(Some(order)),
+        Some(order) if order.user_id == user.id => Ok(NextAction::ReturnSavedResponse(order)),
         _ => Err(Error::Internal(anyhow::anyhow!(
-            "idempotency key {key} points at a missing order"
+            "idempotency key {} points at a missing order",
+            keyed.key.as_str()
         ))),
     }
 }
@@ -299,7 +268,7 @@ struct Request<'a> {
     checkout: &'a Checkout,
     order_id: OrderId,
     number: String,
-    key: Option<(&'a str, &'a str)>,
+    key: Option<&'a Keyed>,
     fault: Option<Fault>,
     seller: &'a SellerConfig,
     /// A coupon's `expiresAt` is judged by it.
@@ -318,18 +287,20 @@ async fn create(
     body: Result<common::platform::http::Json<CreateOrder>>,
 ) -> Result<(StatusCode, Json<OrderView>)> {
     let db = &services.db;
-    let key = idempotency_key(&headers)?;
-    let hash = body.as_ref().ok().map(|b| fingerprint(&b.0));
+    let key = IdempotencyKey::from_headers(&headers)?;
+    let keyed = match (key, &body) {
+        (Some(key), Ok(body)) => Some(Keyed::new(key, &body.0)),
+        _ => None,
+    };
     // A replay is answered before the rate limit: retrying a request whose answer was lost
     // must not use up the shopper's budget.
-    if let (Some(key), Some(hash)) = (&key, &hash) {
-        if let Some(order) = replay(db, None, &user, key, hash).await? {
+    if let Some(keyed) = &keyed {
+        if let NextAction::ReturnSavedResponse(order) = replay(db, None, &user, keyed).await? {
             return Ok((StatusCode::OK, Json(order.into())));
         }
     }
     rate_limit::check(db, &*services.clock, &user.id, Action::CreateOrder).await?;
     let common::platform::http::Json(body) = body?;
-    let hash = hash.unwrap_or_default();
     let checkout = validate(&user, body)?;
     let number =
         common::shop::orders::allocate_number(db, &services.config.order_number_prefix).await?;
@@ -339,7 +310,7 @@ async fn create(
         checkout: &checkout,
         order_id: OrderId::new(),
         number,
-        key: key.as_deref().map(|k| (k, hash.as_str())),
+        key: keyed.as_ref(),
         fault: fault(&services.config, &headers),
         seller: &seller,
         clock: &*services.clock,
@@ -362,13 +333,13 @@ async fn create(
         .with("lines", lines)
         .with("cart", CartView::new(&cart, seller.shipping))),
         // The concurrent twin committed between our check and our claim: answer with its order.
-        Err(e) if e.is(ProblemCode::IdempotencyKeyInUse) => {
-            let (key, hash) = req.key.unwrap_or_default();
-            match replay(db, None, &user, key, hash).await? {
-                Some(order) => Ok((StatusCode::OK, Json(order.into()))),
-                None => Err(e),
-            }
-        }
+        Err(e) if e.is(ProblemCode::IdempotencyKeyInUse) => match req.key {
+            Some(keyed) => match replay(db, None, &user, keyed).await? {
+                NextAction::ReturnSavedResponse(order) => Ok((StatusCode::OK, Json(order.into()))),
+                NextAction::StartProcessing => Err(e),
+            },
+            None => Err(e),
+        },
         Err(e) => Err(e),
     }
 }
@@ -396,10 +367,10 @@ async fn place(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed>
 async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result<Option<Placed>> {
     let db = req.db;
     let user_id = req.user.id.as_str();
-    if let Some((key, hash)) = req.key {
+    if let Some(keyed) = req.key {
         // First, so a twin that committed before us fails us here rather than on the cart
         // it emptied; `create` then answers with the twin's order.
-        claim_key(req, session, key, hash).await?;
+        claim_key(req, session, keyed).await?;
     }
     // Read and emptied in one write; an aborted checkout leaves it as it was.
     let cart = db
@@ -451,8 +422,10 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
 async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed> {
     let db = req.db;
     let user_id = req.user.id.as_str();
-    if let Some((key, hash)) = req.key {
-        if let Some(order) = replay(db, Some(&mut *session), req.user, key, hash).await? {
+    if let Some(keyed) = req.key {
+        if let NextAction::ReturnSavedResponse(order) =
+            replay(db, Some(&mut *session), req.user, keyed).await?
+        {
             return Ok(Placed::Replayed(order));
         }
     }
@@ -524,8 +497,8 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         )
         .session(&mut *session)
         .await?;
-    if let Some((key, hash)) = req.key {
-        claim_key(req, session, key, hash).await?;
+    if let Some(keyed) = req.key {
+        claim_key(req, session, keyed).await?;
     }
     req.fail_at(Fault::BeforeCommit)?;
     Ok(Placed::Created(order))
@@ -678,28 +651,11 @@ fn queued_mails(order: &Order) -> &'static [MailEvent] {
 /// Claims the Idempotency-Key in the checkout transaction, with the order: a concurrent twin
 /// either conflicts here and retries (then finds this key) or fails on the unique index;
 /// either way it cannot make a second order.
-async fn claim_key(
-    req: &Request<'_>,
-    session: &mut ClientSession,
-    key: &str,
-    hash: &str,
-) -> Result<()> {
-    let claimed = req
-        .db
-        .docs(IDEMPOTENCY_KEYS)
-        .insert_one(doc! {
-            "userId": req.user.id.as_str(),
-            "key": key,
-            "requestHash": hash,
-            "orderId": req.order_id.oid(),
-            "createdAt": now(),
-        })
-        .session(&mut *session)
-        .await;
-    match claimed {
-        Err(e) if is_duplicate_key(&e) => Err(key_in_use()),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
+async fn claim_key(req: &Request<'_>, session: &mut ClientSession, keyed: &Keyed) -> Result<()> {
+    let made = MadeOrder {
+        order_id: req.order_id.oid(),
+    };
+    idempotency::save(req.db, session, req.user.id.as_str(), keyed, &made).await
 }
 
 /// The order's GST, locked in at checkout from the prices and discount just settled.
@@ -954,6 +910,7 @@ async fn mine(State(services): State<Services>, user: User, page: Page) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::platform::idempotency::fingerprint;
 
     #[test]
     fn the_fingerprint_ignores_layout_but_not_values() {

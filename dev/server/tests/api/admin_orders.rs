@@ -16,7 +16,12 @@ use mongodb::bson::{doc, DateTime, Document};
 use serde_json::{json, Value};
 
 /// Places an order through checkout (so it holds stock and maybe a coupon use).
-async fn checkout(app: &TestApp, user: &str, product: ObjectId, coupon: Option<&str>) -> String {
+pub(crate) async fn checkout(
+    app: &TestApp,
+    user: &str,
+    product: ObjectId,
+    coupon: Option<&str>,
+) -> String {
     fill_cart(app, user, &[(product, 1)]).await;
     let mut body = order_body();
     if let Some(c) = coupon {
@@ -28,7 +33,7 @@ async fn checkout(app: &TestApp, user: &str, product: ObjectId, coupon: Option<&
 }
 
 /// Marks an order paid the way the payments side does: through the shared helper.
-async fn pay(app: &TestApp, id: &str) {
+pub(crate) async fn pay(app: &TestApp, id: &str) {
     let id = OrderId(ObjectId::parse_str(id).unwrap());
     let outcome = orders::change(
         &app.services.db,
@@ -73,7 +78,7 @@ async fn order_in(app: &TestApp, status: OrderStatus, product: ObjectId) -> Stri
     id.to_hex()
 }
 
-async fn admin(app: &TestApp, id: &str, action: &str, body: Value) -> Resp {
+pub(crate) async fn admin(app: &TestApp, id: &str, action: &str, body: Value) -> Resp {
     app.post(
         &format!("/admin/orders/{id}/{action}"),
         Some(&app.admin_token()),
@@ -82,7 +87,7 @@ async fn admin(app: &TestApp, id: &str, action: &str, body: Value) -> Resp {
     .await
 }
 
-fn ship_body() -> Value {
+pub(crate) fn ship_body() -> Value {
     json!({ "trackingNumber": "1234567890123", "carrier": "Delhivery", "description": "1 box, 2.1 kg" })
 }
 

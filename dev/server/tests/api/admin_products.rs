@@ -650,12 +650,7 @@ async fn every_catalog_route_needs_an_admin() {
         (p.get_i64("stock").unwrap(), p.get_i64("price").unwrap()),
         (10, 49_900)
     );
-    let coupons = app
-        .db()
-        .collection::<Document>("coupons")
-        .count_documents(doc! {})
-        .await
-        .unwrap();
+    let coupons = app.count("coupons").await;
     assert_eq!(coupons, 0);
 }
 

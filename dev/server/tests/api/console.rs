@@ -258,9 +258,75 @@ async fn a_key_that_is_not_a_publishable_key_is_a_problem_not_a_wider_policy() {
     }
 }
 
+/// The entry script and every module it imports, as served.
+fn scripts() -> Vec<(&'static str, &'static str)> {
+    let entry = include_str!("../../../../functions/admin-ship/console/console.js");
+    std::iter::once(("console.js", entry))
+        .chain(admin_ship::console::MODULES.iter().copied())
+        .collect()
+}
+
+/// The relative modules a script imports (`from './x.js'`), by the name they are served under.
+fn imports(source: &str) -> Vec<&str> {
+    source
+        .split("from '")
+        .skip(1)
+        .filter_map(|rest| rest.split('\'').next())
+        .filter_map(|spec| {
+            spec.strip_prefix("./console.modules/")
+                .or_else(|| spec.strip_prefix("./"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_module_the_console_imports_is_served_as_a_type_checked_script() {
+    let app = TestApp::spawn().await;
+    let served: Vec<&str> = admin_ship::console::MODULES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    for (name, source) in scripts() {
+        // tsc checks every file of the console (scripts/test.sh); the marker keeps an editor
+        // checking a module opened on its own too.
+        assert!(source.starts_with("// @ts-check\n"), "{name}");
+        for import in imports(source) {
+            assert!(
+                served.contains(&import),
+                "{name} imports {import}, which is not served"
+            );
+        }
+    }
+    for (name, source) in admin_ship::console::MODULES {
+        let path = format!("/admin/console.modules/{name}");
+        let (res, text) = get(&app.base, &path).await;
+        assert_eq!(res.status.as_u16(), 200, "{path}");
+        // Browsers run a module only when it is served as JavaScript.
+        assert_eq!(
+            header(&res, "content-type"),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(header(&res, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&res, "cache-control"), "no-store", "{path}");
+        assert_eq!(&text, source, "{path}");
+    }
+    let (missing, _) = get(&app.base, "/admin/console.modules/nope.js").await;
+    missing.problem(404, "ROUTE_NOT_FOUND");
+    // openapi.yaml lists the same modules.
+    let doc = crate::openapi::document();
+    let listed: Vec<&str> = doc["paths"]["/admin/console.modules/{module}"]["get"]["parameters"][0]
+        ["schema"]["enum"]
+        .as_array()
+        .expect("the module enum")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(listed, served);
+}
+
 #[test]
 fn the_script_keeps_the_token_in_memory_and_data_out_of_markup() {
-    let js = include_str!("../../../../functions/admin-ship/console/console.js");
+    let js: String = scripts().into_iter().map(|(_, source)| source).collect();
     for banned in [
         "localStorage",
         "sessionStorage",

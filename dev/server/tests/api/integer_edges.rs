@@ -360,11 +360,6 @@ async fn coupon_amounts_and_limits_beyond_a_javascript_number_are_refused_by_nam
         let problem = res.problem(400, "VALIDATION_FAILED");
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
-    let coupons = app
-        .db()
-        .collection::<Document>("coupons")
-        .count_documents(doc! {})
-        .await
-        .unwrap();
+    let coupons = app.count("coupons").await;
     assert_eq!(coupons, 0, "nothing was stored");
 }

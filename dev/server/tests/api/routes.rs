@@ -186,7 +186,8 @@ async fn every_declared_route_is_served() {
     for (_, method, path) in dev_server::all_routes() {
         let concrete = path
             .replace("{slug}", "some-slug")
-            .replace("{id}", "6745f0c2a1b2c3d4e5f60718");
+            .replace("{id}", "6745f0c2a1b2c3d4e5f60718")
+            .replace("{module}", "api.js");
         let res = app
             .call(
                 method.parse().unwrap(),

@@ -331,9 +331,11 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/admin/coupons", Access::Admin),
     ("POST", "/admin/coupons", Access::Admin),
     ("PATCH", "/admin/coupons/{code}", Access::Admin),
+    ("GET", "/admin/meta", Access::Admin),
     // The owner console is public HTML: everything it shows comes from the admin routes.
     ("GET", "/admin", Access::Public),
     ("GET", "/admin/console.js", Access::Public),
+    ("GET", "/admin/console.modules/{module}", Access::Public),
     ("GET", "/admin/console.css", Access::Public),
 ];
 
@@ -565,9 +567,15 @@ impl Fixture {
                 Some(json!({ "isActive": false })),
                 (404, Some("COUPON_NOT_FOUND")),
             ),
+            ("GET", "/admin/meta") => same(path.into(), None, ok),
             ("GET", "/admin") => same(path.into(), None, (200, Some("text/html; charset=utf-8"))),
             ("GET", "/admin/console.js") => same(
                 path.into(),
+                None,
+                (200, Some("text/javascript; charset=utf-8")),
+            ),
+            ("GET", "/admin/console.modules/{module}") => same(
+                "/admin/console.modules/api.js".into(),
                 None,
                 (200, Some("text/javascript; charset=utf-8")),
             ),

@@ -279,6 +279,15 @@ impl TestApp {
     pub fn db(&self) -> &mongodb::Database {
         &self.services.db.db
     }
+
+    /// How many documents a collection holds, for "nothing was stored" checks.
+    pub async fn count(&self, collection: &str) -> u64 {
+        self.db()
+            .collection::<mongodb::bson::Document>(collection)
+            .count_documents(mongodb::bson::doc! {})
+            .await
+            .unwrap()
+    }
 }
 
 /// Undoes `escape_default` (`\\n`, `\\"`, `\\u{…}`), for the account a header carried.

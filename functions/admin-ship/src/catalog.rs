@@ -1,39 +1,36 @@
-//! The owner's catalog over HTTP: every product (inactive ones too) with its stock and
-//! ledger, stock adjustments, and coupons. Writes go through `common::shop::catalog`, which the
-//! direct invocations and `make seed` use too.
+//! The owner's catalog: every product (inactive ones too) with its stock and ledger
+//! (`/admin/products`), and stock adjustments (`POST /admin/products/{id}/stock`, the
+//! `adjustStock` action). Writes go through `common::shop::catalog`, which the direct
+//! `upsertProduct` and `openStockLedgers` and `make seed` use too.
 
-use crate::coupon_json;
+use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use common::platform::auth::Admin;
-use common::platform::db::{COUPONS, PRODUCTS, STOCK_MOVEMENTS};
+use common::platform::db::{PRODUCTS, STOCK_MOVEMENTS};
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::{
-    self, CouponInput, CouponPatch, ProductInput, ProductPatch, ProductRef, StockMovement,
-    StockMovementView,
+    self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView,
 };
 use common::shop::ids::ProductId;
-use common::shop::models::{Coupon, Product, ProductView};
+use common::shop::models::{Product, ProductView};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Regex};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-pub fn router(app: &crate::AdminShip) -> Router {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/products", get(list_products).post(create_product))
         .route("/admin/products/{id}", patch(patch_product))
         .route("/admin/products/{id}/stock", post(adjust_stock))
         .route("/admin/products/{id}/stock-movements", get(stock_movements))
-        .route("/admin/coupons", get(list_coupons).post(create_coupon))
-        .route("/admin/coupons/{code}", patch(patch_coupon))
-        .with_state(crate::AppState::of(app))
 }
 
 /// `q` and `isActive`, besides `limit` and `cursor`.
@@ -141,64 +138,61 @@ pub struct StockInput {
     pub reason: Option<String>,
 }
 
-fn adjusted(product: Product, movement: StockMovement) -> Value {
-    json!({
-        "product": ProductView::from(product),
-        "movement": StockMovementView::from(movement),
-    })
-}
-
 async fn adjust_stock(
     State(services): State<Services>,
     Admin(user): Admin,
     Path(id): Path<String>,
     common::platform::http::Json(input): common::platform::http::Json<StockInput>,
 ) -> Result<Json<Value>> {
-    let id = ProductId::from_path(&id)?;
-    let (delta, reason) = catalog::validate_adjustment(input.delta, input.reason.as_deref())?;
-    let (product, movement) = catalog::adjust_stock(
-        &services.db,
-        &ProductRef::Id(id),
-        delta,
-        &reason,
-        user.id.as_str(),
-    )
-    .await?;
-    Ok(Json(adjusted(product, movement)))
+    let target = ProductRef::Id(ProductId::from_path(&id)?);
+    Ok(Json(
+        adjust(&services, &target, input, user.id.as_str()).await?,
+    ))
 }
 
-/// The direct `adjustStock` action: `{productId | slug, delta, reason}`.
-pub async fn adjust_stock_action(
+/// Moves a product's stock by a delta, with its ledger entry: the route and the direct
+/// `adjustStock` action. Answers `{"product", "movement"}`.
+pub(crate) async fn adjust(
     services: &Services,
-    mut fields: Map<String, Value>,
+    target: &ProductRef,
+    input: StockInput,
+    by: &str,
 ) -> Result<Value> {
-    let target = match (fields.remove("productId"), fields.remove("slug")) {
-        (Some(Value::String(id)), None) => ProductRef::Id(ProductId::from_field("productId", &id)?),
-        (None, Some(Value::String(slug))) => ProductRef::Slug(slug),
-        (None, None) => return Err(Error::field("productId", "productId or slug is required")),
-        (Some(_), Some(_)) => {
-            return Err(Error::field(
-                "slug",
-                "name the product by productId or slug, not both",
-            ))
-        }
-        (Some(_), None) => return Err(Error::field("productId", "must be a string")),
-        (None, Some(_)) => return Err(Error::field("slug", "must be a string")),
-    };
-    let input: StockInput =
-        common::platform::http::parse_json(Value::Object(fields).to_string().as_bytes())?;
     let (delta, reason) = catalog::validate_adjustment(input.delta, input.reason.as_deref())?;
     let (product, movement) =
-        catalog::adjust_stock(&services.db, &target, delta, &reason, crate::DIRECT_ACTOR).await?;
-    Ok(adjusted(product, movement))
+        catalog::adjust_stock(&services.db, target, delta, &reason, by).await?;
+    Ok(json!({
+        "product": ProductView::from(product),
+        "movement": StockMovementView::from(movement),
+    }))
+}
+
+/// The direct `adjustStock` action names the product by `productId` or by `slug`.
+pub(crate) fn product_named(
+    product_id: Option<String>,
+    slug: Option<String>,
+) -> Result<ProductRef> {
+    match (product_id, slug) {
+        (Some(id), None) => Ok(ProductRef::Id(ProductId::from_field("productId", &id)?)),
+        (None, Some(slug)) => Ok(ProductRef::Slug(slug)),
+        (None, None) => Err(Error::field("productId", "productId or slug is required")),
+        (Some(_), Some(_)) => Err(Error::field(
+            "slug",
+            "name the product by productId or slug, not both",
+        )),
+    }
+}
+
+/// The direct `upsertProduct` action: `{"product": <ProductInput>}` (see
+/// `common::shop::catalog::upsert_product`).
+pub(crate) async fn upsert(services: &Services, input: ProductInput) -> Result<Value> {
+    let product = catalog::upsert_product(&services.db, input, crate::DIRECT_ACTOR).await?;
+    Ok(json!({ "product": ProductView::from(product) }))
 }
 
 /// The direct `openStockLedgers` action, run once after deploying the ledger to a shop with
 /// products: `{"ok": true, "opened": <products given an opening entry>}`.
-pub async fn open_ledgers_action(services: &Services, fields: Map<String, Value>) -> Result<Value> {
-    if let Some(k) = fields.keys().next() {
-        return Err(Error::field(k.clone(), "is not a known field"));
-    }
+pub(crate) async fn open_ledgers(services: &Services) -> Result<Value> {
     let opened = catalog::open_stock_ledgers(&services.db, crate::DIRECT_ACTOR).await?;
     Ok(json!({ "opened": opened }))
 }
@@ -246,45 +240,6 @@ async fn stock_movements(
         |m| m.id,
         StockMovementView::from,
     ))
-}
-
-async fn list_coupons(
-    State(services): State<Services>,
-    _: Admin,
-    page: Page,
-) -> Result<List<Value>> {
-    let filter = doc! {};
-    let rows: Vec<Coupon> = page
-        .newest_first(&services.db.collection::<Coupon>(COUPONS), filter)
-        .await?;
-    // Every stored coupon has an `_id`; the fallback only keeps the type total.
-    Ok(List::from_rows(
-        rows,
-        page,
-        |c| {
-            c.id.unwrap_or(mongodb::bson::oid::ObjectId::from_bytes([0; 12]))
-        },
-        |c| coupon_json(&c),
-    ))
-}
-
-async fn create_coupon(
-    State(services): State<Services>,
-    _: Admin,
-    common::platform::http::Json(input): common::platform::http::Json<CouponInput>,
-) -> Result<(StatusCode, Json<Value>)> {
-    let coupon = catalog::create_coupon(&services.db, input).await?;
-    Ok((StatusCode::CREATED, Json(coupon_json(&coupon))))
-}
-
-async fn patch_coupon(
-    State(services): State<Services>,
-    _: Admin,
-    Path(code): Path<String>,
-    common::platform::http::Json(input): common::platform::http::Json<CouponPatch>,
-) -> Result<Json<Value>> {
-    let coupon = catalog::patch_coupon(&services.db, &code, input).await?;
-    Ok(Json(coupon_json(&coupon)))
 }
 
 #[cfg(test)]

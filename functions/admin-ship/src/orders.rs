@@ -1,11 +1,14 @@
 //! The owner's desk for orders: every customer's orders, searched and filtered
-//! (`GET /admin/orders`), one order with everything needed to answer a customer
-//! (`GET /admin/orders/{id}`), and the accountant's CSV (`GET /admin/orders/export.csv`).
+//! (`GET /admin/orders`, the `listOrders` action), one order with everything needed to answer
+//! a customer (`GET /admin/orders/{id}`, `getOrder`), and the accountant's CSV
+//! (`GET /admin/orders/export.csv`).
 
+use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::get;
+use axum::{Json, Router};
 use common::platform::auth::Admin;
 use common::platform::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
 use common::platform::error::FieldError;
@@ -15,13 +18,21 @@ use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::ids::OrderId;
 use common::shop::models::{india_time, parse_time, rfc3339, Order, OrderView, PaymentStatus};
-use common::shop::order_state::OrderStatus;
+use common::shop::order_state::{owner_actions, OrderStatus, OwnerAction};
 use common::shop::orders;
+use common::shop::refunds;
 use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, Regex};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/orders", get(list))
+        .route("/admin/orders/export.csv", get(export_csv))
+        .route("/admin/orders/{id}", get(get_one))
+}
 
 /// The most rows one CSV holds: a Lambda answer is capped at 6 MB, and an accountant exports
 /// a month or a quarter at a time.
@@ -33,7 +44,7 @@ enum Sort {
     Oldest,
 }
 
-/// The filters of the list and the export, parsed from the query string.
+/// The filters of the list and the export.
 #[derive(Debug)]
 struct Filters {
     statuses: Vec<OrderStatus>,
@@ -43,21 +54,25 @@ struct Filters {
     sort: Sort,
 }
 
-fn parse_filters(pairs: Vec<(String, String)>, allow_q: bool) -> Result<Filters> {
-    let mut f = Filters {
-        statuses: Vec::new(),
-        q: None,
-        from: None,
-        to: None,
-        sort: Sort::Newest,
-    };
-    let mut errors = Vec::new();
-    for (k, v) in pairs {
-        match k.as_str() {
+impl Filters {
+    fn new() -> Self {
+        Filters {
+            statuses: Vec::new(),
+            q: None,
+            from: None,
+            to: None,
+            sort: Sort::Newest,
+        }
+    }
+
+    /// Takes one named filter, a query parameter's or an action field's: the export has
+    /// neither `q` nor `sort`.
+    fn set(&mut self, name: &str, value: &str, allow_q: bool, errors: &mut Vec<FieldError>) {
+        match name {
             "status" => {
-                for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                for s in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     match OrderStatus::ALL.into_iter().find(|st| st.as_str() == s) {
-                        Some(st) if !f.statuses.contains(&st) => f.statuses.push(st),
+                        Some(st) if !self.statuses.contains(&st) => self.statuses.push(st),
                         Some(_) => {}
                         None => errors.push(FieldError::new(
                             "status",
@@ -67,37 +82,129 @@ fn parse_filters(pairs: Vec<(String, String)>, allow_q: bool) -> Result<Filters>
                 }
             }
             "q" if allow_q => {
-                let q = v.trim();
+                let q = value.trim();
                 if q.chars().count() > 200 {
                     errors.push(FieldError::new("q", "must be at most 200 characters"));
                 } else if q.chars().any(char::is_control) {
                     errors.push(FieldError::new("q", "must not contain control characters"));
                 } else if !q.is_empty() {
-                    f.q = Some(q.to_owned());
+                    self.q = Some(q.to_owned());
                 }
             }
-            "from" | "to" => match parse_time(&k, &v) {
-                Ok(t) if k == "from" => f.from = Some(t),
-                Ok(t) => f.to = Some(t),
+            "from" | "to" => match parse_time(name, value) {
+                Ok(t) if name == "from" => self.from = Some(t),
+                Ok(t) => self.to = Some(t),
                 Err(e) => errors.push(e),
             },
-            "sort" if allow_q => match v.as_str() {
-                "newest" => f.sort = Sort::Newest,
-                "oldest" => f.sort = Sort::Oldest,
+            "sort" if allow_q => match value {
+                "newest" => self.sort = Sort::Newest,
+                "oldest" => self.sort = Sort::Oldest,
                 _ => errors.push(FieldError::new("sort", "must be newest or oldest")),
             },
             other => errors.push(FieldError::new(other, "is not a known query parameter")),
         }
     }
-    if let (Some(from), Some(to)) = (f.from, f.to) {
-        if from > to {
-            errors.push(FieldError::new("from", "must not be after to"));
+
+    /// The filters, once every one was set and none was refused.
+    fn checked(self, mut errors: Vec<FieldError>) -> Result<Self> {
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if from > to {
+                errors.push(FieldError::new("from", "must not be after to"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(Error::validation(errors))
         }
     }
-    if errors.is_empty() {
-        Ok(f)
-    } else {
-        Err(Error::validation(errors))
+}
+
+fn parse_filters(pairs: Vec<(String, String)>, allow_q: bool) -> Result<Filters> {
+    let mut f = Filters::new();
+    let mut errors = Vec::new();
+    for (k, v) in pairs {
+        f.set(&k, &v, allow_q, &mut errors);
+    }
+    f.checked(errors)
+}
+
+/// What `GET /admin/orders` and the `listOrders` action show: the filters and the page.
+#[derive(Debug)]
+pub(crate) struct OrderQuery {
+    filters: Filters,
+    page: Page,
+}
+
+impl OrderQuery {
+    /// From the route's query string.
+    fn from_query(query: Option<&str>) -> Result<Self> {
+        let (page, rest) = Page::parse_with(query, &["status", "q", "from", "to", "sort"])?;
+        Ok(OrderQuery {
+            filters: parse_filters(rest, true)?,
+            page,
+        })
+    }
+}
+
+/// The `listOrders` action's fields: the list route's query parameters as JSON, `status` a
+/// list or a comma-separated string.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListOrdersInput {
+    #[serde(default, deserialize_with = "statuses")]
+    status: Vec<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// `"paid,packed"` or `["paid", "packed"]`.
+fn statuses<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "must be a status, or a list of statuses")]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl TryFrom<ListOrdersInput> for OrderQuery {
+    type Error = Error;
+
+    fn try_from(input: ListOrdersInput) -> Result<Self> {
+        let page = Page::from_fields(input.limit, input.cursor.as_deref())?;
+        let mut filters = Filters::new();
+        let mut errors = Vec::new();
+        let named = [
+            ("q", input.q),
+            ("from", input.from),
+            ("to", input.to),
+            ("sort", input.sort),
+        ];
+        let statuses = input.status.into_iter().map(|s| ("status", Some(s)));
+        for (name, value) in statuses.chain(named) {
+            if let Some(value) = value {
+                filters.set(name, &value, true, &mut errors);
+            }
+        }
+        Ok(OrderQuery {
+            filters: filters.checked(errors)?,
+            page,
+        })
     }
 }
 
@@ -177,18 +284,40 @@ async fn filter_of(services: &Services, f: &Filters) -> Result<Document> {
     })
 }
 
-pub async fn list(
+/// An order as the owner's desk shows it: the order, and what the owner may do to it now, so
+/// that the console offers only those actions and keeps no copy of the rules.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminOrderView {
+    #[serde(flatten)]
+    order: OrderView,
+    allowed_actions: Vec<OwnerAction>,
+}
+
+impl From<Order> for AdminOrderView {
+    fn from(order: Order) -> Self {
+        let collected = refunds::collected(&order) > Paise::ZERO;
+        AdminOrderView {
+            allowed_actions: owner_actions(order.status, collected),
+            order: OrderView::from(order),
+        }
+    }
+}
+
+async fn list(
     State(services): State<Services>,
     _: Admin,
     RawQuery(query): RawQuery,
-) -> Result<List<OrderView>> {
-    list_orders(&services, query.as_deref()).await
+) -> Result<List<AdminOrderView>> {
+    list_orders(&services, OrderQuery::from_query(query.as_deref())?).await
 }
 
 /// `GET /admin/orders` and the direct `listOrders` action.
-pub async fn list_orders(services: &Services, query: Option<&str>) -> Result<List<OrderView>> {
-    let (page, rest) = Page::parse_with(query, &["status", "q", "from", "to", "sort"])?;
-    let f = parse_filters(rest, true)?;
+pub(crate) async fn list_orders(
+    services: &Services,
+    query: OrderQuery,
+) -> Result<List<AdminOrderView>> {
+    let OrderQuery { filters: f, page } = query;
     let mut filter = filter_of(services, &f).await?;
     let (direction, op) = match f.sort {
         Sort::Newest => (-1, "$lt"),
@@ -206,7 +335,12 @@ pub async fn list_orders(services: &Services, query: Option<&str>) -> Result<Lis
         .await?
         .try_collect()
         .await?;
-    Ok(List::from_rows(rows, page, |o| o.id.oid(), OrderView::from))
+    Ok(List::from_rows(
+        rows,
+        page,
+        |o| o.id.oid(),
+        AdminOrderView::from,
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -242,7 +376,7 @@ fn text_of(d: &Document, key: &str) -> Option<String> {
 
 /// The order and everything around it, for answering a customer: the PhonePe attempts, the
 /// mails and, once issued, the invoice and credit notes.
-pub async fn detail(services: &Services, raw: &str) -> Result<Value> {
+pub(crate) async fn detail(services: &Services, raw: &str) -> Result<Value> {
     let id = orders::resolve(&services.db, raw).await?;
     let order = services
         .db
@@ -290,20 +424,21 @@ pub async fn detail(services: &Services, raw: &str) -> Result<Value> {
             last_error: text_of(m, "lastError"),
         })
         .collect();
-    let mut view = serde_json::to_value(OrderView::from(order)).map_err(anyhow::Error::from)?;
+    let mut view =
+        serde_json::to_value(AdminOrderView::from(order)).map_err(anyhow::Error::from)?;
     view["attempts"] = json!(attempts);
     view["mails"] = json!(mails);
     view["invoice"] = match common::shop::invoices::find(&services.db, id).await? {
         Some(invoice) => serde_json::to_value(invoice).map_err(anyhow::Error::from)?,
         None => Value::Null,
     };
-    view["creditNotes"] = json!(crate::invoice_routes::summaries(
+    view["creditNotes"] = json!(crate::invoices::summaries(
         common::shop::invoices::credit_notes(&services.db, id).await?
     ));
     Ok(view)
 }
 
-pub async fn detail_http(
+async fn get_one(
     State(services): State<Services>,
     _: Admin,
     Path(id): Path<String>,
@@ -403,7 +538,7 @@ fn csv_row(o: &Order, invoice: Option<&str>) -> String {
     line
 }
 
-pub async fn export_csv(
+async fn export_csv(
     State(services): State<Services>,
     _: Admin,
     RawQuery(query): RawQuery,

@@ -2,17 +2,54 @@
 //! on a paid order — a return, a damaged or lost parcel — by lines, by amount or in full. The
 //! decision is recorded on the order in one transaction (`common::shop::refunds::decide`); `jobs`
 //! then takes it to PhonePe through the same loop as every other refund.
+//! `POST /admin/orders/{id}/refund/preview` answers what the same body would refund.
 
-use axum::http::StatusCode;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use common::platform::auth::Admin;
 use common::platform::error::FieldError;
+use common::platform::idempotency::{IdempotencyKey, Keyed};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::ids::{OrderId, ProductId};
-use common::shop::models::Order;
+use common::shop::models::{Order, OrderView};
+use common::shop::orders;
 use common::shop::refunds::{self, Decided, OwnerRefund, RefundLine, MIN_REFUND};
 use common::shop::Paise;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/orders/{id}/refund", post(refund_http))
+        .route("/admin/orders/{id}/refund/preview", post(preview_http))
+}
+
+async fn refund_http(
+    State(services): State<Services>,
+    Admin(user): Admin,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    common::platform::http::Json(input): common::platform::http::Json<RefundInput>,
+) -> Result<(StatusCode, Json<OrderView>)> {
+    let id = orders::resolve(&services.db, &id).await?;
+    let key = IdempotencyKey::from_headers(&headers)?;
+    let (status, order) = refund(&services, id, &input, user.id.as_str(), key).await?;
+    Ok((status, Json(order.into())))
+}
+
+async fn preview_http(
+    State(services): State<Services>,
+    _: Admin,
+    Path(id): Path<String>,
+    common::platform::http::Json(input): common::platform::http::Json<RefundInput>,
+) -> Result<Json<refunds::Preview>> {
+    let id = orders::resolve(&services.db, &id).await?;
+    Ok(Json(preview(&services, id, &input).await?))
+}
 
 /// The request body (and the fields of the direct `refund` action).
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -39,7 +76,7 @@ pub struct LineInput {
 /// Units per line one refund may name: more than any order can hold.
 const MAX_UNITS: i64 = 10_000;
 
-fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerRefund> {
+fn validate(input: &RefundInput, by: &str, key: Option<IdempotencyKey>) -> Result<OwnerRefund> {
     let mut errors = Vec::new();
     let reason = common::platform::text::field(
         &mut errors,
@@ -63,14 +100,13 @@ fn validate(input: &RefundInput, by: &str, key: Option<String>) -> Result<OwnerR
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    let fingerprint = common::platform::http::fingerprint(input);
     Ok(OwnerRefund {
         amount,
         lines,
         restock: input.restock.unwrap_or(false),
         reason: reason.unwrap_or_default(),
         by: by.to_owned(),
-        idempotency: key.map(|k| (k, fingerprint)),
+        idempotency: key.map(|k| Keyed::new(k, input)),
     })
 }
 
@@ -138,7 +174,7 @@ fn money_of(
 /// What the refund would come to, decided as `refund` would decide it and nothing written.
 /// `reason` and `restock` are neither needed nor checked, so the console can ask while the
 /// owner is still filling the form, with the body it will send.
-pub async fn preview(
+pub(crate) async fn preview(
     services: &Services,
     id: OrderId,
     input: &RefundInput,
@@ -153,12 +189,12 @@ pub async fn preview(
 
 /// Decides the refund and answers `201` with the order (`200` when an earlier request with
 /// the same `Idempotency-Key` already made it).
-pub async fn refund(
+pub(crate) async fn refund(
     services: &Services,
     id: OrderId,
     input: &RefundInput,
     by: &str,
-    key: Option<String>,
+    key: Option<IdempotencyKey>,
 ) -> Result<(StatusCode, Order)> {
     let req = validate(input, by, key)?;
     match refunds::decide(&services.db, id, &req).await? {

@@ -1,6 +1,8 @@
 //! The owner's copies of GST documents: any order's invoice (with the credit notes issued
-//! against it) and each document as the PDF the customer was mailed.
+//! against it, `GET /admin/orders/{id}/invoice`) and each document as the PDF the customer
+//! was mailed (`/invoice.pdf`, `/credit-notes/{number}`).
 
+use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +17,7 @@ use common::shop::Paise;
 use serde::Serialize;
 use serde_json::Value;
 
-pub fn router(app: &crate::AdminShip) -> Router {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/orders/{id}/invoice", get(invoice_json))
         .route("/admin/orders/{id}/invoice.pdf", get(invoice_pdf))
@@ -25,7 +27,6 @@ pub fn router(app: &crate::AdminShip) -> Router {
             "/admin/orders/{id}/credit-notes/{number}",
             get(credit_note_pdf),
         )
-        .with_state(crate::AppState::of(app))
 }
 
 /// What the owner sees of a credit note beside the invoice: enough to fetch its PDF.
