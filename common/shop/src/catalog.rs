@@ -250,11 +250,11 @@ fn stock_field(errors: &mut Vec<FieldError>, stock: Option<i64>) -> i64 {
 }
 
 fn product_not_found() -> Error {
-    Error::not_found(ProblemCode::ProductNotFound, "No such product")
+    Error::new(ProblemCode::ProductNotFound, "No such product")
 }
 
 fn slug_taken(slug: &str) -> Error {
-    Error::conflict(
+    Error::new(
         ProblemCode::SlugTaken,
         format!("A product with the slug '{slug}' already exists"),
     )
@@ -648,7 +648,7 @@ async fn move_or_refuse_in(
         return Ok(m);
     }
     let current = load_in(db, session, product_id).await?;
-    Err(Error::conflict(
+    Err(Error::new(
         ProblemCode::StockWouldGoNegative,
         format!(
             "'{}' has {} in stock; removing {} would go below zero",
@@ -990,7 +990,7 @@ pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
     match db.docs(COUPONS).insert_one(set).await {
         Ok(_) => {}
         Err(e) if is_duplicate_key(&e) => {
-            return Err(Error::conflict(
+            return Err(Error::new(
                 ProblemCode::CouponCodeTaken,
                 format!("A coupon {code} already exists"),
             ))
@@ -1004,7 +1004,7 @@ pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
 }
 
 fn coupon_not_found(code: &str) -> Error {
-    Error::not_found(ProblemCode::CouponNotFound, format!("No coupon {code}"))
+    Error::new(ProblemCode::CouponNotFound, format!("No coupon {code}"))
 }
 
 /// `PATCH /admin/coupons/{code}`. A `usageLimit` below the uses already made is `422
@@ -1116,7 +1116,7 @@ pub async fn patch_coupon(db: &Db, raw_code: &str, patch: CouponPatch) -> Result
 }
 
 fn usage_below_used(used: i64) -> Error {
-    Error::unprocessable(
+    Error::new(
         ProblemCode::UsageLimitBelowUsed,
         format!("The coupon has already been used {used} times; usageLimit cannot be lower"),
     )

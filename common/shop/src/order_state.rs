@@ -92,7 +92,7 @@ pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<Move> {
     if allowed {
         Ok(Move::Apply)
     } else {
-        Err(Error::conflict(
+        Err(Error::new(
             ProblemCode::InvalidTransition,
             format!("An order that is {from} cannot become {to}"),
         ))

@@ -196,7 +196,7 @@ pub async fn resolve(db: &Db, raw: &str) -> Result<OrderId> {
 }
 
 pub fn order_not_found() -> Error {
-    Error::not_found(ProblemCode::OrderNotFound, "No such order")
+    Error::new(ProblemCode::OrderNotFound, "No such order")
 }
 
 /// Reads an order inside the caller's transaction.

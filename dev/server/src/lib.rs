@@ -8,6 +8,7 @@ pub mod token;
 
 use axum::Router;
 use common::integrations::phonepe::PhonePe;
+use common::platform::clock::SharedClock;
 use common::platform::config::{
     Config, MailConfig, PaymentRedirect, PhonePeConfig, WebhookCredentials,
 };
@@ -43,12 +44,13 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub async fn build(settings: Settings) -> anyhow::Result<Functions> {
+    /// `clock` is the system's for `make dev`, a `TestClock` for the tests.
+    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Functions> {
         let (config, phonepe, webhook_credentials, redirect, mail, seller, console) = settings;
         Ok(Functions {
-            services: Services::init(config).await?,
+            mailer: Arc::new(Mailer::new(&mail, clock.clone()).await),
+            services: Services::init(config, clock).await?,
             seller: Arc::new(seller),
-            mailer: Arc::new(Mailer::new(&mail).await),
             phonepe: Arc::new(PhonePe::new(&phonepe)?),
             webhook_phonepe: Arc::new(PhonePe::with_timeout(
                 &phonepe,

@@ -5,6 +5,7 @@ use axum::extract::{FromRef, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
+use common::platform::clock::SharedClock;
 use common::platform::config::Config;
 use common::platform::db::{Db, CARTS, COUPONS, COUPON_USES, PRODUCTS};
 use common::platform::rate_limit::{self, Action};
@@ -13,7 +14,7 @@ use common::platform::{Error, Result};
 use common::shop::cart::Cart;
 use common::shop::catalog::normalize_coupon_code;
 use common::shop::ids::ProductId;
-use common::shop::models::{now, Coupon, Product};
+use common::shop::models::{Coupon, Product};
 use common::shop::pricing;
 use common::shop::seller::SellerConfig;
 use common::shop::Paise;
@@ -34,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/checkout/apply-coupon")];
 struct AppState {
     db: Db,
     auth: Auth,
+    clock: SharedClock,
     seller: Arc<SellerConfig>,
 }
 
@@ -43,6 +45,7 @@ pub fn router(services: &Services, seller: Arc<SellerConfig>) -> Router {
         .with_state(AppState {
             db: services.db.clone(),
             auth: services.auth.clone(),
+            clock: services.clock.clone(),
             seller,
         })
 }
@@ -68,13 +71,14 @@ struct Quote {
 
 async fn apply(
     State(db): State<Db>,
+    State(clock): State<SharedClock>,
     State(seller): State<Arc<SellerConfig>>,
     user: User,
     body: Result<common::platform::http::Json<ApplyCoupon>>,
 ) -> Result<Json<Quote>> {
     // Counted before the body is even read, so probing for codes with malformed requests
     // uses up the same budget as probing with well-formed ones.
-    rate_limit::check(&db, &user.id, Action::ApplyCoupon).await?;
+    rate_limit::check(&db, &*clock, &user.id, Action::ApplyCoupon).await?;
     let common::platform::http::Json(body) = body?;
     let raw = body
         .code
@@ -123,7 +127,7 @@ async fn apply(
             common::shop::coupon_uses::count(found.as_ref())
         }
     };
-    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
+    let discount = pricing::evaluate(&coupon, subtotal, clock.now(), uses)?;
     let quote = pricing::quote(subtotal, discount, seller.shipping);
     Ok(Json(Quote {
         code: coupon.code,

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
+use common::platform::clock::Clock;
 use common::platform::config::{Config, MailConfig};
 use common::platform::db::{retry_transaction, Db, CARTS, COUPONS, ORDERS, PRODUCTS};
 use common::platform::email::Email;
@@ -35,7 +36,7 @@ use common::shop::seller::SellerConfig;
 use common::shop::tax::{self, OrderTax, TaxError, TaxLineInput};
 use common::shop::Paise;
 use futures::TryStreamExt;
-use mongodb::bson::{doc, oid::ObjectId, to_bson};
+use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
@@ -270,6 +271,8 @@ struct Request<'a> {
     key: Option<&'a Keyed>,
     fault: Option<Fault>,
     seller: &'a SellerConfig,
+    /// A coupon's `expiresAt` is judged by it.
+    clock: &'a dyn Clock,
     /// Set once the quick path found the world not as it assumes; every later run of the
     /// transaction body takes the careful path.
     careful: AtomicBool,
@@ -296,7 +299,7 @@ async fn create(
             return Ok((StatusCode::OK, Json(order.into())));
         }
     }
-    rate_limit::check(db, &user.id, Action::CreateOrder).await?;
+    rate_limit::check(db, &*services.clock, &user.id, Action::CreateOrder).await?;
     let common::platform::http::Json(body) = body?;
     let checkout = validate(&user, body)?;
     let number =
@@ -310,6 +313,7 @@ async fn create(
         key: keyed.as_ref(),
         fault: fault(&services.config, &headers),
         seller: &seller,
+        clock: &*services.clock,
         careful: AtomicBool::new(false),
     };
     let placed = common::platform::transaction!(db, |session| { place(&req, session).await });
@@ -321,7 +325,7 @@ async fn create(
             Ok((StatusCode::CREATED, Json(order.into())))
         }
         Ok(Placed::Replayed(order)) => Ok((StatusCode::OK, Json(order.into()))),
-        Ok(Placed::PriceChanged(cart, lines)) => Err(Error::conflict(
+        Ok(Placed::PriceChanged(cart, lines)) => Err(Error::new(
             ProblemCode::PriceChanged,
             "Prices changed since these items were added to the cart; the cart now shows \
              the current prices — review it and place the order again",
@@ -402,7 +406,9 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
     let priced = match &req.checkout.coupon_code {
         None => priced,
         Some(code) => {
-            match claim_coupon_quickly(db, session, code, user_id, priced.subtotal).await? {
+            match claim_coupon_quickly(db, session, code, user_id, priced.subtotal, req.clock.now())
+                .await?
+            {
                 Some((code, discount)) => priced.with_coupon(code, discount),
                 None => return Ok(None),
             }
@@ -473,7 +479,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         None => priced,
         Some(code) => {
             let (code, discount) =
-                claim_coupon(db, session, code, user_id, priced.subtotal).await?;
+                claim_coupon(db, session, code, user_id, priced.subtotal, req.clock.now()).await?;
             priced.with_coupon(code, discount)
         }
     };
@@ -499,7 +505,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
 }
 
 fn cart_empty() -> Error {
-    Error::unprocessable(ProblemCode::CartEmpty, "The cart is empty")
+    Error::new(ProblemCode::CartEmpty, "The cart is empty")
 }
 
 /// The order's lines at the catalog's prices, and their sum, before any coupon.
@@ -725,6 +731,7 @@ async fn claim_coupon_quickly(
     code: &str,
     user_id: &str,
     subtotal: Paise,
+    at: DateTime,
 ) -> Result<Option<(String, Paise)>> {
     let Some(coupon) = db
         .collection::<Coupon>(COUPONS)
@@ -746,7 +753,7 @@ async fn claim_coupon_quickly(
         return Ok(None);
     };
     let uses = common::shop::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
-    Ok(pricing::evaluate(&coupon, subtotal, now(), uses)
+    Ok(pricing::evaluate(&coupon, subtotal, at, uses)
         .ok()
         .map(|discount| (coupon.code, discount)))
 }
@@ -759,6 +766,7 @@ async fn claim_coupon(
     code: &str,
     user_id: &str,
     subtotal: Paise,
+    at: DateTime,
 ) -> Result<(String, Paise)> {
     let coupon = db
         .collection::<Coupon>(COUPONS)
@@ -770,7 +778,7 @@ async fn claim_coupon(
     // transaction and takes the increment back, and a concurrent checkout of the same
     // customer writes the same counter, so it conflicts and retries rather than both passing.
     let uses = common::shop::coupon_uses::take_in(db, session, &coupon.code, user_id).await?;
-    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
+    let discount = pricing::evaluate(&coupon, subtotal, at, uses)?;
     let mut filter = doc! { "code": &coupon.code, "isActive": true };
     if let Some(limit) = coupon.usage_limit {
         // The guard, not the read above, is what keeps the count within the limit.
@@ -833,7 +841,7 @@ async fn take_stock(
             })
         })
         .collect();
-    Err(Error::conflict(ProblemCode::InsufficientStock, detail).with("lines", lines))
+    Err(Error::new(ProblemCode::InsufficientStock, detail).with("lines", lines))
 }
 
 async fn by_id(

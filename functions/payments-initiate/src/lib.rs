@@ -5,6 +5,7 @@ use axum::routing::post;
 use axum::Router;
 use common::integrations::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
 use common::platform::auth::{Auth, User};
+use common::platform::clock::SharedClock;
 use common::platform::config::{Config, PaymentRedirect, PhonePeConfig};
 use common::platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
 use common::platform::http::Json;
@@ -32,6 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
 struct AppState {
     db: Db,
     auth: Auth,
+    clock: SharedClock,
     phonepe: Arc<PhonePe>,
     redirect_url: String,
     expire_after_secs: i64,
@@ -41,6 +43,7 @@ pub fn router(services: &Services, phonepe: Arc<PhonePe>, redirect: PaymentRedir
     let state = AppState {
         db: services.db.clone(),
         auth: services.auth.clone(),
+        clock: services.clock.clone(),
         phonepe,
         redirect_url: redirect.url,
         // PhonePe accepts 300–3600 s; the link should not outlive our own payment window.
@@ -77,7 +80,7 @@ enum Recorded {
 }
 
 fn not_payable(detail: impl Into<String>) -> Error {
-    Error::conflict(ProblemCode::OrderNotPayable, detail)
+    Error::new(ProblemCode::OrderNotPayable, detail)
 }
 
 async fn initiate(
@@ -92,7 +95,7 @@ async fn initiate(
             "must be an order's 24-character hex id or its number (PIT-1001)",
         )
     })?;
-    rate_limit::check(&state.db, &user.id, Action::InitiatePayment).await?;
+    rate_limit::check(&state.db, &*state.clock, &user.id, Action::InitiatePayment).await?;
     let db = &state.db;
     filter.insert("userId", user.id.as_str());
     let order = db
@@ -169,7 +172,7 @@ async fn initiate(
             .find_one(doc! { "_id": order.id })
             .session(&mut *session)
             .await?
-            .ok_or_else(|| Error::not_found(ProblemCode::OrderNotFound, "No such order"))?;
+            .ok_or_else(|| Error::new(ProblemCode::OrderNotFound, "No such order"))?;
         // The shopper can be quicker than us: PhonePe's webhook for this very attempt may
         // have been applied between PhonePe's answer and this transaction.
         if current.payment.merchant_order_id.as_deref() == Some(merchant_order_id.as_str())
@@ -227,7 +230,7 @@ async fn initiate(
             }));
         }
         Recorded::AttemptFailed => {
-            return Err(Error::conflict(
+            return Err(Error::new(
                 ProblemCode::PaymentAttemptFailed,
                 "PhonePe reports that this payment failed already; the order can still be paid with a new attempt",
             ));
