@@ -230,6 +230,107 @@ fn every_problem_code_is_in_the_one_enum_and_in_openapi() {
     );
 }
 
+/// Where prose pairs a status with a code, before it (`409 INSUFFICIENT_STOCK`,
+/// `` `404 ORDER_NOT_FOUND` ``) or after it (`` `UNAUTHENTICATED` (401) ``): the status and
+/// the code.
+fn statuses_paired_with_codes<'t>(text: &'t str, codes: &[&'t str]) -> Vec<(u16, &'t str)> {
+    let mut pairs = Vec::new();
+    for &c in codes {
+        for (at, _) in text.match_indices(c) {
+            let rest = &text[at + c.len()..];
+            let in_word = |ch: char| ch.is_ascii_alphanumeric() || ch == '_';
+            if rest.starts_with(in_word) || text[..at].ends_with(in_word) {
+                continue; // part of a longer code (`PRODUCT_UNAVAILABLE` for `UNAVAILABLE`)
+            }
+            let after = rest.trim_start_matches('`').strip_prefix(" (");
+            if let Some(status) = after.and_then(|a| a.get(..3)?.parse::<u16>().ok()) {
+                pairs.push((status, c));
+            }
+            let before = text[..at].trim_end_matches('`');
+            let Some(before) = before.strip_suffix(' ') else {
+                continue;
+            };
+            let digits = before.len().saturating_sub(3);
+            if !before.is_char_boundary(digits) {
+                continue;
+            }
+            let word_start = !before[..digits].ends_with(|ch: char| ch.is_ascii_alphanumeric());
+            if let Ok(status) = before[digits..].parse::<u16>() {
+                if word_start && (100..600).contains(&status) {
+                    pairs.push((status, c));
+                }
+            }
+        }
+    }
+    pairs
+}
+
+/// The status of a code is a row of the one table, never the caller's choice: the spec's
+/// `x-status` list is that table, and wherever the spec or the docs pair a status with a code
+/// in prose, it is the table's.
+#[test]
+fn each_problem_code_has_the_one_status_of_its_table_in_the_spec_and_the_docs() {
+    use common::platform::problem_codes::ProblemCode;
+    let table: Vec<(&str, u16)> = ProblemCode::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.status().as_u16()))
+        .collect();
+    let spec = fs::read_to_string(repo().join("openapi.yaml")).unwrap();
+    let start = spec
+        .find("      x-status:\n")
+        .expect("openapi.yaml's ProblemCode has x-status");
+    let mut listed: Vec<(String, u16)> = spec[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("        "))
+        .map(|l| {
+            let (code, status) = l.trim().split_once(": ").expect("CODE: status");
+            (code.to_owned(), status.parse().expect("a status"))
+        })
+        .collect();
+    listed.sort_unstable();
+    let mut expected: Vec<(String, u16)> = table.iter().map(|(c, s)| (c.to_string(), *s)).collect();
+    expected.sort_unstable();
+    if listed != expected {
+        let wanted: String = expected
+            .iter()
+            .map(|(c, s)| format!("        {c}: {s}\n"))
+            .collect();
+        panic!(
+            "openapi.yaml's ProblemCode x-status differs from the table; it should read:\n{wanted}"
+        );
+    }
+
+    let codes: Vec<&str> = table.iter().map(|(c, _)| *c).collect();
+    let mut texts = vec![("openapi.yaml".to_owned(), spec.clone())];
+    for doc in ["README.md", "ARCHITECTURE.md"] {
+        texts.push((doc.into(), fs::read_to_string(repo().join(doc)).unwrap()));
+    }
+    for e in fs::read_dir(repo().join("docs")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "md") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            texts.push((format!("docs/{name}"), fs::read_to_string(&path).unwrap()));
+        }
+    }
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (path, text) in &texts {
+        for (status, code) in statuses_paired_with_codes(text, &codes) {
+            checked += 1;
+            let want = table.iter().find(|(c, _)| *c == code).unwrap().1;
+            if status != want {
+                wrong.push(format!("{path}: {status} {code}, but {code} is {want}"));
+            }
+        }
+    }
+    assert!(
+        checked > 100,
+        "found the statuses paired with codes: {checked}"
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 /// The documents an update writes: those of its operators (`"$set": { … }`) and those built
 /// to become one (`let mut set = doc! { … }`).
 const UPDATE_HEADS: &[&str] = &[

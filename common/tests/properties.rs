@@ -7,6 +7,7 @@ use common::integrations::phonepe::{
     verify_webhook, webhook_authorization, WebhookBody, WebhookEvent,
 };
 use common::platform::auth::Verifier;
+use common::platform::clock::SystemClock;
 use common::platform::config::{ClerkConfig, ClerkKey};
 use common::platform::http::parse_json;
 use common::shop::vocabulary::address::Address;
@@ -183,12 +184,15 @@ const OTHER_PRIVATE_PEM: &str =
     include_str!("../../dev/server/tests/fixtures/other-key-private.pem");
 
 static VERIFIER: LazyLock<Verifier> = LazyLock::new(|| {
-    Verifier::new(&ClerkConfig {
-        issuer: ISSUER.into(),
-        key: ClerkKey::Pem(PUBLIC_PEM.into()),
-        authorized_parties: Vec::new(),
-        admin_user_ids: Vec::new(),
-    })
+    Verifier::new(
+        &ClerkConfig {
+            issuer: ISSUER.into(),
+            key: ClerkKey::Pem(PUBLIC_PEM.into()),
+            authorized_parties: Vec::new(),
+            admin_user_ids: Vec::new(),
+        },
+        SystemClock::shared(),
+    )
     .unwrap()
 });
 

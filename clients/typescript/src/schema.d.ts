@@ -764,7 +764,7 @@ export interface components {
         /** @enum {string} */
         RefundState: "pending" | "completed" | "failed";
         /**
-         * @description Every `code` the API sends in a problem document.
+         * @description Every `code` the API sends in a problem document. A code always comes with the same HTTP status, listed in `x-status` (the server's one table of codes, which a test holds this list to): a client may switch on `code` alone. The one exception is a request the web framework refuses before the API sees it, answered `BAD_REQUEST` or `INTERNAL` with the framework's own 4xx or 5xx status.
          * @enum {string}
          */
         ProblemCode: "BAD_REQUEST" | "CART_EMPTY" | "CART_LIMIT" | "CONSOLE_MISCONFIGURED" | "COUPON_ALREADY_USED" | "COUPON_CODE_TAKEN" | "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_FOUND" | "CREDIT_NOTE_NOT_FOUND" | "EXPORT_TOO_LARGE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_REUSED" | "INSUFFICIENT_STOCK" | "INTERNAL" | "INVALID_JSON" | "INVOICE_NOT_FOUND" | "INVALID_TRANSITION" | "METHOD_NOT_ALLOWED" | "MIN_ORDER_NOT_MET" | "NOTHING_TO_REFUND" | "NOT_IN_CART" | "ORDER_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "PAYLOAD_TOO_LARGE" | "PAYMENT_ATTEMPT_FAILED" | "PAYMENT_PROVIDER_ERROR" | "PRICE_CHANGED" | "PRODUCT_NOT_FOUND" | "PRODUCT_NOT_TAXABLE" | "PRODUCT_UNAVAILABLE" | "RATE_LIMITED" | "REFUND_BELOW_MINIMUM" | "REFUND_EXCEEDS_PAID" | "ROUTE_NOT_FOUND" | "SLUG_TAKEN" | "STOCK_WOULD_GO_NEGATIVE" | "TRY_AGAIN" | "UNAUTHENTICATED" | "UNAVAILABLE" | "UNITS_ALREADY_REFUNDED" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_LIMIT_BELOW_USED" | "VALIDATION_FAILED";

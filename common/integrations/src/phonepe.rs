@@ -70,7 +70,7 @@ impl From<reqwest::Error> for PhonePeError {
 impl From<PhonePeError> for platform::Error {
     fn from(e: PhonePeError) -> Self {
         tracing::warn!(error = %e, "PhonePe call failed");
-        platform::Error::bad_gateway(
+        platform::Error::new(
             ProblemCode::PaymentProviderError,
             "The payment provider could not be reached; please try again",
         )

@@ -1,6 +1,7 @@
 //! Clerk session-token verification (RS256 JWTs), with no Clerk SDK and, with a PEM key,
 //! no network. See `docs/clerk.md` for the checks and the claims they expect.
 
+use crate::clock::SharedClock;
 use crate::config::{ClerkConfig, ClerkKey};
 use crate::email::Email;
 use crate::error::{Error, Result};
@@ -13,7 +14,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A Clerk user id (`sub`), e.g. `user_2abc…`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,10 +132,10 @@ type Fetch = Shared<BoxFuture<'static, bool>>;
 #[derive(Default)]
 struct JwksState {
     keys: HashMap<String, DecodingKey>,
-    /// Of the last successful fetch.
-    fetched_at: Option<Instant>,
+    /// Of the last successful fetch, in ms on the clock.
+    fetched_at: Option<i64>,
     /// Of the last failed fetch, if no fetch has succeeded since.
-    failed_at: Option<Instant>,
+    failed_at: Option<i64>,
     in_flight: Option<Fetch>,
 }
 
@@ -142,6 +143,8 @@ struct JwksSource {
     url: String,
     http: reqwest::Client,
     timing: JwksTiming,
+    /// The cache's ages are read on it, so a test moves it past the TTL instead of sleeping.
+    clock: SharedClock,
     /// A plain mutex, held only to read or swap entries and never across the HTTP fetch,
     /// so requests with a cached key never wait for Clerk.
     state: Mutex<JwksState>,
@@ -175,13 +178,17 @@ pub struct Verifier {
 pub type Auth = Arc<Verifier>;
 
 impl Verifier {
-    pub fn new(cfg: &ClerkConfig) -> anyhow::Result<Self> {
-        Self::with_jwks_timing(cfg, JwksTiming::default())
+    pub fn new(cfg: &ClerkConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::with_jwks_timing(cfg, JwksTiming::default(), clock)
     }
 
     /// Like `new`, with other JWKS cache lifetimes and floors (tests use seconds, not
     /// minutes). Ignored with a PEM key.
-    pub fn with_jwks_timing(cfg: &ClerkConfig, timing: JwksTiming) -> anyhow::Result<Self> {
+    pub fn with_jwks_timing(
+        cfg: &ClerkConfig,
+        timing: JwksTiming,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let keys = match &cfg.key {
             ClerkKey::Pem(pem) => Keys::Pem(DecodingKey::from_rsa_pem(pem.as_bytes())?),
             ClerkKey::Jwks(url) => Keys::Jwks(Arc::new(JwksSource {
@@ -190,6 +197,7 @@ impl Verifier {
                     .timeout(timing.fetch_timeout)
                     .build()?,
                 timing,
+                clock,
                 state: Mutex::new(JwksState::default()),
             })),
         };
@@ -307,16 +315,17 @@ impl JwksSource {
     async fn key(self: &Arc<Self>, kid: &str) -> std::result::Result<DecodingKey, Refusal> {
         let fetch = {
             let mut s = self.state();
-            let now = Instant::now();
+            let now = self.clock.now_ms();
             let t = &self.timing;
-            let fresh = s.fetched_at.is_some_and(|at| now - at < t.ttl);
+            let within = |at: Option<i64>, span: Duration| {
+                at.is_some_and(|at| u128::try_from(now - at).unwrap_or(0) < span.as_millis())
+            };
+            let fresh = within(s.fetched_at, t.ttl);
             let cached = s.keys.get(kid).cloned();
             if let (Some(key), true) = (&cached, fresh) {
                 return Ok(key.clone());
             }
-            let backing_off = s
-                .failed_at
-                .is_some_and(|at| now - at < t.retry_after_failure);
+            let backing_off = within(s.failed_at, t.retry_after_failure);
             // Past the TTL with Clerk failing: a Clerk outage should not sign everyone
             // out, so the old key keeps working while fetches are retried in the
             // background; it stops at the first fetch that succeeds without it.
@@ -330,7 +339,7 @@ impl JwksSource {
                 f
             } else if backing_off {
                 return Err(Refusal::KeysUnavailable);
-            } else if fresh && s.fetched_at.is_some_and(|at| now - at < t.refetch_floor) {
+            } else if fresh && within(s.fetched_at, t.refetch_floor) {
                 return Err("unknown kid (refetch rate-limited)".into());
             } else {
                 self.start_fetch(&mut s)
@@ -356,13 +365,13 @@ impl JwksSource {
             match result {
                 Ok(keys) => {
                     s.keys = keys;
-                    s.fetched_at = Some(Instant::now());
+                    s.fetched_at = Some(this.clock.now_ms());
                     s.failed_at = None;
                     true
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "JWKS fetch failed");
-                    s.failed_at = Some(Instant::now());
+                    s.failed_at = Some(this.clock.now_ms());
                     false
                 }
             }
@@ -375,7 +384,7 @@ impl JwksSource {
                     // unknown kid would await the same dead fetch forever.
                     let mut s = this.state();
                     s.in_flight = None;
-                    s.failed_at = Some(Instant::now());
+                    s.failed_at = Some(this.clock.now_ms());
                     false
                 })
             })

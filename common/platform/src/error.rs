@@ -1,7 +1,8 @@
 //! The one error type every handler returns, and its RFC 9457 problem+json rendering.
 //!
-//! Expected failures carry a stable machine-readable `code` and an HTTP status; anything
-//! unexpected is `Internal`, logged in full and shown to the client only as a generic 500.
+//! Expected failures carry a stable machine-readable `code`, whose HTTP status the one table in
+//! `problem_codes` gives; anything unexpected is `Internal`, logged in full and shown to the
+//! client only as a generic 500.
 
 use crate::problem_codes::ProblemCode;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -27,7 +28,8 @@ impl FieldError {
     }
 }
 
-/// A client-facing failure: status, stable code, human detail and optional extra members.
+/// A client-facing failure: status (the code's, see `Error::new`), stable code, human detail and
+/// optional extra members.
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,
@@ -55,7 +57,19 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn problem(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
+    /// An expected failure; its status is `code`'s, from the table in `problem_codes`.
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
+        Self::with_status(code.status(), code, detail)
+    }
+
+    /// The one exception to the table: a rejection axum answered before our code ran (a
+    /// malformed path, an extractor's limit), rewritten as a problem with axum's own status,
+    /// since the client has already been promised that status by the framework's contract.
+    pub(crate) fn rewritten(status: StatusCode, code: ProblemCode, detail: &str) -> Self {
+        Self::with_status(status, code, detail)
+    }
+
+    fn with_status(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
         Error::Problem(Box::new(Problem {
             status,
             code,
@@ -81,12 +95,7 @@ impl Error {
             [one] => format!("{}: {}", one.field, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        Self::problem(
-            StatusCode::BAD_REQUEST,
-            ProblemCode::ValidationFailed,
-            detail,
-        )
-        .with("errors", errors)
+        Self::new(ProblemCode::ValidationFailed, detail).with("errors", errors)
     }
 
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -94,113 +103,77 @@ impl Error {
     }
 
     pub fn invalid_json(detail: impl Into<String>) -> Self {
-        Self::problem(StatusCode::BAD_REQUEST, ProblemCode::InvalidJson, detail)
+        Self::new(ProblemCode::InvalidJson, detail)
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
-        Self::problem(
-            StatusCode::UNAUTHORIZED,
-            ProblemCode::Unauthenticated,
-            detail,
-        )
+        Self::new(ProblemCode::Unauthenticated, detail)
     }
 
     pub fn forbidden() -> Self {
-        Self::problem(
-            StatusCode::FORBIDDEN,
-            ProblemCode::Forbidden,
-            "This action needs an administrator",
-        )
-    }
-
-    pub fn not_found(code: ProblemCode, detail: impl Into<String>) -> Self {
-        Self::problem(StatusCode::NOT_FOUND, code, detail)
-    }
-
-    pub fn conflict(code: ProblemCode, detail: impl Into<String>) -> Self {
-        Self::problem(StatusCode::CONFLICT, code, detail)
-    }
-
-    pub fn unprocessable(code: ProblemCode, detail: impl Into<String>) -> Self {
-        Self::problem(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+        Self::new(ProblemCode::Forbidden, "This action needs an administrator")
     }
 
     pub fn payload_too_large() -> Self {
-        Self::problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        Self::new(
             ProblemCode::PayloadTooLarge,
             "Request bodies are limited to 64 KiB",
         )
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> Self {
-        let mut e = Self::problem(
-            StatusCode::TOO_MANY_REQUESTS,
+        Self::new(
             ProblemCode::RateLimited,
             format!("Too many requests; try again in {retry_after_secs} s"),
-        );
-        if let Error::Problem(p) = &mut e {
-            p.retry_after = Some(retry_after_secs);
-        }
-        e
+        )
+        .retry_after_secs(retry_after_secs)
     }
 
     /// The data this request needs stayed locked by other writers for the whole retry budget
     /// (typically a transaction left open by a crashed process, which the database aborts
     /// within a minute). Nothing changed; the same request can simply be sent again.
     pub fn busy(retry_after_secs: u64) -> Self {
-        let mut e = Self::problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ProblemCode::TryAgain,
-            BUSY_DETAIL,
-        );
-        if let Error::Problem(p) = &mut e {
-            p.retry_after = Some(retry_after_secs);
-        }
-        e
+        Self::new(ProblemCode::TryAgain, BUSY_DETAIL).retry_after_secs(retry_after_secs)
     }
 
     /// Something this request depends on is briefly unreachable; the same request will
     /// likely succeed after `retry_after_secs`.
     pub fn try_again(retry_after_secs: u64, detail: impl Into<String>) -> Self {
-        let mut e = Self::problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ProblemCode::TryAgain,
-            detail,
-        );
-        if let Error::Problem(p) = &mut e {
-            p.retry_after = Some(retry_after_secs);
+        Self::new(ProblemCode::TryAgain, detail).retry_after_secs(retry_after_secs)
+    }
+
+    /// Adds the `Retry-After` header, for the codes whose helpers above promise one.
+    fn retry_after_secs(mut self, secs: u64) -> Self {
+        if let Error::Problem(p) = &mut self {
+            p.retry_after = Some(secs);
         }
-        e
+        self
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Self::new(
             ProblemCode::UnsupportedMediaType,
             "Send the body as application/json",
         )
     }
 
-    pub fn bad_gateway(code: ProblemCode, detail: impl Into<String>) -> Self {
-        Self::problem(StatusCode::BAD_GATEWAY, code, detail)
-    }
-
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Problem(p) => p.status,
-            Error::Internal(_) if self.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::Retry => StatusCode::SERVICE_UNAVAILABLE,
+            _ => self.problem_code().status(),
         }
     }
 
     pub fn code(&self) -> &'static str {
+        self.problem_code().as_str()
+    }
+
+    fn problem_code(&self) -> ProblemCode {
         match self {
-            Error::Problem(p) => p.code.as_str(),
-            Error::Internal(_) if self.is_unavailable() => ProblemCode::TryAgain.as_str(),
-            Error::Internal(_) => ProblemCode::Internal.as_str(),
-            Error::Retry => ProblemCode::TryAgain.as_str(),
+            Error::Problem(p) => p.code,
+            Error::Internal(_) if self.is_unavailable() => ProblemCode::TryAgain,
+            Error::Internal(_) => ProblemCode::Internal,
+            Error::Retry => ProblemCode::TryAgain,
         }
     }
 

@@ -4,7 +4,6 @@ use crate::db::Db;
 use crate::error::Error;
 use crate::problem_codes::ProblemCode;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -18,8 +17,7 @@ async fn health(State(db): State<Db>) -> Result<Json<Value>, Error> {
         Ok(()) => Ok(Json(json!({ "status": "ok" }))),
         Err(e) => {
             tracing::warn!(error = ?e, "health check: MongoDB did not answer");
-            Err(Error::problem(
-                StatusCode::SERVICE_UNAVAILABLE,
+            Err(Error::new(
                 ProblemCode::Unavailable,
                 "The database is not answering",
             ))

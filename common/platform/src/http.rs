@@ -92,11 +92,11 @@ fn as_problem(res: Response) -> Response {
         code = code.as_str(),
         "framework rejection rewritten as a problem"
     );
-    Error::problem(status, code, detail).into_response()
+    Error::rewritten(status, code, detail).into_response()
 }
 
 async fn fallback() -> Error {
-    Error::not_found(ProblemCode::RouteNotFound, "No such route")
+    Error::new(ProblemCode::RouteNotFound, "No such route")
 }
 
 /// Wraps a function's router with the layers every function shares; the Lambda binaries and
@@ -105,8 +105,7 @@ pub fn finish(router: Router) -> Router {
     router
         .fallback(fallback)
         .method_not_allowed_fallback(|| async {
-            Error::problem(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            Error::new(
                 ProblemCode::MethodNotAllowed,
                 "This route does not accept that method",
             )

@@ -119,7 +119,7 @@ pub enum NextAction<R> {
 
 /// The same key with another body: a client bug (or a changed cart), never a retry.
 pub fn reused() -> Error {
-    Error::unprocessable(
+    Error::new(
         ProblemCode::IdempotencyKeyReused,
         "This Idempotency-Key was already used with a different request body",
     )
@@ -127,7 +127,7 @@ pub fn reused() -> Error {
 
 /// A twin request holds the key and has not committed yet: retrying shortly finds its answer.
 pub fn in_use() -> Error {
-    Error::conflict(
+    Error::new(
         ProblemCode::IdempotencyKeyInUse,
         "Another request with this Idempotency-Key is being processed; retry shortly",
     )

@@ -1,10 +1,11 @@
 //! The platform every function stands on: configuration, MongoDB (client, transactions with
 //! their retry, the schema version), errors as problem documents and the table of problem
-//! codes, HTTP plumbing, idempotency keys, Clerk auth, telemetry, rate limits, request ids
-//! and the Lambda adapters. It knows no shop word: Cargo keeps it from depending on `shop` or
-//! `integrations`.
+//! codes, HTTP plumbing, idempotency keys, Clerk auth, telemetry, rate limits, request ids,
+//! the clock and the Lambda adapters. It knows no shop word: Cargo keeps it from depending on
+//! `shop` or `integrations`.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod email;

@@ -1,154 +1,85 @@
-//! The one list of problem `code`s the API sends. `openapi.yaml`'s `ProblemCode` enum is
-//! checked against it, and so is every code the sources pass to an error constructor
-//! (`common/tests/architecture.rs`), so a new code cannot ship undocumented.
+//! The one table of problem `code`s the API sends, each with the HTTP status it is always sent
+//! with: an error names its code and the status follows (`Error::new(code, detail)`), so no
+//! caller chooses one. `openapi.yaml`'s `ProblemCode` enum is checked against the table, and
+//! so is every status the spec's prose pairs with a code (`403 FORBIDDEN`) and every code the
+//! sources pass to an error constructor (`common/tests/architecture.rs`), so a new code cannot
+//! ship undocumented or with a second status.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProblemCode {
-    BadRequest,
-    CartEmpty,
-    CartLimit,
-    ConsoleMisconfigured,
-    CouponAlreadyUsed,
-    CouponCodeTaken,
-    CreditNoteNotFound,
-    CouponExhausted,
-    CouponExpired,
-    CouponNotFound,
-    ExportTooLarge,
-    Forbidden,
-    IdempotencyKeyInUse,
-    IdempotencyKeyReused,
-    InsufficientStock,
-    Internal,
-    InvalidJson,
-    InvalidTransition,
-    InvoiceNotFound,
-    MethodNotAllowed,
-    MinOrderNotMet,
-    NothingToRefund,
-    NotInCart,
-    OrderNotFound,
-    OrderNotPayable,
-    PayloadTooLarge,
-    PaymentAttemptFailed,
-    PaymentProviderError,
-    PriceChanged,
-    ProductNotFound,
-    ProductNotTaxable,
-    ProductUnavailable,
-    RateLimited,
-    RefundBelowMinimum,
-    RefundExceedsPaid,
-    RouteNotFound,
-    SlugTaken,
-    StockWouldGoNegative,
-    TryAgain,
-    Unauthenticated,
-    Unavailable,
-    UnitsAlreadyRefunded,
-    UnsupportedMediaType,
-    UsageLimitBelowUsed,
-    ValidationFailed,
+use axum::http::StatusCode;
+
+/// Generates the enum, its wire names, its statuses and `ALL` from one list of rows.
+macro_rules! problem_codes {
+    ($($code:ident = $name:literal => $status:ident,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemCode {
+            $($code,)*
+        }
+
+        impl ProblemCode {
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$code,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$code => $name,)*
+                }
+            }
+
+            /// The status every response with this code has.
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(ProblemCode::$code => StatusCode::$status,)*
+                }
+            }
+        }
+    };
 }
 
-impl ProblemCode {
-    pub const ALL: [ProblemCode; 45] = [
-        ProblemCode::BadRequest,
-        ProblemCode::CartEmpty,
-        ProblemCode::CartLimit,
-        ProblemCode::ConsoleMisconfigured,
-        ProblemCode::CouponAlreadyUsed,
-        ProblemCode::CouponCodeTaken,
-        ProblemCode::CreditNoteNotFound,
-        ProblemCode::CouponExhausted,
-        ProblemCode::CouponExpired,
-        ProblemCode::CouponNotFound,
-        ProblemCode::ExportTooLarge,
-        ProblemCode::Forbidden,
-        ProblemCode::IdempotencyKeyInUse,
-        ProblemCode::IdempotencyKeyReused,
-        ProblemCode::InsufficientStock,
-        ProblemCode::Internal,
-        ProblemCode::InvalidJson,
-        ProblemCode::InvalidTransition,
-        ProblemCode::InvoiceNotFound,
-        ProblemCode::MethodNotAllowed,
-        ProblemCode::MinOrderNotMet,
-        ProblemCode::NothingToRefund,
-        ProblemCode::NotInCart,
-        ProblemCode::OrderNotFound,
-        ProblemCode::OrderNotPayable,
-        ProblemCode::PayloadTooLarge,
-        ProblemCode::PaymentAttemptFailed,
-        ProblemCode::PaymentProviderError,
-        ProblemCode::PriceChanged,
-        ProblemCode::ProductNotFound,
-        ProblemCode::ProductNotTaxable,
-        ProblemCode::ProductUnavailable,
-        ProblemCode::RateLimited,
-        ProblemCode::RefundBelowMinimum,
-        ProblemCode::RefundExceedsPaid,
-        ProblemCode::RouteNotFound,
-        ProblemCode::SlugTaken,
-        ProblemCode::StockWouldGoNegative,
-        ProblemCode::TryAgain,
-        ProblemCode::Unauthenticated,
-        ProblemCode::Unavailable,
-        ProblemCode::UnitsAlreadyRefunded,
-        ProblemCode::UnsupportedMediaType,
-        ProblemCode::UsageLimitBelowUsed,
-        ProblemCode::ValidationFailed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProblemCode::BadRequest => "BAD_REQUEST",
-            ProblemCode::CartEmpty => "CART_EMPTY",
-            ProblemCode::CartLimit => "CART_LIMIT",
-            ProblemCode::ConsoleMisconfigured => "CONSOLE_MISCONFIGURED",
-            ProblemCode::CouponAlreadyUsed => "COUPON_ALREADY_USED",
-            ProblemCode::CouponCodeTaken => "COUPON_CODE_TAKEN",
-            ProblemCode::CreditNoteNotFound => "CREDIT_NOTE_NOT_FOUND",
-            ProblemCode::CouponExhausted => "COUPON_EXHAUSTED",
-            ProblemCode::CouponExpired => "COUPON_EXPIRED",
-            ProblemCode::CouponNotFound => "COUPON_NOT_FOUND",
-            ProblemCode::ExportTooLarge => "EXPORT_TOO_LARGE",
-            ProblemCode::Forbidden => "FORBIDDEN",
-            ProblemCode::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
-            ProblemCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-            ProblemCode::InsufficientStock => "INSUFFICIENT_STOCK",
-            ProblemCode::Internal => "INTERNAL",
-            ProblemCode::InvalidJson => "INVALID_JSON",
-            ProblemCode::InvalidTransition => "INVALID_TRANSITION",
-            ProblemCode::InvoiceNotFound => "INVOICE_NOT_FOUND",
-            ProblemCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            ProblemCode::MinOrderNotMet => "MIN_ORDER_NOT_MET",
-            ProblemCode::NothingToRefund => "NOTHING_TO_REFUND",
-            ProblemCode::NotInCart => "NOT_IN_CART",
-            ProblemCode::OrderNotFound => "ORDER_NOT_FOUND",
-            ProblemCode::OrderNotPayable => "ORDER_NOT_PAYABLE",
-            ProblemCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            ProblemCode::PaymentAttemptFailed => "PAYMENT_ATTEMPT_FAILED",
-            ProblemCode::PaymentProviderError => "PAYMENT_PROVIDER_ERROR",
-            ProblemCode::PriceChanged => "PRICE_CHANGED",
-            ProblemCode::ProductNotFound => "PRODUCT_NOT_FOUND",
-            ProblemCode::ProductNotTaxable => "PRODUCT_NOT_TAXABLE",
-            ProblemCode::ProductUnavailable => "PRODUCT_UNAVAILABLE",
-            ProblemCode::RateLimited => "RATE_LIMITED",
-            ProblemCode::RefundBelowMinimum => "REFUND_BELOW_MINIMUM",
-            ProblemCode::RefundExceedsPaid => "REFUND_EXCEEDS_PAID",
-            ProblemCode::RouteNotFound => "ROUTE_NOT_FOUND",
-            ProblemCode::SlugTaken => "SLUG_TAKEN",
-            ProblemCode::StockWouldGoNegative => "STOCK_WOULD_GO_NEGATIVE",
-            ProblemCode::TryAgain => "TRY_AGAIN",
-            ProblemCode::Unauthenticated => "UNAUTHENTICATED",
-            ProblemCode::Unavailable => "UNAVAILABLE",
-            ProblemCode::UnitsAlreadyRefunded => "UNITS_ALREADY_REFUNDED",
-            ProblemCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            ProblemCode::UsageLimitBelowUsed => "USAGE_LIMIT_BELOW_USED",
-            ProblemCode::ValidationFailed => "VALIDATION_FAILED",
-        }
-    }
+problem_codes! {
+    BadRequest = "BAD_REQUEST" => BAD_REQUEST,
+    CartEmpty = "CART_EMPTY" => UNPROCESSABLE_ENTITY,
+    CartLimit = "CART_LIMIT" => UNPROCESSABLE_ENTITY,
+    ConsoleMisconfigured = "CONSOLE_MISCONFIGURED" => INTERNAL_SERVER_ERROR,
+    CouponAlreadyUsed = "COUPON_ALREADY_USED" => CONFLICT,
+    CouponCodeTaken = "COUPON_CODE_TAKEN" => CONFLICT,
+    CreditNoteNotFound = "CREDIT_NOTE_NOT_FOUND" => NOT_FOUND,
+    CouponExhausted = "COUPON_EXHAUSTED" => CONFLICT,
+    CouponExpired = "COUPON_EXPIRED" => UNPROCESSABLE_ENTITY,
+    CouponNotFound = "COUPON_NOT_FOUND" => NOT_FOUND,
+    ExportTooLarge = "EXPORT_TOO_LARGE" => UNPROCESSABLE_ENTITY,
+    Forbidden = "FORBIDDEN" => FORBIDDEN,
+    IdempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE" => CONFLICT,
+    IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED" => UNPROCESSABLE_ENTITY,
+    InsufficientStock = "INSUFFICIENT_STOCK" => CONFLICT,
+    Internal = "INTERNAL" => INTERNAL_SERVER_ERROR,
+    InvalidJson = "INVALID_JSON" => BAD_REQUEST,
+    InvalidTransition = "INVALID_TRANSITION" => CONFLICT,
+    InvoiceNotFound = "INVOICE_NOT_FOUND" => NOT_FOUND,
+    MethodNotAllowed = "METHOD_NOT_ALLOWED" => METHOD_NOT_ALLOWED,
+    MinOrderNotMet = "MIN_ORDER_NOT_MET" => UNPROCESSABLE_ENTITY,
+    NothingToRefund = "NOTHING_TO_REFUND" => CONFLICT,
+    NotInCart = "NOT_IN_CART" => NOT_FOUND,
+    OrderNotFound = "ORDER_NOT_FOUND" => NOT_FOUND,
+    OrderNotPayable = "ORDER_NOT_PAYABLE" => CONFLICT,
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE" => PAYLOAD_TOO_LARGE,
+    PaymentAttemptFailed = "PAYMENT_ATTEMPT_FAILED" => CONFLICT,
+    PaymentProviderError = "PAYMENT_PROVIDER_ERROR" => BAD_GATEWAY,
+    PriceChanged = "PRICE_CHANGED" => CONFLICT,
+    ProductNotFound = "PRODUCT_NOT_FOUND" => NOT_FOUND,
+    ProductNotTaxable = "PRODUCT_NOT_TAXABLE" => CONFLICT,
+    ProductUnavailable = "PRODUCT_UNAVAILABLE" => CONFLICT,
+    RateLimited = "RATE_LIMITED" => TOO_MANY_REQUESTS,
+    RefundBelowMinimum = "REFUND_BELOW_MINIMUM" => UNPROCESSABLE_ENTITY,
+    RefundExceedsPaid = "REFUND_EXCEEDS_PAID" => UNPROCESSABLE_ENTITY,
+    RouteNotFound = "ROUTE_NOT_FOUND" => NOT_FOUND,
+    SlugTaken = "SLUG_TAKEN" => CONFLICT,
+    StockWouldGoNegative = "STOCK_WOULD_GO_NEGATIVE" => CONFLICT,
+    TryAgain = "TRY_AGAIN" => SERVICE_UNAVAILABLE,
+    Unauthenticated = "UNAUTHENTICATED" => UNAUTHORIZED,
+    Unavailable = "UNAVAILABLE" => SERVICE_UNAVAILABLE,
+    UnitsAlreadyRefunded = "UNITS_ALREADY_REFUNDED" => UNPROCESSABLE_ENTITY,
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE" => UNSUPPORTED_MEDIA_TYPE,
+    UsageLimitBelowUsed = "USAGE_LIMIT_BELOW_USED" => UNPROCESSABLE_ENTITY,
+    ValidationFailed = "VALIDATION_FAILED" => BAD_REQUEST,
 }
 
 impl std::fmt::Display for ProblemCode {

@@ -2,6 +2,7 @@
 //! one document per (action, user, window) that a TTL index removes afterwards.
 
 use crate::auth::UserId;
+use crate::clock::Clock;
 use crate::db::{is_duplicate_key, Db, RATE_LIMITS};
 use crate::error::{Context as _, Error, Result};
 use mongodb::bson::{doc, DateTime, Document};
@@ -37,9 +38,9 @@ const WINDOW_MS: i64 = 60_000;
 
 /// Counts this request and refuses it with `429 RATE_LIMITED` (and `Retry-After`) once the
 /// user is past the limit in the current minute. Refused requests count too, so hammering
-/// does not help.
-pub async fn check(db: &Db, user: &UserId, action: Action) -> Result<()> {
-    let now = DateTime::now().timestamp_millis();
+/// does not help. The window is the `clock`'s minute.
+pub async fn check(db: &Db, clock: &dyn Clock, user: &UserId, action: Action) -> Result<()> {
+    let now = clock.now_ms();
     let window = now - now.rem_euclid(WINDOW_MS);
     let id = format!("{}:{}:{}", action.key(), user, window);
     let count = count_one(db, &id, window).await?;

@@ -153,7 +153,7 @@ pub fn check_orderable(cart: &Cart, products: &HashMap<ProductId, Product>) -> R
             .iter()
             .map(|l| json!({ "productId": l.product_id.to_hex(), "name": l.name }))
             .collect();
-        return Err(Error::conflict(ProblemCode::ProductUnavailable, detail).with("lines", lines));
+        return Err(Error::new(ProblemCode::ProductUnavailable, detail).with("lines", lines));
     }
     untaxable(cart, products)
 }
@@ -196,5 +196,5 @@ fn untaxable(cart: &Cart, products: &HashMap<ProductId, Product>) -> Result<()> 
         .iter()
         .map(|p| json!({ "productId": p.id.to_hex(), "name": p.name }))
         .collect();
-    Err(Error::conflict(ProblemCode::ProductNotTaxable, detail).with("lines", lines))
+    Err(Error::new(ProblemCode::ProductNotTaxable, detail).with("lines", lines))
 }

@@ -250,11 +250,11 @@ fn stock_field(errors: &mut Vec<FieldError>, stock: Option<i64>) -> i64 {
 }
 
 fn product_not_found() -> Error {
-    Error::not_found(ProblemCode::ProductNotFound, "No such product")
+    Error::new(ProblemCode::ProductNotFound, "No such product")
 }
 
 fn slug_taken(slug: &str) -> Error {
-    Error::conflict(
+    Error::new(
         ProblemCode::SlugTaken,
         format!("A product with the slug '{slug}' already exists"),
     )
@@ -648,7 +648,7 @@ async fn move_or_refuse_in(
         return Ok(m);
     }
     let current = load_in(db, session, product_id).await?;
-    Err(Error::conflict(
+    Err(Error::new(
         ProblemCode::StockWouldGoNegative,
         format!(
             "'{}' has {} in stock; removing {} would go below zero",

@@ -222,14 +222,14 @@ struct StoredCreditNote {
 }
 
 pub fn invoice_not_found() -> Error {
-    Error::not_found(
+    Error::new(
         ProblemCode::InvoiceNotFound,
         "This order has no tax invoice yet: it is issued when the order ships",
     )
 }
 
 pub fn credit_note_not_found() -> Error {
-    Error::not_found(
+    Error::new(
         ProblemCode::CreditNoteNotFound,
         "No such credit note on this order",
     )

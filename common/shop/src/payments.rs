@@ -22,6 +22,7 @@ use futures::TryStreamExt;
 use integrations::phonepe::{OrderStatus as PhonePeOrder, PhonePe, State as PhonePeState};
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::ClientSession;
+use platform::clock::Clock;
 use platform::db::{Db, IndexSpec};
 use platform::error::{Error, Result};
 use platform::problem_codes::ProblemCode;
@@ -541,13 +542,15 @@ pub fn next_check_delay_secs(checks: i32) -> i64 {
 }
 
 /// Asks PhonePe about attempts that have been open for more than a minute and applies the
-/// answers. Returns the orders that changed (their mail is queued).
+/// answers. Returns the orders that changed (their mail is queued). Which attempts are due
+/// is read on `clock`.
 pub async fn reconcile_due(
     db: &Db,
+    clock: &dyn Clock,
     phonepe: &PhonePe,
     limit: i64,
 ) -> Result<Vec<(OrderId, Applied)>> {
-    let t = now();
+    let t = clock.now();
     let due: Vec<Attempt> = db
         .collection::<Attempt>(PAYMENT_ATTEMPTS)
         .find(doc! { "state": { "$in": [AttemptState::Creating, AttemptState::Pending] }, "nextCheckAt": { "$lte": t } })
@@ -558,7 +561,7 @@ pub async fn reconcile_due(
         .await?;
     let mut changed = Vec::new();
     for attempt in due {
-        let applied = match check_attempt(db, phonepe, &attempt).await {
+        let applied = match check_attempt(db, clock, phonepe, &attempt).await {
             Ok(applied) => applied,
             Err(e) => {
                 // One bad record must not stop the batch: log it and go on.
@@ -576,11 +579,15 @@ pub async fn reconcile_due(
     Ok(changed)
 }
 
-/// One status check of one attempt, rescheduling it while it is still open.
-pub async fn check_attempt(db: &Db, phonepe: &PhonePe, attempt: &Attempt) -> Result<Applied> {
+/// One status check of one attempt, rescheduling it on `clock` while it is still open.
+pub async fn check_attempt(
+    db: &Db,
+    clock: &dyn Clock,
+    phonepe: &PhonePe,
+    attempt: &Attempt,
+) -> Result<Applied> {
     let reschedule = |checks: i32, error: Option<String>| {
-        let next =
-            DateTime::from_millis(now().timestamp_millis() + next_check_delay_secs(checks) * 1000);
+        let next = clock.after_ms(next_check_delay_secs(checks) * 1000);
         let mut set = doc! { "nextCheckAt": next, "checks": checks + 1 };
         if let Some(e) = error {
             set.insert("lastError", e);
@@ -728,7 +735,7 @@ pub async fn record_page_opened(
             current.status,
             OrderStatus::Created | OrderStatus::PaymentPending
         ) {
-            return Err(Error::conflict(
+            return Err(Error::new(
                 ProblemCode::OrderNotPayable,
                 format!("The order became {} meanwhile", current.status),
             ));

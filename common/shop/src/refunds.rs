@@ -27,6 +27,7 @@ use crate::vocabulary::time::now;
 use futures::TryStreamExt;
 use integrations::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+use platform::clock::Clock;
 use platform::db::{Db, IndexSpec};
 use platform::error::Result;
 use platform::idempotency::{NextAction, Saved};
@@ -117,7 +118,7 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
         };
         let already = refunded_units(order, line.product_id);
         if already + line.quantity > item.quantity {
-            return Err(platform::Error::unprocessable(
+            return Err(platform::Error::new(
                 ProblemCode::UnitsAlreadyRefunded,
                 format!(
                     "Only {} of the {} × '{}' on this order can still be refunded",
@@ -148,7 +149,7 @@ fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>)
     }
     let left = refundable(order);
     if left == Paise::ZERO {
-        return Err(platform::Error::conflict(
+        return Err(platform::Error::new(
             ProblemCode::NothingToRefund,
             "Everything collected for this order has already been refunded",
         ));
@@ -159,7 +160,7 @@ fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>)
         (None, None) => left,
     };
     if amount > left {
-        return Err(platform::Error::unprocessable(
+        return Err(platform::Error::new(
             ProblemCode::RefundExceedsPaid,
             format!(
                 "At most {} of this order can still be refunded",
@@ -169,7 +170,7 @@ fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>)
         .with("refundable", left.get()));
     }
     if amount < MIN_REFUND {
-        return Err(platform::Error::unprocessable(
+        return Err(platform::Error::new(
             ProblemCode::RefundBelowMinimum,
             "PhonePe cannot refund less than ₹1.00",
         ));
@@ -178,7 +179,7 @@ fn amount_of(order: &Order, lines: Option<&[RefundLine]>, amount: Option<Paise>)
 }
 
 fn nothing_collected() -> platform::Error {
-    platform::Error::conflict(
+    platform::Error::new(
         ProblemCode::NothingToRefund,
         "Nothing was collected through PhonePe for this order, so there is nothing to refund",
     )
@@ -487,9 +488,15 @@ fn next_check_delay_ms(checks: i32) -> i64 {
 
 /// The one refund loop: requests every due pending refund from PhonePe (under its fixed id)
 /// and applies PhonePe's answers. One bad refund never stops the batch. Returns the orders
-/// whose refund completed now (their refund mail is queued).
-pub async fn drive(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<Vec<OrderId>> {
-    let t = now();
+/// whose refund completed now (their refund mail is queued). When a refund is due, and
+/// when a request is overdue, is read on `clock`.
+pub async fn drive(
+    db: &Db,
+    clock: &dyn Clock,
+    phonepe: &PhonePe,
+    limit: i64,
+) -> Result<Vec<OrderId>> {
+    let t = clock.now();
     let due: Vec<Order> = db
         .collection::<Order>(ORDERS)
         .find(doc! { "refunds": { "$elemMatch": {
@@ -507,7 +514,7 @@ pub async fn drive(db: &Db, phonepe: &PhonePe, limit: i64) -> Result<Vec<OrderId
             .iter()
             .filter(|r| r.state == RefundState::Pending && r.next_check_at <= t)
         {
-            match drive_one(db, phonepe, order.id, refund).await {
+            match drive_one(db, clock, phonepe, order.id, refund).await {
                 Ok(Some(Settled::Completed(id))) => completed.push(id),
                 Ok(_) => {}
                 Err(e) => tracing::error!(
@@ -538,8 +545,13 @@ fn still_ours(order_id: OrderId, refund: &Refund, requested_at: Option<DateTime>
 
 /// Claims the right to send `refund` to PhonePe now. Only one instance wins a claim, and a
 /// claim is renewed only past the previous one's deadline.
-async fn claim_request(db: &Db, order_id: OrderId, refund: &Refund) -> Result<Option<DateTime>> {
-    let t = now();
+async fn claim_request(
+    db: &Db,
+    clock: &dyn Clock,
+    order_id: OrderId,
+    refund: &Refund,
+) -> Result<Option<DateTime>> {
+    let t = clock.now();
     let claimed = db
         .docs(ORDERS)
         .update_one(
@@ -555,13 +567,14 @@ async fn claim_request(db: &Db, order_id: OrderId, refund: &Refund) -> Result<Op
 
 async fn note(
     db: &Db,
+    clock: &dyn Clock,
     order_id: OrderId,
     refund: &Refund,
     requested_at: Option<DateTime>,
     error: Option<String>,
 ) -> Result<()> {
     let mut set = doc! {
-        "refunds.$.nextCheckAt": after_ms(now(), next_check_delay_ms(refund.checks)),
+        "refunds.$.nextCheckAt": clock.after_ms(next_check_delay_ms(refund.checks)),
         "refunds.$.checks": refund.checks + 1,
     };
     if let Some(e) = error {
@@ -578,6 +591,7 @@ async fn note(
 
 async fn drive_one(
     db: &Db,
+    clock: &dyn Clock,
     phonepe: &PhonePe,
     order_id: OrderId,
     refund: &Refund,
@@ -585,29 +599,28 @@ async fn drive_one(
     let mut requested_at = refund.requested_at;
     let mut sent_now = false;
     if requested_at.is_none() {
-        let Some(at) = claim_request(db, order_id, refund).await? else {
+        let Some(at) = claim_request(db, clock, order_id, refund).await? else {
             return Ok(None);
         };
         requested_at = Some(at);
         sent_now = true;
         if let Some(e) = send(phonepe, refund).await {
-            note(db, order_id, refund, requested_at, Some(e)).await?;
+            note(db, clock, order_id, refund, requested_at, Some(e)).await?;
             return Ok(None);
         }
     }
     match ask(db, phonepe, &refund.merchant_refund_id).await? {
         Asked::Settled(settled) => Ok(Some(settled)),
         Asked::Pending => {
-            note(db, order_id, refund, requested_at, None).await?;
+            note(db, clock, order_id, refund, requested_at, None).await?;
             Ok(None)
         }
         Asked::Unknown => {
-            let deadline_passed = requested_at.is_none_or(|at| {
-                now().timestamp_millis() - at.timestamp_millis() > REQUEST_DEADLINE_MS
-            });
+            let deadline_passed = requested_at
+                .is_none_or(|at| clock.now_ms() - at.timestamp_millis() > REQUEST_DEADLINE_MS);
             if sent_now || !deadline_passed {
                 // Our own request may still be on its way to PhonePe: not a verdict yet.
-                note(db, order_id, refund, requested_at, None).await?;
+                note(db, clock, order_id, refund, requested_at, None).await?;
                 return Ok(None);
             }
             // PhonePe never registered it (we crashed before sending, or the request was
@@ -616,15 +629,15 @@ async fn drive_one(
                 requested_at,
                 ..refund.clone()
             };
-            let Some(at) = claim_request(db, order_id, &renewed).await? else {
+            let Some(at) = claim_request(db, clock, order_id, &renewed).await? else {
                 return Ok(None);
             };
             let error = send(phonepe, refund).await;
-            note(db, order_id, refund, Some(at), error).await?;
+            note(db, clock, order_id, refund, Some(at), error).await?;
             Ok(None)
         }
         Asked::Unavailable(e) => {
-            note(db, order_id, refund, requested_at, Some(e)).await?;
+            note(db, clock, order_id, refund, requested_at, Some(e)).await?;
             Ok(None)
         }
     }
@@ -698,8 +711,8 @@ async fn send(phonepe: &PhonePe, refund: &Refund) -> Option<String> {
 }
 
 /// Pending refunds whose last look is more than `older_than_ms` ago (the jobs backlog).
-pub async fn count_stale(db: &Db, older_than_ms: i64) -> Result<u64> {
-    let before = after_ms(now(), -older_than_ms);
+pub async fn count_stale(db: &Db, clock: &dyn Clock, older_than_ms: i64) -> Result<u64> {
+    let before = clock.after_ms(-older_than_ms);
     Ok(db
         .docs(ORDERS)
         .count_documents(doc! { "refunds": { "$elemMatch": {

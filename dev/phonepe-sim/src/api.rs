@@ -110,7 +110,7 @@ async fn oauth_token(Sim(sim): Sim<SimState>, body: Bytes) -> ApiResult {
             "grant_type must be client_credentials",
         ));
     }
-    let issued_at = store::now_ms() / 1000;
+    let issued_at = sim.now_ms() / 1000;
     let expires_at = issued_at + cfg.token_ttl_secs;
     let token = format!("sim.{}", store::random_hex(24));
     lock(&sim.inner.store)
@@ -180,7 +180,7 @@ async fn guard(sim: &SimState, headers: &HeaderMap) -> Result<(), SimError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("O-Bearer "))
         .map(str::trim);
-    let now = store::now_ms() / 1000;
+    let now = sim.now_ms() / 1000;
     let valid = token.is_some_and(|t| {
         lock(&sim.inner.store)
             .tokens
@@ -370,7 +370,7 @@ async fn create_order(sim: SimState, headers: HeaderMap, body: Bytes, kind: Chec
             order_id: store::phonepe_id("OMO"),
             merchant_order_id: merchant_order_id.clone(),
             amount,
-            expire_at: store::now_ms() + expire_after * 1000,
+            expire_at: sim.now_ms() + expire_after * 1000,
             meta_info,
             redirect_url,
             page_token: store::random_hex(16),

@@ -15,7 +15,7 @@ pub use webhook::authorization as webhook_authorization;
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -261,6 +261,8 @@ struct Inner {
     webhook_seq: AtomicU64,
     /// Bumped by `reset` so webhooks still in flight from before it neither send nor record.
     generation: AtomicU64,
+    /// How far a test has moved this simulator's clock past the system's (`advance_clock`).
+    ahead_ms: AtomicI64,
     http: reqwest::Client,
 }
 
@@ -284,6 +286,7 @@ impl SimState {
                 webhooks: Mutex::default(),
                 webhook_seq: AtomicU64::new(1),
                 generation: AtomicU64::new(0),
+                ahead_ms: AtomicI64::new(0),
                 http,
             }),
         })
@@ -372,6 +375,17 @@ impl SimState {
         webhooks.clear();
     }
 
+    /// The time token and order expiry are judged by: the system's, plus `advance_clock`.
+    pub(crate) fn now_ms(&self) -> i64 {
+        store::now_ms() + self.inner.ahead_ms.load(Ordering::SeqCst)
+    }
+
+    /// Moves this simulator's clock on, so a test expires tokens and orders without sleeping.
+    pub fn advance_clock(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).expect("a test advances by less than an age");
+        self.inner.ahead_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
     /// Invalidates every issued token, to exercise clients' 401 handling.
     pub fn revoke_tokens(&self) {
         lock(&self.inner.store).tokens.clear();
@@ -435,7 +449,7 @@ impl SimState {
                     order.state.as_str()
                 )));
             }
-            order.expire_at = store::now_ms();
+            order.expire_at = self.now_ms();
         }
         self.sweep_expired();
         self.order_status(merchant_order_id)
@@ -451,7 +465,7 @@ impl SimState {
     pub(crate) fn sweep_expired(&self) {
         let payloads: Vec<(String, Value)> = {
             let mut store = lock(&self.inner.store);
-            let expired = store.expire_due(store::now_ms());
+            let expired = store.expire_due(self.now_ms());
             expired
                 .into_iter()
                 .filter_map(|id| {

@@ -230,7 +230,7 @@ async fn tokens_stop_working_after_expiry_and_after_revocation() {
         async move { req.send().await.unwrap().status() }
     };
     assert_eq!(status_of(auth.clone()).await, StatusCode::BAD_REQUEST);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    sim.handle.advance_clock(Duration::from_millis(2100));
     assert_eq!(status_of(auth).await, StatusCode::UNAUTHORIZED);
 
     let fresh = sim.auth().await;

@@ -8,6 +8,7 @@ pub mod token;
 
 use axum::Router;
 use common::integrations::phonepe::PhonePe;
+use common::platform::clock::SharedClock;
 use common::platform::config::{
     Config, MailConfig, PaymentRedirect, PhonePeConfig, WebhookCredentials,
 };
@@ -48,7 +49,8 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub async fn build(settings: Settings) -> anyhow::Result<Functions> {
+    /// `clock` is the system's for `make dev`, a `TestClock` for the tests.
+    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Functions> {
         let (
             config,
             phonepe,
@@ -61,9 +63,9 @@ impl Functions {
             numbering,
         ) = settings;
         Ok(Functions {
-            services: Services::init(config, &common::shop::indexes()).await?,
+            mailer: Arc::new(Mailer::new(&mail, clock.clone()).await),
+            services: Services::init(config, &common::shop::indexes(), clock).await?,
             seller: Arc::new(seller),
-            mailer: Arc::new(Mailer::new(&mail).await),
             phonepe: Arc::new(PhonePe::new(&phonepe)?),
             webhook_phonepe: Arc::new(PhonePe::with_timeout(
                 &phonepe,

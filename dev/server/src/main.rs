@@ -1,6 +1,7 @@
 //! `pitalya-dev serve | seed | token`: the local stack's entry point (see the Makefile).
 
 use anyhow::Context as _;
+use common::platform::clock::SystemClock;
 use dev_server::token::{self, TokenSpec};
 use dev_server::Functions;
 use std::time::Duration;
@@ -35,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
 async fn functions() -> anyhow::Result<Functions> {
     // Everything on, as in AWS: API calls send mail at once, payments reach the simulator,
     // and the jobs loop below drains the outbox, reconciles and expires.
-    Functions::build(common::platform::config::from_env()?).await
+    Functions::build(common::platform::config::from_env()?, SystemClock::shared()).await
 }
 
 async fn serve() -> anyhow::Result<()> {

@@ -211,7 +211,7 @@ async fn stock_movements(
         .find_one(doc! { "_id": id.oid() })
         .projection(doc! { "_id": 1 })
         .await?
-        .ok_or_else(|| Error::not_found(ProblemCode::ProductNotFound, "No such product"))?;
+        .ok_or_else(|| Error::new(ProblemCode::ProductNotFound, "No such product"))?;
     let ledger = db.collection::<StockMovement>(STOCK_MOVEMENTS);
     let mut filter = doc! { "productId": id.oid() };
     if let Some(after) = page.after {

@@ -8,7 +8,7 @@
 //! nothing else: an injected script could not load code or send a token anywhere.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -170,14 +170,7 @@ fn common_headers(content_type: &'static str) -> HeaderMap {
 async fn page(State(settings): State<ConsoleConfig>) -> Response {
     let clerk = match &settings.clerk {
         Ok(c) => c.as_ref(),
-        Err(e) => {
-            return Error::problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ProblemCode::ConsoleMisconfigured,
-                e.clone(),
-            )
-            .into_response()
-        }
+        Err(e) => return Error::new(ProblemCode::ConsoleMisconfigured, e.clone()).into_response(),
     };
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let clerk_script = match clerk {
@@ -219,7 +212,7 @@ async fn module(Path(name): Path<String>) -> Response {
     match MODULES.iter().find(|(n, _)| *n == name) {
         Some((_, source)) => javascript(source),
         // Exactly as for a path nobody serves.
-        None => Error::not_found(ProblemCode::RouteNotFound, "No such route").into_response(),
+        None => Error::new(ProblemCode::RouteNotFound, "No such route").into_response(),
     }
 }
 

@@ -575,7 +575,7 @@ async fn export_csv(
         .try_collect()
         .await?;
     if rows.len() > EXPORT_MAX_ROWS {
-        return Err(Error::unprocessable(
+        return Err(Error::new(
             ProblemCode::ExportTooLarge,
             format!("More than {EXPORT_MAX_ROWS} orders match; export a shorter period with from and to"),
         ));

@@ -184,14 +184,14 @@ async fn active_product(db: &Db, product_id: ProductId) -> Result<Option<Product
 }
 
 fn product_not_found(product_id: ProductId) -> Error {
-    Error::not_found(
+    Error::new(
         ProblemCode::ProductNotFound,
         format!("No product {product_id}"),
     )
 }
 
 fn not_in_cart(product_id: ProductId) -> Error {
-    Error::not_found(
+    Error::new(
         ProblemCode::NotInCart,
         format!("Product {product_id} is not in the cart"),
     )
@@ -201,7 +201,7 @@ fn not_in_cart(product_id: ProductId) -> Error {
 /// reported first: it holds whatever the stock, so it is the answer that stays true.
 fn refusal(product: &Product, wanted: i64) -> Option<Error> {
     if wanted > MAX_QUANTITY_PER_LINE {
-        return Some(Error::unprocessable(
+        return Some(Error::new(
             ProblemCode::CartLimit,
             format!(
                 "A cart holds at most {MAX_QUANTITY_PER_LINE} of '{}'",
@@ -216,15 +216,13 @@ fn refusal(product: &Product, wanted: i64) -> Option<Error> {
         } else {
             format!("Only {stock} of '{}' left", product.name)
         };
-        return Some(
-            Error::conflict(ProblemCode::InsufficientStock, detail).with("available", stock),
-        );
+        return Some(Error::new(ProblemCode::InsufficientStock, detail).with("available", stock));
     }
     None
 }
 
 fn too_many_lines() -> Error {
-    Error::unprocessable(
+    Error::new(
         ProblemCode::CartLimit,
         format!("A cart holds at most {MAX_LINES} different products"),
     )

@@ -5,6 +5,7 @@ use axum::extract::{FromRef, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
+use common::platform::clock::SharedClock;
 use common::platform::config::Config;
 use common::platform::db::Db;
 use common::platform::rate_limit::{self, Action};
@@ -18,7 +19,6 @@ use common::shop::coupons::{normalize_coupon_code, pricing};
 use common::shop::coupons::{COUPONS, COUPON_USES};
 use common::shop::tax::seller::SellerConfig;
 use common::shop::vocabulary::ids::ProductId;
-use common::shop::vocabulary::time::now;
 use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, from_document};
@@ -37,6 +37,7 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/checkout/apply-coupon")];
 struct AppState {
     db: Db,
     auth: Auth,
+    clock: SharedClock,
     seller: Arc<SellerConfig>,
 }
 
@@ -46,6 +47,7 @@ pub fn router(services: &Services, seller: Arc<SellerConfig>) -> Router {
         .with_state(AppState {
             db: services.db.clone(),
             auth: services.auth.clone(),
+            clock: services.clock.clone(),
             seller,
         })
 }
@@ -71,13 +73,14 @@ struct Quote {
 
 async fn apply(
     State(db): State<Db>,
+    State(clock): State<SharedClock>,
     State(seller): State<Arc<SellerConfig>>,
     user: User,
     body: Result<common::platform::http::Json<ApplyCoupon>>,
 ) -> Result<Json<Quote>> {
     // Counted before the body is even read, so probing for codes with malformed requests
     // uses up the same budget as probing with well-formed ones.
-    rate_limit::check(&db, &user.id, Action::ApplyCoupon).await?;
+    rate_limit::check(&db, &*clock, &user.id, Action::ApplyCoupon).await?;
     let common::platform::http::Json(body) = body?;
     let raw = body
         .code
@@ -126,7 +129,7 @@ async fn apply(
             common::shop::coupons::uses::count(found.as_ref())
         }
     };
-    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
+    let discount = pricing::evaluate(&coupon, subtotal, clock.now(), uses)?;
     let quote = pricing::quote(subtotal, discount, seller.shipping);
     Ok(Json(Quote {
         code: coupon.code,

@@ -2,6 +2,7 @@
 //! unpaid orders. Triggered by an EventBridge schedule; each run does a bounded amount of work.
 
 use common::integrations::phonepe::PhonePe;
+use common::platform::clock::SharedClock;
 use common::platform::config::{Config, MailConfig, PhonePeConfig};
 use common::platform::db::Db;
 use common::platform::services::Services;
@@ -30,6 +31,8 @@ pub type Settings = (Config, PhonePeConfig, MailConfig, PaymentWindow);
 #[derive(Clone)]
 pub struct Jobs {
     db: Db,
+    /// Deadlines, back-off and the backlog's ages are read on it.
+    clock: SharedClock,
     phonepe: Arc<PhonePe>,
     mailer: Arc<Mailer>,
     window: PaymentWindow,
@@ -44,6 +47,7 @@ impl Jobs {
     ) -> Self {
         Jobs {
             db: services.db.clone(),
+            clock: services.clock.clone(),
             phonepe,
             mailer,
             window,
@@ -110,7 +114,7 @@ pub async fn measure_backlog(jobs: &Jobs) -> common::platform::Result<Backlog> {
     use common::shop::messages::outbox::MAIL_OUTBOX;
     use common::shop::payments::PAYMENT_ATTEMPTS;
     let db = &jobs.db;
-    let ago = |mins: i64| DateTime::from_millis(DateTime::now().timestamp_millis() - mins * 60_000);
+    let ago = |mins: i64| jobs.clock.after_ms(-mins * 60_000);
     let count =
         |coll: &'static str, filter| async move { db.docs(coll).count_documents(filter).await };
     Ok(Backlog {
@@ -129,7 +133,7 @@ pub async fn measure_backlog(jobs: &Jobs) -> common::platform::Result<Backlog> {
             doc! { "state": { "$in": [AttemptState::Creating, AttemptState::Pending] }, "createdAt": { "$lt": ago(120) } },
         )
         .await?,
-        refunds_overdue: refunds::count_stale(db, 60 * 60_000).await?,
+        refunds_overdue: refunds::count_stale(db, &*jobs.clock, 60 * 60_000).await?,
         products_untaxed: count(
             PRODUCTS,
             // `null` matches a missing field as well as a null one.
@@ -216,7 +220,7 @@ async fn expire_unpaid_orders(jobs: &Jobs) -> Value {
 
 pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport> {
     let timeout_ms = jobs.window.millis();
-    let cutoff = DateTime::from_millis(DateTime::now().timestamp_millis() - timeout_ms);
+    let cutoff = jobs.clock.after_ms(-timeout_ms);
     let unpaid: Vec<&str> = UNPAID.iter().map(|s| s.as_str()).collect();
     let due: Vec<Order> = jobs
         .db
@@ -275,7 +279,7 @@ const PAYMENTS_BATCH: i64 = 50;
 /// Step: ask PhonePe about payment attempts open for over a minute (webhooks can be lost),
 /// backing off per attempt as PhonePe advises, and apply the answers.
 async fn reconcile_payments(jobs: &Jobs) -> Value {
-    match payments::reconcile_due(&jobs.db, &jobs.phonepe, PAYMENTS_BATCH).await {
+    match payments::reconcile_due(&jobs.db, &*jobs.clock, &jobs.phonepe, PAYMENTS_BATCH).await {
         Ok(changed) => {
             for (order_id, _) in &changed {
                 jobs.send_mail_now(*order_id).await;
@@ -295,7 +299,7 @@ async fn reconcile_payments(jobs: &Jobs) -> Value {
 /// Step: request and follow up every pending refund (cancellations, the owner's refunds,
 /// extra charges) through the one refund loop.
 async fn drive_refunds(jobs: &Jobs) -> Value {
-    match refunds::drive(&jobs.db, &jobs.phonepe, PAYMENTS_BATCH).await {
+    match refunds::drive(&jobs.db, &*jobs.clock, &jobs.phonepe, PAYMENTS_BATCH).await {
         Ok(refunded) => {
             for order_id in &refunded {
                 jobs.send_mail_now(*order_id).await;

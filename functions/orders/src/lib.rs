@@ -202,7 +202,7 @@ async fn create(
             return Ok((StatusCode::OK, Json(order.into())));
         }
     }
-    rate_limit::check(db, &user.id, Action::CreateOrder).await?;
+    rate_limit::check(db, &*services.clock, &user.id, Action::CreateOrder).await?;
     let common::platform::http::Json(body) = body?;
     let valid = validate(&user, body)?;
     let placed = checkout::place(
@@ -214,6 +214,7 @@ async fn create(
             fault: fault(&services.config, &headers),
             seller: &seller,
             number_prefix: &numbering.prefix,
+            clock: &*services.clock,
         },
     )
     .await?;
@@ -225,7 +226,7 @@ async fn create(
             Ok((StatusCode::CREATED, Json(order.into())))
         }
         Placed::Replayed(order) => Ok((StatusCode::OK, Json(order.into()))),
-        Placed::PriceChanged(cart, lines) => Err(Error::conflict(
+        Placed::PriceChanged(cart, lines) => Err(Error::new(
             ProblemCode::PriceChanged,
             "Prices changed since these items were added to the cart; the cart now shows \
              the current prices — review it and place the order again",

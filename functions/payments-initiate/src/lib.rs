@@ -5,6 +5,7 @@ use axum::routing::post;
 use axum::Router;
 use common::integrations::phonepe::{MerchantUrls, PayRequest, PaymentFlow, PhonePe};
 use common::platform::auth::{Auth, User};
+use common::platform::clock::SharedClock;
 use common::platform::config::{Config, PaymentRedirect, PhonePeConfig};
 use common::platform::db::Db;
 use common::platform::http::Json;
@@ -34,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
 struct AppState {
     db: Db,
     auth: Auth,
+    clock: SharedClock,
     phonepe: Arc<PhonePe>,
     redirect_url: String,
     expire_after_secs: i64,
@@ -48,6 +50,7 @@ pub fn router(
     let state = AppState {
         db: services.db.clone(),
         auth: services.auth.clone(),
+        clock: services.clock.clone(),
         phonepe,
         redirect_url: redirect.url,
         expire_after_secs: window.page_expiry_secs(),
@@ -73,7 +76,7 @@ struct InitiateResponse {
 }
 
 fn not_payable(detail: impl Into<String>) -> Error {
-    Error::conflict(ProblemCode::OrderNotPayable, detail)
+    Error::new(ProblemCode::OrderNotPayable, detail)
 }
 
 async fn initiate(
@@ -89,7 +92,7 @@ async fn initiate(
                 "must be an order's 24-character hex id or its number (PIT-1001)",
             )
         })?;
-    rate_limit::check(&state.db, &user.id, Action::InitiatePayment).await?;
+    rate_limit::check(&state.db, &*state.clock, &user.id, Action::InitiatePayment).await?;
     let db = &state.db;
     filter.insert("userId", user.id.as_str());
     let order = db
@@ -162,7 +165,7 @@ async fn initiate(
             }));
         }
         Recorded::AttemptFailed => {
-            return Err(Error::conflict(
+            return Err(Error::new(
                 ProblemCode::PaymentAttemptFailed,
                 "PhonePe reports that this payment failed already; the order can still be paid with a new attempt",
             ));

@@ -8,6 +8,7 @@ use axum::routing::post;
 use axum::Router;
 use common::integrations::phonepe::PhonePe;
 use common::integrations::phonepe::{verify_webhook, WebhookBody, WebhookEvent};
+use common::platform::clock::SharedClock;
 use common::platform::config::{Config, MailConfig, PhonePeConfig, WebhookCredentials};
 use common::platform::db::Db;
 use common::platform::services::Services;
@@ -30,6 +31,7 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/webhook")];
 #[derive(Clone)]
 struct AppState {
     db: Db,
+    clock: SharedClock,
     credentials: WebhookCredentials,
     /// Built with `CONFIRM_TIMEOUT`: PhonePe expects an answer within seconds, so a slow
     /// status call gives up and leaves the order to reconciliation.
@@ -49,6 +51,7 @@ pub fn router(
 ) -> Router {
     let state = AppState {
         db: services.db.clone(),
+        clock: services.clock.clone(),
         credentials,
         phonepe,
         mailer,
@@ -101,7 +104,9 @@ async fn webhook(
                         );
                         Applied::UnknownAttempt
                     }
-                    Some(attempt) => check_attempt(db, &state.phonepe, &attempt).await?,
+                    Some(attempt) => {
+                        check_attempt(db, &*state.clock, &state.phonepe, &attempt).await?
+                    }
                 },
             }
         }

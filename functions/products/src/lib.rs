@@ -47,7 +47,7 @@ async fn list(State(db): State<Db>, page: Page) -> Result<List<ProductView>> {
 
 async fn by_slug(State(db): State<Db>, Path(slug): Path<String>) -> Result<Json<ProductView>> {
     let not_found = || {
-        Error::not_found(
+        Error::new(
             ProblemCode::ProductNotFound,
             format!("No product '{}'", truncate(&slug)),
         )

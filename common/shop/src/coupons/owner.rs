@@ -219,7 +219,7 @@ pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
     match db.docs(COUPONS).insert_one(set).await {
         Ok(_) => {}
         Err(e) if is_duplicate_key(&e) => {
-            return Err(Error::conflict(
+            return Err(Error::new(
                 ProblemCode::CouponCodeTaken,
                 format!("A coupon {code} already exists"),
             ))
@@ -233,7 +233,7 @@ pub async fn create_coupon(db: &Db, input: CouponInput) -> Result<Coupon> {
 }
 
 fn coupon_not_found(code: &str) -> Error {
-    Error::not_found(ProblemCode::CouponNotFound, format!("No coupon {code}"))
+    Error::new(ProblemCode::CouponNotFound, format!("No coupon {code}"))
 }
 
 /// `PATCH /admin/coupons/{code}`. A `usageLimit` below the uses already made is `422
@@ -343,7 +343,7 @@ pub async fn patch_coupon(db: &Db, raw_code: &str, patch: CouponPatch) -> Result
 }
 
 fn usage_below_used(used: i64) -> Error {
-    Error::unprocessable(
+    Error::new(
         ProblemCode::UsageLimitBelowUsed,
         format!("The coupon has already been used {used} times; usageLimit cannot be lower"),
     )

@@ -92,23 +92,20 @@ pub fn evaluate(
     customer_uses: i64,
 ) -> Result<Paise> {
     if subtotal.get() <= 0 {
-        return Err(Error::unprocessable(
-            ProblemCode::CartEmpty,
-            "The cart is empty",
-        ));
+        return Err(Error::new(ProblemCode::CartEmpty, "The cart is empty"));
     }
     if !coupon.is_active {
         return Err(coupon_not_found(&coupon.code));
     }
     if coupon.expires_at.is_some_and(|t| t <= now) {
-        return Err(Error::unprocessable(
+        return Err(Error::new(
             ProblemCode::CouponExpired,
             format!("Coupon {} has expired", coupon.code),
         ));
     }
     if let Some(min) = coupon.min_order_value {
         if subtotal < min {
-            return Err(Error::unprocessable(
+            return Err(Error::new(
                 ProblemCode::MinOrderNotMet,
                 format!(
                     "Coupon {} needs an order of at least {}",
@@ -136,21 +133,21 @@ pub fn evaluate(
 }
 
 pub fn coupon_not_found(code: &str) -> Error {
-    Error::not_found(
+    Error::new(
         ProblemCode::CouponNotFound,
         format!("No active coupon {code}"),
     )
 }
 
 pub fn already_used(code: &str) -> Error {
-    Error::conflict(
+    Error::new(
         ProblemCode::CouponAlreadyUsed,
         format!("You have already used coupon {code} as often as it allows"),
     )
 }
 
 pub fn exhausted(code: &str) -> Error {
-    Error::conflict(
+    Error::new(
         ProblemCode::CouponExhausted,
         format!("Coupon {code} has been used up"),
     )

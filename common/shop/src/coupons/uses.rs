@@ -16,7 +16,7 @@ use super::{COUPONS, COUPON_USES};
 use crate::catalog::Coupon;
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use platform::db::{is_duplicate_key, retry_transaction, Db};
@@ -88,13 +88,14 @@ pub async fn give_back_in(
 
 /// Takes one use of the coupon, never past its limits, and returns the discount it gives;
 /// `None` when it is missing, inactive, used up (by everyone or by this customer) or does not
-/// apply (the careful path then says which).
+/// apply at `at` (the careful path then says which).
 pub async fn claim_quickly_in(
     db: &Db,
     session: &mut ClientSession,
     code: &str,
     user_id: &str,
     subtotal: Paise,
+    at: DateTime,
 ) -> Result<Option<(String, Paise)>> {
     let Some(coupon) = db
         .collection::<Coupon>(COUPONS)
@@ -116,19 +117,20 @@ pub async fn claim_quickly_in(
         return Ok(None);
     };
     let uses = take_in(db, session, &coupon.code, user_id).await?;
-    Ok(pricing::evaluate(&coupon, subtotal, now(), uses)
+    Ok(pricing::evaluate(&coupon, subtotal, at, uses)
         .ok()
         .map(|discount| (coupon.code, discount)))
 }
 
 /// Checks the coupon as apply-coupon does and takes one use of it, never past its limits.
-/// Returns the stored code and the discount it locks in.
+/// Returns the stored code and the discount it locks in; its expiry is judged at `at`.
 pub async fn claim_in(
     db: &Db,
     session: &mut ClientSession,
     code: &str,
     user_id: &str,
     subtotal: Paise,
+    at: DateTime,
 ) -> Result<(String, Paise)> {
     let coupon = db
         .collection::<Coupon>(COUPONS)
@@ -140,7 +142,7 @@ pub async fn claim_in(
     // transaction and takes the increment back, and a concurrent checkout of the same
     // customer writes the same counter, so it conflicts and retries rather than both passing.
     let uses = take_in(db, session, &coupon.code, user_id).await?;
-    let discount = pricing::evaluate(&coupon, subtotal, now(), uses)?;
+    let discount = pricing::evaluate(&coupon, subtotal, at, uses)?;
     let mut filter = doc! { "code": &coupon.code, "isActive": true };
     if let Some(limit) = coupon.usage_limit {
         // The guard, not the read above, is what keeps the count within the limit.

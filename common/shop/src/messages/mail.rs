@@ -47,6 +47,7 @@ use crate::vocabulary::ids::OrderId;
 use integrations::ses::{self, Mail, SendError, Ses};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::ReturnDocument;
+use platform::clock::SharedClock;
 use platform::config::MailConfig;
 use platform::db::Db;
 use serde::Deserialize;
@@ -81,6 +82,8 @@ pub fn backoff(attempts: i64) -> Duration {
 pub struct Mailer {
     pub config: MailConfig,
     ses: Ses,
+    /// Leases, back-off and the ordering wait are read on it.
+    clock: SharedClock,
 }
 
 /// What one outbox drain did.
@@ -156,10 +159,11 @@ enum Outcome {
 }
 
 impl Mailer {
-    pub async fn new(config: &MailConfig) -> Mailer {
+    pub async fn new(config: &MailConfig, clock: SharedClock) -> Mailer {
         Mailer {
             config: config.clone(),
             ses: Ses::new(config).await,
+            clock,
         }
     }
 
@@ -224,7 +228,7 @@ impl Mailer {
         order_id: OrderId,
         event: MailEvent,
     ) -> mongodb::error::Result<Option<Entry>> {
-        let now = DateTime::now();
+        let now = self.clock.now();
         db.collection::<Entry>(MAIL_OUTBOX)
             .find_one_and_update(
                 doc! {
@@ -310,7 +314,7 @@ impl Mailer {
         db: &Db,
         order_id: Option<OrderId>,
     ) -> mongodb::error::Result<Option<Entry>> {
-        let now = DateTime::now();
+        let now = self.clock.now();
         self.mark_unconfirmed(db, order_id, now).await?;
         let mut filter = doc! { "$or": [
             { "status": MailStatus::Pending, "nextAttemptAt": { "$lte": now } },
@@ -387,7 +391,7 @@ impl Mailer {
         if entry.attempts > MAX_ATTEMPTS {
             return Finish::Fail(format!("gave up after {MAX_ATTEMPTS} attempts"));
         }
-        match earlier_unsent(db, entry).await {
+        match earlier_unsent(db, entry, self.clock.now()).await {
             Ok(Some(until)) => return Finish::Defer(until),
             Ok(None) => {}
             Err(e) => return Finish::Retry(format!("check earlier mails: {e}")),
@@ -432,7 +436,7 @@ impl Mailer {
             .docs(MAIL_OUTBOX)
             .update_one(
                 doc! { "_id": entry.id, "status": MailStatus::Sending, "leaseToken": &entry.lease_token },
-                doc! { "$set": { "dispatchedAt": DateTime::now() } },
+                doc! { "$set": { "dispatchedAt": self.clock.now() } },
             )
             .await
         {
@@ -446,7 +450,7 @@ impl Mailer {
 
     /// Writes the outcome back, only if we still hold the lease.
     async fn finish(&self, db: &Db, entry: &Entry, finish: Finish) -> Outcome {
-        let now = DateTime::now();
+        let now = self.clock.now();
         let lease = doc! { "leaseUntil": "", "leaseToken": "", "dispatchedAt": "" };
         let (outcome, update) = match &finish {
             Finish::Sent(message_id) => (
@@ -582,7 +586,11 @@ async fn attachments(db: &Db, entry: &Entry) -> platform::Result<Vec<ses::Attach
 }
 
 /// If an earlier mail of the same order is still unsent, when to look at this one again.
-async fn earlier_unsent(db: &Db, entry: &Entry) -> mongodb::error::Result<Option<DateTime>> {
+async fn earlier_unsent(
+    db: &Db,
+    entry: &Entry,
+    now: DateTime,
+) -> mongodb::error::Result<Option<DateTime>> {
     let earlier = db
         .docs(MAIL_OUTBOX)
         .find_one(doc! {
@@ -598,7 +606,7 @@ async fn earlier_unsent(db: &Db, entry: &Entry) -> mongodb::error::Result<Option
         .sort(doc! { "nextAttemptAt": -1 })
         .await?;
     Ok(earlier.map(|e: Document| {
-        let soon = after(DateTime::now(), ORDERING_WAIT);
+        let soon = after(now, ORDERING_WAIT);
         match e.get_datetime("nextAttemptAt") {
             Ok(t) if e.get_str("status") == Ok(MailStatus::Pending.as_str()) && *t > soon => *t,
             _ => soon,

@@ -22,6 +22,7 @@ use mongodb::bson::{doc, oid::ObjectId, to_bson};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use platform::auth::User;
+use platform::clock::Clock;
 use platform::db::{retry_transaction, Db};
 use platform::email::Email;
 use platform::error::{Error, Result};
@@ -118,6 +119,8 @@ struct Request<'a> {
     key: Option<&'a Keyed>,
     fault: Option<Fault>,
     seller: &'a SellerConfig,
+    /// A coupon's `expiresAt` is judged by it.
+    clock: &'a dyn Clock,
     /// Set once the quick path found the world not as it assumes; every later run of the
     /// transaction body takes the careful path.
     careful: AtomicBool,
@@ -133,6 +136,8 @@ pub struct Placing<'a> {
     pub seller: &'a SellerConfig,
     /// The order numbers' prefix (`PIT`).
     pub number_prefix: &'a str,
+    /// A coupon's `expiresAt` is judged by it.
+    pub clock: &'a dyn Clock,
 }
 
 /// Places the order: one transaction re-prices the cart from the catalog, takes the stock and
@@ -150,6 +155,7 @@ pub async fn place(db: &Db, placing: &Placing<'_>) -> Result<Placed> {
         key: placing.key,
         fault: placing.fault,
         seller: placing.seller,
+        clock: placing.clock,
         careful: AtomicBool::new(false),
     };
     match platform::transaction!(db, |session| { place_in(&req, session).await }) {
@@ -232,8 +238,15 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
     let priced = match &req.checkout.coupon_code {
         None => priced,
         Some(code) => {
-            match coupons::uses::claim_quickly_in(db, session, code, user_id, priced.subtotal)
-                .await?
+            match coupons::uses::claim_quickly_in(
+                db,
+                session,
+                code,
+                user_id,
+                priced.subtotal,
+                req.clock.now(),
+            )
+            .await?
             {
                 Some((code, discount)) => priced.with_coupon(code, discount),
                 None => return Ok(None),
@@ -304,8 +317,15 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
     let priced = match &req.checkout.coupon_code {
         None => priced,
         Some(code) => {
-            let (code, discount) =
-                coupons::uses::claim_in(db, session, code, user_id, priced.subtotal).await?;
+            let (code, discount) = coupons::uses::claim_in(
+                db,
+                session,
+                code,
+                user_id,
+                priced.subtotal,
+                req.clock.now(),
+            )
+            .await?;
             priced.with_coupon(code, discount)
         }
     };
@@ -331,7 +351,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
 }
 
 fn cart_empty() -> Error {
-    Error::unprocessable(ProblemCode::CartEmpty, "The cart is empty")
+    Error::new(ProblemCode::CartEmpty, "The cart is empty")
 }
 
 /// The order's lines at the catalog's prices, and their sum, before any coupon.
@@ -593,5 +613,5 @@ async fn take_stock(
             })
         })
         .collect();
-    Err(Error::conflict(ProblemCode::InsufficientStock, detail).with("lines", lines))
+    Err(Error::new(ProblemCode::InsufficientStock, detail).with("lines", lines))
 }

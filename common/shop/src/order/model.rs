@@ -408,7 +408,7 @@ impl From<Order> for OrderView {
 }
 
 pub fn order_not_found() -> platform::error::Error {
-    platform::error::Error::not_found(
+    platform::error::Error::new(
         platform::problem_codes::ProblemCode::OrderNotFound,
         "No such order",
     )

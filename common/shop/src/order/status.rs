@@ -92,7 +92,7 @@ pub fn check_move(from: OrderStatus, to: OrderStatus) -> Result<Move> {
     if allowed {
         Ok(Move::Apply)
     } else {
-        Err(Error::conflict(
+        Err(Error::new(
             ProblemCode::InvalidTransition,
             format!("An order that is {from} cannot become {to}"),
         ))

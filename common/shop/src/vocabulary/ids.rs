@@ -34,9 +34,9 @@ macro_rules! object_id {
 
             /// For ids in a URL path: a malformed id names nothing, so it is a 404.
             pub fn from_path(s: &str) -> Result<Self> {
-                ObjectId::parse_str(s).map(Self).map_err(|_| {
-                    Error::not_found(ProblemCode::$not_found, concat!("No such ", $what))
-                })
+                ObjectId::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| Error::new(ProblemCode::$not_found, concat!("No such ", $what)))
             }
 
             /// For ids in a request body: a malformed id is a validation failure of that field.

@@ -6,6 +6,7 @@ use crate::support::{
 };
 use base64::Engine;
 use common::platform::auth::{JwksTiming, Verifier};
+use common::platform::clock::TestClock;
 use dev_server::token;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -275,12 +276,15 @@ async fn spawn_jwks_timed(url: &str, timing: JwksTiming) -> TestApp {
     vars.insert("CLERK_JWKS_URL".into(), url.into());
     support::unreachable_unless_given(&mut vars);
     let settings = common::platform::config::from_vars(&vars).expect("test config");
-    let mut functions = dev_server::Functions::build(settings)
+    let clock = TestClock::new();
+    let mut functions = dev_server::Functions::build(settings, clock.clone())
         .await
         .expect("functions");
     let services = &mut functions.services;
-    services.auth = Arc::new(Verifier::with_jwks_timing(&services.config.clerk, timing).unwrap());
-    TestApp::serve(functions).await
+    services.auth = Arc::new(
+        Verifier::with_jwks_timing(&services.config.clerk, timing, clock.clone()).unwrap(),
+    );
+    TestApp::serve(functions, clock).await
 }
 
 fn token_with_kid(kid: &str) -> String {
@@ -382,7 +386,7 @@ async fn a_failed_jwks_fetch_is_retried_within_seconds_not_after_the_floor() {
     // Right after a failure Clerk is not asked again at once, so an outage is not a flood.
     assert_try_again(&app.get(CUSTOMER_ROUTE, Some(&token)).await, "backing off");
     assert_eq!(jwks.hits(), 1);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.clock.advance(Duration::from_millis(1200));
     assert_ne!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
     assert_eq!(jwks.hits(), 2);
 }
@@ -449,7 +453,7 @@ async fn jwks_keys_expire_after_the_cache_ttl_and_removed_keys_stop_working() {
         "still cached"
     );
     assert_eq!(jwks.hits(), 1);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_millis(2100));
     assert_eq!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
     assert_eq!(jwks.hits(), 2, "refetched once the TTL passed");
 }
@@ -466,7 +470,7 @@ async fn an_expired_key_keeps_working_while_the_jwks_is_unreachable() {
     let token = app.token("user_j");
     assert_ne!(status_of(&app, CUSTOMER_ROUTE, Some(&token)).await, 401);
     jwks.answer(|r| r.status = 500);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock.advance(Duration::from_millis(1100));
     for _ in 0..3 {
         let res = app.get(CUSTOMER_ROUTE, Some(&token)).await;
         assert!(res.status != 401 && res.status != 503, "{}", res.body);

@@ -131,7 +131,7 @@ async fn one_customer_racing_checkouts_on_three_instances_never_passes_the_limit
     body["couponCode"] = json!("TWICE");
     // Checkout allows 5 orders a minute per user: all five race inside one window, each one
     // refilling the cart on one instance while the others check out on another.
-    inside_one_window().await;
+    inside_one_window(&apps);
     let racers = (0..5).map(|i| {
         let (adder, buyer) = (&apps[i % 3], &apps[(i + 1) % 3]);
         let (token, body) = (token.clone(), body.clone());

@@ -169,6 +169,25 @@ async fn expired_coupons_are_refused() {
         .problem(422, "COUPON_EXPIRED");
 }
 
+#[tokio::test]
+async fn a_coupon_stops_applying_and_checking_out_once_the_clock_passes_its_expiry() {
+    let (app, token) = app_with_cart("kuber-brass-urli", 1).await;
+    let in_an_hour = mongodb::bson::DateTime::from_millis(
+        mongodb::bson::DateTime::now().timestamp_millis() + 3_600_000,
+    );
+    set_coupon(&app, "WELCOME10", doc! { "expiresAt": in_an_hour }).await;
+    apply(&app, &token, json!("WELCOME10")).await.ok();
+    app.clock.advance(std::time::Duration::from_secs(2 * 3600));
+    apply(&app, &token, json!("WELCOME10"))
+        .await
+        .problem(422, "COUPON_EXPIRED");
+    let mut body = crate::orders::order_body();
+    body["couponCode"] = json!("WELCOME10");
+    crate::orders::create(&app, USER, body, None)
+        .await
+        .problem(422, "COUPON_EXPIRED");
+}
+
 /// A coupon whose expiry was typed into the database as text (Compass, mongosh) used to make
 /// apply-coupon answer 500; the text date is read like a real one.
 #[tokio::test]
@@ -347,7 +366,7 @@ async fn applying_a_coupon_reserves_nothing_and_refusals_change_nothing() {
 #[tokio::test]
 async fn the_eleventh_apply_within_a_minute_is_rate_limited() {
     let (app, token) = app_with_cart("kuber-brass-urli", 1).await;
-    crate::support::inside_one_window().await;
+    crate::support::inside_one_window([&app]);
     let mut statuses = Vec::new();
     for _ in 0..11 {
         let res = apply(&app, &token, json!("WELCOME10")).await;

@@ -355,7 +355,7 @@ async fn a_ship_that_is_refused_or_aborts_leaves_no_gap() {
         let inv = common::shop::invoices::issue_in(&db, session, &order, &seller).await?;
         assert_eq!(inv.number, number("PIT", 1));
         // Any refusal after issuing aborts the transaction; this one stands for them all.
-        Err(common::platform::Error::conflict(
+        Err(common::platform::Error::new(
             common::platform::problem_codes::ProblemCode::InvalidTransition,
             "abort after issuing",
         ))

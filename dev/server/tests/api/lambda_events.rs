@@ -97,6 +97,7 @@ async fn every_http_event_reaches_a_route() {
 /// through its own constructor.
 async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>) -> axum::Router {
     use common::integrations::phonepe::PhonePe;
+    use common::platform::clock::SystemClock;
     use common::platform::config::from_vars;
     use common::platform::services::Services;
     use common::shop::messages::mail::Mailer;
@@ -105,37 +106,37 @@ async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>)
         "products" => {
             let config: products::Settings = from_vars(vars).unwrap();
             products::router(
-                &Services::init(config, &common::shop::indexes())
+                &Services::init(config, &common::shop::indexes(), SystemClock::shared())
                     .await
                     .unwrap(),
             )
         }
         "cart" => {
             let (config, seller): cart::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, &common::shop::indexes())
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
                 .await
                 .unwrap();
             cart::router(&services, Arc::new(seller))
         }
         "coupons" => {
             let (config, seller): coupons::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, &common::shop::indexes())
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
                 .await
                 .unwrap();
             coupons::router(&services, Arc::new(seller))
         }
         "orders" => {
             let (config, seller, mail, numbering): orders::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, &common::shop::indexes())
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
                 .await
                 .unwrap();
-            let mailer = Arc::new(Mailer::new(&mail).await);
+            let mailer = Arc::new(Mailer::new(&mail, services.clock.clone()).await);
             orders::router(&services, Arc::new(seller), mailer, numbering)
         }
         "payments-initiate" => {
             let (config, phonepe, redirect, window): payments_initiate::Settings =
                 from_vars(vars).unwrap();
-            let services = Services::init(config, &common::shop::indexes())
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
                 .await
                 .unwrap();
             let phonepe = Arc::new(PhonePe::new(&phonepe).unwrap());
@@ -144,21 +145,21 @@ async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>)
         "payments-webhook" => {
             let (config, phonepe, credentials, mail): payments_webhook::Settings =
                 from_vars(vars).unwrap();
-            let services = Services::init(config, &common::shop::indexes())
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
                 .await
                 .unwrap();
             let phonepe = Arc::new(
                 PhonePe::with_timeout(&phonepe, payments_webhook::CONFIRM_TIMEOUT).unwrap(),
             );
-            let mailer = Arc::new(Mailer::new(&mail).await);
+            let mailer = Arc::new(Mailer::new(&mail, services.clock.clone()).await);
             payments_webhook::router(&services, phonepe, credentials, mailer)
         }
         "admin-ship" => {
             let (config, seller, mail, console): admin_ship::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, &common::shop::indexes())
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
                 .await
                 .unwrap();
-            let mailer = Arc::new(Mailer::new(&mail).await);
+            let mailer = Arc::new(Mailer::new(&mail, services.clock.clone()).await);
             admin_ship::AdminShip::new(services, Arc::new(seller), mailer, console).router()
         }
         other => panic!("{other} is not a known function"),

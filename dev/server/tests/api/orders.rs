@@ -778,13 +778,7 @@ async fn concurrent_replays_of_one_key_create_one_order() {
     // SecantusDB answers a findAndModify upsert that loses a race with no document, which
     // the shared rate limiter turns into a 500. So one refused attempt first creates this
     // minute's counter (away from a minute boundary), and the burst only increments it.
-    let into_minute = DateTime::now().timestamp_millis().rem_euclid(60_000);
-    if into_minute > 50_000 {
-        tokio::time::sleep(std::time::Duration::from_millis(
-            (60_100 - into_minute) as u64,
-        ))
-        .await;
-    }
+    crate::support::inside_one_window([&app]);
     create(&app, "user_doubleclick", order_body(), None)
         .await
         .problem(422, "CART_EMPTY");

@@ -105,7 +105,7 @@ async fn settle_all(app: &TestApp, id: &str) -> Document {
     let phonepe = app.functions.phonepe.clone();
     let oid = ObjectId::parse_str(id).unwrap();
     for _ in 0..60 {
-        refunds::drive(&app.services.db, &phonepe, 50)
+        refunds::drive(&app.services.db, &*app.services.clock, &phonepe, 50)
             .await
             .unwrap();
         let doc = order(app, id).await;

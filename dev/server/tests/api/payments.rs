@@ -532,10 +532,12 @@ async fn with_webhooks_dropped_reconciliation_marks_the_order_paid() {
     let phonepe = app.functions.phonepe.clone();
     // Still pending at PhonePe: rescheduled with backoff, nothing changes.
     make_due(&app).await;
-    assert!(payments::reconcile_due(&app.services.db, &phonepe, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        payments::reconcile_due(&app.services.db, &*app.services.clock, &phonepe, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let attempt = payments::find_attempt(&app.services.db, &mid)
         .await
         .unwrap()
@@ -553,9 +555,14 @@ async fn with_webhooks_dropped_reconciliation_marks_the_order_paid() {
 /// Runs reconciliation as if its backoff had passed, and expects it to find `order` paid.
 async fn reconciliation_marks_paid(app: &TestApp, order: ObjectId) {
     make_due(app).await;
-    let changed = payments::reconcile_due(&app.services.db, &app.functions.phonepe, 10)
-        .await
-        .unwrap();
+    let changed = payments::reconcile_due(
+        &app.services.db,
+        &*app.services.clock,
+        &app.functions.phonepe,
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(changed, vec![(OrderId(order), Applied::MarkedPaid)]);
     assert_eq!(status_of(&order_doc(app, order).await), "paid");
 }
@@ -668,7 +675,9 @@ async fn a_cancelled_paid_order_ends_refunded() {
     let db = &app.services.db;
     let mut refunded = false;
     for _ in 0..30 {
-        refunds::drive(db, &phonepe, 10).await.unwrap();
+        refunds::drive(db, &*app.services.clock, &phonepe, 10)
+            .await
+            .unwrap();
         if order_doc(&app, order)
             .await
             .get_document("payment")
@@ -685,7 +694,9 @@ async fn a_cancelled_paid_order_ends_refunded() {
     assert!(refunded, "{:?}", order_doc(&app, order).await);
     assert_eq!(mails(&app, order, "refund_issued").await, 1);
     // Running the job again (or a late refund webhook) changes nothing.
-    refunds::drive(db, &phonepe, 10).await.unwrap();
+    refunds::drive(db, &*app.services.clock, &phonepe, 10)
+        .await
+        .unwrap();
     assert_eq!(mails(&app, order, "refund_issued").await, 1);
 }
 
@@ -814,7 +825,7 @@ async fn initiate_is_rate_limited_per_user() {
     let (app, _sim) = app_with_sim().await;
     let order = insert_order(&app, "user_spam", 59_900).await;
     let token = app.token("user_spam");
-    crate::support::inside_one_window().await;
+    crate::support::inside_one_window([&app]);
     let mut limited = 0;
     for _ in 0..11 {
         let res = app
@@ -934,7 +945,9 @@ async fn paying_two_attempts_for_one_order_refunds_the_second_charge() {
     let db = &app.services.db;
     let mut refunded = None;
     for _ in 0..30 {
-        refunds::drive(db, &phonepe, 10).await.unwrap();
+        refunds::drive(db, &*app.services.clock, &phonepe, 10)
+            .await
+            .unwrap();
         let attempt = attempt_doc(&app, &second).await;
         if attempt.get_str("state").unwrap() == "refunded" {
             refunded = Some(attempt);

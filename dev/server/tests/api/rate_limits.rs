@@ -33,7 +33,7 @@ async fn a_concurrent_burst_across_instances_gets_exactly_the_limit_through() {
     for round in 0..4 {
         let user = format!("user_burst_{round}_{}", uuid::Uuid::new_v4().simple());
         let token = apps[0].token(&user);
-        crate::support::inside_one_window().await;
+        crate::support::inside_one_window(&apps);
         let calls = (0..BURST).map(|i| {
             let app = &apps[i % apps.len()];
             app.post(
@@ -74,7 +74,7 @@ async fn first_requests_of_a_window_racing_on_every_instance_are_all_counted() {
     for round in 0..4 {
         let user = format!("user_edge_{round}_{}", uuid::Uuid::new_v4().simple());
         let token = apps[0].token(&user);
-        crate::support::inside_one_window().await;
+        crate::support::inside_one_window(&apps);
         let calls = (0..LIMIT).map(|i| {
             apps[i % apps.len()].post(
                 "/checkout/apply-coupon",

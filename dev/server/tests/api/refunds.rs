@@ -56,7 +56,7 @@ fn payment_status(doc: &Document) -> String {
 async fn drive_until(app: &TestApp, sim: &SimHandle, order: ObjectId, want: &str) -> Document {
     let phonepe = app.functions.phonepe.clone();
     for _ in 0..60 {
-        refunds::drive(&app.services.db, &phonepe, 50)
+        refunds::drive(&app.services.db, &*app.services.clock, &phonepe, 50)
             .await
             .unwrap();
         let doc = order_doc(app, order).await;
@@ -119,9 +119,10 @@ async fn overlapping_jobs_runs_with_a_slow_phonepe_request_one_refund_under_one_
     let mut runs = Vec::new();
     for _ in 0..4 {
         let (db, phonepe, app_db) = (app.services.db.clone(), phonepe.clone(), app.db().clone());
+        let clock = app.services.clock.clone();
         runs.push(tokio::spawn(async move {
             for _ in 0..12 {
-                refunds::drive(&db, &phonepe, 50).await.unwrap();
+                refunds::drive(&db, &*clock, &phonepe, 50).await.unwrap();
                 app_db
                     .collection::<Document>(ORDERS)
                     .update_one(
@@ -212,7 +213,7 @@ async fn a_refund_inside_its_request_deadline_is_not_sent_again() {
         .unwrap();
     let phonepe = app.functions.phonepe.clone();
     for _ in 0..3 {
-        refunds::drive(&app.services.db, &phonepe, 50)
+        refunds::drive(&app.services.db, &*app.services.clock, &phonepe, 50)
             .await
             .unwrap();
         make_refunds_due(&app, order).await;
@@ -238,7 +239,7 @@ async fn a_refund_phonepe_failed_is_retried_under_a_new_id_and_the_old_one_is_ke
     let phonepe = app.functions.phonepe.clone();
     let mut replaced = None;
     for _ in 0..60 {
-        refunds::drive(&app.services.db, &phonepe, 50)
+        refunds::drive(&app.services.db, &*app.services.clock, &phonepe, 50)
             .await
             .unwrap();
         let doc = order_doc(&app, order).await;
@@ -294,7 +295,7 @@ async fn a_refund_failed_webhook_for_a_completing_refund_mints_nothing() {
     let (order, mid) = paid_order(&app, &sim, "user_hint", 59_900).await;
     cancel(&app, order).await;
     let phonepe = app.functions.phonepe.clone();
-    refunds::drive(&app.services.db, &phonepe, 50)
+    refunds::drive(&app.services.db, &*app.services.clock, &phonepe, 50)
         .await
         .unwrap();
     let claimed = recorded(&order_doc(&app, order).await)[0]

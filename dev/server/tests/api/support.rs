@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use common::platform::clock::{Clock as _, TestClock};
 use common::platform::services::Services;
 use dev_server::token::{self, TokenSpec};
 use dev_server::Functions;
@@ -53,6 +54,8 @@ pub struct TestApp {
     pub services: Services,
     /// What every function was built from; `services` is its core.
     pub functions: Functions,
+    /// Every function's clock: a test moves it past a deadline instead of sleeping.
+    pub clock: Arc<TestClock>,
     pub http: reqwest::Client,
     /// Every answer of this app that did not match `openapi.yaml` (see `openapi.rs`).
     violations: Violations,
@@ -161,12 +164,15 @@ impl TestApp {
         tweak(&mut vars);
         unreachable_unless_given(&mut vars);
         let settings = common::platform::config::from_vars(&vars).expect("test config");
-        let functions = Functions::build(settings).await.expect("functions");
-        Self::serve(functions).await
+        let clock = TestClock::new();
+        let functions = Functions::build(settings, clock.clone())
+            .await
+            .expect("functions");
+        Self::serve(functions, clock).await
     }
 
-    /// Serves the whole API built from `functions` on a fresh port.
-    pub async fn serve(functions: Functions) -> TestApp {
+    /// Serves the whole API built from `functions`, on `clock`, on a fresh port.
+    pub async fn serve(functions: Functions, clock: Arc<TestClock>) -> TestApp {
         let violations = Violations::default();
         let app = dev_server::app(&functions).layer(middleware::from_fn_with_state(
             violations.clone(),
@@ -180,6 +186,7 @@ impl TestApp {
             addr,
             services: functions.services.clone(),
             functions,
+            clock,
             http: reqwest::Client::new(),
             violations,
         }
@@ -350,14 +357,17 @@ pub fn sign(spec: &TokenSpec) -> String {
     token::sign(PRIVATE_PEM.as_bytes(), KID, &token::claims(spec)).unwrap()
 }
 
-/// Rate limits count per wall-clock minute: a burst straddling two windows would rightly let
-/// more through, so a test of the limit starts its burst well inside one.
-pub async fn inside_one_window() {
-    let into_minute = chrono::Utc::now().timestamp_millis().rem_euclid(60_000);
+/// Rate limits count per minute of the clock: a burst straddling two windows would rightly
+/// let more through, so a test of the limit starts its burst well inside one, moving the
+/// clocks of all `apps` (instances sharing a database) to the next minute if this one is
+/// nearly over.
+pub fn inside_one_window<'a>(apps: impl IntoIterator<Item = &'a TestApp>) {
+    let apps: Vec<&TestApp> = apps.into_iter().collect();
+    let into_minute = apps[0].clock.now_ms().rem_euclid(60_000);
     if into_minute > 50_000 {
-        tokio::time::sleep(std::time::Duration::from_millis(
-            (60_000 - into_minute + 100) as u64,
-        ))
-        .await;
+        let to_next = std::time::Duration::from_millis((60_000 - into_minute + 100) as u64);
+        for app in apps {
+            app.clock.advance(to_next);
+        }
     }
 }

@@ -113,7 +113,7 @@ async fn when_phonepe_cannot_confirm_the_webhook_answers_200_and_reconciliation_
     sim.update_switches(|s| s.fail_api = None);
     make_attempts_due(&app).await;
     let phonepe = app.functions.phonepe.clone();
-    payments::reconcile_due(&app.services.db, &phonepe, 10)
+    payments::reconcile_due(&app.services.db, &*app.services.clock, &phonepe, 10)
         .await
         .unwrap();
     assert_eq!(status(&order_doc(&app, order).await), "paid");
@@ -237,7 +237,7 @@ async fn a_transaction_that_already_paid_another_order_is_flagged_not_a_500() {
         .unwrap();
     make_attempts_due(&app).await;
     let phonepe = app.functions.phonepe.clone();
-    payments::reconcile_due(&app.services.db, &phonepe, 10)
+    payments::reconcile_due(&app.services.db, &*app.services.clock, &phonepe, 10)
         .await
         .unwrap();
     assert_eq!(status(&order_doc(&app, healthy).await), "paid");
