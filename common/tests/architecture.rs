@@ -1,5 +1,5 @@
 //! The rules of ARCHITECTURE.md that the compiler cannot check, checked on the source and the
-//! manifests: the layers' direction, and one writer of each state.
+//! manifests: the layers' direction, the shop's declared order, and one writer of each state.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -64,8 +64,8 @@ const ORDER_STATUS_VALUES: &[&str] = &[
 ];
 
 #[test]
-fn order_statuses_are_written_only_by_orders_change_in() {
-    let writer = "common/shop/src/orders.rs";
+fn order_statuses_are_written_only_by_the_orders_transitions() {
+    let writer = "common/shop/src/order/transition.rs";
     let mut offenders = Vec::new();
     for (path, text) in sources() {
         if path == writer {
@@ -76,7 +76,9 @@ fn order_statuses_are_written_only_by_orders_change_in() {
             offenders.push(format!("{path}: writes statusHistory"));
         }
         // Other collections have a `status` too (the mail outbox): only an order status
-        // value being set counts.
+        // value being set counts, or, in code that writes orders, any `status` being set
+        // (a typed value such as `to` or `plan.to.as_str()` gives no status away).
+        let writes_orders = squashed.contains("(ORDERS)") || squashed.contains("\"orders\"");
         for set in [
             "\"$set\":{\"status\":",
             "\"$set\":doc!{\"status\":",
@@ -88,11 +90,20 @@ fn order_statuses_are_written_only_by_orders_change_in() {
                     offenders.push(format!("{path}: {needle}"));
                 }
             }
+            if writes_orders {
+                for (at, _) in squashed.match_indices(set) {
+                    let value = &squashed[at + set.len()..];
+                    if !value.starts_with("MailStatus::") {
+                        let shown: String = value.chars().take(30).collect();
+                        offenders.push(format!("{path}: {set}{shown}"));
+                    }
+                }
+            }
         }
     }
     assert!(
         offenders.is_empty(),
-        "order status changes must go through common::shop::orders::change_in: {offenders:#?}"
+        "order status changes must go through common::shop::order::transition: {offenders:#?}"
     );
 }
 
@@ -147,7 +158,7 @@ fn code_of(path: &str) -> String {
     code(&fs::read_to_string(repo().join(path)).unwrap())
 }
 
-/// Whether code names `module` of the crate (`crate::orders::…` or `use crate::orders;`).
+/// Whether code names `module` of the crate (`crate::order::lifecycle::…` or `use crate::order::lifecycle;`).
 fn names(code: &str, module: &str) -> bool {
     code.contains(&format!("crate::{module}::")) || code.contains(&format!("crate::{module};"))
 }
@@ -320,27 +331,184 @@ fn each_problem_code_has_the_one_status_of_its_table_in_the_spec_and_the_docs() 
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-#[test]
-fn product_stock_and_refund_ids_each_have_one_writer() {
-    let mut offenders = Vec::new();
-    for (path, text) in sources() {
-        let squashed: String = code(&text).split_whitespace().collect();
-        // Stock moves only with its ledger entry, in `catalog::move_stock_in`.
-        if path != "common/shop/src/catalog.rs" && squashed.contains("\"$inc\":{\"stock\"") {
-            offenders.push(format!(
-                "{path}: changes stock outside common::shop::catalog"
-            ));
+/// The documents an update writes: those of its operators (`"$set": { … }`) and those built
+/// to become one (`let mut set = doc! { … }`).
+const UPDATE_HEADS: &[&str] = &[
+    "\"$set\":",
+    "\"$inc\":",
+    "\"$setOnInsert\":",
+    "\"$unset\":",
+    "\"$push\":",
+    "\"$max\":",
+    "\"$min\":",
+    "set=",
+    "update=",
+];
+
+/// Whether the innermost object open at the end of `before` is a document an update writes.
+fn inside_an_update(before: &str) -> bool {
+    let mut depth = 0;
+    for (i, c) in before.char_indices().rev() {
+        match c {
+            '}' | ']' | ')' => depth += 1,
+            '{' | '[' | '(' if depth > 0 => depth -= 1,
+            '{' => {
+                let head = before[..i].trim_end_matches("doc!");
+                return UPDATE_HEADS.iter().any(|h| head.ends_with(h));
+            }
+            _ if depth == 0 && matches!(c, '[' | '(' | ';') => return false,
+            _ => {}
         }
-        // A refund's id is fixed by `refunds` when the refund is recorded, and only there.
-        if path != "common/shop/src/refunds.rs"
-            && squashed.contains("\"refunds.$.merchantRefundId\"")
-        {
-            offenders.push(format!(
-                "{path}: writes a merchantRefundId outside common::shop::refunds"
-            ));
+    }
+    false
+}
+
+/// The values code writes to `field`: inside an update's document, put into one
+/// (`set.insert("field", v)`), or given to a builder of one (`.set("field", v)`). A filter
+/// naming the field (`filter.insert("field", …)`, `doc! { "field": … }`) is no write.
+fn writes_of(code: &str, field: &str) -> Vec<String> {
+    let squashed: String = code.split_whitespace().collect();
+    let key = format!("\"{field}\"");
+    squashed
+        .match_indices(&key)
+        .filter_map(|(at, _)| {
+            let before = &squashed[..at];
+            let after = &squashed[at + key.len()..];
+            let value = after
+                .strip_prefix(':')
+                .or_else(|| after.strip_prefix(','))?;
+            let written = before.ends_with(".set(")
+                || before.ends_with("set.insert(")
+                || before.ends_with("update.insert(")
+                || inside_an_update(before);
+            written.then(|| value.chars().take(60).collect())
+        })
+        .collect()
+}
+
+/// What counts as writing a field outside its writer.
+enum Write {
+    /// Any update that sets it (`writes_of`); with a name, only values that name it.
+    Update(&'static str, Option<&'static str>),
+    /// Its path spelled at all: orders are read as typed documents, so only a write (or a
+    /// filter, which belongs with the writer) spells it.
+    Spelled(&'static str),
+}
+
+impl Write {
+    fn by(&self, code: &str) -> bool {
+        match self {
+            Write::Update(field, value) => writes_of(code, field)
+                .iter()
+                .any(|v| value.is_none_or(|name| v.contains(name))),
+            Write::Spelled(path) => code.contains(&format!("\"{path}\"")),
+        }
+    }
+}
+
+/// A field with one writer: the file that may write it, and what counts as writing it.
+struct OneWriter {
+    field: &'static str,
+    writer: &'static str,
+    write: Write,
+}
+
+/// Each of these is an invariant one file upholds; a second writer would have to uphold it
+/// too, and would one day forget.
+const ONE_WRITER: &[OneWriter] = &[
+    // Stock moves only with its ledger entry, in `catalog::move_stock_in`.
+    OneWriter {
+        field: "a product's stock",
+        writer: "common/shop/src/catalog.rs",
+        write: Write::Update("stock", None),
+    },
+    // A refund's id is fixed by `refunds` when the refund is recorded (pushed whole, with
+    // its refund), and only there.
+    OneWriter {
+        field: "a refund's merchantRefundId",
+        writer: "common/shop/src/refunds.rs",
+        write: Write::Spelled("refunds.$.merchantRefundId"),
+    },
+    // `payments::move_attempt`: each move leaves only the states it may leave.
+    OneWriter {
+        field: "a payment attempt's state",
+        writer: "common/shop/src/payments.rs",
+        write: Write::Update("state", Some("AttemptState")),
+    },
+    // `PaymentMove` (with the order's model, re-exported by `payments`): the fields each
+    // move of a payment sets and the statuses it may leave, which payments, refunds and the
+    // order's transitions carry into their updates.
+    OneWriter {
+        field: "an order's payment.status",
+        writer: "common/shop/src/order/model/payment.rs",
+        write: Write::Spelled("payment.status"),
+    },
+    OneWriter {
+        field: "an order's payment.flag",
+        writer: "common/shop/src/order/model/payment.rs",
+        write: Write::Spelled("payment.flag"),
+    },
+    // `coupons::uses`: claimed at checkout within the limit, given back once on release.
+    OneWriter {
+        field: "a coupon's usedCount",
+        writer: "common/shop/src/coupons/uses.rs",
+        write: Write::Update("usedCount", None),
+    },
+    // Invoice and credit-note numbers are gapless and never repeat: `invoices` takes them
+    // from their counters in the transaction that issues the document. (Order numbers may
+    // have gaps; their counter is the orders' own.)
+    OneWriter {
+        field: "an invoice or credit-note number's counter",
+        writer: "common/shop/src/invoices.rs",
+        write: Write::Update("seq", None),
+    },
+];
+
+/// The order numbers' counter, which may have gaps and so is not the invoices'.
+const ORDER_NUMBER_COUNTER: &str = "\"orderNumber\"";
+
+#[test]
+fn stock_refund_ids_attempt_states_payments_coupon_uses_and_invoice_numbers_each_have_one_writer() {
+    let sources = sources();
+    let mut offenders = Vec::new();
+    for rule in ONE_WRITER {
+        assert!(
+            sources.iter().any(|(path, _)| path == rule.writer),
+            "{} is gone: point the rule for {} at its writer",
+            rule.writer,
+            rule.field
+        );
+        for (path, text) in &sources {
+            let code = code(text);
+            if path == rule.writer
+                || (rule.writer.ends_with("invoices.rs") && code.contains(ORDER_NUMBER_COUNTER))
+            {
+                continue;
+            }
+            if rule.write.by(&code) {
+                offenders.push(format!(
+                    "{path} writes {} (only {} may)",
+                    rule.field, rule.writer
+                ));
+            }
         }
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+/// The rules above see a write where there is one: each writer's own is found.
+#[test]
+fn the_one_writer_rules_see_their_writers_writes() {
+    for rule in ONE_WRITER {
+        let text = code_of(rule.writer);
+        let seen = match rule.write {
+            Write::Update(field, _) => !writes_of(&text, field).is_empty(),
+            // Pushed whole with its refund: there is no path to see.
+            Write::Spelled("refunds.$.merchantRefundId") => continue,
+            Write::Spelled(_) => rule.write.by(&text),
+        };
+        assert!(seen, "no write of {} found in {}", rule.field, rule.writer);
+    }
 }
 
 /// Every state a query names, as stored: orders, payments, payment attempts, refunds, mails.
@@ -386,4 +554,230 @@ fn queries_name_states_by_their_enums_never_as_string_literals() {
         offenders.is_empty(),
         "use the state enum (it converts to Bson): {offenders:#?}"
     );
+}
+
+/// The shop's modules, lowest first: a module uses only modules declared before it, so the
+/// shop has no cycles and a newcomer can read it bottom-up. Some modules are split where the
+/// code needs it: the outbox is below everything that queues a message and the mail above
+/// everything it reads; the order's statuses and model are below invoices (drawn from the
+/// model), the rest of the order above them (a shipment issues one).
+const SHOP_ORDER: &[&str] = &[
+    "vocabulary",
+    "tax",
+    "catalog",
+    "shopify",
+    "coupons",
+    "cart",
+    "messages::outbox",
+    "order::status",
+    "order::model",
+    "invoices",
+    "order",
+    "payments",
+    "refunds",
+    "messages",
+];
+
+/// The declared module of the shop a module path (`order::model::refund`) belongs to: the
+/// longest entry of `SHOP_ORDER` it starts with.
+fn shop_entry(path: &[String]) -> Option<usize> {
+    SHOP_ORDER
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| {
+            let entry: Vec<&str> = entry.split("::").collect();
+            entry.len() <= path.len() && entry.iter().zip(path).all(|(e, p)| e == p)
+        })
+        .max_by_key(|(_, entry)| entry.len())
+        .map(|(i, _)| i)
+}
+
+/// The byte ranges of the inline modules (`mod tests { … }`) of `code`, inside which `super`
+/// is the file's own module.
+fn inline_modules(code: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let bytes = code.as_bytes();
+    for (at, _) in code.match_indices("mod ") {
+        let rest = &code[at + 4..];
+        let name_len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if name_len == 0 || !rest[name_len..].trim_start().starts_with('{') {
+            continue;
+        }
+        let open = at + 4 + name_len + rest[name_len..].find('{').unwrap();
+        let mut depth = 0;
+        for (i, b) in bytes.iter().enumerate().skip(open) {
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        out.push((open, i));
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The paths `code` starts with (`order::model::Order` after a `crate::`, or each item of
+/// `order::{model, status}`).
+fn paths_at(code: &str) -> Vec<Vec<String>> {
+    let ident = |s: &str| -> (String, usize) {
+        let n = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        (s[..n].to_owned(), n)
+    };
+    let mut segments = Vec::new();
+    let mut rest = code;
+    loop {
+        let (name, n) = ident(rest);
+        if name.is_empty() {
+            break;
+        }
+        segments.push(name);
+        rest = &rest[n..];
+        match rest.strip_prefix("::") {
+            Some(more) => rest = more.trim_start(),
+            None => return vec![segments],
+        }
+    }
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![segments];
+    };
+    let end = group.find('}').unwrap_or(group.len());
+    group[..end]
+        .split(',')
+        .map(|item| {
+            let mut path = segments.clone();
+            path.extend(paths_at(item.trim()).into_iter().next().unwrap_or_default());
+            path
+        })
+        .collect()
+}
+
+/// Each module of the shop names (`crate::…`, or `super::…` resolved from the file) only
+/// modules declared before it in `SHOP_ORDER`, or its own.
+#[test]
+fn shop_modules_use_only_modules_declared_before_them() {
+    let mut offenders = Vec::new();
+    let mut files = 0;
+    for (path, text) in sources() {
+        let Some(rel) = path.strip_prefix("common/shop/src/") else {
+            continue;
+        };
+        if rel == "lib.rs" {
+            for line in code(&text).lines() {
+                if let Some(name) = line.trim().strip_prefix("pub mod ") {
+                    let name = name.trim_end_matches(';').to_owned();
+                    if shop_entry(std::slice::from_ref(&name)).is_none() {
+                        offenders.push(format!("lib.rs: module {name} is not in SHOP_ORDER"));
+                    }
+                }
+            }
+            continue;
+        }
+        files += 1;
+        let module: Vec<String> = rel
+            .trim_end_matches(".rs")
+            .trim_end_matches("/mod")
+            .split('/')
+            .map(str::to_owned)
+            .collect();
+        let Some(own) = shop_entry(&module) else {
+            offenders.push(format!("{rel}: its module is not in SHOP_ORDER"));
+            continue;
+        };
+        let code = code(&text);
+        let inline = inline_modules(&code);
+        let mut named = Vec::new();
+        for (at, _) in code.match_indices("crate::") {
+            named.extend(paths_at(&code[at + "crate::".len()..]));
+        }
+        for (at, _) in code.match_indices("super::") {
+            let mut base = module.clone();
+            if !inline
+                .iter()
+                .any(|(open, close)| (*open..*close).contains(&at))
+            {
+                base.pop();
+            }
+            for path in paths_at(&code[at + "super::".len()..]) {
+                let mut full = base.clone();
+                full.extend(path);
+                named.push(full);
+            }
+        }
+        for path in named {
+            match shop_entry(&path) {
+                Some(used) if used > own => offenders.push(format!(
+                    "{rel} ({}) uses {} ({}), declared after it",
+                    SHOP_ORDER[own],
+                    path.join("::"),
+                    SHOP_ORDER[used]
+                )),
+                Some(_) => {}
+                None => offenders.push(format!(
+                    "{rel} uses crate::{}, which is not in SHOP_ORDER",
+                    path.join("::")
+                )),
+            }
+        }
+    }
+    assert!(files > 30, "found the shop's files: {files}");
+    assert!(
+        offenders.is_empty(),
+        "the shop's modules use only those declared before them (SHOP_ORDER): {offenders:#?}"
+    );
+}
+
+/// A transaction is the shop's to open, around one shop function: a function crate parses,
+/// validates, calls the shop and answers, so what must happen together is in one place.
+#[test]
+fn function_crates_open_no_transaction_of_their_own() {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, text)| {
+            path.starts_with("functions/") && code(text).contains("transaction!")
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "move the transaction into a common::shop function: {offenders:#?}"
+    );
+}
+
+/// Each shop module owns its collections and declares their indexes; the platform builds
+/// them (`IndexSpec`, under the schema version) without knowing their names.
+#[test]
+fn the_platform_names_no_shop_collection() {
+    let mut shop: Vec<&str> = common::shop::indexes()
+        .iter()
+        .map(|spec| match spec {
+            common::platform::db::IndexSpec::Create { collection, .. }
+            | common::platform::db::IndexSpec::Retire { collection, .. } => *collection,
+        })
+        .collect();
+    shop.sort_unstable();
+    shop.dedup();
+    assert!(shop.len() >= 10, "found the shop's collections: {shop:?}");
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if !path.starts_with("common/platform/") {
+            continue;
+        }
+        let code = code(&text);
+        for name in &shop {
+            if code.contains(&format!("\"{name}\"")) {
+                offenders.push(format!("{path} names the shop's {name}"));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
 }

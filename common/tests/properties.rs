@@ -10,10 +10,10 @@ use common::platform::auth::Verifier;
 use common::platform::clock::SystemClock;
 use common::platform::config::{ClerkConfig, ClerkKey};
 use common::platform::http::parse_json;
-use common::shop::address::{
+use common::shop::vocabulary::address::Address;
+use common::shop::vocabulary::address::{
     canonical_state, normalize_mobile, validate, AddressInput, STATES_AND_UNION_TERRITORIES,
 };
-use common::shop::models::Address;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;

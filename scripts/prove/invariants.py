@@ -378,7 +378,7 @@ def refund_keys(facts, tally):
 
 
 def mail_event(subject):
-    """The outbox event a subject line belongs to (see `subject` in common/shop/src/mail/render.rs)."""
+    """The outbox event a subject line belongs to (see `subject` in common/shop/src/messages/mail/render.rs)."""
     for needle, event in [("We have received", "order_placed"), ("is confirmed", "payment_success"),
                           ("did not go through", "payment_failed"),
                           ("has shipped", "order_shipped"), ("has been delivered", "order_delivered"),

@@ -5,7 +5,7 @@
 //!
 //! Each function issues the same commands, in the same order, as the route it mirrors
 //! (`functions/products`, `functions/cart`, `functions/orders` plus the immediate mail send
-//! of `common::shop::mail`), so the database does the same work for both.
+//! of `common::shop::messages::mail`), so the database does the same work for both.
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};

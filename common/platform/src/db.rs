@@ -1,5 +1,6 @@
-//! The MongoDB connection (one per cold start), collection names, indexes and the
-//! transaction helper every multi-document write goes through.
+//! The MongoDB connection (one per cold start), the indexes every collection is given (each
+//! module that owns a collection declares its own as [`IndexSpec`]s; the platform knows only
+//! its own collections) and the transaction helper every multi-document write goes through.
 
 use crate::error::{Context as _, Error, Result};
 use mongodb::bson::{doc, Document};
@@ -7,27 +8,86 @@ use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReadConcern,
 use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 use std::time::Duration;
 
-pub const PRODUCTS: &str = "products";
-pub const CARTS: &str = "carts";
-pub const COUPONS: &str = "coupons";
-/// How often each customer has used each coupon: one document per (code, userId).
-pub const COUPON_USES: &str = "coupon_uses";
-pub const ORDERS: &str = "orders";
-pub const PAYMENT_ATTEMPTS: &str = "payment_attempts";
-pub const MAIL_OUTBOX: &str = "mail_outbox";
+/// Idempotency keys of requests, with the answer each got.
 pub const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
+/// Per-user request counts, one document per user, action and window.
 pub const RATE_LIMITS: &str = "rate_limits";
+/// The schema version a database has been brought to.
 pub const META: &str = "meta";
+/// Named sequences (`$inc`), each owned by the module that names it.
 pub const COUNTERS: &str = "counters";
-/// One entry per change of a product's stock, written in the transaction of the change.
-pub const STOCK_MOVEMENTS: &str = "stock_movements";
-/// GST tax invoices, one per shipped order, never changed once issued.
-pub const INVOICES: &str = "invoices";
-/// GST credit notes, one per completed refund of an invoiced order.
-pub const CREDIT_NOTES: &str = "credit_notes";
 
-/// Bumped whenever `ensure_indexes` changes: a database whose `meta` schema document is older
-/// gets the indexes built on the next cold start, any other cold start skips them.
+/// An index a collection needs, declared by the module that owns the collection.
+#[derive(Clone, Debug)]
+pub enum IndexSpec {
+    Create {
+        collection: &'static str,
+        model: Box<IndexModel>,
+    },
+    /// An index an older schema had and the current one must not have: dropped before the
+    /// others are built.
+    Retire {
+        collection: &'static str,
+        name: &'static str,
+    },
+}
+
+impl IndexSpec {
+    pub fn plain(collection: &'static str, keys: Document) -> IndexSpec {
+        Self::with(collection, keys, None)
+    }
+
+    pub fn unique(collection: &'static str, keys: Document) -> IndexSpec {
+        Self::with(
+            collection,
+            keys,
+            Some(IndexOptions::builder().unique(true).build()),
+        )
+    }
+
+    /// Unique among the documents `filter` matches (those that have the field, say).
+    pub fn unique_where(collection: &'static str, keys: Document, filter: Document) -> IndexSpec {
+        let options = IndexOptions::builder()
+            .unique(true)
+            .partial_filter_expression(filter)
+            .build();
+        Self::with(collection, keys, Some(options))
+    }
+
+    /// Documents expire `after` the time in the indexed field.
+    pub fn ttl(collection: &'static str, keys: Document, after: Duration) -> IndexSpec {
+        let options = IndexOptions::builder().expire_after(after).build();
+        Self::with(collection, keys, Some(options))
+    }
+
+    pub fn retired(collection: &'static str, name: &'static str) -> IndexSpec {
+        IndexSpec::Retire { collection, name }
+    }
+
+    fn with(collection: &'static str, keys: Document, options: Option<IndexOptions>) -> IndexSpec {
+        IndexSpec::Create {
+            collection,
+            model: Box::new(IndexModel::builder().keys(keys).options(options).build()),
+        }
+    }
+}
+
+/// The platform's own collections' indexes.
+fn platform_indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::unique(IDEMPOTENCY_KEYS, doc! { "userId": 1, "key": 1 }),
+        IndexSpec::ttl(
+            IDEMPOTENCY_KEYS,
+            doc! { "createdAt": 1 },
+            Duration::from_secs(24 * 3600),
+        ),
+        IndexSpec::ttl(RATE_LIMITS, doc! { "expiresAt": 1 }, Duration::ZERO),
+    ]
+}
+
+/// Bumped whenever an index changes (the platform's or one a module declares): a database
+/// whose `meta` schema document is older gets the indexes built on the next cold start, any
+/// other cold start skips them.
 pub const SCHEMA_VERSION: i64 = 4;
 const SCHEMA_DOC: &str = "schema";
 
@@ -38,9 +98,10 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects and makes sure the indexes exist. Called once per cold start; the driver's
+    /// Connects and makes sure the indexes exist: the platform's own and `indexes`, those of
+    /// every collection the caller's modules own. Called once per cold start; the driver's
     /// pool is then shared by every invocation the sandbox serves.
-    pub async fn connect(uri: &str, db_name: &str) -> Result<Db> {
+    pub async fn connect(uri: &str, db_name: &str, indexes: &[IndexSpec]) -> Result<Db> {
         let mut opts = ClientOptions::parse(uri)
             .await
             .context("parse MONGODB_URI")?;
@@ -67,14 +128,14 @@ impl Db {
             db: client.database(db_name),
             client,
         };
-        db.migrate_if_needed().await?;
+        db.migrate_if_needed(indexes).await?;
         Ok(db)
     }
 
     /// One read on a cold start (which also opens the first connection during init, where
     /// Lambda gives the most CPU); the index builds run only on a database older than the
     /// code. MongoDB advises against routine `createIndexes`, and it cost 8 round trips.
-    pub async fn migrate_if_needed(&self) -> Result<()> {
+    pub async fn migrate_if_needed(&self, indexes: &[IndexSpec]) -> Result<()> {
         let meta = self
             .docs(META)
             .find_one(doc! { "_id": SCHEMA_DOC })
@@ -84,7 +145,7 @@ impl Db {
         if current >= SCHEMA_VERSION {
             return Ok(());
         }
-        self.ensure_indexes().await?;
+        self.ensure_indexes(indexes).await?;
         // `$max` so a cold start of older code never lowers what newer code recorded.
         self.docs(META)
             .update_one(
@@ -166,116 +227,25 @@ impl Db {
         Ok(())
     }
 
-    /// Creating an index that already exists is a no-op, so running this again is safe.
-    pub async fn ensure_indexes(&self) -> Result<()> {
-        let unique = |keys: Document| {
-            IndexModel::builder()
-                .keys(keys)
-                .options(IndexOptions::builder().unique(true).build())
-                .build()
-        };
-        let plain = |keys: Document| IndexModel::builder().keys(keys).build();
-        let ttl = |keys: Document, secs: u64| {
-            IndexModel::builder()
-                .keys(keys)
-                .options(
-                    IndexOptions::builder()
-                        .expire_after(Duration::from_secs(secs))
-                        .build(),
-                )
-                .build()
-        };
-        let sets: Vec<(&str, Vec<IndexModel>)> = vec![
-            (
-                PRODUCTS,
-                vec![
-                    unique(doc! { "slug": 1 }),
-                    plain(doc! { "isActive": 1, "_id": -1 }),
-                ],
-            ),
-            (COUPONS, vec![unique(doc! { "code": 1 })]),
-            // One counter per customer and coupon, so concurrent checkouts write the same one.
-            (COUPON_USES, vec![unique(doc! { "code": 1, "userId": 1 })]),
-            (CARTS, vec![unique(doc! { "userId": 1 })]),
-            (
-                ORDERS,
-                vec![
-                    plain(doc! { "userId": 1, "_id": -1 }),
-                    plain(doc! { "status": 1, "createdAt": 1 }),
-                    plain(doc! { "payment.status": 1 }),
-                    plain(doc! { "refunds.merchantRefundId": 1 }),
-                    // Numbers are looked up by routes and search, and must never repeat.
-                    IndexModel::builder()
-                        .keys(doc! { "number": 1 })
-                        .options(
-                            IndexOptions::builder()
-                                .unique(true)
-                                .partial_filter_expression(doc! { "number": { "$type": "string" } })
-                                .build(),
-                        )
-                        .build(),
-                    plain(doc! { "refunds.state": 1, "refunds.nextCheckAt": 1 }),
-                    // One PhonePe transaction can pay one order only, ever.
-                    IndexModel::builder()
-                        .keys(doc! { "payment.transactionId": 1 })
-                        .options(
-                            IndexOptions::builder()
-                                .unique(true)
-                                .partial_filter_expression(
-                                    doc! { "payment.transactionId": { "$type": "string" } },
-                                )
-                                .build(),
-                        )
-                        .build(),
-                ],
-            ),
-            (
-                PAYMENT_ATTEMPTS,
-                vec![
-                    unique(doc! { "merchantOrderId": 1 }),
-                    plain(doc! { "orderId": 1 }),
-                    plain(doc! { "state": 1, "nextCheckAt": 1 }),
-                ],
-            ),
-            (
-                MAIL_OUTBOX,
-                vec![
-                    // `refundId` is absent (null) for every mail but a refund's, so this is one
-                    // mail per (order, event), and one per (order, refund) for refund mails.
-                    unique(doc! { "orderId": 1, "event": 1, "refundId": 1 }),
-                    plain(doc! { "status": 1, "nextAttemptAt": 1 }),
-                ],
-            ),
-            (
-                IDEMPOTENCY_KEYS,
-                vec![
-                    unique(doc! { "userId": 1, "key": 1 }),
-                    ttl(doc! { "createdAt": 1 }, 24 * 3600),
-                ],
-            ),
-            (RATE_LIMITS, vec![ttl(doc! { "expiresAt": 1 }, 0)]),
-            (
-                STOCK_MOVEMENTS,
-                vec![plain(doc! { "productId": 1, "at": -1 })],
-            ),
-            // A number is issued once, an order invoiced once, a refund credited once.
-            (
-                INVOICES,
-                vec![unique(doc! { "number": 1 }), unique(doc! { "orderId": 1 })],
-            ),
-            (
-                CREDIT_NOTES,
-                vec![
-                    unique(doc! { "number": 1 }),
-                    unique(doc! { "refundId": 1 }),
-                    plain(doc! { "orderId": 1, "at": 1 }),
-                ],
-            ),
-        ];
-        // Schema 1 deduplicated mails per (order, event) only, which would refuse the second
-        // refund mail of an order refunded in parts.
-        if let Err(e) = self.docs(MAIL_OUTBOX).drop_index("orderId_1_event_1").await {
-            tracing::debug!(error = %e, "no schema-1 mail index to drop");
+    /// Drops the retired indexes and creates the others, with the platform's own, one
+    /// command per collection. Creating an index that already exists is a no-op, so running
+    /// this again is safe.
+    pub async fn ensure_indexes(&self, indexes: &[IndexSpec]) -> Result<()> {
+        let mut sets: Vec<(&str, Vec<IndexModel>)> = Vec::new();
+        for spec in platform_indexes().iter().chain(indexes) {
+            match spec {
+                IndexSpec::Retire { collection, name } => {
+                    if let Err(e) = self.docs(collection).drop_index(*name).await {
+                        tracing::debug!(error = %e, index = name, "no retired index to drop");
+                    }
+                }
+                IndexSpec::Create { collection, model } => {
+                    match sets.iter_mut().find(|(c, _)| c == collection) {
+                        Some((_, models)) => models.push(*model.clone()),
+                        None => sets.push((collection, vec![*model.clone()])),
+                    }
+                }
+            }
         }
         for (coll, models) in sets {
             self.docs(coll)

@@ -5,7 +5,7 @@
 use crate::auth::{Auth, Verifier};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, IndexSpec};
 use anyhow::Context as _;
 use std::sync::Arc;
 
@@ -19,11 +19,17 @@ pub struct Services {
 }
 
 impl Services {
-    /// `clock` is the system's in `main.rs`, a `TestClock` in tests.
-    pub async fn init(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+    /// `indexes`: those of the collections the function's modules own (the shop's
+    /// `shop::indexes()`), built on a database older than the code. `clock` is the system's
+    /// in `main.rs`, a `TestClock` in tests.
+    pub async fn init(
+        config: Config,
+        indexes: &[IndexSpec],
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let auth =
             Arc::new(Verifier::new(&config.clerk, clock.clone()).context("build Clerk verifier")?);
-        let db = Db::connect(config.mongodb_uri.expose(), &config.mongodb_db)
+        let db = Db::connect(config.mongodb_uri.expose(), &config.mongodb_db, indexes)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))
             .context("connect to MongoDB")?;

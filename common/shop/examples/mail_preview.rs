@@ -4,10 +4,10 @@
 //!
 //! Usage: cargo run -p shop --example mail_preview [-- <dir>]   (default target/mail-preview)
 
-use shop::mail::{render, sample_order, sample_order_page};
-use shop::models::PaymentStatus;
-use shop::order_state::OrderStatus;
-use shop::outbox::MailEvent;
+use shop::messages::mail::{render, sample_order, sample_order_page};
+use shop::messages::outbox::MailEvent;
+use shop::order::model::PaymentStatus;
+use shop::order::status::OrderStatus;
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {

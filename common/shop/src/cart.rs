@@ -1,19 +1,27 @@
 //! The cart document (one per user) and its API view. Totals are always derived here, on
 //! the server, from the snapshotted lines.
 
-use crate::ids::{ProductId, UserId};
-use crate::models::rfc3339;
-use crate::models::Product;
-use crate::money::Paise;
-use crate::pricing;
-use crate::seller::ShippingConfig;
+use crate::catalog::Product;
+use crate::coupons::pricing;
+use crate::tax::seller::ShippingConfig;
+use crate::vocabulary::ids::{ProductId, UserId};
+use crate::vocabulary::money::Paise;
+use crate::vocabulary::time::rfc3339;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::DateTime;
+use mongodb::bson::{doc, DateTime};
+use platform::db::IndexSpec;
 use platform::error::{Error, Result};
 use platform::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
+
+/// The carts, one document per user.
+pub const CARTS: &str = "carts";
+
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![IndexSpec::unique(CARTS, doc! { "userId": 1 })]
+}
 
 pub const MAX_QUANTITY_PER_LINE: i64 = 10;
 pub const MAX_LINES: usize = 50;

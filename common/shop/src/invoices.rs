@@ -15,25 +15,43 @@
 
 pub mod pdf;
 
-use crate::ids::{OrderId, UserId};
-use crate::models::{now, rfc3339, Address, Order};
-use crate::money::Paise;
-use crate::refunds::Refund;
-use crate::seller::SellerConfig;
+use crate::order::model::refund::Refund;
+use crate::order::model::Order;
+use crate::tax::seller::SellerConfig;
 use crate::tax::{
     amount_in_words, document_number, financial_year, DocumentPrefix, GstRate, GstState, Hsn,
     OrderTax,
 };
+use crate::vocabulary::address::Address;
+use crate::vocabulary::ids::{OrderId, UserId};
+use crate::vocabulary::money::Paise;
+use crate::vocabulary::time::{now, rfc3339};
 use chrono::{DateTime as ChronoDateTime, FixedOffset, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
-use platform::db::{is_duplicate_key, Db, COUNTERS, CREDIT_NOTES, INVOICES};
+use platform::db::{is_duplicate_key, Db, IndexSpec, COUNTERS};
 use platform::error::{Error, Result};
 use platform::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// GST tax invoices, one per shipped order, never changed once issued.
+pub const INVOICES: &str = "invoices";
+/// GST credit notes, one per completed refund of an invoiced order.
+pub const CREDIT_NOTES: &str = "credit_notes";
+
+pub fn indexes() -> Vec<IndexSpec> {
+    // A number is issued once, an order invoiced once, a refund credited once.
+    vec![
+        IndexSpec::unique(INVOICES, doc! { "number": 1 }),
+        IndexSpec::unique(INVOICES, doc! { "orderId": 1 }),
+        IndexSpec::unique(CREDIT_NOTES, doc! { "number": 1 }),
+        IndexSpec::unique(CREDIT_NOTES, doc! { "refundId": 1 }),
+        IndexSpec::plain(CREDIT_NOTES, doc! { "orderId": 1, "at": 1 }),
+    ]
+}
 
 /// Printed on every document: this shop never supplies under reverse charge.
 pub const REVERSE_CHARGE: &str = "No";
@@ -389,15 +407,15 @@ async fn next_number_in(
         })
 }
 
-/// The id of the order `filter` finds (`orders::filter_for`, plus `userId` for a customer),
+/// The id of the order `filter` finds (`order::lifecycle::filter_for`, plus `userId` for a customer),
 /// or `404 ORDER_NOT_FOUND`: another customer's order looks like none.
 pub async fn order_id(db: &Db, filter: mongodb::bson::Document) -> Result<OrderId> {
     let found = db
-        .docs(platform::db::ORDERS)
+        .docs(crate::order::model::ORDERS)
         .find_one(filter)
         .projection(doc! { "_id": 1 })
         .await?
-        .ok_or_else(crate::orders::order_not_found)?;
+        .ok_or_else(crate::order::model::order_not_found)?;
     found
         .get_object_id("_id")
         .map(OrderId)
@@ -456,32 +474,26 @@ pub async fn credit_note_for_refund(
         .map(|s| s.note))
 }
 
-/// What `change_in` does on a move to `shipped`: issues the order's invoice in the same
+/// What `order::transition` does on a move to `shipped`: issues the order's invoice in the same
 /// transaction, and a credit note for each refund that completed before it. An order placed
-/// before GST was modelled has no tax to draw one from and is shipped without; any other
-/// order cannot ship unless the seller is known.
+/// before GST was modelled has no tax to draw one from and is shipped without.
 pub async fn on_shipped_in(
     db: &Db,
     session: &mut ClientSession,
     order: &Order,
-    seller: Option<&SellerConfig>,
+    seller: &SellerConfig,
 ) -> Result<Option<Invoice>> {
     if order.tax.is_none() {
         tracing::warn!(order_id = %order.id.to_hex(), "shipped without a tax invoice: the order was placed before GST was modelled");
         return Ok(None);
     }
-    let seller = seller.ok_or_else(|| {
-        Error::Internal(anyhow::anyhow!(
-            "shipping issues the tax invoice, which needs the seller: the change was not `invoiced_by` one"
-        ))
-    })?;
     let invoice = issue_in(db, session, order, seller).await?;
     // Money already given back before the goods left: the invoice is for the whole supply,
     // so each such refund gets its credit note now, as it would have had it come later.
     for refund in order
         .refunds
         .iter()
-        .filter(|r| r.state == crate::refunds::RefundState::Completed)
+        .filter(|r| r.state == crate::order::model::refund::RefundState::Completed)
     {
         credit_note_in(db, session, order, refund).await?;
     }
@@ -730,14 +742,14 @@ pub async fn credit_note_in(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::ids::ProductId;
-    use crate::models::{OrderItem, Payment, Shipping};
-    use crate::order_state::OrderStatus;
-    use crate::refunds::{RefundKind, RefundLine, RefundState};
-    use crate::seller::ShippingConfig;
+    use crate::order::model::refund::{RefundKind, RefundLine, RefundState};
+    use crate::order::model::{OrderItem, Payment, Shipping};
+    use crate::order::status::OrderStatus;
+    use crate::tax::seller::ShippingConfig;
     use crate::tax::{compute_tax, Gstin, TaxLineInput};
+    use crate::vocabulary::ids::ProductId;
 
     pub(crate) fn seller() -> SellerConfig {
         SellerConfig {
@@ -791,7 +803,7 @@ mod tests {
         ];
         let tax =
             compute_tax(&seller().gstin, state, &inputs, Paise(10_000), Paise(4_900)).unwrap();
-        let mut o = crate::mail::sample_order();
+        let mut o = crate::order::model::sample_order();
         o.id = OrderId(ObjectId::parse_str("6745f0c2a1b2c3d4e5f607aa").unwrap());
         o.number = Some("PIT-1001".into());
         o.items = items;

@@ -2,21 +2,49 @@
 //! the final check before expiry all go through these functions, so they obey one set of
 //! rules: an order is paid once, by one transaction, for exactly its total; failures never
 //! undo a payment; refunds move `payment.status` forward only.
+//!
+//! This module is the one writer of a payment attempt's state ([`move_attempt`], driven by
+//! [`AttemptMove`]) and of an order's `payment.status` and `payment.flag` ([`PaymentMove`]:
+//! the fields each move sets, which the status change, a refund or this module's own writes
+//! carry into their update).
 
-use crate::ids::{OrderId, UserId};
-use crate::models::{now, Order, PaymentStatus};
-use crate::money::Paise;
-use crate::order_state::OrderStatus;
-use crate::orders::{self, Change};
-use crate::outbox::{self, MailEvent};
-use crate::refunds::{self, NewRefund, RefundKind};
+use crate::messages::outbox::{self, MailEvent};
+pub use crate::order::model::payment::PaymentMove;
+use crate::order::model::refund::RefundKind;
+use crate::order::model::{FlagReason, Order, PaymentFlag, ORDERS};
+use crate::order::refund_entry::{self, NewRefund};
+use crate::order::status::OrderStatus;
+use crate::order::transition::{self, Actor, Transition};
+use crate::vocabulary::ids::{OrderId, UserId};
+use crate::vocabulary::money::Paise;
+use crate::vocabulary::time::now;
 use futures::TryStreamExt;
 use integrations::phonepe::{OrderStatus as PhonePeOrder, PhonePe, State as PhonePeState};
-use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime};
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use mongodb::ClientSession;
 use platform::clock::Clock;
-use platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use platform::db::{Db, IndexSpec};
 use platform::error::{Error, Result};
+use platform::problem_codes::ProblemCode;
 use serde::{Deserialize, Serialize};
+
+/// The payment attempts, one document per call to PhonePe's pay API.
+pub const PAYMENT_ATTEMPTS: &str = "payment_attempts";
+
+/// The attempts' indexes, and those of the orders' payment fields.
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::unique(PAYMENT_ATTEMPTS, doc! { "merchantOrderId": 1 }),
+        IndexSpec::plain(PAYMENT_ATTEMPTS, doc! { "orderId": 1 }),
+        IndexSpec::plain(PAYMENT_ATTEMPTS, doc! { "state": 1, "nextCheckAt": 1 }),
+        // One PhonePe transaction can pay one order only, ever.
+        IndexSpec::unique_where(
+            ORDERS,
+            doc! { "payment.transactionId": 1 },
+            doc! { "payment.transactionId": { "$type": "string" } },
+        ),
+    ]
+}
 
 /// One call to PhonePe's pay API for an order. Recorded before PhonePe is called, so a crash
 /// between the two leaves a trace that reconciliation can resolve.
@@ -73,6 +101,136 @@ impl AttemptState {
     }
 }
 
+/// Which attempt a move is for.
+#[derive(Debug, Clone, Copy)]
+pub enum AttemptRef<'a> {
+    Id(ObjectId),
+    MerchantOrderId(&'a str),
+}
+
+/// What happens to a payment attempt. Each move names the states it may leave, so a late or
+/// repeated word from PhonePe never takes an attempt back.
+#[derive(Debug, Clone, Copy)]
+pub enum AttemptMove<'a> {
+    /// PhonePe created its order: the shopper may pay now.
+    Opened {
+        phonepe_order_id: &'a str,
+        expire_at: DateTime,
+    },
+    /// Its money paid the order. PhonePe's word on money stands, whatever the attempt was.
+    Paid,
+    /// PhonePe said again that the attempt that paid the order completed.
+    PaidAgain,
+    /// Its money arrived after another attempt had paid the order: it goes back.
+    PaidTwice {
+        transaction_id: &'a str,
+        paid: Paise,
+    },
+    /// PhonePe failed it.
+    Failed { code: &'a str },
+    /// PhonePe refused to create it, or has never heard of it.
+    Refused { error: &'a str },
+    /// The double charge went back.
+    Refunded { at: DateTime },
+}
+
+impl AttemptMove<'_> {
+    pub fn state(&self) -> AttemptState {
+        match self {
+            AttemptMove::Opened { .. } => AttemptState::Pending,
+            AttemptMove::Paid | AttemptMove::PaidAgain => AttemptState::Completed,
+            AttemptMove::PaidTwice { .. } => AttemptState::RefundPending,
+            AttemptMove::Failed { .. } => AttemptState::Failed,
+            AttemptMove::Refused { .. } => AttemptState::Error,
+            AttemptMove::Refunded { .. } => AttemptState::Refunded,
+        }
+    }
+
+    /// The states the move may leave; `None`: any.
+    pub fn leaves(&self) -> Option<&'static [AttemptState]> {
+        use AttemptState::{Completed, Creating, Pending, RefundPending};
+        match self {
+            AttemptMove::Opened { .. } => Some(&[Creating]),
+            AttemptMove::Paid => None,
+            AttemptMove::PaidAgain | AttemptMove::PaidTwice { .. } => {
+                Some(&[Creating, Pending, Completed])
+            }
+            AttemptMove::Failed { .. } | AttemptMove::Refused { .. } => Some(&[Creating, Pending]),
+            AttemptMove::Refunded { .. } => Some(&[RefundPending]),
+        }
+    }
+
+    /// Everything the move sets on the attempt.
+    fn update(&self) -> Document {
+        let mut set = match *self {
+            AttemptMove::Opened {
+                phonepe_order_id,
+                expire_at,
+            } => doc! { "phonepeOrderId": phonepe_order_id, "expireAt": expire_at },
+            AttemptMove::Paid | AttemptMove::PaidAgain => doc! { "completedAt": now() },
+            AttemptMove::PaidTwice {
+                transaction_id,
+                paid,
+            } => doc! {
+                "transactionId": transaction_id,
+                "paidAmount": paid.get(),
+                "completedAt": now(),
+            },
+            AttemptMove::Failed { code } => doc! { "lastError": code },
+            AttemptMove::Refused { error } => doc! { "lastError": error },
+            AttemptMove::Refunded { at } => doc! { "refundedAt": at },
+        };
+        set.insert("state", self.state());
+        doc! { "$set": set }
+    }
+}
+
+/// Moves an attempt, in the caller's transaction when `session` is given. Returns whether the
+/// attempt was in a state the move may leave (and so moved).
+pub async fn move_attempt(
+    db: &Db,
+    session: Option<&mut ClientSession>,
+    attempt: AttemptRef<'_>,
+    to: AttemptMove<'_>,
+) -> Result<bool> {
+    let mut filter = match attempt {
+        AttemptRef::Id(id) => doc! { "_id": id },
+        AttemptRef::MerchantOrderId(id) => doc! { "merchantOrderId": id },
+    };
+    if let Some(from) = to.leaves() {
+        let from: Vec<Bson> = from.iter().map(|s| Bson::from(*s)).collect();
+        filter.insert("state", doc! { "$in": from });
+    }
+    let attempts = db.docs(PAYMENT_ATTEMPTS);
+    let update = attempts.update_one(filter, to.update());
+    let done = match session {
+        Some(session) => update.session(session).await?,
+        None => update.await?,
+    };
+    Ok(done.matched_count == 1)
+}
+
+/// Records a new attempt to pay `order`, before PhonePe is called.
+pub async fn record_attempt(db: &Db, order: &Order) -> Result<Attempt> {
+    let attempt = new_attempt(order, new_merchant_order_id(order.id));
+    db.collection::<Attempt>(PAYMENT_ATTEMPTS)
+        .insert_one(&attempt)
+        .await?;
+    Ok(attempt)
+}
+
+/// Notes why calling PhonePe for an attempt failed, without settling it: after a timeout
+/// PhonePe may well have created the order, which reconciliation finds out.
+pub async fn note_attempt_error(db: &Db, attempt: ObjectId, error: &str) -> Result<()> {
+    db.docs(PAYMENT_ATTEMPTS)
+        .update_one(
+            doc! { "_id": attempt },
+            doc! { "$set": { "lastError": error } },
+        )
+        .await?;
+    Ok(())
+}
+
 /// What applying a PhonePe result did, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,7 +253,7 @@ pub enum Applied {
     Pending,
 }
 
-pub fn new_merchant_order_id(order_id: OrderId) -> String {
+fn new_merchant_order_id(order_id: OrderId) -> String {
     // 4 + 24 + 1 + 8 = 37 chars of [A-Za-z0-9-], within PhonePe's 63.
     format!("PIT-{}-{:08x}", order_id.to_hex(), rand::random::<u32>())
 }
@@ -154,20 +312,12 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                     attempt.merchant_order_id
                 ))
             })?;
-        let attempts = db.docs(PAYMENT_ATTEMPTS);
-        let attempt_done =
-            doc! { "$set": { "state": AttemptState::Completed, "completedAt": now() } };
+        let this = AttemptRef::Id(attempt.id);
         if order.payment.transaction_id.is_some() {
             // The attempt that settled the order is the one recorded on it.
             if order.payment.merchant_order_id.as_deref() == Some(&attempt.merchant_order_id) {
                 // A duplicate or a replay: the first delivery already did everything.
-                attempts
-                    .update_one(
-                        doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending, AttemptState::Completed] } },
-                        attempt_done,
-                    )
-                    .session(&mut *session)
-                    .await?;
+                move_attempt(db, Some(&mut *session), this, AttemptMove::PaidAgain).await?;
                 return Ok(Applied::AlreadyPaid);
             }
             // Another attempt's money already settled this order: this one is a double charge.
@@ -181,24 +331,15 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
             } else {
                 attempt.amount
             };
-            let moved = attempts
-                .update_one(
-                    doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending, AttemptState::Completed] } },
-                    doc! { "$set": {
-                        "state": AttemptState::RefundPending,
-                        "transactionId": transaction_id.clone().unwrap_or_default(),
-                        "paidAmount": paid.get(),
-                        "completedAt": now(),
-                    } },
-                )
-                .session(&mut *session)
-                .await?
-                .modified_count
-                == 1;
+            let twice = AttemptMove::PaidTwice {
+                transaction_id: transaction_id.as_deref().unwrap_or_default(),
+                paid,
+            };
+            let moved = move_attempt(db, Some(&mut *session), this, twice).await?;
             // Only the delivery that moved the attempt records its refund (in this same
             // transaction); replays find the attempt moved already.
             if moved {
-                refunds::record_in(
+                refund_entry::record_in(
                     db,
                     session,
                     &order,
@@ -223,11 +364,14 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 merchant_order_id = %attempt.merchant_order_id,
                 "PhonePe reported COMPLETED without a completed transaction; not marking it paid"
             );
-            flag_in(db, session, order_id, format!(
-                "no_completed_transaction: PhonePe said COMPLETED for {} without a completed transaction",
-                attempt.merchant_order_id
-            ))
-            .await?;
+            let flag = PaymentFlag::new(
+                FlagReason::NoCompletedTransaction,
+                format!(
+                    "PhonePe said COMPLETED for {} without a completed transaction",
+                    attempt.merchant_order_id
+                ),
+            );
+            flag_in(db, session, order_id, flag).await?;
             return Ok(Applied::NoTransaction);
         };
         if reported != order.total.get() {
@@ -238,16 +382,14 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 expected = order.total.get(),
                 "PhonePe reported a completed payment that does not match the order; not marking it paid"
             );
-            flag_in(
-                db,
-                session,
-                order_id,
+            let flag = PaymentFlag::new(
+                FlagReason::AmountMismatch,
                 format!(
-                    "amount_mismatch: PhonePe reported {reported} paise for {}",
+                    "PhonePe reported {reported} paise for {}",
                     attempt.merchant_order_id
                 ),
-            )
-            .await?;
+            );
+            flag_in(db, session, order_id, flag).await?;
             return Ok(Applied::AmountMismatch);
         }
         // One PhonePe transaction pays one order, ever (a unique index says so too): a
@@ -270,39 +412,33 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 transaction_id = %txn,
                 "a PhonePe transaction that already paid another order was reported for this one"
             );
-            flag_in(
-                db,
-                session,
-                order_id,
-                format!(
-                    "duplicate_transaction: PhonePe transaction {txn} already paid order {other}"
-                ),
-            )
-            .await?;
+            let flag = PaymentFlag::new(
+                FlagReason::DuplicateTransaction,
+                format!("PhonePe transaction {txn} already paid order {other}"),
+            );
+            flag_in(db, session, order_id, flag).await?;
             return Ok(Applied::DuplicateTransaction);
         }
         if order.status == OrderStatus::Cancelled {
             // The shopper paid after the order expired or was cancelled: keep the money's
             // trail on the order and let the refund job return it.
             tracing::error!(order_id = %order_id.to_hex(), "payment completed for a cancelled order; refunding");
+            let mut set = PaymentMove::PaidAfterCancel {
+                transaction_id: &txn,
+                merchant_order_id: &attempt.merchant_order_id,
+            }
+            .fields();
+            set.insert("updatedAt", now());
             let recorded = db
                 .docs(ORDERS)
                 .update_one(
                     doc! { "_id": order_id, "status": OrderStatus::Cancelled, "payment.transactionId": { "$exists": false } },
-                    doc! {
-                        "$set": {
-                            "payment.transactionId": &txn,
-                            "payment.merchantOrderId": &attempt.merchant_order_id,
-                            "payment.paidAt": now(),
-                            "payment.flag": "paid_after_cancel",
-                            "updatedAt": now(),
-                        },
-                    },
+                    doc! { "$set": set },
                 )
                 .session(&mut *session)
                 .await?;
             if recorded.modified_count == 1 {
-                refunds::record_in(
+                refund_entry::record_in(
                     db,
                     session,
                     &order,
@@ -318,36 +454,23 @@ async fn apply_completed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> R
                 )
                 .await?;
             }
-            attempts
-                .update_one(doc! { "_id": attempt.id }, attempt_done)
-                .session(&mut *session)
-                .await?;
+            move_attempt(db, Some(&mut *session), this, AttemptMove::Paid).await?;
             return Ok(Applied::PaidAfterCancel);
         }
         // Through the one writer of order statuses: the state machine, the history entry,
         // the compare-and-set on the status just read and the mail all come with it.
-        let change = Change::to(OrderStatus::Paid)
-            .note(format!("PhonePe transaction {txn}"))
-            .by("phonepe")
-            .set("payment.status", PaymentStatus::Paid)
-            .set("payment.transactionId", txn.as_str())
-            .set(
-                "payment.merchantOrderId",
-                attempt.merchant_order_id.as_str(),
-            )
-            .set("payment.paidAt", now())
-            .set("payment.flag", Bson::Null)
-            .mail(MailEvent::PaymentSuccess);
-        if !orders::change_loaded_in(db, session, order, &change)
+        let pay = Transition::Pay {
+            txn: &txn,
+            merchant_order_id: &attempt.merchant_order_id,
+            by: Actor::PhonePe,
+        };
+        if !transition::apply_loaded_in(db, session, order, &pay)
             .await?
             .moved()
         {
             return Ok(Applied::AlreadyPaid);
         }
-        attempts
-            .update_one(doc! { "_id": attempt.id }, attempt_done)
-            .session(&mut *session)
-            .await?;
+        move_attempt(db, Some(&mut *session), this, AttemptMove::Paid).await?;
         Ok(Applied::MarkedPaid)
     })
 }
@@ -357,13 +480,12 @@ async fn flag_in(
     db: &Db,
     session: &mut mongodb::ClientSession,
     order_id: OrderId,
-    flag: String,
+    flag: PaymentFlag,
 ) -> Result<()> {
+    let mut set = PaymentMove::Flagged(flag).fields();
+    set.insert("updatedAt", now());
     db.docs(ORDERS)
-        .update_one(
-            doc! { "_id": order_id },
-            doc! { "$set": { "payment.flag": flag, "updatedAt": now() } },
-        )
+        .update_one(doc! { "_id": order_id }, doc! { "$set": set })
         .session(session)
         .await?;
     Ok(())
@@ -376,25 +498,21 @@ async fn flag_in(
 async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Result<Applied> {
     let code = status.error_code.clone().unwrap_or_else(|| "FAILED".into());
     platform::transaction!(db, |session| {
-        db.docs(PAYMENT_ATTEMPTS)
-            .update_one(
-                doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending] } },
-                doc! { "$set": { "state": AttemptState::Failed, "lastError": &code } },
-            )
-            .session(&mut *session)
-            .await?;
+        let failed = AttemptMove::Failed { code: &code };
+        move_attempt(db, Some(&mut *session), AttemptRef::Id(attempt.id), failed).await?;
         // Only the order's current attempt decides its payment status, and never once paid.
+        let failed = PaymentMove::Failed;
+        let mut set = failed.fields();
+        set.insert("updatedAt", now());
+        let mut filter = doc! {
+            "_id": attempt.order_id,
+            "status": { "$in": [OrderStatus::Created, OrderStatus::PaymentPending] },
+            "payment.merchantOrderId": &attempt.merchant_order_id,
+        };
+        filter.extend(failed.leaves());
         let res = db
             .docs(ORDERS)
-            .update_one(
-                doc! {
-                    "_id": attempt.order_id,
-                    "status": { "$in": [OrderStatus::Created, OrderStatus::PaymentPending] },
-                    "payment.status": PaymentStatus::Pending,
-                    "payment.merchantOrderId": &attempt.merchant_order_id,
-                },
-                doc! { "$set": { "payment.status": PaymentStatus::Failed, "updatedAt": now() } },
-            )
+            .update_one(filter, doc! { "$set": set })
             .session(&mut *session)
             .await?;
         if res.modified_count == 0 {
@@ -404,6 +522,11 @@ async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Resu
         Ok(Applied::MarkedFailed)
     })
 }
+
+/// An attempt PhonePe says it never created.
+const UNKNOWN_TO_PHONEPE: AttemptMove<'static> = AttemptMove::Refused {
+    error: "unknown to PhonePe",
+};
 
 /// Seconds until the next status check after `checks` checks: PhonePe advises polling
 /// often at first and then backing off.
@@ -487,12 +610,7 @@ pub async fn check_attempt(
         }
         Err(e) if e.is_unknown_order() => {
             // PhonePe never created it (we crashed or it refused before creating).
-            db.docs(PAYMENT_ATTEMPTS)
-                .update_one(
-                    doc! { "_id": attempt.id, "state": { "$in": [AttemptState::Creating, AttemptState::Pending] } },
-                    doc! { "$set": { "state": AttemptState::Error, "lastError": "unknown to PhonePe" } },
-                )
-                .await?;
+            move_attempt(db, None, AttemptRef::Id(attempt.id), UNKNOWN_TO_PHONEPE).await?;
             Ok(Applied::Ignored)
         }
         Err(e) => {
@@ -534,12 +652,7 @@ pub async fn safe_to_expire(db: &Db, phonepe: &PhonePe, order_id: OrderId) -> Re
                 }
             }
             Err(e) if e.is_unknown_order() => {
-                db.docs(PAYMENT_ATTEMPTS)
-                    .update_one(
-                        doc! { "_id": attempt.id },
-                        doc! { "$set": { "state": AttemptState::Error, "lastError": "unknown to PhonePe" } },
-                    )
-                    .await?;
+                move_attempt(db, None, AttemptRef::Id(attempt.id), UNKNOWN_TO_PHONEPE).await?;
             }
             Err(e) => {
                 tracing::warn!(order_id = %order_id.to_hex(), error = %e, "cannot confirm payment state; not expiring yet");
@@ -551,7 +664,7 @@ pub async fn safe_to_expire(db: &Db, phonepe: &PhonePe, order_id: OrderId) -> Re
 }
 
 /// An attempt's document id as written before calling PhonePe.
-pub fn new_attempt(order: &Order, merchant_order_id: String) -> Attempt {
+fn new_attempt(order: &Order, merchant_order_id: String) -> Attempt {
     let t = now();
     Attempt {
         id: ObjectId::new(),
@@ -566,4 +679,71 @@ pub fn new_attempt(order: &Order, merchant_order_id: String) -> Attempt {
         expire_at: None,
         last_error: None,
     }
+}
+
+/// What recording PhonePe's answer to a new attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The order now waits for this attempt.
+    Pending,
+    /// This attempt's webhook paid the order before we recorded it.
+    AlreadyPaid,
+    /// This attempt's webhook failed it before we recorded it: the order stays as it was.
+    AttemptFailed,
+}
+
+/// Records, in one transaction, that PhonePe opened a payment page (`phonepe_order_id`,
+/// open until `expire_at`) for `attempt`, and that its order now waits for that attempt.
+pub async fn record_page_opened(
+    db: &Db,
+    attempt: &Attempt,
+    phonepe_order_id: &str,
+    expire_at: DateTime,
+) -> Result<Recorded> {
+    let merchant_order_id = attempt.merchant_order_id.as_str();
+    platform::transaction!(db, |session| {
+        let opened = AttemptMove::Opened {
+            phonepe_order_id,
+            expire_at,
+        };
+        let recorded =
+            move_attempt(db, Some(&mut *session), AttemptRef::Id(attempt.id), opened).await?;
+        let current = crate::order::lifecycle::load_in(db, session, attempt.order_id).await?;
+        // The shopper can be quicker than us: PhonePe's webhook for this very attempt may
+        // have been applied between PhonePe's answer and this transaction.
+        if current.payment.merchant_order_id.as_deref() == Some(merchant_order_id)
+            && current.status.is_paid_state()
+        {
+            return Ok(Recorded::AlreadyPaid);
+        }
+        // Still `creating` when PhonePe's answer was recorded: nothing else touched it. Only
+        // otherwise is it worth a read to see what did.
+        let now_attempt = if recorded {
+            None
+        } else {
+            db.collection::<Attempt>(PAYMENT_ATTEMPTS)
+                .find_one(doc! { "_id": attempt.id })
+                .session(&mut *session)
+                .await?
+        };
+        if now_attempt
+            .is_some_and(|a| matches!(a.state, AttemptState::Failed | AttemptState::Error))
+        {
+            return Ok(Recorded::AttemptFailed);
+        }
+        if !matches!(
+            current.status,
+            OrderStatus::Created | OrderStatus::PaymentPending
+        ) {
+            return Err(Error::new(
+                ProblemCode::OrderNotPayable,
+                format!("The order became {} meanwhile", current.status),
+            ));
+        }
+        // Through the one writer of order statuses; an order already waiting for payment
+        // still records which attempt it now waits for.
+        let wait = Transition::AwaitPayment { merchant_order_id };
+        transition::apply_loaded_in(db, session, current, &wait).await?;
+        Ok(Recorded::Pending)
+    })
 }

@@ -14,20 +14,36 @@
 //!   the request that claimed the refund is past its deadline; before that the request may
 //!   still be on its way.
 
-use crate::ids::{OrderId, ProductId};
-use crate::models::{now, rfc3339, Order, PaymentStatus};
-use crate::money::Paise;
-use crate::outbox;
+use crate::messages::outbox;
+use crate::order::model::refund::{
+    collected, refundable, Refund, RefundKind, RefundLine, RefundState,
+};
+use crate::order::model::{FlagReason, Order, PaymentFlag, PaymentStatus, ORDERS};
+use crate::order::refund_entry::{self, NewRefund};
+use crate::payments::{self, AttemptMove, AttemptRef, PaymentMove};
+use crate::vocabulary::ids::{OrderId, ProductId};
+use crate::vocabulary::money::Paise;
+use crate::vocabulary::time::now;
 use futures::TryStreamExt;
 use integrations::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
-use mongodb::bson::{doc, oid::ObjectId, to_bson, DateTime, Document};
-use mongodb::ClientSession;
+use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use platform::clock::Clock;
-use platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use platform::db::{Db, IndexSpec};
 use platform::error::Result;
 use platform::idempotency::{NextAction, Saved};
 use platform::problem_codes::ProblemCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+/// The indexes of the orders' refunds: found by their id (webhooks) and by what is due.
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::plain(ORDERS, doc! { "refunds.merchantRefundId": 1 }),
+        IndexSpec::plain(
+            ORDERS,
+            doc! { "refunds.state": 1, "refunds.nextCheckAt": 1 },
+        ),
+    ]
+}
 
 /// How long a refund request may still be on its way to PhonePe after we sent it. Well past
 /// the PhonePe client's own timeout, so an instance that sent a request and is still waiting
@@ -37,172 +53,6 @@ pub const REQUEST_DEADLINE_MS: i64 = 30_000;
 /// Refunds of one order that PhonePe may fail before we stop minting new ids and ask a
 /// person to look (the order is flagged `refund_failed`).
 const MAX_FAILED_PER_ORDER: usize = 3;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundKind {
-    /// A paid order was cancelled (by the owner, or paid after it had expired).
-    Cancellation,
-    /// The owner refunded part or all of a paid order.
-    Owner,
-    /// A second attempt paid an order another attempt had already paid.
-    ExtraCharge,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundState {
-    Pending,
-    Completed,
-    Failed,
-}
-
-impl RefundState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundState::Pending => "pending",
-            RefundState::Completed => "completed",
-            RefundState::Failed => "failed",
-        }
-    }
-}
-
-platform::stored_as_str!(RefundState);
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RefundLine {
-    pub product_id: ProductId,
-    pub quantity: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Refund {
-    pub id: ObjectId,
-    pub merchant_refund_id: String,
-    /// The PhonePe order (payment attempt) whose money goes back.
-    pub original_merchant_order_id: String,
-    pub amount: Paise,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lines: Option<Vec<RefundLine>>,
-    #[serde(default)]
-    pub restock: bool,
-    pub reason: String,
-    pub kind: RefundKind,
-    pub state: RefundState,
-    /// Who decided it: an admin's user id, `customer`, `phonepe` or `jobs`.
-    pub by: String,
-    pub at: DateTime,
-    /// When the refund was last sent to PhonePe (the start of its request deadline).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_at: Option<DateTime>,
-    pub next_check_at: DateTime,
-    #[serde(default)]
-    pub checks: i32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub settled_at: Option<DateTime>,
-    /// The failed refund this one retries, under a new id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replaces: Option<String>,
-    /// The owner's `Idempotency-Key` and a hash of the request it came with: repeating the
-    /// request finds its refund here, on the order, in the same transaction that decides.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_hash: Option<String>,
-}
-
-impl Refund {
-    /// Whether this refund gives back the order's own payment (extra charges do not count
-    /// against what the order collected).
-    pub fn counts_against_order(&self) -> bool {
-        self.kind != RefundKind::ExtraCharge
-    }
-}
-
-/// A refund as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RefundView {
-    pub id: String,
-    pub merchant_refund_id: String,
-    pub amount: Paise,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lines: Option<Vec<RefundLineView>>,
-    pub restock: bool,
-    pub reason: String,
-    pub kind: RefundKind,
-    pub state: RefundState,
-    pub by: String,
-    pub at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub settled_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replaces: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RefundLineView {
-    pub product_id: String,
-    pub quantity: i64,
-}
-
-impl From<&Refund> for RefundView {
-    fn from(r: &Refund) -> Self {
-        RefundView {
-            id: r.id.to_hex(),
-            merchant_refund_id: r.merchant_refund_id.clone(),
-            amount: r.amount,
-            lines: r.lines.as_ref().map(|lines| {
-                lines
-                    .iter()
-                    .map(|l| RefundLineView {
-                        product_id: l.product_id.to_hex(),
-                        quantity: l.quantity,
-                    })
-                    .collect()
-            }),
-            restock: r.restock,
-            reason: r.reason.clone(),
-            kind: r.kind,
-            state: r.state,
-            by: r.by.clone(),
-            at: rfc3339(r.at),
-            settled_at: r.settled_at.map(rfc3339),
-            last_error: r.last_error.clone(),
-            replaces: r.replaces.clone(),
-        }
-    }
-}
-
-/// What the order's PhonePe payment collected: its total once a transaction paid it.
-pub fn collected(order: &Order) -> Paise {
-    if order.payment.transaction_id.is_some() && order.payment.provider == "phonepe" {
-        order.total
-    } else {
-        Paise::ZERO
-    }
-}
-
-/// Money of the order's own payment already given back or on its way back.
-pub fn committed(order: &Order) -> Paise {
-    order
-        .refunds
-        .iter()
-        .filter(|r| r.counts_against_order() && r.state != RefundState::Failed)
-        .fold(Paise::ZERO, |sum, r| sum + r.amount)
-}
-
-/// What may still be refunded of the order's own payment.
-pub fn refundable(order: &Order) -> Paise {
-    Paise((collected(order).get() - committed(order).get()).max(0))
-}
 
 /// The owner's refund request, validated for shape (`amount` ≥ 100 paise, lines well formed,
 /// not both) by the caller.
@@ -244,7 +94,7 @@ fn refunded_units(order: &Order, product: ProductId) -> i64 {
 /// line's first `k` units are worth `floor(paid × k / quantity)`, so refunding a line in
 /// parts gives back exactly what it cost once all its units are back.
 fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
-    let totals: Vec<(crate::ids::ProductId, Paise)> = order
+    let totals: Vec<(crate::vocabulary::ids::ProductId, Paise)> = order
         .items
         .iter()
         .map(|i| (i.product_id, i.line_total))
@@ -355,7 +205,7 @@ pub async fn preview(
         .collection::<Order>(ORDERS)
         .find_one(doc! { "_id": id.oid() })
         .await?
-        .ok_or_else(crate::orders::order_not_found)?;
+        .ok_or_else(crate::order::model::order_not_found)?;
     Ok(Preview {
         amount: amount_of(&order, lines, amount)?,
         refundable: refundable(&order),
@@ -365,9 +215,13 @@ pub async fn preview(
 /// Decides and records the owner's refund of order `id`, in one transaction with everything
 /// it implies: the amount (never above what is still refundable), the restock, the order's
 /// payment status. `jobs` then takes it to PhonePe like every other refund.
-pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Result<Decided> {
+pub async fn decide(
+    db: &Db,
+    id: crate::vocabulary::ids::OrderId,
+    req: &OwnerRefund,
+) -> Result<Decided> {
     platform::transaction!(db, |session| {
-        let order = crate::orders::load_in(db, session, id).await?;
+        let order = crate::order::lifecycle::load_in(db, session, id).await?;
         if let Some(keyed) = &req.idempotency {
             // The saved response is the refund on the order, which is answered as it is now.
             let saved = order
@@ -395,9 +249,10 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
             let reason = format!("restocking refund: {}", req.reason);
             // Units an earlier restocking refund or the order's cancellation already put back
             // are on the shelf: the money goes back, the units do not come back twice.
-            let mut held = crate::orders::units_held(&order);
+            let mut held = crate::order::lifecycle::units_held(&order);
             for line in req.lines.iter().flatten() {
-                let units = crate::orders::take_held(&mut held, line.product_id, line.quantity);
+                let units =
+                    crate::order::lifecycle::take_held(&mut held, line.product_id, line.quantity);
                 if units == 0 {
                     continue;
                 }
@@ -413,7 +268,7 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
                 crate::catalog::try_move_stock_in(db, session, &back, false).await?;
             }
         }
-        let mut refund = pending(
+        let mut refund = refund_entry::pending(
             &order,
             NewRefund {
                 amount,
@@ -429,93 +284,11 @@ pub async fn decide(db: &Db, id: crate::ids::OrderId, req: &OwnerRefund) -> Resu
             refund.idempotency_key = Some(keyed.key.as_str().to_owned());
             refund.request_hash = Some(keyed.request_hash.clone());
         }
-        push_in(db, session, &order, refund).await?;
+        refund_entry::push_in(db, session, &order, refund).await?;
         Ok(Decided::Created(
-            crate::orders::load_in(db, session, id).await?,
+            crate::order::lifecycle::load_in(db, session, id).await?,
         ))
     })
-}
-
-/// A refund decided now, to be recorded by `record_in`.
-#[derive(Debug, Clone)]
-pub struct NewRefund {
-    pub amount: Paise,
-    pub lines: Option<Vec<RefundLine>>,
-    pub restock: bool,
-    pub reason: String,
-    pub kind: RefundKind,
-    pub by: String,
-    pub original_merchant_order_id: String,
-}
-
-/// The id PhonePe knows the order's `seq`-th refund by: derived from the order and the
-/// refund's place on it, so the transaction that records the refund fixes it for ever.
-fn merchant_refund_id(order_id: OrderId, seq: usize) -> String {
-    // 5 + 24 + 1 + digits: far inside PhonePe's 63 characters of [A-Za-z0-9_-].
-    format!("PITR-{}-{seq}", order_id.to_hex())
-}
-
-/// Records `new` on `order` inside the caller's transaction, with its `merchantRefundId`
-/// claimed. `order` must be the order as read in this transaction.
-pub async fn record_in(
-    db: &Db,
-    session: &mut ClientSession,
-    order: &Order,
-    new: NewRefund,
-) -> Result<Refund> {
-    push_in(db, session, order, pending(order, new)).await
-}
-
-/// A refund just decided: pending, never sent, its id the order's next.
-fn pending(order: &Order, new: NewRefund) -> Refund {
-    let t = now();
-    Refund {
-        id: ObjectId::new(),
-        merchant_refund_id: merchant_refund_id_for(order),
-        original_merchant_order_id: new.original_merchant_order_id,
-        amount: new.amount,
-        lines: new.lines,
-        restock: new.restock,
-        reason: new.reason,
-        kind: new.kind,
-        state: RefundState::Pending,
-        by: new.by,
-        at: t,
-        requested_at: None,
-        next_check_at: t,
-        checks: 0,
-        last_error: None,
-        settled_at: None,
-        replaces: None,
-        idempotency_key: None,
-        request_hash: None,
-    }
-}
-
-async fn push_in(
-    db: &Db,
-    session: &mut ClientSession,
-    order: &Order,
-    refund: Refund,
-) -> Result<Refund> {
-    let mut set = doc! { "updatedAt": now() };
-    if refund.counts_against_order() {
-        set.insert("payment.status", PaymentStatus::RefundPending.as_str());
-    }
-    let pushed = db
-        .docs(ORDERS)
-        .update_one(
-            // Two transactions deciding a refund from the same read would derive the same id:
-            // the second finds it taken and starts over from what the first left.
-            doc! { "_id": order.id, "refunds.merchantRefundId": { "$ne": &refund.merchant_refund_id } },
-            doc! { "$push": { "refunds": to_bson(&refund)? }, "$set": set },
-        )
-        .session(&mut *session)
-        .await?;
-    if pushed.matched_count != 1 {
-        return Err(platform::db::retry_transaction());
-    }
-    Ok(refund)
 }
 
 /// PhonePe's final word on a refund.
@@ -633,19 +406,17 @@ pub async fn settle(
             set.insert("refunds.$.lastError", code.as_str());
             if !replace {
                 tracing::error!(order_id = %order.id.to_hex(), merchant_refund_id, "refunds keep failing at PhonePe; flagged for a person");
-                set.insert(
-                    "payment.flag",
-                    format!("refund_failed: {merchant_refund_id}"),
-                );
+                let flag = PaymentFlag::new(FlagReason::RefundFailed, merchant_refund_id);
+                set.extend(PaymentMove::Flagged(flag).fields());
             }
         }
         if refund.counts_against_order() && !replace {
-            let status = payment_status_after(&order, &after);
-            set.insert("payment.status", status.as_str());
-            set.insert("payment.refundedAmount", refunded_amount(&after).get());
-            if status == PaymentStatus::Refunded {
-                set.insert("payment.refundedAt", t);
-            }
+            let refunded = PaymentMove::Refunded {
+                status: payment_status_after(&order, &after),
+                refunded: refunded_amount(&after),
+                at: t,
+            };
+            set.extend(refunded.fields());
         }
         let changed = db
             .docs(ORDERS)
@@ -667,13 +438,9 @@ pub async fn settle(
         match verdict {
             Verdict::Completed => {
                 if refund.kind == RefundKind::ExtraCharge {
-                    db.docs(PAYMENT_ATTEMPTS)
-                        .update_one(
-                            doc! { "merchantOrderId": &refund.original_merchant_order_id },
-                            doc! { "$set": { "state": crate::payments::AttemptState::Refunded, "refundedAt": t } },
-                        )
-                        .session(&mut *session)
-                        .await?;
+                    let attempt = AttemptRef::MerchantOrderId(&refund.original_merchant_order_id);
+                    let refunded = AttemptMove::Refunded { at: t };
+                    payments::move_attempt(db, Some(&mut *session), attempt, refunded).await?;
                     // No mail: the shopper's order mails already say what they paid for,
                     // and PhonePe tells them about the returned double charge itself.
                     return Ok(Settled::Completed(order.id));
@@ -688,7 +455,7 @@ pub async fn settle(
                 if replace {
                     let replacement = Refund {
                         id: ObjectId::new(),
-                        merchant_refund_id: merchant_refund_id_for(&order),
+                        merchant_refund_id: refund_entry::merchant_refund_id_for(&order),
                         state: RefundState::Pending,
                         at: t,
                         requested_at: None,
@@ -702,16 +469,12 @@ pub async fn settle(
                         request_hash: None,
                         ..refund
                     };
-                    push_in(db, session, &order, replacement).await?;
+                    refund_entry::push_in(db, session, &order, replacement).await?;
                 }
                 Ok(Settled::Failed)
             }
         }
     })
-}
-
-fn merchant_refund_id_for(order: &Order) -> String {
-    merchant_refund_id(order.id, order.refunds.len() + 1)
 }
 
 fn after_ms(t: DateTime, ms: i64) -> DateTime {
@@ -720,7 +483,7 @@ fn after_ms(t: DateTime, ms: i64) -> DateTime {
 
 /// Seconds until the next look at a refund PhonePe has not settled after `checks` looks.
 fn next_check_delay_ms(checks: i32) -> i64 {
-    1000 * crate::payments::next_check_delay_secs(checks).min(600)
+    1000 * payments::next_check_delay_secs(checks).min(600)
 }
 
 /// The one refund loop: requests every due pending refund from PhonePe (under its fixed id)

@@ -8,7 +8,7 @@
 
 use crate::catalog::{is_valid_slug, MAX_PAISE, MAX_STOCK};
 use crate::tax::{GstRate, Hsn};
-use crate::Paise;
+use crate::vocabulary::money::Paise;
 use platform::error::FieldError;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};

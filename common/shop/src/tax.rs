@@ -6,6 +6,7 @@ mod compute;
 mod gstin;
 mod numbering;
 mod rate;
+pub mod seller;
 mod state;
 mod words;
 

@@ -13,8 +13,9 @@ use common::platform::config::{
     Config, MailConfig, PaymentRedirect, PhonePeConfig, WebhookCredentials,
 };
 use common::platform::services::Services;
-use common::shop::mail::Mailer;
-use common::shop::seller::SellerConfig;
+use common::shop::messages::mail::Mailer;
+use common::shop::order::settings::{OrderNumbering, PaymentWindow};
+use common::shop::tax::seller::SellerConfig;
 use std::sync::Arc;
 
 /// Every section any function reads: the dev server runs them all.
@@ -26,6 +27,8 @@ pub type Settings = (
     MailConfig,
     SellerConfig,
     admin_ship::console::ConsoleConfig,
+    PaymentWindow,
+    OrderNumbering,
 );
 
 /// Every function's dependencies, built once from every section as each Lambda's `main.rs`
@@ -41,15 +44,27 @@ pub struct Functions {
     pub webhook_credentials: WebhookCredentials,
     pub redirect: PaymentRedirect,
     pub console: admin_ship::console::ConsoleConfig,
+    pub window: PaymentWindow,
+    pub numbering: OrderNumbering,
 }
 
 impl Functions {
     /// `clock` is the system's for `make dev`, a `TestClock` for the tests.
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Functions> {
-        let (config, phonepe, webhook_credentials, redirect, mail, seller, console) = settings;
+        let (
+            config,
+            phonepe,
+            webhook_credentials,
+            redirect,
+            mail,
+            seller,
+            console,
+            window,
+            numbering,
+        ) = settings;
         Ok(Functions {
             mailer: Arc::new(Mailer::new(&mail, clock.clone()).await),
-            services: Services::init(config, clock).await?,
+            services: Services::init(config, &common::shop::indexes(), clock).await?,
             seller: Arc::new(seller),
             phonepe: Arc::new(PhonePe::new(&phonepe)?),
             webhook_phonepe: Arc::new(PhonePe::with_timeout(
@@ -59,6 +74,8 @@ impl Functions {
             webhook_credentials,
             redirect,
             console,
+            window,
+            numbering,
         })
     }
 
@@ -72,7 +89,12 @@ impl Functions {
     }
 
     pub fn jobs(&self) -> jobs::Jobs {
-        jobs::Jobs::new(&self.services, self.phonepe.clone(), self.mailer.clone())
+        jobs::Jobs::new(
+            &self.services,
+            self.phonepe.clone(),
+            self.mailer.clone(),
+            self.window,
+        )
     }
 }
 
@@ -102,11 +124,17 @@ pub fn app(f: &Functions) -> Router {
             .merge(products::router(services))
             .merge(cart::router(services, f.seller.clone()))
             .merge(coupons::router(services, f.seller.clone()))
-            .merge(orders::router(services, f.seller.clone(), f.mailer.clone()))
+            .merge(orders::router(
+                services,
+                f.seller.clone(),
+                f.mailer.clone(),
+                f.numbering.clone(),
+            ))
             .merge(payments_initiate::router(
                 services,
                 f.phonepe.clone(),
                 f.redirect.clone(),
+                f.window,
             ))
             .merge(payments_webhook::router(
                 services,

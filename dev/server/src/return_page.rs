@@ -15,10 +15,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::platform::db::ORDERS;
 use common::platform::services::Services;
-use common::shop::models::{Order, PaymentStatus};
-use common::shop::order_state::OrderStatus;
+use common::shop::order::model::ORDERS;
+use common::shop::order::model::{Order, PaymentStatus};
+use common::shop::order::status::OrderStatus;
 use std::collections::HashMap;
 
 pub const PATH: &str = "/dev/return";
@@ -101,7 +101,7 @@ async fn show(
 
 /// The order `raw` names (its id or its number), or `None` for anything that names none.
 async fn find(services: &Services, raw: &str) -> common::platform::Result<Option<Order>> {
-    let Ok(filter) = common::shop::orders::filter_for(raw) else {
+    let Ok(filter) = common::shop::order::lifecycle::filter_for(raw) else {
         return Ok(None);
     };
     Ok(services

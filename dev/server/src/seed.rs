@@ -1,10 +1,12 @@
 //! A realistic demo catalog and coupons, created through the same `common::shop::catalog`
-//! functions the owner's routes use, so seeding exercises the real validation. Seeding only
-//! adds what is missing: a product or coupon that exists (by slug or code) is left exactly
-//! as it is, so its stock, price and coupon use survive every `make seed` and `make dev`.
+//! and `common::shop::coupons` functions the owner's routes use, so seeding exercises the
+//! real validation. Seeding only adds what is missing: a product or coupon that exists (by
+//! slug or code) is left exactly as it is, so its stock, price and coupon use survive every
+//! `make seed` and `make dev`.
 
 use common::platform::services::Services;
-use common::shop::catalog::{self, CouponInput, ProductInput};
+use common::shop::catalog::{self, ProductInput};
+use common::shop::coupons::{self, CouponInput};
 use serde_json::{json, Value};
 
 fn img(slug: &str) -> Vec<String> {
@@ -169,7 +171,7 @@ pub async fn run(services: &Services) -> anyhow::Result<(usize, usize)> {
     catalog::open_stock_ledgers(db, SEED_ACTOR).await?;
     for coupon in demo_coupons() {
         let input: CouponInput = serde_json::from_value(coupon)?;
-        match catalog::create_coupon(db, input).await {
+        match coupons::create_coupon(db, input).await {
             Ok(_) => coupons += 1,
             Err(e) if e.code() == "COUPON_CODE_TAKEN" => {}
             Err(e) => anyhow::bail!("seed failed: {e}"),

@@ -9,17 +9,17 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use common::platform::auth::Admin;
-use common::platform::db::{PRODUCTS, STOCK_MOVEMENTS};
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::{
-    self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView,
+    self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView, PRODUCTS,
+    STOCK_MOVEMENTS,
 };
-use common::shop::ids::ProductId;
-use common::shop::models::{Product, ProductView};
+use common::shop::catalog::{Product, ProductView};
+use common::shop::vocabulary::ids::ProductId;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Regex};
 use serde::Deserialize;

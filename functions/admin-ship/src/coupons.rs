@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use common::platform::auth::Admin;
-use common::platform::db::COUPONS;
 use common::platform::http::{List, Page};
 use common::platform::services::Services;
 use common::platform::Result;
-use common::shop::catalog::{self, CouponInput, CouponPatch};
-use common::shop::models::{rfc3339, Coupon};
+use common::shop::catalog::Coupon;
+use common::shop::coupons::{self, CouponInput, CouponPatch, COUPONS};
+use common::shop::vocabulary::time::rfc3339;
 use mongodb::bson::doc;
 use serde_json::{json, Value};
 
@@ -26,7 +26,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// The direct `upsertCoupon` action: `{"coupon": <CouponInput>}`.
 pub(crate) async fn upsert(services: &Services, input: CouponInput) -> Result<Value> {
-    let coupon = catalog::upsert_coupon(&services.db, input).await?;
+    let coupon = coupons::upsert_coupon(&services.db, input).await?;
     Ok(json!({ "coupon": coupon_json(&coupon) }))
 }
 
@@ -55,7 +55,7 @@ async fn create_coupon(
     _: Admin,
     common::platform::http::Json(input): common::platform::http::Json<CouponInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let coupon = catalog::create_coupon(&services.db, input).await?;
+    let coupon = coupons::create_coupon(&services.db, input).await?;
     Ok((StatusCode::CREATED, Json(coupon_json(&coupon))))
 }
 
@@ -65,7 +65,7 @@ async fn patch_coupon(
     Path(code): Path<String>,
     common::platform::http::Json(input): common::platform::http::Json<CouponPatch>,
 ) -> Result<Json<Value>> {
-    let coupon = catalog::patch_coupon(&services.db, &code, input).await?;
+    let coupon = coupons::patch_coupon(&services.db, &code, input).await?;
     Ok(Json(coupon_json(&coupon)))
 }
 

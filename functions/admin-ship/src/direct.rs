@@ -13,9 +13,10 @@ use axum::http::StatusCode;
 use common::platform::idempotency::IdempotencyKey;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
-use common::shop::catalog::{CouponInput, ProductInput};
-use common::shop::ids::OrderId;
-use common::shop::models::{Order, OrderView};
+use common::shop::catalog::ProductInput;
+use common::shop::coupons::CouponInput;
+use common::shop::order::model::{Order, OrderView};
+use common::shop::vocabulary::ids::OrderId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
@@ -136,8 +137,8 @@ impl<'de> Deserialize<'de> for OrderRef {
 
 impl OrderRef {
     async fn resolve(&self, services: &Services) -> Result<OrderId> {
-        if common::shop::orders::looks_like_number(&self.0) {
-            return common::shop::orders::resolve(&services.db, &self.0).await;
+        if common::shop::order::lifecycle::looks_like_number(&self.0) {
+            return common::shop::order::lifecycle::resolve(&services.db, &self.0).await;
         }
         OrderId::from_field("orderId", &self.0)
     }

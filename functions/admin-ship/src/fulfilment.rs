@@ -11,11 +11,11 @@ use common::platform::auth::Admin;
 use common::platform::http::JsonBytes;
 use common::platform::text::{self, Rule};
 use common::platform::{Error, Result};
-use common::shop::ids::OrderId;
-use common::shop::models::{Order, OrderView};
-use common::shop::order_state::OrderStatus;
-use common::shop::orders::{self, Change};
-use common::shop::outbox::MailEvent;
+use common::shop::order::lifecycle;
+use common::shop::order::model::{Order, OrderView};
+use common::shop::order::transition::{self as order_transition, Actor, Shipment, Transition};
+use common::shop::tax::seller::SellerConfig;
+use common::shop::vocabulary::ids::OrderId;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -133,11 +133,39 @@ pub fn tracking_link(carrier: &str, tracking_number: &str) -> (String, Option<St
         .unwrap_or_else(|| (carrier.to_owned(), None))
 }
 
-fn validate(action: OrderAction) -> Result<Change> {
+/// One of the owner's actions, validated: what its transition is built from.
+#[derive(Debug)]
+enum Valid {
+    Pack,
+    Ship(Shipment),
+    Deliver,
+    Cancel(Option<String>),
+}
+
+impl Valid {
+    fn transition<'a>(&'a self, seller: &'a SellerConfig, by: &'a str) -> Transition<'a> {
+        let by = Actor::Owner(by);
+        match self {
+            Valid::Pack => Transition::Pack { by },
+            Valid::Ship(shipment) => Transition::Ship {
+                shipment,
+                seller,
+                by,
+            },
+            Valid::Deliver => Transition::Deliver { by },
+            Valid::Cancel(reason) => Transition::Cancel {
+                reason: reason.as_deref(),
+                by,
+            },
+        }
+    }
+}
+
+fn validate(action: OrderAction) -> Result<Valid> {
     let mut errors = Vec::new();
-    let change = match action {
-        OrderAction::Pack => Change::to(OrderStatus::Packed),
-        OrderAction::Deliver => Change::to(OrderStatus::Delivered).mail(MailEvent::OrderDelivered),
+    let valid = match action {
+        OrderAction::Pack => Valid::Pack,
+        OrderAction::Deliver => Valid::Deliver,
         OrderAction::Ship(input) => {
             // The customer's mail and the owner's screen show these.
             let number = text::field(
@@ -161,39 +189,29 @@ fn validate(action: OrderAction) -> Result<Change> {
             let (Some(number), Some(carrier)) = (number, carrier) else {
                 return Err(Error::validation(errors));
             };
-            let (carrier, url) = tracking_link(&carrier, &number);
-            let mut change = Change::to(OrderStatus::Shipped)
-                .set("shipping.carrier", carrier)
-                .set("shipping.trackingNumber", number)
-                .mail(MailEvent::OrderShipped);
-            if let Some(url) = url {
-                change = change.set("shipping.trackingUrl", url);
-            }
-            if let Some(d) = description {
-                change = change.set("shipping.description", d);
-            }
-            change
+            let (carrier, tracking_url) = tracking_link(&carrier, &number);
+            Valid::Ship(Shipment {
+                carrier,
+                tracking_number: number,
+                tracking_url,
+                description,
+            })
         }
-        OrderAction::Cancel(input) => {
-            let reason = text::field(
-                &mut errors,
-                "reason",
-                input.reason.as_deref(),
-                Rule::line(500).optional(),
-            );
-            Change::to(OrderStatus::Cancelled)
-                .note(reason.unwrap_or_else(|| "cancelled by the shop".into()))
-                .mail(MailEvent::OrderCancelled)
-        }
+        OrderAction::Cancel(input) => Valid::Cancel(text::field(
+            &mut errors,
+            "reason",
+            input.reason.as_deref(),
+            Rule::line(500).optional(),
+        )),
     };
     if errors.is_empty() {
-        Ok(change)
+        Ok(valid)
     } else {
         Err(Error::validation(errors))
     }
 }
 
-/// Applies one of the owner's actions through the shared state machine and, once the
+/// Applies one of the owner's actions through the order's one writer and, once the
 /// transaction has committed, tries to send the mail it queued. Repeating the action an
 /// order is already in changes nothing and returns the order. The routes and the direct
 /// actions both come here.
@@ -203,12 +221,10 @@ pub(crate) async fn perform(
     action: OrderAction,
     by: &str,
 ) -> Result<Order> {
-    let mut change = validate(action)?.by(by);
-    if change.to == OrderStatus::Shipped {
-        change = change.invoiced_by(&app.seller);
-    }
-    let outcome = orders::change(&app.services.db, id, &change).await?;
-    if outcome.moved() && !change.mail.is_empty() {
+    let valid = validate(action)?;
+    let transition = valid.transition(&app.seller, by);
+    let outcome = order_transition::apply(&app.services.db, id, &transition).await?;
+    if outcome.moved() && !transition.mail().is_empty() {
         app.mailer.send_now(&app.services.db, id).await;
     }
     Ok(outcome.into_order())
@@ -220,7 +236,7 @@ async fn ship(
     Path(id): Path<String>,
     common::platform::http::Json(input): common::platform::http::Json<ShipInput>,
 ) -> Result<Json<OrderView>> {
-    let id = orders::resolve(&app.services.db, &id).await?;
+    let id = lifecycle::resolve(&app.services.db, &id).await?;
     let order = perform(&app, id, OrderAction::Ship(input), user.id.as_str()).await?;
     Ok(Json(order.into()))
 }
@@ -236,7 +252,7 @@ where
               Admin(user): Admin,
               Path(id): Path<String>,
               body: JsonBytes| async move {
-            let id = orders::resolve(&app.services.db, &id).await?;
+            let id = lifecycle::resolve(&app.services.db, &id).await?;
             let action = to(body.parse_optional()?);
             let order = perform(&app, id, action, user.id.as_str()).await?;
             Result::<_, Error>::Ok(Json(OrderView::from(order)))

@@ -12,7 +12,7 @@ use common::platform::auth::Admin;
 use common::platform::services::Services;
 use common::platform::Result;
 use common::shop::invoices::{self, CreditNote, Invoice};
-use common::shop::orders::filter_for;
+use common::shop::order::lifecycle::filter_for;
 use common::shop::Paise;
 use serde::Serialize;
 use serde_json::Value;

@@ -5,7 +5,7 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use common::platform::auth::Admin;
-use common::shop::order_state::OrderStatus;
+use common::shop::order::status::OrderStatus;
 use common::shop::tax::GstRate;
 use serde::Serialize;
 

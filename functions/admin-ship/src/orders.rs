@@ -10,17 +10,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use common::platform::auth::Admin;
-use common::platform::db::{MAIL_OUTBOX, ORDERS, PAYMENT_ATTEMPTS};
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
-use common::shop::ids::OrderId;
-use common::shop::models::{india_time, parse_time, rfc3339, Order, OrderView, PaymentStatus};
-use common::shop::order_state::{owner_actions, OrderStatus, OwnerAction};
-use common::shop::orders;
-use common::shop::refunds;
+use common::shop::messages::outbox::MAIL_OUTBOX;
+use common::shop::order::lifecycle;
+use common::shop::order::model::refund;
+use common::shop::order::model::ORDERS;
+use common::shop::order::model::{Order, OrderView, PaymentStatus};
+use common::shop::order::status::{owner_actions, OrderStatus, OwnerAction};
+use common::shop::payments::PAYMENT_ATTEMPTS;
+use common::shop::vocabulary::ids::OrderId;
+use common::shop::vocabulary::time::{india_time, parse_time, rfc3339};
 use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, Regex};
@@ -232,13 +235,13 @@ async fn search_filter(services: &Services, q: &str) -> Result<Document> {
     if let Ok(id) = ObjectId::parse_str(q) {
         any.push(doc! { "_id": id });
     }
-    if orders::looks_like_number(q) {
+    if lifecycle::looks_like_number(q) {
         any.push(doc! { "number": q.to_ascii_uppercase() });
     }
     if q.contains('@') {
         any.push(doc! { "email": ci(format!("^{}$", escape(q))) });
     }
-    if let Some(phone) = common::shop::address::normalize_mobile(q) {
+    if let Some(phone) = common::shop::vocabulary::address::normalize_mobile(q) {
         any.push(doc! { "shipping.address.phone": phone });
     }
     any.push(doc! { "shipping.address.name": ci(format!("^{}", escape(q))) });
@@ -296,7 +299,7 @@ pub struct AdminOrderView {
 
 impl From<Order> for AdminOrderView {
     fn from(order: Order) -> Self {
-        let collected = refunds::collected(&order) > Paise::ZERO;
+        let collected = refund::collected(&order) > Paise::ZERO;
         AdminOrderView {
             allowed_actions: owner_actions(order.status, collected),
             order: OrderView::from(order),
@@ -377,13 +380,13 @@ fn text_of(d: &Document, key: &str) -> Option<String> {
 /// The order and everything around it, for answering a customer: the PhonePe attempts, the
 /// mails and, once issued, the invoice and credit notes.
 pub(crate) async fn detail(services: &Services, raw: &str) -> Result<Value> {
-    let id = orders::resolve(&services.db, raw).await?;
+    let id = lifecycle::resolve(&services.db, raw).await?;
     let order = services
         .db
         .collection::<Order>(ORDERS)
         .find_one(doc! { "_id": id.oid() })
         .await?
-        .ok_or_else(orders::order_not_found)?;
+        .ok_or_else(common::shop::order::model::order_not_found)?;
     let attempts: Vec<AttemptView> = services
         .db
         .docs(PAYMENT_ATTEMPTS)
@@ -580,7 +583,7 @@ async fn export_csv(
     let ids: Vec<OrderId> = rows.iter().map(|o| o.id).collect();
     let invoices: std::collections::HashMap<OrderId, String> = services
         .db
-        .docs(common::platform::db::INVOICES)
+        .docs(common::shop::invoices::INVOICES)
         .find(doc! { "orderId": { "$in": ids } })
         .projection(doc! { "orderId": 1, "number": 1 })
         .await?

@@ -14,10 +14,11 @@ use common::platform::error::FieldError;
 use common::platform::idempotency::{IdempotencyKey, Keyed};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
-use common::shop::ids::{OrderId, ProductId};
-use common::shop::models::{Order, OrderView};
-use common::shop::orders;
-use common::shop::refunds::{self, Decided, OwnerRefund, RefundLine, MIN_REFUND};
+use common::shop::order::lifecycle;
+use common::shop::order::model::refund::RefundLine;
+use common::shop::order::model::{Order, OrderView};
+use common::shop::refunds::{self, Decided, OwnerRefund, MIN_REFUND};
+use common::shop::vocabulary::ids::{OrderId, ProductId};
 use common::shop::Paise;
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,7 @@ async fn refund_http(
     headers: HeaderMap,
     common::platform::http::Json(input): common::platform::http::Json<RefundInput>,
 ) -> Result<(StatusCode, Json<OrderView>)> {
-    let id = orders::resolve(&services.db, &id).await?;
+    let id = lifecycle::resolve(&services.db, &id).await?;
     let key = IdempotencyKey::from_headers(&headers)?;
     let (status, order) = refund(&services, id, &input, user.id.as_str(), key).await?;
     Ok((status, Json(order.into())))
@@ -47,7 +48,7 @@ async fn preview_http(
     Path(id): Path<String>,
     common::platform::http::Json(input): common::platform::http::Json<RefundInput>,
 ) -> Result<Json<refunds::Preview>> {
-    let id = orders::resolve(&services.db, &id).await?;
+    let id = lifecycle::resolve(&services.db, &id).await?;
     Ok(Json(preview(&services, id, &input).await?))
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_http::Error> {
     common::platform::telemetry::init();
     let (config, seller): cart::Settings = common::platform::config::from_env()?;
-    let services = Services::init(config, SystemClock::shared()).await?;
+    let services = Services::init(config, &common::shop::indexes(), SystemClock::shared()).await?;
     let router = cart::router(&services, Arc::new(seller));
     common::platform::http::run_lambda(common::platform::http::finish(router)).await
 }

@@ -7,16 +7,18 @@ use axum::{Json, Router};
 use common::platform::auth::{Auth, User};
 use common::platform::clock::SharedClock;
 use common::platform::config::Config;
-use common::platform::db::{Db, CARTS, COUPONS, COUPON_USES, PRODUCTS};
+use common::platform::db::Db;
 use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::cart::Cart;
-use common::shop::catalog::normalize_coupon_code;
-use common::shop::ids::ProductId;
-use common::shop::models::{Coupon, Product};
-use common::shop::pricing;
-use common::shop::seller::SellerConfig;
+use common::shop::cart::CARTS;
+use common::shop::catalog::PRODUCTS;
+use common::shop::catalog::{Coupon, Product};
+use common::shop::coupons::{normalize_coupon_code, pricing};
+use common::shop::coupons::{COUPONS, COUPON_USES};
+use common::shop::tax::seller::SellerConfig;
+use common::shop::vocabulary::ids::ProductId;
 use common::shop::Paise;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, from_document};
@@ -122,9 +124,9 @@ async fn apply(
     let uses = match coupon.per_customer_limit {
         None => 0,
         Some(_) => {
-            let filter = common::shop::coupon_uses::filter(&coupon.code, user.id.as_str());
+            let filter = common::shop::coupons::uses::filter(&coupon.code, user.id.as_str());
             let found = db.docs(COUPON_USES).find_one(filter).await?;
-            common::shop::coupon_uses::count(found.as_ref())
+            common::shop::coupons::uses::count(found.as_ref())
         }
     };
     let discount = pricing::evaluate(&coupon, subtotal, clock.now(), uses)?;

@@ -5,17 +5,17 @@ use common::integrations::phonepe::PhonePe;
 use common::platform::clock::SharedClock;
 use common::platform::config::{Config, MailConfig, PhonePeConfig};
 use common::platform::db::Db;
-use common::platform::db::ORDERS;
 use common::platform::services::Services;
-use common::shop::ids::OrderId;
-use common::shop::mail::Mailer;
-use common::shop::models::Order;
-use common::shop::order_state::OrderStatus;
-use common::shop::orders::{self, Change};
-use common::shop::outbox::{MailEvent, MailStatus};
+use common::shop::messages::mail::Mailer;
+use common::shop::messages::outbox::MailStatus;
+use common::shop::order::model::Order;
+use common::shop::order::model::ORDERS;
+use common::shop::order::settings::PaymentWindow;
+use common::shop::order::transition::{self, Transition, UNPAID};
 use common::shop::payments;
 use common::shop::payments::AttemptState;
 use common::shop::refunds;
+use common::shop::vocabulary::ids::OrderId;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, DateTime};
 use serde::Serialize;
@@ -25,27 +25,32 @@ use std::sync::Arc;
 /// The settings this function reads at cold start: jobs reconciles with PhonePe and drains
 /// the mail outbox; it prices nothing, so the seller settings are not its own. `main.rs` and
 /// the tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, PhonePeConfig, MailConfig);
+pub type Settings = (Config, PhonePeConfig, MailConfig, PaymentWindow);
 
 /// What a run is built from, once per cold start.
 #[derive(Clone)]
 pub struct Jobs {
     db: Db,
-    config: Arc<Config>,
     /// Deadlines, back-off and the backlog's ages are read on it.
     clock: SharedClock,
     phonepe: Arc<PhonePe>,
     mailer: Arc<Mailer>,
+    window: PaymentWindow,
 }
 
 impl Jobs {
-    pub fn new(services: &Services, phonepe: Arc<PhonePe>, mailer: Arc<Mailer>) -> Self {
+    pub fn new(
+        services: &Services,
+        phonepe: Arc<PhonePe>,
+        mailer: Arc<Mailer>,
+        window: PaymentWindow,
+    ) -> Self {
         Jobs {
             db: services.db.clone(),
-            config: services.config.clone(),
             clock: services.clock.clone(),
             phonepe,
             mailer,
+            window,
         }
     }
 
@@ -105,7 +110,9 @@ pub struct Backlog {
 }
 
 pub async fn measure_backlog(jobs: &Jobs) -> common::platform::Result<Backlog> {
-    use common::platform::db::{MAIL_OUTBOX, PAYMENT_ATTEMPTS, PRODUCTS};
+    use common::shop::catalog::PRODUCTS;
+    use common::shop::messages::outbox::MAIL_OUTBOX;
+    use common::shop::payments::PAYMENT_ATTEMPTS;
     let db = &jobs.db;
     let ago = |mins: i64| jobs.clock.after_ms(-mins * 60_000);
     let count =
@@ -184,8 +191,6 @@ async fn deliver_mail(jobs: &Jobs) -> Value {
 /// Unpaid orders one run may expire; an older backlog drains over consecutive runs.
 const EXPIRY_BATCH: i64 = 100;
 
-const UNPAID: [OrderStatus; 2] = [OrderStatus::Created, OrderStatus::PaymentPending];
-
 /// What one expiry step did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct ExpiryReport {
@@ -214,7 +219,7 @@ async fn expire_unpaid_orders(jobs: &Jobs) -> Value {
 }
 
 pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport> {
-    let timeout_ms = jobs.config.order_payment_timeout_minutes * 60_000;
+    let timeout_ms = jobs.window.millis();
     let cutoff = jobs.clock.after_ms(-timeout_ms);
     let unpaid: Vec<&str> = UNPAID.iter().map(|s| s.as_str()).collect();
     let due: Vec<Order> = jobs
@@ -227,12 +232,6 @@ pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport
         .try_collect()
         .await?;
     let mut report = ExpiryReport::default();
-    let change = Change::to(OrderStatus::Cancelled)
-        .note("payment window expired")
-        .mail(MailEvent::OrderCancelled)
-        // A paid order may be cancelled by the owner, never by expiry: this is re-checked
-        // inside the cancelling transaction, so a payment landing meanwhile wins.
-        .only_from(&UNPAID);
     for order in due {
         let id = order.id;
         match final_payment_check(jobs, &order).await {
@@ -247,7 +246,7 @@ pub async fn expire_unpaid(jobs: &Jobs) -> common::platform::Result<ExpiryReport
                 continue;
             }
         }
-        match orders::change(&jobs.db, id, &change).await {
+        match transition::apply(&jobs.db, id, &Transition::Expire).await {
             Ok(outcome) if outcome.moved() => {
                 report.expired += 1;
                 jobs.send_mail_now(order.id).await;

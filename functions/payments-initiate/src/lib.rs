@@ -7,16 +7,18 @@ use common::integrations::phonepe::{MerchantUrls, PayRequest, PaymentFlow, Phone
 use common::platform::auth::{Auth, User};
 use common::platform::clock::SharedClock;
 use common::platform::config::{Config, PaymentRedirect, PhonePeConfig};
-use common::platform::db::{Db, ORDERS, PAYMENT_ATTEMPTS};
+use common::platform::db::Db;
 use common::platform::http::Json;
 use common::platform::problem_codes::ProblemCode;
 use common::platform::rate_limit::{self, Action};
 use common::platform::services::Services;
 use common::platform::{Error, Result};
-use common::shop::models::{rfc3339, Order, PaymentStatus};
-use common::shop::order_state::OrderStatus;
-use common::shop::orders::Change;
-use common::shop::payments::{new_attempt, new_merchant_order_id, AttemptState};
+use common::shop::order::model::Order;
+use common::shop::order::model::ORDERS;
+use common::shop::order::settings::PaymentWindow;
+use common::shop::order::status::OrderStatus;
+use common::shop::payments::{self, AttemptMove, AttemptRef, Recorded};
+use common::shop::vocabulary::time::rfc3339;
 use mongodb::bson::{doc, DateTime};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use std::sync::Arc;
 /// The settings this function reads at cold start: initiate calls PhonePe and tells it where
 /// to send the shopper back; its mail goes out from the webhook or jobs. `main.rs` and the
 /// tests read this one type, so they cannot drift apart.
-pub type Settings = (Config, PhonePeConfig, PaymentRedirect);
+pub type Settings = (Config, PhonePeConfig, PaymentRedirect, PaymentWindow);
 
 /// Every route this function serves, as `template.yaml` and `openapi.yaml` declare them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/payments/phonepe/initiate")];
@@ -39,15 +41,19 @@ struct AppState {
     expire_after_secs: i64,
 }
 
-pub fn router(services: &Services, phonepe: Arc<PhonePe>, redirect: PaymentRedirect) -> Router {
+pub fn router(
+    services: &Services,
+    phonepe: Arc<PhonePe>,
+    redirect: PaymentRedirect,
+    window: PaymentWindow,
+) -> Router {
     let state = AppState {
         db: services.db.clone(),
         auth: services.auth.clone(),
         clock: services.clock.clone(),
         phonepe,
         redirect_url: redirect.url,
-        // PhonePe accepts 300–3600 s; the link should not outlive our own payment window.
-        expire_after_secs: (services.config.order_payment_timeout_minutes * 60).clamp(300, 3600),
+        expire_after_secs: window.page_expiry_secs(),
     };
     Router::new()
         .route("/payments/phonepe/initiate", post(initiate))
@@ -69,16 +75,6 @@ struct InitiateResponse {
     expire_at: String,
 }
 
-/// What recording PhonePe's answer found.
-enum Recorded {
-    /// The order now waits for this attempt.
-    Pending,
-    /// This attempt's webhook paid the order before we recorded it.
-    AlreadyPaid,
-    /// This attempt's webhook failed it before we recorded it: the order stays as it was.
-    AttemptFailed,
-}
-
 fn not_payable(detail: impl Into<String>) -> Error {
     Error::new(ProblemCode::OrderNotPayable, detail)
 }
@@ -89,12 +85,13 @@ async fn initiate(
     Json(req): Json<InitiateRequest>,
 ) -> Result<axum::Json<InitiateResponse>> {
     // The order's id or its number (`PIT-1001`), as every route that names an order takes.
-    let mut filter = common::shop::orders::filter_for(req.order_id.trim()).map_err(|_| {
-        Error::field(
-            "orderId",
-            "must be an order's 24-character hex id or its number (PIT-1001)",
-        )
-    })?;
+    let mut filter =
+        common::shop::order::lifecycle::filter_for(req.order_id.trim()).map_err(|_| {
+            Error::field(
+                "orderId",
+                "must be an order's 24-character hex id or its number (PIT-1001)",
+            )
+        })?;
     rate_limit::check(&state.db, &*state.clock, &user.id, Action::InitiatePayment).await?;
     let db = &state.db;
     filter.insert("userId", user.id.as_str());
@@ -102,7 +99,7 @@ async fn initiate(
         .collection::<Order>(ORDERS)
         .find_one(filter)
         .await?
-        .ok_or_else(common::shop::orders::order_not_found)?;
+        .ok_or_else(common::shop::order::model::order_not_found)?;
     if !matches!(
         order.status,
         OrderStatus::Created | OrderStatus::PaymentPending
@@ -120,11 +117,8 @@ async fn initiate(
 
     // The attempt is on record before PhonePe hears of it, so a crash in between leaves a
     // trail that reconciliation resolves.
-    let merchant_order_id = new_merchant_order_id(order.id);
-    let attempt = new_attempt(&order, merchant_order_id.clone());
-    db.collection::<common::shop::payments::Attempt>(PAYMENT_ATTEMPTS)
-        .insert_one(&attempt)
-        .await?;
+    let attempt = payments::record_attempt(db, &order).await?;
+    let merchant_order_id = attempt.merchant_order_id.clone();
 
     let pay = PayRequest {
         merchant_order_id: merchant_order_id.clone(),
@@ -146,78 +140,19 @@ async fn initiate(
             // created the order, and the shopper may pay it: the attempt stays `creating`,
             // and reconciliation asks PhonePe which it was (found by `make prove`: written
             // off as an error, such an attempt's money was kept when the order expired).
-            let update = if e.is_refusal() {
-                doc! { "$set": { "state": AttemptState::Error, "lastError": e.to_string() } }
+            let error = e.to_string();
+            if e.is_refusal() {
+                let refused = AttemptMove::Refused { error: &error };
+                payments::move_attempt(db, None, AttemptRef::Id(attempt.id), refused).await?;
             } else {
-                doc! { "$set": { "lastError": e.to_string() } }
-            };
-            db.docs(PAYMENT_ATTEMPTS)
-                .update_one(doc! { "_id": attempt.id }, update)
-                .await?;
+                payments::note_attempt_error(db, attempt.id, &error).await?;
+            }
             return Err(e.into());
         }
     };
     let expire_at = DateTime::from_millis(created.expire_at);
 
-    let moved = common::platform::transaction!(db, |session| {
-        let recorded = db.docs(PAYMENT_ATTEMPTS)
-                .update_one(
-                    doc! { "_id": attempt.id, "state": AttemptState::Creating },
-                    doc! { "$set": { "state": AttemptState::Pending, "phonepeOrderId": &created.order_id, "expireAt": expire_at } },
-                )
-                .session(&mut *session)
-                .await?;
-        let current: Order = db
-            .collection::<Order>(ORDERS)
-            .find_one(doc! { "_id": order.id })
-            .session(&mut *session)
-            .await?
-            .ok_or_else(|| Error::new(ProblemCode::OrderNotFound, "No such order"))?;
-        // The shopper can be quicker than us: PhonePe's webhook for this very attempt may
-        // have been applied between PhonePe's answer and this transaction.
-        if current.payment.merchant_order_id.as_deref() == Some(merchant_order_id.as_str())
-            && current.status.is_paid_state()
-        {
-            return Ok(Recorded::AlreadyPaid);
-        }
-        // Still `creating` when PhonePe's answer was recorded: nothing else touched it. Only
-        // otherwise is it worth a read to see what did.
-        let now_attempt = if recorded.matched_count == 1 {
-            None
-        } else {
-            db.collection::<common::shop::payments::Attempt>(PAYMENT_ATTEMPTS)
-                .find_one(doc! { "_id": attempt.id })
-                .session(&mut *session)
-                .await?
-        };
-        if now_attempt.is_some_and(|a| {
-            matches!(
-                a.state,
-                common::shop::payments::AttemptState::Failed
-                    | common::shop::payments::AttemptState::Error
-            )
-        }) {
-            return Ok(Recorded::AttemptFailed);
-        }
-        if !matches!(
-            current.status,
-            OrderStatus::Created | OrderStatus::PaymentPending
-        ) {
-            return Err(not_payable(format!(
-                "The order became {} meanwhile",
-                current.status
-            )));
-        }
-        // Through the one writer of order statuses; an order already waiting for payment
-        // still records which attempt it now waits for.
-        let change = Change::to(OrderStatus::PaymentPending)
-            .by("customer")
-            .set("payment.status", PaymentStatus::Pending)
-            .set("payment.merchantOrderId", merchant_order_id.as_str())
-            .set_if_there();
-        common::shop::orders::change_loaded_in(db, session, current, &change).await?;
-        Ok(Recorded::Pending)
-    });
+    let moved = payments::record_page_opened(db, &attempt, &created.order_id, expire_at).await;
     match moved? {
         Recorded::Pending => {}
         Recorded::AlreadyPaid => {

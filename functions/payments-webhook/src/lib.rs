@@ -13,7 +13,7 @@ use common::platform::config::{Config, MailConfig, PhonePeConfig, WebhookCredent
 use common::platform::db::Db;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
-use common::shop::mail::Mailer;
+use common::shop::messages::mail::Mailer;
 use common::shop::payments::{check_attempt, find_attempt, Applied};
 use common::shop::refunds::{self, Asked, Settled};
 use serde_json::{json, Value};

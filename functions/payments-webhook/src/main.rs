@@ -1,7 +1,7 @@
 use common::integrations::phonepe::PhonePe;
 use common::platform::clock::SystemClock;
 use common::platform::services::Services;
-use common::shop::mail::Mailer;
+use common::shop::messages::mail::Mailer;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     common::platform::telemetry::init();
     let (config, phonepe, credentials, mail): payments_webhook::Settings =
         common::platform::config::from_env()?;
-    let services = Services::init(config, SystemClock::shared()).await?;
+    let services = Services::init(config, &common::shop::indexes(), SystemClock::shared()).await?;
     let phonepe = Arc::new(PhonePe::with_timeout(
         &phonepe,
         payments_webhook::CONFIRM_TIMEOUT,

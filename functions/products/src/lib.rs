@@ -3,13 +3,14 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use common::platform::db::{Db, PRODUCTS};
+use common::platform::db::Db;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::is_valid_slug;
-use common::shop::models::{Product, ProductView};
+use common::shop::catalog::PRODUCTS;
+use common::shop::catalog::{Product, ProductView};
 use mongodb::bson::doc;
 
 /// The settings this function reads at cold start: the catalog needs only the core.

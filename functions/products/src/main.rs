@@ -5,7 +5,7 @@ use common::platform::services::Services;
 async fn main() -> Result<(), lambda_http::Error> {
     common::platform::telemetry::init();
     let config: products::Settings = common::platform::config::from_env()?;
-    let services = Services::init(config, SystemClock::shared()).await?;
+    let services = Services::init(config, &common::shop::indexes(), SystemClock::shared()).await?;
     common::platform::http::run_lambda(common::platform::http::finish(products::router(&services)))
         .await
 }

@@ -10,8 +10,8 @@
 //! and a fixed grid is what accountants expect to see on a tax invoice.
 
 use super::{CreditNote, Invoice, Line, Party, Totals};
-use crate::money::Paise;
 use crate::tax::GstState;
+use crate::vocabulary::money::Paise;
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point};
 use krilla::metadata::Metadata;
@@ -666,7 +666,7 @@ mod tests {
             o.tax.as_ref().unwrap(),
             &seller(),
             "PIT/2627/000001".into(),
-            crate::models::now(),
+            crate::vocabulary::time::now(),
         )
         .unwrap();
         // Enough rows for a second page, and a description longer than its column.

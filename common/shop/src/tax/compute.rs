@@ -4,8 +4,8 @@
 use super::gstin::Gstin;
 use super::rate::{GstRate, Hsn};
 use super::state::{gst_state_code, GstState};
-use crate::ids::ProductId;
-use crate::money::Paise;
+use crate::vocabulary::ids::ProductId;
+use crate::vocabulary::money::Paise;
 use serde::{Deserialize, Serialize};
 
 /// The contract's rule: the fee, unless a threshold is set and the discounted subtotal
@@ -49,7 +49,7 @@ pub enum TaxError {
 }
 
 fn product_id_hex<S: serde::Serializer>(id: &ProductId, s: S) -> Result<S::Ok, S::Error> {
-    crate::ids::hex(&id.0, s)
+    crate::vocabulary::ids::hex(&id.0, s)
 }
 
 /// One line of the stored `tax.lines`.

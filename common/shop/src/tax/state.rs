@@ -1,7 +1,7 @@
 //! GST state codes: the first two digits of every GSTIN, and how the law tells an intra-state
 //! supply (CGST + SGST) from an inter-state one (IGST).
 
-use crate::address::canonical_state;
+use crate::vocabulary::address::canonical_state;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -117,7 +117,7 @@ impl From<GstStateCode> for GstState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::STATES_AND_UNION_TERRITORIES;
+    use crate::vocabulary::address::STATES_AND_UNION_TERRITORIES;
 
     #[test]
     fn every_state_the_address_validator_accepts_has_a_gst_code() {

@@ -1,7 +1,7 @@
 //! Amounts in words as Indian tax invoices print them: lakh and crore, not million, so the
 //! words read the way the digits are grouped (`₹1,29,900.00`).
 
-use crate::money::Paise;
+use crate::vocabulary::money::Paise;
 
 const ONES: [&str; 20] = [
     "Zero",

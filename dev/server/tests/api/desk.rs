@@ -35,11 +35,14 @@ fn numbers(res: &Resp) -> Vec<String> {
 
 async fn mark_paid(app: &TestApp, id: &str) {
     let oid = ObjectId::parse_str(id).unwrap();
-    common::shop::orders::change(
+    common::shop::order::transition::apply(
         &app.services.db,
-        common::shop::ids::OrderId(oid),
-        &common::shop::orders::Change::to(common::shop::order_state::OrderStatus::Paid)
-            .set("payment.status", "paid"),
+        common::shop::vocabulary::ids::OrderId(oid),
+        &common::shop::order::transition::Transition::Pay {
+            txn: &format!("T-{id}"),
+            merchant_order_id: &format!("PIT-{id}-test"),
+            by: common::shop::order::transition::Actor::PhonePe,
+        },
     )
     .await
     .unwrap();

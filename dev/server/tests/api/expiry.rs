@@ -3,9 +3,8 @@
 
 use crate::orders::{coupon, create, fill_cart, order_body, order_doc, product, stock, used};
 use crate::support::TestApp;
-use common::shop::ids::OrderId;
-use common::shop::order_state::OrderStatus;
-use common::shop::orders::{self, Change, Outcome};
+use common::shop::order::transition::{self, Actor, Outcome, Transition};
+use common::shop::vocabulary::ids::OrderId;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use serde_json::json;
@@ -63,16 +62,13 @@ async fn expiry_cancels_stale_unpaid_orders_and_never_a_paid_one() {
     assert_eq!((stock(&app, urli).await, used(&app, "FEST").await), (12, 4));
 
     let db = &app.services.db;
-    orders::change(db, oid(&pending), &Change::to(OrderStatus::PaymentPending))
+    let wait = Transition::AwaitPayment {
+        merchant_order_id: "PIT-pending-test",
+    };
+    transition::apply(db, oid(&pending), &wait).await.unwrap();
+    transition::apply(db, oid(&paid), &pay("T-paid"))
         .await
         .unwrap();
-    orders::change(
-        db,
-        oid(&paid),
-        &Change::to(OrderStatus::Paid).set("payment.status", "paid"),
-    )
-    .await
-    .unwrap();
     for id in [&stale, &pending, &paid] {
         age(&app, id, 31).await;
     }
@@ -125,16 +121,10 @@ async fn a_payment_that_lands_first_keeps_the_order() {
     age(&app, &id, 45).await;
     // The webhook marks it paid after expiry picked it as a candidate but before it
     // cancelled: the cancellation re-checks the status in its own transaction.
-    orders::change(
-        &app.services.db,
-        oid(&id),
-        &Change::to(OrderStatus::Paid).set("payment.status", "paid"),
-    )
-    .await
-    .unwrap();
-    let expiry = Change::to(OrderStatus::Cancelled)
-        .only_from(&[OrderStatus::Created, OrderStatus::PaymentPending]);
-    let outcome = orders::change(&app.services.db, oid(&id), &expiry)
+    transition::apply(&app.services.db, oid(&id), &pay("T-late"))
+        .await
+        .unwrap();
+    let outcome = transition::apply(&app.services.db, oid(&id), &Transition::Expire)
         .await
         .unwrap();
     assert!(matches!(outcome, Outcome::Skipped(_)), "{outcome:?}");
@@ -235,4 +225,13 @@ async fn the_backlog_counts_only_work_that_is_overdue() {
     assert_eq!(emf["RefundsOverdue"], 1);
     assert_eq!(emf["ProductsUntaxed"], 2);
     assert_eq!(names.len(), 5);
+}
+
+/// What the webhook applies when PhonePe's transaction `txn` pays an order.
+fn pay(txn: &str) -> Transition<'_> {
+    Transition::Pay {
+        txn,
+        merchant_order_id: "PIT-test",
+        by: Actor::PhonePe,
+    }
 }

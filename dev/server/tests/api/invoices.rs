@@ -5,10 +5,12 @@
 use crate::orders::{count, create, fill_cart, order_body};
 use crate::support::{TestApp, SELLER_GSTIN};
 use base64::Engine;
-use common::platform::db::{CREDIT_NOTES, INVOICES, ORDERS};
-use common::shop::ids::{OrderId, ProductId};
-use common::shop::refunds::{self, OwnerRefund, RefundLine, Verdict};
+use common::shop::invoices::{CREDIT_NOTES, INVOICES};
+use common::shop::order::model::refund::RefundLine;
+use common::shop::order::model::ORDERS;
+use common::shop::refunds::{self, OwnerRefund, Verdict};
 use common::shop::tax::financial_year;
+use common::shop::vocabulary::ids::{OrderId, ProductId};
 use futures::future::join_all;
 use mongodb::bson::{doc, oid::ObjectId, Document};
 use serde_json::{json, Value};
@@ -349,7 +351,7 @@ async fn a_ship_that_is_refused_or_aborts_leaves_no_gap() {
     let seller = (*app.functions.seller).clone();
     let oid = ObjectId::parse_str(&a).unwrap();
     let aborted: common::platform::Result<()> = common::platform::transaction!(db, |session| {
-        let order = common::shop::orders::load_in(&db, session, OrderId(oid)).await?;
+        let order = common::shop::order::lifecycle::load_in(&db, session, OrderId(oid)).await?;
         let inv = common::shop::invoices::issue_in(&db, session, &order, &seller).await?;
         assert_eq!(inv.number, number("PIT", 1));
         // Any refusal after issuing aborts the transaction; this one stands for them all.

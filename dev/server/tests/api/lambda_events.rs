@@ -100,39 +100,54 @@ async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>)
     use common::platform::clock::SystemClock;
     use common::platform::config::from_vars;
     use common::platform::services::Services;
-    use common::shop::mail::Mailer;
+    use common::shop::messages::mail::Mailer;
     use std::sync::Arc;
     let router = match name {
         "products" => {
             let config: products::Settings = from_vars(vars).unwrap();
-            products::router(&Services::init(config, SystemClock::shared()).await.unwrap())
+            products::router(
+                &Services::init(config, &common::shop::indexes(), SystemClock::shared())
+                    .await
+                    .unwrap(),
+            )
         }
         "cart" => {
             let (config, seller): cart::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, SystemClock::shared()).await.unwrap();
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
+                .await
+                .unwrap();
             cart::router(&services, Arc::new(seller))
         }
         "coupons" => {
             let (config, seller): coupons::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, SystemClock::shared()).await.unwrap();
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
+                .await
+                .unwrap();
             coupons::router(&services, Arc::new(seller))
         }
         "orders" => {
-            let (config, seller, mail): orders::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, SystemClock::shared()).await.unwrap();
+            let (config, seller, mail, numbering): orders::Settings = from_vars(vars).unwrap();
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
+                .await
+                .unwrap();
             let mailer = Arc::new(Mailer::new(&mail, services.clock.clone()).await);
-            orders::router(&services, Arc::new(seller), mailer)
+            orders::router(&services, Arc::new(seller), mailer, numbering)
         }
         "payments-initiate" => {
-            let (config, phonepe, redirect): payments_initiate::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, SystemClock::shared()).await.unwrap();
+            let (config, phonepe, redirect, window): payments_initiate::Settings =
+                from_vars(vars).unwrap();
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
+                .await
+                .unwrap();
             let phonepe = Arc::new(PhonePe::new(&phonepe).unwrap());
-            payments_initiate::router(&services, phonepe, redirect)
+            payments_initiate::router(&services, phonepe, redirect, window)
         }
         "payments-webhook" => {
             let (config, phonepe, credentials, mail): payments_webhook::Settings =
                 from_vars(vars).unwrap();
-            let services = Services::init(config, SystemClock::shared()).await.unwrap();
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
+                .await
+                .unwrap();
             let phonepe = Arc::new(
                 PhonePe::with_timeout(&phonepe, payments_webhook::CONFIRM_TIMEOUT).unwrap(),
             );
@@ -141,7 +156,9 @@ async fn built_as_its_main_builds_it(name: &str, vars: &HashMap<String, String>)
         }
         "admin-ship" => {
             let (config, seller, mail, console): admin_ship::Settings = from_vars(vars).unwrap();
-            let services = Services::init(config, SystemClock::shared()).await.unwrap();
+            let services = Services::init(config, &common::shop::indexes(), SystemClock::shared())
+                .await
+                .unwrap();
             let mailer = Arc::new(Mailer::new(&mail, services.clock.clone()).await);
             admin_ship::AdminShip::new(services, Arc::new(seller), mailer, console).router()
         }

@@ -101,8 +101,11 @@ async fn a_shop_can_choose_its_prefix_and_a_bad_one_fails_the_cold_start() {
     vars.insert("CLERK_ISSUER".into(), "https://clerk.example".into());
     vars.insert("CLERK_JWKS_URL".into(), "https://clerk.example/jwks".into());
     vars.insert("ORDER_NUMBER_PREFIX".into(), "pit-".into());
-    let err =
-        common::platform::config::from_vars::<common::platform::config::Config>(&vars).unwrap_err();
+    let err = common::platform::config::from_vars::<(
+        common::platform::config::Config,
+        common::shop::order::settings::OrderNumbering,
+    )>(&vars)
+    .unwrap_err();
     assert!(
         err.problems
             .iter()

@@ -3,7 +3,7 @@
 
 use crate::support::{sign, spec, Resp, TestApp};
 use common::shop::cart::{Cart, CartLine};
-use common::shop::ids::ProductId;
+use common::shop::vocabulary::ids::ProductId;
 use common::shop::Paise;
 use dev_server::token::TokenSpec;
 use futures::future::join_all;
@@ -683,13 +683,14 @@ async fn coupon_refusals_at_checkout_change_nothing() {
     // the route itself is tested with the coupons function)...
     let quoted = app
         .db()
-        .collection::<common::shop::models::Coupon>("coupons")
+        .collection::<common::shop::catalog::Coupon>("coupons")
         .find_one(doc! { "code": "LASTONE" })
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        common::shop::pricing::evaluate(&quoted, Paise(249_900), DateTime::now(), 0).unwrap(),
+        common::shop::coupons::pricing::evaluate(&quoted, Paise(249_900), DateTime::now(), 0)
+            .unwrap(),
         Paise(5_000)
     );
     // ...and someone else uses it up before they place the order.

@@ -2,12 +2,14 @@
 //! page, webhooks (duplicated, reordered, forged), reconciliation and refunds.
 
 use crate::support::{Resp, TestApp};
-use common::platform::db::{MAIL_OUTBOX, ORDERS};
-use common::shop::ids::{OrderId, ProductId};
-use common::shop::models::{Address, Order, OrderItem, Payment, Shipping, StatusChange};
-use common::shop::order_state::OrderStatus;
+use common::shop::messages::outbox::MAIL_OUTBOX;
+use common::shop::order::model::ORDERS;
+use common::shop::order::model::{Order, OrderItem, Payment, Shipping, StatusChange};
+use common::shop::order::status::OrderStatus;
 use common::shop::payments::{self, Applied};
 use common::shop::refunds;
+use common::shop::vocabulary::address::Address;
+use common::shop::vocabulary::ids::{OrderId, ProductId};
 use common::shop::Paise;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use phonepe_sim::{FailMode, HookOptions, SimConfig, SimHandle};
@@ -898,7 +900,7 @@ async fn money_arriving_after_cancellation_is_refunded() {
 
 async fn attempt_doc(app: &TestApp, merchant_order_id: &str) -> Document {
     app.db()
-        .collection::<Document>(common::platform::db::PAYMENT_ATTEMPTS)
+        .collection::<Document>(common::shop::payments::PAYMENT_ATTEMPTS)
         .find_one(doc! { "merchantOrderId": merchant_order_id })
         .await
         .unwrap()

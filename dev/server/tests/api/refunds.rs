@@ -5,7 +5,7 @@
 
 use crate::payments::{app_with_sim, initiate_mid, insert_order, mails, order_doc, webhook_auth};
 use crate::support::TestApp;
-use common::platform::db::ORDERS;
+use common::shop::order::model::ORDERS;
 use common::shop::refunds;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use phonepe_sim::{HookOptions, SimHandle};

@@ -9,8 +9,8 @@ use crate::support::{
     spec, Resp, TestApp, ISSUER, KID, OTHER_PRIVATE_PEM, PRIVATE_PEM, PUBLIC_PEM,
 };
 use base64::Engine;
-use common::platform::db::ORDERS;
 use common::platform::http::MAX_BODY_BYTES;
+use common::shop::order::model::ORDERS;
 use dev_server::token;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mongodb::bson::{doc, oid::ObjectId, Document};

@@ -8,7 +8,7 @@ use crate::orders::{
 };
 use crate::support::{base_vars, Resp, TestApp};
 use common::platform::config::{from_vars, Config, Section};
-use common::shop::seller::SellerConfig;
+use common::shop::tax::seller::SellerConfig;
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
 

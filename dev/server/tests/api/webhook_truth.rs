@@ -6,8 +6,9 @@ use crate::payments::{
     app_with_sim, initiate, initiate_mid, insert_order, order_doc, webhook_auth,
 };
 use crate::support::TestApp;
-use common::platform::db::{ORDERS, PAYMENT_ATTEMPTS};
+use common::shop::order::model::ORDERS;
 use common::shop::payments;
+use common::shop::payments::PAYMENT_ATTEMPTS;
 use mongodb::bson::{doc, DateTime, Document};
 use phonepe_sim::{FailMode, HookOptions, SettleOnPay, SimHandle};
 use serde_json::{json, Value};

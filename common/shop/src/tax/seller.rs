@@ -2,12 +2,12 @@
 //! through the platform's `config::Reader`, here beside the domain types it is made of, so a
 //! bad GSTIN still fails the cold start with every other problem.
 
-use crate::money::Paise;
 use crate::tax::{DocumentPrefix, Gstin};
+use crate::vocabulary::money::Paise;
 use platform::config::{Reader, Section};
 
 /// What the shop charges for delivery. Plain paise here; the rule that applies them lives in
-/// `pricing::quote`, so the cart, the coupon quote and checkout cannot disagree.
+/// `coupons::pricing::quote`, so the cart, the coupon quote and checkout cannot disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShippingConfig {
     /// `SHIPPING_FEE`: tax-inclusive, charged on every order below the threshold.

@@ -1,5 +1,5 @@
 //! Mail delivery through Amazon SES: best-effort immediate sends after a commit, and the
-//! retrying outbox drain run by `jobs`. Queueing is `crate::outbox`.
+//! retrying outbox drain run by `jobs`. Queueing is `crate::messages::outbox`.
 //!
 //! Every send goes through a lease on its outbox entry: an atomic `find_one_and_update` moves
 //! it from `pending` (and due) to `sending` with `leaseUntil = now + 60 s` and a fresh
@@ -38,16 +38,18 @@ mod render;
 
 pub use render::{render, render_for, sample_order, sample_order_page, subject, BRAND};
 
-use crate::ids::OrderId;
-use crate::models::{Order, PaymentStatus};
-use crate::order_state::OrderStatus;
-use crate::outbox::{MailEvent, MailStatus};
+use crate::messages::outbox::MAIL_OUTBOX;
+use crate::messages::outbox::{MailEvent, MailStatus};
+use crate::order::model::ORDERS;
+use crate::order::model::{Order, PaymentStatus};
+use crate::order::status::OrderStatus;
+use crate::vocabulary::ids::OrderId;
 use integrations::ses::{self, Mail, SendError, Ses};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::ReturnDocument;
 use platform::clock::SharedClock;
 use platform::config::MailConfig;
-use platform::db::{Db, MAIL_OUTBOX, ORDERS};
+use platform::db::Db;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

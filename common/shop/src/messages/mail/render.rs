@@ -5,10 +5,11 @@
 //! product names, cancellation reasons) cannot inject markup; `.txt` templates are not
 //! escaped, so plain-text mail shows `<` as `<` rather than `&lt;`.
 
-use crate::models::{Order, PaymentStatus};
-use crate::order_state::OrderStatus;
-use crate::outbox::MailEvent;
-use crate::refunds::Refund;
+use crate::messages::outbox::MailEvent;
+use crate::order::model::refund::Refund;
+pub use crate::order::model::sample_order;
+use crate::order::model::{Order, PaymentStatus};
+use crate::order::status::OrderStatus;
 use askama::Template;
 use chrono::{DateTime as ChronoDateTime, FixedOffset};
 use integrations::ses::Mail;
@@ -207,7 +208,7 @@ impl View {
 }
 
 /// The amount a refund mail announces: its refund's, or the whole order's.
-fn refunded(order: &Order, refund: Option<&Refund>) -> crate::Paise {
+fn refunded(order: &Order, refund: Option<&Refund>) -> crate::vocabulary::money::Paise {
     refund.map_or(order.total, |r| r.amount)
 }
 
@@ -302,99 +303,10 @@ pub fn sample_order_page() -> PaymentRedirect {
     }
 }
 
-/// A realistic order for previews and tests: every field filled, with the awkward inputs a
-/// mail must survive (markup, emoji, a very long unbroken line).
-pub fn sample_order() -> Order {
-    use crate::models::{Address, OrderItem, Payment, Shipping, StatusChange};
-    use crate::Paise;
-    use mongodb::bson::oid::ObjectId;
-
-    let placed = DateTime::from_millis(1_741_750_200_000); // 12 March 2025, 09:00 IST
-    let later = |days: i64| DateTime::from_millis(placed.timestamp_millis() + days * 86_400_000);
-    let item = |name: &str, price: i64, quantity: i64| OrderItem {
-        product_id: crate::ids::ProductId::new(),
-        name: name.to_owned(),
-        price: Paise(price),
-        image: None,
-        quantity,
-        line_total: Paise(price * quantity),
-    };
-    let change = |status, days, note: Option<&str>| StatusChange {
-        status,
-        at: later(days),
-        note: note.map(str::to_owned),
-        by: None,
-    };
-    Order {
-        number: Some("PIT-1042".into()),
-        id: crate::ids::OrderId(ObjectId::parse_str("65f0a1b2c3d4e5f601234567").expect("hex id")),
-        user_id: "user_preview".into(),
-        email: platform::email::Email::parse("asha@example.com").unwrap(),
-        items: vec![
-            item("Kuber Brass Urli 🪔", 12_990_000, 1),
-            item("Brass Diya <Set of 2> & \"Wick\" Pack", 129_900, 3),
-        ],
-        subtotal: Paise(12_990_000 + 3 * 129_900),
-        discount: Paise(1_338_970),
-        shipping_fee: Paise::ZERO,
-        total: Paise(12_990_000 + 3 * 129_900 - 1_338_970),
-        tax: None,
-        coupon_code: Some("WELCOME10".into()),
-        currency: "INR".into(),
-        status: OrderStatus::Shipped,
-        status_history: vec![
-            change(OrderStatus::Created, 0, None),
-            change(OrderStatus::Paid, 0, None),
-            change(OrderStatus::Shipped, 2, None),
-            change(OrderStatus::Delivered, 5, None),
-            change(
-                OrderStatus::Cancelled,
-                1,
-                Some("Customer asked: <b>wrong size</b> 🙏"),
-            ),
-        ],
-        payment: Payment {
-            provider: "phonepe".into(),
-            status: PaymentStatus::Paid,
-            merchant_order_id: Some("PTY-65f0a1b2-1".into()),
-            transaction_id: Some("OM2503120900001234".into()),
-            paid_at: Some(placed),
-            flag: None,
-            refunded_amount: crate::Paise::ZERO,
-            refunded_at: None,
-        },
-        shipping: Shipping {
-            address: Address {
-                name: "Asha <script>alert('x')</script> Iyer 🌸".into(),
-                phone: "+919876543210".into(),
-                line1: "12 Temple Street, Near the Kapaleeshwarar Tank, Opposite the Old \
-                        Flower Market, Behind the Brass Lamp Shop With the Blue Door, \
-                        Mylapore-Chennai-Tamil-Nadu-India-Very-Long-Unbroken-Line-For-Testing-\
-                        Wrapping-Behaviour-In-Narrow-Mail-Clients"
-                    .into(),
-                line2: Some("Flat 3B, \"Lakshmi\" Apartments & Annexe".into()),
-                city: "Chennai".into(),
-                state: "Tamil Nadu".into(),
-                pincode: "600004".into(),
-                country: "IN".into(),
-            },
-            carrier: Some("Delhivery".into()),
-            tracking_number: Some("DLV1234567890".into()),
-            tracking_url: Some("https://www.delhivery.com/track/package/DLV1234567890".into()),
-            description: None,
-        },
-        refunds: Vec::new(),
-        notes: None,
-        invoice: None,
-        created_at: placed,
-        updated_at: later(5),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Paise;
+    use crate::vocabulary::money::Paise;
 
     fn render(event: MailEvent, order: &Order) -> askama::Result<Mail> {
         super::render(event, order, &sample_order_page())

@@ -1,4 +1,4 @@
-//! The order lifecycle: one enum and one transition function that every writer goes through.
+//! The order's statuses: one enum, and the table of allowed moves that `super::transition` applies.
 
 use platform::error::{Error, Result};
 use platform::problem_codes::ProblemCode;
@@ -46,7 +46,7 @@ impl OrderStatus {
     pub fn sources_of(to: OrderStatus) -> Vec<OrderStatus> {
         OrderStatus::ALL
             .into_iter()
-            .filter(|from| matches!(transition(*from, to), Ok(Move::Apply)))
+            .filter(|from| matches!(check_move(*from, to), Ok(Move::Apply)))
             .collect()
     }
 
@@ -74,7 +74,7 @@ pub enum Move {
 }
 
 /// The only place that knows which moves are allowed.
-pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<Move> {
+pub fn check_move(from: OrderStatus, to: OrderStatus) -> Result<Move> {
     use OrderStatus::*;
     if from == to {
         return Ok(Move::AlreadyThere);
@@ -140,7 +140,7 @@ pub fn owner_actions(status: OrderStatus, money_collected: bool) -> Vec<OwnerAct
     OwnerAction::ALL
         .into_iter()
         .filter(|action| match action.target() {
-            Some(to) => matches!(transition(status, to), Ok(Move::Apply)),
+            Some(to) => matches!(check_move(status, to), Ok(Move::Apply)),
             None => money_collected,
         })
         .collect()
@@ -184,7 +184,7 @@ mod tests {
         ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {
-                let got = transition(from, to);
+                let got = check_move(from, to);
                 if from == to {
                     assert_eq!(got.unwrap(), Move::AlreadyThere);
                 } else if allowed.contains(&(from, to)) {

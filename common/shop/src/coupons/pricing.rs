@@ -2,10 +2,10 @@
 //! cart (no coupon), `apply-coupon` (which only quotes) and `orders/create` (which locks the
 //! discount in), so the three can never show different totals for the same cart.
 
-use crate::models::{Coupon, CouponType};
-use crate::money::Paise;
-use crate::seller::ShippingConfig;
+use crate::catalog::{Coupon, CouponType};
 use crate::tax;
+use crate::tax::seller::ShippingConfig;
+use crate::vocabulary::money::Paise;
 use mongodb::bson::DateTime;
 use platform::error::{Error, Result};
 use platform::problem_codes::ProblemCode;

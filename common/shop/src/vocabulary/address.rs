@@ -1,10 +1,23 @@
 //! Indian shipping addresses: what a courier needs to deliver, normalised once at checkout
 //! so every later reader (mail, labels, the owner) sees one canonical form.
 
-use crate::models::Address;
 use platform::error::FieldError;
 use platform::text::{self, Rule};
 use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    pub name: String,
+    pub phone: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub pincode: String,
+    pub country: String,
+}
 
 /// An address as the storefront sends it; `validate` turns it into a stored `Address`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

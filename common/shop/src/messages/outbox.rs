@@ -1,15 +1,33 @@
 //! The mail outbox: one document per (order, event) — per (order, refund) for refund mails — written in the same transaction as the
 //! state change that causes it, so a mail is never lost and never queued twice.
 //!
-//! Delivery (SES, retries, leases) lives in `crate::mail`; this module only queues.
+//! Delivery (SES, retries, leases) lives in `crate::messages::mail`; this module only queues.
 
-use crate::ids::OrderId;
-use crate::models::now;
+use crate::vocabulary::ids::OrderId;
+use crate::vocabulary::time::now;
 use mongodb::bson::{doc, Document};
 use mongodb::ClientSession;
-use platform::db::{Db, MAIL_OUTBOX};
+use platform::db::{Db, IndexSpec};
 use platform::error::Result;
 use serde::{Deserialize, Serialize};
+
+/// The mails to send, one document per mail.
+pub const MAIL_OUTBOX: &str = "mail_outbox";
+
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![
+        // Schema 1 deduplicated mails per (order, event) only, which would refuse the second
+        // refund mail of an order refunded in parts.
+        IndexSpec::retired(MAIL_OUTBOX, "orderId_1_event_1"),
+        // `refundId` is absent (null) for every mail but a refund's, so this is one mail per
+        // (order, event), and one per (order, refund) for refund mails.
+        IndexSpec::unique(
+            MAIL_OUTBOX,
+            doc! { "orderId": 1, "event": 1, "refundId": 1 },
+        ),
+        IndexSpec::plain(MAIL_OUTBOX, doc! { "status": 1, "nextAttemptAt": 1 }),
+    ]
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,7 +43,7 @@ pub enum MailEvent {
     RefundIssued,
 }
 
-/// Where an outbox entry is in its delivery (see `crate::mail`).
+/// Where an outbox entry is in its delivery (see `crate::messages::mail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailStatus {
