@@ -11,7 +11,7 @@
 use crate::messages::outbox::{self, MailEvent};
 pub use crate::order::model::payment::PaymentMove;
 use crate::order::model::refund::RefundKind;
-use crate::order::model::{FlagReason, Order, PaymentFlag, PaymentStatus, ORDERS};
+use crate::order::model::{FlagReason, Order, PaymentFlag, ORDERS};
 use crate::order::refund_entry::{self, NewRefund};
 use crate::order::status::OrderStatus;
 use crate::order::transition::{self, Actor, Transition};
@@ -36,7 +36,6 @@ pub fn indexes() -> Vec<IndexSpec> {
         IndexSpec::unique(PAYMENT_ATTEMPTS, doc! { "merchantOrderId": 1 }),
         IndexSpec::plain(PAYMENT_ATTEMPTS, doc! { "orderId": 1 }),
         IndexSpec::plain(PAYMENT_ATTEMPTS, doc! { "state": 1, "nextCheckAt": 1 }),
-        IndexSpec::plain(ORDERS, doc! { "payment.status": 1 }),
         // One PhonePe transaction can pay one order only, ever.
         IndexSpec::unique_where(
             ORDERS,
@@ -503,17 +502,15 @@ async fn apply_failed(db: &Db, attempt: &Attempt, status: &PhonePeOrder) -> Resu
         // Only the order's current attempt decides its payment status, and never once paid.
         let mut set = PaymentMove::Failed.fields();
         set.insert("updatedAt", now());
+        let mut filter = doc! {
+            "_id": attempt.order_id,
+            "status": { "$in": [OrderStatus::Created, OrderStatus::PaymentPending] },
+            "payment.merchantOrderId": &attempt.merchant_order_id,
+        };
+        filter.extend(PaymentMove::Failed.leaves());
         let res = db
             .docs(ORDERS)
-            .update_one(
-                doc! {
-                    "_id": attempt.order_id,
-                    "status": { "$in": [OrderStatus::Created, OrderStatus::PaymentPending] },
-                    "payment.status": PaymentStatus::Pending,
-                    "payment.merchantOrderId": &attempt.merchant_order_id,
-                },
-                doc! { "$set": set },
-            )
+            .update_one(filter, doc! { "$set": set })
             .session(&mut *session)
             .await?;
         if res.modified_count == 0 {

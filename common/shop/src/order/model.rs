@@ -30,6 +30,9 @@ pub fn indexes() -> Vec<IndexSpec> {
             doc! { "number": { "$type": "string" } },
         ),
     ]
+    .into_iter()
+    .chain(payment::indexes())
+    .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,10 +3,16 @@
 //! `payment.status` and `payment.flag` are spelled here only. It sits with the model, below
 //! everything that moves a payment (`crate::payments` re-exports it).
 
-use super::{FlagReason, PaymentFlag, PaymentStatus};
+use super::{FlagReason, PaymentFlag, PaymentStatus, ORDERS};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use mongodb::bson::{doc, Bson, DateTime, Document};
+use platform::db::IndexSpec;
+
+/// The orders' index of their payment's status.
+pub fn indexes() -> Vec<IndexSpec> {
+    vec![IndexSpec::plain(ORDERS, doc! { "payment.status": 1 })]
+}
 
 /// What happens to an order's payment.
 #[derive(Debug, Clone)]
@@ -39,6 +45,16 @@ pub enum PaymentMove<'a> {
 }
 
 impl PaymentMove<'_> {
+    /// What the payment must be for the move to apply, for the filter of its update; empty:
+    /// anything.
+    pub fn leaves(&self) -> Document {
+        match self {
+            // Only while the order waits for money: a failure never undoes a payment.
+            PaymentMove::Failed => doc! { "payment.status": PaymentStatus::Pending },
+            _ => Document::new(),
+        }
+    }
+
     /// The order's fields the move sets, for the `$set` of the update that makes it (a status
     /// change's, a refund's, or one of this module's own).
     pub fn fields(&self) -> Document {
