@@ -781,3 +781,36 @@ fn the_platform_names_no_shop_collection() {
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
+
+/// The README's code map is how a newcomer finds a route's code: every file it names under
+/// `common/` or in a function must exist, so a move cannot leave it pointing at nothing.
+#[test]
+fn every_file_the_readme_code_map_names_exists() {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut named = 0;
+    let mut missing = Vec::new();
+    for line in readme.lines().filter(|l| l.starts_with('|')) {
+        let function = line
+            .split("→ `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next());
+        for (i, cell) in line.split('`').enumerate() {
+            if i % 2 == 0 || !cell.ends_with(".rs") || cell.contains(' ') {
+                continue;
+            }
+            let path = match cell.split('/').next() {
+                Some("platform" | "shop" | "integrations") => format!("common/{cell}"),
+                _ if !cell.contains('/') && function.is_some() => {
+                    format!("functions/{}/src/{cell}", function.unwrap())
+                }
+                _ => continue,
+            };
+            named += 1;
+            if !repo().join(&path).exists() {
+                missing.push(path);
+            }
+        }
+    }
+    assert!(named > 20, "read the code map: {named} files");
+    assert!(missing.is_empty(), "the README names files that do not exist: {missing:#?}");
+}

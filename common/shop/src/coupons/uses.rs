@@ -8,7 +8,7 @@
 //! Checkout takes a use inside its transaction by incrementing that one document and looking
 //! at the count it had: two checkouts of one customer, on any number of instances, write the
 //! same document, so one of them conflicts, retries and sees the other's use. A cancelled or
-//! expired order gives the use back in the transaction that releases it (`orders::release_in`),
+//! expired order gives the use back in the transaction that releases it (`order::lifecycle::release_in`),
 //! together with the coupon's shop-wide `usedCount`.
 
 use super::pricing;
