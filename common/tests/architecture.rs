@@ -812,5 +812,8 @@ fn every_file_the_readme_code_map_names_exists() {
         }
     }
     assert!(named > 20, "read the code map: {named} files");
-    assert!(missing.is_empty(), "the README names files that do not exist: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "the README names files that do not exist: {missing:#?}"
+    );
 }
