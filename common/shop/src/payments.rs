@@ -152,9 +152,11 @@ impl AttemptMove<'_> {
         match self {
             AttemptMove::Opened { .. } => Some(&[Creating]),
             AttemptMove::Paid => None,
-            AttemptMove::PaidAgain | AttemptMove::PaidTwice { .. } => {
-                Some(&[Creating, Pending, Completed])
-            }
+            // A completed attempt keeps the stamp of its completion: a repeat of PhonePe's word
+            // writes nothing, so a burst of duplicate webhooks only reads and none of them
+            // conflicts with another (each write would be one more transaction to retry).
+            AttemptMove::PaidAgain => Some(&[Creating, Pending]),
+            AttemptMove::PaidTwice { .. } => Some(&[Creating, Pending, Completed]),
             AttemptMove::Failed { .. } | AttemptMove::Refused { .. } => Some(&[Creating, Pending]),
             AttemptMove::Refunded { .. } => Some(&[RefundPending]),
         }
