@@ -11,30 +11,12 @@ fn repo() -> PathBuf {
 /// Every Rust source of the functions and the shared crate, with its path from the repo root.
 fn sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut dirs: Vec<PathBuf> = LAYERS
-        .iter()
-        .map(|layer| repo().join("common").join(layer).join("src"))
-        .collect();
-    for f in fs::read_dir(repo().join("functions")).unwrap() {
-        dirs.push(f.unwrap().path().join("src"));
+    for layer in LAYERS {
+        out.extend(rust_files_under(&format!("common/{layer}/src")));
     }
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                let rel = path
-                    .strip_prefix(repo())
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push((rel, fs::read_to_string(&path).unwrap()));
-            }
-        }
+    for f in fs::read_dir(repo().join("functions")).unwrap() {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        out.extend(rust_files_under(&format!("functions/{name}/src")));
     }
     assert!(out.len() > 20, "found the sources");
     out
@@ -815,5 +797,67 @@ fn every_file_the_readme_code_map_names_exists() {
     assert!(
         missing.is_empty(),
         "the README names files that do not exist: {missing:#?}"
+    );
+}
+
+/// Every `.rs` file under a folder, with its path from the repo root.
+fn rust_files_under(dir: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![repo().join(dir)];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let rel = path
+                    .strip_prefix(repo())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// Time in tests comes from the clock they move (`TestClock::advance`, the simulator's
+/// `advance_clock`); a sleep may only wait briefly for another task. A sleep of more than a
+/// second in a test is time passing by the wall clock, and a slow, flaky suite.
+#[test]
+fn no_test_sleeps_more_than_a_second() {
+    let mut files = rust_files_under("dev/server/tests");
+    files.extend(rust_files_under("dev/phonepe-sim/tests"));
+    files.extend(rust_files_under("common/tests"));
+    assert!(files.len() > 20, "found the tests");
+    let mut offenders = Vec::new();
+    for (path, text) in files {
+        for (n, line) in code(&text).lines().enumerate() {
+            let Some(at) = line.find("sleep(") else {
+                continue;
+            };
+            let call = &line[at..];
+            let millis = |unit: &str, scale: u64| -> Option<u64> {
+                let rest = &call[call.find(unit)? + unit.len()..];
+                let digits: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '_')
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                Some(digits.parse::<u64>().ok()? * scale)
+            };
+            let slept = millis("from_secs(", 1000).or_else(|| millis("from_millis(", 1));
+            if slept.is_some_and(|ms| ms > 1000) {
+                offenders.push(format!("{path}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "move the clock instead: {offenders:#?}"
     );
 }

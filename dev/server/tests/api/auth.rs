@@ -195,7 +195,9 @@ async fn admin_routes_need_the_admin_role_or_an_allow_listed_user() {
 struct Reply {
     status: u16,
     body: String,
-    delay: Duration,
+    /// A slow Clerk: the answer waits until the test releases it (`FakeJwks::release`), so a
+    /// test sees who waits for a fetch without sleeping through one.
+    held: bool,
 }
 
 type BreakReply = fn(&mut Reply);
@@ -205,6 +207,7 @@ struct FakeJwks {
     url: String,
     hits: Arc<AtomicUsize>,
     reply: Arc<Mutex<Reply>>,
+    released: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl FakeJwks {
@@ -213,16 +216,21 @@ impl FakeJwks {
         let reply = Arc::new(Mutex::new(Reply {
             status: 200,
             body: JWKS.into(),
-            delay: Duration::ZERO,
+            held: false,
         }));
-        let (counter, current) = (hits.clone(), reply.clone());
+        let released = Arc::new(tokio::sync::watch::channel(0u64).0);
+        let (counter, current, gate) = (hits.clone(), reply.clone(), released.clone());
         let app = axum::Router::new().route(
             "/.well-known/jwks.json",
             axum::routing::get(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let r = current.lock().unwrap().clone();
+                let mut gate = gate.subscribe();
+                let seen = *gate.borrow_and_update();
                 async move {
-                    tokio::time::sleep(r.delay).await;
+                    if r.held {
+                        let _ = gate.wait_for(|n| *n > seen).await;
+                    }
                     (
                         axum::http::StatusCode::from_u16(r.status).unwrap(),
                         [("content-type", "application/json")],
@@ -238,7 +246,24 @@ impl FakeJwks {
             url: format!("http://{addr}/.well-known/jwks.json"),
             hits,
             reply,
+            released,
         }
+    }
+
+    /// Lets every held answer go.
+    fn release(&self) {
+        self.released.send_modify(|n| *n += 1);
+    }
+
+    /// Waits (for the verifier's task, not for time) until Clerk has been asked `n` times.
+    async fn wait_for_hits(&self, n: usize) {
+        for _ in 0..500 {
+            if self.hits() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("Clerk was asked {} times, not {n}", self.hits());
     }
 
     fn hits(&self) -> usize {
@@ -342,14 +367,14 @@ async fn an_unreachable_jwks_is_503_try_again_not_401() {
         ("non-200", |r| r.status = 500),
         ("bad JSON", |r| r.body = "<html>oops</html>".into()),
         ("no keys member", |r| r.body = "{}".into()),
-        ("timeout", |r| r.delay = Duration::from_secs(2)),
+        ("timeout", |r| r.held = true),
     ];
     for (case, edit) in cases {
         jwks.answer(|r| {
             *r = Reply {
                 status: 200,
                 body: JWKS.into(),
-                delay: Duration::ZERO,
+                held: false,
             };
             edit(r);
         });
@@ -394,7 +419,7 @@ async fn a_failed_jwks_fetch_is_retried_within_seconds_not_after_the_floor() {
 #[tokio::test]
 async fn a_jwks_fetch_is_single_flight_and_never_blocks_cached_kids() {
     let jwks = FakeJwks::start().await;
-    jwks.answer(|r| r.delay = Duration::from_secs(2));
+    jwks.answer(|r| r.held = true);
     let timing = JwksTiming {
         refetch_floor: Duration::ZERO,
         ..JwksTiming::default()
@@ -407,6 +432,8 @@ async fn a_jwks_fetch_is_single_flight_and_never_blocks_cached_kids() {
             tokio::spawn(async move { app.get(CUSTOMER_ROUTE, Some(&app.token("user_j"))).await })
         })
         .collect();
+    jwks.wait_for_hits(1).await;
+    jwks.release();
     for res in futures::future::join_all(first).await {
         let res = res.unwrap();
         assert!(res.status != 401 && res.status != 503, "{}", res.body);
@@ -422,7 +449,8 @@ async fn a_jwks_fetch_is_single_flight_and_never_blocks_cached_kids() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The refetch is under way and held: a cached kid must not wait for it.
+    jwks.wait_for_hits(2).await;
     let started = Instant::now();
     assert_ne!(
         status_of(&app, CUSTOMER_ROUTE, Some(&app.token("user_j"))).await,
@@ -430,6 +458,7 @@ async fn a_jwks_fetch_is_single_flight_and_never_blocks_cached_kids() {
     );
     let took = started.elapsed();
     assert!(took < Duration::from_secs(1), "cached kid waited {took:?}");
+    jwks.release();
     for res in futures::future::join_all(unknown).await {
         res.unwrap().problem(401, "UNAUTHENTICATED");
     }
