@@ -6,10 +6,8 @@
 //! and one `stock_movements` entry in the same transaction, so for every product the
 //! ledger sums to its stock.
 
-mod coupon;
 mod product;
 
-pub use coupon::{Coupon, CouponType};
 pub use product::{Product, ProductView};
 
 use crate::tax::{GstRate, Hsn};

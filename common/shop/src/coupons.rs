@@ -1,12 +1,14 @@
-//! Coupons: the owner's coupons (`owner`, re-exported here), the rules that price a cart
+//! Coupons: the coupon as stored (`model`), the owner's coupons (`owner`, re-exported here), the rules that price a cart
 //! with one ([`pricing`]), and their uses ([`uses`], the one writer of `usedCount` and of
 //! each customer's count). Checkout claims a use through `uses`, a released order gives it back
 //! through `uses`, and nothing else moves it.
 
+mod model;
 mod owner;
 pub mod pricing;
 pub mod uses;
 
+pub use model::{Coupon, CouponType};
 pub use owner::{
     create_coupon, normalize_coupon_code, patch_coupon, upsert_coupon, CouponInput, CouponPatch,
 };

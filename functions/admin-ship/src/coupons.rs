@@ -12,7 +12,7 @@ use common::platform::auth::Admin;
 use common::platform::http::{List, Page};
 use common::platform::services::Services;
 use common::platform::Result;
-use common::shop::catalog::Coupon;
+use common::shop::coupons::Coupon;
 use common::shop::coupons::{self, CouponInput, CouponPatch, COUPONS};
 use common::shop::vocabulary::time::rfc3339;
 use mongodb::bson::doc;

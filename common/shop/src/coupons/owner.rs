@@ -4,8 +4,8 @@
 
 use super::uses;
 use super::COUPONS;
+use super::{Coupon, CouponType};
 use crate::catalog::{check, present, MAX_PAISE, MAX_USES};
-use crate::catalog::{Coupon, CouponType};
 use crate::vocabulary::time::{now, parse_time};
 use mongodb::bson::{doc, to_bson, Bson, DateTime, Document};
 use mongodb::options::ReturnDocument;

@@ -2,7 +2,7 @@
 //! cart (no coupon), `apply-coupon` (which only quotes) and `orders/create` (which locks the
 //! discount in), so the three can never show different totals for the same cart.
 
-use crate::catalog::{Coupon, CouponType};
+use super::{Coupon, CouponType};
 use crate::tax;
 use crate::tax::seller::ShippingConfig;
 use crate::vocabulary::money::Paise;

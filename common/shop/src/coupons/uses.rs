@@ -12,8 +12,8 @@
 //! together with the coupon's shop-wide `usedCount`.
 
 use super::pricing;
+use super::Coupon;
 use super::{COUPONS, COUPON_USES};
-use crate::catalog::Coupon;
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use mongodb::bson::{doc, Bson, DateTime, Document};

@@ -683,7 +683,7 @@ async fn coupon_refusals_at_checkout_change_nothing() {
     // the route itself is tested with the coupons function)...
     let quoted = app
         .db()
-        .collection::<common::shop::catalog::Coupon>("coupons")
+        .collection::<common::shop::coupons::Coupon>("coupons")
         .find_one(doc! { "code": "LASTONE" })
         .await
         .unwrap()
