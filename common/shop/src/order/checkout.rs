@@ -53,7 +53,7 @@ pub enum Fault {
 impl Request<'_> {
     /// Fails here when the request asked for this fault (tests only, `TEST_FAULTS=1`).
     fn fail_at(&self, point: Fault) -> Result<()> {
-        if self.fault != Some(point) {
+        if self.placing.fault != Some(point) {
             return Ok(());
         }
         tracing::warn!(fault = ?point, "injecting a test fault (TEST_FAULTS=1)");
@@ -112,15 +112,9 @@ pub enum Placed {
 
 struct Request<'a> {
     db: &'a Db,
-    user: &'a User,
-    checkout: &'a Checkout,
+    placing: &'a Placing<'a>,
     order_id: OrderId,
     number: String,
-    key: Option<&'a Keyed>,
-    fault: Option<Fault>,
-    seller: &'a SellerConfig,
-    /// A coupon's `expiresAt` is judged by it.
-    clock: &'a dyn Clock,
     /// Set once the quick path found the world not as it assumes; every later run of the
     /// transaction body takes the careful path.
     careful: AtomicBool,
@@ -148,20 +142,15 @@ pub async fn place(db: &Db, placing: &Placing<'_>) -> Result<Placed> {
     let number = allocate_number(db, placing.number_prefix).await?;
     let req = Request {
         db,
-        user: placing.user,
-        checkout: placing.checkout,
+        placing,
         order_id: OrderId::new(),
         number,
-        key: placing.key,
-        fault: placing.fault,
-        seller: placing.seller,
-        clock: placing.clock,
         careful: AtomicBool::new(false),
     };
     match platform::transaction!(db, |session| { place_in(&req, session).await }) {
         // The concurrent twin committed between our check and our claim: answer with its order.
-        Err(e) if e.is(ProblemCode::IdempotencyKeyInUse) => match req.key {
-            Some(keyed) => match replay(db, None, req.user, keyed).await? {
+        Err(e) if e.is(ProblemCode::IdempotencyKeyInUse) => match req.placing.key {
+            Some(keyed) => match replay(db, None, req.placing.user, keyed).await? {
                 NextAction::ReturnSavedResponse(order) => Ok(Placed::Replayed(order)),
                 NextAction::StartProcessing => Err(e),
             },
@@ -199,8 +188,8 @@ async fn place_in(req: &Request<'_>, session: &mut ClientSession) -> Result<Plac
 /// `Ok(None)` when any of its guards missed; what it wrote must then be aborted.
 async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result<Option<Placed>> {
     let db = req.db;
-    let user_id = req.user.id.as_str();
-    if let Some(keyed) = req.key {
+    let user_id = req.placing.user.id.as_str();
+    if let Some(keyed) = req.placing.key {
         // First, so a twin that committed before us fails us here rather than on the cart
         // it emptied; `place` then answers with the twin's order.
         claim_key(req, session, keyed).await?;
@@ -235,7 +224,7 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
     };
     let products: HashMap<ProductId, Product> = taken.into_iter().map(|p| (p.id, p)).collect();
     let priced = order_items(&cart, &products);
-    let priced = match &req.checkout.coupon_code {
+    let priced = match &req.placing.checkout.coupon_code {
         None => priced,
         Some(code) => {
             match coupons::uses::claim_quickly_in(
@@ -244,7 +233,7 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
                 code,
                 user_id,
                 priced.subtotal,
-                req.clock.now(),
+                req.placing.clock.now(),
             )
             .await?
             {
@@ -260,10 +249,10 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
 
 async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Result<Placed> {
     let db = req.db;
-    let user_id = req.user.id.as_str();
-    if let Some(keyed) = req.key {
+    let user_id = req.placing.user.id.as_str();
+    if let Some(keyed) = req.placing.key {
         if let NextAction::ReturnSavedResponse(order) =
-            replay(db, Some(&mut *session), req.user, keyed).await?
+            replay(db, Some(&mut *session), req.placing.user, keyed).await?
         {
             return Ok(Placed::Replayed(order));
         }
@@ -314,7 +303,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
     }
 
     let priced = order_items(&cart, &products);
-    let priced = match &req.checkout.coupon_code {
+    let priced = match &req.placing.checkout.coupon_code {
         None => priced,
         Some(code) => {
             let (code, discount) = coupons::uses::claim_in(
@@ -323,7 +312,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
                 code,
                 user_id,
                 priced.subtotal,
-                req.clock.now(),
+                req.placing.clock.now(),
             )
             .await?;
             priced.with_coupon(code, discount)
@@ -331,7 +320,11 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
     };
     // Taxed before stock is taken, so an address without a GST state code is refused with
     // its field error rather than a stock problem.
-    let price = pricing::quote(priced.subtotal, priced.discount, req.seller.shipping);
+    let price = pricing::quote(
+        priced.subtotal,
+        priced.discount,
+        req.placing.seller.shipping,
+    );
     order_tax(req, &priced.items, &products, price)?;
 
     take_stock(db, session, &cart, &products, req.order_id, user_id).await?;
@@ -343,7 +336,7 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
         )
         .session(&mut *session)
         .await?;
-    if let Some(keyed) = req.key {
+    if let Some(keyed) = req.placing.key {
         claim_key(req, session, keyed).await?;
     }
     req.fail_at(Fault::BeforeCommit)?;
@@ -418,7 +411,7 @@ async fn write_order(
     } = priced;
     // The same function priced the cart and the coupon quote, so checkout charges exactly
     // what the shopper was shown.
-    let price = pricing::quote(subtotal, discount, req.seller.shipping);
+    let price = pricing::quote(subtotal, discount, req.placing.seller.shipping);
     let tax = order_tax(req, &items, products, price)?;
     let t = now();
     let mut status_history = vec![StatusChange {
@@ -449,8 +442,8 @@ async fn write_order(
     let order = Order {
         id: req.order_id,
         number: Some(req.number.clone()),
-        user_id: req.user.id.clone(),
-        email: req.checkout.email.clone(),
+        user_id: req.placing.user.id.clone(),
+        email: req.placing.checkout.email.clone(),
         items,
         subtotal: price.subtotal,
         discount: price.discount,
@@ -463,14 +456,14 @@ async fn write_order(
         status_history,
         payment,
         shipping: Shipping {
-            address: req.checkout.address.clone(),
+            address: req.placing.checkout.address.clone(),
             carrier: None,
             tracking_number: None,
             tracking_url: None,
             description: None,
         },
         refunds: Vec::new(),
-        notes: req.checkout.notes.clone(),
+        notes: req.placing.checkout.notes.clone(),
         invoice: None,
         created_at: t,
         updated_at: t,
@@ -501,7 +494,7 @@ async fn claim_key(req: &Request<'_>, session: &mut ClientSession, keyed: &Keyed
     let made = MadeOrder {
         order_id: req.order_id.oid(),
     };
-    idempotency::save(req.db, session, req.user.id.as_str(), keyed, &made).await
+    idempotency::save(req.db, session, req.placing.user.id.as_str(), keyed, &made).await
 }
 
 /// The order's GST, locked in at checkout from the prices and discount just settled.
@@ -524,9 +517,9 @@ fn order_tax(
             }
         })
         .collect();
-    let state = &req.checkout.address.state;
+    let state = &req.placing.checkout.address.state;
     tax::compute_tax(
-        &req.seller.gstin,
+        &req.placing.seller.gstin,
         state,
         &lines,
         price.discount,
