@@ -462,6 +462,19 @@ pub fn durable_writes() -> WriteConcern {
         .build()
 }
 
+/// Text for a `$regex` that matches itself: every metacharacter escaped, so a search for `a.b`
+/// or `(` finds those characters and a search can never be a pattern.
+pub fn regex_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\^$.|?*+()[]{}-/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// True when a driver error is a unique-index violation (E11000).
 pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};

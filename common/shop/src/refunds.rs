@@ -26,7 +26,7 @@ use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use futures::TryStreamExt;
 use integrations::phonepe::{self, PhonePe, PhonePeError, RefundRequest};
-use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+use mongodb::bson::{doc, DateTime, Document};
 use platform::clock::Clock;
 use platform::db::{Db, IndexSpec};
 use platform::error::Result;
@@ -453,21 +453,19 @@ pub async fn settle(
             Verdict::Failed(code) => {
                 tracing::warn!(order_id = %order.id.to_hex(), merchant_refund_id, code, "PhonePe failed a refund");
                 if replace {
-                    let replacement = Refund {
-                        id: ObjectId::new(),
-                        merchant_refund_id: refund_entry::merchant_refund_id_for(&order),
-                        state: RefundState::Pending,
-                        at: t,
-                        requested_at: None,
-                        next_check_at: t,
-                        checks: 0,
-                        last_error: None,
-                        settled_at: None,
-                        replaces: Some(merchant_refund_id.to_owned()),
+                    // The same money and lines again, under the order's next id.
+                    let again = NewRefund {
+                        amount: refund.amount,
+                        lines: refund.lines,
+                        restock: refund.restock,
+                        reason: refund.reason,
+                        kind: refund.kind,
                         by: "jobs".into(),
-                        idempotency_key: None,
-                        request_hash: None,
-                        ..refund
+                        original_merchant_order_id: refund.original_merchant_order_id,
+                    };
+                    let replacement = Refund {
+                        replaces: Some(merchant_refund_id.to_owned()),
+                        ..refund_entry::pending(&order, again)
                     };
                     refund_entry::push_in(db, session, &order, replacement).await?;
                 }

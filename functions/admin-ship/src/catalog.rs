@@ -9,6 +9,7 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use common::platform::auth::Admin;
+use common::platform::db::regex_literal;
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
@@ -65,18 +66,6 @@ fn product_query(uri: &Uri) -> Result<(Option<String>, Option<bool>, Page)> {
     }
 }
 
-/// Regex metacharacters escaped, so a search for `a.b` or `(` finds those characters.
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\^$.|?*+()[]{}-/".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 async fn list_products(
     State(services): State<Services>,
     _: Admin,
@@ -86,7 +75,7 @@ async fn list_products(
     let mut filter = doc! {};
     if let Some(q) = q {
         let pattern = Regex {
-            pattern: regex_escape(&q),
+            pattern: regex_literal(&q),
             options: "i".into(),
         };
         filter.insert(
@@ -248,8 +237,8 @@ mod tests {
 
     #[test]
     fn searches_are_literal() {
-        assert_eq!(regex_escape("a.b (2)"), r"a\.b \(2\)");
-        assert_eq!(regex_escape("brass"), "brass");
+        assert_eq!(regex_literal("a.b (2)"), r"a\.b \(2\)");
+        assert_eq!(regex_literal("brass"), "brass");
     }
 
     #[test]

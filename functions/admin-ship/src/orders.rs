@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use common::platform::auth::Admin;
+use common::platform::db::regex_literal;
 use common::platform::error::FieldError;
 use common::platform::http::{List, Page};
 use common::platform::problem_codes::ProblemCode;
@@ -211,17 +212,6 @@ impl TryFrom<ListOrdersInput> for OrderQuery {
     }
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\^$.|?*+()[]{}".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn ci(pattern: String) -> Regex {
     Regex {
         pattern,
@@ -239,12 +229,12 @@ async fn search_filter(services: &Services, q: &str) -> Result<Document> {
         any.push(doc! { "number": q.to_ascii_uppercase() });
     }
     if q.contains('@') {
-        any.push(doc! { "email": ci(format!("^{}$", escape(q))) });
+        any.push(doc! { "email": ci(format!("^{}$", regex_literal(q))) });
     }
     if let Some(phone) = common::shop::vocabulary::address::normalize_mobile(q) {
         any.push(doc! { "shipping.address.phone": phone });
     }
-    any.push(doc! { "shipping.address.name": ci(format!("^{}", escape(q))) });
+    any.push(doc! { "shipping.address.name": ci(format!("^{}", regex_literal(q))) });
     any.push(doc! { "shipping.trackingNumber": q });
     any.push(doc! { "payment.merchantOrderId": q });
     any.push(doc! { "payment.transactionId": q });
