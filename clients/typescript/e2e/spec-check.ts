@@ -52,7 +52,9 @@ function toJsonSchema(node: unknown): unknown {
   if (!isObject(node)) return node;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(node)) {
-    if (key === "example" || key === "nullable") continue;
+    // `x-…` keys are OpenAPI's specification extensions (the problem codes' `x-status`): annotations
+    // for readers, not validation keywords, which strict Ajv would refuse as unknown.
+    if (key === "example" || key === "nullable" || key.startsWith("x-")) continue;
     if (key === "$ref" && typeof value === "string") {
       out[key] = value.replace(/^#\/components\/schemas\//, `${SPEC_ID}#/definitions/`);
     } else if (key === "properties" && isObject(value)) {
