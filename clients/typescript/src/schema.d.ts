@@ -767,7 +767,7 @@ export interface components {
          * @description Every `code` the API sends in a problem document. A code always comes with the same HTTP status, listed in `x-status` (the server's one table of codes, which a test holds this list to): a client may switch on `code` alone. The one exception is a request the web framework refuses before the API sees it, answered `BAD_REQUEST` or `INTERNAL` with the framework's own 4xx or 5xx status.
          * @enum {string}
          */
-        ProblemCode: "BAD_REQUEST" | "CART_EMPTY" | "CART_LIMIT" | "CONSOLE_MISCONFIGURED" | "COUPON_ALREADY_USED" | "COUPON_CODE_TAKEN" | "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_FOUND" | "CREDIT_NOTE_NOT_FOUND" | "EXPORT_TOO_LARGE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_REUSED" | "INSUFFICIENT_STOCK" | "INTERNAL" | "INVALID_JSON" | "INVOICE_NOT_FOUND" | "INVALID_TRANSITION" | "METHOD_NOT_ALLOWED" | "MIN_ORDER_NOT_MET" | "NOTHING_TO_REFUND" | "NOT_IN_CART" | "ORDER_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "PAYLOAD_TOO_LARGE" | "PAYMENT_ATTEMPT_FAILED" | "PAYMENT_PROVIDER_ERROR" | "PRICE_CHANGED" | "PRODUCT_NOT_FOUND" | "PRODUCT_NOT_TAXABLE" | "PRODUCT_UNAVAILABLE" | "RATE_LIMITED" | "REFUND_BELOW_MINIMUM" | "REFUND_EXCEEDS_PAID" | "ROUTE_NOT_FOUND" | "SLUG_TAKEN" | "STOCK_WOULD_GO_NEGATIVE" | "TRY_AGAIN" | "UNAUTHENTICATED" | "UNAVAILABLE" | "UNITS_ALREADY_REFUNDED" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_LIMIT_BELOW_USED" | "VALIDATION_FAILED";
+        ProblemCode: "BAD_REQUEST" | "CART_EMPTY" | "CART_LIMIT" | "CONSOLE_MISCONFIGURED" | "COUPON_ALREADY_USED" | "COUPON_CODE_TAKEN" | "COUPON_EXHAUSTED" | "COUPON_EXPIRED" | "COUPON_NOT_FOUND" | "CREDIT_NOTE_NOT_FOUND" | "EXPORT_TOO_LARGE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_REUSED" | "INSUFFICIENT_STOCK" | "INTERNAL" | "INVALID_JSON" | "INVOICE_NOT_FOUND" | "INVALID_TRANSITION" | "METHOD_NOT_ALLOWED" | "MIN_ORDER_NOT_MET" | "NOTHING_TO_REFUND" | "NOT_IN_CART" | "ORDER_NOT_FOUND" | "ORDER_NOT_PAYABLE" | "PAYLOAD_TOO_LARGE" | "PAYMENT_ATTEMPT_FAILED" | "PAYMENT_PROVIDER_ERROR" | "PRICE_CHANGED" | "PRODUCT_NOT_FOUND" | "PRODUCT_NOT_TAXABLE" | "PRODUCT_UNAVAILABLE" | "RATE_LIMITED" | "REFUND_BELOW_MINIMUM" | "REFUND_EXCEEDS_PAID" | "ROUTE_NOT_FOUND" | "SKU_TAKEN" | "SLUG_TAKEN" | "STOCK_WOULD_GO_NEGATIVE" | "TRY_AGAIN" | "UNAUTHENTICATED" | "UNAVAILABLE" | "UNITS_ALREADY_REFUNDED" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_LIMIT_BELOW_USED" | "VALIDATION_FAILED" | "VARIANT_REQUIRED";
         FieldError: {
             /** @description The offending field, e.g. `shippingAddress.pincode`, `lines[0].quantity`, `Idempotency-Key` or `body` */
             field: string;
@@ -822,12 +822,17 @@ export interface components {
             /** @enum {string} */
             status: "ok";
         };
+        /** @description What the shopper browses. `price` is the lowest price among the active variants (`priceRange` beside it) and `stock` the sum of their stock: read-only summaries. Public reads list active variants only; the owner's routes list every variant. */
         Product: {
             id: components["schemas"]["ObjectId"];
             name: string;
             slug: string;
             description: string;
             price: components["schemas"]["Paise"];
+            priceRange: {
+                min: components["schemas"]["Paise"];
+                max: components["schemas"]["Paise"];
+            };
             images: string[];
             stock: number;
             isActive: boolean;
@@ -838,10 +843,60 @@ export interface components {
              * @enum {integer|null}
              */
             gstRate: 0 | 500 | 1200 | 1800 | 2800 | 4000 | null;
+            /** @description Whether cash on delivery may be chosen for it (default true) */
+            codAllowed: boolean;
+            /** @description At most 3 options; `[]` for a product with one variant */
+            options: components["schemas"]["ProductOption"][];
+            variants: components["schemas"]["Variant"][];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        ProductOption: {
+            /** @example Size */
+            name: string;
+            /**
+             * @example [
+             *       "6 in",
+             *       "8 in"
+             *     ]
+             */
+            values: string[];
+        };
+        /** @description What goes in a parcel. `title` is the option values joined by " / " ("Default" for the single variant of a product without options). A product stored before variants has one variant whose id is the product's id. */
+        Variant: {
+            id: components["schemas"]["ObjectId"];
+            /** @description Unique across the catalog; always text */
+            sku: string;
+            /** @example 8 in / Antique */
+            title: string;
+            /**
+             * @description This variant's value for each option, by option name
+             * @example {
+             *       "Size": "8 in",
+             *       "Finish": "Antique"
+             *     }
+             */
+            options: {
+                [key: string]: string;
+            };
+            price: components["schemas"]["Paise"];
+            /**
+             * Format: int64
+             * @description Paise; the crossed-out price, if any
+             */
+            compareAtPrice: number | null;
+            stock: number;
+            /** @description What couriers bill on; null until the owner gives it */
+            weightGrams: number | null;
+            dimensionsCm: {
+                length: number;
+                breadth: number;
+                height: number;
+            } | null;
+            image: string | null;
+            isActive: boolean;
         };
         ProductPage: {
             items: components["schemas"]["Product"][];

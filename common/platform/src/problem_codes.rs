@@ -71,6 +71,7 @@ problem_codes! {
     RefundBelowMinimum = "REFUND_BELOW_MINIMUM" => UNPROCESSABLE_ENTITY,
     RefundExceedsPaid = "REFUND_EXCEEDS_PAID" => UNPROCESSABLE_ENTITY,
     RouteNotFound = "ROUTE_NOT_FOUND" => NOT_FOUND,
+    SkuTaken = "SKU_TAKEN" => CONFLICT,
     SlugTaken = "SLUG_TAKEN" => CONFLICT,
     StockWouldGoNegative = "STOCK_WOULD_GO_NEGATIVE" => CONFLICT,
     TryAgain = "TRY_AGAIN" => SERVICE_UNAVAILABLE,
@@ -80,6 +81,7 @@ problem_codes! {
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE" => UNSUPPORTED_MEDIA_TYPE,
     UsageLimitBelowUsed = "USAGE_LIMIT_BELOW_USED" => UNPROCESSABLE_ENTITY,
     ValidationFailed = "VALIDATION_FAILED" => BAD_REQUEST,
+    VariantRequired = "VARIANT_REQUIRED" => UNPROCESSABLE_ENTITY,
 }
 
 impl std::fmt::Display for ProblemCode {

@@ -8,7 +8,10 @@
 
 mod product;
 
-pub use product::{Product, ProductView};
+pub use product::{
+    legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView, Variant, VariantView,
+    DEFAULT_VARIANT_TITLE, MAX_OPTIONS, MAX_OPTION_VALUES,
+};
 
 use crate::tax::{GstRate, Hsn};
 use crate::vocabulary::ids::{OrderId, ProductId};
@@ -598,7 +601,7 @@ pub async fn take_for_checkout_in(
             order_id: Some(order_id),
             by: by.to_owned(),
             at: now(),
-            stock_after: product.stock,
+            stock_after: product.total_stock(),
         });
         taken.push(product);
     }
@@ -651,11 +654,11 @@ async fn move_or_refuse_in(
         format!(
             "'{}' has {} in stock; removing {} would go below zero",
             current.name,
-            current.stock.max(0),
+            current.total_stock(),
             delta.unsigned_abs()
         ),
     )
-    .with("stock", current.stock.max(0)))
+    .with("stock", current.total_stock()))
 }
 
 /// The reason of the entry that gives a product stored before the ledger existed its
@@ -680,7 +683,7 @@ pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
     let mut opened = 0;
     for id in ids {
         let wrote = platform::transaction!(db, |session| {
-            let stock = load_in(db, session, id).await?.stock;
+            let stock = load_in(db, session, id).await?.total_stock();
             let mut sums = db
                 .docs(STOCK_MOVEMENTS)
                 .aggregate([

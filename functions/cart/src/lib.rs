@@ -209,7 +209,7 @@ fn refusal(product: &Product, wanted: i64) -> Option<Error> {
             ),
         ));
     }
-    let stock = product.stock.max(0);
+    let stock = product.total_stock();
     if wanted > stock {
         let detail = if stock == 0 {
             format!("'{}' is out of stock", product.name)
@@ -324,7 +324,7 @@ async fn add_to_line(
     product: &Product,
     quantity: i64,
 ) -> Result<Option<Cart>> {
-    let room = product.stock.min(MAX_QUANTITY_PER_LINE) - quantity;
+    let room = product.total_stock().min(MAX_QUANTITY_PER_LINE) - quantity;
     let pid = product.id;
     Ok(db
         .collection::<Cart>(CARTS)

@@ -41,7 +41,7 @@ async fn list(State(db): State<Db>, page: Page) -> Result<List<ProductView>> {
         rows,
         page,
         |p| p.id.oid(),
-        ProductView::from,
+        ProductView::for_shopper,
     ))
 }
 
@@ -58,7 +58,7 @@ async fn by_slug(State(db): State<Db>, Path(slug): Path<String>) -> Result<Json<
     db.collection::<Product>(PRODUCTS)
         .find_one(doc! { "slug": &slug, "isActive": true })
         .await?
-        .map(|p| Json(p.into()))
+        .map(|p| Json(ProductView::for_shopper(p)))
         .ok_or_else(not_found)
 }
 

@@ -591,8 +591,8 @@ async fn take_stock(
         return Ok(());
     }
     let detail = match short.as_slice() {
-        [(p, _)] if p.stock <= 0 => format!("'{}' is out of stock", p.name),
-        [(p, _)] => format!("Only {} of '{}' left", p.stock, p.name),
+        [(p, _)] if p.total_stock() <= 0 => format!("'{}' is out of stock", p.name),
+        [(p, _)] => format!("Only {} of '{}' left", p.total_stock(), p.name),
         many => format!("{} items do not have enough stock", many.len()),
     };
     let lines: Vec<_> = short
@@ -602,7 +602,7 @@ async fn take_stock(
                 "productId": p.id.to_hex(),
                 "name": p.name,
                 "requested": requested,
-                "available": p.stock.max(0),
+                "available": p.total_stock(),
             })
         })
         .collect();

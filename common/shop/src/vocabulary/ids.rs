@@ -78,6 +78,17 @@ macro_rules! object_id {
 
 object_id!(ProductId, ProductNotFound, "product");
 object_id!(OrderId, OrderNotFound, "order");
+// A variant that names nothing is answered like an unknown product: the shopper asked for
+// something the shop does not sell. A product stored before variants has one variant whose
+// id is the product's own, so carts, orders and ledger entries written before still name it.
+object_id!(VariantId, ProductNotFound, "product variant");
+
+impl From<ProductId> for VariantId {
+    /// The id of the single variant of a product stored before variants.
+    fn from(p: ProductId) -> Self {
+        VariantId(p.0)
+    }
+}
 
 /// Who signed in is the platform's (`auth`); the shop names users by the same type.
 pub use platform::auth::UserId;
