@@ -78,7 +78,7 @@ def gather(db, sim, moto_url, initial_stock, watcher, traffic, stats, settled):
         products=list(db.products.find({})),
         initial_stock=initial_stock,
         stock_movements=list(db.stock_movements.find(
-            {}, {"productId": 1, "delta": 1, "orderId": 1})),
+            {}, {"productId": 1, "variantId": 1, "delta": 1, "orderId": 1})),
         coupons=list(db.coupons.find({})),
         coupon_uses=list(db.coupon_uses.find({})),
         attempts=dict(attempts),

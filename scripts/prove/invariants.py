@@ -22,8 +22,8 @@ class Facts:
 
     orders: dict = field(default_factory=dict)  # order id -> the order document
     products: list = field(default_factory=list)
-    initial_stock: dict = field(default_factory=dict)  # product id -> stock before the traffic
-    stock_movements: list = field(default_factory=list)  # {productId, delta, orderId}
+    initial_stock: dict = field(default_factory=dict)  # variant id -> stock before the traffic
+    stock_movements: list = field(default_factory=list)  # {productId, variantId?, delta, orderId}
     coupons: list = field(default_factory=list)
     coupon_uses: list = field(default_factory=list)
     attempts: dict = field(default_factory=dict)  # order id -> its payment_attempts
@@ -77,53 +77,69 @@ def is_flagged(order):
     return (order["payment"].get("flag") or "").startswith("refund_failed")
 
 
+def variant_key(line):
+    """The variant a ledger entry, an order item or a refund line names. Documents written
+    before variants name only the product, whose single variant has the product's id."""
+    return str(line.get("variantId") or line["productId"])
+
+
+def variants(products):
+    """(variant id, label, stock) of every variant: a product stored before variants is its
+    own single variant, with the product's id and stock."""
+    for p in products:
+        if p.get("variants"):
+            for v in p["variants"]:
+                yield str(v["_id"]), f"{p['slug']} ({v.get('title', '?')})", v.get("stock", 0)
+        else:
+            yield str(p["_id"]), p["slug"], p.get("stock", 0)
+
+
 def stock(facts, tally):
-    """Initial stock = current stock + units in non-cancelled orders − units restocked by their
-    refunds, and never negative."""
+    """Per variant: initial stock = current stock + units in non-cancelled orders − units
+    restocked by their refunds, and never negative."""
     broken = []
     held = defaultdict(int)
     for o in facts.orders.values():
         mine = defaultdict(int)
         for it in o["items"]:
-            mine[str(it["productId"])] += it["quantity"]
+            mine[variant_key(it)] += it["quantity"]
         # Units a refund put back on the shelf (decided once; a replacement of a failed
         # refund carries the lines again but restocks nothing), never more than it took.
         for r in o.get("refunds") or []:
             if r.get("restock") and not r.get("replaces"):
                 for line in r.get("lines") or []:
-                    pid = str(line["productId"])
-                    back = min(line["quantity"], mine[pid])
-                    mine[pid] -= back
+                    vid = variant_key(line)
+                    back = min(line["quantity"], mine[vid])
+                    mine[vid] -= back
                     tally.add("units_restocked", back)
         # A cancelled order holds nothing: its cancellation gave back whatever its refunds
         # had not already put back on the shelf.
         if o["status"] != "cancelled":
-            for pid, units in mine.items():
-                held[pid] += units
-    for p in facts.products:
-        pid = str(p["_id"])
-        if facts.initial_stock[pid] != p["stock"] + held[pid]:
-            broken.append(f"{p['slug']} started at {facts.initial_stock[pid]}, now {p['stock']} "
-                          f"with {held[pid]} in live orders (net of restocked units)")
-        if p["stock"] < 0:
-            broken.append(f"{p['slug']} is negative ({p['stock']})")
+            for vid, units in mine.items():
+                held[vid] += units
+    for vid, label, now in variants(facts.products):
+        if facts.initial_stock[vid] != now + held[vid]:
+            broken.append(f"{label} started at {facts.initial_stock[vid]}, now {now} "
+                          f"with {held[vid]} in live orders (net of restocked units)")
+        if now < 0:
+            broken.append(f"{label} is negative ({now})")
     return broken
 
 
 def ledger(facts, tally):
-    """Every product's stock is the sum of its stock_movements."""
+    """Every variant's stock is the sum of its stock_movements."""
     sums = defaultdict(int)
     for m in facts.stock_movements:
-        sums[str(m["productId"])] += m["delta"]
+        sums[variant_key(m)] += m["delta"]
     tally.add("ledger_entries", len(facts.stock_movements))
     if not facts.stock_movements:
         return []
-    return [f"{p['slug']}: stock {p['stock']} but its stock_movements sum to {sums[str(p['_id'])]}"
-            for p in facts.products if sums[str(p["_id"])] != p["stock"]]
+    return [f"{label}: stock {now} but its stock_movements sum to {sums[vid]}"
+            for vid, label, now in variants(facts.products) if sums[vid] != now]
 
 
 def restocks(facts, tally):
-    """Per order and product, the units its ledger entries put back (restocking refunds,
+    """Per order and variant, the units its ledger entries put back (restocking refunds,
     cancellation, expiry) never exceed the units they took. The ledger still sums to the stock
     when an order's units come back twice (a restocking refund, then the cancellation returning
     every unit again), so only this sees it."""
@@ -131,15 +147,15 @@ def restocks(facts, tally):
     for m in facts.stock_movements:
         if m.get("orderId") is None:
             continue
-        key = (str(m["orderId"]), str(m["productId"]))
+        key = (str(m["orderId"]), variant_key(m))
         if m["delta"] < 0:
             taken[key] -= m["delta"]
         else:
             back[key] += m["delta"]
-    tally.add("order_products_restocked", len(back))
-    return [f"order {order} took {taken[(order, product)]} of product {product} but its "
-            f"ledger put {back[(order, product)]} back"
-            for order, product in sorted(back) if back[(order, product)] > taken[(order, product)]]
+    tally.add("order_variants_restocked", len(back))
+    return [f"order {order} took {taken[(order, variant)]} of variant {variant} but its "
+            f"ledger put {back[(order, variant)]} back"
+            for order, variant in sorted(back) if back[(order, variant)] > taken[(order, variant)]]
 
 
 def coupons(facts, tally):

@@ -35,7 +35,7 @@ def section(args, servers, dbproc, stats, chaos, watcher, traffic_secs, failures
              f"{', '.join(f'{k[7:]} {v}' for k, v in sorted(c.items()) if k.startswith('refund_') and k.split('_')[1] in ('first', 'second', 'replay', 'other'))}",
              f"- refunds on orders at the end: {c['refund_count']} ({pick('refunds_')}), "
              f"{c['paise_refunded'] / 100:.2f} ₹ refunded, {c['units_restocked']} units restocked "
-             f"({c['order_products_restocked']} order × product pairs given units back; "
+             f"({c['order_variants_restocked']} order × variant pairs given units back; "
              f"cancels right after a restocking refund: {pick('refund_restock_then_cancel_')}), "
              f"{c['orders_flagged_refund_failed']} orders flagged refund_failed for a person; "
              f"the watcher took {watcher.passes} snapshots of {len(watcher.seen_refunds)} refund ids",

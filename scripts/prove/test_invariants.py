@@ -121,7 +121,32 @@ class Invariants(unittest.TestCase):
         w = self.world()
         w.stock_movements += [{"productId": "p1", "delta": 1, "orderId": "o1"},
                               {"productId": "p1", "delta": 2, "orderId": "o1"}]
-        self.assert_breaks("restocks", w, "order o1 took 2 of product p1 but its ledger put 3 back")
+        self.assert_breaks("restocks", w, "order o1 took 2 of variant p1 but its ledger put 3 back")
+
+    def two_variants(self):
+        """The lamp in two sizes: the order took both of its units from the small one."""
+        w = self.world()
+        w.products = [{"_id": "p1", "slug": "brass-lamp", "variants": [
+            {"_id": "v1", "title": "Small", "stock": 8}, {"_id": "v2", "title": "Large", "stock": 5}]}]
+        w.initial_stock = {"v1": 10, "v2": 5}
+        w.orders["o1"]["items"] = [{"productId": "p1", "variantId": "v1", "quantity": 2}]
+        w.stock_movements = [{"productId": "p1", "variantId": "v1", "delta": 10, "orderId": None},
+                             {"productId": "p1", "variantId": "v2", "delta": 5, "orderId": None},
+                             {"productId": "p1", "variantId": "v1", "delta": -2, "orderId": "o1"}]
+        return w
+
+    def test_variants_of_one_product_hold_every_stock_invariant_on_their_own(self):
+        for name in ("stock", "ledger", "restocks"):
+            with self.subTest(name):
+                self.assertEqual(self.broken(name, self.two_variants()), [])
+
+    def test_units_taken_from_the_wrong_variant_break_ledger_and_stock_though_the_product_sums(self):
+        w = self.two_variants()
+        # The product's total is right (13), but the sale came out of the large one.
+        w.products[0]["variants"][0]["stock"] = 10
+        w.products[0]["variants"][1]["stock"] = 3
+        self.assert_breaks("ledger", w, "brass-lamp (Large): stock 3 but its stock_movements sum to 5")
+        self.assert_breaks("stock", w, "brass-lamp (Small) started at 10, now 10 with 2 in live orders")
 
     def test_a_use_counted_for_no_order_breaks_coupons(self):
         w = self.world()
