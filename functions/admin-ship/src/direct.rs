@@ -95,6 +95,12 @@ pub(crate) enum Action {
         #[serde(flatten)]
         none: Fields<NoInput>,
     },
+    /// Brings the data to the shape this release stores (`docs/deployment.md`), once it is
+    /// deployed; running it again changes nothing.
+    Migrate {
+        #[serde(flatten)]
+        none: Fields<NoInput>,
+    },
 }
 
 /// Some of an action's fields, kept as JSON by the envelope and read as `T` when the action
@@ -221,6 +227,16 @@ impl Action {
             Action::UpsertCoupon { coupon, none } => {
                 let NoInput {} = none.read()?;
                 coupons::upsert(services, coupon.read()?).await
+            }
+            Action::Migrate { none } => {
+                let NoInput {} = none.read()?;
+                let report = common::shop::migrations::run(
+                    &services.db,
+                    services.clock.as_ref(),
+                    DIRECT_ACTOR,
+                )
+                .await?;
+                Ok(serde_json::to_value(report).map_err(anyhow::Error::from)?)
             }
         }
     }
