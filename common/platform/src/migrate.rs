@@ -30,7 +30,7 @@ pub const BASELINE: i64 = 1;
 const LEASE_MS: i64 = 15 * 60 * 1000;
 
 /// One numbered rewrite. `run` returns how many documents it changed; running it again
-/// after it finished changes none.
+/// after it finished changes none, unless something wrote the old shape meanwhile.
 pub struct Step {
     pub version: i64,
     pub name: &'static str,
@@ -68,7 +68,7 @@ pub async fn version(db: &Db) -> Result<i64> {
         .unwrap_or(BASELINE))
 }
 
-/// Runs, in order, every step numbered above the database's version, as `holder` (a name
+/// Runs, in order, every step numbered from the database's version up, as `holder` (a name
 /// for whoever runs it, shown to a runner that finds the lease taken). `503 TRY_AGAIN` when
 /// another runner holds the lease.
 pub async fn run(db: &Db, clock: &dyn Clock, steps: &[Step], holder: &str) -> Result<Report> {
@@ -92,7 +92,10 @@ async fn run_steps(db: &Db, clock: &dyn Clock, steps: &[Step], holder: &str) -> 
     let from = version(db).await?;
     let mut to = from;
     let mut done = Vec::new();
-    let mut pending: Vec<&Step> = steps.iter().filter(|s| s.version > from).collect();
+    // The step the database is at runs again too: while it first ran, Lambdas of the release
+    // before it may have been finishing requests and writing the old shape, and a step finds
+    // and rewrites exactly that. Older steps' releases are long gone.
+    let mut pending: Vec<&Step> = steps.iter().filter(|s| s.version >= from).collect();
     pending.sort_by_key(|s| s.version);
     for step in pending {
         let documents = (step.run)(db).await?;
