@@ -792,7 +792,10 @@ async fn give_variant(db: &Db, id: ProductId) -> Result<bool> {
             return Ok(false);
         };
         let product: Product = mongodb::bson::from_document(stored.clone())?;
-        let variant = mongodb::bson::to_bson(&product.variants()[0])?;
+        // Through BSON's bytes, which are not human-readable: ids stay ObjectIds, as the
+        // typed collections store them (`to_bson` would write their hex).
+        let variant: Document =
+            mongodb::bson::from_slice(&mongodb::bson::to_vec(&product.variants()[0])?)?;
         let mut filter = doc! {
             "_id": id,
             "variants": { "$exists": false },

@@ -12,6 +12,7 @@ use crate::order::model::ORDERS;
 use crate::vocabulary::ids::ProductId;
 use futures::future::BoxFuture;
 use futures::TryStreamExt;
+use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Bson, Document};
 use platform::db::Db;
 use platform::migrate::Step;
@@ -154,8 +155,15 @@ fn label_all(lines: &mut [Bson], titled: bool) -> bool {
         if line.contains_key("variantId") {
             continue;
         }
-        let Ok(product) = line.get_object_id("productId") else {
-            continue;
+        // Lines written through `to_bson` (a refreshed cart, a refund's lines) hold the id as
+        // its hex string.
+        let product = match line.get("productId") {
+            Some(Bson::ObjectId(id)) => *id,
+            Some(Bson::String(hex)) => match ObjectId::parse_str(hex) {
+                Ok(id) => id,
+                Err(_) => continue,
+            },
+            _ => continue,
         };
         line.insert("variantId", product);
         line.insert("sku", legacy_sku(ProductId(product)));
