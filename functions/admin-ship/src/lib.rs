@@ -15,7 +15,7 @@
 //! | `GET /admin/orders/{id}/invoice`, `/invoice.pdf`, `/credit-notes/{number}` | `invoices.rs` |
 //! | `GET /admin/meta` (carriers, GST rates, statuses) | `meta.rs` |
 //! | `GET /admin`, `/admin/console.js`, `/admin/console.modules/{module}`, `/admin/console.css` | `console.rs` |
-//! | a direct invocation's event (`{"action": …}`) | `direct.rs` |
+//! | a direct invocation's event (`{"action": …}`); `migrate` (`shop::migrations`) | `direct.rs` |
 
 mod catalog;
 pub mod console;
