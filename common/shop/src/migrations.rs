@@ -105,13 +105,17 @@ async fn label_lines(db: &Db, collection: &str) -> Result<u64> {
                     continue;
                 };
                 let mut after = before.clone();
-                let changed = match field {
-                    "items" => label_all(&mut after, true),
-                    _ => after
+                let mut changed = false;
+                if field == "items" {
+                    changed = label_all(&mut after, true);
+                } else {
+                    for lines in after
                         .iter_mut()
                         .filter_map(|r| r.as_document_mut()?.get_array_mut("lines").ok())
-                        .fold(false, |any, lines| label_all(lines, false) || any),
-                };
+                    {
+                        changed |= label_all(lines, false);
+                    }
+                }
                 if changed {
                     filter.insert(field, before.clone());
                     set.insert(field, after);

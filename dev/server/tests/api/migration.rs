@@ -1,7 +1,8 @@
 //! The data migration of `docs/deployment.md`, on a database filled as the release before
 //! variants filled it: `tests/fixtures/previous-release/*.json` are that release's documents
-//! (written through its API: `upsertProduct`, `adjustStock`, `/cart/add`, `/orders/create`),
-//! as canonical extended JSON. The API reads them before and after, the same; the migration
+//! (written through its API: `upsertProduct`, `adjustStock`, `/cart/add`, `/orders/create`,
+//! a payment through the simulator and a restocking refund of one line), as canonical
+//! extended JSON. The API reads them before and after, the same; the migration
 //! runs through admin-ship's direct `migrate`; re-running it, or finishing a run that
 //! crashed, leaves one consistent database.
 
@@ -17,6 +18,8 @@ use std::time::Duration;
 
 const COLLECTIONS: [&str; 4] = ["products", "stock_movements", "carts", "orders"];
 const BUYER: &str = "user_legacy_buyer";
+/// Paid for two lamps and was refunded one.
+const PAYER: &str = "user_legacy_payer";
 const BROWSER: &str = "user_legacy_browser";
 
 /// Inserts the previous release's documents as they were stored.
@@ -61,27 +64,41 @@ async fn snapshot(app: &TestApp) -> Vec<Vec<Document>> {
     out
 }
 
-fn order_id(app_orders: &[Document]) -> String {
-    app_orders[0].get_object_id("_id").unwrap().to_hex()
+/// The id of each user's order.
+async fn orders_by_user(app: &TestApp) -> HashMap<String, String> {
+    all(app, "orders")
+        .await
+        .iter()
+        .map(|o| {
+            (
+                o.get_str("userId").unwrap().to_owned(),
+                o.get_object_id("_id").unwrap().to_hex(),
+            )
+        })
+        .collect()
 }
 
-/// What the shopper's API shows of the legacy data: the catalog, the buyer's order and the
+/// What the shopper's API shows of the legacy data: the catalog, each order and the
 /// browser's cart.
-async fn reads(app: &TestApp, order: &str) -> Value {
+async fn reads(app: &TestApp, orders: &HashMap<String, String>) -> Value {
     let products = app.get("/products", None).await;
     let mut by_slug = serde_json::Map::new();
     for slug in ["legacy-diya", "legacy-urli", "legacy-lamp"] {
         let p = app.get(&format!("/products/{slug}"), None).await;
         by_slug.insert(slug.into(), p.ok().clone());
     }
-    let order = app
-        .get(&format!("/orders/{order}"), Some(&app.token(BUYER)))
-        .await;
+    let mut by_user = serde_json::Map::new();
+    for user in [BUYER, PAYER] {
+        let order = app
+            .get(&format!("/orders/{}", orders[user]), Some(&app.token(user)))
+            .await;
+        by_user.insert(user.into(), order.ok().clone());
+    }
     let cart = app.get("/cart", Some(&app.token(BROWSER))).await;
     json!({
         "list": products.ok().clone(),
         "products": by_slug,
-        "order": order.ok().clone(),
+        "orders": by_user,
         "cart": cart.ok().clone(),
     })
 }
@@ -173,6 +190,19 @@ async fn assert_consistent(app: &TestApp) -> HashMap<ObjectId, i64> {
             }
         }
     }
+    for order in all(app, "orders").await {
+        for refund in order.get_array("refunds").unwrap() {
+            let Ok(lines) = refund.as_document().unwrap().get_array("lines") else {
+                continue;
+            };
+            for line in lines {
+                let line = line.as_document().unwrap();
+                // Stored as hex by the release that wrote it.
+                let product = line.get_str("productId").unwrap();
+                assert_eq!(line.get_object_id("variantId").unwrap().to_hex(), product);
+            }
+        }
+    }
     stock
 }
 
@@ -185,24 +215,31 @@ async fn a_database_filled_by_the_previous_release_is_migrated_and_reads_as_befo
         .into_iter()
         .map(|p| (p.get_object_id("_id").unwrap(), p))
         .collect();
-    let order = order_id(&all(&app, "orders").await);
+    let orders = orders_by_user(&app).await;
     // The new code serves the old shape before anything is migrated.
-    let before = reads(&app, &order).await;
+    let before = reads(&app, &orders).await;
     assert_eq!(
         before["list"]["items"].as_array().unwrap().len(),
         3,
         "{before}"
     );
-    assert_eq!(before["order"]["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        before["orders"][BUYER]["items"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        before["orders"][PAYER]["refunds"][0]["lines"][0]["quantity"],
+        1
+    );
 
     let res = migrate(&app).await;
-    // 3 products, 6 ledger entries, the one cart with lines, the one order.
+    // 3 products, 8 ledger entries, the one cart with lines, 2 orders.
     assert_eq!(
         (&res["from"], &res["to"], &res["steps"]),
         (
             &json!(1),
             &json!(2),
-            &json!([{ "version": 2, "name": "products carry variants", "documents": 11 }])
+            &json!([{ "version": 2, "name": "products carry variants", "documents": 14 }])
         ),
         "{res}"
     );
@@ -234,7 +271,7 @@ async fn a_database_filled_by_the_previous_release_is_migrated_and_reads_as_befo
         assert_eq!(p.get("updatedAt"), old.get("updatedAt"));
     }
 
-    let after = reads(&app, &order).await;
+    let after = reads(&app, &orders).await;
     assert_eq!(as_before(&before, &after), before);
 
     // Run again: the step the database is at looks once more, and finds nothing.
@@ -292,7 +329,7 @@ async fn a_run_that_crashed_part_way_is_finished_by_the_next() {
 
     app.clock.advance(Duration::from_secs(15 * 60 + 1));
     let res = migrate(&app).await;
-    assert_eq!(res["steps"][0]["documents"], 10, "{res}");
+    assert_eq!(res["steps"][0]["documents"], 13, "{res}");
     assert_eq!(data_version(&app).await, 2);
     let stock = assert_consistent(&app).await;
     assert_eq!(stock, stock_before);
