@@ -25,6 +25,14 @@ pub const STEPS: &[Step] = &[Step {
     run: products_carry_variants,
 }];
 
+/// The version this code brings the data to.
+pub fn latest() -> i64 {
+    STEPS
+        .iter()
+        .map(|s| s.version)
+        .fold(platform::migrate::BASELINE, i64::max)
+}
+
 /// Runs every step the database has not had, on behalf of `by`.
 pub async fn run(
     db: &Db,

@@ -244,6 +244,11 @@ async fn a_database_filled_by_the_previous_release_is_migrated_and_reads_as_befo
         "{res}"
     );
     assert_eq!(data_version(&app).await, 2);
+    let meta = app.get("/admin/meta", Some(&app.admin_token())).await;
+    assert_eq!(
+        meta.ok()["dataVersion"],
+        json!({ "database": 2, "code": 2 })
+    );
 
     let stock = assert_consistent(&app).await;
     for p in all(&app, "products").await {
