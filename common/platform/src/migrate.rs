@@ -12,6 +12,10 @@
 //!
 //! A lease (`lease` in the same document, with an expiry) keeps two runners from doing the
 //! same work at once; correctness does not rest on it, since the steps are idempotent.
+//!
+//! A run may be given a time [`Budget`] (a Lambda has 15 s): a step checks it between
+//! documents and returns early once it is spent, the version stays where it was, and the
+//! report says `finished: false`, so the caller runs it again to continue.
 
 use crate::clock::Clock;
 use crate::db::{is_duplicate_key, Db, META, SCHEMA_DOC};
@@ -20,29 +24,54 @@ use crate::problem_codes::ProblemCode;
 use futures::future::BoxFuture;
 use mongodb::bson::{doc, Bson, Document};
 use serde::Serialize;
+use std::time::{Duration, Instant};
 
 /// The version of a database no migration has run on: the shape stored before versioned
 /// migrations existed. The first step is numbered above it.
 pub const BASELINE: i64 = 1;
 
-/// How long a runner holds the lease without renewing it. A step renews it when it
-/// finishes; Lambda stops a run after 15 minutes, after which another runner may take over.
+/// How long a runner holds the lease without renewing it: how long a run that died without
+/// releasing it (a killed process) keeps the others out. A step renews it when it finishes,
+/// and a run that ends, by its budget too, releases it.
 const LEASE_MS: i64 = 15 * 60 * 1000;
 
-/// One numbered rewrite. `run` returns how many documents it changed; running it again
-/// after it finished changes none, unless something wrote the old shape meanwhile.
+/// One numbered rewrite. `run` returns how many documents it changed, stopping early once
+/// the budget is spent; running it again after it finished changes none, unless something
+/// wrote the old shape meanwhile.
 pub struct Step {
     pub version: i64,
     pub name: &'static str,
-    pub run: for<'a> fn(&'a Db) -> BoxFuture<'a, Result<u64>>,
+    pub run: for<'a> fn(&'a Db, &'a Budget) -> BoxFuture<'a, Result<u64>>,
 }
 
-/// What a run did: the version before and after, and each step it ran.
+/// How long a run may keep starting work. Off the clock on purpose: it bounds this
+/// process's own time (a Lambda's timeout), not a rule about the data.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget(Option<Instant>);
+
+impl Budget {
+    pub fn unlimited() -> Budget {
+        Budget(None)
+    }
+
+    /// Spent `time` from now.
+    pub fn of(time: Duration) -> Budget {
+        Budget(Some(Instant::now() + time))
+    }
+
+    pub fn spent(&self) -> bool {
+        self.0.is_some_and(|until| Instant::now() >= until)
+    }
+}
+
+/// What a run did: the version before and after, each step it ran, and whether it got to
+/// the end (`false`: its budget ran out, run it again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub from: i64,
     pub to: i64,
     pub steps: Vec<StepReport>,
+    pub finished: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,9 +100,15 @@ pub async fn version(db: &Db) -> Result<i64> {
 /// Runs, in order, every step numbered from the database's version up, as `holder` (a name
 /// for whoever runs it, shown to a runner that finds the lease taken). `503 TRY_AGAIN` when
 /// another runner holds the lease.
-pub async fn run(db: &Db, clock: &dyn Clock, steps: &[Step], holder: &str) -> Result<Report> {
+pub async fn run(
+    db: &Db,
+    clock: &dyn Clock,
+    steps: &[Step],
+    holder: &str,
+    budget: Budget,
+) -> Result<Report> {
     take_lease(db, clock, holder).await?;
-    let ran = run_steps(db, clock, steps, holder).await;
+    let ran = run_steps(db, clock, steps, holder, budget).await;
     // Released on failure too, so a re-run need not wait for the lease to expire.
     let released = db
         .docs(META)
@@ -88,7 +123,13 @@ pub async fn run(db: &Db, clock: &dyn Clock, steps: &[Step], holder: &str) -> Re
     Ok(report)
 }
 
-async fn run_steps(db: &Db, clock: &dyn Clock, steps: &[Step], holder: &str) -> Result<Report> {
+async fn run_steps(
+    db: &Db,
+    clock: &dyn Clock,
+    steps: &[Step],
+    holder: &str,
+    budget: Budget,
+) -> Result<Report> {
     let from = version(db).await?;
     let mut to = from;
     let mut done = Vec::new();
@@ -98,13 +139,25 @@ async fn run_steps(db: &Db, clock: &dyn Clock, steps: &[Step], holder: &str) -> 
     let mut pending: Vec<&Step> = steps.iter().filter(|s| s.version >= from).collect();
     pending.sort_by_key(|s| s.version);
     for step in pending {
-        let documents = (step.run)(db).await?;
-        tracing::info!(
-            version = step.version,
-            name = step.name,
+        let documents = (step.run)(db, &budget).await?;
+        let report = StepReport {
+            version: step.version,
+            name: step.name,
             documents,
-            "migration step done"
-        );
+        };
+        // A step that stopped for the budget may have left documents: its version waits
+        // for a run that gets to its end.
+        if budget.spent() {
+            tracing::info!(?report, "migration step stopped by its time budget");
+            done.push(report);
+            return Ok(Report {
+                from,
+                to,
+                steps: done,
+                finished: false,
+            });
+        }
+        tracing::info!(?report, "migration step done");
         let renewed = db
             .docs(META)
             .update_one(
@@ -121,17 +174,14 @@ async fn run_steps(db: &Db, clock: &dyn Clock, steps: &[Step], holder: &str) -> 
             // is idempotent), and the other runner records it when it gets there.
             return Err(lease_taken("the migration lease expired during a step"));
         }
-        to = step.version;
-        done.push(StepReport {
-            version: step.version,
-            name: step.name,
-            documents,
-        });
+        to = to.max(step.version);
+        done.push(report);
     }
     Ok(Report {
         from,
         to,
         steps: done,
+        finished: true,
     })
 }
 

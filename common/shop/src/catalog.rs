@@ -742,12 +742,11 @@ pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
 }
 
 /// Gives up to `limit` (all without one) products stored before variants their single
-/// variant, as `docs/deployment.md`'s migration does; returns how many it rewrote. Each
-/// product is one update that matches only the shape and the stock it was read with: a
-/// product rewritten meanwhile is skipped, and one whose stock a Lambda of the previous
-/// release moved meanwhile is read again and rewritten with the stock it has now. Then
-/// folds into its variant any stock such a Lambda put back (`$inc`) on a product already
-/// rewritten, so the units it returned are not lost.
+/// variant, as `docs/deployment.md`'s migration does; returns how many it rewrote, fewer
+/// than `limit` only when none is left. Each product is one update that matches only the
+/// shape and the stock it was read with: a product rewritten meanwhile is skipped, and one
+/// whose stock a Lambda of the previous release moved meanwhile is read again and rewritten
+/// with the stock it has now.
 pub async fn give_legacy_products_variants(db: &Db, limit: Option<u64>) -> Result<u64> {
     use futures::TryStreamExt;
     let mut rewritten = 0;
@@ -773,7 +772,7 @@ pub async fn give_legacy_products_variants(db: &Db, limit: Option<u64>) -> Resul
             }
         }
     }
-    Ok(rewritten + fold_stray_stock(db).await?)
+    Ok(rewritten)
 }
 
 /// How many products one query of the migration names.
@@ -791,7 +790,12 @@ async fn give_variant(db: &Db, id: ProductId) -> Result<bool> {
         else {
             return Ok(false);
         };
-        let product: Product = mongodb::bson::from_document(stored.clone())?;
+        let product: Product = mongodb::bson::from_document(stored.clone()).map_err(|e| {
+            Error::Internal(anyhow::anyhow!(
+                "product {} is unreadable: {e}",
+                id.to_hex()
+            ))
+        })?;
         // Through BSON's bytes, which are not human-readable: ids stay ObjectIds, as the
         // typed collections store them (`to_bson` would write their hex).
         let variant: Document =
@@ -828,9 +832,11 @@ async fn give_variant(db: &Db, id: ProductId) -> Result<bool> {
     ))
 }
 
-/// A product rewritten by the migration keeps its id as its variant's, so a return of
-/// stock by the previous release (`$inc` of the top-level `stock`) belongs to that variant.
-async fn fold_stray_stock(db: &Db) -> Result<u64> {
+/// Moves into its variant any stock a Lambda of the previous release put back (`$inc` of the
+/// top-level `stock`) on a product [`give_legacy_products_variants`] already rewritten: the
+/// product's id is its variant's, so the units are that variant's. Returns how many
+/// products it changed.
+pub async fn fold_stray_stock(db: &Db) -> Result<u64> {
     use futures::TryStreamExt;
     let strays: Vec<Document> = db
         .docs(PRODUCTS)

@@ -15,7 +15,7 @@ use futures::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Bson, Document};
 use platform::db::Db;
-use platform::migrate::Step;
+use platform::migrate::{Budget, Step};
 use platform::Result;
 
 /// Every step, numbered above `platform::migrate::BASELINE`.
@@ -33,38 +33,60 @@ pub fn latest() -> i64 {
         .fold(platform::migrate::BASELINE, i64::max)
 }
 
-/// Runs every step the database has not had, on behalf of `by`.
+/// Runs every step the database has not had, on behalf of `by`, within `budget`.
 pub async fn run(
     db: &Db,
     clock: &dyn platform::clock::Clock,
     by: &str,
+    budget: Budget,
 ) -> Result<platform::migrate::Report> {
     // One name per run, so two runs by the same actor do not share the lease.
-    let holder = format!("{by} ({})", mongodb::bson::oid::ObjectId::new().to_hex());
-    platform::migrate::run(db, clock, STEPS, &holder).await
+    let holder = format!("{by} ({})", ObjectId::new().to_hex());
+    platform::migrate::run(db, clock, STEPS, &holder, budget).await
 }
+
+/// Documents read per query; the budget is checked between batches.
+const BATCH: u64 = 100;
 
 /// Each product stored before variants gets its single variant (id: the product's, SKU:
 /// `legacy_sku`), and everything that names such a product by its id alone (ledger entries,
 /// cart lines, order items and the lines of refunds) gains that variant's id.
-fn products_carry_variants(db: &Db) -> BoxFuture<'_, Result<u64>> {
+fn products_carry_variants<'a>(db: &'a Db, budget: &'a Budget) -> BoxFuture<'a, Result<u64>> {
     Box::pin(async move {
-        let products = catalog::give_legacy_products_variants(db, None).await?;
-        let ledger = label_ledger(db).await?;
-        let carts = label_lines(db, CARTS).await?;
-        let orders = label_lines(db, ORDERS).await?;
-        Ok(products + ledger + carts + orders)
+        let mut documents = 0;
+        loop {
+            let rewritten = catalog::give_legacy_products_variants(db, Some(BATCH)).await?;
+            documents += rewritten;
+            if rewritten == 0 {
+                break;
+            }
+            if budget.spent() {
+                return Ok(documents);
+            }
+        }
+        documents += catalog::fold_stray_stock(db).await?;
+        documents += label_ledger(db, budget).await?;
+        for collection in [CARTS, ORDERS] {
+            if budget.spent() {
+                break;
+            }
+            documents += label_lines(db, collection, budget).await?;
+        }
+        Ok(documents)
     })
 }
 
 /// Ledger entries without a variant, one update per product they name.
-async fn label_ledger(db: &Db) -> Result<u64> {
+async fn label_ledger(db: &Db, budget: &Budget) -> Result<u64> {
     let products = db
         .docs(STOCK_MOVEMENTS)
         .distinct("productId", doc! { "variantId": { "$exists": false } })
         .await?;
     let mut labelled = 0;
     for product in products.iter().filter_map(Bson::as_object_id) {
+        if budget.spent() {
+            break;
+        }
         let done = db
             .docs(STOCK_MOVEMENTS)
             .update_many(
@@ -82,7 +104,7 @@ async fn label_ledger(db: &Db) -> Result<u64> {
 
 /// Carts' or orders' `items`, and orders' refund lines, without a variant. Each document is
 /// one update guarded by the arrays as read, so a cart changed meanwhile is read again.
-async fn label_lines(db: &Db, collection: &str) -> Result<u64> {
+async fn label_lines(db: &Db, collection: &str, budget: &Budget) -> Result<u64> {
     let unlabelled = doc! { "$elemMatch": { "variantId": { "$exists": false } } };
     let mut labelled = 0;
     let mut retries = 0;
@@ -94,11 +116,11 @@ async fn label_lines(db: &Db, collection: &str) -> Result<u64> {
                 { "refunds.lines": unlabelled.clone() },
             ] })
             .projection(doc! { "items": 1, "refunds": 1 })
-            .limit(100)
+            .limit(BATCH as i64)
             .await?
             .try_collect()
             .await?;
-        if found.is_empty() {
+        if found.is_empty() || budget.spent() {
             return Ok(labelled);
         }
         let (mut missed, mut progressed) = (false, false);

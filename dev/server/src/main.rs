@@ -35,6 +35,8 @@ async fn main() -> anyhow::Result<()> {
                 &services.db,
                 services.clock.as_ref(),
                 "make migrate",
+                // From a machine there is no Lambda timeout to stop before.
+                common::platform::migrate::Budget::unlimited(),
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -11,6 +11,7 @@ use crate::refunds::{self, RefundInput};
 use crate::{coupons, AdminShip, DIRECT_ACTOR};
 use axum::http::StatusCode;
 use common::platform::idempotency::IdempotencyKey;
+use common::platform::migrate::Budget;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::ProductInput;
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use std::marker::PhantomData;
+use std::time::Duration;
 
 /// One direct invocation. Each variant flattens the fields it does not name into [`Fields`],
 /// read by the route's input type (or [`NoInput`]), which refuses unknown ones: serde cannot
@@ -234,6 +236,7 @@ impl Action {
                     &services.db,
                     services.clock.as_ref(),
                     DIRECT_ACTOR,
+                    Budget::of(MIGRATE_BUDGET),
                 )
                 .await?;
                 Ok(serde_json::to_value(report).map_err(anyhow::Error::from)?)
@@ -241,6 +244,11 @@ impl Action {
         }
     }
 }
+
+/// How long one `migrate` invocation keeps starting work: admin-ship's `Timeout` in
+/// `template.yaml` is 15 s, and the batch under way and the version's write must fit in
+/// what is left. A run that stops for it answers `finished: false` and is invoked again.
+const MIGRATE_BUDGET: Duration = Duration::from_secs(10);
 
 /// Pack, ship, deliver or cancel, as `POST /admin/orders/{id}/<action>` does.
 async fn fulfil(app: &AdminShip, order: OrderRef, action: OrderAction) -> Result<Value> {

@@ -8,7 +8,9 @@
 
 use crate::support::TestApp;
 use common::platform::clock::Clock as _;
+use common::platform::migrate::Budget;
 use common::shop::catalog::legacy_sku;
+use common::shop::migrations;
 use futures::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Bson, Document};
@@ -126,15 +128,18 @@ async fn migrate(app: &TestApp) -> Value {
     res
 }
 
-async fn data_version(app: &TestApp) -> i64 {
+async fn data_version_or_none(app: &TestApp) -> Option<i64> {
     let meta = app
         .db()
         .collection::<Document>("meta")
         .find_one(doc! { "_id": "schema" })
         .await
-        .unwrap()
-        .unwrap();
-    meta.get_i64("dataVersion").unwrap()
+        .unwrap()?;
+    meta.get_i64("dataVersion").ok()
+}
+
+async fn data_version(app: &TestApp) -> i64 {
+    data_version_or_none(app).await.unwrap()
 }
 
 fn int(d: &Document, key: &str) -> i64 {
@@ -243,6 +248,7 @@ async fn a_database_filled_by_the_previous_release_is_migrated_and_reads_as_befo
         ),
         "{res}"
     );
+    assert_eq!(res["finished"], true);
     assert_eq!(data_version(&app).await, 2);
     let meta = app.get("/admin/meta", Some(&app.admin_token())).await;
     assert_eq!(
@@ -338,6 +344,32 @@ async fn a_run_that_crashed_part_way_is_finished_by_the_next() {
     assert_eq!(data_version(&app).await, 2);
     let stock = assert_consistent(&app).await;
     assert_eq!(stock, stock_before);
+}
+
+#[tokio::test]
+async fn a_run_out_of_time_stops_between_batches_and_the_next_one_finishes() {
+    let app = TestApp::spawn().await;
+    fill_as_previous_release(&app).await;
+    let stock_before: HashMap<ObjectId, i64> = all(&app, "products")
+        .await
+        .iter()
+        .map(|p| (p.get_object_id("_id").unwrap(), int(p, "stock")))
+        .collect();
+    let db = &app.services.db;
+    let spent = Budget::of(Duration::ZERO);
+    let cut = migrations::run(db, app.clock.as_ref(), "test", spent)
+        .await
+        .unwrap();
+    // One batch (every product here) was rewritten; the rest waits, and so does the version.
+    assert!(!cut.finished);
+    assert_eq!((cut.from, cut.to, cut.steps[0].documents), (1, 1, 3));
+    assert_eq!(data_version_or_none(&app).await, None);
+    let rest = migrations::run(db, app.clock.as_ref(), "test", Budget::unlimited())
+        .await
+        .unwrap();
+    assert!(rest.finished);
+    assert_eq!((rest.from, rest.to, rest.steps[0].documents), (1, 2, 11));
+    assert_eq!(assert_consistent(&app).await, stock_before);
 }
 
 /// Legacy products, each with its opening ledger entry, as the previous release would hold
