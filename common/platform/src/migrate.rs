@@ -148,7 +148,12 @@ async fn run_steps(
         // A step that stopped for the budget may have left documents: its version waits
         // for a run that gets to its end.
         if budget.spent() {
-            tracing::info!(?report, "migration step stopped by its time budget");
+            tracing::info!(
+                version = report.version,
+                name = report.name,
+                documents = report.documents,
+                "migration step stopped by its time budget"
+            );
             done.push(report);
             return Ok(Report {
                 from,
@@ -157,7 +162,12 @@ async fn run_steps(
                 finished: false,
             });
         }
-        tracing::info!(?report, "migration step done");
+        tracing::info!(
+            version = report.version,
+            name = report.name,
+            documents = report.documents,
+            "migration step done"
+        );
         let renewed = db
             .docs(META)
             .update_one(
