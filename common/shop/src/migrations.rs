@@ -166,16 +166,15 @@ async fn label_lines(db: &Db, collection: &str, budget: &Budget) -> Result<u64> 
         if !missed && !progressed {
             return Ok(labelled);
         }
-        // A document changed between read and write is found again by the next query; one
-        // that keeps changing is left for a re-run rather than held up here.
-        if missed {
-            retries += 1;
-            if retries > 20 {
-                return Err(platform::Error::new(
-                    platform::problem_codes::ProblemCode::TryAgain,
-                    format!("{collection} kept changing while they were migrated"),
-                ));
-            }
+        // A document changed between read and write is found again by the next query (unless
+        // the change labelled it). Batches that keep missing mean documents changing faster
+        // than this loop: the run stops with TRY_AGAIN, and the next picks them up.
+        retries = if missed { retries + 1 } else { 0 };
+        if retries > 20 {
+            return Err(platform::Error::new(
+                platform::problem_codes::ProblemCode::TryAgain,
+                format!("{collection} kept changing while they were migrated"),
+            ));
         }
     }
 }
