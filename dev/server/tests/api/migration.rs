@@ -372,6 +372,35 @@ async fn a_run_out_of_time_stops_between_batches_and_the_next_one_finishes() {
     assert_eq!(assert_consistent(&app).await, stock_before);
 }
 
+#[tokio::test]
+async fn two_runs_at_once_rewrite_each_document_once() {
+    let app = TestApp::spawn().await;
+    fill_as_previous_release(&app).await;
+    more_legacy_products(&app, 20, 7).await;
+    let event = json!({ "action": "migrate" });
+    let (a, b) = tokio::join!(app.invoke_admin(event.clone()), app.invoke_admin(event));
+    let mut rewritten = 0;
+    for res in [&a, &b] {
+        if res["ok"] == true {
+            rewritten += res["steps"][0]["documents"].as_u64().unwrap();
+        } else {
+            // Refused by the other's lease, having changed nothing.
+            assert_eq!(res["error"]["code"], "TRY_AGAIN", "{res}");
+        }
+    }
+    // 14 documents of the fixture, 20 products with one ledger entry each.
+    assert_eq!(rewritten, 14 + 40, "{a} {b}");
+    assert_eq!(data_version(&app).await, 2);
+    assert_consistent(&app).await;
+    let lease = app
+        .db()
+        .collection::<Document>("meta")
+        .find_one(doc! { "_id": "schema", "lease": { "$exists": true } })
+        .await
+        .unwrap();
+    assert_eq!(lease, None, "each run releases its lease");
+}
+
 /// Legacy products, each with its opening ledger entry, as the previous release would hold
 /// them after a while: enough of them that stock moves land while the migration runs.
 async fn more_legacy_products(app: &TestApp, n: usize, stock: i64) -> Vec<ObjectId> {
