@@ -30,6 +30,9 @@ fuzz: ## Schemathesis against openapi.yaml on a throw-away stack (FUZZ_EXAMPLES=
 seed: ## (re)load the demo catalog and coupons into $$MONGODB_URI
 	@source scripts/env.sh && cargo build --quiet -p dev-server && $$CARGO_TARGET_DIR/debug/pitalya-dev seed
 
+migrate: ## bring $$MONGODB_URI's data to this release's shape (what a deploy's migrate step runs); safe to repeat
+	@source scripts/env.sh && cargo build --quiet -p dev-server && $$CARGO_TARGET_DIR/debug/pitalya-dev migrate
+
 token: ## print a dev session token: make token USER=user_123 [ADMIN=1] [EMAIL=a@b.c]
 	@scripts/token.sh "$(USER)" "$(ADMIN)" "$(EMAIL)"
 
@@ -63,4 +66,4 @@ lambda-build: tools ## release arm64 build of every function, as Lambda runs the
 bench: tools ## release-build and measure cold start, latency, memory, zip size and load; writes bench/results.md
 	@scripts/bench.sh
 
-.PHONY: help tools dev test fuzz seed token prove lint events lambda-build sam-build bench
+.PHONY: help tools dev test fuzz seed migrate token prove lint events lambda-build sam-build bench

@@ -125,6 +125,8 @@ events = {
         "hsn": "7418", "gstRate": 500}},
     "admin-direct-upsert-coupon": {"action": "upsertCoupon", "coupon": {"code": "NEWYEAR15", "type": "percent", "value": 15,
         "maxDiscount": 30000, "minOrderValue": 100000, "usageLimit": 200, "expiresAt": "2027-01-15T00:00:00Z"}},
+    # A deploy's second step (docs/deployment.md, "Data migrations").
+    "admin-direct-migrate": {"action": "migrate"},
     # EventBridge scheduled event for jobs.
     "jobs-schedule": {"version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602", "detail-type": "Scheduled Event",
         "source": "aws.events", "account": "123456789012", "time": "2026-11-24T10:00:00Z", "region": "ap-south-1",

@@ -558,6 +558,7 @@ const SHOP_ORDER: &[&str] = &[
     "payments",
     "refunds",
     "messages",
+    "migrations",
 ];
 
 /// The declared module of the shop a module path (`order::model::refund`) belongs to: the

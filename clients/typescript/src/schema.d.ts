@@ -647,7 +647,7 @@ export interface paths {
         };
         /**
          * What the owner's forms choose from, as the API decides it
-         * @description The carriers the API knows a tracking link for (`POST /admin/orders/{id}/ship` takes any other name too, without a link), the GST rates a product may have and the order statuses, in the order an order goes through them. The owner console reads these instead of keeping copies; what the owner may do to one order is that order's `allowedActions`.
+         * @description The carriers the API knows a tracking link for (`POST /admin/orders/{id}/ship` takes any other name too, without a link), the GST rates a product may have and the order statuses, in the order an order goes through them. The owner console reads these instead of keeping copies; what the owner may do to one order is that order's `allowedActions`. `dataVersion` says whether the stored data still waits for this release's `migrate` step (docs/deployment.md, "Data migrations"): `database` below `code` until it ran.
          */
         get: operations["getOwnerMeta"];
         put?: never;
@@ -1237,6 +1237,18 @@ export interface components {
             carriers: string[];
             gstRates: components["schemas"]["GstRate"][];
             orderStatuses: components["schemas"]["OrderStatus"][];
+            dataVersion: {
+                /**
+                 * Format: int64
+                 * @description The data migration the stored data has had (1 before any)
+                 */
+                database: number;
+                /**
+                 * Format: int64
+                 * @description The one this release's `migrate` brings it to
+                 */
+                code: number;
+            };
         };
         InitiatePhonePePaymentRequest: {
             /**
@@ -1697,7 +1709,7 @@ export interface components {
                 "application/json": components["schemas"]["AdminOrderPage"];
             };
         };
-        /** @description The carriers, GST rates and order statuses */
+        /** @description The carriers, GST rates, order statuses and data version */
         AdminMeta: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];

@@ -89,7 +89,7 @@ fn platform_indexes() -> Vec<IndexSpec> {
 /// whose `meta` schema document is older gets the indexes built on the next cold start, any
 /// other cold start skips them.
 pub const SCHEMA_VERSION: i64 = 4;
-const SCHEMA_DOC: &str = "schema";
+pub(crate) const SCHEMA_DOC: &str = "schema";
 
 #[derive(Clone, Debug)]
 pub struct Db {

@@ -14,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod lambda;
+pub mod migrate;
 pub mod problem_codes;
 pub mod rate_limit;
 pub mod request_id;

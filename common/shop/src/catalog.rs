@@ -9,8 +9,8 @@
 mod product;
 
 pub use product::{
-    legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView, Variant, VariantView,
-    DEFAULT_VARIANT_TITLE, MAX_OPTIONS, MAX_OPTION_VALUES,
+    legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView, Variant,
+    VariantView, DEFAULT_VARIANT_TITLE, MAX_OPTIONS, MAX_OPTION_VALUES,
 };
 
 use crate::tax::{GstRate, Hsn};
@@ -739,6 +739,137 @@ pub async fn open_stock_ledgers(db: &Db, by: &str) -> Result<usize> {
         }
     }
     Ok(opened)
+}
+
+/// Gives up to `limit` (all without one) products stored before variants their single
+/// variant, as `docs/deployment.md`'s migration does; returns how many it rewrote, fewer
+/// than `limit` only when none is left. Each product is one update that matches only the
+/// shape and the stock it was read with: a product rewritten meanwhile is skipped, and one
+/// whose stock a Lambda of the previous release moved meanwhile is read again and rewritten
+/// with the stock it has now.
+pub async fn give_legacy_products_variants(db: &Db, limit: Option<u64>) -> Result<u64> {
+    use futures::TryStreamExt;
+    let mut rewritten = 0;
+    loop {
+        let room = limit.map_or(BATCH, |l| l.saturating_sub(rewritten).min(BATCH));
+        if room == 0 {
+            return Ok(rewritten);
+        }
+        let batch: Vec<Document> = db
+            .docs(PRODUCTS)
+            .find(doc! { "variants": { "$exists": false } })
+            .projection(doc! { "_id": 1 })
+            .limit(room as i64)
+            .await?
+            .try_collect()
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        for id in batch.iter().filter_map(|d| d.get_object_id("_id").ok()) {
+            if give_variant(db, ProductId(id)).await? {
+                rewritten += 1;
+            }
+        }
+    }
+    Ok(rewritten)
+}
+
+/// How many products one query of the migration names.
+const BATCH: u64 = 100;
+
+/// False when the product already has variants (or is gone).
+async fn give_variant(db: &Db, id: ProductId) -> Result<bool> {
+    // Each miss means a stock move landed between the read and the write; a handful in a
+    // row means the product is moving faster than this loop, which a re-run will catch.
+    for _ in 0..20 {
+        let Some(stored) = db
+            .docs(PRODUCTS)
+            .find_one(doc! { "_id": id, "variants": { "$exists": false } })
+            .await?
+        else {
+            return Ok(false);
+        };
+        let product: Product = mongodb::bson::from_document(stored.clone()).map_err(|e| {
+            Error::Internal(anyhow::anyhow!(
+                "product {} is unreadable: {e}",
+                id.to_hex()
+            ))
+        })?;
+        // Through BSON's bytes, which are not human-readable: ids stay ObjectIds, as the
+        // typed collections store them (`to_bson` would write their hex).
+        let variant: Document =
+            mongodb::bson::from_slice(&mongodb::bson::to_vec(&product.variants()[0])?)?;
+        let mut filter = doc! {
+            "_id": id,
+            "variants": { "$exists": false },
+            "stock": stored.get("stock").cloned().unwrap_or(Bson::Null),
+        };
+        let mut set = doc! { "variants": [variant] };
+        for (field, value) in [
+            ("options", Bson::Array(Vec::new())),
+            ("codAllowed", true.into()),
+        ] {
+            if !stored.contains_key(field) {
+                filter.insert(field, doc! { "$exists": false });
+                set.insert(field, value);
+            }
+        }
+        let done = db
+            .docs(PRODUCTS)
+            .update_one(filter, doc! { "$set": set, "$unset": { "stock": "" } })
+            .await?;
+        if done.modified_count == 1 {
+            return Ok(true);
+        }
+    }
+    Err(Error::new(
+        ProblemCode::TryAgain,
+        format!(
+            "product {} kept changing while it was migrated",
+            id.to_hex()
+        ),
+    ))
+}
+
+/// Moves into its variant any stock a Lambda of the previous release put back (`$inc` of the
+/// top-level `stock`) on a product [`give_legacy_products_variants`] already rewritten: the
+/// product's id is its variant's, so the units are that variant's. Returns how many
+/// products it changed.
+pub async fn fold_stray_stock(db: &Db) -> Result<u64> {
+    use futures::TryStreamExt;
+    let strays: Vec<Document> = db
+        .docs(PRODUCTS)
+        .find(doc! { "variants": { "$exists": true }, "stock": { "$exists": true } })
+        .projection(doc! { "_id": 1, "stock": 1 })
+        .await?
+        .try_collect()
+        .await?;
+    let mut folded = 0;
+    for stray in strays {
+        let (Ok(id), Some(stock)) = (stray.get_object_id("_id"), stray.get("stock")) else {
+            continue;
+        };
+        let units = match stock {
+            Bson::Int64(n) => *n,
+            Bson::Int32(n) => i64::from(*n),
+            _ => continue,
+        };
+        // Matching the stock read makes a move landing meanwhile leave it for a re-run
+        // rather than be counted twice.
+        let done = db
+            .docs(PRODUCTS)
+            .update_one(
+                doc! { "_id": id, "stock": stock.clone(), "variants._id": id },
+                doc! {
+                    "$inc": { "variants.$.stock": units },
+                    "$unset": { "stock": "" },
+                },
+            )
+            .await?;
+        folded += done.modified_count;
+    }
+    Ok(folded)
 }
 
 /// Names a product by id or by slug, as the direct `adjustStock` action allows.

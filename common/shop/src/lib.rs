@@ -1,7 +1,7 @@
 //! The shop: the business, on top of the platform and the integrations. Its modules form a
 //! declared order, lowest first — vocabulary, tax, catalog, shopify, coupons, cart,
 //! messages::outbox, order::status, order::model, invoices, order, payments, refunds,
-//! messages — and a module uses only those before it. `SHOP_ORDER` in
+//! messages, migrations — and a module uses only those before it. `SHOP_ORDER` in
 //! `common/tests/architecture.rs` is that list, and the test that holds the code to it.
 
 pub mod cart;
@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod coupons;
 pub mod invoices;
 pub mod messages;
+pub mod migrations;
 pub mod order;
 pub mod payments;
 pub mod refunds;

@@ -1,4 +1,4 @@
-//! `pitalya-dev serve | seed | token`: the local stack's entry point (see the Makefile).
+//! `pitalya-dev serve | seed | migrate | token`: the local stack's entry point (see the Makefile).
 
 use anyhow::Context as _;
 use common::platform::clock::SystemClock;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: pitalya-dev serve | seed | token --user ID [--admin] [--email E] [--ttl SECS] [--azp ORIGIN] --key PRIVATE_PEM"
+        "usage: pitalya-dev serve | seed | migrate | token --user ID [--admin] [--email E] [--ttl SECS] [--azp ORIGIN] --key PRIVATE_PEM"
     );
     std::process::exit(2)
 }
@@ -26,6 +26,21 @@ async fn main() -> anyhow::Result<()> {
                 "seeded {p} products and {c} coupons into '{}'",
                 functions.services.config.mongodb_db
             );
+            Ok(())
+        }
+        Some("migrate") => {
+            common::platform::telemetry::init();
+            let services = functions().await?.services;
+            let report = common::shop::migrations::run(
+                &services.db,
+                services.clock.as_ref(),
+                "make migrate",
+                // From a machine there is no Lambda timeout to stop before.
+                common::platform::migrate::Budget::unlimited(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
         Some("token") => mint(&args[1..]),

@@ -11,6 +11,7 @@ use crate::refunds::{self, RefundInput};
 use crate::{coupons, AdminShip, DIRECT_ACTOR};
 use axum::http::StatusCode;
 use common::platform::idempotency::IdempotencyKey;
+use common::platform::migrate::Budget;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::ProductInput;
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use std::marker::PhantomData;
+use std::time::Duration;
 
 /// One direct invocation. Each variant flattens the fields it does not name into [`Fields`],
 /// read by the route's input type (or [`NoInput`]), which refuses unknown ones: serde cannot
@@ -92,6 +94,12 @@ pub(crate) enum Action {
     },
     UpsertCoupon {
         coupon: Fields<CouponInput>,
+        #[serde(flatten)]
+        none: Fields<NoInput>,
+    },
+    /// Brings the data to the shape this release stores (`docs/deployment.md`), once it is
+    /// deployed; running it again changes nothing.
+    Migrate {
         #[serde(flatten)]
         none: Fields<NoInput>,
     },
@@ -222,9 +230,25 @@ impl Action {
                 let NoInput {} = none.read()?;
                 coupons::upsert(services, coupon.read()?).await
             }
+            Action::Migrate { none } => {
+                let NoInput {} = none.read()?;
+                let report = common::shop::migrations::run(
+                    &services.db,
+                    services.clock.as_ref(),
+                    DIRECT_ACTOR,
+                    Budget::of(MIGRATE_BUDGET),
+                )
+                .await?;
+                Ok(serde_json::to_value(report).map_err(anyhow::Error::from)?)
+            }
         }
     }
 }
+
+/// How long one `migrate` invocation keeps starting work: admin-ship's `Timeout` in
+/// `template.yaml` is 15 s, and the batch under way and the version's write must fit in
+/// what is left. A run that stops for it answers `finished: false` and is invoked again.
+const MIGRATE_BUDGET: Duration = Duration::from_secs(10);
 
 /// Pack, ship, deliver or cancel, as `POST /admin/orders/{id}/<action>` does.
 async fn fulfil(app: &AdminShip, order: OrderRef, action: OrderAction) -> Result<Value> {

@@ -13,9 +13,9 @@
 //! | `GET`, `POST /admin/products`, `PATCH /admin/products/{id}`, `POST …/stock`, `GET …/stock-movements`; `upsertProduct`, `adjustStock`, `openStockLedgers` | `catalog.rs` |
 //! | `GET`, `POST /admin/coupons`, `PATCH /admin/coupons/{code}`; `upsertCoupon` | `coupons.rs` |
 //! | `GET /admin/orders/{id}/invoice`, `/invoice.pdf`, `/credit-notes/{number}` | `invoices.rs` |
-//! | `GET /admin/meta` (carriers, GST rates, statuses) | `meta.rs` |
+//! | `GET /admin/meta` (carriers, GST rates, statuses, data version) | `meta.rs` |
 //! | `GET /admin`, `/admin/console.js`, `/admin/console.modules/{module}`, `/admin/console.css` | `console.rs` |
-//! | a direct invocation's event (`{"action": …}`) | `direct.rs` |
+//! | a direct invocation's event (`{"action": …}`); `migrate` (`shop::migrations`) | `direct.rs` |
 
 mod catalog;
 pub mod console;

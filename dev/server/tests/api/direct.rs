@@ -56,6 +56,7 @@ async fn a_refused_action_names_the_field_and_changes_nothing() {
             "stock",
         ),
         (json!({ "action": "openStockLedgers", "all": true }), "all"),
+        (json!({ "action": "migrate", "toVersion": 1 }), "toVersion"),
     ] {
         let res = app.invoke_admin(event.clone()).await;
         assert_eq!(

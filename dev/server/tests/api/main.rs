@@ -20,6 +20,7 @@ mod integer_edges;
 mod invoices;
 mod lambda_events;
 mod mail;
+mod migration;
 mod openapi;
 mod order_numbers;
 mod orders;

@@ -137,6 +137,8 @@ async fn the_meta_lists_the_carriers_rates_and_statuses_the_api_itself_accepts()
         .problem(403, "FORBIDDEN");
     let res = app.get("/admin/meta", Some(&token)).await;
     let meta = res.ok().clone();
+    // A fresh database has had no migration; every step finds nothing on it.
+    assert_eq!(meta["dataVersion"], json!({ "database": 1, "code": 2 }));
     assert_eq!(
         strings(&meta["orderStatuses"]),
         [
