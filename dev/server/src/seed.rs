@@ -142,6 +142,17 @@ pub fn demo_products() -> Vec<Value> {
     products
 }
 
+/// (size, finish, SKU, price in paise, stock, grams, [length, breadth, height] cm).
+type VariantRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+    i64,
+    [i64; 3],
+);
+
 /// Brassware as it is really sold: sizes and finishes, each a variant with its own SKU,
 /// price, stock, weight and carton (what couriers bill on).
 fn products_with_variants() -> Vec<Value> {
@@ -151,8 +162,7 @@ fn products_with_variants() -> Vec<Value> {
             { "name": "Finish", "values": finishes },
         ])
     };
-    // (size, finish, sku, price, stock, grams, [l, b, h] cm)
-    let variants = |rows: &[(&str, &str, &str, i64, i64, i64, [i64; 3])]| -> Vec<Value> {
+    let variants = |rows: &[VariantRow]| -> Vec<Value> {
         rows.iter()
             .map(|(size, finish, sku, price, stock, grams, [l, b, h])| {
                 json!({
