@@ -1137,7 +1137,9 @@ mod apply;
 mod plan;
 
 pub use apply::import;
-pub use plan::{plan, plan_product, Action, Existing, Outcome, Plan, ProductCounts, Report, VariantCounts};
+pub use plan::{
+    plan, plan_product, Action, Existing, Outcome, Plan, ProductCounts, Report, VariantCounts,
+};
 
 #[cfg(test)]
 mod tests;

@@ -208,7 +208,10 @@ impl Planning<'_> {
         let mut errors = Vec::new();
         text::field(&mut errors, "Title", Some(&p.title), NAME);
         if !errors.is_empty() {
-            let message = format!("{} (the shop's rule for a product's name)", errors[0].message);
+            let message = format!(
+                "{} (the shop's rule for a product's name)",
+                errors[0].message
+            );
             self.problem(p.row, Some("Title".into()), Level::Error, message);
         }
         let mut errors = Vec::new();
@@ -345,7 +348,11 @@ fn new_variant(handle: &str, n: usize, v: &ShopifyVariant) -> Variant {
 }
 
 fn lowest_active_price(variants: &[Variant]) -> Option<Paise> {
-    variants.iter().filter(|v| v.is_active).map(|v| v.price).min()
+    variants
+        .iter()
+        .filter(|v| v.is_active)
+        .map(|v| v.price)
+        .min()
 }
 
 fn new_product(p: &ShopifyProduct, images: Vec<String>, at: DateTime) -> Product {
@@ -466,9 +473,9 @@ fn changes(
                 .position(|v| &v.sku == sku && !matched.contains(&v.id))
         });
         let found = by_sku.or_else(|| {
-            stored_variants.iter().position(|v| {
-                v.option_values == fv.option_values && !matched.contains(&v.id)
-            })
+            stored_variants
+                .iter()
+                .position(|v| v.option_values == fv.option_values && !matched.contains(&v.id))
         });
         let Some(index) = found else {
             if let Some(taken) = fv
@@ -477,7 +484,8 @@ fn changes(
                 .filter(|s| stored_variants.iter().any(|v| &v.sku == *s))
             {
                 let col = column(planning.dialect, "Variant SKU", "SKU");
-                let message = format!("'{taken}' is already the SKU of another of the product's variants");
+                let message =
+                    format!("'{taken}' is already the SKU of another of the product's variants");
                 planning.problem(fv.row, col, Level::Error, message);
                 continue;
             }
@@ -526,11 +534,13 @@ fn changes(
         if fv.image.is_some() && fv.image != sv.image {
             change.image = Some(fv.image.clone());
         }
-        if change == (VariantChange {
-            index,
-            id: sv.id,
-            ..VariantChange::default()
-        }) {
+        if change
+            == (VariantChange {
+                index,
+                id: sv.id,
+                ..VariantChange::default()
+            })
+        {
             counts.unchanged += 1;
         } else {
             update.variants.push(change);
