@@ -17,7 +17,7 @@ use crate::vocabulary::ids::{ProductId, VariantId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{doc, to_bson, to_document, DateTime, Document};
+use mongodb::bson::{doc, to_bson, to_raw_document_buf, DateTime, Document};
 use mongodb::ClientSession;
 use platform::db::{is_duplicate_key, Db};
 use platform::error::Result;
@@ -170,6 +170,14 @@ impl ImportedUpdate {
     }
 }
 
+/// A variant as the driver stores it: ids as ObjectIds (`to_document` is human-readable,
+/// and would write them as hex strings).
+fn stored_form(v: &Variant) -> Result<Document> {
+    to_raw_document_buf(v)?
+        .to_document()
+        .map_err(|e| platform::Error::Internal(anyhow::Error::new(e).context("bson encode")))
+}
+
 /// The ledger entry that brings a variant from nothing to its initial stock, with the
 /// fields of `StockMovement` and the variant's `variantId` and `sku`.
 fn opening_entry(product: ProductId, v: &Variant, by: &str, at: DateTime) -> Document {
@@ -212,13 +220,12 @@ async fn write_opening_entries_in(
 /// ledger entry) in one transaction. `Ok(false)`, with nothing written, when its slug was
 /// taken meanwhile.
 pub async fn insert_imported_product(db: &Db, product: &Product, by: &str) -> Result<bool> {
-    let mut document = to_document(product)?;
     // New-shape documents keep stock on their variants only (see `Product::stock`).
-    document.remove("stock");
+    debug_assert!(product.stock.is_none() && !product.variants.is_empty());
     platform::transaction!(db, |session| {
         match db
-            .docs(PRODUCTS)
-            .insert_one(document.clone())
+            .collection::<Product>(PRODUCTS)
+            .insert_one(product)
             .session(&mut *session)
             .await
         {
@@ -240,28 +247,36 @@ pub async fn update_imported_product(db: &Db, change: &ImportedUpdate, by: &str)
     }
     let mut set = change.set()?;
     set.insert("updatedAt", now());
-    let mut update = doc! { "$set": set };
-    if !change.new_variants.is_empty() {
-        let pushed: Vec<Document> = change
-            .new_variants
-            .iter()
-            .map(to_document)
-            .collect::<std::result::Result<_, _>>()?;
-        update.insert("$push", doc! { "variants": { "$each": pushed } });
-    }
     let mut filter = doc! { "_id": change.id, "updatedAt": change.read_at };
     for c in &change.variants {
         // The position was planned on this document; the guard above keeps it, this says so.
         filter.insert(format!("variants.{}._id", c.index), c.id);
     }
+    // A second update: MongoDB refuses `$push` to `variants` beside a `$set` of a path in it.
+    let push = if change.new_variants.is_empty() {
+        None
+    } else {
+        let pushed: Vec<Document> = change
+            .new_variants
+            .iter()
+            .map(stored_form)
+            .collect::<Result<_>>()?;
+        Some(doc! { "$push": { "variants": { "$each": pushed } } })
+    };
     platform::transaction!(db, |session| {
         let res = db
             .docs(PRODUCTS)
-            .update_one(filter.clone(), update.clone())
+            .update_one(filter.clone(), doc! { "$set": set.clone() })
             .session(&mut *session)
             .await?;
         if res.matched_count == 0 {
             return Ok(false);
+        }
+        if let Some(push) = &push {
+            db.docs(PRODUCTS)
+                .update_one(doc! { "_id": change.id }, push.clone())
+                .session(&mut *session)
+                .await?;
         }
         write_opening_entries_in(db, session, change.id, &change.new_variants, by).await?;
         Ok(true)
