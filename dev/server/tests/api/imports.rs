@@ -516,3 +516,19 @@ async fn the_seed_catalog_exported_as_shopify_csv_imports_into_an_empty_shop_as_
         assert_eq!(&after[slug], product, "{slug}");
     }
 }
+
+#[tokio::test]
+async fn a_2000_variant_product_imports_whole_and_again_unchanged() {
+    let app = TestApp::spawn().await;
+    let csv = dev_server::shopify_sample::products_csv("", 1, 10, 10, 20);
+    let query = format!("dryRun=false&{TAX}");
+    let report = import(&app, &query, csv.clone().into_bytes()).await;
+    assert_eq!(messages(&report, "error"), Vec::<String>::new());
+    assert_eq!(report["variants"]["created"], 2000, "{}", report["products"]);
+    let products = stored(&app).await;
+    assert_eq!(variants(&products["brass-lamp-1"]).len(), 2000);
+    assert_eq!(app.count("stock_movements").await, 2000);
+    let again = import(&app, &query, csv.into_bytes()).await;
+    assert_eq!(again["variants"]["unchanged"], 2000);
+    assert_eq!(again["products"]["unchanged"], 1);
+}
