@@ -524,7 +524,11 @@ async fn a_2000_variant_product_imports_whole_and_again_unchanged() {
     let query = format!("dryRun=false&{TAX}");
     let report = import(&app, &query, csv.clone().into_bytes()).await;
     assert_eq!(messages(&report, "error"), Vec::<String>::new());
-    assert_eq!(report["variants"]["created"], 2000, "{}", report["products"]);
+    assert_eq!(
+        report["variants"]["created"], 2000,
+        "{}",
+        report["products"]
+    );
     let products = stored(&app).await;
     assert_eq!(variants(&products["brass-lamp-1"]).len(), 2000);
     assert_eq!(app.count("stock_movements").await, 2000);
