@@ -536,3 +536,34 @@ async fn a_2000_variant_product_imports_whole_and_again_unchanged() {
     assert_eq!(again["variants"]["unchanged"], 2000);
     assert_eq!(again["products"]["unchanged"], 1);
 }
+
+#[tokio::test]
+async fn a_sku_another_product_has_is_an_error_for_its_row_and_skips_only_its_product() {
+    let app = TestApp::spawn().await;
+    let query = format!("dryRun=false&{TAX}");
+    import(&app, &query, fixture("bom-crlf.csv")).await;
+    let ledger = app.count("stock_movements").await;
+    // The diya again under a new handle, its SKU unchanged; the thali as it was.
+    let moved = String::from_utf8(fixture("bom-crlf.csv"))
+        .unwrap()
+        .replace("brass-diya-classic,", "brass-diya-new,");
+    let report = import(&app, &query, moved.into_bytes()).await;
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["level"] == "error")
+        .expect("an error");
+    assert_eq!(problem["handle"], "brass-diya-new");
+    assert_eq!(problem["row"], 2);
+    assert_eq!(problem["column"], "Variant SKU");
+    let message = problem["message"].as_str().unwrap();
+    assert!(
+        message.contains("'00123'") && message.contains("brass-diya-classic"),
+        "{message}"
+    );
+    assert_eq!(report["products"]["skipped"], 1);
+    assert_eq!(report["products"]["unchanged"], 1);
+    assert!(!stored(&app).await.contains_key("brass-diya-new"));
+    assert_eq!(app.count("stock_movements").await, ledger);
+}
