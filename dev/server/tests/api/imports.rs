@@ -567,3 +567,61 @@ async fn a_sku_another_product_has_is_an_error_for_its_row_and_skips_only_its_pr
     assert!(!stored(&app).await.contains_key("brass-diya-new"));
     assert_eq!(app.count("stock_movements").await, ledger);
 }
+
+/// The guard of an import's write: planned on a product that has changed since, it writes
+/// nothing (and the import plans that product again).
+#[tokio::test]
+async fn an_update_planned_on_a_product_that_changed_since_writes_nothing() {
+    use common::shop::catalog::{update_imported_product, ImportedUpdate, Product, Variant};
+    use common::shop::vocabulary::ids::VariantId;
+    let app = TestApp::spawn().await;
+    import(
+        &app,
+        &format!("dryRun=false&{TAX}"),
+        fixture("bom-crlf.csv"),
+    )
+    .await;
+    let product: Product = app
+        .db()
+        .collection::<Product>("products")
+        .find_one(doc! { "slug": "brass-diya-classic" })
+        .await
+        .unwrap()
+        .unwrap();
+    let new_variant = Variant {
+        id: VariantId::new(),
+        sku: "DIYA-NEW".into(),
+        ..product.variants[0].clone()
+    };
+    let change = |read_at| ImportedUpdate {
+        id: product.id,
+        read_at,
+        name: Some("Brass Diya, renamed".into()),
+        description: None,
+        images: None,
+        is_active: None,
+        options: None,
+        price: None,
+        variants: Vec::new(),
+        new_variants: vec![new_variant.clone()],
+    };
+    let stale = mongodb::bson::DateTime::from_millis(product.updated_at.timestamp_millis() - 1);
+    let ledger = app.count("stock_movements").await;
+    let written = update_imported_product(&app.services.db, &change(stale), "test")
+        .await
+        .unwrap();
+    assert!(!written);
+    let after = &stored(&app).await["brass-diya-classic"];
+    assert_eq!(after.get_str("name").unwrap(), "Brass Diya, Classic");
+    assert_eq!(variants(after).len(), 1);
+    assert_eq!(app.count("stock_movements").await, ledger);
+
+    let written = update_imported_product(&app.services.db, &change(product.updated_at), "test")
+        .await
+        .unwrap();
+    assert!(written);
+    let after = &stored(&app).await["brass-diya-classic"];
+    assert_eq!(after.get_str("name").unwrap(), "Brass Diya, renamed");
+    assert_eq!(variants(after).len(), 2);
+    assert_eq!(app.count("stock_movements").await, ledger + 1);
+}
