@@ -10,7 +10,8 @@ mod import_writes;
 mod product;
 
 pub use import_writes::{
-    insert_imported_product, update_imported_product, ImportedUpdate, VariantChange, IMPORTED_STOCK,
+    imported_field_errors, insert_imported_product, update_imported_product, ImportedUpdate,
+    VariantChange, IMPORTED_STOCK,
 };
 pub use product::{
     legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView, Variant,

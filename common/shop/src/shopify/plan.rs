@@ -9,24 +9,18 @@
 //! - a product whose rows hold an error is left out whole, and the others still import;
 //! - planning the same file against what its import wrote finds nothing to change.
 
-use super::{Dialect, Level, Parsed, RowProblem, ShopifyProduct, ShopifyVariant, Status};
+use super::{
+    format_rupees, Dialect, Level, Parsed, RowProblem, ShopifyProduct, ShopifyVariant, Status,
+};
 use crate::catalog::{
-    ImportedUpdate, Product, ProductOption, Variant, VariantChange, MAX_OPTION_VALUES,
+    imported_field_errors, ImportedUpdate, Product, ProductOption, Variant, VariantChange,
+    MAX_OPTION_VALUES,
 };
 use crate::vocabulary::ids::{ProductId, VariantId};
 use crate::vocabulary::money::Paise;
 use mongodb::bson::DateTime;
-use platform::text::{self, Rule};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
-
-/// The catalog's floor for a price (`catalog`'s product fields): ₹1.00.
-const MIN_PRICE: Paise = Paise(100);
-/// The catalog's limit on a product's images.
-const MAX_IMAGES: usize = 10;
-/// The catalog's rules for a product's name and description.
-const NAME: Rule = Rule::line(200);
-const DESCRIPTION: Rule = Rule::paragraphs(5000);
 
 /// What the shop holds that the file's products meet.
 #[derive(Debug, Clone, Default)]
@@ -202,46 +196,52 @@ impl Planning<'_> {
         self.problems.iter().any(|p| p.level == Level::Error)
     }
 
-    /// The catalog's rules the parser does not know: name, description, price, images.
+    /// The catalog's rules the parser does not know (name, description, price, images), as
+    /// the catalog states them; the images it keeps.
     fn check_fields(&mut self) -> Vec<String> {
         let (p, dialect) = (self.p, self.dialect);
-        let mut errors = Vec::new();
-        text::field(&mut errors, "Title", Some(&p.title), NAME);
-        if !errors.is_empty() {
-            let message = format!(
-                "{} (the shop's rule for a product's name)",
-                errors[0].message
-            );
-            self.problem(p.row, Some("Title".into()), Level::Error, message);
-        }
-        let mut errors = Vec::new();
-        text::field(
-            &mut errors,
-            "description",
-            Some(&p.description_html),
-            DESCRIPTION,
-        );
-        if let Some(e) = errors.first() {
-            let message = format!("{} once only the safe HTML is kept", e.message);
-            let col = column(dialect, "Body (HTML)", "Description");
-            self.problem(p.row, col, Level::Error, message);
+        let texts = imported_field_errors(Some(&p.title), Some(&p.description_html), None, None);
+        for e in texts {
+            let (col, rule) = if e.field == "name" {
+                (
+                    Some("Title".to_owned()),
+                    "the shop's rule for a product's name",
+                )
+            } else {
+                (
+                    column(dialect, "Body (HTML)", "Description"),
+                    "once only the safe HTML is kept",
+                )
+            };
+            self.problem(p.row, col, Level::Error, format!("{} ({rule})", e.message));
         }
         for v in &p.variants {
-            if v.price < MIN_PRICE {
+            if let Some(e) = imported_field_errors(None, None, Some(v.price), None).first() {
                 let col = column(dialect, "Variant Price", "Price");
-                let message = "is below ₹1.00, the least the shop sells for".to_owned();
+                let message = format!(
+                    "'{}' is {} paise: a price {}",
+                    format_rupees(v.price),
+                    v.price.get(),
+                    e.message
+                );
                 self.problem(v.row, col, Level::Error, message);
             }
         }
-        let mut images: Vec<String> = p.images.iter().map(|i| i.url.clone()).collect();
-        if images.len() > MAX_IMAGES {
+        let all: Vec<String> = p.images.iter().map(|i| i.url.clone()).collect();
+        let mut images = all.clone();
+        while !images.is_empty()
+            && !imported_field_errors(None, None, None, Some(&images)).is_empty()
+        {
+            images.pop();
+        }
+        if images.len() < all.len() {
             let message = format!(
-                "the product has {} images; the shop keeps the first {MAX_IMAGES}",
+                "the product has {} images; the shop keeps the first {}",
+                all.len(),
                 images.len()
             );
             let col = column(dialect, "Image Src", "Product image URL");
             self.problem(p.row, col, Level::Warning, message);
-            images.truncate(MAX_IMAGES);
         }
         images
     }
