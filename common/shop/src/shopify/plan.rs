@@ -27,7 +27,8 @@ use std::collections::{HashMap, HashSet};
 pub struct Existing {
     /// The stored products whose slugs are handles of the file.
     pub products: Vec<Product>,
-    /// SKUs of the file already used by other products: SKU → that product's slug.
+    /// The SKUs of the shop's other products (those not in the file): SKU → that product's
+    /// slug.
     pub skus_elsewhere: HashMap<String, String>,
 }
 
@@ -178,6 +179,7 @@ fn column(dialect: Dialect, legacy: &str, current: &str) -> Option<String> {
 struct Planning<'a> {
     p: &'a ShopifyProduct,
     dialect: Dialect,
+    skus_elsewhere: &'a HashMap<String, String>,
     problems: Vec<RowProblem>,
 }
 
@@ -247,11 +249,11 @@ impl Planning<'_> {
     }
 
     /// A SKU of the file that another product of the shop already uses.
-    fn check_skus(&mut self, skus_elsewhere: &HashMap<String, String>) {
+    fn check_skus(&mut self) {
         let dialect = self.dialect;
         for v in &self.p.variants {
             let Some(sku) = &v.sku else { continue };
-            if let Some(slug) = skus_elsewhere.get(sku) {
+            if let Some(slug) = self.skus_elsewhere.get(sku) {
                 let col = column(dialect, "Variant SKU", "SKU");
                 let message = format!("'{sku}' is the SKU of a variant of '{slug}' in the shop");
                 self.problem(v.row, col, Level::Error, message);
@@ -288,16 +290,17 @@ pub fn plan_product(
     let mut planning = Planning {
         p,
         dialect,
+        skus_elsewhere,
         problems: Vec::new(),
     };
     let images = planning.check_fields();
-    planning.check_skus(skus_elsewhere);
+    planning.check_skus();
     let (action, variants, written_images) = if planning.has_error() {
         (None, VariantCounts::default(), 0)
     } else {
         match stored {
             None => {
-                let product = new_product(p, images, at);
+                let product = new_product(&mut planning, images, at);
                 let counts = VariantCounts {
                     created: product.variants.len() as u64,
                     ..VariantCounts::default()
@@ -331,10 +334,28 @@ fn generated_sku(handle: &str, n: usize) -> String {
     format!("{}{suffix}", stem.trim_end_matches('-'))
 }
 
-fn new_variant(handle: &str, n: usize, v: &ShopifyVariant) -> Variant {
+impl Planning<'_> {
+    /// A new variant; one the file gives no SKU gets one made up, which must be free too.
+    fn new_variant(&mut self, n: usize, v: &ShopifyVariant) -> Variant {
+        let sku = v.sku.clone().unwrap_or_else(|| {
+            let sku = generated_sku(&self.p.handle, n);
+            if let Some(slug) = self.skus_elsewhere.get(&sku) {
+                let col = column(self.dialect, "Variant SKU", "SKU");
+                let message = format!(
+                    "is empty, and the SKU it would be given, '{sku}', is a variant's of '{slug}': give it one"
+                );
+                self.problem(v.row, col, Level::Error, message);
+            }
+            sku
+        });
+        new_variant(sku, v)
+    }
+}
+
+fn new_variant(sku: String, v: &ShopifyVariant) -> Variant {
     Variant {
         id: VariantId::new(),
-        sku: v.sku.clone().unwrap_or_else(|| generated_sku(handle, n)),
+        sku,
         title: v.title(),
         option_values: v.option_values.clone(),
         price: v.price,
@@ -355,12 +376,13 @@ fn lowest_active_price(variants: &[Variant]) -> Option<Paise> {
         .min()
 }
 
-fn new_product(p: &ShopifyProduct, images: Vec<String>, at: DateTime) -> Product {
+fn new_product(planning: &mut Planning<'_>, images: Vec<String>, at: DateTime) -> Product {
+    let p = planning.p;
     let variants: Vec<Variant> = p
         .variants
         .iter()
         .enumerate()
-        .map(|(i, v)| new_variant(&p.handle, i + 1, v))
+        .map(|(i, v)| planning.new_variant(i + 1, v))
         .collect();
     Product {
         id: ProductId::new(),
@@ -491,7 +513,7 @@ fn changes(
             }
             update
                 .new_variants
-                .push(new_variant(&p.handle, stored_variants.len() + n + 1, fv));
+                .push(planning.new_variant(stored_variants.len() + n + 1, fv));
             counts.created += 1;
             continue;
         };

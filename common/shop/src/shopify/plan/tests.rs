@@ -296,3 +296,29 @@ fn the_catalogs_own_rules_skip_a_product_priced_below_a_rupee_and_keep_ten_image
         .any(|m| m.contains("has 12 images; the shop keeps the first 10")));
     assert_eq!(report.images, 10);
 }
+
+#[test]
+fn a_made_up_sku_another_product_has_is_an_error() {
+    let text = String::from_utf8(fixture("bom-crlf.csv")).unwrap();
+    let mut store = Store::default();
+    let first = text.replace("00123", "BRASS-DIYA-NEW-1");
+    store.apply(&store.plan(&parse(first.as_bytes(), with_tax()).unwrap()));
+    let second = text
+        .replace("brass-diya-classic,", "brass-diya-new,")
+        .replace("00123", "");
+    let report = store
+        .plan(&parse(second.as_bytes(), with_tax()).unwrap())
+        .report(true);
+    let error = report
+        .problems
+        .iter()
+        .find(|p| p.level == Level::Error)
+        .expect("an error");
+    assert_eq!(error.handle, "brass-diya-new");
+    assert!(
+        error.message.contains("'BRASS-DIYA-NEW-1'"),
+        "{}",
+        error.message
+    );
+    assert_eq!(report.products.skipped, 1);
+}
