@@ -43,7 +43,8 @@ def http_event(method, route, path, body=None, auth="customer", query=None, path
     if path_params:
         ev["pathParameters"] = path_params
     if body is not None:
-        ev["body"] = json.dumps(body)
+        # A string is the body as sent (the Shopify import's CSV), anything else JSON.
+        ev["body"] = body if isinstance(body, str) else json.dumps(body)
     return ev
 
 ADDRESS = {"name": "Asha Iyer", "phone": "+919876543210", "line1": "12 Temple Street", "line2": "Mylapore",
@@ -98,6 +99,12 @@ SAMPLES = {
     "POST /admin/products/{id}/variants": sample("admin-ship-products-variants-add", f"/admin/products/{PRODUCT}/variants", {"sku": "URLI-10-ANT", "options": {"Size": "10 in", "Finish": "Antique"}, "price": 369900, "stock": 4}, auth="admin", path_params={"id": PRODUCT}),
     "PATCH /admin/products/{id}/variants/{variantId}": sample("admin-ship-products-variants-patch", f"/admin/products/{PRODUCT}/variants/{VARIANT}", {"price": 279900, "compareAtPrice": 299900}, auth="admin", path_params={"id": PRODUCT, "variantId": VARIANT}),
     "POST /admin/products/{id}/variants/{variantId}/stock": sample("admin-ship-products-variants-stock", f"/admin/products/{PRODUCT}/variants/{VARIANT}/stock", {"delta": 3, "reason": "Workshop delivery"}, auth="admin", path_params={"id": PRODUCT, "variantId": VARIANT}),
+    "POST /admin/imports/shopify-products": sample("admin-ship-imports-shopify-products", "/admin/imports/shopify-products",
+        "Handle,Title,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty\r\n"
+        "kuber-brass-urli,Kuber Brass Urli,Size,8 in,URLI-08,2499.00,14\r\n"
+        "kuber-brass-urli,,,12 in,URLI-12,4999.50,6\r\n",
+        auth="admin", query={"dryRun": "true", "defaultHsn": "7418", "defaultGstRate": "1200"},
+        headers={"content-type": "text/csv"}),
     "GET /admin/products/{id}/stock-movements": sample("admin-ship-products-movements", f"/admin/products/{PRODUCT}/stock-movements", auth="admin", path_params={"id": PRODUCT}),
     "GET /admin/coupons": sample("admin-ship-coupons-list", "/admin/coupons", auth="admin"),
     "POST /admin/coupons": sample("admin-ship-coupons-create", "/admin/coupons", {"code": "DIWALI20", "type": "percent", "value": 20, "maxDiscount": 50000}, auth="admin"),

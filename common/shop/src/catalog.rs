@@ -8,9 +8,14 @@
 //! document stored before variants keeps its stock at the top level until the migration
 //! rewrites it; the same mover moves it there, as its single variant (id = the product's).
 
+mod import_writes;
 mod product;
 mod variant_input;
 
+pub use import_writes::{
+    imported_field_errors, insert_imported_product, update_imported_product, ImportedUpdate,
+    VariantChange, IMPORTED_STOCK,
+};
 pub use product::{
     display_name, legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView,
     Variant, VariantView, DEFAULT_VARIANT_TITLE, MAX_OPTIONS, MAX_OPTION_VALUES,

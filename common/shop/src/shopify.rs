@@ -216,11 +216,46 @@ pub fn parse(bytes: &[u8], defaults: ImportDefaults) -> Result<Parsed, FileProbl
     };
     let columns = Columns::read(&header)?;
     let mut reading = Reading::new(&columns);
+    let mut lines = Lines {
+        text: text.as_bytes(),
+        at: 0,
+        line: 1,
+    };
     for record in records {
         let record = record.map_err(not_csv)?;
-        reading.row(&record);
+        let row = record.position().map_or(0, |p| {
+            lines.line_of(usize::try_from(p.byte()).unwrap_or(usize::MAX))
+        });
+        reading.row(&record, row);
     }
     Ok(reading.finish(&defaults))
+}
+
+/// The line a record starts on, counted from its byte offset. The reader's own line number is
+/// one short on CRLF files: it takes a record's position before the `\n` of the line ending
+/// before it, so line endings at the offset are skipped here.
+struct Lines<'t> {
+    text: &'t [u8],
+    at: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// Offsets only grow, so the file is counted once however many records it holds.
+    fn line_of(&mut self, byte: usize) -> u64 {
+        let mut start = byte.min(self.text.len());
+        // Also the blank lines the reader skips before a record.
+        while matches!(self.text.get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        let newlines = self.text[self.at.min(start)..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.line += u64::try_from(newlines).unwrap_or(0);
+        self.at = self.at.max(start);
+        self.line
+    }
 }
 
 fn not_csv(e: csv::Error) -> FileProblem {
@@ -557,12 +592,11 @@ impl<'c> Reading<'c> {
         self.problem(row, handle, field, Level::Warning, message.into());
     }
 
-    fn row(&mut self, record: &csv::StringRecord) {
+    fn row(&mut self, record: &csv::StringRecord, row: u64) {
         // A spreadsheet's trailing empty rows carry nothing to report.
         if record.iter().all(|c| c.trim().is_empty()) {
             return;
         }
-        let row = record.position().map_or(0, csv::Position::line);
         let handle = self.columns.cell(record, Field::Handle).to_owned();
         if handle.is_empty() {
             self.error(
@@ -1107,7 +1141,7 @@ impl<'c> Reading<'c> {
                 &p.handle,
                 None,
                 format!(
-                    "Shopify carries no HSN code or GST rate and no default gives {}: imported inactive until it has both",
+                    "{NO_TAX} and no default gives {}: imported inactive until it has both",
                     lacking.join(" or ")
                 ),
             );
@@ -1115,12 +1149,31 @@ impl<'c> Reading<'c> {
     }
 }
 
+/// How the warning about a product without HSN code or GST rate starts. It concerns only a
+/// product the import creates: one the shop has keeps its own tax fields.
+const NO_TAX: &str = "Shopify carries no HSN code or GST rate";
+
+impl RowProblem {
+    /// The warning that a new product imports inactive for want of HSN code or GST rate.
+    pub fn is_missing_tax(&self) -> bool {
+        self.level == Level::Warning && self.column.is_none() && self.message.starts_with(NO_TAX)
+    }
+}
+
 /// The catalog's SKU alphabet: 1–64 of `A-Z a-z 0-9 - _ . /`.
-fn is_valid_sku(s: &str) -> bool {
+pub(crate) fn is_valid_sku(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
 }
+
+mod apply;
+mod plan;
+
+pub use apply::import;
+pub use plan::{
+    plan, plan_product, Action, Existing, Outcome, Plan, ProductCounts, Report, VariantCounts,
+};
 
 #[cfg(test)]
 mod tests;
