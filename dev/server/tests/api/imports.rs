@@ -384,14 +384,21 @@ async fn only_an_admin_imports() {
     .problem(403, "FORBIDDEN");
 }
 
-/// The seed's demo catalog as Shopify would export it, from `GET /admin/products`.
+/// The seed's demo catalog as Shopify would export it, from `GET /admin/products`: one row per
+/// variant, the product's fields and option names on its first row only, three option columns
+/// (a product without options is Shopify's `Title: Default Title`), then image-only rows.
 async fn export_as_shopify(app: &TestApp) -> String {
     let mut csv = String::from(
-        "Handle,Title,Body (HTML),Published,Status,Option1 Name,Option1 Value,Variant SKU,\
-         Variant Inventory Qty,Variant Price,Variant Compare At Price,Variant Grams,Image Src,\
-         Image Position\n",
+        "Handle,Title,Body (HTML),Published,Status,Option1 Name,Option1 Value,Option2 Name,\
+         Option2 Value,Option3 Name,Option3 Value,Variant SKU,Variant Inventory Qty,\
+         Variant Price,Variant Compare At Price,Variant Grams,Image Src,Image Position\n",
     );
     let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let money = |x: &Value| {
+        x.as_i64()
+            .map(|p| format!("{}.{:02}", p / 100, p % 100))
+            .unwrap_or_default()
+    };
     let mut cursor = String::new();
     loop {
         let page = app
@@ -402,6 +409,7 @@ async fn export_as_shopify(app: &TestApp) -> String {
             .await;
         let page = page.ok().clone();
         for p in page["items"].as_array().unwrap() {
+            let slug = p["slug"].as_str().unwrap();
             let status = if p["isActive"] == true {
                 "active"
             } else {
@@ -413,32 +421,39 @@ async fn export_as_shopify(app: &TestApp) -> String {
                 .iter()
                 .map(|i| i.as_str().unwrap())
                 .collect();
+            let names: Vec<&str> = p["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["name"].as_str().unwrap())
+                .collect();
             for (n, v) in p["variants"].as_array().unwrap().iter().enumerate() {
-                let money = |x: &Value| {
-                    x.as_i64()
-                        .map(|p| format!("{}.{:02}", p / 100, p % 100))
-                        .unwrap_or_default()
-                };
-                let (handle_fields, option) = if n == 0 {
-                    (
-                        format!(
-                            "{},{},{},TRUE,{status}",
-                            p["slug"].as_str().unwrap(),
-                            quoted(p["name"].as_str().unwrap()),
-                            quoted(p["description"].as_str().unwrap()),
-                        ),
-                        "Title,Default Title".to_owned(),
+                let product_fields = if n == 0 {
+                    format!(
+                        "{},{},TRUE,{status}",
+                        quoted(p["name"].as_str().unwrap()),
+                        quoted(p["description"].as_str().unwrap()),
                     )
                 } else {
-                    (
-                        format!("{},,,,", p["slug"].as_str().unwrap()),
-                        ",".to_owned(),
-                    )
+                    ",,,".to_owned()
                 };
+                let options: Vec<String> = (0..3)
+                    .map(|i| match (names.get(i), names.is_empty() && i == 0) {
+                        (_, true) if n == 0 => "Title,Default Title".to_owned(),
+                        (_, true) => ",".to_owned(),
+                        (Some(name), _) => format!(
+                            "{},{}",
+                            if n == 0 { quoted(name) } else { String::new() },
+                            quoted(v["options"][*name].as_str().unwrap())
+                        ),
+                        (None, _) => ",".to_owned(),
+                    })
+                    .collect();
                 let image = images.get(n).copied().unwrap_or_default();
                 writeln!(
                     csv,
-                    "{handle_fields},{option},{},{},{},{},{},{image},{}",
+                    "{slug},{product_fields},{},{},{},{},{},{},{image},{}",
+                    options.join(","),
                     v["sku"].as_str().unwrap(),
                     v["stock"],
                     money(&v["price"]),
@@ -455,10 +470,9 @@ async fn export_as_shopify(app: &TestApp) -> String {
                 )
                 .unwrap();
             }
-            let slug = p["slug"].as_str().unwrap();
             let shown = p["variants"].as_array().unwrap().len();
             for (n, image) in images.iter().enumerate().skip(shown) {
-                writeln!(csv, "{slug},,,,,,,,,,,,{image},{}", n + 1).unwrap();
+                writeln!(csv, "{slug},,,,,,,,,,,,,,,,{image},{}", n + 1).unwrap();
             }
         }
         match page["nextCursor"].as_str() {
@@ -475,7 +489,18 @@ fn essentials(p: &Value) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| serde_json::json!([v["sku"], v["title"], v["price"], v["stock"], v["isActive"]]))
+        .map(|v| {
+            serde_json::json!([
+                v["sku"],
+                v["title"],
+                v["options"],
+                v["price"],
+                v["compareAtPrice"],
+                v["stock"],
+                v["weightGrams"],
+                v["isActive"]
+            ])
+        })
         .collect();
     serde_json::json!([
         p["slug"],
