@@ -81,13 +81,18 @@ async function main(): Promise<void> {
     couponCode: "WELCOME10",
     idempotencyKey,
     openPhonePePage: pressPay,
-    pageSize: 4, // the seeded catalog is 9 products: three pages
+    pageSize: 4, // the seeded catalog is 11 products: three pages
     polling: { timeoutSeconds: 30, intervalSeconds: 0.25 },
     log: (line) => console.log(`# ${line}`),
   });
   if (result.kind !== "ordered") throw new Error(`the flow did not order: ${JSON.stringify(result)}`);
-  const { order, view, history, catalogPages } = result;
+  const { order, view, history, catalogPages, product, variant } = result;
   expect(catalogPages > 1, `the catalog was walked page by page with nextCursor (${catalogPages} pages)`);
+  expect(product.options.length > 0 && product.priceRange.min < product.priceRange.max,
+    `the size picker chose ${variant.title} of ${product.name} (${product.options.map((o) => o.name).join(" × ")}, ${rupees(product.priceRange.min)}–${rupees(product.priceRange.max)})`);
+  const [item] = order.items;
+  expect(order.items.length === 1 && item?.variantId === variant.id && item.sku === variant.sku && item.variantTitle === variant.title,
+    `the order names the variant: ${item?.variantTitle} (${item?.sku})`);
   expect(order.couponCode === "WELCOME10" && order.discount > 0, `the coupon took ${rupees(order.discount)} off`);
   expect(view === "confirmed" && order.status === "paid" && order.payment.status === "paid", `the order is paid (${order.status})`);
   expect(typeof order.payment.transactionId === "string", "the order carries the PhonePe transaction id");

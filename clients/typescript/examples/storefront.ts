@@ -22,6 +22,7 @@ import {
   type PaymentInitiation,
   type PitalyaClient,
   type Product,
+  type Variant,
 } from "../src/index.js";
 
 // --- money is integer paise -------------------------------------------------------------------
@@ -51,16 +52,51 @@ export async function allProducts(api: PitalyaClient, pageSize = 50): Promise<{ 
 
 // --- 2. the cart ------------------------------------------------------------------------------
 
-export async function addToCart(api: PitalyaClient, product: Product, quantity: number): Promise<string> {
+/** The option values a shopper has chosen so far, by option name (`{Size: "8 in"}`). */
+export type Chosen = Record<string, string>;
+
+/** The variant sold for exactly these option values, or undefined if that combination is not
+ * sold. A product without options has one variant, which `{}` picks. */
+export function pickVariant(product: Product, chosen: Chosen): Variant | undefined {
+  return product.variants.find((v) => product.options.every((o) => v.options[o.name] === chosen[o.name]));
+}
+
+/** The size picker's state for one option: each value, and whether picking it (with what is
+ * already chosen for the other options) leads to a variant in stock. Values that don't are
+ * shown greyed out. */
+export function choicesFor(product: Product, option: string, chosen: Chosen): { value: string; inStock: boolean }[] {
+  const values = product.options.find((o) => o.name === option)?.values ?? [];
+  return values.map((value) => {
+    const wanted = { ...chosen, [option]: value };
+    const matches = product.variants.filter((v) =>
+      Object.entries(wanted).every(([name, val]) => v.options[name] === val));
+    return { value, inStock: matches.some((v) => v.stock > 0) };
+  });
+}
+
+/** Picks, option by option, the last value (the largest size, say) still in stock. */
+export function pickLargestInStock(product: Product): Variant | undefined {
+  const chosen: Chosen = {};
+  for (const option of product.options) {
+    const open = choicesFor(product, option.name, chosen).filter((c) => c.inStock);
+    const last = open[open.length - 1];
+    if (!last) return undefined;
+    chosen[option.name] = last.value;
+  }
+  return pickVariant(product, chosen);
+}
+
+export async function addToCart(api: PitalyaClient, product: Product, variant: Variant, quantity: number): Promise<string> {
+  const name = product.options.length ? `${product.name} — ${variant.title}` : product.name;
   try {
-    const cart = await api.addToCart({ productId: product.id, quantity });
+    const cart = await api.addToCart({ variantId: variant.id, quantity });
     return `${cart.itemCount} items, ${rupees(cart.subtotal)}`;
   } catch (err) {
     if (isProblem(err, "INSUFFICIENT_STOCK")) {
-      return `Only ${err.problem.available ?? 0} of ${product.name} left`;
+      return `Only ${err.problem.available ?? 0} of ${name} left`;
     }
     if (isProblem(err, "PRODUCT_UNAVAILABLE", "PRODUCT_NOT_FOUND")) {
-      return `${product.name} is no longer sold`;
+      return `${name} is no longer sold`;
     }
     throw err;
   }
@@ -241,17 +277,25 @@ export interface ShopOptions {
 export type ShopResult =
   | { kind: "nothing-to-buy" }
   | { kind: "not-ordered"; outcome: Exclude<CheckoutOutcome, { kind: "ordered" }> }
-  | { kind: "ordered"; order: Order; view: PaymentView; history: Order[]; catalogPages: number; product: Product };
+  | { kind: "ordered"; order: Order; view: PaymentView; history: Order[]; catalogPages: number; product: Product; variant: Variant };
 
-/** Buys one unit of the newest product in stock with a coupon and pays for it with PhonePe. */
+/** Buys one unit of a product in stock (picking its size, if it comes in sizes) with a coupon
+ * and pays for it with PhonePe. */
 export async function shop(api: PitalyaClient, options: ShopOptions): Promise<ShopResult> {
   const log = options.log ?? (() => undefined);
   const { products, pages } = await allProducts(api, options.pageSize);
   log(`catalog: ${products.length} products in ${pages} pages`);
-  const product = products.find((p) => p.stock > 0);
+  // A product in sizes and finishes if there is one in stock (the size picker's path), else any.
+  const withOptions = products.filter((p) => p.options.length > 0 && p.stock > 0);
+  const product = withOptions[0] ?? products.find((p) => p.stock > 0);
   if (!product) return { kind: "nothing-to-buy" };
-  log(`${product.name}: ${rupees(product.price)} (${product.stock} in stock)`);
-  log(`cart: ${await addToCart(api, product, 1)}`);
+  const variant = pickLargestInStock(product);
+  if (!variant) return { kind: "nothing-to-buy" };
+  const range = product.priceRange.min === product.priceRange.max
+    ? rupees(product.price)
+    : `${rupees(product.priceRange.min)} – ${rupees(product.priceRange.max)}`;
+  log(`${product.name}: ${range}; picked ${variant.title} (${variant.sku}) at ${rupees(variant.price)}, ${variant.stock} in stock`);
+  log(`cart: ${await addToCart(api, product, variant, 1)}`);
   log(`coupon: ${await quoteCoupon(api, options.couponCode)}`);
 
   const outcome = await placeOrder(api, {
@@ -268,7 +312,7 @@ export async function shop(api: PitalyaClient, options: ShopOptions): Promise<Sh
   log(`payment: ${view} (${order.status}, ${order.payment.status}) after ${polls} polls`);
   const history = await orderHistory(api, options.pageSize);
   log(`history: ${history.map((o) => `${o.number} ${o.status}`).join(", ")}`);
-  return { kind: "ordered", order, view, history, catalogPages: pages, product };
+  return { kind: "ordered", order, view, history, catalogPages: pages, product, variant };
 }
 
 // --- in the browser ---------------------------------------------------------------------------

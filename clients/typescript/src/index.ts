@@ -17,6 +17,7 @@ export type { components, operations, paths } from "./schema.js";
 
 export type Schemas = components["schemas"];
 export type Product = Schemas["Product"];
+export type Variant = Schemas["Variant"];
 export type ProductPage = Schemas["ProductPage"];
 export type Cart = Schemas["Cart"];
 export type CartItem = Schemas["CartItem"];

@@ -1560,7 +1560,7 @@ export interface components {
             row: number;
             /** @description The product's handle; empty for a row without one */
             handle: string;
-            /** @description The column as the file spells it */
+            /** @description The column as the file spells it, when the problem is one cell's */
             column?: string;
             /**
              * @description `error`: the product is skipped; `warning`: it imports
