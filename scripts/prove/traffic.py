@@ -11,6 +11,7 @@ import uuid
 import pymongo.errors
 
 from .clients import Api, mint
+from .invariants import variants
 
 ADDRESSES = [
     {"name": "Asha Iyer", "phone": "9876543210", "line1": "12 Temple Street", "city": "Chennai",
@@ -21,6 +22,20 @@ ADDRESSES = [
      "state": "Karnataka", "pincode": "560001"},
 ]
 COUPONS = [None, None, None, "WELCOME10", "DIWALI20", "FIRST1"]
+
+
+def some_lines(rng, order):
+    """Some of the order's lines, each with some of its units, named as a refund names them:
+    by variant (an order placed before variants names only the product)."""
+    lines = []
+    for item in rng.sample(order["items"], rng.randint(1, len(order["items"]))):
+        line = {"quantity": rng.randint(1, item["quantity"])}
+        if item.get("variantId"):
+            line["variantId"] = str(item["variantId"])
+        else:
+            line["productId"] = str(item["productId"])
+        lines.append(line)
+    return lines
 
 
 class Traffic:
@@ -44,24 +59,27 @@ class Traffic:
 
     def stock_the_shop(self):
         """Scarce stock and a scarce coupon make the buyers race for the last units and uses.
-        Stock is moved through the owner's API, so every product's ledger still sums to its
-        stock. Returns every product's stock at the start, for the stock invariant."""
+        Stock is moved through the owner's API, so every variant's ledger still sums to its
+        stock. Returns every variant's stock at the start, for the stock invariant."""
         db = self.db
-        hot = [p["_id"] for p in db.products.find({"isActive": True, "stock": {"$gt": 0}}).limit(4)]
-        plenty = [p["_id"] for p in db.products.find(
-            {"isActive": True, "stock": {"$gt": 0}, "_id": {"$nin": hot}})]
-        # The rest never run out, so shoppers keep ordering after the scarce ones are gone.
-        for ids, target in ((hot, 12), (plenty, 100_000)):
-            for p in db.products.find({"_id": {"$in": ids}}):
-                if p["stock"] != target:
-                    st, doc, _ = self.owner_api.call(
-                        "POST", f"/admin/products/{p['_id']}/stock", self.admin_token,
-                        {"delta": target - p["stock"], "reason": "prove: stock for the run"})
-                    if st != 200:
-                        raise SystemExit(f"adjusting the stock of {p['slug']}: {st} {doc}")
+        on_sale = [(str(p["_id"]), vid, now)
+                   for p in db.products.find({"isActive": True})
+                   for vid, _, now in variants([p])
+                   if now > 0 and all(v.get("isActive", True) for v in p.get("variants") or []
+                                      if str(v["_id"]) == vid)]
+        # Four scarce variants; the rest never run out, so shoppers keep ordering after the
+        # scarce ones are gone.
+        for i, (pid, vid, now) in enumerate(on_sale):
+            target = 12 if i < 4 else 100_000
+            if now != target:
+                st, doc, _ = self.owner_api.call(
+                    "POST", f"/admin/products/{pid}/variants/{vid}/stock", self.admin_token,
+                    {"delta": target - now, "reason": "prove: stock for the run"})
+                if st != 200:
+                    raise SystemExit(f"adjusting the stock of variant {vid}: {st} {doc}")
         db.coupons.update_one({"code": "DIWALI20"}, {"$set": {"usageLimit": 6}})
-        self.products = [str(i) for i in hot + plenty]
-        return {str(p["_id"]): p["stock"] for p in db.products.find({})}
+        self.products = [vid for _, vid, _ in on_sale]
+        return {vid: now for vid, _, now in variants(db.products.find({}))}
 
     # --- the shoppers -------------------------------------------------------------------
 
@@ -77,9 +95,9 @@ class Traffic:
             if self.stop.is_set() or time.time() > end:
                 return
             for _ in range(rng.randint(1, 3)):
-                p = rng.choice(products)
+                v = rng.choice(products)
                 st, body, _ = api.call("POST", "/cart/add", token,
-                                       {"productId": p, "quantity": rng.randint(1, 3)})
+                                       {"variantId": v, "quantity": rng.randint(1, 3)})
                 self.stats.add(f"cart_add_{st}")
             coupon = rng.choice(COUPONS)
             if coupon:
@@ -242,10 +260,8 @@ class Traffic:
             top = max(100, order["total"] // rng.choice([2, 3, 5]))
             return kind, {"amount": rng.randint(100, top), "restock": False, "reason": reason}
         if kind == "lines":
-            items = rng.sample(order["items"], rng.randint(1, len(order["items"])))
-            lines = [{"productId": str(i["productId"]), "quantity": rng.randint(1, i["quantity"])}
-                     for i in items]
-            return kind, {"lines": lines, "restock": rng.random() < 0.5, "reason": reason}
+            return kind, {"lines": some_lines(rng, order), "restock": rng.random() < 0.5,
+                          "reason": reason}
         return kind, {"restock": False, "reason": reason}
 
     def send_refund(self, oid, key, body, via, what):
@@ -316,9 +332,8 @@ class Traffic:
         cancellation must give back only the units still out (the restocks invariant). False,
         with nothing cancelled, when the refund was refused (nothing paid, already refunded)."""
         oid = str(order["_id"])
-        lines = [{"productId": str(i["productId"]), "quantity": rng.randint(1, i["quantity"])}
-                 for i in rng.sample(order["items"], rng.randint(1, len(order["items"])))]
-        body = {"lines": lines, "restock": True, "reason": "prove: returned before shipping"}
+        body = {"lines": some_lines(rng, order), "restock": True,
+                "reason": "prove: returned before shipping"}
         if self.send_refund(oid, key, body, via, "first") != 201:
             return False
         st, _, _ = self.owner_api.call("POST", f"/admin/orders/{oid}/cancel", self.admin_token,

@@ -21,6 +21,10 @@ async fn main() -> anyhow::Result<()> {
         Some("seed") => {
             common::platform::telemetry::init();
             let functions = functions().await?;
+            // `make dev` over a database an earlier release filled (`.data/` survives
+            // upgrades) brings it to this release's shape first, as a deploy's migrate step
+            // would; on a database already there it finds nothing to do.
+            migrate(&functions.services, "make dev").await?;
             let (p, c) = dev_server::seed::run(&functions.services).await?;
             println!(
                 "seeded {p} products and {c} coupons into '{}'",
@@ -30,16 +34,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some("migrate") => {
             common::platform::telemetry::init();
-            let services = functions().await?.services;
-            let report = common::shop::migrations::run(
-                &services.db,
-                services.clock.as_ref(),
-                "make migrate",
-                // From a machine there is no Lambda timeout to stop before.
-                common::platform::migrate::Budget::unlimited(),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let report = migrate(&functions().await?.services, "make migrate").await?;
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
@@ -52,6 +47,21 @@ async fn functions() -> anyhow::Result<Functions> {
     // Everything on, as in AWS: API calls send mail at once, payments reach the simulator,
     // and the jobs loop below drains the outbox, reconciles and expires.
     Functions::build(common::platform::config::from_env()?, SystemClock::shared()).await
+}
+
+/// The deploy's migrate step, run from this machine: no Lambda timeout to stop before.
+async fn migrate(
+    services: &common::platform::services::Services,
+    by: &str,
+) -> anyhow::Result<common::platform::migrate::Report> {
+    common::shop::migrations::run(
+        &services.db,
+        services.clock.as_ref(),
+        by,
+        common::platform::migrate::Budget::unlimited(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 async fn serve() -> anyhow::Result<()> {
