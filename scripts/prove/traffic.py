@@ -26,14 +26,13 @@ COUPONS = [None, None, None, "WELCOME10", "DIWALI20", "FIRST1"]
 
 def some_lines(rng, order):
     """Some of the order's lines, each with some of its units, named as a refund names them:
-    by variant (an order placed before variants names only the product)."""
+    the product and, where the order's item has one, its variant (an order placed before
+    variants names only the product)."""
     lines = []
     for item in rng.sample(order["items"], rng.randint(1, len(order["items"]))):
-        line = {"quantity": rng.randint(1, item["quantity"])}
+        line = {"productId": str(item["productId"]), "quantity": rng.randint(1, item["quantity"])}
         if item.get("variantId"):
             line["variantId"] = str(item["variantId"])
-        else:
-            line["productId"] = str(item["productId"])
         lines.append(line)
     return lines
 
