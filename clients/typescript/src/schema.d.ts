@@ -1534,6 +1534,8 @@ export interface components {
             codAllowed?: boolean;
             options?: components["schemas"]["ProductOption"][];
         };
+        /** @description A Shopify product CSV export as Shopify writes it (either header dialect; UTF-8, with or without a BOM; CRLF or LF), at most 5 MB. */
+        ShopifyProductCsv: string;
         ShopifyImportReport: {
             dryRun: boolean;
             products: {
@@ -3021,7 +3023,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "text/csv": string;
+                "text/csv": components["schemas"]["ShopifyProductCsv"];
             };
         };
         responses: {
