@@ -45,7 +45,7 @@ function result(r) {
 export function viewImport() {
   setNav('import');
   const out = h('div');
-  const form = h('form', { class: 'card import-form' },
+  const form = h('form', { class: 'card import-form', id: 'import-form' },
     h('p', {}, 'Choose the product CSV that Shopify exports (Products → Export → "CSV for Excel, Numbers, or other spreadsheet programs"). ',
       'A dry run shows what the import would change and every problem, by row; nothing changes until you press Import.'),
     h('label', { class: 'wide' }, 'Shopify product CSV', h('input', { name: 'file', type: 'file', accept: '.csv,text/csv' })),
@@ -72,6 +72,5 @@ export function viewImport() {
       r.dryRun ? h('div', { class: 'actions' }, importButton) : null));
     if (!r.dryRun) notice(`${file.name} imported: ${r.products.created} products created, ${r.products.updated} updated`);
   });
-  form.id = 'import-form';
   show(h('section', { id: 'import' }, h('h2', {}, 'Import from Shopify'), form, out));
 }
