@@ -485,6 +485,10 @@ try {
 } catch (e) {
   failed++;
   console.log(`not ok - ${e.message}`);
+  // What the page showed when it stopped, to see why.
+  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    await p.screenshot({ path: join(shots, `failed-${i}.png`), fullPage: true }).catch(() => {});
+  }
 } finally {
   await browser.close();
 }

@@ -143,8 +143,7 @@ function productForm(p, done) {
         });
         saved = await call('post', '/admin/products', { body: { ...body, slug, options, variants } });
       } else {
-        const { sku, ...one } = given(readVariant(get));
-        saved = await call('post', '/admin/products', { body: { ...body, slug, ...one, ...(sku ? { sku } : {}), stock: readUnits(get, 'stock') } });
+        saved = await call('post', '/admin/products', { body: { ...body, slug, ...given(readVariant(get)), stock: readUnits(get, 'stock') } });
       }
     }
     notice(`${saved.name} saved`);

@@ -17,7 +17,7 @@ import { viewOrder } from './orders.js';
 /**
  * A variant's own fields as a form holds them. `at` prefixes every input's name
  * (`variants[2].` in the new-product form), so a problem names the input it came from.
- * Blank optional fields are null.
+ * Blank optional fields are null (a new variant without a SKU gets one made from its id).
  * @param {Get} get
  * @param {string} [at]
  */
@@ -34,7 +34,7 @@ export function readVariant(get, at = '') {
   const m = /^(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)$/i.exec(dims);
   if (dims && !m) throw localProblem(`${at}dimensionsCm`, 'must be length × breadth × height in whole centimetres, such as 20 x 20 x 8');
   return {
-    sku: text('sku'),
+    sku: text('sku') || null,
     price: money('price'),
     compareAtPrice: text('compareAtPrice') ? money('compareAtPrice') : null,
     weightGrams: grams ? Number(grams) : null,
@@ -104,6 +104,7 @@ function variantGrid(p, reopen, pickStock) {
     const active = h('input', { type: 'checkbox', name: 'isActive', form: id, checked: v.isActive, 'aria-label': `${v.title} active` });
     const form = onSubmit(h('form', { id, class: 'variant-save' }, h('button', { type: 'submit' }, 'Save')), async (fd) => {
       const now = { ...readVariant((n) => fd.get(n)), image: String(fd.get('image') || '').trim() || null, isActive: fd.get('isActive') === 'on' };
+      if (!now.sku) throw localProblem('sku', 'is required: every variant keeps a SKU');
       // Only what changed, so saving one row cannot undo someone else's edit of another field.
       /** @type {Record<string, unknown>} */
       const before = v;
@@ -194,11 +195,13 @@ export function variantsCard(p, reopen, pickStock) {
 export function stockAndLedger(p, chosen, reopen) {
   const byId = new Map(p.variants.map((v) => [v.id, v]));
   const first = chosen && byId.has(chosen) ? chosen : p.variants.length === 1 ? p.variants[0]?.id : undefined;
-  const choice = (/** @type {string} */ name, /** @type {string | null} */ all) => h('select', { name },
+  // The ledger shows every variant's movements until one is chosen; the stock form always
+  // names one, the only one when there is one.
+  const choice = (/** @type {string} */ name, /** @type {string | null} */ all, /** @type {string | undefined} */ picked) => h('select', { name },
     all == null ? null : h('option', { value: '' }, all),
-    p.variants.map((v) => h('option', { value: v.id, selected: v.id === first }, `${variantName(v)} (${v.stock} in stock)`)));
+    p.variants.map((v) => h('option', { value: v.id, selected: v.id === picked }, `${variantName(v)} (${v.stock} in stock)`)));
   const form = h('form', { class: 'inline stock-form' },
-    h('label', {}, 'Variant', choice('variantId', null)),
+    h('label', {}, 'Variant', choice('variantId', null, first)),
     h('label', {}, 'Change (+/− units)', h('input', { name: 'delta', type: 'number', step: 1, size: 6 })),
     h('label', {}, 'Reason', h('input', { name: 'reason', size: 30, placeholder: 'recount, damaged, new batch…' })),
     h('button', { type: 'submit' }, 'Adjust stock'));
@@ -210,14 +213,15 @@ export function stockAndLedger(p, chosen, reopen) {
     notice(`${p.name} — ${variantName(v)}: stock is now ${r.movement.stockAfter}`);
     await reopen(r.product, v.id);
   });
-  const filter = choice('ledgerVariant', 'All variants');
+  const filter = choice('ledgerVariant', 'All variants', chosen);
   const stockSelect = /** @type {HTMLSelectElement} */ (form.elements.namedItem('variantId'));
   const ledger = pagedList(
     (cursor) => call('get', '/admin/products/{id}/stock-movements', { path: { id: p.id }, query: { variantId: filter.value || undefined, limit: PAGE_SIZE, cursor } }),
     (items) => cards(h('table', { class: 'ledger' },
       h('thead', {}, h('tr', {}, ['When', 'Variant', 'Change', 'Stock after', 'Reason', 'Order', 'By'].map((c) => h('th', {}, c)))),
       h('tbody', {}, items.map((m) => {
-        const v = m.variantId ? byId.get(m.variantId) : undefined;
+        // A product sold as one variant has had one all along, whatever the entry names.
+        const v = m.variantId ? byId.get(m.variantId) : p.variants.length === 1 ? p.variants[0] : undefined;
         return h('tr', { dataset: { variant: m.variantId || '' } },
           h('td', {}, when(m.at)),
           h('td', {}, v ? v.title : '—', h('div', { class: 'muted mono' }, m.sku || (v && v.sku) || '')),
