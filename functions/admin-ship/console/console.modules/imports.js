@@ -7,7 +7,8 @@ import { localProblem, meta, upload } from './api.js';
 import { cards, h, notice, onSubmit, setNav, show } from './dom.js';
 import { gstLabel } from './format.js';
 
-/** @typedef {import('./api.js').Schemas['ShopifyImportResult']} ImportResult */
+/** What the import route answers, whatever the schema calls it.
+ * @typedef {import('./api.js').Answer<'/admin/imports/shopify-products', 'post'>} ImportResult */
 
 /** Counts of one kind of thing: created, updated, unchanged.
  * @param {{ created: number, updated: number, unchanged: number }} c */
