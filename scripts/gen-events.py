@@ -42,7 +42,8 @@ def http_event(method, route, path, body=None, auth="customer", query=None, path
     if path_params:
         ev["pathParameters"] = path_params
     if body is not None:
-        ev["body"] = json.dumps(body)
+        # A string is the body as sent (the Shopify import's CSV), anything else JSON.
+        ev["body"] = body if isinstance(body, str) else json.dumps(body)
     return ev
 
 ADDRESS = {"name": "Asha Iyer", "phone": "+919876543210", "line1": "12 Temple Street", "line2": "Mylapore",
@@ -94,6 +95,12 @@ SAMPLES = {
         "price": 149900, "stock": 12, "hsn": "7418", "gstRate": 500, "images": ["https://images.pitalya.example/products/brass-kindi/1.jpg"]}, auth="admin"),
     "PATCH /admin/products/{id}": sample("admin-ship-products-patch", f"/admin/products/{PRODUCT}", {"price": 259900}, auth="admin", path_params={"id": PRODUCT}),
     "POST /admin/products/{id}/stock": sample("admin-ship-products-stock", f"/admin/products/{PRODUCT}/stock", {"delta": 5, "reason": "Workshop delivery"}, auth="admin", path_params={"id": PRODUCT}),
+    "POST /admin/imports/shopify-products": sample("admin-ship-imports-shopify-products", "/admin/imports/shopify-products",
+        "Handle,Title,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty\r\n"
+        "kuber-brass-urli,Kuber Brass Urli,Size,8 in,URLI-08,2499.00,14\r\n"
+        "kuber-brass-urli,,,12 in,URLI-12,4999.50,6\r\n",
+        auth="admin", query={"dryRun": "true", "defaultHsn": "7418", "defaultGstRate": "1200"},
+        headers={"content-type": "text/csv"}),
     "GET /admin/products/{id}/stock-movements": sample("admin-ship-products-movements", f"/admin/products/{PRODUCT}/stock-movements", auth="admin", path_params={"id": PRODUCT}),
     "GET /admin/coupons": sample("admin-ship-coupons-list", "/admin/coupons", auth="admin"),
     "POST /admin/coupons": sample("admin-ship-coupons-create", "/admin/coupons", {"code": "DIWALI20", "type": "percent", "value": 20, "maxDiscount": 50000}, auth="admin"),

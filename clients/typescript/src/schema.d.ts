@@ -597,6 +597,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/imports/shopify-products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a Shopify product CSV export (a dry run unless dryRun=false)
+         * @description The body is the file as Shopify exports it (`Products > Export`, either header dialect, UTF-8 with or without a BOM), at most 5 MB. Each product is created with its options and variants, or its changed fields, new option values, new variants and changed variant fields are written, or it is left unchanged; one transaction per product. A variant is matched by its SKU, else by its option values. An import never changes the stock of a variant that exists (a different quantity is a warning naming both numbers); a new variant's quantity is its initial stock, with its ledger entry. A product with an error in any of its rows is skipped whole, and the others still import. Shopify carries no HSN code or GST rate: a new product without them (from `defaultHsn` and `defaultGstRate`) is imported inactive, as are draft, archived and unpublished products. A file that is not UTF-8 text, not CSV, or not a Shopify product export (no Handle or Title column) is `400 VALIDATION_FAILED`, naming what is wrong, and changes nothing. See docs/shopify-import.md.
+         */
+        post: operations["importShopifyProducts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/coupons": {
         parameters: {
             query?: never;
@@ -1370,6 +1390,41 @@ export interface components {
             hsn?: components["schemas"]["Hsn"];
             gstRate?: components["schemas"]["GstRate"];
         };
+        ShopifyImportReport: {
+            dryRun: boolean;
+            products: {
+                created: number;
+                updated: number;
+                unchanged: number;
+                /** @description Products left out for an error in their rows */
+                skipped: number;
+            };
+            variants: {
+                created: number;
+                updated: number;
+                unchanged: number;
+            };
+            /** @description Image URLs written: all of a created product's, and an updated product's when they changed */
+            images: number;
+            /** @description The file's columns whose content is not carried across, as the file spells them */
+            ignoredColumns: string[];
+            /** @description In row order */
+            problems: components["schemas"]["ShopifyImportProblem"][];
+        };
+        ShopifyImportProblem: {
+            /** @description The line the CSV record starts on; the header is line 1 */
+            row: number;
+            /** @description The product's handle; empty for a row without one */
+            handle: string;
+            /** @description The column as the file spells it */
+            column?: string;
+            /**
+             * @description `error`: the product is skipped; `warning`: it imports
+             * @enum {string}
+             */
+            level: "error" | "warning";
+            message: string;
+        };
         AdjustStockRequest: {
             /**
              * Format: int64
@@ -1857,6 +1912,16 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["CouponPage"];
+            };
+        };
+        /** @description What the import did (or, in a dry run, would do), with every row's problems */
+        ShopifyImported: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ShopifyImportReport"];
             };
         };
     };
@@ -2697,6 +2762,37 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    importShopifyProducts: {
+        parameters: {
+            query?: {
+                /** @description `true` (the default) reports what the import would do and writes nothing */
+                dryRun?: "true" | "false";
+                /** @description The HSN code of every product the import creates (4, 6 or 8 digits) */
+                defaultHsn?: string;
+                /** @description The GST rate, in basis points, of every product the import creates */
+                defaultGstRate?: 0 | 500 | 1200 | 1800 | 2800 | 4000;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["ShopifyImported"];
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
             429: components["responses"]["Throttled"];
             503: components["responses"]["TryAgain"];
             "5XX": components["responses"]["ServerError"];

@@ -6,11 +6,15 @@
 //! and one `stock_movements` entry in the same transaction, so for every product the
 //! ledger sums to its stock.
 
+mod import_writes;
 mod product;
 
+pub use import_writes::{
+    insert_imported_product, update_imported_product, ImportedUpdate, VariantChange, IMPORTED_STOCK,
+};
 pub use product::{
-    legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView, Variant, VariantView,
-    DEFAULT_VARIANT_TITLE, MAX_OPTIONS, MAX_OPTION_VALUES,
+    legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView, Variant,
+    VariantView, DEFAULT_VARIANT_TITLE, MAX_OPTIONS, MAX_OPTION_VALUES,
 };
 
 use crate::tax::{GstRate, Hsn};

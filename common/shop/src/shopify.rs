@@ -1107,7 +1107,7 @@ impl<'c> Reading<'c> {
                 &p.handle,
                 None,
                 format!(
-                    "Shopify carries no HSN code or GST rate and no default gives {}: imported inactive until it has both",
+                    "{NO_TAX} and no default gives {}: imported inactive until it has both",
                     lacking.join(" or ")
                 ),
             );
@@ -1115,12 +1115,31 @@ impl<'c> Reading<'c> {
     }
 }
 
+/// How the warning about a product without HSN code or GST rate starts. It concerns only a
+/// product the import creates: one the shop has keeps its own tax fields.
+const NO_TAX: &str = "Shopify carries no HSN code or GST rate";
+
+impl RowProblem {
+    /// The warning that a new product imports inactive for want of HSN code or GST rate.
+    pub fn is_missing_tax(&self) -> bool {
+        self.level == Level::Warning && self.column.is_none() && self.message.starts_with(NO_TAX)
+    }
+}
+
 /// The catalog's SKU alphabet: 1–64 of `A-Z a-z 0-9 - _ . /`.
-fn is_valid_sku(s: &str) -> bool {
+pub(crate) fn is_valid_sku(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
 }
+
+mod apply;
+mod plan;
+
+pub use apply::import;
+pub use plan::{
+    plan, plan_product, Action, Existing, Outcome, Plan, ProductCounts, Report, VariantCounts,
+};
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@
 //! | `POST /admin/orders/{id}/pack`, `/ship`, `/deliver`, `/cancel`; `pack`, `ship`, `deliver`, `cancel` | `fulfilment.rs` |
 //! | `POST /admin/orders/{id}/refund`, `/refund/preview`; `refund` | `refunds.rs` |
 //! | `GET`, `POST /admin/products`, `PATCH /admin/products/{id}`, `POST …/stock`, `GET …/stock-movements`; `upsertProduct`, `adjustStock`, `openStockLedgers` | `catalog.rs` |
+//! | `POST /admin/imports/shopify-products` (a Shopify product CSV export) | `imports.rs` |
 //! | `GET`, `POST /admin/coupons`, `PATCH /admin/coupons/{code}`; `upsertCoupon` | `coupons.rs` |
 //! | `GET /admin/orders/{id}/invoice`, `/invoice.pdf`, `/credit-notes/{number}` | `invoices.rs` |
 //! | `GET /admin/meta` (carriers, GST rates, statuses) | `meta.rs` |
@@ -22,6 +23,7 @@ pub mod console;
 mod coupons;
 mod direct;
 mod fulfilment;
+mod imports;
 mod invoices;
 mod meta;
 mod orders;
@@ -59,6 +61,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/admin/products/{id}"),
     ("POST", "/admin/products/{id}/stock"),
     ("GET", "/admin/products/{id}/stock-movements"),
+    ("POST", "/admin/imports/shopify-products"),
     ("GET", "/admin/coupons"),
     ("POST", "/admin/coupons"),
     ("PATCH", "/admin/coupons/{code}"),
@@ -121,6 +124,7 @@ impl AdminShip {
             .merge(fulfilment::router())
             .merge(refunds::router())
             .merge(catalog::router())
+            .merge(imports::router())
             .merge(coupons::router())
             .merge(invoices::router())
             .merge(meta::router())

@@ -16,6 +16,7 @@ mod coupons;
 mod desk;
 mod direct;
 mod expiry;
+mod imports;
 mod integer_edges;
 mod invoices;
 mod lambda_events;

@@ -321,6 +321,7 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("PATCH", "/admin/products/{id}", Access::Admin),
     ("POST", "/admin/products/{id}/stock", Access::Admin),
     ("GET", "/admin/products/{id}/stock-movements", Access::Admin),
+    ("POST", "/admin/imports/shopify-products", Access::Admin),
     ("GET", "/admin/orders/{id}/invoice", Access::Admin),
     ("GET", "/admin/orders/{id}/invoice.pdf", Access::Admin),
     (
@@ -555,6 +556,12 @@ impl Fixture {
                 format!("/admin/products/{}/stock-movements", self.product.to_hex()),
                 None,
                 ok,
+            ),
+            // The probe's JSON is not the CSV export the route reads.
+            ("POST", "/admin/imports/shopify-products") => same(
+                path.into(),
+                Some(json!({})),
+                (415, Some("UNSUPPORTED_MEDIA_TYPE")),
             ),
             ("GET", "/admin/coupons") => same(path.into(), None, ok),
             ("POST", "/admin/coupons") => same(
