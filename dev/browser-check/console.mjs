@@ -427,8 +427,8 @@ try {
   const dryShown = page.locator('#import .import-result[data-dry-run="true"]');
   await dryShown.waitFor({ timeout: 15000 });
   const countCells = await dryShown.locator('table.import-counts tr[data-kind="products"] td.num').allTextContents();
-  const apiCounts = [dryBody.products.created, dryBody.products.updated, dryBody.products.unchanged].map(String);
-  check(countCells.join() === apiCounts.join(), `the dry run's product counts are the API's (created, updated, unchanged: ${countCells.join(', ')})`);
+  const apiCounts = [dryBody.products.created, dryBody.products.updated, dryBody.products.unchanged, dryBody.products.skipped].map(String);
+  check(countCells.join() === apiCounts.join(), `the dry run's product counts are the API's (created, updated, unchanged, skipped: ${countCells.join(', ')})`);
   const problemRows = dryShown.locator('table.import-problems tbody tr');
   check(await problemRows.count() === dryBody.problems.length, `every problem has its row in the table (${dryBody.problems.length})`);
   if (dryBody.problems.length) {

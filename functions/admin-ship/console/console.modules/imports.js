@@ -10,9 +10,9 @@ import { gstLabel } from './format.js';
 /** What the import route answers, whatever the schema calls it.
  * @typedef {import('./api.js').Answer<'/admin/imports/shopify-products', 'post'>} ImportResult */
 
-/** Counts of one kind of thing: created, updated, unchanged.
- * @param {{ created: number, updated: number, unchanged: number }} c */
-const counts = (c) => [c.created, c.updated, c.unchanged].map((n) => h('td', { class: 'num' }, String(n)));
+/** Counts of one kind of thing: created, updated, unchanged and (products only) skipped.
+ * @param {{ created: number, updated: number, unchanged: number, skipped?: number }} c */
+const counts = (c) => [c.created, c.updated, c.unchanged, c.skipped].map((n) => h('td', { class: 'num' }, n == null ? '—' : String(n)));
 
 /** What an import did, or a dry run would do: its counts, ignored columns and problems.
  * @param {ImportResult} r */
@@ -23,11 +23,11 @@ function result(r) {
   return h('div', { class: 'import-result', dataset: { dryRun: String(r.dryRun) } },
     h('h3', {}, r.dryRun ? 'Dry run: nothing was changed' : 'Imported'),
     cards(h('table', { class: 'import-counts' },
-      h('thead', {}, h('tr', {}, ['', `Created`, 'Updated', 'Unchanged'].map((c, i) => h('th', { class: i ? 'num' : '' }, c)))),
+      h('thead', {}, h('tr', {}, ['', 'Created', 'Updated', 'Unchanged', 'Skipped'].map((c, i) => h('th', { class: i ? 'num' : '' }, c)))),
       h('tbody', {},
         h('tr', { dataset: { kind: 'products' } }, h('td', {}, 'Products'), counts(r.products)),
         h('tr', { dataset: { kind: 'variants' } }, h('td', {}, 'Variants'), counts(r.variants))))),
-    h('p', {}, `${r.images} image${r.images === 1 ? '' : 's'} ${would} kept by URL.`),
+    h('p', {}, `${r.images} image URL${r.images === 1 ? '' : 's'} ${would} written (the images stay where Shopify keeps them).`),
     h('p', { class: 'muted' }, r.ignoredColumns.length
       ? `Columns the import leaves behind: ${r.ignoredColumns.join(', ')}.`
       : 'Every column of the file is read.'),
@@ -63,7 +63,7 @@ export function viewImport() {
     if (!(file instanceof File) || !file.name) throw localProblem('file', 'choose the CSV file Shopify exported');
     const dryRun = !submitter || submitter.name !== 'import';
     const query = {
-      dryRun,
+      dryRun: /** @type {'true' | 'false'} */ (dryRun ? 'true' : 'false'),
       defaultHsn: String(fd.get('defaultHsn') || '').trim() || undefined,
       defaultGstRate: fd.get('defaultGstRate') ? /** @type {import('./api.js').GstRate} */ (Number(fd.get('defaultGstRate'))) : undefined,
     };
