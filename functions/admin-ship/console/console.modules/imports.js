@@ -68,7 +68,8 @@ export function viewImport() {
       defaultGstRate: fd.get('defaultGstRate') ? /** @type {import('./api.js').GstRate} */ (Number(fd.get('defaultGstRate'))) : undefined,
     };
     const r = await upload('post', '/admin/imports/shopify-products', { data: file, type: 'text/csv' }, { query });
-    const importButton = h('button', { type: 'submit', name: 'import', form: 'import-form', class: 'danger' }, `Import ${file.name}`);
+    const skipped = r.products.skipped ? ` (${r.products.skipped} product${r.products.skipped === 1 ? '' : 's'} skipped)` : '';
+    const importButton = h('button', { type: 'submit', name: 'import', form: 'import-form', class: 'primary' }, `Import ${file.name}${skipped}`);
     out.replaceChildren(h('div', { class: 'card' }, result(r),
       r.dryRun ? h('div', { class: 'actions' }, importButton) : null));
     if (!r.dryRun) notice(`${file.name} imported: ${r.products.created} products created, ${r.products.updated} updated`);
