@@ -485,3 +485,19 @@ pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
         _ => false,
     }
 }
+
+/// A value as the driver stores it: ids as ObjectIds, not the hex strings their JSON form
+/// is (`bson::to_bson` is human-readable by default, which typed ids read as JSON). The raw
+/// serializer the driver uses is not, and it takes only documents, hence the wrapper.
+pub fn to_stored<T: serde::Serialize + ?Sized>(value: &T) -> crate::error::Result<mongodb::bson::Bson> {
+    #[derive(serde::Serialize)]
+    struct Wrapped<'a, T: ?Sized> {
+        v: &'a T,
+    }
+    let raw = mongodb::bson::to_raw_document_buf(&Wrapped { v: value })
+        .map_err(|e| anyhow::anyhow!("storing a value: {e}"))?;
+    let doc = Document::try_from(raw).map_err(|e| anyhow::anyhow!("storing a value: {e}"))?;
+    doc.get("v")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("storing a value: nothing serialized").into())
+}

@@ -1,10 +1,10 @@
 //! The cart document (one per user) and its API view. Totals are always derived here, on
 //! the server, from the snapshotted lines.
 
-use crate::catalog::Product;
+use crate::catalog::{display_name, legacy_sku, Product, Variant, DEFAULT_VARIANT_TITLE};
 use crate::coupons::pricing;
 use crate::tax::seller::ShippingConfig;
-use crate::vocabulary::ids::{ProductId, UserId};
+use crate::vocabulary::ids::{ProductId, UserId, VariantId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::rfc3339;
 use mongodb::bson::oid::ObjectId;
@@ -26,16 +26,57 @@ pub fn indexes() -> Vec<IndexSpec> {
 pub const MAX_QUANTITY_PER_LINE: i64 = 10;
 pub const MAX_LINES: usize = 50;
 
-/// A cart line: name, price and image are snapshotted from the catalog when added.
+/// A cart line is one variant: its name, title, SKU, price and image are snapshotted from
+/// the catalog when added.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "StoredCartLine")]
 pub struct CartLine {
     pub product_id: ProductId,
+    pub variant_id: VariantId,
+    pub sku: String,
+    /// The product's name.
     pub name: String,
+    pub variant_title: String,
     pub price: Paise,
     #[serde(default)]
     pub image: Option<String>,
     pub quantity: i64,
+}
+
+/// A cart line as stored, before or after variants: a line added before reads as the
+/// product's single variant, whose id is the product's.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredCartLine {
+    product_id: ProductId,
+    #[serde(default)]
+    variant_id: Option<VariantId>,
+    #[serde(default)]
+    sku: Option<String>,
+    name: String,
+    #[serde(default)]
+    variant_title: Option<String>,
+    price: Paise,
+    #[serde(default)]
+    image: Option<String>,
+    quantity: i64,
+}
+
+impl From<StoredCartLine> for CartLine {
+    fn from(s: StoredCartLine) -> Self {
+        CartLine {
+            variant_id: s.variant_id.unwrap_or(VariantId::from(s.product_id)),
+            sku: s.sku.unwrap_or_else(|| legacy_sku(s.product_id)),
+            product_id: s.product_id,
+            name: s.name,
+            variant_title: s
+                .variant_title
+                .unwrap_or_else(|| DEFAULT_VARIANT_TITLE.to_owned()),
+            price: s.price,
+            image: s.image,
+            quantity: s.quantity,
+        }
+    }
 }
 
 impl CartLine {
@@ -83,7 +124,10 @@ impl Cart {
 #[serde(rename_all = "camelCase")]
 pub struct CartLineView {
     pub product_id: String,
+    pub variant_id: String,
+    pub sku: String,
     pub name: String,
+    pub variant_title: String,
     pub price: Paise,
     pub image: Option<String>,
     pub quantity: i64,
@@ -116,7 +160,10 @@ impl CartView {
                 .iter()
                 .map(|l| CartLineView {
                     product_id: l.product_id.to_hex(),
+                    variant_id: l.variant_id.to_hex(),
+                    sku: l.sku.clone(),
                     name: l.name.clone(),
+                    variant_title: l.variant_title.clone(),
                     price: l.price,
                     image: l.image.clone(),
                     quantity: l.quantity,
@@ -133,6 +180,15 @@ impl CartView {
     }
 }
 
+/// The line's variant in today's catalog, when it and its product are on sale.
+pub fn variant_on_sale(line: &CartLine, products: &HashMap<ProductId, Product>) -> Option<Variant> {
+    products
+        .get(&line.product_id)
+        .filter(|p| p.is_active)
+        .and_then(|p| p.variant(line.variant_id))
+        .filter(|v| v.is_active)
+}
+
 /// What checkout refuses before it prices anything, and the coupon quote with it, so the
 /// quote never promises what checkout then contradicts: products gone or deactivated
 /// (`409 PRODUCT_UNAVAILABLE`), and products the shop has not given an HSN code and GST rate
@@ -142,16 +198,26 @@ pub fn check_orderable(cart: &Cart, products: &HashMap<ProductId, Product>) -> R
     let unavailable: Vec<&CartLine> = cart
         .items
         .iter()
-        .filter(|l| !products.get(&l.product_id).is_some_and(|p| p.is_active))
+        .filter(|l| variant_on_sale(l, products).is_none())
         .collect();
     if !unavailable.is_empty() {
         let detail = match unavailable.as_slice() {
-            [one] => format!("'{}' is no longer available", one.name),
+            [one] => format!(
+                "'{}' is no longer available",
+                display_name(&one.name, &one.variant_title)
+            ),
             many => format!("{} items in the cart are no longer available", many.len()),
         };
         let lines: Vec<_> = unavailable
             .iter()
-            .map(|l| json!({ "productId": l.product_id.to_hex(), "name": l.name }))
+            .map(|l| {
+                json!({
+                    "productId": l.product_id.to_hex(),
+                    "variantId": l.variant_id.to_hex(),
+                    "name": l.name,
+                    "variantTitle": l.variant_title,
+                })
+            })
             .collect();
         return Err(Error::new(ProblemCode::ProductUnavailable, detail).with("lines", lines));
     }
@@ -162,9 +228,8 @@ pub fn check_orderable(cart: &Cart, products: &HashMap<ProductId, Product>) -> R
 /// refreshed any moved price. Every line must be in `products` (see `check_orderable`).
 pub fn subtotal_at_catalog_prices(cart: &Cart, products: &HashMap<ProductId, Product>) -> Paise {
     cart.items.iter().fold(Paise::ZERO, |sum, l| {
-        let line = products
-            .get(&l.product_id)
-            .and_then(|p| p.price.checked_mul(l.quantity))
+        let line = variant_on_sale(l, products)
+            .and_then(|v| v.price.checked_mul(l.quantity))
             .unwrap_or(Paise(i64::MAX));
         sum.checked_add(line).unwrap_or(Paise(i64::MAX))
     })

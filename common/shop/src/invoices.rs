@@ -82,6 +82,13 @@ pub struct Line {
     /// Absent on a credit note's share of an amount refunded without lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
+    /// The variant sold; absent on documents issued before variants, whose lines were one
+    /// per product (the variant's id being the product's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<String>,
+    /// What the owner reads to find the item on the shelf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,6 +103,11 @@ pub struct Line {
 }
 
 impl Line {
+    /// Which variant the line sold, as credit notes count units: see `variant_id`.
+    fn variant_key(&self) -> Option<&str> {
+        self.variant_id.as_deref().or(self.product_id.as_deref())
+    }
+
     pub fn tax(&self) -> Paise {
         self.cgst + self.sgst + self.igst
     }
@@ -282,11 +294,12 @@ pub fn draw_invoice(
     at: DateTime,
 ) -> Result<Invoice> {
     let mut lines = Vec::with_capacity(order.items.len());
-    for item in &order.items {
+    for (i, item) in order.items.iter().enumerate() {
+        // Taxed line by line in the items' order; two variants of one product are two lines.
         let t = tax
             .lines
-            .iter()
-            .find(|l| l.product_id == item.product_id)
+            .get(i)
+            .filter(|l| l.product_id == item.product_id)
             .ok_or_else(|| {
                 Error::Internal(anyhow::anyhow!(
                     "order {}: no tax line for product {}",
@@ -295,9 +308,11 @@ pub fn draw_invoice(
                 ))
             })?;
         lines.push(Line {
-            description: item.name.clone(),
+            description: item.display_name(),
             hsn: Some(t.hsn.clone()),
             product_id: Some(item.product_id.to_hex()),
+            variant_id: Some(item.variant_id.to_hex()),
+            sku: item.sku.clone(),
             quantity: Some(item.quantity),
             unit_price: Some(item.price),
             discount: item.line_total - t.value(),
@@ -315,6 +330,8 @@ pub fn draw_invoice(
         description: "Shipping and handling".into(),
         hsn: None,
         product_id: None,
+        variant_id: None,
+        sku: None,
         quantity: Some(1),
         unit_price: Some(fee),
         discount: Paise::ZERO,
@@ -567,6 +584,8 @@ fn reversed(of: &Line, value: Paise, quantity: Option<i64>, inter_state: bool) -
         description: of.description.clone(),
         hsn: of.hsn.clone(),
         product_id: of.product_id.clone(),
+        variant_id: of.variant_id.clone(),
+        sku: of.sku.clone(),
         quantity,
         unit_price: quantity.and(of.unit_price),
         discount: gross - value,
@@ -613,11 +632,11 @@ pub fn credit_lines(
     let mut rows: Vec<Line> = Vec::new();
     if let Some(lines) = refund.lines.as_ref().filter(|l| !l.is_empty()) {
         for rl in lines {
-            let pid = rl.product_id.to_hex();
+            let pid = rl.variant().to_hex();
             let Some(of) = invoice
                 .lines
                 .iter()
-                .find(|l| l.product_id.as_deref() == Some(pid.as_str()))
+                .find(|l| l.variant_key() == Some(pid.as_str()))
             else {
                 continue;
             };
@@ -636,7 +655,7 @@ pub fn credit_lines(
                 let of = invoice
                     .lines
                     .iter()
-                    .find(|l| l.product_id == rows[i].product_id)
+                    .find(|l| l.variant_key() == rows[i].variant_key())
                     .expect("the row came from this line");
                 let value = rows[i].total + (refund.amount - sum);
                 rows[i] = reversed(of, value, rows[i].quantity, inter);
@@ -697,8 +716,8 @@ pub async fn credit_note_in(
     let mut credited: HashMap<String, i64> = HashMap::new();
     for n in &earlier {
         for l in &n.note.lines {
-            if let (Some(pid), Some(q)) = (&l.product_id, l.quantity) {
-                *credited.entry(pid.clone()).or_default() += q;
+            if let (Some(key), Some(q)) = (l.variant_key(), l.quantity) {
+                *credited.entry(key.to_owned()).or_default() += q;
             }
         }
     }
@@ -767,11 +786,15 @@ pub(crate) mod tests {
 
     /// Two lines (2 × ₹1,299 at 12 %, 1 × ₹499 at 5 %), ₹100 off, ₹49 shipping, to `state`.
     pub(crate) fn order(state: &str) -> Order {
+        use crate::vocabulary::ids::VariantId;
         let p1 = ProductId(ObjectId::parse_str("6745f0c2a1b2c3d4e5f60701").unwrap());
         let p2 = ProductId(ObjectId::parse_str("6745f0c2a1b2c3d4e5f60702").unwrap());
         let items = vec![
             OrderItem {
                 product_id: p1,
+                variant_id: VariantId::from(p1),
+                sku: None,
+                variant_title: crate::catalog::DEFAULT_VARIANT_TITLE.into(),
                 name: "Brass Urli".into(),
                 price: Paise(129_900),
                 image: None,
@@ -780,6 +803,9 @@ pub(crate) mod tests {
             },
             OrderItem {
                 product_id: p2,
+                variant_id: VariantId::from(p2),
+                sku: None,
+                variant_title: crate::catalog::DEFAULT_VARIANT_TITLE.into(),
                 name: "Diya ₹ set".into(),
                 price: Paise(49_900),
                 image: None,
@@ -834,6 +860,7 @@ pub(crate) mod tests {
                 ls.into_iter()
                     .map(|(product_id, quantity)| RefundLine {
                         product_id,
+                        variant_id: None,
                         quantity,
                     })
                     .collect()

@@ -21,7 +21,7 @@ use crate::order::model::refund::{
 use crate::order::model::{FlagReason, Order, PaymentFlag, PaymentStatus, ORDERS};
 use crate::order::refund_entry::{self, NewRefund};
 use crate::payments::{self, AttemptMove, AttemptRef, PaymentMove};
-use crate::vocabulary::ids::{OrderId, ProductId};
+use crate::vocabulary::ids::{OrderId, VariantId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use futures::TryStreamExt;
@@ -78,14 +78,14 @@ pub enum Decided {
 /// PhonePe refuses refunds below ₹1.00.
 pub const MIN_REFUND: Paise = Paise(100);
 
-/// Units of each product already refunded (or on their way back) by line refunds.
-fn refunded_units(order: &Order, product: ProductId) -> i64 {
+/// Units of each variant already refunded (or on their way back) by line refunds.
+fn refunded_units(order: &Order, variant: VariantId) -> i64 {
     order
         .refunds
         .iter()
         .filter(|r| r.state != RefundState::Failed)
         .flat_map(|r| r.lines.iter().flatten())
-        .filter(|l| l.product_id == product)
+        .filter(|l| l.variant() == variant)
         .map(|l| l.quantity)
         .sum()
 }
@@ -108,15 +108,15 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
             .items
             .iter()
             .enumerate()
-            .find(|(_, i)| i.product_id == line.product_id)
+            .find(|(_, i)| i.variant_id == line.variant())
         else {
             errors.push(platform::error::FieldError::new(
-                format!("lines[{n}].productId"),
+                format!("lines[{n}].variantId"),
                 "is not on this order",
             ));
             continue;
         };
-        let already = refunded_units(order, line.product_id);
+        let already = refunded_units(order, line.variant());
         if already + line.quantity > item.quantity {
             return Err(platform::Error::new(
                 ProblemCode::UnitsAlreadyRefunded,
@@ -124,10 +124,11 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
                     "Only {} of the {} × '{}' on this order can still be refunded",
                     item.quantity - already,
                     item.quantity,
-                    item.name
+                    item.display_name()
                 ),
             )
             .with("productId", line.product_id.to_hex())
+            .with("variantId", line.variant().to_hex())
             .with("refundableUnits", item.quantity - already));
         }
         let paid = i128::from((item.line_total - shares[i]).get());
@@ -139,6 +140,41 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
     } else {
         Err(platform::Error::validation(errors))
     }
+}
+
+/// The owner's lines, each naming its variant: a line naming only a product means the
+/// order's one line of that product (`422 VARIANT_REQUIRED` when it has several).
+fn resolve_lines(order: &Order, lines: Option<&[RefundLine]>) -> Result<Option<Vec<RefundLine>>> {
+    let Some(lines) = lines else {
+        return Ok(None);
+    };
+    let mut resolved = Vec::with_capacity(lines.len());
+    for line in lines {
+        let mut line = line.clone();
+        if line.variant_id.is_none() {
+            let mut of_product = order
+                .items
+                .iter()
+                .filter(|i| i.product_id == line.product_id);
+            match (of_product.next(), of_product.next()) {
+                (Some(item), None) => line.variant_id = Some(item.variant_id),
+                (Some(item), Some(_)) => {
+                    return Err(platform::Error::new(
+                        ProblemCode::VariantRequired,
+                        format!(
+                            "This order has several variants of '{}': name the line by variantId",
+                            item.name
+                        ),
+                    )
+                    .with("productId", line.product_id.to_hex()))
+                }
+                // Refused by `value_of_lines`, with every other line's problem.
+                (None, _) => {}
+            }
+        }
+        resolved.push(line);
+    }
+    Ok(Some(resolved))
 }
 
 /// What the owner's refund of `lines`, or of `amount`, or (neither) of everything still
@@ -206,8 +242,9 @@ pub async fn preview(
         .find_one(doc! { "_id": id.oid() })
         .await?
         .ok_or_else(crate::order::model::order_not_found)?;
+    let lines = resolve_lines(&order, lines)?;
     Ok(Preview {
-        amount: amount_of(&order, lines, amount)?,
+        amount: amount_of(&order, lines.as_deref(), amount)?,
         refundable: refundable(&order),
     })
 }
@@ -244,15 +281,16 @@ pub async fn decide(
         else {
             return Err(nothing_collected());
         };
-        let amount = amount_of(&order, req.lines.as_deref(), req.amount)?;
+        let lines = resolve_lines(&order, req.lines.as_deref())?;
+        let amount = amount_of(&order, lines.as_deref(), req.amount)?;
         if req.restock {
             let reason = format!("restocking refund: {}", req.reason);
             // Units an earlier restocking refund or the order's cancellation already put back
             // are on the shelf: the money goes back, the units do not come back twice.
             let mut held = crate::order::lifecycle::units_held(&order);
-            for line in req.lines.iter().flatten() {
+            for line in lines.iter().flatten() {
                 let units =
-                    crate::order::lifecycle::take_held(&mut held, line.product_id, line.quantity);
+                    crate::order::lifecycle::take_held(&mut held, line.variant(), line.quantity);
                 if units == 0 {
                     continue;
                 }
@@ -260,6 +298,7 @@ pub async fn decide(
                 // A product deleted since has nothing to return the units to.
                 let back = crate::catalog::StockMove {
                     product_id: line.product_id,
+                    variant_id: line.variant(),
                     delta: units,
                     reason: &reason,
                     order_id: Some(order.id),
@@ -272,7 +311,7 @@ pub async fn decide(
             &order,
             NewRefund {
                 amount,
-                lines: req.lines.clone(),
+                lines: lines.clone(),
                 restock: req.restock,
                 reason: req.reason.clone(),
                 kind: RefundKind::Owner,

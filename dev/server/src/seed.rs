@@ -164,7 +164,7 @@ pub async fn run(services: &Services) -> anyhow::Result<(usize, usize)> {
         match catalog::create_product(db, input, SEED_ACTOR).await {
             Ok(_) => products += 1,
             Err(e) if e.code() == "SLUG_TAKEN" => {}
-            Err(e) => anyhow::bail!("seed failed: {e}"),
+            Err(e) => anyhow::bail!("seed failed: {e:?}"),
         }
     }
     // Products from before the stock ledger get their opening entry, as in production.
@@ -174,7 +174,7 @@ pub async fn run(services: &Services) -> anyhow::Result<(usize, usize)> {
         match coupons::create_coupon(db, input).await {
             Ok(_) => coupons += 1,
             Err(e) if e.code() == "COUPON_CODE_TAKEN" => {}
-            Err(e) => anyhow::bail!("seed failed: {e}"),
+            Err(e) => anyhow::bail!("seed failed: {e:?}"),
         }
     }
     Ok((products, coupons))

@@ -16,11 +16,11 @@ use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::{
-    self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView, PRODUCTS,
+    self, ProductInput, ProductPatch, ProductRef, VariantInput, StockMovement, StockMovementView, PRODUCTS,
     STOCK_MOVEMENTS,
 };
 use common::shop::catalog::{Product, ProductView};
-use common::shop::vocabulary::ids::ProductId;
+use common::shop::vocabulary::ids::{ProductId, VariantId};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Regex};
 use serde::Deserialize;
@@ -31,6 +31,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/products", get(list_products).post(create_product))
         .route("/admin/products/{id}", patch(patch_product))
         .route("/admin/products/{id}/stock", post(adjust_stock))
+        .route("/admin/products/{id}/variants", post(add_variant))
+        .route(
+            "/admin/products/{id}/variants/{variantId}",
+            patch(patch_variant),
+        )
+        .route(
+            "/admin/products/{id}/variants/{variantId}/stock",
+            post(adjust_variant_stock),
+        )
         .route("/admin/products/{id}/stock-movements", get(stock_movements))
 }
 
@@ -106,6 +115,42 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(product.into())))
 }
 
+async fn add_variant(
+    State(services): State<Services>,
+    Admin(user): Admin,
+    Path(id): Path<String>,
+    common::platform::http::Json(input): common::platform::http::Json<VariantInput>,
+) -> Result<(StatusCode, Json<ProductView>)> {
+    let id = ProductId::from_path(&id)?;
+    let product = catalog::add_variant(&services.db, id, input, user.id.as_str()).await?;
+    Ok((StatusCode::CREATED, Json(product.into())))
+}
+
+async fn patch_variant(
+    State(services): State<Services>,
+    _: Admin,
+    Path((id, variant_id)): Path<(String, String)>,
+    common::platform::http::Json(input): common::platform::http::Json<VariantInput>,
+) -> Result<Json<ProductView>> {
+    let id = ProductId::from_path(&id)?;
+    let variant_id = VariantId::from_path(&variant_id)?;
+    let product = catalog::patch_variant(&services.db, id, variant_id, input).await?;
+    Ok(Json(product.into()))
+}
+
+async fn adjust_variant_stock(
+    State(services): State<Services>,
+    Admin(user): Admin,
+    Path((id, variant_id)): Path<(String, String)>,
+    common::platform::http::Json(input): common::platform::http::Json<StockInput>,
+) -> Result<Json<Value>> {
+    let target = ProductRef::Id(ProductId::from_path(&id)?);
+    let variant_id = VariantId::from_path(&variant_id)?;
+    Ok(Json(
+        adjust(&services, &target, Some(variant_id), input, user.id.as_str()).await?,
+    ))
+}
+
 async fn patch_product(
     State(services): State<Services>,
     _: Admin,
@@ -135,21 +180,23 @@ async fn adjust_stock(
 ) -> Result<Json<Value>> {
     let target = ProductRef::Id(ProductId::from_path(&id)?);
     Ok(Json(
-        adjust(&services, &target, input, user.id.as_str()).await?,
+        adjust(&services, &target, None, input, user.id.as_str()).await?,
     ))
 }
 
-/// Moves a product's stock by a delta, with its ledger entry: the route and the direct
-/// `adjustStock` action. Answers `{"product", "movement"}`.
+/// Moves a variant's stock by a delta, with its ledger entry: the routes and the direct
+/// `adjustStock` action. Without a variant, the product's only one. Answers
+/// `{"product", "movement"}`.
 pub(crate) async fn adjust(
     services: &Services,
     target: &ProductRef,
+    variant: Option<VariantId>,
     input: StockInput,
     by: &str,
 ) -> Result<Value> {
     let (delta, reason) = catalog::validate_adjustment(input.delta, input.reason.as_deref())?;
     let (product, movement) =
-        catalog::adjust_stock(&services.db, target, delta, &reason, by).await?;
+        catalog::adjust_stock(&services.db, target, variant, delta, &reason, by).await?;
     Ok(json!({
         "product": ProductView::from(product),
         "movement": StockMovementView::from(movement),
@@ -186,15 +233,22 @@ pub(crate) async fn open_ledgers(services: &Services) -> Result<Value> {
     Ok(json!({ "opened": opened }))
 }
 
-/// Newest first. Entries of one millisecond are ordered by `_id`, so the cursor (the last
-/// entry's id) resumes exactly where the page ended.
+/// Newest first, of every variant or (`?variantId=`) of one. Entries of one millisecond are
+/// ordered by `_id`, so the cursor (the last entry's id) resumes exactly where the page
+/// ended.
 async fn stock_movements(
     State(services): State<Services>,
     _: Admin,
     Path(id): Path<String>,
-    page: Page,
+    uri: Uri,
 ) -> Result<List<StockMovementView>> {
     let id = ProductId::from_path(&id)?;
+    let (page, filters) = Page::parse_with(uri.query(), &["variantId"])?;
+    let variant = filters
+        .iter()
+        .find(|(k, v)| k == "variantId" && !v.is_empty())
+        .map(|(_, v)| VariantId::from_field("variantId", v))
+        .transpose()?;
     let db = &services.db;
     db.docs(PRODUCTS)
         .find_one(doc! { "_id": id.oid() })
@@ -203,6 +257,15 @@ async fn stock_movements(
         .ok_or_else(|| Error::new(ProblemCode::ProductNotFound, "No such product"))?;
     let ledger = db.collection::<StockMovement>(STOCK_MOVEMENTS);
     let mut filter = doc! { "productId": id.oid() };
+    if let Some(v) = variant {
+        // Entries written before variants have no `variantId` and moved the product's
+        // single variant, whose id is the product's.
+        if v == VariantId::from(id) {
+            filter.insert("variantId", doc! { "$in": [v, mongodb::bson::Bson::Null] });
+        } else {
+            filter.insert("variantId", v);
+        }
+    }
     if let Some(after) = page.after {
         let last = ledger
             .find_one(doc! { "_id": after, "productId": id.oid() })

@@ -14,6 +14,7 @@ use common::platform::idempotency::IdempotencyKey;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::ProductInput;
+use common::shop::vocabulary::ids::VariantId;
 use common::shop::coupons::CouponInput;
 use common::shop::order::model::{Order, OrderView};
 use common::shop::vocabulary::ids::OrderId;
@@ -77,12 +78,16 @@ pub(crate) enum Action {
         #[serde(flatten)]
         none: Fields<NoInput>,
     },
-    /// `POST /admin/products/{id}/stock`, the product named by `productId` or `slug`.
+    /// `POST /admin/products/{id}/variants/{variantId}/stock`, the product named by
+    /// `productId` or `slug`; without `variantId`, its only variant (as
+    /// `POST /admin/products/{id}/stock`).
     AdjustStock {
         #[serde(default)]
         product_id: Option<String>,
         #[serde(default)]
         slug: Option<String>,
+        #[serde(default)]
+        variant_id: Option<String>,
         #[serde(flatten)]
         input: Fields<StockInput>,
     },
@@ -209,10 +214,14 @@ impl Action {
             Action::AdjustStock {
                 product_id,
                 slug,
+                variant_id,
                 input,
             } => {
                 let target = catalog::product_named(product_id, slug)?;
-                catalog::adjust(services, &target, input.read()?, DIRECT_ACTOR).await
+                let variant = variant_id
+                    .map(|v| VariantId::from_field("variantId", &v))
+                    .transpose()?;
+                catalog::adjust(services, &target, variant, input.read()?, DIRECT_ACTOR).await
             }
             Action::OpenStockLedgers { none } => {
                 let NoInput {} = none.read()?;

@@ -16,6 +16,7 @@ use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::order::lifecycle;
 use common::shop::order::model::refund::RefundLine;
+use common::shop::vocabulary::ids::VariantId;
 use common::shop::order::model::{Order, OrderView};
 use common::shop::refunds::{self, Decided, OwnerRefund, MIN_REFUND};
 use common::shop::vocabulary::ids::{OrderId, ProductId};
@@ -71,6 +72,9 @@ pub struct RefundInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LineInput {
     pub product_id: String,
+    /// Which of the product's variants; needed only when the order holds several of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<String>,
     pub quantity: i64,
 }
 
@@ -146,6 +150,17 @@ fn money_of(
                 ));
                 continue;
             };
+            let variant_id = match line.variant_id.as_deref().map(ObjectId::parse_str) {
+                None => None,
+                Some(Ok(id)) => Some(VariantId(id)),
+                Some(Err(_)) => {
+                    errors.push(FieldError::new(
+                        format!("lines[{n}].variantId"),
+                        "must be a 24-character hex id",
+                    ));
+                    continue;
+                }
+            };
             if !(1..=MAX_UNITS).contains(&line.quantity) {
                 errors.push(FieldError::new(
                     format!("lines[{n}].quantity"),
@@ -155,7 +170,7 @@ fn money_of(
             }
             if lines
                 .iter()
-                .any(|l: &RefundLine| l.product_id == product_id)
+                .any(|l: &RefundLine| l.product_id == product_id && l.variant_id == variant_id)
             {
                 errors.push(FieldError::new(
                     format!("lines[{n}].productId"),
@@ -165,6 +180,7 @@ fn money_of(
             }
             lines.push(RefundLine {
                 product_id,
+                variant_id,
                 quantity: line.quantity,
             });
         }

@@ -17,13 +17,13 @@ use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::cart::CARTS;
 use common::shop::cart::{Cart, CartView, MAX_LINES, MAX_QUANTITY_PER_LINE};
-use common::shop::catalog::Product;
 use common::shop::catalog::PRODUCTS;
+use common::shop::catalog::{variant_required, Product, Variant};
 use common::shop::tax::seller::{SellerConfig, ShippingConfig};
-use common::shop::vocabulary::ids::ProductId;
+use common::shop::vocabulary::ids::{ProductId, VariantId};
 use common::shop::vocabulary::time::now;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{doc, from_document};
+use mongodb::bson::{doc, from_document, Bson, Document};
 use mongodb::options::ReturnDocument;
 use serde::Deserialize;
 use std::ops::RangeInclusive;
@@ -82,13 +82,16 @@ pub fn router(services: &Services, seller: Arc<SellerConfig>) -> Router {
         })
 }
 
-/// `{productId, quantity}`. Both are optional here only so that a missing one is reported
-/// under its own name rather than as a nameless "missing field" of the body.
+/// `{variantId, quantity}`, or `{productId, quantity}` for a product with one variant. All
+/// are optional here only so that a missing one is reported under its own name rather than
+/// as a nameless "missing field" of the body.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct LineBody {
     #[serde(default)]
     product_id: Option<String>,
+    #[serde(default)]
+    variant_id: Option<String>,
     /// A raw number so that 2.5 and 1e20 get the same clear message as 11.
     #[serde(default)]
     quantity: Option<serde_json::Number>,
@@ -99,24 +102,48 @@ struct LineBody {
 struct RemoveBody {
     #[serde(default)]
     product_id: Option<String>,
+    #[serde(default)]
+    variant_id: Option<String>,
 }
 
-fn product_id_field(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<ProductId> {
-    let message = match raw {
-        None => "is required",
-        Some(s) => match ObjectId::parse_str(s) {
-            Ok(id) => return Some(ProductId(id)),
-            Err(_) => "must be a 24-character hex id",
-        },
+/// What a body names: a variant, or a product (meaning its one variant).
+#[derive(Debug, Clone, Copy)]
+enum Named {
+    Variant(VariantId),
+    Product(ProductId),
+}
+
+fn named(
+    product_id: Option<&str>,
+    variant_id: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Named> {
+    let (field, raw) = match (variant_id, product_id) {
+        (Some(v), _) => ("variantId", v),
+        (None, Some(p)) => ("productId", p),
+        (None, None) => {
+            errors.push(FieldError::new("variantId", "variantId or productId is required"));
+            return None;
+        }
     };
-    errors.push(FieldError::new("productId", message));
-    None
+    match ObjectId::parse_str(raw) {
+        Ok(id) if field == "variantId" => Some(Named::Variant(VariantId(id))),
+        Ok(id) => Some(Named::Product(ProductId(id))),
+        Err(_) => {
+            errors.push(FieldError::new(field, "must be a 24-character hex id"));
+            None
+        }
+    }
 }
 
 impl LineBody {
-    fn validate(&self, allowed: RangeInclusive<i64>) -> Result<(ProductId, i64)> {
+    fn validate(&self, allowed: RangeInclusive<i64>) -> Result<(Named, i64)> {
         let mut errors = Vec::new();
-        let product_id = product_id_field(self.product_id.as_deref(), &mut errors);
+        let target = named(
+            self.product_id.as_deref(),
+            self.variant_id.as_deref(),
+            &mut errors,
+        );
         let quantity = match self.quantity.as_ref().map(serde_json::Number::as_i64) {
             Some(Some(q)) if allowed.contains(&q) => Some(q),
             None => {
@@ -135,18 +162,22 @@ impl LineBody {
                 None
             }
         };
-        match (product_id, quantity) {
-            (Some(p), Some(q)) => Ok((p, q)),
+        match (target, quantity) {
+            (Some(t), Some(q)) => Ok((t, q)),
             _ => Err(Error::validation(errors)),
         }
     }
 }
 
 impl RemoveBody {
-    fn validate(&self) -> Result<ProductId> {
+    fn validate(&self) -> Result<Named> {
         let mut errors = Vec::new();
-        product_id_field(self.product_id.as_deref(), &mut errors)
-            .ok_or_else(|| Error::validation(errors))
+        named(
+            self.product_id.as_deref(),
+            self.variant_id.as_deref(),
+            &mut errors,
+        )
+        .ok_or_else(|| Error::validation(errors))
     }
 }
 
@@ -168,53 +199,121 @@ async fn load_or_empty(db: &Db, user: &User) -> Result<Cart> {
         .unwrap_or_else(|| Cart::empty(user.id.as_str())))
 }
 
-fn quantity_in(cart: Option<&Cart>, product_id: ProductId) -> Option<i64> {
+fn quantity_in(cart: Option<&Cart>, variant_id: VariantId) -> Option<i64> {
     cart?
         .items
         .iter()
-        .find(|l| l.product_id == product_id)
+        .find(|l| l.variant_id == variant_id)
         .map(|l| l.quantity)
 }
 
-async fn active_product(db: &Db, product_id: ProductId) -> Result<Option<Product>> {
-    Ok(db
-        .collection::<Product>(PRODUCTS)
-        .find_one(doc! { "_id": product_id.oid(), "isActive": true })
-        .await?)
+/// The stored line of this variant. A line added before variants has no `variantId` and
+/// names its product's single variant, whose id is the product's: `null` matches it too.
+fn line_of(product_id: ProductId, variant_id: VariantId) -> Document {
+    if variant_id == VariantId::from(product_id) {
+        doc! { "productId": product_id, "variantId": { "$in": [variant_id, Bson::Null] } }
+    } else {
+        doc! { "productId": product_id, "variantId": variant_id }
+    }
 }
 
-fn product_not_found(product_id: ProductId) -> Error {
-    Error::new(
-        ProblemCode::ProductNotFound,
-        format!("No product {product_id}"),
-    )
+/// `line_of` as an array filter named `line`.
+fn line_filter(product_id: ProductId, variant_id: VariantId) -> Document {
+    line_of(product_id, variant_id)
+        .into_iter()
+        .map(|(k, v)| (format!("line.{k}"), v))
+        .collect()
 }
 
-fn not_in_cart(product_id: ProductId) -> Error {
-    Error::new(
-        ProblemCode::NotInCart,
-        format!("Product {product_id} is not in the cart"),
-    )
+/// The active product that sells what the body names: a variant (of any product, or a
+/// product stored before variants, whose single variant has its id), or a product.
+fn product_filter(target: Named) -> Document {
+    match target {
+        Named::Product(p) => doc! { "_id": p, "isActive": true },
+        Named::Variant(v) => doc! {
+            "isActive": true,
+            "$or": [
+                { "variants._id": v },
+                { "_id": v.oid(), "variants": { "$exists": false } },
+            ],
+        },
+    }
 }
 
-/// Why a line of `product` cannot hold `wanted` items, if it cannot. The per-line limit is
+/// The variant a shopper can be sold: the one named, active, or the product's one active
+/// variant. `404 PRODUCT_NOT_FOUND`, or `422 VARIANT_REQUIRED` for a product with several.
+fn variant_to_sell(product: Option<&Product>, target: Named) -> Result<(Product, Variant)> {
+    let product = product.ok_or_else(|| not_found(target))?;
+    let variant = match target {
+        Named::Variant(v) => product.variant(v).filter(|v| v.is_active),
+        Named::Product(_) => {
+            let active = product.variants().iter().filter(|v| v.is_active).count();
+            if active > 1 {
+                return Err(variant_required(product));
+            }
+            product.only_active_variant()
+        }
+    };
+    let variant = variant.ok_or_else(|| not_found(target))?;
+    Ok((product.clone(), variant))
+}
+
+fn not_found(target: Named) -> Error {
+    let detail = match target {
+        Named::Product(p) => format!("No product {p}"),
+        Named::Variant(v) => format!("No product variant {v}"),
+    };
+    Error::new(ProblemCode::ProductNotFound, detail)
+}
+
+fn not_in_cart(target: Named) -> Error {
+    let detail = match target {
+        Named::Product(p) => format!("Product {p} is not in the cart"),
+        Named::Variant(v) => format!("Variant {v} is not in the cart"),
+    };
+    Error::new(ProblemCode::NotInCart, detail)
+}
+
+/// The cart's line of what the body names: by variant, or the one line of a product
+/// (`422 VARIANT_REQUIRED` when the cart holds several of its variants).
+fn line_in(cart: Option<&Cart>, target: Named) -> Result<Option<(ProductId, VariantId)>> {
+    let Some(cart) = cart else {
+        return Ok(None);
+    };
+    let mut lines = cart.items.iter().filter(|l| match target {
+        Named::Variant(v) => l.variant_id == v,
+        Named::Product(p) => l.product_id == p,
+    });
+    match (lines.next(), lines.next()) {
+        (None, _) => Ok(None),
+        (Some(l), None) => Ok(Some((l.product_id, l.variant_id))),
+        (Some(l), Some(_)) => Err(Error::new(
+            ProblemCode::VariantRequired,
+            format!(
+                "The cart holds several variants of '{}': name the line by variantId",
+                l.name
+            ),
+        )
+        .with("productId", l.product_id.to_hex())),
+    }
+}
+
+/// Why a line of `variant` cannot hold `wanted` items, if it cannot. The per-line limit is
 /// reported first: it holds whatever the stock, so it is the answer that stays true.
-fn refusal(product: &Product, wanted: i64) -> Option<Error> {
+fn refusal(product: &Product, variant: &Variant, wanted: i64) -> Option<Error> {
+    let name = variant.display_name(&product.name);
     if wanted > MAX_QUANTITY_PER_LINE {
         return Some(Error::new(
             ProblemCode::CartLimit,
-            format!(
-                "A cart holds at most {MAX_QUANTITY_PER_LINE} of '{}'",
-                product.name
-            ),
+            format!("A cart holds at most {MAX_QUANTITY_PER_LINE} of '{name}'"),
         ));
     }
-    let stock = product.total_stock();
+    let stock = variant.stock.max(0);
     if wanted > stock {
         let detail = if stock == 0 {
-            format!("'{}' is out of stock", product.name)
+            format!("'{name}' is out of stock")
         } else {
-            format!("Only {stock} of '{}' left", product.name)
+            format!("Only {stock} of '{name}' left")
         };
         return Some(Error::new(ProblemCode::InsufficientStock, detail).with("available", stock));
     }
@@ -238,22 +337,23 @@ async fn add(
     rates: Rates,
     common::platform::http::Json(body): common::platform::http::Json<LineBody>,
 ) -> Result<Json<CartView>> {
-    let (product_id, quantity) = body.validate(1..=MAX_QUANTITY_PER_LINE)?;
-    let (product, mut cart) = product_and_cart(&db, product_id, &user).await?;
-    let product = product.ok_or_else(|| product_not_found(product_id))?;
+    let (target, quantity) = body.validate(1..=MAX_QUANTITY_PER_LINE)?;
+    let (product, mut cart) = product_and_cart(&db, target, &user).await?;
+    let (product, variant) = variant_to_sell(product.as_ref(), target)?;
     // The read above decides which single write to try; each write is guarded by what it
     // assumed, so a change by another request in between makes it miss, never overshoot,
     // and the loop decides again from the cart as it is then.
     for _ in 0..MAX_ADD_ATTEMPTS {
-        let held = quantity_in(cart.as_ref(), product_id);
-        if let Some(e) = refusal(&product, held.unwrap_or(0) + quantity) {
+        let held = quantity_in(cart.as_ref(), variant.id);
+        if let Some(e) = refusal(&product, &variant, held.unwrap_or(0) + quantity) {
             return Err(e);
         }
+        let line = (&product, &variant);
         let written = match &cart {
-            None => create_with_line(&db, &user, &product, quantity).await?,
-            Some(_) if held.is_some() => add_to_line(&db, &user, &product, quantity).await?,
+            None => create_with_line(&db, &user, line, quantity).await?,
+            Some(_) if held.is_some() => add_to_line(&db, &user, line, quantity).await?,
             Some(c) if c.items.len() >= MAX_LINES => return Err(too_many_lines()),
-            Some(_) => push_line(&db, &user, &product, quantity).await?,
+            Some(_) => push_line(&db, &user, line, quantity).await?,
         };
         if let Some(cart) = written {
             return Ok(view(&rates, &cart));
@@ -268,14 +368,14 @@ async fn add(
 /// The active product and the shopper's cart, in one round trip.
 async fn product_and_cart(
     db: &Db,
-    product_id: ProductId,
+    target: Named,
     user: &User,
 ) -> Result<(Option<Product>, Option<Cart>)> {
     // Carts first: there are many more carts than products (see `find_one_each`).
     let [cart, product] = db
         .find_one_each([
             (CARTS, doc! { "userId": user.id.as_str() }),
-            (PRODUCTS, doc! { "_id": product_id.oid(), "isActive": true }),
+            (PRODUCTS, product_filter(target)),
         ])
         .await?;
     let product = product.map(from_document::<Product>).transpose()?;
@@ -283,14 +383,24 @@ async fn product_and_cart(
     Ok((product, cart))
 }
 
-fn new_line(product: &Product, quantity: i64) -> mongodb::bson::Document {
+/// What a line snapshots of its variant; `variantId` too, so a line added before variants
+/// names its variant from its next write on.
+fn snapshot((product, variant): (&Product, &Variant)) -> Document {
     doc! {
-        "productId": product.id,
+        "variantId": variant.id,
+        "sku": &variant.sku,
         "name": &product.name,
-        "price": product.price.get(),
-        "image": product.images.first().cloned(),
-        "quantity": quantity,
+        "variantTitle": &variant.title,
+        "price": variant.price.get(),
+        "image": variant.image.clone().or_else(|| product.images.first().cloned()),
     }
+}
+
+fn new_line(line: (&Product, &Variant), quantity: i64) -> Document {
+    let mut doc = doc! { "productId": line.0.id };
+    doc.extend(snapshot(line));
+    doc.insert("quantity", quantity);
+    doc
 }
 
 /// A first add: the cart is created holding the line. A duplicate key means another
@@ -298,13 +408,13 @@ fn new_line(product: &Product, quantity: i64) -> mongodb::bson::Document {
 async fn create_with_line(
     db: &Db,
     user: &User,
-    product: &Product,
+    line: (&Product, &Variant),
     quantity: i64,
 ) -> Result<Option<Cart>> {
     let t = now();
     let cart = doc! {
         "userId": user.id.as_str(),
-        "items": [new_line(product, quantity)],
+        "items": [new_line(line, quantity)],
         "createdAt": t,
         "updatedAt": t,
     };
@@ -315,47 +425,48 @@ async fn create_with_line(
     }
 }
 
-/// Adds to the product's line, if it still has room for `quantity` under both the per-line
+/// Adds to the variant's line, if it still has room for `quantity` under both the per-line
 /// limit and the stock as the catalog shows it now (orders reserve stock for real later).
 /// Re-snapshots the line: the shopper is adding at today's price.
 async fn add_to_line(
     db: &Db,
     user: &User,
-    product: &Product,
+    line: (&Product, &Variant),
     quantity: i64,
 ) -> Result<Option<Cart>> {
-    let room = product.total_stock().min(MAX_QUANTITY_PER_LINE) - quantity;
-    let pid = product.id;
+    let (product, variant) = line;
+    let room = variant.stock.min(MAX_QUANTITY_PER_LINE) - quantity;
+    let mut this_line = line_of(product.id, variant.id);
+    this_line.insert("quantity", doc! { "$lte": room });
+    let mut set: Document = snapshot(line)
+        .into_iter()
+        .map(|(k, v)| (format!("items.$[line].{k}"), v))
+        .collect();
+    set.insert("updatedAt", now());
     Ok(db
         .collection::<Cart>(CARTS)
         .find_one_and_update(
-            doc! {
-                "userId": user.id.as_str(),
-                "items": { "$elemMatch": { "productId": pid, "quantity": { "$lte": room } } },
-            },
-            doc! {
-                "$inc": { "items.$[line].quantity": quantity },
-                "$set": {
-                    "items.$[line].name": &product.name,
-                    "items.$[line].price": product.price.get(),
-                    "items.$[line].image": product.images.first().cloned(),
-                    "updatedAt": now(),
-                },
-            },
+            doc! { "userId": user.id.as_str(), "items": { "$elemMatch": this_line } },
+            doc! { "$inc": { "items.$[line].quantity": quantity }, "$set": set },
         )
-        .array_filters(vec![doc! { "line.productId": pid }])
+        .array_filters(vec![line_filter(product.id, variant.id)])
         .return_document(ReturnDocument::After)
         .await?)
 }
 
-/// Pushes a new line, if the cart has none for the product and room for one more line.
+/// Pushes a new line, if the cart has none for the variant and room for one more line.
 /// Never an upsert, so "no document" can only mean "the filter did not match"; an upsert
 /// racing the unique userId index may be retried server-side and leave us unable to tell
 /// whether it applied.
-async fn push_line(db: &Db, user: &User, product: &Product, quantity: i64) -> Result<Option<Cart>> {
+async fn push_line(
+    db: &Db,
+    user: &User,
+    line: (&Product, &Variant),
+    quantity: i64,
+) -> Result<Option<Cart>> {
     let mut has_no_line_yet = doc! {
         "userId": user.id.as_str(),
-        "items.productId": { "$ne": product.id },
+        "items": { "$not": { "$elemMatch": line_of(line.0.id, line.1.id) } },
     };
     has_no_line_yet.insert(
         format!("items.{}", MAX_LINES - 1),
@@ -366,7 +477,7 @@ async fn push_line(db: &Db, user: &User, product: &Product, quantity: i64) -> Re
         .find_one_and_update(
             has_no_line_yet,
             doc! {
-                "$push": { "items": new_line(product, quantity) },
+                "$push": { "items": new_line(line, quantity) },
                 "$set": { "updatedAt": now() },
             },
         )
@@ -380,48 +491,47 @@ async fn update(
     rates: Rates,
     common::platform::http::Json(body): common::platform::http::Json<LineBody>,
 ) -> Result<Json<CartView>> {
-    let (product_id, quantity) = body.validate(0..=MAX_QUANTITY_PER_LINE)?;
+    let (target, quantity) = body.validate(0..=MAX_QUANTITY_PER_LINE)?;
+    let cart = load(&db, &user).await?;
+    let (product_id, variant_id) =
+        line_in(cart.as_ref(), target)?.ok_or_else(|| not_in_cart(target))?;
     let carts = db.collection::<Cart>(CARTS);
-    let pid = product_id.oid();
-    let in_cart = doc! { "userId": user.id.as_str(), "items.productId": pid };
+    let in_cart = doc! {
+        "userId": user.id.as_str(),
+        "items": { "$elemMatch": line_of(product_id, variant_id) },
+    };
     if quantity == 0 {
         return carts
             .find_one_and_update(
                 in_cart,
                 doc! {
-                    "$pull": { "items": { "productId": pid } },
+                    "$pull": { "items": line_of(product_id, variant_id) },
                     "$set": { "updatedAt": now() },
                 },
             )
             .return_document(ReturnDocument::After)
             .await?
             .map(|c| view(&rates, &c))
-            .ok_or_else(|| not_in_cart(product_id));
+            .ok_or_else(|| not_in_cart(target));
     }
-    let product = active_product(&db, product_id).await?;
-    let refused = match &product {
-        None => Some(product_not_found(product_id)),
-        Some(p) => refusal(p, quantity),
-    };
-    if let Some(e) = refused {
-        // Not being in the cart is the answer for a product the caller never added,
-        // whatever the catalog says about it now.
-        let cart = load(&db, &user).await?;
-        return Err(match quantity_in(cart.as_ref(), product_id) {
-            Some(_) => e,
-            None => not_in_cart(product_id),
-        });
+    let product = db
+        .collection::<Product>(PRODUCTS)
+        .find_one(doc! { "_id": product_id, "isActive": true })
+        .await?;
+    let (product, variant) = variant_to_sell(product.as_ref(), Named::Variant(variant_id))?;
+    if let Some(e) = refusal(&product, &variant, quantity) {
+        return Err(e);
     }
     carts
         .find_one_and_update(
             in_cart,
             doc! { "$set": { "items.$[line].quantity": quantity, "updatedAt": now() } },
         )
-        .array_filters(vec![doc! { "line.productId": pid }])
+        .array_filters(vec![line_filter(product_id, variant_id)])
         .return_document(ReturnDocument::After)
         .await?
         .map(|c| view(&rates, &c))
-        .ok_or_else(|| not_in_cart(product_id))
+        .ok_or_else(|| not_in_cart(target))
 }
 
 async fn remove(
@@ -430,14 +540,21 @@ async fn remove(
     rates: Rates,
     common::platform::http::Json(body): common::platform::http::Json<RemoveBody>,
 ) -> Result<Json<CartView>> {
-    let product_id = body.validate()?;
-    let pid = product_id.oid();
+    let target = body.validate()?;
+    let cart = load(&db, &user).await?;
+    let Some((product_id, variant_id)) = line_in(cart.as_ref(), target)? else {
+        // Removing what is not there is already done; the client just gets the cart.
+        return Ok(view(
+            &rates,
+            &cart.unwrap_or_else(|| Cart::empty(user.id.as_str())),
+        ));
+    };
     let removed = db
         .collection::<Cart>(CARTS)
         .find_one_and_update(
-            doc! { "userId": user.id.as_str(), "items.productId": pid },
+            doc! { "userId": user.id.as_str() },
             doc! {
-                "$pull": { "items": { "productId": pid } },
+                "$pull": { "items": line_of(product_id, variant_id) },
                 "$set": { "updatedAt": now() },
             },
         )
@@ -445,7 +562,6 @@ async fn remove(
         .await?;
     match removed {
         Some(cart) => Ok(view(&rates, &cart)),
-        // Removing what is not there is already done; the client just gets the cart.
         None => Ok(view(&rates, &load_or_empty(&db, &user).await?)),
     }
 }

@@ -11,7 +11,7 @@ use common::platform::{Error, Result};
 use common::shop::catalog::is_valid_slug;
 use common::shop::catalog::PRODUCTS;
 use common::shop::catalog::{Product, ProductView};
-use mongodb::bson::doc;
+use mongodb::bson::{doc, Document};
 
 /// The settings this function reads at cold start: the catalog needs only the core.
 /// `main.rs` and the tests read this one type, so they cannot drift apart.
@@ -32,8 +32,20 @@ pub fn router(services: &Services) -> Router {
         .merge(common::platform::health::router(services.db.clone()))
 }
 
+/// What a shopper may see: an active product with at least one active variant (a product
+/// stored before variants has its one, always active).
+fn on_sale() -> Document {
+    doc! {
+        "isActive": true,
+        "$or": [
+            { "variants": { "$exists": false } },
+            { "variants": { "$elemMatch": { "isActive": true } } },
+        ],
+    }
+}
+
 async fn list(State(db): State<Db>, page: Page) -> Result<List<ProductView>> {
-    let filter = doc! { "isActive": true };
+    let filter = on_sale();
     let rows: Vec<Product> = page
         .newest_first(&db.collection::<Product>(PRODUCTS), filter)
         .await?;
@@ -56,7 +68,11 @@ async fn by_slug(State(db): State<Db>, Path(slug): Path<String>) -> Result<Json<
         return Err(not_found());
     }
     db.collection::<Product>(PRODUCTS)
-        .find_one(doc! { "slug": &slug, "isActive": true })
+        .find_one({
+            let mut filter = on_sale();
+            filter.insert("slug", &slug);
+            filter
+        })
         .await?
         .map(|p| Json(ProductView::for_shopper(p)))
         .ok_or_else(not_found)

@@ -70,11 +70,17 @@ impl Variant {
     /// "Kuber Brass Urli — 8 in / Antique", or the product's name alone for a product
     /// without options: how a cart line, an order item, a mail and an invoice name it.
     pub fn display_name(&self, product_name: &str) -> String {
-        if self.title == DEFAULT_VARIANT_TITLE {
-            product_name.to_owned()
-        } else {
-            format!("{product_name} — {}", self.title)
-        }
+        display_name(product_name, &self.title)
+    }
+}
+
+/// A variant's name in print, from its product's name and its title: the one rule, for the
+/// catalog's variants and the order items that snapshot them.
+pub fn display_name(product_name: &str, variant_title: &str) -> String {
+    if variant_title == DEFAULT_VARIANT_TITLE {
+        product_name.to_owned()
+    } else {
+        format!("{product_name} — {variant_title}")
     }
 }
 
@@ -158,6 +164,26 @@ impl Product {
 
     pub fn variant(&self, id: VariantId) -> Option<Variant> {
         self.variants().iter().find(|v| v.id == id).cloned()
+    }
+
+    /// The variant of a product that has only one: what a caller naming the product alone
+    /// (the owner's stock route, a client of the release before variants) means.
+    pub fn only_variant(&self) -> Option<Variant> {
+        match self.variants().as_ref() {
+            [one] => Some(one.clone()),
+            _ => None,
+        }
+    }
+
+    /// The one active variant, when exactly one is active: what a shopper naming the
+    /// product alone can be sold.
+    pub fn only_active_variant(&self) -> Option<Variant> {
+        let variants = self.variants();
+        let mut active = variants.iter().filter(|v| v.is_active);
+        match (active.next(), active.next()) {
+            (Some(one), None) => Some(one.clone()),
+            _ => None,
+        }
     }
 
     /// The lowest and highest price among the active variants; `None` when none is active.

@@ -446,6 +446,8 @@ fn render(kind: Kind<'_>) -> Result<Vec<u8>> {
         description: "Total".into(),
         hsn: None,
         product_id: None,
+        variant_id: None,
+        sku: None,
         quantity: None,
         unit_price: None,
         discount: s.rows.iter().fold(Paise::ZERO, |a, l| a + l.discount),

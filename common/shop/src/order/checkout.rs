@@ -8,7 +8,7 @@ use super::lifecycle::allocate_number;
 use super::model::{Order, OrderItem, Payment, PaymentStatus, Shipping, StatusChange, ORDERS};
 use super::status::OrderStatus;
 use crate::cart::{Cart, CartLine, CARTS};
-use crate::catalog::{CheckoutTake, Product, PRODUCTS};
+use crate::catalog::{CheckoutTake, Product, Variant, PRODUCTS};
 use crate::coupons::{self, pricing};
 use crate::messages::outbox::{self, MailEvent};
 use crate::tax::seller::SellerConfig;
@@ -18,7 +18,7 @@ use crate::vocabulary::ids::{OrderId, ProductId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use futures::TryStreamExt;
-use mongodb::bson::{doc, oid::ObjectId, to_bson};
+use mongodb::bson::{doc, oid::ObjectId};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 use platform::auth::User;
@@ -213,6 +213,7 @@ async fn place_quickly(req: &Request<'_>, session: &mut ClientSession) -> Result
         .iter()
         .map(|l| CheckoutTake {
             product_id: l.product_id,
+            variant_id: l.variant_id,
             quantity: l.quantity,
             price: l.price,
         })
@@ -283,18 +284,20 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
 
     crate::cart::check_orderable(&cart, &products)?;
 
-    // Every line is active from here on, so the lookups below cannot miss.
-    let product = |l: &CartLine| &products[&l.product_id];
+    // Every line is on sale from here on, so the lookups below cannot miss.
     let moved: Vec<serde_json::Value> = cart
         .items
         .iter()
-        .filter(|l| product(l).price != l.price)
-        .map(|l| {
-            json!({
-                "productId": l.product_id.to_hex(),
-                "name": product(l).name,
-                "previousPrice": l.price,
-                "price": product(l).price,
+        .filter_map(|l| {
+            let v = variant_of(&products, l);
+            (v.price != l.price).then(|| {
+                json!({
+                    "productId": l.product_id.to_hex(),
+                    "variantId": l.variant_id.to_hex(),
+                    "name": v.display_name(&products[&l.product_id].name),
+                    "previousPrice": l.price,
+                    "price": v.price,
+                })
             })
         })
         .collect();
@@ -343,6 +346,14 @@ async fn place_carefully(req: &Request<'_>, session: &mut ClientSession) -> Resu
     Ok(Placed::Created(order))
 }
 
+/// The variant a line names, in products read for the cart (or taken for it), where
+/// `check_orderable` or the take has found every line's variant.
+fn variant_of(products: &HashMap<ProductId, Product>, line: &CartLine) -> Variant {
+    products[&line.product_id]
+        .variant(line.variant_id)
+        .expect("every line's variant was found")
+}
+
 fn cart_empty() -> Error {
     Error::new(ProblemCode::CartEmpty, "The cart is empty")
 }
@@ -354,13 +365,17 @@ fn order_items(cart: &Cart, products: &HashMap<ProductId, Product>) -> Priced {
         .iter()
         .map(|l| {
             let p = &products[&l.product_id];
+            let v = variant_of(products, l);
             OrderItem {
                 product_id: p.id,
+                variant_id: v.id,
+                sku: Some(v.sku.clone()),
                 name: p.name.clone(),
-                price: p.price,
-                image: p.images.first().cloned(),
+                variant_title: v.title.clone(),
+                price: v.price,
+                image: v.image.clone().or_else(|| p.images.first().cloned()),
                 quantity: l.quantity,
-                line_total: p.price.checked_mul(l.quantity).unwrap_or(Paise(i64::MAX)),
+                line_total: v.price.checked_mul(l.quantity).unwrap_or(Paise(i64::MAX)),
             }
         })
         .collect();
@@ -545,16 +560,19 @@ async fn refresh_cart(
 ) -> Result<Placed> {
     for line in &mut cart.items {
         let p = &products[&line.product_id];
+        let v = variant_of(products, line);
         line.name = p.name.clone();
-        line.price = p.price;
-        line.image = p.images.first().cloned();
+        line.variant_title = v.title.clone();
+        line.sku = v.sku.clone();
+        line.price = v.price;
+        line.image = v.image.clone().or_else(|| p.images.first().cloned());
     }
     let t = now();
     cart.updated_at = Some(t);
     db.docs(CARTS)
         .update_one(
             doc! { "userId": &cart.user_id },
-            doc! { "$set": { "items": to_bson(&cart.items)?, "updatedAt": t } },
+            doc! { "$set": { "items": platform::db::to_stored(&cart.items)?, "updatedAt": t } },
         )
         .session(&mut *session)
         .await?;
@@ -576,6 +594,7 @@ async fn take_stock(
         // leaves neither stock nor ledger changed.
         let take = crate::catalog::StockMove {
             product_id: line.product_id,
+            variant_id: line.variant_id,
             delta: -line.quantity,
             reason: crate::catalog::CHECKOUT,
             order_id: Some(order_id),
@@ -584,25 +603,27 @@ async fn take_stock(
         let taken = crate::catalog::try_move_stock_in(db, session, &take, true).await?;
         if taken.is_none() {
             let p = &products[&line.product_id];
-            short.push((p, line.quantity));
+            short.push((p, variant_of(products, line), line.quantity));
         }
     }
     if short.is_empty() {
         return Ok(());
     }
     let detail = match short.as_slice() {
-        [(p, _)] if p.total_stock() <= 0 => format!("'{}' is out of stock", p.name),
-        [(p, _)] => format!("Only {} of '{}' left", p.total_stock(), p.name),
+        [(p, v, _)] if v.stock <= 0 => format!("'{}' is out of stock", v.display_name(&p.name)),
+        [(p, v, _)] => format!("Only {} of '{}' left", v.stock, v.display_name(&p.name)),
         many => format!("{} items do not have enough stock", many.len()),
     };
     let lines: Vec<_> = short
         .iter()
-        .map(|(p, requested)| {
+        .map(|(p, v, requested)| {
             json!({
                 "productId": p.id.to_hex(),
-                "name": p.name,
+                "variantId": v.id.to_hex(),
+                "sku": v.sku,
+                "name": v.display_name(&p.name),
                 "requested": requested,
-                "available": p.total_stock(),
+                "available": v.stock.max(0),
             })
         })
         .collect();

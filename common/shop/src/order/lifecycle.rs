@@ -6,7 +6,7 @@ use crate::catalog;
 use crate::coupons;
 use crate::order::model::{order_not_found, Order, ORDERS};
 use crate::order::status::OrderStatus;
-use crate::vocabulary::ids::{OrderId, ProductId};
+use crate::vocabulary::ids::{OrderId, ProductId, VariantId};
 use crate::vocabulary::time::now;
 use mongodb::bson::{doc, oid::ObjectId, Document};
 use mongodb::ClientSession;
@@ -99,20 +99,20 @@ pub async fn load_in(db: &Db, session: &mut ClientSession, id: OrderId) -> Resul
         .ok_or_else(order_not_found)
 }
 
-/// Units of each product the order took at checkout and has not given back yet, in the order
+/// Units of each variant the order took at checkout and has not given back yet, in the order
 /// of its lines: none once it is cancelled (the cancellation or expiry released them, and
 /// `Cancelled` is final), else its quantity less what restocking refunds put back. Everything
-/// that returns an order's units to stock returns at most these, so per order and product the
+/// that returns an order's units to stock returns at most these, so per order and variant the
 /// units restocked never exceed the units taken, however refunds and a cancellation interleave.
-pub fn units_held(order: &Order) -> Vec<(ProductId, i64)> {
-    let mut held: Vec<(ProductId, i64)> = Vec::new();
+pub fn units_held(order: &Order) -> Vec<(ProductId, VariantId, i64)> {
+    let mut held: Vec<(ProductId, VariantId, i64)> = Vec::new();
     if order.status == OrderStatus::Cancelled {
         return held;
     }
     for item in &order.items {
-        match held.iter_mut().find(|(p, _)| *p == item.product_id) {
-            Some((_, units)) => *units = units.saturating_add(item.quantity),
-            None => held.push((item.product_id, item.quantity)),
+        match held.iter_mut().find(|(_, v, _)| *v == item.variant_id) {
+            Some((_, _, units)) => *units = units.saturating_add(item.quantity),
+            None => held.push((item.product_id, item.variant_id, item.quantity)),
         }
     }
     // A restock is decided once, by the refund the owner asked for; a replacement of a failed
@@ -123,14 +123,18 @@ pub fn units_held(order: &Order) -> Vec<(ProductId, i64)> {
         .filter(|r| r.restock && r.replaces.is_none())
         .flat_map(|r| r.lines.iter().flatten());
     for line in restocked {
-        take_held(&mut held, line.product_id, line.quantity);
+        take_held(&mut held, line.variant(), line.quantity);
     }
     held
 }
 
-/// Takes up to `wanted` units of `product` out of `held`; returns how many it took.
-pub fn take_held(held: &mut [(ProductId, i64)], product: ProductId, wanted: i64) -> i64 {
-    let Some((_, units)) = held.iter_mut().find(|(p, _)| *p == product) else {
+/// Takes up to `wanted` units of `variant` out of `held`; returns how many it took.
+pub fn take_held(
+    held: &mut [(ProductId, VariantId, i64)],
+    variant: VariantId,
+    wanted: i64,
+) -> i64 {
+    let Some((_, _, units)) = held.iter_mut().find(|(_, v, _)| *v == variant) else {
         return 0;
     };
     let taken = wanted.clamp(0, *units);
@@ -160,7 +164,7 @@ pub async fn release_in(
     if claimed.modified_count == 0 {
         return Ok(false);
     }
-    for (product_id, units) in units_held(order) {
+    for (product_id, variant_id, units) in units_held(order) {
         if units == 0 {
             continue;
         }
@@ -168,6 +172,7 @@ pub async fn release_in(
         // A product deleted since has no stock to return to, so `None` is fine here.
         let back = catalog::StockMove {
             product_id,
+            variant_id,
             delta: units,
             reason,
             order_id: Some(order.id),

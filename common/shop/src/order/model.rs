@@ -2,7 +2,8 @@
 
 use super::status::OrderStatus;
 use crate::vocabulary::address::Address;
-use crate::vocabulary::ids::{OrderId, ProductId, UserId};
+use crate::catalog::{display_name, DEFAULT_VARIANT_TITLE};
+use crate::vocabulary::ids::{OrderId, ProductId, UserId, VariantId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::rfc3339;
 use mongodb::bson::{doc, Bson, DateTime};
@@ -34,16 +35,69 @@ pub fn indexes() -> Vec<IndexSpec> {
     specs
 }
 
+/// One line of an order: a variant, with its names snapshotted at checkout so every later
+/// document (invoice, credit note, mail, export) reads them from here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "StoredOrderItem")]
 pub struct OrderItem {
     pub product_id: ProductId,
+    pub variant_id: VariantId,
+    /// Absent on orders placed before variants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// The product's name.
     pub name: String,
+    pub variant_title: String,
     pub price: Paise,
     #[serde(default)]
     pub image: Option<String>,
     pub quantity: i64,
     pub line_total: Paise,
+}
+
+impl OrderItem {
+    /// "Kuber Brass Urli — 8 in / Antique": how documents name the line.
+    pub fn display_name(&self) -> String {
+        display_name(&self.name, &self.variant_title)
+    }
+}
+
+/// An order item as stored, before or after variants: an order placed before reads as the
+/// product's single variant (id = the product's, title "Default"), exactly as it did.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredOrderItem {
+    product_id: ProductId,
+    #[serde(default)]
+    variant_id: Option<VariantId>,
+    #[serde(default)]
+    sku: Option<String>,
+    name: String,
+    #[serde(default)]
+    variant_title: Option<String>,
+    price: Paise,
+    #[serde(default)]
+    image: Option<String>,
+    quantity: i64,
+    line_total: Paise,
+}
+
+impl From<StoredOrderItem> for OrderItem {
+    fn from(s: StoredOrderItem) -> Self {
+        OrderItem {
+            variant_id: s.variant_id.unwrap_or(VariantId::from(s.product_id)),
+            product_id: s.product_id,
+            sku: s.sku,
+            name: s.name,
+            variant_title: s
+                .variant_title
+                .unwrap_or_else(|| DEFAULT_VARIANT_TITLE.to_owned()),
+            price: s.price,
+            image: s.image,
+            quantity: s.quantity,
+            line_total: s.line_total,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -421,13 +475,19 @@ pub fn sample_order() -> Order {
 
     let placed = DateTime::from_millis(1_741_750_200_000); // 12 March 2025, 09:00 IST
     let later = |days: i64| DateTime::from_millis(placed.timestamp_millis() + days * 86_400_000);
-    let item = |name: &str, price: i64, quantity: i64| OrderItem {
-        product_id: ProductId::new(),
+    let item = |name: &str, price: i64, quantity: i64| {
+        let product_id = ProductId::new();
+        OrderItem {
+        product_id,
+        variant_id: VariantId::from(product_id),
+        sku: Some("PIT-URLI-8-ANT".to_owned()),
         name: name.to_owned(),
+        variant_title: DEFAULT_VARIANT_TITLE.to_owned(),
         price: Paise(price),
         image: None,
         quantity,
         line_total: Paise(price * quantity),
+    }
     };
     let change = |status, days, note: Option<&str>| StatusChange {
         status,

@@ -62,11 +62,12 @@ pub(crate) async fn pay(app: &TestApp, id: &str) {
 async fn order_in(app: &TestApp, status: OrderStatus, product: ObjectId) -> String {
     let id = ObjectId::new();
     let t = DateTime::now();
+    let variant = crate::support::only_variant_id(app, product).await;
     app.db()
         .collection::<Document>("orders")
         .insert_one(doc! {
             "_id": id, "userId": "user_table", "email": "t@example.com",
-            "items": [{ "productId": product, "name": "Test urli", "price": 100_000_i64,
+            "items": [{ "productId": product, "variantId": variant, "name": "Test urli", "price": 100_000_i64,
                         "image": null, "quantity": 1_i64, "lineTotal": 100_000_i64 }],
             "subtotal": 100_000_i64, "discount": 0_i64, "total": 100_000_i64,
             "currency": "INR", "status": status.as_str(),

@@ -83,7 +83,7 @@ async fn assert_ledger_sums_to_stock(app: &TestApp, id: &str) {
         .iter()
         .map(|e| e.get_i64("delta").unwrap())
         .sum();
-    assert_eq!(sum, stored(app, id).await.get_i64("stock").unwrap());
+    assert_eq!(sum, crate::support::stock_of(&stored(app, id).await));
 }
 
 #[tokio::test]
@@ -128,7 +128,7 @@ async fn a_taken_slug_is_a_409_and_changes_nothing() {
     let id = first["id"].as_str().unwrap();
     let p = stored(&app, id).await;
     assert_eq!(
-        (p.get_i64("price").unwrap(), p.get_i64("stock").unwrap()),
+        (p.get_i64("price").unwrap(), crate::support::stock_of(&p)),
         (49_900, 10)
     );
     assert_eq!(ledger(&app, id).await.len(), 1);
@@ -267,7 +267,7 @@ async fn patching_stock_is_refused_naming_the_stock_route() {
     assert!(message.contains("/admin/products/{id}/stock"), "{message}");
     let p = stored(&app, id).await;
     assert_eq!(
-        (p.get_i64("stock").unwrap(), p.get_i64("price").unwrap()),
+        (crate::support::stock_of(&p), p.get_i64("price").unwrap()),
         (10, 49_900)
     );
 }
@@ -375,7 +375,7 @@ async fn removing_more_than_is_in_stock_is_a_409_and_changes_nothing() {
     let res = adjust(&app, id, -11, "stocktake").await;
     let problem = res.problem(409, "STOCK_WOULD_GO_NEGATIVE");
     assert_eq!(problem["stock"], 10);
-    assert_eq!(stored(&app, id).await.get_i64("stock").unwrap(), 10);
+    assert_eq!(crate::support::stock_of(&stored(&app, id).await), 10);
     assert_eq!(ledger(&app, id).await.len(), 1);
 
     let bad = app
@@ -416,7 +416,7 @@ async fn a_delta_at_the_ends_of_i64_is_a_400_by_route_and_by_direct_invocation()
         assert_eq!(direct["error"]["code"], "VALIDATION_FAILED", "{direct}");
         assert_eq!(direct["error"]["errors"][0]["field"], "delta", "{direct}");
     }
-    assert_eq!(stored(&app, id).await.get_i64("stock").unwrap(), 10);
+    assert_eq!(crate::support::stock_of(&stored(&app, id).await), 10);
     assert_eq!(ledger(&app, id).await.len(), 1, "only the opening entry");
 }
 
@@ -432,7 +432,7 @@ async fn twenty_concurrent_removals_from_ten_units_let_exactly_ten_through() {
         r.problem(409, "STOCK_WOULD_GO_NEGATIVE");
     }
     assert_eq!(ok, 10);
-    assert_eq!(stored(&app, id).await.get_i64("stock").unwrap(), 0);
+    assert_eq!(crate::support::stock_of(&stored(&app, id).await), 0);
     let entries = ledger(&app, id).await;
     assert_eq!(entries.len(), 11, "the initial entry and ten removals");
     let mut after: Vec<i64> = entries
@@ -647,7 +647,7 @@ async fn every_catalog_route_needs_an_admin() {
     }
     let p = stored(&app, id).await;
     assert_eq!(
-        (p.get_i64("stock").unwrap(), p.get_i64("price").unwrap()),
+        (crate::support::stock_of(&p), p.get_i64("price").unwrap()),
         (10, 49_900)
     );
     let coupons = app.count("coupons").await;

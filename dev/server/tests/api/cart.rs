@@ -55,7 +55,7 @@ async fn cart_count(app: &TestApp) -> u64 {
 async fn set_stock(app: &TestApp, slug: &str, stock: i64) {
     app.db()
         .collection::<Document>("products")
-        .update_one(doc! { "slug": slug }, doc! { "$set": { "stock": stock } })
+        .update_one(doc! { "slug": slug }, doc! { "$set": { "variants.0.stock": stock } })
         .await
         .unwrap();
 }
@@ -108,11 +108,16 @@ async fn adding_snapshots_the_catalog_and_totals_in_paise() {
     assert_eq!(cart["userId"], USER);
     assert_eq!(cart["currency"], "INR");
     assert!(cart["updatedAt"].as_str().unwrap().ends_with('Z'));
+    // A product without options sells its one variant, which the line names.
+    let variant = app.get("/products/kuber-brass-urli", None).await.ok()["variants"][0].clone();
     assert_eq!(
         cart["items"],
         json!([{
             "productId": urli,
+            "variantId": variant["id"],
+            "sku": variant["sku"],
             "name": "Kuber Brass Urli",
+            "variantTitle": "Default",
             "price": 249_900,
             "image": "https://images.pitalya.example/products/kuber-brass-urli/1.jpg",
             "quantity": 2,
@@ -127,7 +132,7 @@ async fn adding_snapshots_the_catalog_and_totals_in_paise() {
         .collection::<Document>("products")
         .update_one(
             doc! { "slug": "kuber-brass-urli" },
-            doc! { "$set": { "price": 299_900_i64, "name": "Renamed Urli" } },
+            doc! { "$set": { "price": 299_900_i64, "variants.0.price": 299_900_i64, "name": "Renamed Urli" } },
         )
         .await
         .unwrap();
@@ -165,7 +170,7 @@ async fn adding_again_increments_the_one_line_at_the_current_price() {
         .collection::<Document>("products")
         .update_one(
             doc! { "slug": "kuber-brass-urli" },
-            doc! { "$set": { "price": 259_900_i64 } },
+            doc! { "$set": { "price": 259_900_i64, "variants.0.price": 259_900_i64 } },
         )
         .await
         .unwrap();
@@ -381,7 +386,9 @@ async fn unknown_inactive_and_malformed_products_are_refused() {
                 json!({ "productId": bad, "quantity": 1 }),
             )
             .await;
-        assert_eq!(field_of(&res), ["productId"], "{bad}");
+        // A null names nothing, so what is missing is the variant (or product) to add.
+        let field = if bad.is_null() { "variantId" } else { "productId" };
+        assert_eq!(field_of(&res), [field], "{bad}");
     }
     let res = app
         .post("/cart/remove", Some(&token), json!({ "productId": "zzz" }))
@@ -432,7 +439,7 @@ async fn bad_quantities_are_validation_errors_naming_quantity() {
         .await
         .problem(400, "INVALID_JSON");
     let res = app.post("/cart/add", Some(&token), json!({})).await;
-    assert_eq!(field_of(&res), ["productId", "quantity"]);
+    assert_eq!(field_of(&res), ["variantId", "quantity"]);
     assert_eq!(stored_cart(&app, USER).await, before, "nothing changed");
 }
 

@@ -404,7 +404,7 @@ async fn the_quote_prices_what_checkout_will_charge() {
         .collection::<Document>("products")
         .update_one(
             doc! { "_id": oid },
-            doc! { "$inc": { "price": 10_000_i64 } },
+            doc! { "$inc": { "price": 10_000_i64, "variants.0.price": 10_000_i64 } },
         )
         .await
         .unwrap();

@@ -479,6 +479,7 @@ async fn a_completed_refund_of_an_invoiced_order_issues_a_credit_note_in_its_own
 
     let one_urli = vec![RefundLine {
         product_id: ProductId(urli),
+        variant_id: None,
         quantity: 1,
     }];
     let refund = refund_completed(&app, &id, Some(one_urli), None).await;
@@ -566,6 +567,7 @@ async fn a_refund_completed_before_shipping_is_credited_when_the_invoice_is_issu
     let id = paid_order(&app, "user_inv_b4", &[(urli, 3)], "b4@example.com").await;
     let one = vec![RefundLine {
         product_id: ProductId(urli),
+        variant_id: None,
         quantity: 1,
     }];
     let refund = refund_completed(&app, &id, Some(one), None).await;

@@ -1,9 +1,10 @@
 //! Checkout over HTTP against the real database: one transaction that never oversells,
 //! never over-uses a coupon, never leaves half an order behind, and replays idempotently.
 
-use crate::support::{sign, spec, Resp, TestApp};
+use crate::support::{only_variant_id, sign, spec, Resp, TestApp};
 use common::shop::cart::{Cart, CartLine};
-use common::shop::vocabulary::ids::ProductId;
+use common::shop::catalog::Product;
+use common::shop::vocabulary::ids::VariantId;
 use common::shop::Paise;
 use dev_server::token::TokenSpec;
 use futures::future::join_all;
@@ -53,24 +54,27 @@ pub async fn coupon(app: &TestApp, coupon: Value) {
 /// these tests do not depend on the cart routes.
 pub async fn fill_cart(app: &TestApp, user: &str, lines: &[(ObjectId, i64)]) {
     let mut items = Vec::new();
+    // Each id names a variant, or a product meaning its only variant.
     for (id, quantity) in lines {
-        let p = app
+        let p: Product = app
             .db()
-            .collection::<Document>("products")
-            .find_one(doc! { "_id": id })
+            .collection::<Product>("products")
+            .find_one(doc! { "$or": [ { "_id": id }, { "variants._id": id } ] })
             .await
             .unwrap()
             .unwrap();
+        let v = p
+            .variant(VariantId(*id))
+            .or_else(|| p.only_variant())
+            .expect("a variant, or a product with one");
         items.push(CartLine {
-            product_id: ProductId(*id),
-            name: p.get_str("name").unwrap().to_owned(),
-            price: Paise(p.get_i64("price").unwrap()),
-            image: p
-                .get_array("images")
-                .ok()
-                .and_then(|a| a.first())
-                .and_then(Bson::as_str)
-                .map(str::to_owned),
+            product_id: p.id,
+            variant_id: v.id,
+            sku: v.sku.clone(),
+            name: p.name.clone(),
+            variant_title: v.title.clone(),
+            price: v.price,
+            image: v.image.clone().or_else(|| p.images.first().cloned()),
             quantity: *quantity,
         });
     }
@@ -117,8 +121,7 @@ pub async fn stock(app: &TestApp, id: ObjectId) -> i64 {
         .find_one(doc! { "_id": id })
         .await
         .unwrap()
-        .unwrap()
-        .get_i64("stock")
+        .map(|p| crate::support::stock_of(&p))
         .unwrap()
 }
 
@@ -236,7 +239,9 @@ async fn checkout_takes_stock_locks_the_discount_and_empties_the_cart() {
     assert_eq!(
         order["items"][0],
         json!({
-            "productId": urli.to_hex(), "name": "Test urli", "price": 249_900,
+            "productId": urli.to_hex(), "variantId": only_variant_id(&app, urli).await.to_hex(),
+            "sku": format!("PIT-{}", only_variant_id(&app, urli).await.to_hex().to_uppercase()),
+            "name": "Test urli", "variantTitle": "Default", "price": 249_900,
             "image": "https://img.example/urli.jpg", "quantity": 2, "lineTotal": 499_800,
         })
     );
@@ -419,7 +424,7 @@ async fn a_moved_price_refuses_the_order_and_refreshes_the_cart() {
     let p = res.problem(409, "PRICE_CHANGED");
     assert_eq!(
         p["lines"],
-        json!([{ "productId": urli.to_hex(), "name": "Test urli", "previousPrice": 249_900, "price": 269_900 }])
+        json!([{ "productId": urli.to_hex(), "variantId": only_variant_id(&app, urli).await.to_hex(), "name": "Test urli", "previousPrice": 249_900, "price": 269_900 }])
     );
     assert_eq!(p["cart"]["items"][0]["price"], 269_900);
     assert_eq!(p["cart"]["items"][0]["lineTotal"], 269_900);
@@ -462,7 +467,7 @@ async fn unavailable_products_are_refused_and_nothing_is_taken() {
     let p = res.problem(409, "PRODUCT_UNAVAILABLE");
     assert_eq!(
         p["lines"],
-        json!([{ "productId": diya.to_hex(), "name": "Test diya" }])
+        json!([{ "productId": diya.to_hex(), "variantId": only_variant_id(&app, diya).await.to_hex(), "name": "Test diya", "variantTitle": "Default" }])
     );
     assert_eq!(snapshot(&app).await, before);
 
@@ -506,11 +511,19 @@ async fn short_stock_names_every_short_line_and_takes_nothing() {
     let before = snapshot(&app).await;
     let res = create(&app, "user_short", order_body(), None).await;
     let p = res.problem(409, "INSUFFICIENT_STOCK");
+    let line = |p: ObjectId, v: ObjectId, name: &str, requested: i64, available: i64| {
+        json!({
+            "productId": p.to_hex(), "variantId": v.to_hex(),
+            "sku": format!("PIT-{}", v.to_hex().to_uppercase()),
+            "name": name, "requested": requested, "available": available,
+        })
+    };
+    let (urli_v, lota_v) = (only_variant_id(&app, urli).await, only_variant_id(&app, lota).await);
     assert_eq!(
         p["lines"],
         json!([
-            { "productId": urli.to_hex(), "name": "Test urli", "requested": 3, "available": 1 },
-            { "productId": lota.to_hex(), "name": "Test lota", "requested": 1, "available": 0 },
+            line(urli, urli_v, "Test urli", 3, 1),
+            line(lota, lota_v, "Test lota", 1, 0),
         ])
     );
     assert_eq!(snapshot(&app).await, before, "diya's stock was given back");

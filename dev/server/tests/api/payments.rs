@@ -9,7 +9,7 @@ use common::shop::order::status::OrderStatus;
 use common::shop::payments::{self, Applied};
 use common::shop::refunds;
 use common::shop::vocabulary::address::Address;
-use common::shop::vocabulary::ids::{OrderId, ProductId};
+use common::shop::vocabulary::ids::{OrderId, ProductId, VariantId};
 use common::shop::Paise;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use phonepe_sim::{FailMode, HookOptions, SimConfig, SimHandle};
@@ -65,7 +65,10 @@ pub async fn insert_order(app: &TestApp, user: &str, total: i64) -> ObjectId {
         email: common::platform::email::Email::parse(&format!("{user}@example.com")).unwrap(),
         items: vec![OrderItem {
             product_id: ProductId::new(),
+            variant_id: VariantId::new(),
+            sku: None,
             name: "Kuber Brass Urli".into(),
+            variant_title: "Default".into(),
             price: Paise(total),
             image: None,
             quantity: 1,
@@ -1027,7 +1030,7 @@ async fn typed_ids_and_amounts_are_stored_exactly_as_before() {
     let taken = one("stock_movements", doc! { "orderId": id, "productId": lamp }).await;
     assert_eq!(taken.get_i64("delta"), Ok(-1), "{taken}");
     let product = one("products", doc! { "_id": lamp }).await;
-    assert_eq!(product.get_i64("stock"), Ok(4));
+    assert_eq!(crate::support::stock_of(&product), 4);
 }
 
 /// Waits until every webhook the simulator recorded has been answered.

@@ -371,3 +371,26 @@ pub fn inside_one_window<'a>(apps: impl IntoIterator<Item = &'a TestApp>) {
         }
     }
 }
+
+/// A stored product's units across all its variants (its top-level `stock` for a document
+/// stored before variants).
+pub fn stock_of(product: &mongodb::bson::Document) -> i64 {
+    let p: common::shop::catalog::Product =
+        mongodb::bson::from_document(product.clone()).expect("a stored product");
+    p.variants().iter().map(|v| v.stock).sum()
+}
+
+/// The id of the one variant of a product created without options; for a product not in
+/// the catalog, the product's own id, as an order placed before variants names it.
+pub async fn only_variant_id(app: &TestApp, product: mongodb::bson::oid::ObjectId) -> mongodb::bson::oid::ObjectId {
+    let p = app
+        .db()
+        .collection::<common::shop::catalog::Product>("products")
+        .find_one(mongodb::bson::doc! { "_id": product })
+        .await
+        .unwrap();
+    match p {
+        Some(p) => p.only_variant().expect("one variant").id.oid(),
+        None => product,
+    }
+}

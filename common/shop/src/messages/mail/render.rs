@@ -176,7 +176,7 @@ impl View {
                 .items
                 .iter()
                 .map(|i| ItemView {
-                    name: i.name.clone(),
+                    name: i.display_name(),
                     quantity: i.quantity,
                     unit_price: i.price.format_inr(),
                     line_total: i.line_total.format_inr(),

@@ -2,7 +2,7 @@
 //! collected and may still give back. Deciding and settling refunds is `crate::refunds`.
 
 use super::Order;
-use crate::vocabulary::ids::ProductId;
+use crate::vocabulary::ids::{ProductId, VariantId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::rfc3339;
 use mongodb::bson::{oid::ObjectId, DateTime};
@@ -43,7 +43,19 @@ platform::stored_as_str!(RefundState);
 #[serde(rename_all = "camelCase")]
 pub struct RefundLine {
     pub product_id: ProductId,
+    /// Which of the product's variants; absent on refunds recorded before variants, whose
+    /// orders had one line per product (its variant's id being the product's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<VariantId>,
     pub quantity: i64,
+}
+
+impl RefundLine {
+    /// The variant refunded; see `variant_id`.
+    pub fn variant(&self) -> VariantId {
+        self.variant_id
+            .unwrap_or_else(|| VariantId::from(self.product_id))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +132,7 @@ pub struct RefundView {
 #[serde(rename_all = "camelCase")]
 pub struct RefundLineView {
     pub product_id: String,
+    pub variant_id: String,
     pub quantity: i64,
 }
 
@@ -134,6 +147,7 @@ impl From<&Refund> for RefundView {
                     .iter()
                     .map(|l| RefundLineView {
                         product_id: l.product_id.to_hex(),
+                        variant_id: l.variant().to_hex(),
                         quantity: l.quantity,
                     })
                     .collect()
