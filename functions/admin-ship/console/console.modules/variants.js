@@ -133,7 +133,7 @@ function variantGrid(p, reopen, pickStock) {
 function optionValuesForm(p, reopen) {
   const form = h('form', { class: 'inline option-values' },
     p.options.map((o) => h('label', {}, `${o.name} (${o.values.join(', ')})`,
-      h('input', { name: `add:${o.name}`, size: 18, placeholder: 'new values, comma between' }))),
+      h('input', { name: `add:${o.name}`, size: 26, placeholder: 'new values, a comma between' }))),
     h('button', { type: 'submit' }, 'Add values'));
   return onSubmit(form, async (fd) => {
     let added = 0;
