@@ -351,21 +351,51 @@ try {
   await page.locator('#flash .notice', { hasText: 'The CSV is downloading' }).waitFor({ timeout: 15000 });
   await page.screenshot({ path: join(shots, '06-export.png'), fullPage: true });
 
-  // A product with two options: its variant grid, one variant's price changed, another's
+  // A new product with two options, through the form: one row per combination of values.
+  const lampSlug = `kamakshi-brass-lamp-${run.toLowerCase()}`;
+  await page.locator('#nav button[data-view="products"]').click();
+  await page.locator('#products').getByRole('button', { name: 'New product' }).click();
+  const newForm = page.locator('form.product-form');
+  await newForm.locator('input[name="name"]').fill('Kamakshi Brass Lamp');
+  await newForm.locator('input[name="slug"]').fill(lampSlug);
+  await newForm.locator('input[name="hsn"]').fill('9405');
+  await newForm.locator('select[name="gstRate"]').selectOption('1200');
+  await newForm.locator('textarea[name="options"]').fill('Size: 6 in, 8 in\nFinish: Polished, Antique');
+  const combos = newForm.locator('.new-variants table tbody tr');
+  check(await combos.count() === 4, `typing two options of two values lays out 4 variants (${await combos.count()})`);
+  for (let i = 0; i < 4; i++) {
+    await newForm.locator(`input[name="variants[${i}].sku"]`).fill(`KAM-${run}-${i}`);
+    await newForm.locator(`input[name="variants[${i}].price"]`).fill(String(1299 + 200 * i));
+    await newForm.locator(`input[name="variants[${i}].stock"]`).fill('5');
+    await newForm.locator(`input[name="variants[${i}].weightGrams"]`).fill('700');
+    await newForm.locator(`input[name="variants[${i}].dimensionsCm"]`).fill('12 x 12 x 20');
+  }
+  await page.screenshot({ path: join(shots, '07a-new-product-with-options.png'), fullPage: true });
+  await newForm.getByRole('button', { name: 'Create' }).click();
+  const lampGrid = page.locator('#product #variants table.variants tbody tr');
+  await lampGrid.first().waitFor({ timeout: 15000 });
+  check(await lampGrid.count() === 4, `the new product has its 4 variants (${await lampGrid.count()})`);
+  // A new size for it, then the variant that uses it.
+  await page.locator('#variants form.option-values input[name="add:Size"]').fill('10 in');
+  await page.locator('#variants form.option-values').getByRole('button', { name: 'Add values' }).click();
+  await page.locator('#flash .notice', { hasText: 'one value added' }).waitFor({ timeout: 15000 });
+  const addVariant = page.locator('#variants form.add-variant');
+  await addVariant.locator('select[name="option:Size"]').selectOption('10 in');
+  await addVariant.locator('select[name="option:Finish"]').selectOption('Antique');
+  await addVariant.locator('input[name="sku"]').fill(`KAM-${run}-10A`);
+  await addVariant.locator('input[name="price"]').fill('2499');
+  await addVariant.locator('input[name="stock"]').fill('2');
+  await addVariant.getByRole('button', { name: 'Add variant' }).click();
+  await page.locator('#flash .notice', { hasText: 'variant 10 in / Antique added' }).waitFor({ timeout: 15000 });
+  check(await lampGrid.count() === 5 && (await page.locator('#product p.summary').textContent()).includes('5 variants'),
+    'adding a value and a variant gives the product its fifth variant');
+
+  // A seeded product with two options: its variant grid, one variant's price changed, another's
   // stock adjusted and seen in the ledger filtered to it.
   let listed = await call('GET', '/admin/products?limit=100');
-  let two = listed.body.items.find((p) => p.options?.length === 2);
-  if (!two) {
-    // The seed may not have one yet: make it as the owner's API would.
-    const made2 = await call('POST', '/admin/products', {
-      name: 'Kamakshi Brass Lamp', slug: `kamakshi-brass-lamp-${run.toLowerCase()}`, hsn: '9405', gstRate: 500,
-      options: [{ name: 'Size', values: ['6 in', '8 in'] }, { name: 'Finish', values: ['Polished', 'Antique'] }],
-      variants: [['6 in', 'Polished', 129900], ['6 in', 'Antique', 139900], ['8 in', 'Polished', 169900], ['8 in', 'Antique', 189900]]
-        .map(([size, finish, price], i) => ({ options: { Size: size, Finish: finish }, sku: `KAM-${run}-${i}`, price, stock: 5, weightGrams: 700, dimensionsCm: { length: 12, breadth: 12, height: 20 } })),
-    });
-    check(made2.status === 201, `a product with two options to look at (${made2.status} ${made2.body.detail || ''})`);
-    two = made2.body;
-  }
+  const two = listed.body.items.find((p) => p.options?.length === 2 && p.slug !== lampSlug)
+    || listed.body.items.find((p) => p.slug === lampSlug);
+  check(two && two.variants.length > 1, `a product with two options to look at (${two?.slug})`);
   await page.locator('#nav button[data-view="products"]').click();
   await page.locator('#products input[name="q"]').fill(two.slug);
   await page.locator('#products').getByRole('button', { name: 'Search' }).click();
