@@ -14,6 +14,7 @@ import json, os, re, sys
 
 ORDER = "6745f0c2a1b2c3d4e5f60718"
 PRODUCT = "6745f0c2a1b2c3d4e5f60001"
+VARIANT = "6745f0c2a1b2c3d4e5f60002"
 
 def http_event(method, route, path, body=None, auth="customer", query=None, path_params=None, headers=None):
     h = {"content-type": "application/json", "user-agent": "curl/8.5.0", "x-forwarded-proto": "https", "host": "api.pitalya.example"}
@@ -101,6 +102,9 @@ SAMPLES = {
         "kuber-brass-urli,,,12 in,URLI-12,4999.50,6\r\n",
         auth="admin", query={"dryRun": "true", "defaultHsn": "7418", "defaultGstRate": "1200"},
         headers={"content-type": "text/csv"}),
+    "POST /admin/products/{id}/variants": sample("admin-ship-products-variants-add", f"/admin/products/{PRODUCT}/variants", {"sku": "URLI-10-ANT", "options": {"Size": "10 in", "Finish": "Antique"}, "price": 369900, "stock": 4}, auth="admin", path_params={"id": PRODUCT}),
+    "PATCH /admin/products/{id}/variants/{variantId}": sample("admin-ship-products-variants-patch", f"/admin/products/{PRODUCT}/variants/{VARIANT}", {"price": 279900, "compareAtPrice": 299900}, auth="admin", path_params={"id": PRODUCT, "variantId": VARIANT}),
+    "POST /admin/products/{id}/variants/{variantId}/stock": sample("admin-ship-products-variants-stock", f"/admin/products/{PRODUCT}/variants/{VARIANT}/stock", {"delta": 3, "reason": "Workshop delivery"}, auth="admin", path_params={"id": PRODUCT, "variantId": VARIANT}),
     "GET /admin/products/{id}/stock-movements": sample("admin-ship-products-movements", f"/admin/products/{PRODUCT}/stock-movements", auth="admin", path_params={"id": PRODUCT}),
     "GET /admin/coupons": sample("admin-ship-coupons-list", "/admin/coupons", auth="admin"),
     "POST /admin/coupons": sample("admin-ship-coupons-create", "/admin/coupons", {"code": "DIWALI20", "type": "percent", "value": 20, "maxDiscount": 50000}, auth="admin"),

@@ -570,10 +570,70 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Add or remove units, with a stock-ledger entry, atomically
-         * @description A move below zero is `409 STOCK_WOULD_GO_NEGATIVE` (with `stock`, the units there are) and changes nothing.
+         * Add or remove units of a product's only variant, with a stock-ledger entry, atomically
+         * @description A product with several variants is `422 VARIANT_REQUIRED` (use `adjustVariantStock`). A move below zero is `409 STOCK_WOULD_GO_NEGATIVE` (with `stock`, the units there are) and changes nothing.
          */
         post: operations["adjustStock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/products/{id}/variants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a variant, its initial stock a ledger entry
+         * @description `201` with the product. Its combination of option values must be new (`400`, naming `options`); add option values first with `updateProduct`.
+         */
+        post: operations["addVariant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/products/{id}/variants/{variantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a variant's price, compare-at price, SKU, weight, dimensions, image or isActive
+         * @description Never its stock (`400`, naming the variant's stock route). A variant is never deleted, only deactivated: an order may name it.
+         */
+        patch: operations["updateVariant"];
+        trace?: never;
+    };
+    "/admin/products/{id}/variants/{variantId}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add or remove units of one variant, with a stock-ledger entry, atomically
+         * @description A move below zero is `409 STOCK_WOULD_GO_NEGATIVE` (with `stock`, the units there are) and changes nothing.
+         */
+        post: operations["adjustVariantStock"];
         delete?: never;
         options?: never;
         head?: never;
@@ -587,7 +647,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A product's stock ledger, newest first */
+        /** A product's stock ledger, newest first, of every variant or of one */
         get: operations["listStockMovements"];
         put?: never;
         post?: never;
@@ -922,9 +982,18 @@ export interface components {
             items: components["schemas"]["Product"][];
             nextCursor: string | null;
         };
+        /** @description One variant, with its name, title, SKU, price and image as they were when added. */
         CartItem: {
             productId: components["schemas"]["ObjectId"];
+            variantId: components["schemas"]["ObjectId"];
+            sku: string;
+            /** @description The product's name */
             name: string;
+            /**
+             * @description "Default" for a product without options
+             * @example 8 in / Antique
+             */
+            variantTitle: string;
             price: components["schemas"]["Paise"];
             image?: string | null;
             quantity: number;
@@ -944,16 +1013,22 @@ export interface components {
             /** Format: date-time */
             updatedAt: string | null;
         };
+        /** @description `variantId`, or `productId` for a product with exactly one active variant (`422 VARIANT_REQUIRED` otherwise). */
         AddToCartRequest: {
-            productId: components["schemas"]["ObjectId"];
+            variantId?: components["schemas"]["ObjectId"];
+            productId?: components["schemas"]["ObjectId"];
             quantity: number;
         };
+        /** @description The line by `variantId`, or by `productId` when the cart holds one line of that product (`422 VARIANT_REQUIRED` otherwise). */
         UpdateCartItemRequest: {
-            productId: components["schemas"]["ObjectId"];
+            variantId?: components["schemas"]["ObjectId"];
+            productId?: components["schemas"]["ObjectId"];
             quantity: number;
         };
+        /** @description The line by `variantId`, or by `productId` as for `UpdateCartItemRequest`. */
         RemoveFromCartRequest: {
-            productId: components["schemas"]["ObjectId"];
+            variantId?: components["schemas"]["ObjectId"];
+            productId?: components["schemas"]["ObjectId"];
         };
         ApplyCouponRequest: {
             /** @description Matched case-insensitively */
@@ -1001,9 +1076,15 @@ export interface components {
             pincode: string;
             country: string;
         };
+        /** @description One variant, its names snapshotted at checkout. An order placed before variants reads with `variantId` = `productId`, `variantTitle` "Default" and no `sku`. */
         OrderItem: {
             productId: components["schemas"]["ObjectId"];
+            variantId: components["schemas"]["ObjectId"];
+            sku?: string;
+            /** @description The product's name */
             name: string;
+            /** @example 8 in / Antique */
+            variantTitle: string;
             price: components["schemas"]["Paise"];
             image?: string | null;
             quantity: number;
@@ -1040,6 +1121,7 @@ export interface components {
         };
         RefundLine: {
             productId: components["schemas"]["ObjectId"];
+            variantId: components["schemas"]["ObjectId"];
             quantity: number;
         };
         Refund: {
@@ -1158,12 +1240,16 @@ export interface components {
         };
         /** @description One row of a GST document. Prices are tax-inclusive: `quantity × unitPrice − discount = total = taxableValue + cgst + sgst + igst`. */
         DocumentLine: {
-            /** @description The product's name as ordered, or `Shipping and handling` */
+            /** @description The variant's name as ordered (`Kuber Brass Urli — 8 in / Antique`), or `Shipping and handling` */
             description: string;
             /** @description Absent on the shipping line, which is taxed as part of the goods */
             hsn?: components["schemas"]["Hsn"];
             /** @description Absent on the shipping line and on a credit note's share of an amount refunded without lines */
             productId?: components["schemas"]["ObjectId"];
+            /** @description The variant sold; absent where `productId` is, and on documents issued before variants */
+            variantId?: components["schemas"]["ObjectId"];
+            /** @description The variant's SKU, for the owner; absent on documents issued before variants */
+            sku?: string;
             /** Format: int64 */
             quantity?: number;
             /** @description Tax-inclusive price of one unit */
@@ -1291,8 +1377,10 @@ export interface components {
         CancelOrderRequest: {
             reason?: string;
         };
+        /** @description `variantId` is needed only when the order holds several variants of the product (`422 VARIANT_REQUIRED`). */
         RefundOrderRequestLine: {
             productId: components["schemas"]["ObjectId"];
+            variantId?: components["schemas"]["ObjectId"];
             quantity: number;
         };
         /** @description `lines` or `amount`, not both; neither refunds everything still refundable. `restock` true needs `lines`. */
@@ -1369,18 +1457,60 @@ export interface components {
             items: components["schemas"]["AdminProduct"][];
             nextCursor: string | null;
         };
+        /** @description With `options`, `variants` (one per combination sold, each with its price and initial stock). Without them, `price`, `stock` and optionally `sku`, `weightGrams` and `dimensionsCm` make the product's single variant, as before variants. Every problem is named at once (`variants[2].sku`); a SKU another product has is `409 SKU_TAKEN`. */
         CreateProductRequest: {
             name: string;
             slug: string;
             description?: string;
-            price: components["schemas"]["Paise"];
+            price?: components["schemas"]["Paise"];
             images?: string[];
-            stock: number;
+            stock?: number;
+            sku?: components["schemas"]["Sku"];
+            weightGrams?: number;
+            dimensionsCm?: components["schemas"]["DimensionsCm"];
             isActive?: boolean;
             hsn: components["schemas"]["Hsn"];
             gstRate: components["schemas"]["GstRate"];
+            /** @default true */
+            codAllowed: boolean;
+            options?: components["schemas"]["ProductOption"][];
+            variants?: components["schemas"]["VariantInput"][];
         };
-        /** @description Only the fields sent change; `stock` is refused (use `adjustStock`). */
+        /** @description Unique across the catalog; always text. Generated from the variant's id when not given. */
+        Sku: string;
+        DimensionsCm: {
+            length: number;
+            breadth: number;
+            height: number;
+        };
+        /** @description A new variant (`price`, `stock` and, on a product with options, `options` required), or a variant's patch (only the fields sent change; `stock` and `options` are refused: stock moves through the variant's stock route, and a variant keeps its combination). */
+        VariantInput: {
+            sku?: components["schemas"]["Sku"];
+            /**
+             * @description One value of each of the product's options, by option name
+             * @example {
+             *       "Size": "8 in",
+             *       "Finish": "Antique"
+             *     }
+             */
+            options?: {
+                [key: string]: string;
+            };
+            price?: components["schemas"]["Paise"];
+            /**
+             * Format: int64
+             * @description Paise, at least `price`; null clears it
+             */
+            compareAtPrice?: number | null;
+            /** @description The initial stock of a new variant */
+            stock?: number;
+            weightGrams?: number | null;
+            dimensionsCm?: components["schemas"]["DimensionsCm"] | null;
+            /** Format: uri */
+            image?: string | null;
+            isActive?: boolean;
+        };
+        /** @description Only the fields sent change; `stock` is refused (use `adjustStock`). `price` changes the variant of a product with one; a product with several prices each variant (`400`, naming the variant route). `options` keeps every option's name, order and values, and may add values. */
         UpdateProductRequest: {
             name?: string;
             description?: string;
@@ -1389,6 +1519,8 @@ export interface components {
             isActive?: boolean;
             hsn?: components["schemas"]["Hsn"];
             gstRate?: components["schemas"]["GstRate"];
+            codAllowed?: boolean;
+            options?: components["schemas"]["ProductOption"][];
         };
         ShopifyImportReport: {
             dryRun: boolean;
@@ -1433,9 +1565,12 @@ export interface components {
             delta: number;
             reason: string;
         };
+        /** @description One move of one variant's stock; for every variant its entries sum to its stock. An entry written before variants names the product's single variant (`variantId` = `productId`). */
         StockMovement: {
             id: components["schemas"]["ObjectId"];
             productId: components["schemas"]["ObjectId"];
+            variantId: components["schemas"]["ObjectId"];
+            sku: string | null;
             /** Format: int64 */
             delta: number;
             reason: string;
@@ -1931,6 +2066,7 @@ export interface components {
         /** @description The order's 24-hex id or its number (`PIT-1001`, any case); anything else is `404 ORDER_NOT_FOUND` */
         OrderId: string;
         ProductId: components["schemas"]["ObjectId"];
+        VariantId: components["schemas"]["ObjectId"];
         /** @description Only orders in these statuses, comma-separated */
         StatusFilter: components["schemas"]["OrderStatus"][];
         /** @description Only orders created at or after this time (2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z) */
@@ -2096,6 +2232,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
             429: components["responses"]["Throttled"];
             503: components["responses"]["TryAgain"];
             "5XX": components["responses"]["ServerError"];
@@ -2738,6 +2875,93 @@ export interface operations {
             409: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    addVariant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["ProductId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VariantInput"];
+            };
+        };
+        responses: {
+            201: components["responses"]["AdminProductCreated"];
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    updateVariant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["ProductId"];
+                variantId: components["parameters"]["VariantId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VariantInput"];
+            };
+        };
+        responses: {
+            200: components["responses"]["AdminProduct"];
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            429: components["responses"]["Throttled"];
+            503: components["responses"]["TryAgain"];
+            "5XX": components["responses"]["ServerError"];
+        };
+    };
+    adjustVariantStock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["ProductId"];
+                variantId: components["parameters"]["VariantId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustStockRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["StockAdjusted"];
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
             429: components["responses"]["Throttled"];
             503: components["responses"]["TryAgain"];
             "5XX": components["responses"]["ServerError"];
@@ -2746,6 +2970,8 @@ export interface operations {
     listStockMovements: {
         parameters: {
             query?: {
+                /** @description Only this variant's entries */
+                variantId?: components["schemas"]["ObjectId"];
                 limit?: components["parameters"]["Limit"];
                 cursor?: components["parameters"]["Cursor"];
             };

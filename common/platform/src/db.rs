@@ -489,7 +489,9 @@ pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
 /// A value as the driver stores it: ids as ObjectIds, not the hex strings their JSON form
 /// is (`bson::to_bson` is human-readable by default, which typed ids read as JSON). The raw
 /// serializer the driver uses is not, and it takes only documents, hence the wrapper.
-pub fn to_stored<T: serde::Serialize + ?Sized>(value: &T) -> crate::error::Result<mongodb::bson::Bson> {
+pub fn to_stored<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> crate::error::Result<mongodb::bson::Bson> {
     #[derive(serde::Serialize)]
     struct Wrapped<'a, T: ?Sized> {
         v: &'a T,

@@ -14,13 +14,11 @@ pub use import_writes::{
     insert_imported_product, update_imported_product, ImportedUpdate, VariantChange, IMPORTED_STOCK,
 };
 pub use product::{
-    display_name, legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView, Variant, VariantView,
-    DEFAULT_VARIANT_TITLE, MAX_OPTIONS, MAX_OPTION_VALUES,
+    display_name, legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView,
+    Variant, VariantView, DEFAULT_VARIANT_TITLE, MAX_OPTIONS, MAX_OPTION_VALUES,
 };
+use variant_input::{apply, check_options, check_price, check_stock, check_together, new_variant};
 pub use variant_input::{generated_sku, is_valid_sku, VariantInput, MAX_VARIANTS};
-use variant_input::{
-    apply, check_options, check_price, check_stock, check_together, new_variant,
-};
 
 use crate::tax::{GstRate, Hsn};
 use crate::vocabulary::ids::{OrderId, ProductId, VariantId};
@@ -271,7 +269,10 @@ fn product_not_found() -> Error {
 }
 
 fn variant_not_found() -> Error {
-    Error::new(ProblemCode::ProductNotFound, "No such variant of this product")
+    Error::new(
+        ProblemCode::ProductNotFound,
+        "No such variant of this product",
+    )
 }
 
 fn slug_taken(slug: &str) -> Error {
@@ -378,7 +379,11 @@ fn variants_of(
 /// The lowest price among the active variants (among all when none is active): the
 /// top-level `price` kept beside the variants for readers that list products.
 fn lowest_price(variants: &[Variant]) -> Paise {
-    let active = variants.iter().filter(|v| v.is_active).map(|v| v.price).min();
+    let active = variants
+        .iter()
+        .filter(|v| v.is_active)
+        .map(|v| v.price)
+        .min();
     active
         .or_else(|| variants.iter().map(|v| v.price).min())
         .unwrap_or(Paise::ZERO)
@@ -482,6 +487,19 @@ async fn insert_in(
                 .collect()
         })
         .unwrap_or_default();
+    // A taken slug first: seeding and upserts treat it as "exists already", which a SKU
+    // the existing product holds must not turn into a conflict.
+    let slug = product.get_str("slug").unwrap_or_default().to_owned();
+    if db
+        .docs(PRODUCTS)
+        .find_one(doc! { "slug": &slug })
+        .projection(doc! { "_id": 1 })
+        .session(&mut *session)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
     refuse_taken_skus_in(db, session, &skus, None).await?;
     match db
         .docs(PRODUCTS)
@@ -755,12 +773,7 @@ pub async fn patch_product(db: &Db, id: ProductId, patch: ProductPatch) -> Resul
 }
 
 /// `POST /admin/products/{id}/variants`: a new variant, its initial stock a ledger entry.
-pub async fn add_variant(
-    db: &Db,
-    id: ProductId,
-    input: VariantInput,
-    by: &str,
-) -> Result<Product> {
+pub async fn add_variant(db: &Db, id: ProductId, input: VariantInput, by: &str) -> Result<Product> {
     let variant_id = VariantId::new();
     platform::transaction!(db, |session| {
         let product = load_in(db, session, id).await?;
@@ -806,22 +819,6 @@ pub async fn patch_variant(
     variant_id: VariantId,
     input: VariantInput,
 ) -> Result<Product> {
-    let mut errors = Vec::new();
-    check(
-        &mut errors,
-        input.stock.is_none(),
-        "stock",
-        "stock only moves: use POST /admin/products/{id}/variants/{variantId}/stock",
-    );
-    check(
-        &mut errors,
-        input.options.is_none(),
-        "options",
-        "a variant keeps its option values: add a variant for another combination",
-    );
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
     platform::transaction!(db, |session| {
         let product = load_in(db, session, id).await?;
         let mut variants = product.variants().into_owned();
@@ -830,6 +827,12 @@ pub async fn patch_variant(
             .position(|v| v.id == variant_id)
             .ok_or_else(variant_not_found)?;
         let mut errors = Vec::new();
+        check(
+            &mut errors,
+            input.options.is_none(),
+            "options",
+            "a variant keeps its option values: add a variant for another combination",
+        );
         apply(
             &mut errors,
             "",
@@ -1040,8 +1043,8 @@ pub async fn try_move_stock_in(
         active: only_active,
         ..Guard::default()
     };
-    let Some(after) = inc_stock_in(db, session, mv.product_id, mv.variant_id, mv.delta, guard)
-        .await?
+    let Some(after) =
+        inc_stock_in(db, session, mv.product_id, mv.variant_id, mv.delta, guard).await?
     else {
         return Ok(None);
     };
@@ -1128,7 +1131,11 @@ pub const CHECKOUT: &str = "checkout";
 /// Moves a variant's stock by `delta` (never below zero) and writes its ledger entry, in
 /// the caller's transaction; returns the stock after the move. `404 PRODUCT_NOT_FOUND` or
 /// `409 STOCK_WOULD_GO_NEGATIVE`, with nothing changed, otherwise.
-pub async fn move_stock_in(db: &Db, session: &mut ClientSession, mv: &StockMove<'_>) -> Result<i64> {
+pub async fn move_stock_in(
+    db: &Db,
+    session: &mut ClientSession,
+    mv: &StockMove<'_>,
+) -> Result<i64> {
     Ok(move_or_refuse_in(db, session, mv).await?.stock_after)
 }
 
@@ -1141,7 +1148,9 @@ async fn move_or_refuse_in(
         return Ok(m);
     }
     let current = load_in(db, session, mv.product_id).await?;
-    let variant = current.variant(mv.variant_id).ok_or_else(variant_not_found)?;
+    let variant = current
+        .variant(mv.variant_id)
+        .ok_or_else(variant_not_found)?;
     Err(Error::new(
         ProblemCode::StockWouldGoNegative,
         format!(
@@ -1310,7 +1319,12 @@ pub async fn adjust_stock(
             .ok_or_else(product_not_found)?;
         let variant_id = match variant {
             Some(v) => found.variant(v).ok_or_else(variant_not_found)?.id,
-            None => found.only_variant().ok_or_else(|| variant_required(&found))?.id,
+            None => {
+                found
+                    .only_variant()
+                    .ok_or_else(|| variant_required(&found))?
+                    .id
+            }
         };
         let mv = StockMove {
             product_id: found.id,

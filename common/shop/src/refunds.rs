@@ -110,8 +110,14 @@ fn value_of_lines(order: &Order, lines: &[RefundLine]) -> Result<Paise> {
             .enumerate()
             .find(|(_, i)| i.variant_id == line.variant())
         else {
+            // Named by the field the owner sent: a line without a variant named a product.
+            let field = if line.variant_id.is_some() {
+                "variantId"
+            } else {
+                "productId"
+            };
             errors.push(platform::error::FieldError::new(
-                format!("lines[{n}].variantId"),
+                format!("lines[{n}].{field}"),
                 "is not on this order",
             ));
             continue;

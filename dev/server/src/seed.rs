@@ -133,11 +133,73 @@ pub fn demo_products() -> Vec<Value> {
             1800,
         ),
     ];
-    rows.iter()
+    let mut products: Vec<Value> = rows.iter()
         .map(|(name, slug, desc, price, stock, active, hsn, gst)| {
             json!({ "name": name, "slug": slug, "description": desc, "price": price, "images": img(slug), "stock": stock, "isActive": active, "hsn": hsn, "gstRate": gst })
         })
-        .collect()
+        .collect();
+    products.extend(products_with_variants());
+    products
+}
+
+/// (size, finish, SKU, price in paise, stock, grams, [length, breadth, height] cm).
+type VariantRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+    i64,
+    [i64; 3],
+);
+
+/// Brassware as it is really sold: sizes and finishes, each a variant with its own SKU,
+/// price, stock, weight and carton (what couriers bill on).
+fn products_with_variants() -> Vec<Value> {
+    let size_finish = |sizes: &[&str], finishes: &[&str]| {
+        json!([
+            { "name": "Size", "values": sizes },
+            { "name": "Finish", "values": finishes },
+        ])
+    };
+    let variants = |rows: &[VariantRow]| -> Vec<Value> {
+        rows.iter()
+            .map(|(size, finish, sku, price, stock, grams, [l, b, h])| {
+                json!({
+                    "sku": sku, "options": { "Size": size, "Finish": finish },
+                    "price": price, "stock": stock, "weightGrams": grams,
+                    "dimensionsCm": { "length": l, "breadth": b, "height": h },
+                })
+            })
+            .collect()
+    };
+    vec![
+        json!({
+            "name": "Kuber Brass Urli Bowl", "slug": "kuber-brass-urli-bowl",
+            "description": "The urli in three sizes, polished bright or darkened antique.",
+            "images": img("kuber-brass-urli-bowl"), "hsn": "7418", "gstRate": 1200,
+            "options": size_finish(&["6 in", "8 in", "10 in"], &["Polished", "Antique"]),
+            "variants": variants(&[
+                ("6 in", "Polished", "KBU-06-POL", 149_900, 10, 900, [18, 18, 8]),
+                ("6 in", "Antique", "KBU-06-ANT", 159_900, 6, 900, [18, 18, 8]),
+                ("8 in", "Polished", "KBU-08-POL", 249_900, 8, 1_400, [23, 23, 9]),
+                ("8 in", "Antique", "KBU-08-ANT", 269_900, 4, 1_400, [23, 23, 9]),
+                ("10 in", "Polished", "KBU-10-POL", 349_900, 3, 2_100, [28, 28, 10]),
+            ]),
+        }),
+        json!({
+            "name": "Brass Hanging Diya", "slug": "brass-hanging-diya",
+            "description": "A chain-hung lamp for the doorway, in two sizes.",
+            "images": img("brass-hanging-diya"), "hsn": "9405", "gstRate": 1200,
+            "options": size_finish(&["Small", "Large"], &["Polished", "Antique"]),
+            "variants": variants(&[
+                ("Small", "Polished", "BHD-S-POL", 79_900, 20, 450, [12, 12, 15]),
+                ("Small", "Antique", "BHD-S-ANT", 84_900, 12, 450, [12, 12, 15]),
+                ("Large", "Polished", "BHD-L-POL", 129_900, 9, 800, [15, 15, 20]),
+                ("Large", "Antique", "BHD-L-ANT", 134_900, 5, 800, [15, 15, 20]),
+            ]),
+        }),
+    ]
 }
 
 pub fn demo_coupons() -> Vec<Value> {
@@ -164,7 +226,7 @@ pub async fn run(services: &Services) -> anyhow::Result<(usize, usize)> {
         match catalog::create_product(db, input, SEED_ACTOR).await {
             Ok(_) => products += 1,
             Err(e) if e.code() == "SLUG_TAKEN" => {}
-            Err(e) => anyhow::bail!("seed failed: {e:?}"),
+            Err(e) => anyhow::bail!("seed failed: {e}"),
         }
     }
     // Products from before the stock ledger get their opening entry, as in production.
@@ -174,7 +236,7 @@ pub async fn run(services: &Services) -> anyhow::Result<(usize, usize)> {
         match coupons::create_coupon(db, input).await {
             Ok(_) => coupons += 1,
             Err(e) if e.code() == "COUPON_CODE_TAKEN" => {}
-            Err(e) => anyhow::bail!("seed failed: {e:?}"),
+            Err(e) => anyhow::bail!("seed failed: {e}"),
         }
     }
     Ok((products, coupons))

@@ -16,8 +16,8 @@ use common::platform::problem_codes::ProblemCode;
 use common::platform::services::Services;
 use common::platform::{Error, Result};
 use common::shop::catalog::{
-    self, ProductInput, ProductPatch, ProductRef, VariantInput, StockMovement, StockMovementView, PRODUCTS,
-    STOCK_MOVEMENTS,
+    self, ProductInput, ProductPatch, ProductRef, StockMovement, StockMovementView, VariantInput,
+    PRODUCTS, STOCK_MOVEMENTS,
 };
 use common::shop::catalog::{Product, ProductView};
 use common::shop::vocabulary::ids::{ProductId, VariantId};
@@ -147,7 +147,14 @@ async fn adjust_variant_stock(
     let target = ProductRef::Id(ProductId::from_path(&id)?);
     let variant_id = VariantId::from_path(&variant_id)?;
     Ok(Json(
-        adjust(&services, &target, Some(variant_id), input, user.id.as_str()).await?,
+        adjust(
+            &services,
+            &target,
+            Some(variant_id),
+            input,
+            user.id.as_str(),
+        )
+        .await?,
     ))
 }
 

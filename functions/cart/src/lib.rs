@@ -122,7 +122,10 @@ fn named(
         (Some(v), _) => ("variantId", v),
         (None, Some(p)) => ("productId", p),
         (None, None) => {
-            errors.push(FieldError::new("variantId", "variantId or productId is required"));
+            errors.push(FieldError::new(
+                "variantId",
+                "variantId or productId is required",
+            ));
             return None;
         }
     };

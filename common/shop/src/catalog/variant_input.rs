@@ -53,7 +53,12 @@ pub(crate) fn check_options(errors: &mut Vec<FieldError>, options: &[ProductOpti
     let mut names = HashSet::new();
     for (i, o) in options.iter().enumerate() {
         let field = format!("options[{i}].name");
-        check(errors, is_label(&o.name), &field, "must be 1 to 50 characters");
+        check(
+            errors,
+            is_label(&o.name),
+            &field,
+            "must be 1 to 50 characters",
+        );
         check(
             errors,
             names.insert(o.name.trim().to_lowercase()),
@@ -90,8 +95,7 @@ fn is_label(s: &str) -> bool {
 /// 1–64 characters of `A-Z a-z 0-9 - _ . /`.
 pub fn is_valid_sku(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
 }
 
@@ -280,7 +284,8 @@ pub(crate) fn apply(
     // Checked on the result, so a patch of the price alone cannot undercut the compare-at.
     check(
         errors,
-        v.compare_at_price.is_none_or(|c| c >= v.price && c.get() <= MAX_PAISE),
+        v.compare_at_price
+            .is_none_or(|c| c >= v.price && c.get() <= MAX_PAISE),
         &field("compareAtPrice"),
         "must be at least the price, or null",
     );

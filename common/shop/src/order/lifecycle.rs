@@ -129,11 +129,7 @@ pub fn units_held(order: &Order) -> Vec<(ProductId, VariantId, i64)> {
 }
 
 /// Takes up to `wanted` units of `variant` out of `held`; returns how many it took.
-pub fn take_held(
-    held: &mut [(ProductId, VariantId, i64)],
-    variant: VariantId,
-    wanted: i64,
-) -> i64 {
+pub fn take_held(held: &mut [(ProductId, VariantId, i64)], variant: VariantId, wanted: i64) -> i64 {
     let Some((_, _, units)) = held.iter_mut().find(|(_, v, _)| *v == variant) else {
         return 0;
     };

@@ -1,8 +1,8 @@
 //! Orders as stored in MongoDB (field names per the contract) and their API views.
 
 use super::status::OrderStatus;
-use crate::vocabulary::address::Address;
 use crate::catalog::{display_name, DEFAULT_VARIANT_TITLE};
+use crate::vocabulary::address::Address;
 use crate::vocabulary::ids::{OrderId, ProductId, UserId, VariantId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::rfc3339;
@@ -478,16 +478,16 @@ pub fn sample_order() -> Order {
     let item = |name: &str, price: i64, quantity: i64| {
         let product_id = ProductId::new();
         OrderItem {
-        product_id,
-        variant_id: VariantId::from(product_id),
-        sku: Some("PIT-URLI-8-ANT".to_owned()),
-        name: name.to_owned(),
-        variant_title: DEFAULT_VARIANT_TITLE.to_owned(),
-        price: Paise(price),
-        image: None,
-        quantity,
-        line_total: Paise(price * quantity),
-    }
+            product_id,
+            variant_id: VariantId::from(product_id),
+            sku: Some("PIT-URLI-8-ANT".to_owned()),
+            name: name.to_owned(),
+            variant_title: DEFAULT_VARIANT_TITLE.to_owned(),
+            price: Paise(price),
+            image: None,
+            quantity,
+            line_total: Paise(price * quantity),
+        }
     };
     let change = |status, days, note: Option<&str>| StatusChange {
         status,

@@ -135,7 +135,7 @@ async fn seeding_twice_changes_nothing_the_second_time() {
             .count_documents(doc! {})
             .await
             .unwrap(),
-        10
+        12
     );
     assert_eq!(
         app.db()
@@ -338,7 +338,7 @@ async fn every_seeded_product_has_an_hsn_a_gst_rate_and_a_ledger_matching_its_st
         .get("/admin/products?limit=100", Some(&app.admin_token()))
         .await;
     let items = res.ok()["items"].as_array().unwrap().clone();
-    assert_eq!(items.len(), 10, "inactive products are listed too");
+    assert_eq!(items.len(), 12, "inactive products are listed too");
     for p in items {
         assert!(
             ["7418", "7419", "8306", "9405"].contains(&p["hsn"].as_str().unwrap()),

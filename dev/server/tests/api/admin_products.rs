@@ -278,7 +278,7 @@ async fn the_list_shows_every_product_with_stock_filtered_and_paged() {
     app.seed().await;
     let admin = app.admin_token();
     let all = app.get("/admin/products?limit=100", Some(&admin)).await;
-    assert_eq!(all.ok()["items"].as_array().unwrap().len(), 10);
+    assert_eq!(all.ok()["items"].as_array().unwrap().len(), 12);
     let inactive = app
         .get("/admin/products?isActive=false", Some(&admin))
         .await;
@@ -309,7 +309,7 @@ async fn the_list_shows_every_product_with_stock_filtered_and_paged() {
             None => break,
         }
     }
-    assert_eq!(seen.len(), 10);
+    assert_eq!(seen.len(), 12);
     let bad = app
         .get("/admin/products?isActive=maybe&q=x", Some(&admin))
         .await;

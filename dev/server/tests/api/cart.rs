@@ -55,7 +55,10 @@ async fn cart_count(app: &TestApp) -> u64 {
 async fn set_stock(app: &TestApp, slug: &str, stock: i64) {
     app.db()
         .collection::<Document>("products")
-        .update_one(doc! { "slug": slug }, doc! { "$set": { "variants.0.stock": stock } })
+        .update_one(
+            doc! { "slug": slug },
+            doc! { "$set": { "variants.0.stock": stock } },
+        )
         .await
         .unwrap();
 }
@@ -387,7 +390,11 @@ async fn unknown_inactive_and_malformed_products_are_refused() {
             )
             .await;
         // A null names nothing, so what is missing is the variant (or product) to add.
-        let field = if bad.is_null() { "variantId" } else { "productId" };
+        let field = if bad.is_null() {
+            "variantId"
+        } else {
+            "productId"
+        };
         assert_eq!(field_of(&res), [field], "{bad}");
     }
     let res = app

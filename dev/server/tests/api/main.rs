@@ -36,4 +36,5 @@ mod routes;
 mod schema;
 mod security;
 mod tax;
+mod variants;
 mod webhook_truth;

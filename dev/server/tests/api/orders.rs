@@ -518,7 +518,10 @@ async fn short_stock_names_every_short_line_and_takes_nothing() {
             "name": name, "requested": requested, "available": available,
         })
     };
-    let (urli_v, lota_v) = (only_variant_id(&app, urli).await, only_variant_id(&app, lota).await);
+    let (urli_v, lota_v) = (
+        only_variant_id(&app, urli).await,
+        only_variant_id(&app, lota).await,
+    );
     assert_eq!(
         p["lines"],
         json!([

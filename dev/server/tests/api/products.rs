@@ -8,7 +8,7 @@ async fn catalog_lists_only_active_products_newest_first() {
     app.seed().await;
     let res = app.get("/products?limit=100", None).await;
     let items = res.ok()["items"].as_array().unwrap().clone();
-    assert_eq!(items.len(), 9, "the inactive demo product is hidden");
+    assert_eq!(items.len(), 11, "the inactive demo product is hidden");
     assert!(items.iter().all(|p| p["isActive"] == true));
     assert!(items
         .iter()
@@ -76,8 +76,8 @@ async fn pagination_walks_every_product_once() {
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(seen.len(), 9);
-    assert_eq!(unique.len(), 9);
+    assert_eq!(seen.len(), 11);
+    assert_eq!(unique.len(), 11);
 }
 
 #[tokio::test]

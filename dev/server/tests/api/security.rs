@@ -320,6 +320,17 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/admin/products", Access::Admin),
     ("PATCH", "/admin/products/{id}", Access::Admin),
     ("POST", "/admin/products/{id}/stock", Access::Admin),
+    ("POST", "/admin/products/{id}/variants", Access::Admin),
+    (
+        "PATCH",
+        "/admin/products/{id}/variants/{variantId}",
+        Access::Admin,
+    ),
+    (
+        "POST",
+        "/admin/products/{id}/variants/{variantId}/stock",
+        Access::Admin,
+    ),
     ("GET", "/admin/products/{id}/stock-movements", Access::Admin),
     ("POST", "/admin/imports/shopify-products", Access::Admin),
     ("GET", "/admin/orders/{id}/invoice", Access::Admin),
@@ -549,6 +560,29 @@ impl Fixture {
             ),
             ("POST", "/admin/products/{id}/stock") => same(
                 format!("/admin/products/{}/stock", self.product.to_hex()),
+                Some(json!({})),
+                (400, Some("VALIDATION_FAILED")),
+            ),
+            ("POST", "/admin/products/{id}/variants") => same(
+                format!("/admin/products/{}/variants", self.product.to_hex()),
+                Some(json!({})),
+                (400, Some("VALIDATION_FAILED")),
+            ),
+            ("PATCH", "/admin/products/{id}/variants/{variantId}") => same(
+                format!(
+                    "/admin/products/{}/variants/{}",
+                    self.product.to_hex(),
+                    ObjectId::new().to_hex()
+                ),
+                Some(json!({ "price": 100_000 })),
+                (404, Some("PRODUCT_NOT_FOUND")),
+            ),
+            ("POST", "/admin/products/{id}/variants/{variantId}/stock") => same(
+                format!(
+                    "/admin/products/{}/variants/{}/stock",
+                    self.product.to_hex(),
+                    ObjectId::new().to_hex()
+                ),
                 Some(json!({})),
                 (400, Some("VALIDATION_FAILED")),
             ),

@@ -382,7 +382,10 @@ pub fn stock_of(product: &mongodb::bson::Document) -> i64 {
 
 /// The id of the one variant of a product created without options; for a product not in
 /// the catalog, the product's own id, as an order placed before variants names it.
-pub async fn only_variant_id(app: &TestApp, product: mongodb::bson::oid::ObjectId) -> mongodb::bson::oid::ObjectId {
+pub async fn only_variant_id(
+    app: &TestApp,
+    product: mongodb::bson::oid::ObjectId,
+) -> mongodb::bson::oid::ObjectId {
     let p = app
         .db()
         .collection::<common::shop::catalog::Product>("products")
