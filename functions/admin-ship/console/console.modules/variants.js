@@ -56,9 +56,10 @@ export function readUnits(get, name, { signed = false } = {}) {
 
 /** The object without its null fields: what a create sends for blanks it leaves out.
  * @template {Record<string, unknown>} T
- * @param {T} o */
+ * @param {T} o
+ * @returns {{ [K in keyof T]?: Exclude<T[K], null> }} */
 export function given(o) {
-  return /** @type {T} */ (Object.fromEntries(Object.entries(o).filter(([, v]) => v != null)));
+  return /** @type {{ [K in keyof T]?: Exclude<T[K], null> }} */ (Object.fromEntries(Object.entries(o).filter(([, v]) => v != null)));
 }
 
 /** @param {Variant['dimensionsCm'] | undefined} d */
@@ -108,6 +109,7 @@ function variantGrid(p, reopen, pickStock) {
       // Only what changed, so saving one row cannot undo someone else's edit of another field.
       /** @type {Record<string, unknown>} */
       const before = v;
+      /** @type {import('./api.js').Schemas['VariantInput']} */
       const patch = Object.fromEntries(Object.entries(now).filter(([k, val]) => JSON.stringify(val) !== JSON.stringify(before[k] ?? null)));
       if (!Object.keys(patch).length) { notice('Nothing changed'); return; }
       const saved = await call('patch', '/admin/products/{id}/variants/{variantId}', { path: { id: p.id, variantId: v.id }, body: patch });
