@@ -2,7 +2,7 @@
 // Products: the list, a product's page (its variants, stock and ledger are variants.js's) and
 // the new-product form. The GST rates a product may have are the API's
 // (`GET /admin/meta`).
-import { PAGE_SIZE, call, localProblem, meta } from './api.js';
+import { PAGE_SIZE, Problem, call, localProblem, meta } from './api.js';
 import { actionButton, cards, h, notice, onSubmit, pagedList, setNav, show } from './dom.js';
 import { gstLabel, priceRange } from './format.js';
 import { combinations, given, readUnits, readVariant, stockAndLedger, variantInputs, variantsCard } from './variants.js';
@@ -37,12 +37,13 @@ function newVariantsGrid(form) {
   const typed = new Map();
   /** @type {Record<string, string>[]} */
   let combos = [];
-  const fields = ['sku', 'price', 'compareAtPrice', 'stock', 'weightGrams', 'dimensionsCm'];
+  const fields = ['make', 'sku', 'price', 'compareAtPrice', 'stock', 'weightGrams', 'dimensionsCm'];
   const key = (/** @type {Record<string, string>} */ c) => JSON.stringify(c);
   function keep() {
     combos.forEach((c, i) => typed.set(key(c), Object.fromEntries(fields.map((f) => {
       const el = form.elements.namedItem(`variants[${i}].${f}`);
-      return [f, el instanceof HTMLInputElement ? el.value : ''];
+      if (!(el instanceof HTMLInputElement)) return [f, ''];
+      return [f, el.type === 'checkbox' ? (el.checked ? 'on' : 'off') : el.value];
     }))));
   }
   /** @param {ProductOption[]} options */
@@ -55,14 +56,16 @@ function newVariantsGrid(form) {
       const at = `variants[${i}].`;
       const inputs = variantInputs(at, {});
       const stock = h('input', { name: `${at}stock`, type: 'number', min: 0, step: 1, size: 5, value: was['stock'] ?? '0' });
+      // Not every combination is made (no 10 in in Antique): the owner leaves those out.
+      const make = h('input', { type: 'checkbox', name: `${at}make`, checked: was['make'] !== 'off', 'aria-label': `Make ${Object.values(c).join(' / ')}` });
       for (const [f, el] of Object.entries(inputs)) el.value = was[f] ?? '';
-      return h('tr', {}, options.map((o) => h('td', {}, c[o.name] || '')),
+      return h('tr', {}, h('td', {}, make), options.map((o) => h('td', {}, c[o.name] || '')),
         h('td', {}, inputs.sku), h('td', {}, inputs.price), h('td', {}, inputs.compareAtPrice), h('td', {}, stock),
         h('td', {}, inputs.weightGrams), h('td', {}, inputs.dimensionsCm));
     });
-    box.replaceChildren(h('p', { class: 'muted' }, `${combos.length} variant${combos.length === 1 ? '' : 's'}, one for each combination:`),
+    box.replaceChildren(h('p', { class: 'muted' }, `${combos.length} combination${combos.length === 1 ? '' : 's'}; untick the ones not made:`),
       h('div', { class: 'scroll' }, cards(h('table', { class: 'variants' },
-        h('thead', {}, h('tr', {}, [...options.map((o) => o.name), 'SKU', 'Price (₹)', 'Compare-at (₹)', 'Opening stock', 'Weight (g)', 'L × B × H (cm)'].map((c) => h('th', {}, c)))),
+        h('thead', {}, h('tr', {}, ['Make', ...options.map((o) => o.name), 'SKU', 'Price (₹)', 'Compare-at (₹)', 'Opening stock', 'Weight (g)', 'L × B × H (cm)'].map((c) => h('th', {}, c)))),
         h('tbody', {}, rows)))));
   }
   return { node: box, render, count: () => combos.length, combos: () => combos };
@@ -137,11 +140,21 @@ function productForm(p, done) {
       const slug = String(fd.get('slug') || '');
       const options = parseOptions(fd.get('options'));
       if (options.length) {
-        const variants = grid.combos().map((c, i) => {
+        // The rows sent, by their row in the form: the API's `variants[j]` is the j-th sent.
+        const rows = grid.combos().map((c, i) => ({ c, i })).filter(({ i }) => fd.get(`variants[${i}].make`) === 'on');
+        if (!rows.length) throw localProblem('options', 'tick at least one combination to make');
+        const variants = rows.map(({ c, i }) => {
           const at = `variants[${i}].`;
           return { options: c, ...given(readVariant(get, at)), stock: readUnits(get, `${at}stock`) };
         });
-        saved = await call('post', '/admin/products', { body: { ...body, slug, options, variants } });
+        try {
+          saved = await call('post', '/admin/products', { body: { ...body, slug, options, variants } });
+        } catch (e) {
+          if (e instanceof Problem && e.problem.errors) {
+            for (const err of e.problem.errors) err.field = err.field.replace(/^variants\[(\d+)\]/, (_, j) => `variants[${rows[Number(j)]?.i ?? j}]`);
+          }
+          throw e;
+        }
       } else {
         saved = await call('post', '/admin/products', { body: { ...body, slug, ...given(readVariant(get)), stock: readUnits(get, 'stock') } });
       }
