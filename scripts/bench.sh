@@ -10,7 +10,7 @@
 # Atlas in ap-south-1 seen from Lambda in the same region), BENCH_HTTP_RTT_MS (added to every
 # SES and PhonePe request of the Lambda measurements, 20),
 # BENCH_READS / BENCH_WRITES / BENCH_CHECKOUTS (requests per load run), BENCH_CONCURRENCY (16),
-# BENCH_SKIP_ARM64=1 (keep whatever zips are in target/lambda).
+# BENCH_SKIP_ARM64=1 (keep whatever zips are in target/lambda), BENCH_IMPORT_RUNS (3).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$ROOT/scripts/stack.sh"
@@ -65,6 +65,9 @@ echo "==> load: local stack vs bare handler"
 "$REL/pitalya-bench" load --api "$API_URL" --bare "http://127.0.0.1:$bare_port" --out "$WORK/load.md" \
   --reads "${BENCH_READS:-4000}" --writes "${BENCH_WRITES:-2000}" --checkouts "${BENCH_CHECKOUTS:-400}" \
   --concurrency "${BENCH_CONCURRENCY:-16}"
+
+echo "==> Shopify import"
+"$REL/pitalya-bench" import --api "$API_URL" --token "$ADMIN_TOKEN" --out "$WORK/import.md" --runs "${BENCH_IMPORT_RUNS:-3}"
 
 echo "==> writing $OUT"
 zip_rows() {
@@ -129,6 +132,13 @@ git diff --quiet HEAD -- common functions dev Cargo.toml Cargo.lock || commit="$
   echo "Both talk to the same database; the load generator runs on the same 2 cores."
   echo
   cat "$WORK/load.md"
+  echo
+  echo "## Shopify import (\`POST /admin/imports/shopify-products\`, local stack)"
+  echo
+  echo "Files from \`dev_server::shopify_sample\` (legacy dialect, new handles each run); one request"
+  echo "each, wall time at the client. The import is one transaction per product."
+  echo
+  cat "$WORK/import.md"
   if [ -f "$ROOT/bench/notes.md" ]; then
     echo
     cat "$ROOT/bench/notes.md"

@@ -10,6 +10,7 @@
 //! * `load` drives the local stack and the bare handler (`bench/bare`) with the same
 //!   requests and compares throughput.
 
+mod import;
 mod lambda;
 mod load;
 mod proxy;
@@ -42,7 +43,8 @@ fn usage() -> ! {
         "usage: pitalya-bench lambda --bins DIR --events DIR --out FILE [--routes FILE] [--cold N] [--warm N]\n                            \
          [--only NAME,..] [--db-rtt-ms MS (default $BENCH_DB_RTT_MS, else 1.0)]\n                            \
          [--http-rtt-ms MS (SES and PhonePe; default $BENCH_HTTP_RTT_MS, else 20)]\n       \
-         pitalya-bench load --api URL --bare URL --out FILE [--reads N] [--writes N] [--checkouts N] [--concurrency N]"
+         pitalya-bench load --api URL --bare URL --out FILE [--reads N] [--writes N] [--checkouts N] [--concurrency N]\n       \
+         pitalya-bench import --api URL --token ADMIN_TOKEN --out FILE [--runs N]"
     );
     std::process::exit(2)
 }
@@ -86,6 +88,14 @@ async fn main() -> anyhow::Result<()> {
             };
             let md = load::run(&opts).await?;
             std::fs::write(need("--out"), md)?;
+        }
+        Some("import") => {
+            let opts = import::Options {
+                api: need("--api"),
+                token: need("--token"),
+                runs: num("--runs", 3),
+            };
+            std::fs::write(need("--out"), import::run(&opts).await?)?;
         }
         _ => usage(),
     }

@@ -4,6 +4,7 @@
 pub mod cors;
 pub mod return_page;
 pub mod seed;
+pub mod shopify_sample;
 pub mod token;
 
 use axum::Router;

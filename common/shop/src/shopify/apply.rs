@@ -5,10 +5,13 @@
 
 use super::plan::{plan, plan_product, Action, Existing, Outcome};
 use super::{Level, Parsed, Report, RowProblem, ShopifyProduct};
-use crate::catalog::{insert_imported_product, update_imported_product, Product, PRODUCTS};
+use crate::catalog::{
+    insert_imported_product, legacy_sku, update_imported_product, Product, PRODUCTS,
+};
+use crate::vocabulary::ids::ProductId;
 use crate::vocabulary::time::now;
 use futures::TryStreamExt;
-use mongodb::bson::doc;
+use mongodb::bson::{doc, Document};
 use platform::db::Db;
 use platform::error::Result;
 use std::collections::{HashMap, HashSet};
@@ -77,25 +80,41 @@ async fn existing(db: &Db, parsed: &Parsed) -> Result<Existing> {
         .await?
         .try_collect()
         .await?;
-    let skus: Vec<&str> = parsed
+    let wanted: HashSet<&str> = parsed
         .products
         .iter()
         .flat_map(|p| &p.variants)
         .filter_map(|v| v.sku.as_deref())
         .collect();
+    // Every other product's SKUs, compared here rather than by a `$in` of the file's
+    // thousands of SKUs, which a database without an index on `variants.sku` (none is
+    // declared yet) matches against every variant of every product, one by one.
     let mut skus_elsewhere = HashMap::new();
-    if !skus.is_empty() {
-        let wanted: HashSet<&str> = skus.iter().copied().collect();
-        let others: Vec<Product> = db
-            .collection::<Product>(PRODUCTS)
-            .find(doc! { "variants.sku": { "$in": &skus }, "slug": { "$nin": &handles } })
+    if !wanted.is_empty() {
+        let others: Vec<Document> = db
+            .docs(PRODUCTS)
+            .find(doc! { "slug": { "$nin": &handles } })
+            .projection(doc! { "slug": 1, "variants.sku": 1 })
             .await?
             .try_collect()
             .await?;
         for other in others {
-            for v in other.variants().iter() {
-                if wanted.contains(v.sku.as_str()) {
-                    skus_elsewhere.insert(v.sku.clone(), other.slug.clone());
+            let slug = other.get_str("slug").unwrap_or_default();
+            let skus: Vec<String> = match other.get_array("variants") {
+                Ok(variants) => variants
+                    .iter()
+                    .filter_map(|v| v.as_document()?.get_str("sku").ok().map(str::to_owned))
+                    .collect(),
+                // Stored before variants: its one variant's SKU is derived from its id.
+                Err(_) => other
+                    .get_object_id("_id")
+                    .map(|id| legacy_sku(ProductId(id)))
+                    .into_iter()
+                    .collect(),
+            };
+            for sku in skus {
+                if wanted.contains(sku.as_str()) {
+                    skus_elsewhere.insert(sku, slug.to_owned());
                 }
             }
         }

@@ -174,11 +174,11 @@ pub fn plan(parsed: &Parsed, existing: &Existing, at: DateTime) -> Plan {
 
 /// How the file spells a column, in its dialect.
 fn column(dialect: Dialect, legacy: &str, current: &str) -> Option<String> {
-    Some(match dialect {
+    let name = match dialect {
         Dialect::Legacy => legacy,
         Dialect::Current => current,
-    })
-    .map(str::to_owned)
+    };
+    Some(name.to_owned())
 }
 
 struct Planning<'a> {

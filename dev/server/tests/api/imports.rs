@@ -112,7 +112,7 @@ async fn an_import_creates_products_with_their_variants_exact_paise_text_skus_an
     let urli = &products["kuber-brass-urli"];
     assert!(matches!(urli.get("_id"), Some(Bson::ObjectId(_))));
     assert!(urli.get("stock").is_none(), "variants hold the stock");
-    assert_eq!(urli.get_bool("isActive").unwrap(), true);
+    assert!(urli.get_bool("isActive").unwrap());
     let vs = variants(urli);
     let prices: Vec<i64> = vs.iter().map(|v| v.get_i64("price").unwrap()).collect();
     assert_eq!(prices, [249_900, 269_900, 499_950, 529_900]);
@@ -350,7 +350,7 @@ async fn without_hsn_new_products_import_inactive_with_a_warning_and_with_defaul
         .iter()
         .any(|m| m.contains("HSN")));
     for p in stored(&app).await.values() {
-        assert_eq!(p.get_bool("isActive").unwrap(), false);
+        assert!(!p.get_bool("isActive").unwrap());
         assert!(p.get("hsn").is_none());
     }
 
@@ -363,7 +363,7 @@ async fn without_hsn_new_products_import_inactive_with_a_warning_and_with_defaul
     .await;
     let products = stored(&app).await;
     let diya = &products["brass-diya-classic"];
-    assert_eq!(diya.get_bool("isActive").unwrap(), true);
+    assert!(diya.get_bool("isActive").unwrap());
     assert_eq!(diya.get_str("hsn").unwrap(), "7418");
     assert_eq!(diya.get_i64("gstRate").unwrap(), 1200);
 }
@@ -515,4 +515,24 @@ async fn the_seed_catalog_exported_as_shopify_csv_imports_into_an_empty_shop_as_
     for (slug, product) in &before {
         assert_eq!(&after[slug], product, "{slug}");
     }
+}
+
+#[tokio::test]
+async fn a_2000_variant_product_imports_whole_and_again_unchanged() {
+    let app = TestApp::spawn().await;
+    let csv = dev_server::shopify_sample::products_csv("", 1, 10, 10, 20);
+    let query = format!("dryRun=false&{TAX}");
+    let report = import(&app, &query, csv.clone().into_bytes()).await;
+    assert_eq!(messages(&report, "error"), Vec::<String>::new());
+    assert_eq!(
+        report["variants"]["created"], 2000,
+        "{}",
+        report["products"]
+    );
+    let products = stored(&app).await;
+    assert_eq!(variants(&products["brass-lamp-1"]).len(), 2000);
+    assert_eq!(app.count("stock_movements").await, 2000);
+    let again = import(&app, &query, csv.into_bytes()).await;
+    assert_eq!(again["variants"]["unchanged"], 2000);
+    assert_eq!(again["products"]["unchanged"], 1);
 }
