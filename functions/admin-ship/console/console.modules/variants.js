@@ -88,9 +88,11 @@ export function combinations(options) {
   return options.reduce((acc, o) => acc.flatMap((c) => o.values.map((v) => ({ ...c, [o.name]: v }))), [/** @type {Record<string, string>} */ ({})]);
 }
 
-/** What a variant is called where the owner picks one: its title and SKU.
+/** What a variant is called where the owner picks one: its title and SKU, or its SKU alone
+ * when the product has no options (its one variant's title says nothing).
+ * @param {AdminProduct} p
  * @param {Variant} v */
-const variantName = (v) => `${v.title} · ${v.sku}`;
+const variantName = (p, v) => (p.options.length ? `${v.title} · ${v.sku}` : v.sku);
 
 /** @param {AdminProduct} p
  * @param {Reopen} reopen
@@ -113,7 +115,7 @@ function variantGrid(p, reopen, pickStock) {
       const patch = Object.fromEntries(Object.entries(now).filter(([k, val]) => JSON.stringify(val) !== JSON.stringify(before[k] ?? null)));
       if (!Object.keys(patch).length) { notice('Nothing changed'); return; }
       const saved = await call('patch', '/admin/products/{id}/variants/{variantId}', { path: { id: p.id, variantId: v.id }, body: patch });
-      notice(`${p.name} — ${v.title} saved`);
+      notice(`${p.name}${p.options.length ? ` — ${v.title}` : ''} saved`);
       await reopen(saved, v.id);
     });
     return h('tr', { dataset: { variant: v.id }, class: v.isActive ? '' : 'inactive' },
@@ -201,7 +203,7 @@ export function stockAndLedger(p, chosen, reopen) {
   // names one, the only one when there is one.
   const choice = (/** @type {string} */ name, /** @type {string | null} */ all, /** @type {string | undefined} */ picked) => h('select', { name },
     all == null ? null : h('option', { value: '' }, all),
-    p.variants.map((v) => h('option', { value: v.id, selected: v.id === picked }, `${variantName(v)} (${v.stock} in stock)`)));
+    p.variants.map((v) => h('option', { value: v.id, selected: v.id === picked }, `${variantName(p, v)} (${v.stock} in stock)`)));
   const form = h('form', { class: 'inline stock-form' },
     h('label', {}, 'Variant', choice('variantId', null, first)),
     h('label', {}, 'Change (+/− units)', h('input', { name: 'delta', type: 'number', step: 1, size: 6 })),
@@ -212,7 +214,7 @@ export function stockAndLedger(p, chosen, reopen) {
     if (!v) throw localProblem('variantId', 'choose the variant whose stock moved');
     const delta = readUnits((n) => fd.get(n), 'delta', { signed: true });
     const r = await call('post', '/admin/products/{id}/variants/{variantId}/stock', { path: { id: p.id, variantId: v.id }, body: { delta, reason: String(fd.get('reason') || '') } });
-    notice(`${p.name} — ${variantName(v)}: stock is now ${r.movement.stockAfter}`);
+    notice(`${p.name} — ${variantName(p, v)}: stock is now ${r.movement.stockAfter}`);
     await reopen(r.product, v.id);
   });
   const filter = choice('ledgerVariant', 'All variants', chosen);
