@@ -7,8 +7,7 @@ import { localProblem, meta, upload } from './api.js';
 import { cards, h, notice, onSubmit, setNav, show } from './dom.js';
 import { gstLabel } from './format.js';
 
-/** What the import route answers, whatever the schema calls it.
- * @typedef {import('./api.js').Answer<'/admin/imports/shopify-products', 'post'>} ImportResult */
+/** @typedef {import('./api.js').Schemas['ShopifyImportReport']} ImportResult */
 
 /** Counts of one kind of thing: created, updated, unchanged and (products only) skipped.
  * @param {{ created: number, updated: number, unchanged: number, skipped?: number }} c */
