@@ -400,6 +400,8 @@ try {
     || listed.body.items.find((p) => p.slug === lampSlug);
   check(two && two.variants.length > 1, `a product with two options to look at (${two?.slug})`);
   await page.locator('#nav button[data-view="products"]').click();
+  await page.locator(`#products tr[data-product="${two.id}"]`).waitFor({ timeout: 15000 });
+  await page.screenshot({ path: join(shots, '07b-products.png'), fullPage: true });
   await page.locator('#products input[name="q"]').fill(two.slug);
   await page.locator('#products').getByRole('button', { name: 'Search' }).click();
   const twoRow = page.locator(`#products tr[data-product="${two.id}"]`);

@@ -207,7 +207,7 @@ export function viewProducts() {
     const list = pagedList(
       (cursor) => call('get', '/admin/products', { query: { ...query, cursor } }),
       (items) => cards(h('table', { class: 'products' },
-        h('thead', {}, h('tr', {}, ['Product', 'Price', 'Stock', 'GST', 'Status', ''].map((c) => h('th', {}, c)))),
+        h('thead', {}, h('tr', {}, ['Product', 'Price', 'Stock', 'GST', 'Status', ''].map((c) => h('th', { class: c === 'Price' || c === 'Stock' ? 'num' : '' }, c)))),
         h('tbody', {}, items.map((p) => {
           const slot = h('div');
           return h('tr', { dataset: { product: p.id } },
