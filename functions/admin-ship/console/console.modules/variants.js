@@ -127,7 +127,7 @@ function variantGrid(p, reopen, pickStock) {
       h('td', {}, active), h('td', {}, form));
   });
   return h('div', { class: 'scroll' }, cards(h('table', { class: 'variants' },
-    h('thead', {}, h('tr', {}, heads.map((c) => h('th', {}, c)))),
+    h('thead', {}, h('tr', {}, heads.map((c) => h('th', { class: c === 'Stock' ? 'num' : '' }, c)))),
     h('tbody', {}, rows))));
 }
 
@@ -222,7 +222,7 @@ export function stockAndLedger(p, chosen, reopen) {
   const ledger = pagedList(
     (cursor) => call('get', '/admin/products/{id}/stock-movements', { path: { id: p.id }, query: { variantId: filter.value || undefined, limit: PAGE_SIZE, cursor } }),
     (items) => cards(h('table', { class: 'ledger' },
-      h('thead', {}, h('tr', {}, ['When', 'Variant', 'Change', 'Stock after', 'Reason', 'Order', 'By'].map((c) => h('th', {}, c)))),
+      h('thead', {}, h('tr', {}, ['When', 'Variant', 'Change', 'Stock after', 'Reason', 'Order', 'By'].map((c, i) => h('th', { class: i === 2 || i === 3 ? 'num' : '' }, c)))),
       h('tbody', {}, items.map((m) => {
         // A product sold as one variant has had one all along, whatever the entry names.
         const v = m.variantId ? byId.get(m.variantId) : p.variants.length === 1 ? p.variants[0] : undefined;
