@@ -404,6 +404,12 @@ const ONE_WRITER: &[OneWriter] = &[
         writer: "common/shop/src/catalog.rs",
         write: Write::Update("stock", None),
     },
+    // A variant's stock too (`catalog`'s one mover, `inc_stock_in`, with its ledger entry).
+    OneWriter {
+        field: "a variant's stock",
+        writer: "common/shop/src/catalog.rs",
+        write: Write::Spelled("variants.$[v].stock"),
+    },
     // A refund's id is fixed by `refunds` when the refund is recorded (pushed whole, with
     // its refund), and only there.
     OneWriter {

@@ -2,9 +2,11 @@
 //! product's stock together with its ledger entry. Used by `admin-ship` (HTTP routes and
 //! direct invocations), by checkout and cancellation, and by `make seed`.
 //!
-//! Stock is never set, only moved: each move is a conditional `$inc` (never below zero)
-//! and one `stock_movements` entry in the same transaction, so for every product the
-//! ledger sums to its stock.
+//! Stock lives on the variant and is never set, only moved: each move is a conditional
+//! `$inc` of one variant (never below zero, in `inc_stock_in`) and one `stock_movements`
+//! entry in the same transaction, so for every variant the ledger sums to its stock. A
+//! document stored before variants keeps its stock at the top level until the migration
+//! rewrites it; the same mover moves it there, as its single variant (id = the product's).
 
 mod import_writes;
 mod product;

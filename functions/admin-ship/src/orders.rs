@@ -488,7 +488,21 @@ const CSV_HEADER: &[&str] = &[
     "invoice number",
     "carrier",
     "tracking number",
+    "items",
 ];
+
+/// `2 × Kuber Brass Urli — 8 in / Antique [URLI-8-ANT]; 1 × …`: what the parcel holds, by
+/// the names and SKUs the order snapshotted, so the packer finds each on the shelf.
+fn items_cell(o: &Order) -> String {
+    o.items
+        .iter()
+        .map(|i| match &i.sku {
+            Some(sku) => format!("{} × {} [{sku}]", i.quantity, i.display_name()),
+            None => format!("{} × {}", i.quantity, i.display_name()),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 fn csv_row(o: &Order, invoice: Option<&str>) -> String {
     let a = &o.shipping.address;
@@ -525,6 +539,7 @@ fn csv_row(o: &Order, invoice: Option<&str>) -> String {
         invoice.unwrap_or_default().to_owned(),
         o.shipping.carrier.clone().unwrap_or_default(),
         o.shipping.tracking_number.clone().unwrap_or_default(),
+        items_cell(o),
     ];
     let mut line = cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
     line.push_str("\r\n");

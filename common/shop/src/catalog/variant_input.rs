@@ -320,3 +320,63 @@ pub(crate) fn check_together(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skus_are_short_plain_text() {
+        for ok in ["URLI-8-ANT", "a", "0012", "x_y.z/1", &"A".repeat(64)] {
+            assert!(is_valid_sku(ok), "{ok}");
+        }
+        for bad in ["", "URLI 8", "urli#8", "ürli", &"A".repeat(65), "{$ne:1}"] {
+            assert!(!is_valid_sku(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_title_joins_the_values_or_is_default() {
+        assert_eq!(title_of(&[]), DEFAULT_VARIANT_TITLE);
+        assert_eq!(
+            title_of(&["8 in".into(), "Antique".into()]),
+            "8 in / Antique"
+        );
+    }
+
+    #[test]
+    fn a_variant_names_every_problem_under_its_prefix() {
+        let options = vec![ProductOption {
+            name: "Size".into(),
+            values: vec!["6 in".into(), "8 in".into()],
+        }];
+        let input = VariantInput {
+            sku: Some("bad sku".into()),
+            options: Some(BTreeMap::from([("Size".into(), "10 in".into())])),
+            price: Some(99),
+            compare_at_price: Some(Some(50)),
+            weight_grams: Some(Some(0)),
+            ..VariantInput::default()
+        };
+        let mut errors = Vec::new();
+        new_variant(
+            &mut errors,
+            "variants[1].",
+            input,
+            &options,
+            VariantId::new(),
+        );
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "variants[1].stock",
+                "variants[1].sku",
+                "variants[1].options.Size",
+                "variants[1].price",
+                "variants[1].weightGrams",
+                "variants[1].compareAtPrice",
+            ]
+        );
+    }
+}

@@ -332,9 +332,15 @@ async fn the_csv_export_has_one_quoted_row_per_order_for_the_accountant() {
         "formulas are defused: {}",
         lines[2]
     );
+    // What the parcel holds, by the variant's name and SKU, for the packer.
+    assert!(
+        lines[1].contains(",1 × Test csv-diya [PIT-"),
+        "{}",
+        lines[1]
+    );
     // Every row has every column.
     for l in &lines[1..] {
-        assert_eq!(csv_columns(l), 22, "{l}");
+        assert_eq!(csv_columns(l), 23, "{l}");
     }
     let none = admin_get_text(&app, "/admin/orders/export.csv?status=delivered").await;
     assert_eq!(

@@ -139,6 +139,8 @@ struct Fixture {
     app: TestApp,
     _sim: phonepe_sim::SimHandle,
     product: ObjectId,
+    /// The product's one variant.
+    variant: String,
     order: String,
     user: &'static str,
 }
@@ -173,8 +175,11 @@ fn base(op: &Operation, place: &Place, f: &Fixture, n: usize) -> Call {
             json!({ "name": "Edge Lota", "slug": format!("edge-lota-{n}"), "price": 49_900,
                     "stock": 5, "hsn": "7418", "gstRate": 500 }),
         ),
-        "updateProduct" | "updateCoupon" => (admin, json!({})),
-        "adjustStock" => (admin, json!({ "delta": 1, "reason": "edges" })),
+        "updateProduct" | "updateCoupon" | "updateVariant" => (admin, json!({})),
+        "adjustStock" | "adjustVariantStock" => (admin, json!({ "delta": 1, "reason": "edges" })),
+        // The product has no options, so a second variant is refused whatever its integers:
+        // what matters here is that no integer gets past validation into a 5xx or a change.
+        "addVariant" => (admin, json!({ "price": 39_900, "stock": 1 })),
         "createCoupon" => (
             admin,
             json!({ "code": format!("EDGE{n}"), "type": "flat", "value": 100 }),
@@ -198,7 +203,8 @@ fn base(op: &Operation, place: &Place, f: &Fixture, n: usize) -> Call {
                 &product
             },
         )
-        .replace("{code}", "WELCOME10");
+        .replace("{code}", "WELCOME10")
+        .replace("{variantId}", &f.variant);
     Call {
         path,
         token,
@@ -246,7 +252,11 @@ async fn fixture() -> Fixture {
     app.seed().await;
     let product = product(&app, "edge-urli", 100_000, 50).await;
     let (order, _) = paid(&app, &sim, "user_edges_payer", &[(product, 2)], None).await;
+    let variant = crate::support::only_variant_id(&app, product)
+        .await
+        .to_hex();
     Fixture {
+        variant,
         app,
         _sim: sim,
         product,

@@ -553,3 +553,47 @@ async fn a_product_stored_before_variants_is_added_by_product_id_and_bought() {
     assert_eq!(entry.get_object_id("variantId").unwrap(), id);
     assert_eq!(entry.get_i64("delta").unwrap(), -2);
 }
+
+#[tokio::test]
+async fn a_refund_of_lines_names_the_variant_when_the_order_holds_several_of_the_product() {
+    let (app, sim) = crate::payments::app_with_sim().await;
+    let p = created(&app, urli()).await;
+    let antique = oid(&variant_by_sku(&p, "URLI-8-ANT")["id"]);
+    let polished = oid(&variant_by_sku(&p, "URLI-8-POL")["id"]);
+    let (id, _) = crate::owner_refunds::paid(
+        &app,
+        &sim,
+        "user_v_refund",
+        &[(antique, 1), (polished, 1)],
+        None,
+    )
+    .await;
+    let refund = |line: Value| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.post(
+                &format!("/admin/orders/{id}/refund"),
+                Some(&app.admin_token()),
+                json!({ "lines": [line], "restock": true, "reason": "dented" }),
+            )
+            .await
+        }
+    };
+    // The product alone is ambiguous on this order; nothing is refunded or restocked.
+    refund(json!({ "productId": p["id"], "quantity": 1 }))
+        .await
+        .problem(422, "VARIANT_REQUIRED");
+    let res =
+        refund(json!({ "productId": p["id"], "variantId": antique.to_hex(), "quantity": 1 })).await;
+    let line = &res.ok()["refunds"][0]["lines"][0];
+    assert_eq!(line["variantId"], antique.to_hex());
+    assert_eq!(res.body["refunds"][0]["amount"], 269_900);
+    let stocks = stock_and_ledger(&app, oid(&p["id"])).await;
+    assert_eq!(
+        stocks[&antique.to_hex()],
+        (3, 3),
+        "the dented urli is back on its shelf"
+    );
+    assert_eq!(stocks[&polished.to_hex()], (99, 99));
+}
