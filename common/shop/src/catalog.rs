@@ -13,7 +13,8 @@ mod product;
 mod variant_input;
 
 pub use import_writes::{
-    insert_imported_product, update_imported_product, ImportedUpdate, VariantChange, IMPORTED_STOCK,
+    imported_field_errors, insert_imported_product, update_imported_product, ImportedUpdate,
+    VariantChange, IMPORTED_STOCK,
 };
 pub use product::{
     display_name, legacy_sku, DimensionsCm, PriceRange, Product, ProductOption, ProductView,

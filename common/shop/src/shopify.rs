@@ -216,11 +216,46 @@ pub fn parse(bytes: &[u8], defaults: ImportDefaults) -> Result<Parsed, FileProbl
     };
     let columns = Columns::read(&header)?;
     let mut reading = Reading::new(&columns);
+    let mut lines = Lines {
+        text: text.as_bytes(),
+        at: 0,
+        line: 1,
+    };
     for record in records {
         let record = record.map_err(not_csv)?;
-        reading.row(&record);
+        let row = record.position().map_or(0, |p| {
+            lines.line_of(usize::try_from(p.byte()).unwrap_or(usize::MAX))
+        });
+        reading.row(&record, row);
     }
     Ok(reading.finish(&defaults))
+}
+
+/// The line a record starts on, counted from its byte offset. The reader's own line number is
+/// one short on CRLF files: it takes a record's position before the `\n` of the line ending
+/// before it, so line endings at the offset are skipped here.
+struct Lines<'t> {
+    text: &'t [u8],
+    at: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// Offsets only grow, so the file is counted once however many records it holds.
+    fn line_of(&mut self, byte: usize) -> u64 {
+        let mut start = byte.min(self.text.len());
+        // Also the blank lines the reader skips before a record.
+        while matches!(self.text.get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        let newlines = self.text[self.at.min(start)..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.line += u64::try_from(newlines).unwrap_or(0);
+        self.at = self.at.max(start);
+        self.line
+    }
 }
 
 fn not_csv(e: csv::Error) -> FileProblem {
@@ -557,12 +592,11 @@ impl<'c> Reading<'c> {
         self.problem(row, handle, field, Level::Warning, message.into());
     }
 
-    fn row(&mut self, record: &csv::StringRecord) {
+    fn row(&mut self, record: &csv::StringRecord, row: u64) {
         // A spreadsheet's trailing empty rows carry nothing to report.
         if record.iter().all(|c| c.trim().is_empty()) {
             return;
         }
-        let row = record.position().map_or(0, csv::Position::line);
         let handle = self.columns.cell(record, Field::Handle).to_owned();
         if handle.is_empty() {
             self.error(

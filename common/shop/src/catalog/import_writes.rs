@@ -20,7 +20,27 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, to_bson, to_raw_document_buf, DateTime, Document};
 use mongodb::ClientSession;
 use platform::db::{is_duplicate_key, Db};
-use platform::error::Result;
+use platform::error::{FieldError, Result};
+
+/// The catalog's own rules (those of the owner's writes) for what an import brings: the
+/// fields given, as the field errors `name`, `description`, `price`, `images`.
+pub fn imported_field_errors(
+    name: Option<&str>,
+    description: Option<&str>,
+    price: Option<Paise>,
+    images: Option<&[String]>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    super::Fields {
+        name: name.map(str::to_owned),
+        description: description.map(str::to_owned),
+        price: price.map(Paise::get),
+        images: images.map(<[String]>::to_vec),
+        ..super::Fields::default()
+    }
+    .validate(&mut errors);
+    errors
+}
 
 /// The ledger reason of the stock a variant arrives with from an import.
 pub const IMPORTED_STOCK: &str = "initial stock (Shopify import)";

@@ -14,7 +14,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use platform::db::Db;
 use platform::error::Result;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Imports a parsed Shopify file: the report of what was done, or with `dry_run` of what
 /// would be, having written nothing.
@@ -80,43 +80,34 @@ async fn existing(db: &Db, parsed: &Parsed) -> Result<Existing> {
         .await?
         .try_collect()
         .await?;
-    let wanted: HashSet<&str> = parsed
-        .products
-        .iter()
-        .flat_map(|p| &p.variants)
-        .filter_map(|v| v.sku.as_deref())
-        .collect();
     // Every other product's SKUs, compared here rather than by a `$in` of the file's
     // thousands of SKUs, which a database without an index on `variants.sku` (none is
-    // declared yet) matches against every variant of every product, one by one.
+    // declared yet) matches against every variant of every product, one by one; and the
+    // SKUs the import makes up for variants without one must be free too.
+    let others: Vec<Document> = db
+        .docs(PRODUCTS)
+        .find(doc! { "slug": { "$nin": &handles } })
+        .projection(doc! { "slug": 1, "variants.sku": 1 })
+        .await?
+        .try_collect()
+        .await?;
     let mut skus_elsewhere = HashMap::new();
-    if !wanted.is_empty() {
-        let others: Vec<Document> = db
-            .docs(PRODUCTS)
-            .find(doc! { "slug": { "$nin": &handles } })
-            .projection(doc! { "slug": 1, "variants.sku": 1 })
-            .await?
-            .try_collect()
-            .await?;
-        for other in others {
-            let slug = other.get_str("slug").unwrap_or_default();
-            let skus: Vec<String> = match other.get_array("variants") {
-                Ok(variants) => variants
-                    .iter()
-                    .filter_map(|v| v.as_document()?.get_str("sku").ok().map(str::to_owned))
-                    .collect(),
-                // Stored before variants: its one variant's SKU is derived from its id.
-                Err(_) => other
-                    .get_object_id("_id")
-                    .map(|id| legacy_sku(ProductId(id)))
-                    .into_iter()
-                    .collect(),
-            };
-            for sku in skus {
-                if wanted.contains(sku.as_str()) {
-                    skus_elsewhere.insert(sku, slug.to_owned());
-                }
-            }
+    for other in others {
+        let slug = other.get_str("slug").unwrap_or_default();
+        let skus: Vec<String> = match other.get_array("variants") {
+            Ok(variants) => variants
+                .iter()
+                .filter_map(|v| v.as_document()?.get_str("sku").ok().map(str::to_owned))
+                .collect(),
+            // Stored before variants: its one variant's SKU is derived from its id.
+            Err(_) => other
+                .get_object_id("_id")
+                .map(|id| legacy_sku(ProductId(id)))
+                .into_iter()
+                .collect(),
+        };
+        for sku in skus {
+            skus_elsewhere.insert(sku, slug.to_owned());
         }
     }
     Ok(Existing {

@@ -9,31 +9,26 @@
 //! - a product whose rows hold an error is left out whole, and the others still import;
 //! - planning the same file against what its import wrote finds nothing to change.
 
-use super::{Dialect, Level, Parsed, RowProblem, ShopifyProduct, ShopifyVariant, Status};
+use super::{
+    format_rupees, Dialect, Level, Parsed, RowProblem, ShopifyProduct, ShopifyVariant, Status,
+};
 use crate::catalog::{
-    ImportedUpdate, Product, ProductOption, Variant, VariantChange, MAX_OPTION_VALUES,
+    imported_field_errors, ImportedUpdate, Product, ProductOption, Variant, VariantChange,
+    MAX_OPTION_VALUES,
 };
 use crate::vocabulary::ids::{ProductId, VariantId};
 use crate::vocabulary::money::Paise;
 use mongodb::bson::DateTime;
-use platform::text::{self, Rule};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
-
-/// The catalog's floor for a price (`catalog`'s product fields): ₹1.00.
-const MIN_PRICE: Paise = Paise(100);
-/// The catalog's limit on a product's images.
-const MAX_IMAGES: usize = 10;
-/// The catalog's rules for a product's name and description.
-const NAME: Rule = Rule::line(200);
-const DESCRIPTION: Rule = Rule::paragraphs(5000);
 
 /// What the shop holds that the file's products meet.
 #[derive(Debug, Clone, Default)]
 pub struct Existing {
     /// The stored products whose slugs are handles of the file.
     pub products: Vec<Product>,
-    /// SKUs of the file already used by other products: SKU → that product's slug.
+    /// The SKUs of the shop's other products (those not in the file): SKU → that product's
+    /// slug.
     pub skus_elsewhere: HashMap<String, String>,
 }
 
@@ -184,6 +179,7 @@ fn column(dialect: Dialect, legacy: &str, current: &str) -> Option<String> {
 struct Planning<'a> {
     p: &'a ShopifyProduct,
     dialect: Dialect,
+    skus_elsewhere: &'a HashMap<String, String>,
     problems: Vec<RowProblem>,
 }
 
@@ -202,56 +198,62 @@ impl Planning<'_> {
         self.problems.iter().any(|p| p.level == Level::Error)
     }
 
-    /// The catalog's rules the parser does not know: name, description, price, images.
+    /// The catalog's rules the parser does not know (name, description, price, images), as
+    /// the catalog states them; the images it keeps.
     fn check_fields(&mut self) -> Vec<String> {
         let (p, dialect) = (self.p, self.dialect);
-        let mut errors = Vec::new();
-        text::field(&mut errors, "Title", Some(&p.title), NAME);
-        if !errors.is_empty() {
-            let message = format!(
-                "{} (the shop's rule for a product's name)",
-                errors[0].message
-            );
-            self.problem(p.row, Some("Title".into()), Level::Error, message);
-        }
-        let mut errors = Vec::new();
-        text::field(
-            &mut errors,
-            "description",
-            Some(&p.description_html),
-            DESCRIPTION,
-        );
-        if let Some(e) = errors.first() {
-            let message = format!("{} once only the safe HTML is kept", e.message);
-            let col = column(dialect, "Body (HTML)", "Description");
-            self.problem(p.row, col, Level::Error, message);
+        let texts = imported_field_errors(Some(&p.title), Some(&p.description_html), None, None);
+        for e in texts {
+            let (col, rule) = if e.field == "name" {
+                (
+                    Some("Title".to_owned()),
+                    "the shop's rule for a product's name",
+                )
+            } else {
+                (
+                    column(dialect, "Body (HTML)", "Description"),
+                    "once only the safe HTML is kept",
+                )
+            };
+            self.problem(p.row, col, Level::Error, format!("{} ({rule})", e.message));
         }
         for v in &p.variants {
-            if v.price < MIN_PRICE {
+            if let Some(e) = imported_field_errors(None, None, Some(v.price), None).first() {
                 let col = column(dialect, "Variant Price", "Price");
-                let message = "is below ₹1.00, the least the shop sells for".to_owned();
+                let message = format!(
+                    "'{}' is {} paise: a price {}",
+                    format_rupees(v.price),
+                    v.price.get(),
+                    e.message
+                );
                 self.problem(v.row, col, Level::Error, message);
             }
         }
-        let mut images: Vec<String> = p.images.iter().map(|i| i.url.clone()).collect();
-        if images.len() > MAX_IMAGES {
+        let all: Vec<String> = p.images.iter().map(|i| i.url.clone()).collect();
+        let mut images = all.clone();
+        while !images.is_empty()
+            && !imported_field_errors(None, None, None, Some(&images)).is_empty()
+        {
+            images.pop();
+        }
+        if images.len() < all.len() {
             let message = format!(
-                "the product has {} images; the shop keeps the first {MAX_IMAGES}",
+                "the product has {} images; the shop keeps the first {}",
+                all.len(),
                 images.len()
             );
             let col = column(dialect, "Image Src", "Product image URL");
             self.problem(p.row, col, Level::Warning, message);
-            images.truncate(MAX_IMAGES);
         }
         images
     }
 
     /// A SKU of the file that another product of the shop already uses.
-    fn check_skus(&mut self, skus_elsewhere: &HashMap<String, String>) {
+    fn check_skus(&mut self) {
         let dialect = self.dialect;
         for v in &self.p.variants {
             let Some(sku) = &v.sku else { continue };
-            if let Some(slug) = skus_elsewhere.get(sku) {
+            if let Some(slug) = self.skus_elsewhere.get(sku) {
                 let col = column(dialect, "Variant SKU", "SKU");
                 let message = format!("'{sku}' is the SKU of a variant of '{slug}' in the shop");
                 self.problem(v.row, col, Level::Error, message);
@@ -288,16 +290,17 @@ pub fn plan_product(
     let mut planning = Planning {
         p,
         dialect,
+        skus_elsewhere,
         problems: Vec::new(),
     };
     let images = planning.check_fields();
-    planning.check_skus(skus_elsewhere);
+    planning.check_skus();
     let (action, variants, written_images) = if planning.has_error() {
         (None, VariantCounts::default(), 0)
     } else {
         match stored {
             None => {
-                let product = new_product(p, images, at);
+                let product = new_product(&mut planning, images, at);
                 let counts = VariantCounts {
                     created: product.variants.len() as u64,
                     ..VariantCounts::default()
@@ -331,10 +334,28 @@ fn generated_sku(handle: &str, n: usize) -> String {
     format!("{}{suffix}", stem.trim_end_matches('-'))
 }
 
-fn new_variant(handle: &str, n: usize, v: &ShopifyVariant) -> Variant {
+impl Planning<'_> {
+    /// A new variant; one the file gives no SKU gets one made up, which must be free too.
+    fn new_variant(&mut self, n: usize, v: &ShopifyVariant) -> Variant {
+        let sku = v.sku.clone().unwrap_or_else(|| {
+            let sku = generated_sku(&self.p.handle, n);
+            if let Some(slug) = self.skus_elsewhere.get(&sku) {
+                let col = column(self.dialect, "Variant SKU", "SKU");
+                let message = format!(
+                    "is empty, and the SKU it would be given, '{sku}', is a variant's of '{slug}': give it one"
+                );
+                self.problem(v.row, col, Level::Error, message);
+            }
+            sku
+        });
+        new_variant(sku, v)
+    }
+}
+
+fn new_variant(sku: String, v: &ShopifyVariant) -> Variant {
     Variant {
         id: VariantId::new(),
-        sku: v.sku.clone().unwrap_or_else(|| generated_sku(handle, n)),
+        sku,
         title: v.title(),
         option_values: v.option_values.clone(),
         price: v.price,
@@ -355,12 +376,13 @@ fn lowest_active_price(variants: &[Variant]) -> Option<Paise> {
         .min()
 }
 
-fn new_product(p: &ShopifyProduct, images: Vec<String>, at: DateTime) -> Product {
+fn new_product(planning: &mut Planning<'_>, images: Vec<String>, at: DateTime) -> Product {
+    let p = planning.p;
     let variants: Vec<Variant> = p
         .variants
         .iter()
         .enumerate()
-        .map(|(i, v)| new_variant(&p.handle, i + 1, v))
+        .map(|(i, v)| planning.new_variant(i + 1, v))
         .collect();
     Product {
         id: ProductId::new(),
@@ -491,7 +513,7 @@ fn changes(
             }
             update
                 .new_variants
-                .push(new_variant(&p.handle, stored_variants.len() + n + 1, fv));
+                .push(planning.new_variant(stored_variants.len() + n + 1, fv));
             counts.created += 1;
             continue;
         };

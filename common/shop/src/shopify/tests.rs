@@ -809,3 +809,35 @@ fn more_than_fifty_values_of_one_option_is_an_error() {
         )]
     );
 }
+
+#[test]
+fn rows_are_the_lines_a_text_editor_shows_whatever_the_line_endings() {
+    let rows = |parsed: &Parsed| -> Vec<(String, u64)> {
+        parsed
+            .products
+            .iter()
+            .flat_map(|p| p.variants.iter().map(|v| (p.handle.clone(), v.row)))
+            .collect()
+    };
+    let crlf = parse(&fixture("bom-crlf.csv"), ImportDefaults::default()).unwrap();
+    let text = String::from_utf8(fixture("bom-crlf.csv")).unwrap();
+    let lf = parse(
+        text.replace("\r\n", "\n").as_bytes(),
+        ImportDefaults::default(),
+    )
+    .unwrap();
+    let expected: Vec<(String, u64)> = [
+        ("brass-diya-classic", 2),
+        ("puja-thali-set", 3),
+        ("puja-thali-set", 5),
+    ]
+    .iter()
+    .map(|(h, r)| (h.to_string(), *r))
+    .collect();
+    assert_eq!(rows(&lf), expected);
+    assert_eq!(rows(&crlf), expected);
+    // Blank lines (which the reader skips) still count.
+    let blank = text.replacen("\r\nbrass-diya", "\r\n\r\n\r\nbrass-diya", 1);
+    let blank = parse(blank.as_bytes(), ImportDefaults::default()).unwrap();
+    assert_eq!(rows(&blank)[0], ("brass-diya-classic".to_owned(), 4));
+}

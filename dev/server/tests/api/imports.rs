@@ -536,3 +536,92 @@ async fn a_2000_variant_product_imports_whole_and_again_unchanged() {
     assert_eq!(again["variants"]["unchanged"], 2000);
     assert_eq!(again["products"]["unchanged"], 1);
 }
+
+#[tokio::test]
+async fn a_sku_another_product_has_is_an_error_for_its_row_and_skips_only_its_product() {
+    let app = TestApp::spawn().await;
+    let query = format!("dryRun=false&{TAX}");
+    import(&app, &query, fixture("bom-crlf.csv")).await;
+    let ledger = app.count("stock_movements").await;
+    // The diya again under a new handle, its SKU unchanged; the thali as it was.
+    let moved = String::from_utf8(fixture("bom-crlf.csv"))
+        .unwrap()
+        .replace("brass-diya-classic,", "brass-diya-new,");
+    let report = import(&app, &query, moved.into_bytes()).await;
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["level"] == "error")
+        .expect("an error");
+    assert_eq!(problem["handle"], "brass-diya-new");
+    assert_eq!(problem["row"], 2);
+    assert_eq!(problem["column"], "Variant SKU");
+    let message = problem["message"].as_str().unwrap();
+    assert!(
+        message.contains("'00123'") && message.contains("brass-diya-classic"),
+        "{message}"
+    );
+    assert_eq!(report["products"]["skipped"], 1);
+    assert_eq!(report["products"]["unchanged"], 1);
+    assert!(!stored(&app).await.contains_key("brass-diya-new"));
+    assert_eq!(app.count("stock_movements").await, ledger);
+}
+
+/// The guard of an import's write: planned on a product that has changed since, it writes
+/// nothing (and the import plans that product again).
+#[tokio::test]
+async fn an_update_planned_on_a_product_that_changed_since_writes_nothing() {
+    use common::shop::catalog::{update_imported_product, ImportedUpdate, Product, Variant};
+    use common::shop::vocabulary::ids::VariantId;
+    let app = TestApp::spawn().await;
+    import(
+        &app,
+        &format!("dryRun=false&{TAX}"),
+        fixture("bom-crlf.csv"),
+    )
+    .await;
+    let product: Product = app
+        .db()
+        .collection::<Product>("products")
+        .find_one(doc! { "slug": "brass-diya-classic" })
+        .await
+        .unwrap()
+        .unwrap();
+    let new_variant = Variant {
+        id: VariantId::new(),
+        sku: "DIYA-NEW".into(),
+        ..product.variants[0].clone()
+    };
+    let change = |read_at| ImportedUpdate {
+        id: product.id,
+        read_at,
+        name: Some("Brass Diya, renamed".into()),
+        description: None,
+        images: None,
+        is_active: None,
+        options: None,
+        price: None,
+        variants: Vec::new(),
+        new_variants: vec![new_variant.clone()],
+    };
+    let stale = mongodb::bson::DateTime::from_millis(product.updated_at.timestamp_millis() - 1);
+    let ledger = app.count("stock_movements").await;
+    let written = update_imported_product(&app.services.db, &change(stale), "test")
+        .await
+        .unwrap();
+    assert!(!written);
+    let after = &stored(&app).await["brass-diya-classic"];
+    assert_eq!(after.get_str("name").unwrap(), "Brass Diya, Classic");
+    assert_eq!(variants(after).len(), 1);
+    assert_eq!(app.count("stock_movements").await, ledger);
+
+    let written = update_imported_product(&app.services.db, &change(product.updated_at), "test")
+        .await
+        .unwrap();
+    assert!(written);
+    let after = &stored(&app).await["brass-diya-classic"];
+    assert_eq!(after.get_str("name").unwrap(), "Brass Diya, renamed");
+    assert_eq!(variants(after).len(), 2);
+    assert_eq!(app.count("stock_movements").await, ledger + 1);
+}

@@ -264,3 +264,61 @@ fn generated_skus_are_catalog_skus() {
     assert!(sku.len() <= 64 && sku.ends_with("-12"));
     assert_eq!(generated_sku("brass-lota", 1), "BRASS-LOTA-1");
 }
+
+#[test]
+fn the_catalogs_own_rules_skip_a_product_priced_below_a_rupee_and_keep_ten_images() {
+    let mut text = String::from_utf8(fixture("bom-crlf.csv"))
+        .unwrap()
+        .replace("349.00", "0.50");
+    for n in 2..=12 {
+        text.push_str(&format!(
+            "puja-thali-set,,,,,,,,,https://cdn.shopify.com/thali-{n}.jpg,{n},\r\n"
+        ));
+    }
+    let file = parse(text.as_bytes(), with_tax()).unwrap();
+    let report = Store::default().plan(&file).report(true);
+    let errors: Vec<&RowProblem> = report
+        .problems
+        .iter()
+        .filter(|p| p.level == Level::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].handle, "brass-diya-classic");
+    assert_eq!(errors[0].column.as_deref(), Some("Variant Price"));
+    assert!(
+        errors[0].message.contains("'0.50' is 50 paise"),
+        "{}",
+        errors[0].message
+    );
+    assert_eq!((report.products.created, report.products.skipped), (1, 1));
+    assert!(warnings(&report)
+        .iter()
+        .any(|m| m.contains("has 12 images; the shop keeps the first 10")));
+    assert_eq!(report.images, 10);
+}
+
+#[test]
+fn a_made_up_sku_another_product_has_is_an_error() {
+    let text = String::from_utf8(fixture("bom-crlf.csv")).unwrap();
+    let mut store = Store::default();
+    let first = text.replace("00123", "BRASS-DIYA-NEW-1");
+    store.apply(&store.plan(&parse(first.as_bytes(), with_tax()).unwrap()));
+    let second = text
+        .replace("brass-diya-classic,", "brass-diya-new,")
+        .replace("00123", "");
+    let report = store
+        .plan(&parse(second.as_bytes(), with_tax()).unwrap())
+        .report(true);
+    let error = report
+        .problems
+        .iter()
+        .find(|p| p.level == Level::Error)
+        .expect("an error");
+    assert_eq!(error.handle, "brass-diya-new");
+    assert!(
+        error.message.contains("'BRASS-DIYA-NEW-1'"),
+        "{}",
+        error.message
+    );
+    assert_eq!(report.products.skipped, 1);
+}
