@@ -34,11 +34,14 @@ pub fn imported_field_errors(
     super::Fields {
         name: name.map(str::to_owned),
         description: description.map(str::to_owned),
-        price: price.map(Paise::get),
         images: images.map(<[String]>::to_vec),
         ..super::Fields::default()
     }
     .validate(&mut errors);
+    // Prices moved from the product to its variants: the variants' own rule.
+    if let Some(price) = price {
+        super::check_price(&mut errors, "price", price.get());
+    }
     errors
 }
 
