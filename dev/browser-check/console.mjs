@@ -3,7 +3,10 @@
 // must show), ship it with Delhivery, and see the order shipped. Then, through the page only:
 // mark it delivered, refund its line with restock and see the refund on the order, adjust the
 // product's stock with a reason and see both ledger entries (the restock and the adjustment),
-// create a coupon and see it listed, and download the orders CSV. Throughout, the page may
+// open a product with two options and change one variant's price in its grid, adjust another
+// variant's stock and see its ledger row, run a Shopify import dry run of a fixture (its
+// counts and problem table) and import it, create a coupon and see it listed, and download
+// the orders CSV. Throughout, the page may
 // request nothing outside its own origin, break no CSP rule and keep the token out of the URL
 // and of every storage that outlives the tab. The API is called directly only to confirm
 // what the page did.
@@ -266,7 +269,7 @@ try {
   await restocked.first().waitFor({ timeout: 15000 });
   const restockText = await restocked.first().textContent();
   check(restockText.includes(`+${line.quantity}`) && restockText.includes(orderId), `the ledger shows the refund's restock (${restockText})`);
-  const stockBefore = Number(/(\d+) in stock/.exec(await product.locator('p.muted').textContent())[1]);
+  const stockBefore = Number(/(\d+) in stock/.exec(await product.locator('p.summary').textContent())[1]);
   const stockReason = `browser check recount ${run}`;
   const stockForm = product.locator('form.stock-form');
   await stockForm.locator('input[name="delta"]').fill('3');
@@ -278,7 +281,7 @@ try {
   await adjusted.first().waitFor({ timeout: 15000 });
   const adjustedText = await adjusted.first().textContent();
   check(adjustedText.includes('+3') && adjustedText.includes(String(stockBefore + 3)), `the ledger shows the adjustment (${adjustedText})`);
-  check((await page.locator('#product p.muted').textContent()).includes(`${stockBefore + 3} in stock`), 'the product shows the new stock');
+  check((await page.locator('#product p.summary').textContent()).includes(`${stockBefore + 3} in stock`), 'the product shows the new stock');
   await page.screenshot({ path: join(shots, '04-stock-adjusted.png'), fullPage: true });
 
   // A new coupon, listed.
@@ -348,6 +351,151 @@ try {
   await page.locator('#flash .notice', { hasText: 'The CSV is downloading' }).waitFor({ timeout: 15000 });
   await page.screenshot({ path: join(shots, '06-export.png'), fullPage: true });
 
+  // A new product with two options, through the form: one row per combination of values.
+  const lampSlug = `kamakshi-brass-lamp-${run.toLowerCase()}`;
+  await page.locator('#nav button[data-view="products"]').click();
+  await page.locator('#products').getByRole('button', { name: 'New product' }).click();
+  const newForm = page.locator('form.product-form');
+  await newForm.locator('input[name="name"]').fill('Kamakshi Brass Lamp');
+  await newForm.locator('input[name="slug"]').fill(lampSlug);
+  await newForm.locator('input[name="hsn"]').fill('9405');
+  await newForm.locator('select[name="gstRate"]').selectOption('1200');
+  await newForm.locator('textarea[name="options"]').fill('Size: 6 in, 8 in\nFinish: Polished, Antique');
+  const combos = newForm.locator('.new-variants table tbody tr');
+  check(await combos.count() === 4, `typing two options of two values lays out their 4 combinations (${await combos.count()})`);
+  for (let i = 0; i < 4; i++) {
+    await newForm.locator(`input[name="variants[${i}].sku"]`).fill(`KAM-${run}-${i}`);
+    await newForm.locator(`input[name="variants[${i}].price"]`).fill(String(1299 + 200 * i));
+    await newForm.locator(`input[name="variants[${i}].stock"]`).fill('5');
+    await newForm.locator(`input[name="variants[${i}].weightGrams"]`).fill('700');
+    await newForm.locator(`input[name="variants[${i}].dimensionsCm"]`).fill('12 x 12 x 20');
+  }
+  // 8 in is not made in Antique: that combination is left out.
+  await newForm.locator('input[name="variants[3].make"]').uncheck();
+  await page.screenshot({ path: join(shots, '07a-new-product-with-options.png'), fullPage: true });
+  await newForm.getByRole('button', { name: 'Create' }).click();
+  const lampGrid = page.locator('#product #variants table.variants tbody tr');
+  await lampGrid.first().waitFor({ timeout: 15000 });
+  const lampTitles = await lampGrid.locator('td:nth-child(3)').allTextContents();
+  check(lampTitles.join() === '6 in / Polished,6 in / Antique,8 in / Polished', `the new product has the 3 variants ticked (${lampTitles.join(', ')})`);
+  // A new size for it, then the variant that uses it.
+  await page.locator('#variants form.option-values input[name="add:Size"]').fill('10 in');
+  await page.locator('#variants form.option-values').getByRole('button', { name: 'Add values' }).click();
+  await page.locator('#flash .notice', { hasText: 'one value added' }).waitFor({ timeout: 15000 });
+  const addVariant = page.locator('#variants form.add-variant');
+  await addVariant.locator('select[name="option:Size"]').selectOption('10 in');
+  await addVariant.locator('select[name="option:Finish"]').selectOption('Antique');
+  await addVariant.locator('input[name="sku"]').fill(`KAM-${run}-10A`);
+  await addVariant.locator('input[name="price"]').fill('2499');
+  await addVariant.locator('input[name="stock"]').fill('2');
+  await addVariant.getByRole('button', { name: 'Add variant' }).click();
+  await page.locator('#flash .notice', { hasText: 'variant 10 in / Antique added' }).waitFor({ timeout: 15000 });
+  check(await lampGrid.count() === 4 && (await page.locator('#product p.summary').textContent()).includes('4 variants'),
+    'adding a value and a variant gives the product its fourth variant');
+
+  // A seeded product with two options: its variant grid, one variant's price changed, another's
+  // stock adjusted and seen in the ledger filtered to it.
+  let listed = await call('GET', '/admin/products?limit=100');
+  const two = listed.body.items.find((p) => p.options?.length === 2 && p.slug !== lampSlug)
+    || listed.body.items.find((p) => p.slug === lampSlug);
+  check(two && two.variants.length > 1, `a product with two options to look at (${two?.slug})`);
+  await page.locator('#nav button[data-view="products"]').click();
+  await page.locator(`#products tr[data-product="${two.id}"]`).waitFor({ timeout: 15000 });
+  await page.screenshot({ path: join(shots, '07b-products.png'), fullPage: true });
+  await page.locator('#products input[name="q"]').fill(two.slug);
+  await page.locator('#products').getByRole('button', { name: 'Search' }).click();
+  const twoRow = page.locator(`#products tr[data-product="${two.id}"]`);
+  await twoRow.waitFor({ timeout: 15000 });
+  const twoText = await twoRow.textContent();
+  const range = two.priceRange.min === two.priceRange.max ? money(two.priceRange.min) : `${money(two.priceRange.min)} – ${money(two.priceRange.max)}`;
+  check(twoText.includes(range) && twoText.includes(`${two.variants.length} variants`), `the list shows the price range and the variant count (${twoText})`);
+  await twoRow.locator('td a').first().click();
+  const grid = page.locator(`#product[data-product="${two.id}"] #variants table.variants`);
+  await grid.waitFor({ timeout: 15000 });
+  check(await grid.locator('tbody tr').count() === two.variants.length, `the grid has one row per variant (${two.variants.length})`);
+  const heads = await grid.locator('thead th').allTextContents();
+  check(two.options.every((o) => heads.includes(o.name)) && heads.includes('SKU') && heads.includes('Stock'), `the grid has a column per option (${heads.join(' | ')})`);
+  const [first, second] = two.variants;
+  const secondRow = grid.locator(`tr[data-variant="${second.id}"]`);
+  check((await secondRow.textContent()).includes(second.options[two.options[0].name]), 'a row shows its option values');
+  const newPrice = second.price + 10000;
+  await secondRow.locator('input[name="price"]').fill(String(newPrice / 100));
+  await secondRow.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#flash .notice', { hasText: `${second.title} saved` }).waitFor({ timeout: 15000 });
+  listed = await call('GET', `/admin/products?q=${encodeURIComponent(two.slug)}`);
+  const twoAfter = listed.body.items.find((p) => p.id === two.id);
+  const secondAfter = twoAfter.variants.find((v) => v.id === second.id);
+  check(secondAfter.price === newPrice && secondAfter.stock === second.stock, `the variant's price changed to ${money(secondAfter.price)}, its stock did not`);
+  check(await page.locator(`#variants tr[data-variant="${second.id}"] input[name="price"]`).inputValue() === `${newPrice / 100}.00`, 'the grid shows the new price');
+  await page.locator(`#variants tr[data-variant="${first.id}"] button.link`).click();
+  const variantStock = page.locator('#stock form.stock-form');
+  check(await variantStock.locator('select[name="variantId"]').inputValue() === first.id, 'the stock button of a row chooses its variant in the stock form');
+  const variantReason = `browser check variant ${run}`;
+  await variantStock.locator('input[name="delta"]').fill('4');
+  await variantStock.locator('input[name="reason"]').fill(variantReason);
+  await variantStock.getByRole('button', { name: 'Adjust stock' }).click();
+  await page.locator('#flash .notice', { hasText: `stock is now ${first.stock + 4}` }).waitFor({ timeout: 15000 });
+  check(true, `the page confirms the variant's new stock (${first.stock} → ${first.stock + 4})`);
+  check(await page.locator('#ledger select[name="ledgerVariant"]').inputValue() === first.id, 'the ledger stays filtered to the variant');
+  const variantMove = page.locator('#ledger table.ledger tbody tr').filter({ hasText: variantReason });
+  await variantMove.first().waitFor({ timeout: 15000 });
+  const moveText = await variantMove.first().textContent();
+  check(moveText.includes('+4') && moveText.includes(first.sku) && moveText.includes(first.title), `the ledger row names the variant and its SKU (${moveText})`);
+  const otherRows = await page.locator('#ledger table.ledger tbody tr').evaluateAll((rows, id) => rows.filter((r) => r.dataset.variant !== id).length, first.id);
+  check(otherRows === 0, `the filtered ledger shows that variant only (${otherRows} others)`);
+  check((await page.locator(`#variants tr[data-variant="${first.id}"] button.link`).textContent()) === String(first.stock + 4), 'the grid shows the new stock');
+  await page.screenshot({ path: join(shots, '07-variants.png'), fullPage: true });
+
+  // Moving in from Shopify: the dry run's counts and every problem by row, then the import.
+  const fixture = join(process.env.ROOT || '.', 'dev/server/tests/fixtures/shopify/legacy-export.csv');
+  const csvText = readFileSync(fixture);
+  const dry = await fetch(`${api}/admin/imports/shopify-products?dryRun=true&defaultHsn=7418&defaultGstRate=1200`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, body: csvText });
+  const dryBody = await dry.json();
+  check(dry.status === 200, `the API's own dry run of the fixture (${dry.status} ${dryBody.detail || ''})`);
+  await page.locator('#nav button[data-view="import"]').click();
+  const importForm = page.locator('#import form.import-form');
+  await importForm.locator('input[name="file"]').setInputFiles(fixture);
+  await importForm.locator('input[name="defaultHsn"]').fill('7418');
+  await importForm.locator('select[name="defaultGstRate"]').selectOption('1200');
+  await importForm.getByRole('button', { name: 'Dry run' }).click();
+  const dryShown = page.locator('#import .import-result[data-dry-run="true"]');
+  await dryShown.waitFor({ timeout: 15000 });
+  const countCells = await dryShown.locator('table.import-counts tr[data-kind="products"] td.num').allTextContents();
+  const apiCounts = [dryBody.products.created, dryBody.products.updated, dryBody.products.unchanged, dryBody.products.skipped].map(String);
+  check(countCells.join() === apiCounts.join(), `the dry run's product counts are the API's (created, updated, unchanged, skipped: ${countCells.join(', ')})`);
+  const problemRows = dryShown.locator('table.import-problems tbody tr');
+  check(await problemRows.count() === dryBody.problems.length, `every problem has its row in the table (${dryBody.problems.length})`);
+  if (dryBody.problems.length) {
+    const p0 = dryBody.problems[0];
+    const row0 = await problemRows.first().textContent();
+    check(row0.includes(String(p0.row)) && row0.includes(p0.message), `a problem shows its row and message (${row0})`);
+  }
+  await page.screenshot({ path: join(shots, '08-import-dry-run.png'), fullPage: true });
+  await page.locator('#import').getByRole('button', { name: /^Import / }).click();
+  const imported = page.locator('#import .import-result[data-dry-run="false"]');
+  await imported.waitFor({ timeout: 30000 });
+  check(true, `the import ran (${(await imported.locator('table.import-counts').textContent()).replace(/\s+/g, ' ')})`);
+  const again = await fetch(`${api}/admin/imports/shopify-products?dryRun=true&defaultHsn=7418&defaultGstRate=1200`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, body: csvText });
+  const againBody = await again.json();
+  check(againBody.products?.created === 0 && againBody.variants?.created === 0, `after the import, a dry run of the same file creates nothing (${JSON.stringify(againBody.products)})`);
+  await page.screenshot({ path: join(shots, '09-imported.png'), fullPage: true });
+  await phone.locator('#nav button[data-view="import"]').click();
+  await phone.locator('#import input[name="file"]').setInputFiles(fixture);
+  await phone.locator('#import').getByRole('button', { name: 'Dry run' }).click();
+  await phone.locator('#import .import-result').waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'import dry run', { 'Dry run': phone.locator('#import').getByRole('button', { name: 'Dry run' }) });
+  await phone.locator('#nav button[data-view="products"]').click();
+  await phone.locator('#products input[name="q"]').fill(two.slug);
+  await phone.locator('#products').getByRole('button', { name: 'Search' }).click();
+  await phone.locator(`#products tr[data-product="${two.id}"] td a`).first().click();
+  await phone.locator('#variants table.variants').waitFor({ timeout: 15000 });
+  await fitsPhone(phone, 'variants', {
+    'a variant\'s Save': phone.locator(`#variants tr[data-variant="${first.id}"]`).getByRole('button', { name: 'Save' }),
+    'Add variant': phone.locator('#variants').getByRole('button', { name: 'Add variant' }),
+  });
+
   // The same order on the phone once it is delivered and refunded: its documents, and the
   // refund form with its confirmation, fit the screen too.
   await phone.locator('#nav button[data-view="orders"]').click();
@@ -372,6 +520,10 @@ try {
 } catch (e) {
   failed++;
   console.log(`not ok - ${e.message}`);
+  // What the page showed when it stopped, to see why.
+  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    await p.screenshot({ path: join(shots, `failed-${i}.png`), fullPage: true }).catch(() => {});
+  }
 } finally {
   await browser.close();
 }

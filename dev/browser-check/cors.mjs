@@ -76,7 +76,9 @@ try {
   check(!list || list.includes(allowed), `CORS_ALLOWED_ORIGINS (${configured}) allows ${allowed}`);
 
   const listing = await (await fetch(`${api}/products`)).json();
-  const productId = (listing.items || listing.products || listing)[0]?.id;
+  // One sold as a single variant, which POST /cart/add takes by productId: the console's
+  // check, run before on the same stack, adds products with several.
+  const productId = (listing.items || listing.products || listing).find((p) => (p.variants?.length ?? 1) === 1)?.id;
   check(typeof productId === 'string', `a seeded product to add to the cart (${productId})`);
 
   // Opens the page on an origin and runs the calls there, recording the preflights the

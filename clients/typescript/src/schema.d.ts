@@ -3164,7 +3164,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                module: "api.js" | "dom.js" | "format.js" | "orders.js" | "products.js" | "coupons.js";
+                module: "api.js" | "dom.js" | "format.js" | "orders.js" | "products.js" | "coupons.js" | "variants.js" | "imports.js";
             };
             cookie?: never;
         };

@@ -10,6 +10,7 @@ import { clearFlash, flash, h, onSubmit, problemBox, show } from './console.modu
 import { viewCoupons } from './console.modules/coupons.js';
 import { viewExport, viewOrders, viewQueue } from './console.modules/orders.js';
 import { viewProducts } from './console.modules/products.js';
+import { viewImport } from './console.modules/imports.js';
 
 /**
  * The part of Clerk's browser SDK (clerk-js v5) the console uses.
@@ -30,7 +31,7 @@ import { viewProducts } from './console.modules/products.js';
 const NONCE = /** @type {HTMLScriptElement | null} */ (document.querySelector('script[src="/admin/console.js"]'))?.nonce || '';
 
 /** @type {Record<string, () => unknown>} */
-const VIEWS = { queue: viewQueue, orders: () => viewOrders(), products: viewProducts, coupons: viewCoupons, export: viewExport };
+const VIEWS = { queue: viewQueue, orders: () => viewOrders(), products: viewProducts, import: viewImport, coupons: viewCoupons, export: viewExport };
 
 /** @type {(() => unknown) | null} */
 let signOut = null;

@@ -40,6 +40,14 @@ pub const MODULES: &[(&str, &str)] = &[
         "coupons.js",
         include_str!("../console/console.modules/coupons.js"),
     ),
+    (
+        "variants.js",
+        include_str!("../console/console.modules/variants.js"),
+    ),
+    (
+        "imports.js",
+        include_str!("../console/console.modules/imports.js"),
+    ),
 ];
 const STYLES: &str = include_str!("../console/console.css");
 

@@ -12,6 +12,8 @@
 /** @typedef {Schemas['AdminMeta']} AdminMeta */
 /** @typedef {Schemas['AdminProduct']} AdminProduct */
 /** @typedef {Schemas['StockMovement']} StockMovement */
+/** @typedef {Schemas['Variant']} Variant */
+/** @typedef {Schemas['ProductOption']} ProductOption */
 /** @typedef {Schemas['Coupon']} Coupon */
 /** @typedef {Schemas['GstRate']} GstRate */
 /** @typedef {Schemas['FieldError']} FieldError */
@@ -81,18 +83,19 @@ export function useTokenFrom(source) { tokenSource = source; }
 
 /** @param {string} method
  * @param {string} path
- * @param {{ body?: unknown, idempotencyKey?: string, blob?: boolean }} [options]
+ * @param {{ body?: unknown, file?: { data: Blob, type: string }, idempotencyKey?: string, blob?: boolean }} [options]
  * @returns {Promise<unknown>} */
-async function request(method, path, { body, idempotencyKey, blob = false } = {}) {
+async function request(method, path, { body, file, idempotencyKey, blob = false } = {}) {
   /** @type {Record<string, string>} */
   const headers = { authorization: `Bearer ${await tokenSource()}`, accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
+  if (file) headers['content-type'] = file.type;
   if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
   let res;
   try {
     // Same origin only; cookies are neither needed nor sent.
     res = await fetch(path, {
-      method, headers, body: body === undefined ? null : JSON.stringify(body),
+      method, headers, body: file ? file.data : body === undefined ? null : JSON.stringify(body),
       cache: 'no-store', credentials: 'omit', redirect: 'error',
     });
   } catch (e) {
@@ -138,6 +141,21 @@ export async function call(method, route, options = {}) {
     body: options.body, idempotencyKey: options.idempotencyKey,
   });
   return /** @type {Answer<P, M>} */ (data);
+}
+
+/**
+ * Sends a file as the whole body of the operation documented at `route` (an import's CSV),
+ * typed by the schema like `call`.
+ * @template {keyof Paths} P
+ * @param {'post'} method
+ * @param {P} route
+ * @param {{ data: Blob, type: string }} file
+ * @param {{ query?: Query<P, 'post'> }} [options]
+ * @returns {Promise<Answer<P, 'post'>>}
+ */
+export async function upload(method, route, file, options = {}) {
+  const data = await request(method.toUpperCase(), String(route) + query(options.query || {}), { file });
+  return /** @type {Answer<P, 'post'>} */ (data);
 }
 
 /** A file behind the API (a PDF, the CSV), fetched with the token.

@@ -118,8 +118,11 @@ function markFields(form, err) {
   for (const { field } of fields) {
     const base = String(field).split(/[.[]/)[0] || field;
     for (const name of [field, base]) {
-      const el = form.querySelector(`[name="${CSS.escape(name)}"]`);
-      if (el) { el.classList.add('error-field'); break; }
+      // The form's elements include the inputs outside it that name it (`form=`), as a row
+      // of a table's cells does.
+      const found = form.elements.namedItem(name);
+      const el = found instanceof RadioNodeList ? found[0] : found;
+      if (el instanceof Element) { el.classList.add('error-field'); break; }
     }
   }
 }
@@ -134,8 +137,8 @@ export function onSubmit(form, fn) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     slot.replaceChildren();
-    form.querySelectorAll('.error-field').forEach((e) => e.classList.remove('error-field'));
-    const buttons = [...form.querySelectorAll('button')];
+    [...form.elements].forEach((e) => e.classList.remove('error-field'));
+    const buttons = [...form.elements].filter((e) => e instanceof HTMLButtonElement);
     buttons.forEach((b) => { b.disabled = true; });
     try {
       await fn(new FormData(form), ev.submitter instanceof HTMLButtonElement ? ev.submitter : null);

@@ -25,6 +25,14 @@ export function rupees(paise) {
   return `${sign}₹${groupIndian(whole)}.${frac}`;
 }
 
+/** A product's price as shoppers see it: one price, or "₹1,299.00 – ₹1,899.00" when its
+ * active variants differ.
+ * @param {{ price: number, priceRange?: { min: number, max: number } | null }} p */
+export function priceRange(p) {
+  const r = p.priceRange;
+  return r && r.min !== r.max ? `${rupees(r.min)} – ${rupees(r.max)}` : rupees(p.price);
+}
+
 /** "1,299.5" or "₹1299.50" → 129950; throws a message for anything else.
  * @param {unknown} text
  * @param {{ allowZero?: boolean }} [options] */

@@ -28,9 +28,16 @@ function customerOf(o) {
   return [a.name || o.email, a.city && a.pincode ? `${a.city} ${a.pincode}` : (a.city || '')].filter(Boolean).join(' · ');
 }
 
+/** "Kuber Brass Urli — 8 in / Antique", as the contract names a variant to people; a
+ * product sold as one variant is its name alone.
+ * @param {Order['items'][number]} i */
+function itemName(i) {
+  return i.variantTitle && i.variantTitle !== 'Default' ? `${i.name} — ${i.variantTitle}` : i.name;
+}
+
 /** @param {Order} o */
 function itemsOf(o) {
-  return o.items.map((i) => `${i.quantity}× ${i.name}`).join(', ');
+  return o.items.map((i) => `${i.quantity}× ${itemName(i)}`).join(', ');
 }
 
 /** @param {AdminOrder} order
@@ -254,8 +261,9 @@ function refundForm(order, done) {
   // What the owner was shown and confirms: the body and the amount the API previewed for it.
   /** @type {{ text: string, sent: RefundRequest, amount: number } | null} */
   let reviewed = null;
-  const lines = order.items.map((i) => h('label', {}, `${i.name} (${i.quantity} bought)`,
-    h('input', { type: 'number', min: 0, max: i.quantity, step: 1, value: 0, name: `line:${i.productId}`, dataset: { product: i.productId } })));
+  // One field per variant bought: two sizes of one product are two lines, refunded apart.
+  const lines = order.items.map((i) => h('label', {}, `${itemName(i)} (${i.quantity} bought)`,
+    h('input', { type: 'number', min: 0, max: i.quantity, step: 1, value: 0, name: `line:${i.variantId}`, dataset: { product: i.productId, variant: i.variantId } })));
   const amountField = h('label', { class: 'refund-amount' }, 'Amount (₹)', h('input', { name: 'amount', inputmode: 'decimal', placeholder: '499.00' }));
   const linesField = h('div', { class: 'refund-lines' }, lines);
   const restockField = h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'restock' }), 'Return the refunded units to stock');
@@ -290,7 +298,7 @@ function refundForm(order, done) {
         if (!(input instanceof HTMLInputElement)) continue;
         const q = Number(input.value);
         if (!Number.isInteger(q) || q < 0) throw localProblem(input.name, 'must be a whole number of units');
-        if (q > 0) chosen.push({ productId: input.dataset['product'] || '', quantity: q });
+        if (q > 0) chosen.push({ productId: input.dataset['product'] || '', variantId: input.dataset['variant'] || '', quantity: q });
       }
       if (!chosen.length) throw localProblem('lines', 'name at least one unit to refund');
       body.lines = chosen;
