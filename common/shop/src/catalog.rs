@@ -1317,10 +1317,7 @@ async fn give_variant(db: &Db, id: ProductId) -> Result<bool> {
                 id.to_hex()
             ))
         })?;
-        // Through BSON's bytes, which are not human-readable: ids stay ObjectIds, as the
-        // typed collections store them (`to_bson` would write their hex).
-        let variant: Document =
-            mongodb::bson::from_slice(&mongodb::bson::to_vec(&product.variants()[0])?)?;
+        let variant = to_stored(&product.variants()[0])?;
         let mut filter = doc! {
             "_id": id,
             "variants": { "$exists": false },

@@ -17,9 +17,9 @@ use crate::vocabulary::ids::{ProductId, VariantId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{doc, to_bson, to_raw_document_buf, DateTime, Document};
+use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::ClientSession;
-use platform::db::{is_duplicate_key, Db};
+use platform::db::{is_duplicate_key, to_stored, Db};
 use platform::error::{FieldError, Result};
 
 /// The catalog's own rules (those of the owner's writes) for what an import brings: the
@@ -161,7 +161,7 @@ impl ImportedUpdate {
             set.insert("isActive", active);
         }
         if let Some(options) = &self.options {
-            set.insert("options", to_bson(options)?);
+            set.insert("options", to_stored(options)?);
         }
         if let Some(price) = self.price {
             set.insert("price", price.get());
@@ -190,14 +190,6 @@ impl ImportedUpdate {
         }
         Ok(set)
     }
-}
-
-/// A variant as the driver stores it: ids as ObjectIds (`to_document` is human-readable,
-/// and would write them as hex strings).
-fn stored_form(v: &Variant) -> Result<Document> {
-    to_raw_document_buf(v)?
-        .to_document()
-        .map_err(|e| platform::Error::Internal(anyhow::Error::new(e).context("bson encode")))
 }
 
 /// The ledger entry that brings a variant from nothing to its initial stock, with the
@@ -278,10 +270,10 @@ pub async fn update_imported_product(db: &Db, change: &ImportedUpdate, by: &str)
     let push = if change.new_variants.is_empty() {
         None
     } else {
-        let pushed: Vec<Document> = change
+        let pushed: Vec<Bson> = change
             .new_variants
             .iter()
-            .map(stored_form)
+            .map(to_stored)
             .collect::<Result<_>>()?;
         Some(doc! { "$push": { "variants": { "$each": pushed } } })
     };
