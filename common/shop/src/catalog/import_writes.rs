@@ -12,7 +12,7 @@
 //! initial stock and, in the same transaction, the ledger entry that brings it there, so for
 //! every variant the ledger still sums to its stock.
 
-use super::{Product, ProductOption, Variant, PRODUCTS, STOCK_MOVEMENTS};
+use super::{Product, ProductOption, StockMovement, Variant, PRODUCTS, STOCK_MOVEMENTS};
 use crate::vocabulary::ids::{ProductId, VariantId};
 use crate::vocabulary::money::Paise;
 use crate::vocabulary::time::now;
@@ -192,19 +192,19 @@ impl ImportedUpdate {
     }
 }
 
-/// The ledger entry that brings a variant from nothing to its initial stock, with the
-/// fields of `StockMovement` and the variant's `variantId` and `sku`.
-fn opening_entry(product: ProductId, v: &Variant, by: &str, at: DateTime) -> Document {
-    doc! {
-        "_id": ObjectId::new(),
-        "productId": product,
-        "variantId": v.id,
-        "sku": &v.sku,
-        "delta": v.stock,
-        "reason": IMPORTED_STOCK,
-        "by": by,
-        "at": at,
-        "stockAfter": v.stock,
+/// The ledger entry that brings a variant from nothing to its initial stock.
+fn opening_entry(product: ProductId, v: &Variant, by: &str, at: DateTime) -> StockMovement {
+    StockMovement {
+        id: ObjectId::new(),
+        product_id: product,
+        stored_variant_id: Some(v.id),
+        sku: Some(v.sku.clone()),
+        delta: v.stock,
+        reason: IMPORTED_STOCK.to_owned(),
+        order_id: None,
+        by: by.to_owned(),
+        at,
+        stock_after: v.stock,
     }
 }
 
@@ -219,11 +219,11 @@ async fn write_opening_entries_in(
         return Ok(());
     }
     let at = now();
-    let entries: Vec<Document> = variants
+    let entries: Vec<StockMovement> = variants
         .iter()
         .map(|v| opening_entry(product, v, by, at))
         .collect();
-    db.docs(STOCK_MOVEMENTS)
+    db.collection::<StockMovement>(STOCK_MOVEMENTS)
         .insert_many(entries)
         .session(&mut *session)
         .await?;
